@@ -1,0 +1,281 @@
+//! The bad-actor event: the one record every consumer (store, sinks, peers) receives, and its
+//! JSON form (the original's 13 keys, in the original order).
+
+use std::borrow::Cow;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+
+use jiff::Timestamp;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::sip::{MessageKind, Probe};
+
+/// `app_name` of every event.
+pub const APP_NAME: &str = "sentrypeer";
+/// `app_version` of every event, and the version the API reports.
+pub const APP_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// What the original records when a field could not be found in a message.
+pub const NOT_FOUND: &str = "NOT_FOUND";
+/// Raw messages are recorded up to this many bytes (the largest UDP datagram fits whole); longer
+/// stream messages are cut here and recorded as malformed.
+pub const MAX_RECORDED_MESSAGE_BYTES: usize = 65_536;
+
+/// SIP transport a message arrived on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    /// SIP over UDP.
+    Udp,
+    /// SIP over TCP.
+    Tcp,
+    /// SIP over TLS.
+    Tls,
+}
+
+impl Transport {
+    /// All transports, in a fixed order (for per-transport counters).
+    pub const ALL: [Self; 3] = [Self::Udp, Self::Tcp, Self::Tls];
+
+    /// The original's `transport_type` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Udp => "UDP",
+            Self::Tcp => "TCP",
+            Self::Tls => "TLS",
+        }
+    }
+
+    /// Position in [`Transport::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether the honeypot answered probes when the event was captured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CollectedMethod {
+    /// Listening only (`-r` off).
+    Passive,
+    /// Answering probes (`-r` on).
+    Responsive,
+}
+
+impl CollectedMethod {
+    /// The original's `collected_method` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Passive => "passive",
+            Self::Responsive => "responsive",
+        }
+    }
+}
+
+/// Where an event was captured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// By this node's own listeners.
+    Local,
+    /// By another node, received over peer-to-peer sharing (its PeerId).
+    Peer(String),
+}
+
+impl Origin {
+    /// Value stored in the `origin` column: `local` or `peer:<PeerId>`.
+    pub fn to_column(&self) -> Cow<'static, str> {
+        match self {
+            Self::Local => Cow::Borrowed("local"),
+            Self::Peer(peer_id) => Cow::Owned(format!("peer:{peer_id}")),
+        }
+    }
+}
+
+/// Facts about one received message that the parser cannot know.
+#[derive(Debug, Clone, Copy)]
+pub struct Capture {
+    /// This node's persistent id (`created_by_node_id`).
+    pub node_id: Uuid,
+    /// Whether responsive mode is on.
+    pub collected_method: CollectedMethod,
+    /// Transport the message came on.
+    pub transport: Transport,
+    /// Sender's address.
+    pub source: SocketAddr,
+    /// Local address the message arrived on (the packet's real destination).
+    pub destination: SocketAddr,
+}
+
+/// One bad-actor event: a message received by a listener (or a record from a peer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadActor {
+    /// When it was received (UTC).
+    pub event_timestamp: Timestamp,
+    /// Unique id of the event (UUIDv7: time-ordered).
+    pub event_uuid: Uuid,
+    /// Id of the node that captured it.
+    pub created_by_node_id: Uuid,
+    /// Passive or responsive capture.
+    pub collected_method: CollectedMethod,
+    /// Transport it arrived on.
+    pub transport: Transport,
+    /// Sender's address (IPv4-mapped IPv6 addresses are stored as IPv4).
+    pub source: SocketAddr,
+    /// Local address it arrived on.
+    pub destination: SocketAddr,
+    /// User part of the `To` URI, `NOT_FOUND` when absent, empty for an empty message.
+    pub called_number: String,
+    /// User part of the Request-URI, when there is one.
+    pub request_uri_user: Option<String>,
+    /// Request method, `NOT_FOUND` for anything but a request, empty for an empty message.
+    pub sip_method: String,
+    /// `User-Agent` value, `NOT_FOUND` when absent or empty, empty for an empty message.
+    pub sip_user_agent: String,
+    /// The message as received (lossy UTF-8), cut at [`MAX_RECORDED_MESSAGE_BYTES`].
+    pub sip_message: String,
+    /// What the message was.
+    pub message_kind: MessageKind,
+    /// Who captured it.
+    pub origin: Origin,
+}
+
+impl BadActor {
+    /// Builds the event for a message this node received, stamped now.
+    pub fn from_probe(probe: &Probe<'_>, capture: &Capture) -> Self {
+        let empty = probe.kind == MessageKind::Empty;
+        let field = |value: Option<&[u8]>| -> String {
+            match value {
+                Some(bytes) if !bytes.is_empty() => String::from_utf8_lossy(bytes).into_owned(),
+                _ if empty => String::new(),
+                _ => NOT_FOUND.to_owned(),
+            }
+        };
+        let sip_method = match (probe.kind, probe.method) {
+            (MessageKind::Request, Some(method)) => method.to_owned(),
+            _ => field(None),
+        };
+        let recorded = &probe.raw[..probe.raw.len().min(MAX_RECORDED_MESSAGE_BYTES)];
+        Self {
+            event_timestamp: Timestamp::now(),
+            event_uuid: Uuid::now_v7(),
+            created_by_node_id: capture.node_id,
+            collected_method: capture.collected_method,
+            transport: capture.transport,
+            source: canonical(capture.source),
+            destination: canonical(capture.destination),
+            called_number: field(probe.called_number()),
+            request_uri_user: probe
+                .request_uri_user()
+                .map(|user| String::from_utf8_lossy(user).into_owned()),
+            sip_method,
+            sip_user_agent: field(probe.user_agent()),
+            sip_message: String::from_utf8_lossy(recorded).into_owned(),
+            message_kind: probe.kind,
+            origin: Origin::Local,
+        }
+    }
+
+    /// `event_timestamp` as the original writes it: UTC, `YYYY-MM-DD HH:MM:SS.nnnnnnnnn`.
+    pub fn timestamp_text(&self) -> String {
+        format_timestamp(self.event_timestamp)
+    }
+
+    /// The JSON log / webhook object: the original's 13 keys in the original order, all strings.
+    /// `source_ip` and `destination_ip` are `IP:port` (`[v6]:port`), as T-Pot parses them.
+    pub fn to_json(&self) -> EventJson<'_> {
+        EventJson {
+            app_name: APP_NAME,
+            app_version: APP_VERSION,
+            event_timestamp: self.timestamp_text(),
+            event_uuid: self.event_uuid.hyphenated().to_string(),
+            created_by_node_id: self.created_by_node_id.hyphenated().to_string(),
+            collected_method: self.collected_method.as_str(),
+            transport_type: self.transport.as_str(),
+            source_ip: self.source.to_string(),
+            destination_ip: self.destination.to_string(),
+            called_number: &self.called_number,
+            sip_method: &self.sip_method,
+            sip_user_agent: &self.sip_user_agent,
+            sip_message: &self.sip_message,
+        }
+    }
+
+    /// One compact JSON line (no trailing newline).
+    pub fn to_json_line(&self) -> String {
+        // Serialising a struct of strings cannot fail; fall back to an empty object rather than
+        // panic should serde_json ever disagree.
+        serde_json::to_string(&self.to_json()).unwrap_or_else(|_| String::from("{}"))
+    }
+}
+
+/// The JSON form of an event, keys in the original (C/jansson) order.
+#[derive(Debug, Serialize)]
+pub struct EventJson<'a> {
+    /// Always `sentrypeer`.
+    pub app_name: &'a str,
+    /// Version of the capturing program.
+    pub app_version: &'a str,
+    /// UTC, nanoseconds, see [`format_timestamp`].
+    pub event_timestamp: String,
+    /// Lower-case hyphenated UUID.
+    pub event_uuid: String,
+    /// Lower-case hyphenated UUID of the capturing node.
+    pub created_by_node_id: String,
+    /// `passive` or `responsive`.
+    pub collected_method: &'a str,
+    /// `UDP`, `TCP` or `TLS`.
+    pub transport_type: &'a str,
+    /// `IP:port`.
+    pub source_ip: String,
+    /// `IP:port`.
+    pub destination_ip: String,
+    /// User part of the `To` URI.
+    pub called_number: &'a str,
+    /// Request method.
+    pub sip_method: &'a str,
+    /// `User-Agent` value.
+    pub sip_user_agent: &'a str,
+    /// The raw message.
+    pub sip_message: &'a str,
+}
+
+/// Formats a timestamp as the original's `event_timestamp`, in UTC, always 9 fraction digits:
+/// `2022-02-22 11:19:15.848934346`.
+pub fn format_timestamp(timestamp: Timestamp) -> String {
+    timestamp.strftime("%Y-%m-%d %H:%M:%S%.9f").to_string()
+}
+
+/// IPv4-mapped IPv6 addresses (from dual-stack sockets) as plain IPv4.
+fn canonical(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(canonical_ip(addr.ip()), addr.port())
+}
+
+/// IPv4-mapped IPv6 address as plain IPv4; any other address unchanged.
+pub fn canonical_ip(ip: IpAddr) -> IpAddr {
+    ip.to_canonical()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamp_always_has_nine_fraction_digits_in_utc() {
+        let ts: Timestamp = "2024-03-05T07:08:09.005Z".parse().expect("valid timestamp");
+        assert_eq!(format_timestamp(ts), "2024-03-05 07:08:09.005000000");
+        let whole: Timestamp = "2024-03-05T07:08:09Z".parse().expect("valid timestamp");
+        assert_eq!(format_timestamp(whole), "2024-03-05 07:08:09.000000000");
+    }
+
+    #[test]
+    fn mapped_ipv6_source_is_recorded_as_ipv4() {
+        let mapped: SocketAddr = "[::ffff:192.0.2.7]:5060".parse().expect("valid addr");
+        assert_eq!(canonical(mapped).to_string(), "192.0.2.7:5060");
+        let v6: SocketAddr = "[2001:db8::1]:5060".parse().expect("valid addr");
+        assert_eq!(canonical(v6).to_string(), "[2001:db8::1]:5060");
+    }
+}

@@ -1,0 +1,10 @@
+//! Pure SIP handling: framing of byte streams, lenient parsing into a [`Probe`], and the reply
+//! policy. Nothing in here does I/O, touches tokio, a socket or the store.
+
+pub mod framing;
+pub mod parse;
+pub mod respond;
+
+pub use framing::{FrameCheck, check_frame};
+pub use parse::{Header, MessageKind, ParseDefect, Probe, parse};
+pub use respond::{Personality, ReplyContext, respond};
