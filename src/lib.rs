@@ -3,11 +3,26 @@
 //!
 //! # Layout
 //!
+//! - [`app`]: wiring: binds sockets, starts services, owns the shutdown order.
+//! - [`cli`] and [`config`]: flags, `SENTRYPEER_*` variables and the TOML file, merged.
+//! - [`shutdown`]: the one shutdown signal.
+//! - [`event`]: [`event::BadActor`], the one record every consumer receives, and its JSON form.
 //! - [`sip`]: pure SIP handling (framing, parsing, reply policy); no I/O.
-//! - [`event`]: [`event::BadActor`], the one record every consumer receives.
+//! - [`transport`]: UDP, TCP and TLS listeners, and the probe handler they share.
+//! - [`pipeline`]: bounded fan-out of events to consumers, with drop counters.
 //! - [`store`]: SQLite schema, migrations, the writer thread and retention.
+//! - [`sinks`]: JSON log and syslog.
+//! - [`node_id`]: the node's persistent id.
 #![warn(missing_docs)]
 
+pub mod app;
+pub mod cli;
+pub mod config;
 pub mod event;
+pub mod node_id;
+pub mod pipeline;
+pub mod shutdown;
+pub mod sinks;
 pub mod sip;
 pub mod store;
+pub mod transport;

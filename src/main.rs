@@ -1,1 +1,61 @@
-fn main() {}
+//! The `sentrypeer` binary: command line → configuration → logging → runtime → `app::run`.
+//! Exit codes: 0 clean stop, 1 runtime failure, 2 bad command line or configuration.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+use sentrypeer::cli::Cli;
+use sentrypeer::config::Config;
+use sentrypeer::shutdown::CancellationToken;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let check_only = cli.check_config;
+    let config = match cli.into_config() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("sentrypeer: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    if check_only {
+        println!("{config:#?}");
+        return ExitCode::SUCCESS;
+    }
+    init_logging(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("sentrypeer: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(sentrypeer::app::run(config, CancellationToken::new())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error:#}");
+            eprintln!("sentrypeer: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Operational logs to stderr: `info` by default, `debug` with `-v`, `trace` with `-d`;
+/// `RUST_LOG` overrides.
+fn init_logging(config: &Config) {
+    let level = if config.debug {
+        "sentrypeer=trace,info"
+    } else if config.verbose {
+        "sentrypeer=debug,info"
+    } else {
+        "info"
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}

@@ -1,0 +1,245 @@
+//! Wiring: opens the store, starts the consumers, binds the listeners, waits for the shutdown
+//! signal and stops everything in order (listeners, then queues drain, then the store closes).
+//! The only module that knows every other one.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::pipeline::Pipeline;
+use crate::sinks::json_log::{self, JsonLogStats};
+use crate::sinks::syslog::{self, SyslogStats, SyslogTarget};
+use crate::sip::Personality;
+use crate::store::{self, StoreStats, WriterOptions};
+use crate::transport::certs::{self, CertSource};
+use crate::transport::{self, ProbeHandler, StreamLimits};
+use crate::{node_id, shutdown};
+
+/// How often rate-limit state of quiet sources is forgotten.
+const RATE_LIMIT_CLEANUP_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Runs the daemon until SIGINT/SIGTERM or until `shutdown` is cancelled.
+///
+/// # Errors
+/// Start-up failures (database, files, binding) with context; a listener that dies unexpectedly.
+pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let Config {
+        sip_listen_address,
+        tls_listen_address,
+        cert,
+        key,
+        sip_disable,
+        tls_disable,
+        sip_responsive,
+        sip_reply_rate_limit,
+        max_message_bytes,
+        tcp_idle_timeout_secs,
+        tls_handshake_timeout_secs,
+        max_connections,
+        event_queue_capacity,
+        db_file,
+        retention_days,
+        json_log,
+        json_log_file,
+        syslog,
+        syslog_address,
+        verbose: _,
+        debug: _,
+        api,
+        api_listen_address: _,
+        peer_to_peer,
+        bootstrap_node,
+        webhook_url,
+        oauth2_client_id,
+        oauth2_client_secret,
+    } = config;
+    report_unavailable_features(
+        api,
+        peer_to_peer,
+        !bootstrap_node.is_empty(),
+        webhook_url.is_some() || oauth2_client_id.is_some() || oauth2_client_secret.is_some(),
+    );
+
+    let node_id_path = node_id::path_for_database(&db_file);
+    let node_id = node_id::load_or_create(&node_id_path).context("node id")?;
+    tracing::info!(%node_id, path = %node_id_path.display(), "node id");
+
+    // Consumers first, so nothing a listener accepts has nowhere to go.
+    let mut pipeline = Pipeline::builder();
+    let mut consumers: Vec<(&'static str, JoinHandle<()>)> = Vec::new();
+    let connection = store::open(&db_file).context("database")?;
+    let store_stats = Arc::new(StoreStats::default());
+    let store_thread = store::spawn_writer(
+        connection,
+        pipeline.consumer("store", event_queue_capacity),
+        WriterOptions {
+            retention_days,
+            ..WriterOptions::default()
+        },
+        Arc::clone(&store_stats),
+    )
+    .context("starting the database writer")?;
+    tracing::info!(path = %db_file.display(), retention_days, "database open");
+    if json_log {
+        let stats = Arc::new(JsonLogStats::default());
+        let events = pipeline.consumer("json_log", event_queue_capacity);
+        consumers.push(("json_log", json_log::spawn(&json_log_file, events, stats)?));
+        tracing::info!(path = %json_log_file.display(), "JSON log on");
+    }
+    if syslog {
+        let target = SyslogTarget::parse(syslog_address.as_deref())?;
+        let events = pipeline.consumer("syslog", event_queue_capacity);
+        consumers.push(("syslog", syslog::spawn(target, events, Arc::new(SyslogStats::default()))?));
+        tracing::info!("syslog on");
+    }
+    let pipeline = pipeline.build();
+    let handler = Arc::new(ProbeHandler::new(
+        node_id,
+        sip_responsive,
+        Personality::default(),
+        pipeline.clone(),
+        sip_reply_rate_limit,
+    ));
+
+    let limits = StreamLimits {
+        max_message_bytes,
+        idle_timeout: Duration::from_secs(tcp_idle_timeout_secs),
+        handshake_timeout: Duration::from_secs(tls_handshake_timeout_secs),
+        max_connections,
+    };
+    let mut listeners = JoinSet::new();
+    if sip_disable {
+        tracing::info!("SIP listeners disabled (-R)");
+    } else {
+        let (udp_socket, tcp_listener) = transport::bind_udp_and_tcp(sip_listen_address)?;
+        tracing::info!("listening for UDP on {}", udp_socket.local_addr()?);
+        tracing::info!("listening for TCP on {}", tcp_listener.local_addr()?);
+        listeners.spawn(transport::udp::run(
+            udp_socket,
+            Arc::clone(&handler),
+            shutdown.clone(),
+        ));
+        listeners.spawn(transport::tcp::run(
+            tcp_listener,
+            Arc::clone(&handler),
+            limits,
+            shutdown.clone(),
+        ));
+        if tls_disable {
+            tracing::info!("TLS listener disabled (-N)");
+        } else {
+            let (tls_config, source) =
+                certs::load_or_generate(&cert, &key).context("TLS certificate")?;
+            match source {
+                CertSource::Loaded => {}
+                CertSource::GeneratedAndSaved => tracing::warn!(
+                    cert = %cert.display(),
+                    key = %key.display(),
+                    "generated a self-signed TLS certificate for localhost"
+                ),
+                CertSource::GeneratedInMemory { reason } => tracing::error!(
+                    %reason,
+                    "cannot save the generated TLS certificate; TLS uses an in-memory certificate that changes on every start"
+                ),
+            }
+            let tls_listener = transport::bind_tcp(tls_listen_address, "TLS")?;
+            tracing::info!("listening for TLS on {}", tls_listener.local_addr()?);
+            listeners.spawn(transport::tls::run(
+                tls_listener,
+                TlsAcceptor::from(tls_config),
+                Arc::clone(&handler),
+                limits,
+                shutdown.clone(),
+            ));
+        }
+    }
+    spawn_rate_limit_cleanup(Arc::clone(&handler), shutdown.clone());
+    shutdown::cancel_on_signal(shutdown.clone()).context("installing signal handlers")?;
+    tracing::info!(version = crate::event::APP_VERSION, "sentrypeer ready");
+
+    let mut failure = None;
+    tokio::select! {
+        () = shutdown.cancelled() => {}
+        Some(ended) = listeners.join_next() => {
+            failure = Some(listener_failure(ended));
+            shutdown.cancel();
+        }
+    }
+    while let Some(ended) = listeners.join_next().await {
+        if let Err(error) = flatten(ended) {
+            tracing::error!(error = %format!("{error:#}"), "listener stopped with an error");
+        }
+    }
+
+    // Listeners are gone: dropping the last pipeline handles closes every queue; consumers drain.
+    let stats = pipeline.stats();
+    drop(handler);
+    drop(pipeline);
+    let written = tokio::task::spawn_blocking(move || {
+        let store = store_thread.join();
+        for (name, consumer) in consumers {
+            if consumer.join().is_err() {
+                tracing::error!(consumer = name, "consumer thread panicked");
+            }
+        }
+        store
+    })
+    .await
+    .context("waiting for consumers")?;
+    match written {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::error!(%error, "database writer stopped with an error"),
+        Err(_) => tracing::error!("database writer panicked"),
+    }
+    tracing::info!(
+        received = stats.received.iter().sum::<u64>(),
+        stored = store_stats.snapshot().events_stored,
+        dropped = stats.consumers.iter().map(|c| c.dropped).sum::<u64>(),
+        "stopped"
+    );
+    match failure {
+        Some(Err(error)) => Err(error),
+        _ => Ok(()),
+    }
+}
+
+fn report_unavailable_features(api: bool, p2p: bool, bootstrap: bool, webhook: bool) {
+    for (on, what) in [
+        (api, "REST API (-a)"),
+        (p2p, "peer-to-peer sharing (-p)"),
+        (bootstrap, "bootstrap node (-b)"),
+        (webhook, "webhook and OAuth2 (-w, -i, -c)"),
+    ] {
+        if on {
+            tracing::warn!(feature = what, "not available in this version yet; ignored");
+        }
+    }
+}
+
+fn spawn_rate_limit_cleanup(handler: Arc<ProbeHandler>, shutdown: CancellationToken) {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(RATE_LIMIT_CLEANUP_INTERVAL);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                _ = interval.tick() => handler.forget_quiet_sources(),
+            }
+        }
+    });
+}
+
+type ListenerResult = Result<Result<(), transport::TransportError>, tokio::task::JoinError>;
+
+fn flatten(ended: ListenerResult) -> anyhow::Result<()> {
+    ended.context("listener task")?.context("listener")
+}
+
+fn listener_failure(ended: ListenerResult) -> anyhow::Result<()> {
+    flatten(ended).and_then(|()| Err(anyhow::anyhow!("a listener stopped unexpectedly")))
+}

@@ -1,0 +1,324 @@
+//! The configuration tree: every option, its default, TOML loading and validation.
+//!
+//! Precedence is TOML file < `SENTRYPEER_*` environment variables < command-line flags; the
+//! merging of the last two lives in `cli.rs`.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Largest SIP message accepted on a stream (TCP/TLS), and the largest UDP datagram.
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 65_536;
+
+/// Errors while loading or validating the configuration.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The configuration file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// File that was read.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The configuration file is not valid TOML for this program.
+    #[error("invalid config file {path}{}: {message}", line.map(|l| format!(" line {l}")).unwrap_or_default())]
+    Parse {
+        /// File that was parsed.
+        path: PathBuf,
+        /// 1-based line of the problem, when known.
+        line: Option<usize>,
+        /// What is wrong.
+        message: String,
+    },
+    /// A value is out of its allowed range or options contradict each other.
+    #[error("invalid value for {option}: {reason}")]
+    Invalid {
+        /// Option name (TOML key).
+        option: &'static str,
+        /// Why it is invalid.
+        reason: String,
+    },
+}
+
+/// A secret string (OAuth2 client secret, API tokens): never printed by `Debug`.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(****)")
+    }
+}
+
+/// Every option of the daemon. TOML keys are the field names.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// UDP and TCP SIP listen address (`[::]:5060` listens on IPv6 and IPv4).
+    pub sip_listen_address: SocketAddr,
+    /// TLS SIP listen address (original TOML key).
+    pub tls_listen_address: SocketAddr,
+    /// TLS certificate (PEM); generated self-signed for `localhost` when missing (original key).
+    pub cert: PathBuf,
+    /// TLS private key (PEM); generated with the certificate when missing (original key).
+    pub key: PathBuf,
+    /// Turn every SIP listener off (`-R`).
+    pub sip_disable: bool,
+    /// Turn the TLS listener off (`-N`).
+    pub tls_disable: bool,
+    /// Answer probes (`-r`).
+    pub sip_responsive: bool,
+    /// Replies per second allowed to one source IP (twice that as a burst); 0 = no limit.
+    pub sip_reply_rate_limit: u32,
+    /// Largest message accepted on TCP/TLS; longer ones are recorded cut and the connection closed.
+    pub max_message_bytes: usize,
+    /// Seconds a TCP/TLS connection may stay silent before it is closed.
+    pub tcp_idle_timeout_secs: u64,
+    /// Seconds a TLS handshake may take.
+    pub tls_handshake_timeout_secs: u64,
+    /// Concurrent TCP + TLS connections; further clients wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// Events that may wait for each consumer (store, sinks) before new ones are dropped and counted.
+    pub event_queue_capacity: usize,
+    /// SQLite database file (`-f`).
+    pub db_file: PathBuf,
+    /// Days of events kept in the database; 0 keeps them forever.
+    pub retention_days: u32,
+    /// Write one JSON object per event to `json_log_file` (`-j`).
+    pub json_log: bool,
+    /// JSON log file (`-l`).
+    pub json_log_file: PathBuf,
+    /// Send one syslog line per event (`-s`).
+    pub syslog: bool,
+    /// Where syslog lines go: a Unix socket path, or `udp://host:port`. Default: `/dev/log`.
+    pub syslog_address: Option<String>,
+    /// More operational logging (`-v`).
+    pub verbose: bool,
+    /// Debug logging (`-d`).
+    pub debug: bool,
+    /// Serve the REST API (`-a`).
+    pub api: bool,
+    /// REST API listen address.
+    pub api_listen_address: SocketAddr,
+    /// Share bad actors with peers (`-p`).
+    pub peer_to_peer: bool,
+    /// Peer-to-peer bootstrap nodes (`-b`).
+    pub bootstrap_node: Vec<String>,
+    /// Webhook receiving each event (`-w`).
+    pub webhook_url: Option<String>,
+    /// OAuth2 client id for the webhook (`-i`).
+    pub oauth2_client_id: Option<String>,
+    /// OAuth2 client secret for the webhook (`-c`).
+    pub oauth2_client_secret: Option<Secret>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            sip_listen_address: SocketAddr::from(([0, 0, 0, 0], 5060)),
+            tls_listen_address: SocketAddr::from(([0, 0, 0, 0], 5061)),
+            cert: PathBuf::from("cert.pem"),
+            key: PathBuf::from("key.pem"),
+            sip_disable: false,
+            tls_disable: false,
+            sip_responsive: false,
+            sip_reply_rate_limit: 50,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            tcp_idle_timeout_secs: 30,
+            tls_handshake_timeout_secs: 10,
+            max_connections: 1024,
+            event_queue_capacity: 65_536,
+            db_file: PathBuf::from("sentrypeer.db"),
+            retention_days: 7,
+            json_log: false,
+            json_log_file: PathBuf::from("sentrypeer_json.log"),
+            syslog: false,
+            syslog_address: None,
+            verbose: false,
+            debug: false,
+            api: false,
+            api_listen_address: SocketAddr::from(([0, 0, 0, 0], 8082)),
+            peer_to_peer: false,
+            bootstrap_node: Vec::new(),
+            webhook_url: None,
+            oauth2_client_id: None,
+            oauth2_client_secret: None,
+        }
+    }
+}
+
+impl Config {
+    /// Parses a TOML document; `path` only names the source in errors.
+    ///
+    /// # Errors
+    /// [`ConfigError::Parse`] with the line of the first problem (unknown key, wrong type).
+    pub fn from_toml(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|error| ConfigError::Parse {
+            path: path.to_owned(),
+            line: error
+                .span()
+                .map(|span| text[..span.start.min(text.len())].lines().count().max(1)),
+            message: error.message().trim().replace('\n', " "),
+        })
+    }
+
+    /// Reads a TOML file. A missing file is an error here; see [`Config::load_default_file`].
+    ///
+    /// # Errors
+    /// [`ConfigError::Read`] or [`ConfigError::Parse`].
+    pub fn read(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_toml(&text, path)
+    }
+
+    /// Reads the default file (`~/.config/sentrypeer/default-config.toml`, as the original)
+    /// when it exists; defaults when it does not. Never creates it.
+    ///
+    /// # Errors
+    /// As [`Config::read`], except for a missing file.
+    pub fn load_default_file() -> Result<Self, ConfigError> {
+        match default_config_path() {
+            Some(path) if path.exists() => Self::read(&path),
+            _ => Ok(Self::default()),
+        }
+    }
+
+    /// Cross-field and range checks, run after all sources are merged.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming the option.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_message_bytes < 1024 || self.max_message_bytes > 16 * 1024 * 1024 {
+            return Err(ConfigError::Invalid {
+                option: "max_message_bytes",
+                reason: format!("{} is outside 1024..=16777216", self.max_message_bytes),
+            });
+        }
+        for (option, value) in [
+            ("tcp_idle_timeout_secs", self.tcp_idle_timeout_secs),
+            ("tls_handshake_timeout_secs", self.tls_handshake_timeout_secs),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Invalid {
+                    option,
+                    reason: "must be at least 1 second".to_owned(),
+                });
+            }
+        }
+        for (option, value) in [
+            ("max_connections", self.max_connections),
+            ("event_queue_capacity", self.event_queue_capacity),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Invalid {
+                    option,
+                    reason: "must be at least 1".to_owned(),
+                });
+            }
+        }
+        if !self.sip_disable && !self.tls_disable && self.cert.as_os_str().is_empty() {
+            return Err(ConfigError::Invalid {
+                option: "cert",
+                reason: "empty path".to_owned(),
+            });
+        }
+        if !self.sip_disable && !self.tls_disable && self.key.as_os_str().is_empty() {
+            return Err(ConfigError::Invalid {
+                option: "key",
+                reason: "empty path".to_owned(),
+            });
+        }
+        if self.db_file.as_os_str().is_empty() {
+            return Err(ConfigError::Invalid {
+                option: "db_file",
+                reason: "empty path".to_owned(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The original's default config location: `$XDG_CONFIG_HOME/sentrypeer/default-config.toml`,
+/// else `$HOME/.config/sentrypeer/default-config.toml`.
+pub fn default_config_path() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|value| !value.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".config")))?;
+    Some(base.join("sentrypeer").join("default-config.toml"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn original_toml_keys_parse() {
+        let text = "cert = \"/etc/sp/cert.pem\"\nkey = \"/etc/sp/key.pem\"\ntls_listen_address = \"0.0.0.0:5061\"\n";
+        let config = Config::from_toml(text, Path::new("t.toml")).expect("valid config");
+        assert_eq!(config.cert, PathBuf::from("/etc/sp/cert.pem"));
+        assert_eq!(config.key, PathBuf::from("/etc/sp/key.pem"));
+        assert_eq!(config.tls_listen_address.port(), 5061);
+        assert_eq!(config.sip_listen_address, Config::default().sip_listen_address);
+    }
+
+    #[test]
+    fn unknown_key_is_one_clear_line_with_its_line_number() {
+        let text = "cert = \"c.pem\"\nbogus_key = 1\n";
+        let error = Config::from_toml(text, Path::new("t.toml")).expect_err("unknown key rejected");
+        let shown = error.to_string();
+        assert!(shown.contains("t.toml line 2"), "{shown}");
+        assert!(shown.contains("bogus_key"), "{shown}");
+        assert!(!shown.contains('\n'), "{shown}");
+    }
+
+    #[test]
+    fn bad_address_is_rejected() {
+        let error = Config::from_toml("sip_listen_address = \"nonsense\"", Path::new("t.toml"))
+            .expect_err("bad address rejected");
+        assert!(error.to_string().contains("line 1"), "{error}");
+    }
+
+    #[test]
+    fn validate_rejects_out_of_range_values() {
+        let config = Config {
+            max_message_bytes: 10,
+            ..Config::default()
+        };
+        assert!(matches!(
+            config.validate(),
+            Err(ConfigError::Invalid {
+                option: "max_message_bytes",
+                ..
+            })
+        ));
+        assert!(Config::default().validate().is_ok());
+    }
+
+    #[test]
+    fn secret_is_masked_in_debug() {
+        let secret = Secret::new("hunter2");
+        assert!(!format!("{secret:?}").contains("hunter2"));
+        assert_eq!(secret.expose(), "hunter2");
+    }
+}

@@ -1,0 +1,207 @@
+//! Bounded fan-out of events from the listeners to every consumer (store writer, sinks), with
+//! counters. A full consumer queue drops the event for that consumer and counts it: attacker
+//! traffic never waits on storage or a sink.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::event::BadActor;
+
+/// How often at most a "queue full" warning is logged per consumer.
+const DROP_WARNING_INTERVAL: Duration = Duration::from_secs(10);
+
+/// The receiving end a consumer reads events from.
+pub type EventReceiver = Receiver<Arc<BadActor>>;
+
+/// One consumer's bounded queue and its drop counter.
+#[derive(Debug)]
+struct ConsumerQueue {
+    name: &'static str,
+    sender: SyncSender<Arc<BadActor>>,
+    delivered: AtomicU64,
+    dropped: AtomicU64,
+    last_warning: Mutex<Option<Instant>>,
+}
+
+impl ConsumerQueue {
+    fn push(&self, event: &Arc<BadActor>) {
+        match self.sender.try_send(Arc::clone(event)) {
+            Ok(()) => {
+                self.delivered.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(TrySendError::Full(_)) => self.count_drop("queue full"),
+            Err(TrySendError::Disconnected(_)) => self.count_drop("consumer stopped"),
+        }
+    }
+
+    fn count_drop(&self, reason: &'static str) {
+        let total = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+        let Ok(mut last) = self.last_warning.lock() else {
+            return;
+        };
+        if last.is_none_or(|at| at.elapsed() >= DROP_WARNING_INTERVAL) {
+            *last = Some(Instant::now());
+            tracing::warn!(consumer = self.name, reason, dropped_total = total, "dropping events");
+        }
+    }
+}
+
+/// Counters of one consumer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerStats {
+    /// Consumer name (`store`, `json_log`, `syslog`, ...).
+    pub name: &'static str,
+    /// Events queued for it.
+    pub delivered: u64,
+    /// Events it never got (queue full, or the consumer had stopped).
+    pub dropped: u64,
+}
+
+/// Snapshot of the pipeline's counters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipelineStats {
+    /// Events submitted, per transport in [`Transport::ALL`] order.
+    pub received: [u64; 3],
+    /// Per-consumer counters.
+    pub consumers: Vec<ConsumerStats>,
+}
+
+/// Builds a [`Pipeline`]: one bounded queue per consumer.
+#[derive(Debug, Default)]
+pub struct PipelineBuilder {
+    consumers: Vec<ConsumerQueue>,
+}
+
+impl PipelineBuilder {
+    /// Adds a consumer with a queue of `capacity` events; returns the end it reads from.
+    pub fn consumer(&mut self, name: &'static str, capacity: usize) -> EventReceiver {
+        let (sender, receiver) = sync_channel(capacity.max(1));
+        self.consumers.push(ConsumerQueue {
+            name,
+            sender,
+            delivered: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            last_warning: Mutex::new(None),
+        });
+        receiver
+    }
+
+    /// Finishes the pipeline.
+    pub fn build(self) -> Pipeline {
+        Pipeline {
+            inner: Arc::new(Inner {
+                consumers: self.consumers,
+                received: Default::default(),
+            }),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    consumers: Vec<ConsumerQueue>,
+    received: [AtomicU64; 3],
+}
+
+/// Handle the listeners submit events to. Cheap to clone; when the last clone is dropped every
+/// consumer sees its queue close, drains it and stops.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    inner: Arc<Inner>,
+}
+
+impl Pipeline {
+    /// Starts building a pipeline.
+    pub fn builder() -> PipelineBuilder {
+        PipelineBuilder::default()
+    }
+
+    /// Hands one event to every consumer without ever blocking.
+    pub fn submit(&self, event: BadActor) {
+        if let Some(counter) = self.inner.received.get(event.transport.index()) {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        let event = Arc::new(event);
+        for consumer in &self.inner.consumers {
+            consumer.push(&event);
+        }
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> PipelineStats {
+        PipelineStats {
+            received: self
+                .inner
+                .received
+                .each_ref()
+                .map(|counter| counter.load(Ordering::Relaxed)),
+            consumers: self
+                .inner
+                .consumers
+                .iter()
+                .map(|consumer| ConsumerStats {
+                    name: consumer.name,
+                    delivered: consumer.delivered.load(Ordering::Relaxed),
+                    dropped: consumer.dropped.load(Ordering::Relaxed),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{CollectedMethod, Origin, Transport};
+    use crate::sip::MessageKind;
+
+    fn event() -> BadActor {
+        BadActor {
+            event_timestamp: jiff::Timestamp::now(),
+            event_uuid: uuid::Uuid::now_v7(),
+            created_by_node_id: uuid::Uuid::new_v4(),
+            collected_method: CollectedMethod::Passive,
+            transport: Transport::Tcp,
+            source: "127.0.0.1:5060".parse().expect("addr"),
+            destination: "127.0.0.1:5060".parse().expect("addr"),
+            called_number: "100".to_owned(),
+            request_uri_user: None,
+            sip_method: "OPTIONS".to_owned(),
+            sip_user_agent: "test".to_owned(),
+            sip_message: String::new(),
+            message_kind: MessageKind::Request,
+            origin: Origin::Local,
+        }
+    }
+
+    #[test]
+    fn a_full_consumer_drops_and_counts_without_starving_the_others() {
+        let mut builder = Pipeline::builder();
+        let slow = builder.consumer("slow", 1);
+        let fast = builder.consumer("fast", 10);
+        let pipeline = builder.build();
+        for _ in 0..3 {
+            pipeline.submit(event());
+        }
+        let stats = pipeline.stats();
+        assert_eq!(stats.received, [0, 3, 0]);
+        assert_eq!(stats.consumers[0].delivered, 1);
+        assert_eq!(stats.consumers[0].dropped, 2);
+        assert_eq!(stats.consumers[1].delivered, 3);
+        assert_eq!(stats.consumers[1].dropped, 0);
+        drop(pipeline);
+        assert_eq!(slow.iter().count(), 1);
+        assert_eq!(fast.iter().count(), 3, "queue drains then closes when the pipeline is dropped");
+    }
+
+    #[test]
+    fn a_stopped_consumer_is_counted_as_dropping() {
+        let mut builder = Pipeline::builder();
+        drop(builder.consumer("gone", 4));
+        let pipeline = builder.build();
+        pipeline.submit(event());
+        assert_eq!(pipeline.stats().consumers[0].dropped, 1);
+    }
+}

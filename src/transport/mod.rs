@@ -1,0 +1,144 @@
+//! SIP listeners (UDP, TCP, TLS) and what they share: the probe handler that turns received bytes
+//! into an event and maybe a reply, socket binding, and per-transport counters.
+//!
+//! Listener functions take already-bound sockets, so tests can bind port 0.
+
+pub mod certs;
+mod handler;
+mod stream;
+pub mod tcp;
+pub mod tls;
+pub mod udp;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+pub use handler::{ProbeHandler, ReplyLimit, TransportCounters, TransportStats};
+
+/// Kernel receive buffer requested for the UDP socket, so bursts wait in the kernel rather than
+/// being dropped while the listener is busy.
+const UDP_RECEIVE_BUFFER_BYTES: usize = 8 * 1024 * 1024;
+/// Pending connections the kernel holds for TCP/TLS.
+const LISTEN_BACKLOG: i32 = 1024;
+
+/// Errors of a listener.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// A socket could not be bound.
+    #[error("cannot bind {transport} on {address}: {source}")]
+    Bind {
+        /// `UDP`, `TCP` or `TLS`.
+        transport: &'static str,
+        /// Address asked for.
+        address: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The socket failed in a way the listener cannot recover from.
+    #[error("{transport} listener failed: {source}")]
+    Socket {
+        /// `UDP`, `TCP` or `TLS`.
+        transport: &'static str,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Limits that apply to every TCP/TLS connection.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamLimits {
+    /// Largest message; longer ones are recorded cut and the connection is closed.
+    pub max_message_bytes: usize,
+    /// A connection silent this long is closed.
+    pub idle_timeout: Duration,
+    /// TLS handshakes taking longer are abandoned.
+    pub handshake_timeout: Duration,
+    /// Concurrent connections (TCP and TLS each).
+    pub max_connections: usize,
+}
+
+/// Binds the UDP SIP socket: address reuse, a large receive buffer, dual-stack for `[::]`.
+///
+/// # Errors
+/// [`TransportError::Bind`].
+pub fn bind_udp(address: SocketAddr) -> Result<tokio::net::UdpSocket, TransportError> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let bind_error = |source| TransportError::Bind {
+        transport: "UDP",
+        address,
+        source,
+    };
+    let socket = Socket::new(Domain::for_address(address), Type::DGRAM, Some(Protocol::UDP))
+        .map_err(bind_error)?;
+    socket.set_reuse_address(true).map_err(bind_error)?;
+    if address.is_ipv6() {
+        socket.set_only_v6(false).map_err(bind_error)?;
+    }
+    if let Err(error) = socket.set_recv_buffer_size(UDP_RECEIVE_BUFFER_BYTES) {
+        tracing::debug!(%error, "cannot enlarge the UDP receive buffer");
+    }
+    socket.set_nonblocking(true).map_err(bind_error)?;
+    socket.bind(&address.into()).map_err(bind_error)?;
+    tokio::net::UdpSocket::from_std(socket.into()).map_err(bind_error)
+}
+
+/// Binds a TCP listening socket (for SIP over TCP or TLS): address reuse, dual-stack for `[::]`.
+///
+/// # Errors
+/// [`TransportError::Bind`].
+pub fn bind_tcp(
+    address: SocketAddr,
+    transport: &'static str,
+) -> Result<tokio::net::TcpListener, TransportError> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let bind_error = |source| TransportError::Bind {
+        transport,
+        address,
+        source,
+    };
+    let socket = Socket::new(Domain::for_address(address), Type::STREAM, Some(Protocol::TCP))
+        .map_err(bind_error)?;
+    socket.set_reuse_address(true).map_err(bind_error)?;
+    if address.is_ipv6() {
+        socket.set_only_v6(false).map_err(bind_error)?;
+    }
+    socket.set_nonblocking(true).map_err(bind_error)?;
+    socket.bind(&address.into()).map_err(bind_error)?;
+    socket.listen(LISTEN_BACKLOG).map_err(bind_error)?;
+    tokio::net::TcpListener::from_std(socket.into()).map_err(bind_error)
+}
+
+/// Binds UDP and TCP on the same address. With port 0 the kernel picks the UDP port and TCP is
+/// bound to the same number (retrying with another port if that one is taken for TCP).
+///
+/// # Errors
+/// [`TransportError::Bind`].
+pub fn bind_udp_and_tcp(
+    address: SocketAddr,
+) -> Result<(tokio::net::UdpSocket, tokio::net::TcpListener), TransportError> {
+    const ATTEMPTS_FOR_PORT_ZERO: usize = 20;
+    let attempts = if address.port() == 0 {
+        ATTEMPTS_FOR_PORT_ZERO
+    } else {
+        1
+    };
+    let mut last_error = None;
+    for _ in 0..attempts {
+        let udp = bind_udp(address)?;
+        let udp_address = udp.local_addr().map_err(|source| TransportError::Bind {
+            transport: "UDP",
+            address,
+            source,
+        })?;
+        match bind_tcp(SocketAddr::new(address.ip(), udp_address.port()), "TCP") {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(error) => last_error = Some(error),
+        }
+    }
+    Err(last_error.unwrap_or(TransportError::Bind {
+        transport: "TCP",
+        address,
+        source: std::io::Error::other("no attempt made"),
+    }))
+}

@@ -1,0 +1,130 @@
+//! One TCP or TLS connection: frame messages out of the byte stream (several per connection,
+//! `Content-Length` honoured), hand each to the probe handler, write replies back.
+
+use std::net::SocketAddr;
+
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio_util::sync::CancellationToken;
+
+use super::{ProbeHandler, ReplyLimit, StreamLimits};
+use crate::event::{MAX_RECORDED_MESSAGE_BYTES, Transport};
+use crate::sip::{FrameCheck, check_frame};
+
+/// Who is at each end of a connection.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ConnectionInfo {
+    pub(crate) transport: Transport,
+    pub(crate) source: SocketAddr,
+    pub(crate) destination: SocketAddr,
+}
+
+/// Why a connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    PeerClosed,
+    IdleTimeout,
+    Shutdown,
+    ReadError,
+    WriteFailed,
+    Oversized,
+}
+
+/// Serves one connection until the peer closes it, it stays idle too long, sends an oversized
+/// message, or the daemon shuts down. Bytes that never formed a whole message are recorded as
+/// one last event; a connection that sent nothing at all is recorded as one empty probe.
+pub(crate) async fn serve<S>(
+    mut stream: S,
+    info: ConnectionInfo,
+    handler: &ProbeHandler,
+    limits: &StreamLimits,
+    shutdown: &CancellationToken,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut buffer = BytesMut::with_capacity(4096);
+    let mut messages = 0u64;
+    let ending = 'connection: loop {
+        loop {
+            match check_frame(&buffer, limits.max_message_bytes) {
+                FrameCheck::Skip(count) => buffer.advance(count.min(buffer.len())),
+                FrameCheck::Complete(length) => {
+                    let message = buffer.split_to(length.min(buffer.len()));
+                    messages += 1;
+                    let reply = handle(handler, &message, info, ReplyLimit::Unbounded);
+                    if let Some(reply) = reply
+                        && !write_reply(&mut stream, &reply, info, handler, limits).await
+                    {
+                        break 'connection Ending::WriteFailed;
+                    }
+                }
+                FrameCheck::Incomplete => break,
+                FrameCheck::TooLarge => {
+                    let cut = buffer.len().min(MAX_RECORDED_MESSAGE_BYTES);
+                    handle(handler, &buffer[..cut], info, ReplyLimit::Never);
+                    buffer.clear();
+                    messages += 1;
+                    break 'connection Ending::Oversized;
+                }
+            }
+        }
+        let read = tokio::select! {
+            () = shutdown.cancelled() => break Ending::Shutdown,
+            read = tokio::time::timeout(limits.idle_timeout, stream.read_buf(&mut buffer)) => read,
+        };
+        match read {
+            Ok(Ok(0)) => break Ending::PeerClosed,
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => {
+                tracing::debug!(%error, source = %info.source, "connection read failed");
+                break Ending::ReadError;
+            }
+            Err(_elapsed) => break Ending::IdleTimeout,
+        }
+    };
+    if !buffer.is_empty() {
+        let cut = buffer.len().min(MAX_RECORDED_MESSAGE_BYTES);
+        handle(handler, &buffer[..cut], info, ReplyLimit::Never);
+    } else if messages == 0 {
+        handle(handler, &[], info, ReplyLimit::Never);
+    }
+    tracing::debug!(transport = info.transport.as_str(), source = %info.source, ?ending, messages, "connection closed");
+    if ending != Ending::WriteFailed {
+        // Best effort: the peer may be gone already.
+        let _ = tokio::time::timeout(limits.idle_timeout, stream.shutdown()).await;
+    }
+}
+
+fn handle(
+    handler: &ProbeHandler,
+    message: &[u8],
+    info: ConnectionInfo,
+    limit: ReplyLimit,
+) -> Option<Vec<u8>> {
+    handler.handle(message, info.transport, info.source, info.destination, limit)
+}
+
+/// Writes a reply under the idle timeout, so a peer that never reads cannot hold the task.
+async fn write_reply<S>(
+    stream: &mut S,
+    reply: &[u8],
+    info: ConnectionInfo,
+    handler: &ProbeHandler,
+    limits: &StreamLimits,
+) -> bool
+where
+    S: AsyncWrite + Unpin,
+{
+    let written = tokio::time::timeout(limits.idle_timeout, async {
+        stream.write_all(reply).await?;
+        stream.flush().await
+    })
+    .await;
+    if matches!(written, Ok(Ok(()))) {
+        handler.counters().reply_sent(info.transport);
+        true
+    } else {
+        handler.counters().reply_failed(info.transport);
+        false
+    }
+}

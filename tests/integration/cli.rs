@@ -1,0 +1,107 @@
+//! The command line: version, help, usage errors and configuration errors as one clear line.
+
+use std::process::Command;
+
+use crate::harness::Daemon;
+
+fn sentrypeer(args: &[&str]) -> std::process::Output {
+    let home = tempfile::tempdir().expect("temp home");
+    Command::new(env!("CARGO_BIN_EXE_sentrypeer"))
+        .args(args)
+        .env_clear()
+        .env("HOME", home.path())
+        .output()
+        .expect("run sentrypeer")
+}
+
+#[test]
+fn version_and_help() {
+    let version = sentrypeer(&["-V"]);
+    assert!(version.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        format!("sentrypeer {}", env!("CARGO_PKG_VERSION"))
+    );
+    let help = sentrypeer(&["-h"]);
+    assert!(help.status.success());
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(text.contains("Protect your SIP Servers"), "{text}");
+    for flag in ["-f", "-j", "-l", "-p", "-b", "-i", "-c", "-a", "-w", "-r", "-R", "-N", "-t", "-k", "-z", "-g", "-s", "-v", "-d"] {
+        assert!(text.contains(&format!("{flag},")) || text.contains(&format!("{flag} ")), "{flag} missing from help");
+    }
+}
+
+#[test]
+fn unknown_argument_is_a_usage_error() {
+    let output = sentrypeer(&["--does-not-exist"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--does-not-exist"));
+}
+
+#[test]
+fn bad_config_values_exit_non_zero_with_one_clear_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bad_key = dir.path().join("bad.toml");
+    std::fs::write(&bad_key, "cert = \"c.pem\"\nno_such_option = true\n").expect("write");
+    let output = sentrypeer(&["-g", bad_key.to_str().expect("path")]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("no_such_option") && stderr.contains("line 2"), "{stderr}");
+
+    let output = sentrypeer(&["--sip-listen-address", "not-an-address"]);
+    assert_eq!(output.status.code(), Some(2));
+
+    let missing = sentrypeer(&["-g", dir.path().join("missing.toml").to_str().expect("path")]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("missing.toml"));
+}
+
+#[test]
+fn unreadable_certificate_exits_non_zero_naming_the_file() {
+    let builder = Daemon::builder();
+    std::fs::write(builder.dir().join("cert.pem"), "garbage").expect("write cert");
+    std::fs::write(builder.dir().join("key.pem"), "garbage").expect("write key");
+    let stopped = builder.start().wait_exit();
+    assert!(!stopped.status.success());
+    let last = stopped.log.last().cloned().unwrap_or_default();
+    assert!(last.contains("cert.pem"), "{:?}", stopped.log);
+}
+
+#[test]
+fn the_default_config_file_is_not_created() {
+    let daemon = Daemon::builder().args(["-N"]).start();
+    let stopped = daemon.stop();
+    stopped.assert_clean_exit();
+    assert!(!stopped.path(".config").exists(), "no config directory created in HOME");
+}
+
+#[test]
+fn a_config_file_sets_every_kind_of_option_and_flags_win() {
+    let builder = Daemon::builder().without_defaults();
+    let dir = builder.dir().to_owned();
+    let config = dir.join("sentrypeer.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "sip_listen_address = \"127.0.0.1:0\"\ntls_disable = true\nsip_responsive = true\n\
+             db_file = \"{}\"\njson_log = true\njson_log_file = \"{}\"\nretention_days = 0\n",
+            dir.join("from-file.db").display(),
+            dir.join("file.json").display()
+        ),
+    )
+    .expect("write config");
+    let daemon = builder
+        .args(["-g", config.to_str().expect("path"), "-f"])
+        .args([dir.join("from-flag.db").display().to_string()])
+        .start();
+    assert!(daemon.udp.is_some() && daemon.tls.is_none());
+    let udp = daemon.udp.expect("udp");
+    let reply = crate::harness::udp_exchange(&crate::harness::udp_client(), udp, crate::harness::options("9", "UDP", "cfg", "cfg").as_bytes());
+    assert!(reply.starts_with(b"SIP/2.0 200 OK"), "sip_responsive from the file");
+    daemon.wait_for_probes(1);
+    daemon.stop().assert_clean_exit();
+    assert!(dir.join("from-flag.db").exists(), "flag beats file");
+    assert!(!dir.join("from-file.db").exists());
+    assert!(dir.join("file.json").exists(), "JSON log from the file");
+}

@@ -1,0 +1,350 @@
+//! Starts the real daemon in a temporary directory with loopback port 0 everywhere, learns its
+//! ports from its "listening for" lines, waits on its log lines, stops it with SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long any wait in a test may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// The daemon's stderr, line by line, shared with the reader thread.
+#[derive(Default)]
+struct LogLines {
+    lines: Mutex<(Vec<String>, bool)>,
+    changed: Condvar,
+}
+
+/// What to start.
+pub struct DaemonBuilder {
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    defaults: bool,
+    dir: tempfile::TempDir,
+}
+
+impl DaemonBuilder {
+    /// Adds command-line arguments.
+    pub fn args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, args: I) -> Self {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets an environment variable for the daemon.
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Do not add the default test flags (addresses, files); the test passes its own.
+    pub fn without_defaults(mut self) -> Self {
+        self.defaults = false;
+        self
+    }
+
+    /// The temporary directory the daemon runs in.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Starts the daemon and waits until it is ready (or has exited).
+    pub fn start(self) -> Daemon {
+        let dir = self.dir;
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sentrypeer"));
+        command
+            .current_dir(dir.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", dir.path())
+            .env("RUST_LOG", "sentrypeer=debug,info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if self.defaults {
+            let path = |name: &str| dir.path().join(name).display().to_string();
+            command.args([
+                "--sip-listen-address".to_owned(),
+                "127.0.0.1:0".to_owned(),
+                "-z".to_owned(),
+                "127.0.0.1:0".to_owned(),
+                "-f".to_owned(),
+                path("sentrypeer.db"),
+                "-t".to_owned(),
+                path("cert.pem"),
+                "-k".to_owned(),
+                path("key.pem"),
+                "-l".to_owned(),
+                path("sentrypeer_json.log"),
+            ]);
+        }
+        for (name, value) in &self.env {
+            if name == "RUST_LOG" && value.is_empty() {
+                command.env_remove("RUST_LOG");
+            } else {
+                command.env(name, value);
+            }
+        }
+        command.args(&self.args);
+        let mut child = command.spawn().expect("start sentrypeer");
+        let stderr = child.stderr.take().expect("stderr piped");
+        let log = Arc::new(LogLines::default());
+        let reader_log = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if std::env::var_os("SENTRYPEER_TEST_ECHO").is_some() {
+                    eprintln!("[daemon] {line}");
+                }
+                let mut guard = reader_log.lines.lock().expect("log lock");
+                guard.0.push(line);
+                reader_log.changed.notify_all();
+            }
+            let mut guard = reader_log.lines.lock().expect("log lock");
+            guard.1 = true;
+            reader_log.changed.notify_all();
+        });
+        let mut daemon = Daemon {
+            child,
+            dir,
+            log,
+            udp: None,
+            tcp: None,
+            tls: None,
+        };
+        daemon.wait_ready();
+        daemon
+    }
+}
+
+/// A running daemon.
+pub struct Daemon {
+    child: Child,
+    dir: tempfile::TempDir,
+    log: Arc<LogLines>,
+    /// UDP SIP address, when listening.
+    pub udp: Option<SocketAddr>,
+    /// TCP SIP address, when listening.
+    pub tcp: Option<SocketAddr>,
+    /// TLS SIP address, when listening.
+    pub tls: Option<SocketAddr>,
+}
+
+impl Daemon {
+    /// A daemon with the test defaults (loopback port 0, files in a temp dir, JSON log path set
+    /// but not enabled unless `-j` is given).
+    pub fn builder() -> DaemonBuilder {
+        DaemonBuilder {
+            args: Vec::new(),
+            env: Vec::new(),
+            defaults: true,
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    fn wait_ready(&mut self) {
+        let ready = self.wait_for(|lines| {
+            lines.iter().any(|l| l.contains("sentrypeer ready"))
+        });
+        if !ready {
+            return;
+        }
+        let lines = self.log_lines();
+        let find = |transport: &str| {
+            let marker = format!("listening for {transport} on ");
+            lines.iter().find_map(|line| {
+                line.split(&marker).nth(1).and_then(|rest| rest.trim().parse().ok())
+            })
+        };
+        self.udp = find("UDP");
+        self.tcp = find("TCP");
+        self.tls = find("TLS");
+    }
+
+    /// Waits until `done` holds for the log lines seen so far; false when the daemon exited or
+    /// the wait timed out first.
+    pub fn wait_for(&self, done: impl Fn(&[String]) -> bool) -> bool {
+        let deadline = Instant::now() + WAIT;
+        let mut guard = self.log.lines.lock().expect("log lock");
+        loop {
+            if done(&guard.0) {
+                return true;
+            }
+            let now = Instant::now();
+            if guard.1 || now >= deadline {
+                return false;
+            }
+            guard = self
+                .log
+                .changed
+                .wait_timeout(guard, deadline - now)
+                .expect("log lock")
+                .0;
+        }
+    }
+
+    /// Waits until the daemon has recorded `count` probes in total.
+    pub fn wait_for_probes(&self, count: usize) {
+        let seen = self.wait_for(|lines| probes_recorded(lines) >= count);
+        assert!(
+            seen,
+            "expected {count} probes recorded, saw {}; log:\n{}",
+            probes_recorded(&self.log_lines()),
+            self.log_lines().join("\n")
+        );
+    }
+
+    /// Everything the daemon printed so far.
+    pub fn log_lines(&self) -> Vec<String> {
+        self.log.lines.lock().expect("log lock").0.clone()
+    }
+
+    /// Whether any line so far contains `needle`.
+    pub fn logged(&self, needle: &str) -> bool {
+        self.log_lines().iter().any(|line| line.contains(needle))
+    }
+
+    /// The daemon's working directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A path in the daemon's directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM and waits for the exit; returns the status and keeps the directory.
+    pub fn stop(mut self) -> Stopped {
+        signal(self.child.id(), "TERM");
+        let status = wait_with_deadline(&mut self.child);
+        // Let the reader thread see EOF so every line is in.
+        let _ = self.wait_for(|_| false);
+        Stopped {
+            status,
+            log: self.log_lines(),
+            dir: std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir")),
+        }
+    }
+
+    /// Waits for the daemon to exit on its own (start-up failures).
+    pub fn wait_exit(mut self) -> Stopped {
+        let status = wait_with_deadline(&mut self.child);
+        let _ = self.wait_for(|_| false);
+        Stopped {
+            status,
+            log: self.log_lines(),
+            dir: std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir")),
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            signal(self.child.id(), "KILL");
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A daemon that has exited, with its files.
+pub struct Stopped {
+    /// Exit status.
+    pub status: ExitStatus,
+    /// Everything it printed.
+    pub log: Vec<String>,
+    dir: tempfile::TempDir,
+}
+
+impl Stopped {
+    /// A path in its directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Opens its database.
+    pub fn db(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.path("sentrypeer.db")).expect("open database")
+    }
+
+    /// The JSON log, one value per line.
+    pub fn json_log(&self) -> Vec<serde_json::Value> {
+        let text = std::fs::read_to_string(self.path("sentrypeer_json.log")).expect("JSON log");
+        text.lines()
+            .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
+            .collect()
+    }
+
+    /// Asserts a clean exit.
+    pub fn assert_clean_exit(&self) {
+        assert!(
+            self.status.success(),
+            "daemon exited with {:?}; log:\n{}",
+            self.status,
+            self.log.join("\n")
+        );
+    }
+}
+
+fn probes_recorded(lines: &[String]) -> usize {
+    lines.iter().filter(|line| line.contains("probe recorded")).count()
+}
+
+fn signal(pid: u32, name: &str) {
+    let _ = Command::new("kill")
+        .args([format!("-{name}"), pid.to_string()])
+        .status();
+}
+
+fn wait_with_deadline(child: &mut Child) -> ExitStatus {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait for daemon") {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "daemon did not exit in time");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// An OPTIONS probe like T-Pot's smoke test sends.
+pub fn options(to_user: &str, transport: &str, user_agent: &str, call_id: &str) -> String {
+    format!(
+        "OPTIONS sip:{to_user}@127.0.0.1 SIP/2.0\r\n\
+         Via: SIP/2.0/{transport} 127.0.0.1:5099;branch=z9hG4bK-{call_id};rport\r\n\
+         Max-Forwards: 70\r\n\
+         From: \"tester\" <sip:tester@127.0.0.1>;tag={call_id}\r\n\
+         To: <sip:{to_user}@127.0.0.1>\r\n\
+         Call-ID: {call_id}@127.0.0.1\r\n\
+         CSeq: 1 OPTIONS\r\n\
+         User-Agent: {user_agent}\r\n\
+         Content-Length: 0\r\n\r\n"
+    )
+}
+
+/// A UDP socket on loopback with a receive timeout.
+pub fn udp_client() -> std::net::UdpSocket {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind client");
+    socket
+        .set_read_timeout(Some(WAIT))
+        .expect("set read timeout");
+    socket
+}
+
+/// Sends a datagram and returns the reply.
+pub fn udp_exchange(socket: &std::net::UdpSocket, to: SocketAddr, message: &[u8]) -> Vec<u8> {
+    socket.send_to(message, to).expect("send datagram");
+    let mut buffer = vec![0u8; 65_536];
+    let (length, from) = socket.recv_from(&mut buffer).expect("reply datagram");
+    assert_eq!(from, to, "reply comes from the address the probe was sent to");
+    buffer.truncate(length);
+    buffer
+}

@@ -1,0 +1,12 @@
+//! Integration tests: the real `sentrypeer` binary on loopback ports, driven over real sockets and
+//! by real SIP tools.
+
+mod harness;
+
+mod cli;
+mod config_env;
+mod capture;
+mod bad_input;
+mod storage;
+mod tls;
+mod tools;
