@@ -1,1 +1,175 @@
-//! SQLite storage: schema and migrations, the single writer thread, retention.
+//! SQLite storage: opening the database, schema and migrations, the single writer thread and
+//! retention. All SQL of the program lives under this module, always with bound parameters.
+//!
+//! # Layout
+//!
+//! - [`schema`]: the `honey` table and its numbered migrations (`PRAGMA user_version`).
+//! - [`writer`]: the one thread that inserts events, a batch per transaction.
+//! - [`retention`]: deletes events older than the retention window, in small chunks.
+//! - [`stats`]: the writer's counters, shared with health and metrics.
+//!
+//! # Connections
+//!
+//! [`open`] gives the read-write connection the writer owns (WAL, `synchronous=NORMAL`, migrated
+//! to [`LATEST_VERSION`]); [`open_read_only`] gives connections for readers, which never block the
+//! writer under WAL.
+
+mod error;
+pub mod retention;
+pub mod schema;
+pub mod stats;
+pub mod writer;
+
+#[cfg(test)]
+mod tests;
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+use tracing::{debug, warn};
+
+pub use error::StoreError;
+pub use retention::{DEFAULT_RETENTION_DAYS, retention_cutoff, run_retention};
+pub use schema::{LATEST_VERSION, migrate, schema_version};
+pub use stats::{StoreStats, StoreStatsSnapshot};
+pub use writer::{WriterOptions, run_writer, spawn_writer};
+
+/// How long a statement waits for a lock held by another connection before failing with
+/// `SQLITE_BUSY` (readers and a second process can hold locks briefly).
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The first 16 bytes of every SQLite 3 database file.
+const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
+
+/// Opens (creating it if missing) the database at `path` for writing, sets WAL,
+/// `synchronous=NORMAL` and [`BUSY_TIMEOUT`], and migrates it to [`LATEST_VERSION`].
+///
+/// A database written by the original SentryPeer (schema version 0, `honey` table present) is
+/// migrated in place without losing rows.
+///
+/// # Errors
+///
+/// [`StoreError::NotADatabase`] when the file exists and is not an SQLite database (it is not
+/// touched), [`StoreError::Open`], [`StoreError::Configure`], [`StoreError::Migrate`] or
+/// [`StoreError::SchemaTooNew`] otherwise; each names `path`.
+pub fn open(path: &Path) -> Result<Connection, StoreError> {
+    check_header(path)?;
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let mut conn =
+        Connection::open_with_flags(path, flags).map_err(|source| open_error(path, source))?;
+    configure_writer(&conn).map_err(|source| configure_error(path, source))?;
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+/// Opens an existing, already migrated database at `path` for reading only (for the API).
+///
+/// # Errors
+///
+/// [`StoreError::Open`] when the file is missing or unreadable, [`StoreError::NotADatabase`],
+/// [`StoreError::Configure`], or [`StoreError::SchemaTooOld`] / [`StoreError::SchemaTooNew`]
+/// when its schema is not [`LATEST_VERSION`]; each names `path`.
+pub fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
+    check_header(path)?;
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn =
+        Connection::open_with_flags(path, flags).map_err(|source| open_error(path, source))?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(|source| configure_error(path, source))?;
+    let found = schema_version(&conn).map_err(|error| match error {
+        StoreError::Sqlite(source) => configure_error(path, source),
+        other => other,
+    })?;
+    schema::check_version(path, found)?;
+    Ok(conn)
+}
+
+/// Number of rows in `honey` (for tests, health details and the API).
+///
+/// # Errors
+///
+/// [`StoreError::Sqlite`] when the query fails.
+pub fn count_events(conn: &Connection) -> Result<u64, StoreError> {
+    let count: i64 = conn.query_row("SELECT COUNT(*) FROM honey", [], |row| row.get(0))?;
+    Ok(u64::try_from(count).unwrap_or_default())
+}
+
+/// The file a connection is on, for error messages (`:memory:` for in-memory databases).
+pub(crate) fn connection_path(conn: &Connection) -> PathBuf {
+    match conn.path() {
+        Some(path) if !path.is_empty() => PathBuf::from(path),
+        _ => PathBuf::from(":memory:"),
+    }
+}
+
+/// Pragmas of the writer's connection. WAL lets readers run beside the writer; NORMAL
+/// synchronous is durable across process crashes, and only the last commits can be lost on
+/// power loss (a honeypot's acceptable trade for ~15x the insert rate).
+fn configure_writer(conn: &Connection) -> Result<(), rusqlite::Error> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let mode: String =
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") && !mode.eq_ignore_ascii_case("memory") {
+        warn!(journal_mode = %mode, "SQLite refused WAL mode; readers may block the writer");
+    }
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    debug!(journal_mode = %mode, "database connection configured");
+    Ok(())
+}
+
+/// Refuses a file that exists, is not empty and does not start with the SQLite header, before
+/// SQLite gets a chance to touch it. A missing or empty file is fine (SQLite creates it).
+fn check_header(path: &Path) -> Result<(), StoreError> {
+    // Missing (created later) or unreadable (SQLite reports it in its own words): not ours to judge.
+    let Ok(file) = File::open(path) else {
+        return Ok(());
+    };
+    let mut header = Vec::with_capacity(SQLITE_HEADER.len());
+    if file
+        .take(SQLITE_HEADER.len() as u64)
+        .read_to_end(&mut header)
+        .is_err()
+    {
+        return Ok(());
+    }
+    if header.is_empty() || header == SQLITE_HEADER {
+        Ok(())
+    } else {
+        Err(StoreError::NotADatabase {
+            path: path.to_path_buf(),
+        })
+    }
+}
+
+/// [`StoreError::Open`], or [`StoreError::NotADatabase`] when that is what SQLite found.
+fn open_error(path: &Path, source: rusqlite::Error) -> StoreError {
+    if error::is_not_a_database(&source) {
+        StoreError::NotADatabase {
+            path: path.to_path_buf(),
+        }
+    } else {
+        StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// [`StoreError::Configure`], or [`StoreError::NotADatabase`] when that is what SQLite found.
+fn configure_error(path: &Path, source: rusqlite::Error) -> StoreError {
+    if error::is_not_a_database(&source) {
+        StoreError::NotADatabase {
+            path: path.to_path_buf(),
+        }
+    } else {
+        StoreError::Configure {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! The store's one error type, [`StoreError`]: what can go wrong opening, migrating, writing or
+//! pruning the SQLite database. Errors about a file always name it.
+
+use std::path::PathBuf;
+
+use rusqlite::ErrorCode;
+
+/// Everything that can fail in [`crate::store`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database file could not be opened or created.
+    #[error("cannot open database {}: {source}", path.display())]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// What SQLite said.
+        source: rusqlite::Error,
+    },
+    /// The file exists but is not an SQLite database; it was left untouched.
+    #[error("{} is not an SQLite database; refusing to use or overwrite it", path.display())]
+    NotADatabase {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Setting the connection's pragmas (WAL, synchronous, busy timeout) failed.
+    #[error("cannot configure database {}: {source}", path.display())]
+    Configure {
+        /// The file.
+        path: PathBuf,
+        /// What SQLite said.
+        source: rusqlite::Error,
+    },
+    /// A schema migration failed; the database stays at its previous version.
+    #[error("cannot migrate database {}: {source}", path.display())]
+    Migrate {
+        /// The file.
+        path: PathBuf,
+        /// What the migration library said.
+        source: rusqlite_migration::Error,
+    },
+    /// The schema is older than this program needs (only the writer's connection migrates).
+    #[error(
+        "database {} has schema version {found}, this program needs {expected}; open it read-write once to migrate it",
+        path.display()
+    )]
+    SchemaTooOld {
+        /// The file.
+        path: PathBuf,
+        /// `PRAGMA user_version` of the file.
+        found: u32,
+        /// The version this program writes.
+        expected: u32,
+    },
+    /// The schema was written by a newer version of this program.
+    #[error(
+        "database {} has schema version {found}, newer than the {expected} this program knows",
+        path.display()
+    )]
+    SchemaTooNew {
+        /// The file.
+        path: PathBuf,
+        /// `PRAGMA user_version` of the file.
+        found: u32,
+        /// The newest version this program knows.
+        expected: u32,
+    },
+    /// An SQL statement on an open connection failed.
+    #[error("sqlite error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// Whether SQLite refused the file because it is not a database (`SQLITE_NOTADB`).
+pub(crate) fn is_not_a_database(error: &rusqlite::Error) -> bool {
+    error.sqlite_error_code() == Some(ErrorCode::NotADatabase)
+}

@@ -1,0 +1,115 @@
+//! Retention: deletes events older than the configured number of days, in small chunks so the
+//! writer never holds a long transaction. Runs inside the writer thread only.
+
+use std::time::{Duration, Instant};
+
+use jiff::{SignedDuration, Timestamp};
+use rusqlite::{Connection, params};
+use tracing::{debug, error};
+
+use super::{StoreError, StoreStats};
+use crate::event::format_timestamp;
+
+/// Days of events kept when the configuration says nothing.
+pub const DEFAULT_RETENTION_DAYS: u32 = 7;
+
+/// Rows deleted per statement (each its own short transaction).
+pub const RETENTION_CHUNK_ROWS: i64 = 10_000;
+
+/// Deletes one chunk of rows older than the cutoff (uses `event_timestamp_index`). Rows with no
+/// timestamp are never deleted.
+const DELETE_CHUNK: &str = "
+DELETE FROM honey WHERE rowid IN (
+    SELECT rowid FROM honey WHERE event_timestamp < ?1 LIMIT ?2)";
+
+/// The `event_timestamp` before which events are out of a `retention_days` window ending at
+/// `now`; `None` when nothing is ever deleted (0 days, or a window reaching before year -9999).
+pub fn retention_cutoff(now: Timestamp, retention_days: u32) -> Option<String> {
+    if retention_days == 0 {
+        return None;
+    }
+    let window = SignedDuration::from_hours(i64::from(retention_days) * 24);
+    now.checked_sub(window).ok().map(format_timestamp)
+}
+
+/// Deletes every event older than `retention_days` before `now` (0 = keep everything) and
+/// returns how many rows went.
+///
+/// # Errors
+///
+/// [`StoreError::Sqlite`] when a delete fails; chunks deleted before it stay deleted.
+pub fn run_retention(
+    conn: &Connection,
+    retention_days: u32,
+    now: Timestamp,
+) -> Result<u64, StoreError> {
+    let Some(cutoff) = retention_cutoff(now, retention_days) else {
+        return Ok(0);
+    };
+    let deleted = delete_older_than(conn, &cutoff, RETENTION_CHUNK_ROWS)?;
+    debug!(deleted, cutoff = %cutoff, retention_days, "retention removed old events");
+    Ok(deleted)
+}
+
+/// Deletes rows with `event_timestamp < cutoff`, `chunk` rows per statement.
+pub(crate) fn delete_older_than(
+    conn: &Connection,
+    cutoff: &str,
+    chunk: i64,
+) -> Result<u64, rusqlite::Error> {
+    let mut delete = conn.prepare_cached(DELETE_CHUNK)?;
+    let mut total: u64 = 0;
+    loop {
+        let deleted = delete.execute(params![cutoff, chunk])?;
+        total += u64::try_from(deleted).unwrap_or(u64::MAX);
+        if i64::try_from(deleted).unwrap_or(i64::MAX) < chunk {
+            return Ok(total);
+        }
+    }
+}
+
+/// When the writer next runs retention: at start-up, then every `interval`.
+#[derive(Debug)]
+pub(crate) struct RetentionSchedule {
+    /// Window in days; 0 = never run.
+    days: u32,
+    /// Time between runs.
+    interval: Duration,
+    /// Next run; `None` when retention is off.
+    next: Option<Instant>,
+}
+
+impl RetentionSchedule {
+    /// A schedule whose first run is due immediately (unless `days` is 0).
+    pub(crate) fn new(days: u32, interval: Duration) -> Self {
+        let next = (days > 0).then(Instant::now);
+        Self {
+            days,
+            interval,
+            next,
+        }
+    }
+
+    /// How long until the next run (zero when overdue); `None` when retention is off.
+    pub(crate) fn time_until_due(&self) -> Option<Duration> {
+        self.next
+            .map(|next| next.saturating_duration_since(Instant::now()))
+    }
+
+    /// Runs retention if it is due, counts what it deleted and schedules the next run. A failure
+    /// is logged and retried at the next interval.
+    pub(crate) fn run_if_due(&mut self, conn: &Connection, stats: &StoreStats) {
+        let Some(next) = self.next else {
+            return;
+        };
+        let now = Instant::now();
+        if now < next {
+            return;
+        }
+        match run_retention(conn, self.days, Timestamp::now()) {
+            Ok(deleted) => stats.record_retention(deleted),
+            Err(err) => error!(error = %err, "retention failed; retrying at the next interval"),
+        }
+        self.next = now.checked_add(self.interval);
+    }
+}

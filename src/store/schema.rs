@@ -1,0 +1,236 @@
+//! The `honey` table and its numbered migrations, tracked in `PRAGMA user_version`.
+//!
+//! Version 0 is what the original SentryPeer leaves behind (it never sets `user_version`): either
+//! nothing, or its `honey` table with three indexes. Every migration is written so it applies to
+//! both, and no migration ever drops a row.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use rusqlite::{Connection, Transaction, params};
+use rusqlite_migration::{HookResult, M, Migrations};
+use tracing::info;
+
+use super::{StoreError, connection_path, error::is_not_a_database};
+use crate::event::canonical_ip;
+
+/// Migration 1: the original schema, verbatim (`src/database.c`). `IF NOT EXISTS` everywhere so a
+/// database written by the original keeps its table and rows.
+const ORIGINAL_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS honey (
+    honey_id INTEGER PRIMARY KEY,
+    event_timestamp TEXT,
+    event_uuid TEXT,
+    collected_method TEXT,
+    source_ip TEXT,
+    called_number TEXT,
+    transport_type TEXT,
+    method TEXT,
+    user_agent TEXT,
+    sip_message TEXT,
+    created_by_node_id TEXT,
+    created_at DATETIME DEFAULT(STRFTIME('%Y-%m-%d %H:%M:%f', 'NOW')));
+CREATE INDEX IF NOT EXISTS source_ip_index ON honey (source_ip);
+CREATE INDEX IF NOT EXISTS called_number_index ON honey (called_number);
+CREATE INDEX IF NOT EXISTS event_uuid_index ON honey (event_uuid);
+";
+
+/// Migration 2: what this program records beyond the original, and an index for time filters
+/// and retention. Rows from before keep NULL in the new columns (`origin` becomes `local`); the
+/// hook [`split_source_ports`] then moves ports out of `source_ip`.
+const CAPTURE_DETAILS: &str = "
+ALTER TABLE honey ADD COLUMN source_port INTEGER;
+ALTER TABLE honey ADD COLUMN destination_ip TEXT;
+ALTER TABLE honey ADD COLUMN destination_port INTEGER;
+ALTER TABLE honey ADD COLUMN origin TEXT NOT NULL DEFAULT 'local';
+ALTER TABLE honey ADD COLUMN request_uri_user TEXT;
+ALTER TABLE honey ADD COLUMN message_kind TEXT;
+CREATE INDEX IF NOT EXISTS event_timestamp_index ON honey (event_timestamp);
+";
+
+/// Rows whose `source_ip` may carry a port: `[v6]:port`, or a single colon (`v4:port`). Plain
+/// IPv6 addresses have two or more colons and no bracket, so they are never selected.
+const SELECT_PORTED_SOURCES: &str = "
+SELECT honey_id, source_ip FROM honey
+WHERE honey_id > ?1
+  AND source_ip LIKE '%:%'
+  AND (source_ip LIKE '[%' OR source_ip NOT LIKE '%:%:%')
+ORDER BY honey_id
+LIMIT ?2";
+
+/// Rewrites one row's source as a bare IP and a port.
+const UPDATE_SOURCE: &str = "UPDATE honey SET source_ip = ?1, source_port = ?2 WHERE honey_id = ?3";
+
+/// Rows read per step by [`split_source_ports`], so a large database never sits in memory.
+const SPLIT_CHUNK_ROWS: i64 = 10_000;
+
+/// The schema version [`migrate`] brings a database to.
+pub const LATEST_VERSION: u32 = 2;
+
+/// The migrations, in order: index 0 takes version 0 to 1, and so on.
+fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![
+        M::up(ORIGINAL_SCHEMA).comment("the original honey table and its three indexes"),
+        M::up_with_hook(CAPTURE_DETAILS, split_source_ports)
+            .comment("ports, destination, origin, Request-URI user, message kind"),
+    ])
+}
+
+/// Brings the database on `conn` to [`LATEST_VERSION`], all pending migrations in one
+/// transaction. Does nothing when it is already there.
+///
+/// # Errors
+///
+/// [`StoreError::SchemaTooNew`] when the database is ahead of this program,
+/// [`StoreError::NotADatabase`] or [`StoreError::Migrate`] otherwise.
+pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let path = connection_path(conn);
+    let found = schema_version(conn).map_err(|error| match error {
+        StoreError::Sqlite(source) if is_not_a_database(&source) => {
+            StoreError::NotADatabase { path: path.clone() }
+        }
+        other => other,
+    })?;
+    if found > LATEST_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            path,
+            found,
+            expected: LATEST_VERSION,
+        });
+    }
+    if found == LATEST_VERSION {
+        return Ok(());
+    }
+    migrations()
+        .to_latest(conn)
+        .map_err(|source| StoreError::Migrate {
+            path: path.clone(),
+            source,
+        })?;
+    info!(path = %path.display(), from = found, to = LATEST_VERSION, "database schema migrated");
+    Ok(())
+}
+
+/// The database's schema version (`PRAGMA user_version`; 0 for the original's databases).
+///
+/// # Errors
+///
+/// [`StoreError::Sqlite`] when the pragma cannot be read.
+pub fn schema_version(conn: &Connection) -> Result<u32, StoreError> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    // A negative user_version was set by some other program; treat it as "newer than us".
+    Ok(u32::try_from(version).unwrap_or(u32::MAX))
+}
+
+/// Checks that a schema version `found` in the file at `path` is exactly [`LATEST_VERSION`].
+///
+/// # Errors
+///
+/// [`StoreError::SchemaTooOld`] or [`StoreError::SchemaTooNew`].
+pub fn check_version(path: &Path, found: u32) -> Result<(), StoreError> {
+    let path = path.to_path_buf();
+    let expected = LATEST_VERSION;
+    match found.cmp(&expected) {
+        std::cmp::Ordering::Less => Err(StoreError::SchemaTooOld {
+            path,
+            found,
+            expected,
+        }),
+        std::cmp::Ordering::Equal => Ok(()),
+        std::cmp::Ordering::Greater => Err(StoreError::SchemaTooNew {
+            path,
+            found,
+            expected,
+        }),
+    }
+}
+
+/// Migration 2's hook: the original's Rust build stored `source_ip` as `1.2.3.4:5060` or
+/// `[2001:db8::1]:5060`. Such rows get a bare IP (IPv4-mapped IPv6 as IPv4, as new events are)
+/// and `source_port`; anything that is not a socket address is left as it was.
+fn split_source_ports(tx: &Transaction<'_>) -> HookResult {
+    let mut select = tx.prepare(SELECT_PORTED_SOURCES)?;
+    let mut update = tx.prepare(UPDATE_SOURCE)?;
+    let mut after_id = i64::MIN;
+    loop {
+        let rows = select
+            .query_map(params![after_id, SPLIT_CHUNK_ROWS], |row| {
+                Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let Some(&(last_id, _)) = rows.last() else {
+            return Ok(());
+        };
+        for (honey_id, source) in &rows {
+            if let Some((ip, port)) = split_socket_addr(source) {
+                update.execute(params![ip, port, honey_id])?;
+            }
+        }
+        after_id = last_id;
+    }
+}
+
+/// `1.2.3.4:5060` → (`1.2.3.4`, 5060), `[2001:db8::1]:5060` → (`2001:db8::1`, 5060); `None` for
+/// a bare IP or anything else.
+pub(crate) fn split_socket_addr(text: &str) -> Option<(String, u16)> {
+    let addr: SocketAddr = text.parse().ok()?;
+    Some((canonical_ip(addr.ip()).to_string(), addr.port()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn latest_version_is_the_number_of_migrations() {
+        let count = [ORIGINAL_SCHEMA, CAPTURE_DETAILS].len();
+        assert_eq!(usize::try_from(LATEST_VERSION).ok(), Some(count));
+        migrations()
+            .validate()
+            .expect("migrations apply to an empty database");
+    }
+
+    #[test]
+    fn socket_addresses_split_and_bare_ips_do_not() {
+        assert_eq!(
+            split_socket_addr("1.2.3.4:5060"),
+            Some(("1.2.3.4".into(), 5060))
+        );
+        assert_eq!(
+            split_socket_addr("[2001:db8::1]:5060"),
+            Some(("2001:db8::1".into(), 5060))
+        );
+        assert_eq!(
+            split_socket_addr("[::ffff:192.0.2.7]:5061"),
+            Some(("192.0.2.7".into(), 5061))
+        );
+        for bare in [
+            "2001:db8::1",
+            "104.149.141.214",
+            "::1",
+            "",
+            "1.2.3.4:99999",
+            "x:1",
+        ] {
+            assert_eq!(split_socket_addr(bare), None, "{bare}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_socket_address_round_trips(addr in any::<SocketAddr>()) {
+            let (ip, port) = split_socket_addr(&addr.to_string()).expect("a socket address");
+            prop_assert_eq!(ip, canonical_ip(addr.ip()).to_string());
+            prop_assert_eq!(port, addr.port());
+        }
+
+        #[test]
+        fn no_bare_ip_is_split(ip in any::<IpAddr>()) {
+            prop_assert_eq!(split_socket_addr(&ip.to_string()), None);
+        }
+    }
+}
