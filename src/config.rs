@@ -172,9 +172,10 @@ impl Config {
     pub fn from_toml(text: &str, path: &Path) -> Result<Self, ConfigError> {
         toml::from_str(text).map_err(|error| ConfigError::Parse {
             path: path.to_owned(),
-            line: error
-                .span()
-                .map(|span| text[..span.start.min(text.len())].lines().count().max(1)),
+            line: error.span().and_then(|span| {
+                text.get(..span.start)
+                    .map(|before| before.matches('\n').count() + 1)
+            }),
             message: error.message().trim().replace('\n', " "),
         })
     }

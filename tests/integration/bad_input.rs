@@ -98,8 +98,8 @@ fn broken_tcp_input_is_recorded_and_closes_only_that_connection() {
     drop((oversized, silent));
     let stopped = daemon.stop();
     stopped.assert_clean_exit();
-    let mut statement = stopped
-        .db()
+    let db = stopped.db();
+    let mut statement = db
         .prepare("SELECT message_kind, length(CAST(sip_message AS BLOB)) FROM honey ORDER BY honey_id")
         .expect("prepare");
     let mut kinds: Vec<(String, Option<i64>)> = statement

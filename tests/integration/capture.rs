@@ -8,7 +8,7 @@ use std::os::unix::net::UnixDatagram;
 use crate::harness::{Daemon, WAIT, options, udp_client, udp_exchange};
 
 /// The 13 keys of the original's JSON log, in order.
-pub const JSON_KEYS: [&str; 13] = [
+pub(crate) const JSON_KEYS: [&str; 13] = [
     "app_name",
     "app_version",
     "event_timestamp",
@@ -144,8 +144,8 @@ fn tcp_connection_carries_two_messages_and_gets_two_replies() {
     drop(stream);
     let stopped = daemon.stop();
     stopped.assert_clean_exit();
-    let mut statement = stopped
-        .db()
+    let db = stopped.db();
+    let mut statement = db
         .prepare("SELECT method, called_number, user_agent, transport_type, sip_message FROM honey ORDER BY honey_id")
         .expect("prepare");
     let rows: Vec<(String, String, String, String, String)> = statement
@@ -219,8 +219,8 @@ fn ipv6_listener_records_ipv6_and_ipv4_sources_without_ports() {
     daemon.wait_for_probes(2);
     let stopped = daemon.stop();
     stopped.assert_clean_exit();
-    let mut statement = stopped
-        .db()
+    let db = stopped.db();
+    let mut statement = db
         .prepare("SELECT source_ip, destination_ip FROM honey ORDER BY honey_id")
         .expect("prepare");
     let rows: Vec<(String, String)> = statement

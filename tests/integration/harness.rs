@@ -9,7 +9,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long any wait in a test may take before the test fails.
-pub const WAIT: Duration = Duration::from_secs(20);
+pub(crate) const WAIT: Duration = Duration::from_secs(20);
 
 /// The daemon's stderr, line by line, shared with the reader thread.
 #[derive(Default)]
@@ -19,7 +19,7 @@ struct LogLines {
 }
 
 /// What to start.
-pub struct DaemonBuilder {
+pub(crate) struct DaemonBuilder {
     args: Vec<String>,
     env: Vec<(String, String)>,
     defaults: bool,
@@ -28,30 +28,30 @@ pub struct DaemonBuilder {
 
 impl DaemonBuilder {
     /// Adds command-line arguments.
-    pub fn args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, args: I) -> Self {
+    pub(crate) fn args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, args: I) -> Self {
         self.args.extend(args.into_iter().map(Into::into));
         self
     }
 
     /// Sets an environment variable for the daemon.
-    pub fn env(mut self, name: &str, value: &str) -> Self {
+    pub(crate) fn env(mut self, name: &str, value: &str) -> Self {
         self.env.push((name.to_owned(), value.to_owned()));
         self
     }
 
     /// Do not add the default test flags (addresses, files); the test passes its own.
-    pub fn without_defaults(mut self) -> Self {
+    pub(crate) fn without_defaults(mut self) -> Self {
         self.defaults = false;
         self
     }
 
     /// The temporary directory the daemon runs in.
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         self.dir.path()
     }
 
     /// Starts the daemon and waits until it is ready (or has exited).
-    pub fn start(self) -> Daemon {
+    pub(crate) fn start(self) -> Daemon {
         let dir = self.dir;
         let mut command = Command::new(env!("CARGO_BIN_EXE_sentrypeer"));
         command
@@ -120,22 +120,22 @@ impl DaemonBuilder {
 }
 
 /// A running daemon.
-pub struct Daemon {
+pub(crate) struct Daemon {
     child: Child,
     dir: tempfile::TempDir,
     log: Arc<LogLines>,
     /// UDP SIP address, when listening.
-    pub udp: Option<SocketAddr>,
+    pub(crate) udp: Option<SocketAddr>,
     /// TCP SIP address, when listening.
-    pub tcp: Option<SocketAddr>,
+    pub(crate) tcp: Option<SocketAddr>,
     /// TLS SIP address, when listening.
-    pub tls: Option<SocketAddr>,
+    pub(crate) tls: Option<SocketAddr>,
 }
 
 impl Daemon {
     /// A daemon with the test defaults (loopback port 0, files in a temp dir, JSON log path set
     /// but not enabled unless `-j` is given).
-    pub fn builder() -> DaemonBuilder {
+    pub(crate) fn builder() -> DaemonBuilder {
         DaemonBuilder {
             args: Vec::new(),
             env: Vec::new(),
@@ -165,7 +165,7 @@ impl Daemon {
 
     /// Waits until `done` holds for the log lines seen so far; false when the daemon exited or
     /// the wait timed out first.
-    pub fn wait_for(&self, done: impl Fn(&[String]) -> bool) -> bool {
+    pub(crate) fn wait_for(&self, done: impl Fn(&[String]) -> bool) -> bool {
         let deadline = Instant::now() + WAIT;
         let mut guard = self.log.lines.lock().expect("log lock");
         loop {
@@ -186,7 +186,7 @@ impl Daemon {
     }
 
     /// Waits until the daemon has recorded `count` probes in total.
-    pub fn wait_for_probes(&self, count: usize) {
+    pub(crate) fn wait_for_probes(&self, count: usize) {
         let seen = self.wait_for(|lines| probes_recorded(lines) >= count);
         assert!(
             seen,
@@ -197,32 +197,32 @@ impl Daemon {
     }
 
     /// Everything the daemon printed so far.
-    pub fn log_lines(&self) -> Vec<String> {
+    pub(crate) fn log_lines(&self) -> Vec<String> {
         self.log.lines.lock().expect("log lock").0.clone()
     }
 
     /// Whether any line so far contains `needle`.
-    pub fn logged(&self, needle: &str) -> bool {
+    pub(crate) fn logged(&self, needle: &str) -> bool {
         self.log_lines().iter().any(|line| line.contains(needle))
     }
 
     /// The daemon's working directory.
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         self.dir.path()
     }
 
     /// A path in the daemon's directory.
-    pub fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
     /// The daemon's process id.
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// Sends SIGTERM and waits for the exit; returns the status and keeps the directory.
-    pub fn stop(mut self) -> Stopped {
+    pub(crate) fn stop(mut self) -> Stopped {
         signal(self.child.id(), "TERM");
         let status = wait_with_deadline(&mut self.child);
         // Let the reader thread see EOF so every line is in.
@@ -235,7 +235,7 @@ impl Daemon {
     }
 
     /// Waits for the daemon to exit on its own (start-up failures).
-    pub fn wait_exit(mut self) -> Stopped {
+    pub(crate) fn wait_exit(mut self) -> Stopped {
         let status = wait_with_deadline(&mut self.child);
         let _ = self.wait_for(|_| false);
         Stopped {
@@ -256,27 +256,27 @@ impl Drop for Daemon {
 }
 
 /// A daemon that has exited, with its files.
-pub struct Stopped {
+pub(crate) struct Stopped {
     /// Exit status.
-    pub status: ExitStatus,
+    pub(crate) status: ExitStatus,
     /// Everything it printed.
-    pub log: Vec<String>,
+    pub(crate) log: Vec<String>,
     dir: tempfile::TempDir,
 }
 
 impl Stopped {
     /// A path in its directory.
-    pub fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
     /// Opens its database.
-    pub fn db(&self) -> rusqlite::Connection {
+    pub(crate) fn db(&self) -> rusqlite::Connection {
         rusqlite::Connection::open(self.path("sentrypeer.db")).expect("open database")
     }
 
     /// The JSON log, one value per line.
-    pub fn json_log(&self) -> Vec<serde_json::Value> {
+    pub(crate) fn json_log(&self) -> Vec<serde_json::Value> {
         let text = std::fs::read_to_string(self.path("sentrypeer_json.log")).expect("JSON log");
         text.lines()
             .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
@@ -284,7 +284,7 @@ impl Stopped {
     }
 
     /// Asserts a clean exit.
-    pub fn assert_clean_exit(&self) {
+    pub(crate) fn assert_clean_exit(&self) {
         assert!(
             self.status.success(),
             "daemon exited with {:?}; log:\n{}",
@@ -316,7 +316,7 @@ fn wait_with_deadline(child: &mut Child) -> ExitStatus {
 }
 
 /// An OPTIONS probe like T-Pot's smoke test sends.
-pub fn options(to_user: &str, transport: &str, user_agent: &str, call_id: &str) -> String {
+pub(crate) fn options(to_user: &str, transport: &str, user_agent: &str, call_id: &str) -> String {
     format!(
         "OPTIONS sip:{to_user}@127.0.0.1 SIP/2.0\r\n\
          Via: SIP/2.0/{transport} 127.0.0.1:5099;branch=z9hG4bK-{call_id};rport\r\n\
@@ -331,7 +331,7 @@ pub fn options(to_user: &str, transport: &str, user_agent: &str, call_id: &str) 
 }
 
 /// A UDP socket on loopback with a receive timeout.
-pub fn udp_client() -> std::net::UdpSocket {
+pub(crate) fn udp_client() -> std::net::UdpSocket {
     let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind client");
     socket
         .set_read_timeout(Some(WAIT))
@@ -340,7 +340,7 @@ pub fn udp_client() -> std::net::UdpSocket {
 }
 
 /// Sends a datagram and returns the reply.
-pub fn udp_exchange(socket: &std::net::UdpSocket, to: SocketAddr, message: &[u8]) -> Vec<u8> {
+pub(crate) fn udp_exchange(socket: &std::net::UdpSocket, to: SocketAddr, message: &[u8]) -> Vec<u8> {
     socket.send_to(message, to).expect("send datagram");
     let mut buffer = vec![0u8; 65_536];
     let (length, from) = socket.recv_from(&mut buffer).expect("reply datagram");
