@@ -4,7 +4,14 @@
 pub mod framing;
 pub mod parse;
 pub mod respond;
+mod start_line;
+mod syntax;
+mod uri;
+mod via;
 
 pub use framing::{FrameCheck, check_frame};
-pub use parse::{Header, MessageKind, ParseDefect, Probe, parse};
-pub use respond::{Personality, ReplyContext, respond};
+pub use parse::{Header, MAX_HEADERS, MessageKind, ParseDefect, Probe, parse};
+pub use respond::{Personality, ReplyContext, is_answerable_source, respond};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,143 @@
+//! Tests of stream framing: keep-alives, back-to-back messages, split bodies and the size cap.
+
+use proptest::prelude::*;
+
+use super::*;
+
+const MAX: usize = 4096;
+
+const OPTIONS: &[u8] = b"OPTIONS sip:1000@127.0.0.1 SIP/2.0\r\n\
+Via: SIP/2.0/TCP 127.0.0.1:50999;branch=z9hG4bK-1\r\n\
+Content-Length: 0\r\n\
+\r\n";
+
+const INVITE: &[u8] = b"INVITE sip:1000@127.0.0.1 SIP/2.0\r\n\
+Via: SIP/2.0/TCP 127.0.0.1:50999;branch=z9hG4bK-2\r\n\
+content-length: 11\r\n\
+\r\n\
+v=0\r\ns=-\r\nx";
+
+#[test]
+fn keep_alives_are_skipped() {
+    assert_eq!(check_frame(b"\r\n\r\nOPTIONS", MAX), FrameCheck::Skip(4));
+    assert_eq!(check_frame(b"\r\n", MAX), FrameCheck::Skip(2));
+    assert_eq!(check_frame(b"\n", MAX), FrameCheck::Skip(1));
+}
+
+#[test]
+fn empty_buffer_is_incomplete() {
+    assert_eq!(check_frame(b"", MAX), FrameCheck::Incomplete);
+}
+
+#[test]
+fn two_messages_back_to_back_frame_one_at_a_time() {
+    let stream = [OPTIONS, INVITE].concat();
+    assert_eq!(
+        check_frame(&stream, MAX),
+        FrameCheck::Complete(OPTIONS.len())
+    );
+    let rest = &stream[OPTIONS.len()..];
+    assert_eq!(check_frame(rest, MAX), FrameCheck::Complete(INVITE.len()));
+}
+
+#[test]
+fn body_split_across_reads_is_incomplete_until_whole() {
+    let headers_only = INVITE.len() - 11;
+    for cut in 1..INVITE.len() {
+        assert_eq!(
+            check_frame(&INVITE[..cut], MAX),
+            FrameCheck::Incomplete,
+            "cut at {cut}"
+        );
+    }
+    assert_eq!(
+        check_frame(&INVITE[..headers_only], MAX),
+        FrameCheck::Incomplete
+    );
+    assert_eq!(check_frame(INVITE, MAX), FrameCheck::Complete(INVITE.len()));
+}
+
+#[test]
+fn bare_lf_and_mixed_endings_end_the_header_section() {
+    let bare = b"OPTIONS sip:1@h SIP/2.0\nl: 2\n\nhiNEXT";
+    assert_eq!(check_frame(bare, MAX), FrameCheck::Complete(bare.len() - 4));
+    let mixed = b"OPTIONS sip:1@h SIP/2.0\r\nContent-Length: 0\n\r\nNEXT";
+    assert_eq!(
+        check_frame(mixed, MAX),
+        FrameCheck::Complete(mixed.len() - 4)
+    );
+}
+
+#[test]
+fn missing_or_unreadable_content_length_means_no_body() {
+    let missing = b"OPTIONS sip:1@h SIP/2.0\r\nTo: <sip:1@h>\r\n\r\nNEXT";
+    assert_eq!(
+        check_frame(missing, MAX),
+        FrameCheck::Complete(missing.len() - 4)
+    );
+    let unreadable = b"OPTIONS sip:1@h SIP/2.0\r\nContent-Length: ten\r\n\r\nNEXT";
+    assert_eq!(
+        check_frame(unreadable, MAX),
+        FrameCheck::Complete(unreadable.len() - 4)
+    );
+}
+
+#[test]
+fn huge_content_length_is_too_large() {
+    let huge = b"INVITE sip:1@h SIP/2.0\r\nContent-Length: 99999999999999999999999\r\n\r\n";
+    assert_eq!(check_frame(huge, MAX), FrameCheck::TooLarge);
+    let over_cap = b"INVITE sip:1@h SIP/2.0\r\nContent-Length: 5000\r\n\r\n";
+    assert_eq!(check_frame(over_cap, MAX), FrameCheck::TooLarge);
+    let near_overflow = format!("INVITE sip:1@h SIP/2.0\r\nl: {}\r\n\r\n", usize::MAX - 3);
+    assert_eq!(
+        check_frame(near_overflow.as_bytes(), usize::MAX),
+        FrameCheck::TooLarge
+    );
+}
+
+#[test]
+fn no_header_end_within_the_cap_is_too_large() {
+    let endless = [b"OPTIONS sip:1@h SIP/2.0\r\n".as_slice(), &[b'a'; 200]].concat();
+    assert_eq!(check_frame(&endless, 100), FrameCheck::TooLarge);
+    assert_eq!(check_frame(&endless, 1000), FrameCheck::Incomplete);
+    assert_eq!(
+        check_frame(OPTIONS, OPTIONS.len()),
+        FrameCheck::Complete(OPTIONS.len())
+    );
+    assert_eq!(
+        check_frame(OPTIONS, OPTIONS.len() - 1),
+        FrameCheck::TooLarge
+    );
+}
+
+proptest! {
+    #[test]
+    fn never_panics_and_complete_lengths_are_in_bounds(
+        buf in proptest::collection::vec(any::<u8>(), 0..512),
+        max in 0usize..600,
+    ) {
+        match check_frame(&buf, max) {
+            FrameCheck::Complete(length) => {
+                prop_assert!(length > 0);
+                prop_assert!(length <= buf.len());
+                prop_assert!(length <= max);
+            }
+            FrameCheck::Skip(count) => {
+                prop_assert!(count > 0);
+                prop_assert!(count <= buf.len());
+            }
+            FrameCheck::Incomplete | FrameCheck::TooLarge => {}
+        }
+    }
+
+    #[test]
+    fn sip_like_streams_frame_in_bounds(
+        lines in proptest::collection::vec("[a-zA-Z:0-9 \\r\\n-]{0,20}", 0..12),
+        max in 0usize..400,
+    ) {
+        let buf = lines.concat();
+        if let FrameCheck::Complete(length) = check_frame(buf.as_bytes(), max) {
+            prop_assert!(length > 0 && length <= buf.len() && length <= max);
+        }
+    }
+}
