@@ -95,7 +95,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     if syslog {
         let target = SyslogTarget::parse(syslog_address.as_deref())?;
         let events = pipeline.consumer("syslog", event_queue_capacity);
-        consumers.push(("syslog", syslog::spawn(target, events, Arc::new(SyslogStats::default()))?));
+        consumers.push((
+            "syslog",
+            syslog::spawn(target, events, Arc::new(SyslogStats::default()))?,
+        ));
         tracing::info!("syslog on");
     }
     let pipeline = pipeline.build();

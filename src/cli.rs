@@ -17,7 +17,12 @@ use crate::config::{Config, ConfigError, Secret};
 #[command(name = "sentrypeer", version, about, long_about = None)]
 pub struct Cli {
     /// Set 'sentrypeer.db' location or use SENTRYPEER_DB_FILE env
-    #[arg(short = 'f', long = "db-file", env = "SENTRYPEER_DB_FILE", value_name = "DB_FILE")]
+    #[arg(
+        short = 'f',
+        long = "db-file",
+        env = "SENTRYPEER_DB_FILE",
+        value_name = "DB_FILE"
+    )]
     pub db_file: Option<PathBuf>,
 
     /// Enable json logging or use SENTRYPEER_JSON_LOG env
@@ -25,7 +30,12 @@ pub struct Cli {
     pub json: bool,
 
     /// Set JSON logfile (default './sentrypeer_json.log') location (enables json logging) or use SENTRYPEER_JSON_LOG_FILE env
-    #[arg(short = 'l', long = "json-log-file", env = "SENTRYPEER_JSON_LOG_FILE", value_name = "JSON_LOG_FILE")]
+    #[arg(
+        short = 'l',
+        long = "json-log-file",
+        env = "SENTRYPEER_JSON_LOG_FILE",
+        value_name = "JSON_LOG_FILE"
+    )]
     pub json_log_file: Option<PathBuf>,
 
     /// Enable Peer to Peer mode or use SENTRYPEER_PEER_TO_PEER env
@@ -33,15 +43,33 @@ pub struct Cli {
     pub p2p: bool,
 
     /// Set Peer to Peer bootstrap node (repeatable) or use SENTRYPEER_BOOTSTRAP_NODE env
-    #[arg(short = 'b', long = "bootstrap", visible_alias = "bootstrap-node", env = "SENTRYPEER_BOOTSTRAP_NODE", value_name = "BOOTSTRAP_NODE", value_delimiter = ',')]
+    #[arg(
+        short = 'b',
+        long = "bootstrap",
+        visible_alias = "bootstrap-node",
+        env = "SENTRYPEER_BOOTSTRAP_NODE",
+        value_name = "BOOTSTRAP_NODE",
+        value_delimiter = ','
+    )]
     pub bootstrap: Vec<String>,
 
     /// Set OAuth 2 client ID or use SENTRYPEER_OAUTH2_CLIENT_ID env to get a Bearer token for WebHook
-    #[arg(short = 'i', long = "client-id", visible_alias = "oauth2-client-id", env = "SENTRYPEER_OAUTH2_CLIENT_ID")]
+    #[arg(
+        short = 'i',
+        long = "client-id",
+        visible_alias = "oauth2-client-id",
+        env = "SENTRYPEER_OAUTH2_CLIENT_ID"
+    )]
     pub client_id: Option<String>,
 
     /// Set OAuth 2 client secret or use SENTRYPEER_OAUTH2_CLIENT_SECRET env to get a Bearer token for WebHook
-    #[arg(short = 'c', long = "client-secret", visible_alias = "oauth2-client-secret", env = "SENTRYPEER_OAUTH2_CLIENT_SECRET", hide_env_values = true)]
+    #[arg(
+        short = 'c',
+        long = "client-secret",
+        visible_alias = "oauth2-client-secret",
+        env = "SENTRYPEER_OAUTH2_CLIENT_SECRET",
+        hide_env_values = true
+    )]
     pub client_secret: Option<String>,
 
     /// Enable RESTful API mode or use SENTRYPEER_API env
@@ -49,7 +77,11 @@ pub struct Cli {
     pub api: bool,
 
     /// Set the REST API listen address (default '0.0.0.0:8082') or use SENTRYPEER_API_LISTEN_ADDRESS env
-    #[arg(long = "api-listen-address", env = "SENTRYPEER_API_LISTEN_ADDRESS", value_name = "ADDR")]
+    #[arg(
+        long = "api-listen-address",
+        env = "SENTRYPEER_API_LISTEN_ADDRESS",
+        value_name = "ADDR"
+    )]
     pub api_listen_address: Option<SocketAddr>,
 
     /// Set WebHook URL for bad actor json POSTs or use SENTRYPEER_WEBHOOK_URL env
@@ -69,23 +101,50 @@ pub struct Cli {
     pub tls_disable: bool,
 
     /// Set the UDP and TCP SIP listen address (default '0.0.0.0:5060') or use SENTRYPEER_SIP_LISTEN_ADDRESS env
-    #[arg(long = "sip-listen-address", env = "SENTRYPEER_SIP_LISTEN_ADDRESS", value_name = "ADDR")]
+    #[arg(
+        long = "sip-listen-address",
+        env = "SENTRYPEER_SIP_LISTEN_ADDRESS",
+        value_name = "ADDR"
+    )]
     pub sip_listen_address: Option<SocketAddr>,
 
     /// Set TLS cert location (default './cert.pem'; generated when missing) or use SENTRYPEER_CERT env
-    #[arg(short = 't', long = "cert", visible_alias = "tls-cert-file", env = "SENTRYPEER_CERT", value_name = "TLS_CERT_FILE")]
+    #[arg(
+        short = 't',
+        long = "cert",
+        visible_alias = "tls-cert-file",
+        env = "SENTRYPEER_CERT",
+        value_name = "TLS_CERT_FILE"
+    )]
     pub cert: Option<PathBuf>,
 
     /// Set TLS key location (default './key.pem'; generated when missing) or use SENTRYPEER_KEY env
-    #[arg(short = 'k', long = "key", visible_alias = "tls-key-file", env = "SENTRYPEER_KEY", value_name = "TLS_KEY_FILE")]
+    #[arg(
+        short = 'k',
+        long = "key",
+        visible_alias = "tls-key-file",
+        env = "SENTRYPEER_KEY",
+        value_name = "TLS_KEY_FILE"
+    )]
     pub key: Option<PathBuf>,
 
     /// Set TLS listen address (default '0.0.0.0:5061') or use SENTRYPEER_TLS_LISTEN_ADDRESS env
-    #[arg(short = 'z', long = "tls-listen-address", env = "SENTRYPEER_TLS_LISTEN_ADDRESS", value_name = "ADDR")]
+    #[arg(
+        short = 'z',
+        long = "tls-listen-address",
+        env = "SENTRYPEER_TLS_LISTEN_ADDRESS",
+        value_name = "ADDR"
+    )]
     pub tls_listen_address: Option<SocketAddr>,
 
     /// Set the TOML config file (default '~/.config/sentrypeer/default-config.toml') or use SENTRYPEER_CONFIG_FILE env
-    #[arg(short = 'g', long = "config", visible_alias = "config-file", env = "SENTRYPEER_CONFIG_FILE", value_name = "CONFIG_FILE")]
+    #[arg(
+        short = 'g',
+        long = "config",
+        visible_alias = "config-file",
+        env = "SENTRYPEER_CONFIG_FILE",
+        value_name = "CONFIG_FILE"
+    )]
     pub config: Option<PathBuf>,
 
     /// Enable syslog logging or use SENTRYPEER_SYSLOG env
@@ -93,27 +152,51 @@ pub struct Cli {
     pub syslog: bool,
 
     /// Where syslog lines go: a Unix socket path or udp://host:port (default /dev/log) or use SENTRYPEER_SYSLOG_ADDRESS env
-    #[arg(long = "syslog-address", env = "SENTRYPEER_SYSLOG_ADDRESS", value_name = "ADDR")]
+    #[arg(
+        long = "syslog-address",
+        env = "SENTRYPEER_SYSLOG_ADDRESS",
+        value_name = "ADDR"
+    )]
     pub syslog_address: Option<String>,
 
     /// Days of events kept in the database, 0 = forever (default 7) or use SENTRYPEER_RETENTION_DAYS env
-    #[arg(long = "retention-days", env = "SENTRYPEER_RETENTION_DAYS", value_name = "DAYS")]
+    #[arg(
+        long = "retention-days",
+        env = "SENTRYPEER_RETENTION_DAYS",
+        value_name = "DAYS"
+    )]
     pub retention_days: Option<u32>,
 
     /// Replies per second to one source IP in responsive mode, 0 = no limit (default 50) or use SENTRYPEER_SIP_REPLY_RATE_LIMIT env
-    #[arg(long = "sip-reply-rate-limit", env = "SENTRYPEER_SIP_REPLY_RATE_LIMIT", value_name = "N")]
+    #[arg(
+        long = "sip-reply-rate-limit",
+        env = "SENTRYPEER_SIP_REPLY_RATE_LIMIT",
+        value_name = "N"
+    )]
     pub sip_reply_rate_limit: Option<u32>,
 
     /// Largest TCP/TLS SIP message in bytes (default 65536) or use SENTRYPEER_MAX_MESSAGE_BYTES env
-    #[arg(long = "max-message-bytes", env = "SENTRYPEER_MAX_MESSAGE_BYTES", value_name = "BYTES")]
+    #[arg(
+        long = "max-message-bytes",
+        env = "SENTRYPEER_MAX_MESSAGE_BYTES",
+        value_name = "BYTES"
+    )]
     pub max_message_bytes: Option<usize>,
 
     /// Seconds before a silent TCP/TLS connection is closed (default 30) or use SENTRYPEER_TCP_IDLE_TIMEOUT env
-    #[arg(long = "tcp-idle-timeout", env = "SENTRYPEER_TCP_IDLE_TIMEOUT", value_name = "SECS")]
+    #[arg(
+        long = "tcp-idle-timeout",
+        env = "SENTRYPEER_TCP_IDLE_TIMEOUT",
+        value_name = "SECS"
+    )]
     pub tcp_idle_timeout: Option<u64>,
 
     /// Concurrent TCP+TLS connections (default 1024) or use SENTRYPEER_MAX_CONNECTIONS env
-    #[arg(long = "max-connections", env = "SENTRYPEER_MAX_CONNECTIONS", value_name = "N")]
+    #[arg(
+        long = "max-connections",
+        env = "SENTRYPEER_MAX_CONNECTIONS",
+        value_name = "N"
+    )]
     pub max_connections: Option<usize>,
 
     /// Load and check the configuration, print it and exit
@@ -247,9 +330,35 @@ mod tests {
     #[test]
     fn original_short_flags_are_accepted() {
         let cli = parse(&[
-            "-j", "-a", "-r", "-s", "-v", "-d", "-p", "-N", "-f", "/tmp/x.db", "-l", "/tmp/x.json",
-            "-t", "/tmp/c.pem", "-k", "/tmp/k.pem", "-z", "127.0.0.1:5071", "-b", "node:4222",
-            "-w", "http://127.0.0.1:9/e", "-i", "id", "-c", "secret", "-R", "-g", "/tmp/none.toml",
+            "-j",
+            "-a",
+            "-r",
+            "-s",
+            "-v",
+            "-d",
+            "-p",
+            "-N",
+            "-f",
+            "/tmp/x.db",
+            "-l",
+            "/tmp/x.json",
+            "-t",
+            "/tmp/c.pem",
+            "-k",
+            "/tmp/k.pem",
+            "-z",
+            "127.0.0.1:5071",
+            "-b",
+            "node:4222",
+            "-w",
+            "http://127.0.0.1:9/e",
+            "-i",
+            "id",
+            "-c",
+            "secret",
+            "-R",
+            "-g",
+            "/tmp/none.toml",
         ]);
         let config = cli.merge(Config::default(), |_| false);
         assert!(config.json_log && config.api && config.sip_responsive && config.syslog);
@@ -259,7 +368,10 @@ mod tests {
         assert_eq!(config.json_log_file, PathBuf::from("/tmp/x.json"));
         assert_eq!(config.tls_listen_address.port(), 5071);
         assert_eq!(config.bootstrap_node, vec!["node:4222".to_owned()]);
-        assert_eq!(config.oauth2_client_secret.as_ref().map(Secret::expose), Some("secret"));
+        assert_eq!(
+            config.oauth2_client_secret.as_ref().map(Secret::expose),
+            Some("secret")
+        );
     }
 
     #[test]
@@ -284,6 +396,9 @@ mod tests {
     fn bad_listen_address_is_a_usage_error() {
         let error = Cli::try_parse_from(["sentrypeer", "--sip-listen-address", "nope"])
             .expect_err("bad address rejected");
-        assert!(error.to_string().contains("--sip-listen-address"), "{error}");
+        assert!(
+            error.to_string().contains("--sip-listen-address"),
+            "{error}"
+        );
     }
 }

@@ -217,7 +217,10 @@ impl Config {
         }
         for (option, value) in [
             ("tcp_idle_timeout_secs", self.tcp_idle_timeout_secs),
-            ("tls_handshake_timeout_secs", self.tls_handshake_timeout_secs),
+            (
+                "tls_handshake_timeout_secs",
+                self.tls_handshake_timeout_secs,
+            ),
         ] {
             if value == 0 {
                 return Err(ConfigError::Invalid {
@@ -280,7 +283,10 @@ mod tests {
         assert_eq!(config.cert, PathBuf::from("/etc/sp/cert.pem"));
         assert_eq!(config.key, PathBuf::from("/etc/sp/key.pem"));
         assert_eq!(config.tls_listen_address.port(), 5061);
-        assert_eq!(config.sip_listen_address, Config::default().sip_listen_address);
+        assert_eq!(
+            config.sip_listen_address,
+            Config::default().sip_listen_address
+        );
     }
 
     #[test]

@@ -79,7 +79,10 @@ mod tests {
     fn id_survives_a_restart() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = path_for_database(&dir.path().join("sentrypeer.db"));
-        assert_eq!(path.file_name().and_then(|n| n.to_str()), Some("sentrypeer.node_id"));
+        assert_eq!(
+            path.file_name().and_then(|n| n.to_str()),
+            Some("sentrypeer.node_id")
+        );
         let first = load_or_create(&path).expect("created");
         let second = load_or_create(&path).expect("read back");
         assert_eq!(first, second);
@@ -90,7 +93,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("x.node_id");
         std::fs::write(&path, "not a uuid").expect("write");
-        assert!(matches!(load_or_create(&path), Err(NodeIdError::Invalid { .. })));
+        assert!(matches!(
+            load_or_create(&path),
+            Err(NodeIdError::Invalid { .. })
+        ));
         assert_eq!(std::fs::read_to_string(&path).expect("read"), "not a uuid");
     }
 }

@@ -43,7 +43,12 @@ impl ConsumerQueue {
         };
         if last.is_none_or(|at| at.elapsed() >= DROP_WARNING_INTERVAL) {
             *last = Some(Instant::now());
-            tracing::warn!(consumer = self.name, reason, dropped_total = total, "dropping events");
+            tracing::warn!(
+                consumer = self.name,
+                reason,
+                dropped_total = total,
+                "dropping events"
+            );
         }
     }
 }
@@ -193,7 +198,11 @@ mod tests {
         assert_eq!(stats.consumers[1].dropped, 0);
         drop(pipeline);
         assert_eq!(slow.iter().count(), 1);
-        assert_eq!(fast.iter().count(), 3, "queue drains then closes when the pipeline is dropped");
+        assert_eq!(
+            fast.iter().count(),
+            3,
+            "queue drains then closes when the pipeline is dropped"
+        );
     }
 
     #[test]

@@ -168,7 +168,10 @@ mod tests {
 
     #[test]
     fn control_characters_cannot_forge_a_second_line() {
-        assert_eq!(sanitize("evil\r\nSource IP: 1.2.3.4"), "evil??Source IP: 1.2.3.4");
+        assert_eq!(
+            sanitize("evil\r\nSource IP: 1.2.3.4"),
+            "evil??Source IP: 1.2.3.4"
+        );
         assert_eq!(sanitize(&"x".repeat(1000)).len(), MAX_FIELD_CHARS);
     }
 }

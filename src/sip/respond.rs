@@ -88,15 +88,30 @@ fn fit_reply_to_limit(
     personality: &Personality,
     max_reply_bytes: Option<usize>,
 ) -> Option<Vec<u8>> {
-    let full = write_reply(echoed, Some(personality));
+    let full = write_reply(echoed, personality, Advertised::Everything);
     let Some(limit) = max_reply_bytes else {
         return Some(full);
     };
     if full.len() <= limit {
         return Some(full);
     }
-    let minimal = write_reply(echoed, None);
-    (minimal.len() <= limit).then_some(minimal)
+    // Scanners' probes are often smaller than the full reply; keeping `Server` lets them
+    // fingerprint the personality, which is what makes them come back.
+    [Advertised::ServerOnly, Advertised::Nothing]
+        .into_iter()
+        .map(|advertised| write_reply(echoed, personality, advertised))
+        .find(|reply| reply.len() <= limit)
+}
+
+/// Which of the personality's headers a reply carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Advertised {
+    /// `Server`, `Allow`, `Accept`, `Supported`.
+    Everything,
+    /// `Server` only (a reply that must stay small).
+    ServerOnly,
+    /// Only the headers RFC 3261 requires.
+    Nothing,
 }
 
 /// The request headers a reply copies, checked, with the top `Via` already rewritten.
@@ -165,7 +180,11 @@ fn dialog_tag(call_id: &[u8], from_tag: Option<&[u8]>) -> String {
 
 /// Writes the `200 OK`: echoed headers, then the personality headers when given, then
 /// `Content-Length: 0` and the blank line.
-fn write_reply(echoed: &EchoedHeaders<'_>, personality: Option<&Personality>) -> Vec<u8> {
+fn write_reply(
+    echoed: &EchoedHeaders<'_>,
+    personality: &Personality,
+    advertised: Advertised,
+) -> Vec<u8> {
     let mut reply = Vec::with_capacity(512);
     reply.extend_from_slice(STATUS_LINE);
     write_header(&mut reply, "Via", &echoed.top_via);
@@ -183,17 +202,20 @@ fn write_reply(echoed: &EchoedHeaders<'_>, personality: Option<&Personality>) ->
     }
     write_header(&mut reply, "Call-ID", echoed.call_id);
     write_header(&mut reply, "CSeq", echoed.cseq);
-    if let Some(personality) = personality {
-        let advertised = [
-            ("Server", &personality.server),
-            ("Allow", &personality.allow),
-            ("Accept", &personality.accept),
-            ("Supported", &personality.supported),
-        ];
-        for (name, value) in advertised {
-            if !value.is_empty() && !value.bytes().any(is_line_break) {
-                write_header(&mut reply, name, value.as_bytes());
-            }
+    let headers = [
+        ("Server", &personality.server),
+        ("Allow", &personality.allow),
+        ("Accept", &personality.accept),
+        ("Supported", &personality.supported),
+    ];
+    let count = match advertised {
+        Advertised::Everything => headers.len(),
+        Advertised::ServerOnly => 1,
+        Advertised::Nothing => 0,
+    };
+    for (name, value) in headers.into_iter().take(count) {
+        if !value.is_empty() && !value.bytes().any(is_line_break) {
+            write_header(&mut reply, name, value.as_bytes());
         }
     }
     write_header(&mut reply, "Content-Length", b"0");

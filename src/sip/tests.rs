@@ -320,7 +320,19 @@ fn fixture_requests_get_rfc_shaped_replies() {
             case.name
         );
 
-        let minimal = reply(&probe, expected.source, Some(full.len() - 1)).expect(case.name);
+        let server_only = reply(&probe, expected.source, Some(full.len() - 1)).expect(case.name);
+        assert_eq!(
+            header_lines(&server_only, "Server"),
+            vec!["FPBX-16.0.33(18.13.0)"],
+            "{}",
+            case.name
+        );
+        assert!(
+            header_lines(&server_only, "Allow").is_empty(),
+            "{}",
+            case.name
+        );
+        let minimal = reply(&probe, expected.source, Some(server_only.len() - 1)).expect(case.name);
         assert!(header_lines(&minimal, "Server").is_empty(), "{}", case.name);
         assert_eq!(header_lines(&minimal, "Via"), reply_vias, "{}", case.name);
         assert_eq!(header_lines(&minimal, "To"), reply_to, "{}", case.name);

@@ -24,7 +24,9 @@ pub enum CertError {
         reason: String,
     },
     /// Only one of the two files exists; generating would overwrite the other.
-    #[error("TLS {present} {present_path} exists but {missing} {missing_path} does not; refusing to generate over it")]
+    #[error(
+        "TLS {present} {present_path} exists but {missing} {missing_path} does not; refusing to generate over it"
+    )]
     HalfPresent {
         /// The file that exists.
         present: &'static str,
@@ -111,7 +113,11 @@ fn load(cert_path: &Path, key_path: &Path) -> Result<CertAndKey, CertError> {
         .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
         .map_err(|error| load_error("certificate", cert_path, error.to_string()))?;
     if certs.is_empty() {
-        return Err(load_error("certificate", cert_path, "no certificate in file".to_owned()));
+        return Err(load_error(
+            "certificate",
+            cert_path,
+            "no certificate in file".to_owned(),
+        ));
     }
     let key = PrivateKeyDer::from_pem_file(key_path)
         .map_err(|error| load_error("key", key_path, error.to_string()))?;
@@ -121,7 +127,14 @@ fn load(cert_path: &Path, key_path: &Path) -> Result<CertAndKey, CertError> {
 fn generate(
     cert_path: &Path,
     key_path: &Path,
-) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>, CertSource), CertError> {
+) -> Result<
+    (
+        Vec<CertificateDer<'static>>,
+        PrivateKeyDer<'static>,
+        CertSource,
+    ),
+    CertError,
+> {
     let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])
         .map_err(|error| CertError::Generate(error.to_string()))?;
     let cert_pem = generated.cert.pem();
@@ -138,7 +151,8 @@ fn generate(
 
 /// Writes the key (mode 0600) then the certificate; on failure removes what it wrote.
 fn save(cert_path: &Path, cert_pem: &str, key_path: &Path, key_pem: &str) -> Result<(), String> {
-    write_new(key_path, key_pem, 0o600).map_err(|error| format!("{}: {error}", key_path.display()))?;
+    write_new(key_path, key_pem, 0o600)
+        .map_err(|error| format!("{}: {error}", key_path.display()))?;
     if let Err(error) = write_new(cert_path, cert_pem, 0o644) {
         let _ = std::fs::remove_file(key_path);
         return Err(format!("{}: {error}", cert_path.display()));
@@ -170,7 +184,10 @@ mod tests {
         assert_eq!(source, CertSource::GeneratedAndSaved);
         assert!(cert.exists() && key.exists());
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&key).expect("key metadata").permissions().mode();
+        let mode = std::fs::metadata(&key)
+            .expect("key metadata")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         let (_, again) = load_or_generate(&cert, &key).expect("reloaded");
         assert_eq!(again, CertSource::Loaded);
@@ -180,9 +197,12 @@ mod tests {
     fn unwritable_location_keeps_an_in_memory_certificate() {
         let dir = tempfile::tempdir().expect("temp dir");
         let missing_dir = dir.path().join("does-not-exist");
-        let (_, source) =
-            load_or_generate(&missing_dir.join("c.pem"), &missing_dir.join("k.pem")).expect("usable");
-        assert!(matches!(source, CertSource::GeneratedInMemory { .. }), "{source:?}");
+        let (_, source) = load_or_generate(&missing_dir.join("c.pem"), &missing_dir.join("k.pem"))
+            .expect("usable");
+        assert!(
+            matches!(source, CertSource::GeneratedInMemory { .. }),
+            "{source:?}"
+        );
     }
 
     #[test]

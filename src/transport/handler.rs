@@ -54,7 +54,8 @@ impl TransportCounters {
 
     /// Current values.
     pub fn snapshot(&self) -> TransportStats {
-        let load = |counters: &[AtomicU64; 3]| counters.each_ref().map(|c| c.load(Ordering::Relaxed));
+        let load =
+            |counters: &[AtomicU64; 3]| counters.each_ref().map(|c| c.load(Ordering::Relaxed));
         TransportStats {
             replies_sent: load(&self.replies_sent),
             replies_rate_limited: load(&self.replies_rate_limited),

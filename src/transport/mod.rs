@@ -69,8 +69,12 @@ pub fn bind_udp(address: SocketAddr) -> Result<tokio::net::UdpSocket, TransportE
         address,
         source,
     };
-    let socket = Socket::new(Domain::for_address(address), Type::DGRAM, Some(Protocol::UDP))
-        .map_err(bind_error)?;
+    let socket = Socket::new(
+        Domain::for_address(address),
+        Type::DGRAM,
+        Some(Protocol::UDP),
+    )
+    .map_err(bind_error)?;
     socket.set_reuse_address(true).map_err(bind_error)?;
     if address.is_ipv6() {
         socket.set_only_v6(false).map_err(bind_error)?;
@@ -97,8 +101,12 @@ pub fn bind_tcp(
         address,
         source,
     };
-    let socket = Socket::new(Domain::for_address(address), Type::STREAM, Some(Protocol::TCP))
-        .map_err(bind_error)?;
+    let socket = Socket::new(
+        Domain::for_address(address),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )
+    .map_err(bind_error)?;
     socket.set_reuse_address(true).map_err(bind_error)?;
     if address.is_ipv6() {
         socket.set_only_v6(false).map_err(bind_error)?;

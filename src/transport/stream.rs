@@ -101,7 +101,13 @@ fn handle(
     info: ConnectionInfo,
     limit: ReplyLimit,
 ) -> Option<Vec<u8>> {
-    handler.handle(message, info.transport, info.source, info.destination, limit)
+    handler.handle(
+        message,
+        info.transport,
+        info.source,
+        info.destination,
+        limit,
+    )
 }
 
 /// Writes a reply under the idle timeout, so a peer that never reads cannot hold the task.

@@ -53,8 +53,14 @@ where
     F: FnMut(AcceptedStream, ConnectionInfo),
 {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
-    let local = listener.local_addr().map_err(|source| TransportError::Socket { transport, source })?;
-    let kind = if transport == "TLS" { Transport::Tls } else { Transport::Tcp };
+    let local = listener
+        .local_addr()
+        .map_err(|source| TransportError::Socket { transport, source })?;
+    let kind = if transport == "TLS" {
+        Transport::Tls
+    } else {
+        Transport::Tcp
+    };
     let mut backoff = Duration::from_millis(10);
     loop {
         let permit = tokio::select! {
@@ -73,7 +79,11 @@ where
                 backoff = Duration::from_millis(10);
                 let destination = stream.local_addr().unwrap_or(local);
                 let _ = stream.set_nodelay(true);
-                let info = ConnectionInfo { transport: kind, source, destination };
+                let info = ConnectionInfo {
+                    transport: kind,
+                    source,
+                    destination,
+                };
                 start(AcceptedStream { stream, permit }, info);
             }
             Err(error) => {

@@ -152,5 +152,7 @@ fn is_transient(error: &std::io::Error) -> bool {
             | ErrorKind::Interrupted
             | ErrorKind::HostUnreachable
             | ErrorKind::NetworkUnreachable
-    ) || error.raw_os_error().is_some_and(|code| code == 90 /* EMSGSIZE */)
+    ) || error
+        .raw_os_error()
+        .is_some_and(|code| code == 90 /* EMSGSIZE */)
 }

@@ -26,8 +26,14 @@ fn version_and_help() {
     assert!(help.status.success());
     let text = String::from_utf8_lossy(&help.stdout);
     assert!(text.contains("Protect your SIP Servers"), "{text}");
-    for flag in ["-f", "-j", "-l", "-p", "-b", "-i", "-c", "-a", "-w", "-r", "-R", "-N", "-t", "-k", "-z", "-g", "-s", "-v", "-d"] {
-        assert!(text.contains(&format!("{flag},")) || text.contains(&format!("{flag} ")), "{flag} missing from help");
+    for flag in [
+        "-f", "-j", "-l", "-p", "-b", "-i", "-c", "-a", "-w", "-r", "-R", "-N", "-t", "-k", "-z",
+        "-g", "-s", "-v", "-d",
+    ] {
+        assert!(
+            text.contains(&format!("{flag},")) || text.contains(&format!("{flag} ")),
+            "{flag} missing from help"
+        );
     }
 }
 
@@ -47,12 +53,18 @@ fn bad_config_values_exit_non_zero_with_one_clear_line() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("no_such_option") && stderr.contains("line 2"), "{stderr}");
+    assert!(
+        stderr.contains("no_such_option") && stderr.contains("line 2"),
+        "{stderr}"
+    );
 
     let output = sentrypeer(&["--sip-listen-address", "not-an-address"]);
     assert_eq!(output.status.code(), Some(2));
 
-    let missing = sentrypeer(&["-g", dir.path().join("missing.toml").to_str().expect("path")]);
+    let missing = sentrypeer(&[
+        "-g",
+        dir.path().join("missing.toml").to_str().expect("path"),
+    ]);
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("missing.toml"));
 }
@@ -73,7 +85,10 @@ fn the_default_config_file_is_not_created() {
     let daemon = Daemon::builder().args(["-N"]).start();
     let stopped = daemon.stop();
     stopped.assert_clean_exit();
-    assert!(!stopped.path(".config").exists(), "no config directory created in HOME");
+    assert!(
+        !stopped.path(".config").exists(),
+        "no config directory created in HOME"
+    );
 }
 
 #[test]
@@ -97,8 +112,15 @@ fn a_config_file_sets_every_kind_of_option_and_flags_win() {
         .start();
     assert!(daemon.udp.is_some() && daemon.tls.is_none());
     let udp = daemon.udp.expect("udp");
-    let reply = crate::harness::udp_exchange(&crate::harness::udp_client(), udp, crate::harness::options("9", "UDP", "cfg", "cfg").as_bytes());
-    assert!(reply.starts_with(b"SIP/2.0 200 OK"), "sip_responsive from the file");
+    let reply = crate::harness::udp_exchange(
+        &crate::harness::udp_client(),
+        udp,
+        crate::harness::options("9", "UDP", "cfg", "cfg").as_bytes(),
+    );
+    assert!(
+        reply.starts_with(b"SIP/2.0 200 OK"),
+        "sip_responsive from the file"
+    );
     daemon.wait_for_probes(1);
     daemon.stop().assert_clean_exit();
     assert!(dir.join("from-flag.db").exists(), "flag beats file");

@@ -29,14 +29,29 @@ fn string_and_boolean_variables_configure_the_daemon_without_flags() {
         .env("SENTRYPEER_RETENTION_DAYS", "0")
         .start();
     assert!(daemon.tls.is_some(), "TLS on from env");
-    assert!(dir.join("env-cert.pem").exists(), "certificate at SENTRYPEER_CERT");
+    assert!(
+        dir.join("env-cert.pem").exists(),
+        "certificate at SENTRYPEER_CERT"
+    );
     let udp = daemon.udp.expect("UDP from env");
-    let reply = udp_exchange(&udp_client(), udp, options("55", "UDP", "env", "env").as_bytes());
-    assert!(reply.starts_with(b"SIP/2.0 200 OK"), "SENTRYPEER_SIP_RESPONSIVE=0 still enables");
+    let reply = udp_exchange(
+        &udp_client(),
+        udp,
+        options("55", "UDP", "env", "env").as_bytes(),
+    );
+    assert!(
+        reply.starts_with(b"SIP/2.0 200 OK"),
+        "SENTRYPEER_SIP_RESPONSIVE=0 still enables"
+    );
     let mut buffer = [0u8; 1024];
-    let length = syslog.recv(&mut buffer).expect("syslog line from SENTRYPEER_SYSLOG=false");
+    let length = syslog
+        .recv(&mut buffer)
+        .expect("syslog line from SENTRYPEER_SYSLOG=false");
     assert!(String::from_utf8_lossy(&buffer[..length]).contains("Method: OPTIONS"));
-    assert!(daemon.logged("REST API (-a)") && daemon.logged("not available"), "API flag reported, not ignored");
+    assert!(
+        daemon.logged("REST API (-a)") && daemon.logged("not available"),
+        "API flag reported, not ignored"
+    );
     assert!(daemon.logged("peer-to-peer sharing (-p)"));
     daemon.wait_for_probes(1);
     daemon.stop().assert_clean_exit();
@@ -67,14 +82,21 @@ fn verbose_and_debug_variables_raise_the_log_level() {
             .env(variable, "no")
             .start();
         let udp = daemon.udp.expect("udp");
-        udp_client().send_to(options("1", "UDP", "v", "v").as_bytes(), udp).expect("send");
+        udp_client()
+            .send_to(options("1", "UDP", "v", "v").as_bytes(), udp)
+            .expect("send");
         daemon.wait_for_probes(1);
         daemon.stop().assert_clean_exit();
     }
     let quiet = Daemon::builder().args(["-N"]).env("RUST_LOG", "").start();
     let udp = quiet.udp.expect("udp");
-    udp_client().send_to(options("1", "UDP", "q", "q").as_bytes(), udp).expect("send");
+    udp_client()
+        .send_to(options("1", "UDP", "q", "q").as_bytes(), udp)
+        .expect("send");
     let stopped = quiet.stop();
     stopped.assert_clean_exit();
-    assert!(!stopped.log.iter().any(|l| l.contains("probe recorded")), "no per-probe lines by default");
+    assert!(
+        !stopped.log.iter().any(|l| l.contains("probe recorded")),
+        "no per-probe lines by default"
+    );
 }

@@ -145,9 +145,7 @@ impl Daemon {
     }
 
     fn wait_ready(&mut self) {
-        let ready = self.wait_for(|lines| {
-            lines.iter().any(|l| l.contains("sentrypeer ready"))
-        });
+        let ready = self.wait_for(|lines| lines.iter().any(|l| l.contains("sentrypeer ready")));
         if !ready {
             return;
         }
@@ -155,7 +153,9 @@ impl Daemon {
         let find = |transport: &str| {
             let marker = format!("listening for {transport} on ");
             lines.iter().find_map(|line| {
-                line.split(&marker).nth(1).and_then(|rest| rest.trim().parse().ok())
+                line.split(&marker)
+                    .nth(1)
+                    .and_then(|rest| rest.trim().parse().ok())
             })
         };
         self.udp = find("UDP");
@@ -295,7 +295,10 @@ impl Stopped {
 }
 
 fn probes_recorded(lines: &[String]) -> usize {
-    lines.iter().filter(|line| line.contains("probe recorded")).count()
+    lines
+        .iter()
+        .filter(|line| line.contains("probe recorded"))
+        .count()
 }
 
 fn signal(pid: u32, name: &str) {
@@ -340,11 +343,18 @@ pub(crate) fn udp_client() -> std::net::UdpSocket {
 }
 
 /// Sends a datagram and returns the reply.
-pub(crate) fn udp_exchange(socket: &std::net::UdpSocket, to: SocketAddr, message: &[u8]) -> Vec<u8> {
+pub(crate) fn udp_exchange(
+    socket: &std::net::UdpSocket,
+    to: SocketAddr,
+    message: &[u8],
+) -> Vec<u8> {
     socket.send_to(message, to).expect("send datagram");
     let mut buffer = vec![0u8; 65_536];
     let (length, from) = socket.recv_from(&mut buffer).expect("reply datagram");
-    assert_eq!(from, to, "reply comes from the address the probe was sent to");
+    assert_eq!(
+        from, to,
+        "reply comes from the address the probe was sent to"
+    );
     buffer.truncate(length);
     buffer
 }

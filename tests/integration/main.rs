@@ -3,10 +3,10 @@
 
 mod harness;
 
+mod bad_input;
+mod capture;
 mod cli;
 mod config_env;
-mod capture;
-mod bad_input;
 mod storage;
 mod tls;
 mod tools;

@@ -16,14 +16,63 @@ fn a_database_written_by_the_original_migrates_without_loss() {
         let db = rusqlite::Connection::open(&db_path).expect("create original db");
         db.execute_batch(ORIGINAL_SCHEMA).expect("original schema");
         let insert = "INSERT INTO honey (event_timestamp, event_uuid, collected_method, source_ip, called_number, transport_type, method, user_agent, sip_message, created_by_node_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?);";
-        let now = jiff::Timestamp::now().strftime("%Y-%m-%d %H:%M:%S%.9f").to_string();
-        db.execute(insert, rusqlite::params![now, "2ceba0a8-0000-4000-8000-000000000001", "passive", "104.149.141.214", "100", "UDP", "INVITE", "friendly-scanner", "INVITE sip:100@x SIP/2.0", "6f2c1e2e-0000-4000-8000-000000000001"]).expect("C-build row");
-        db.execute(insert, rusqlite::params![now, "2ceba0a8-0000-4000-8000-000000000002", "responsive", "1.2.3.4:5060", "+441234567890", "TCP", "OPTIONS", "sipsak", "OPTIONS", "6f2c1e2e-0000-4000-8000-000000000001"]).expect("Rust-build row with port");
-        db.execute(insert, rusqlite::params![now, "2ceba0a8-0000-4000-8000-000000000003", "passive", "[2001:db8::1]:5060", rusqlite::types::Null, "UDP", rusqlite::types::Null, rusqlite::types::Null, rusqlite::types::Null, "6f2c1e2e-0000-4000-8000-000000000001"]).expect("empty-packet row");
+        let now = jiff::Timestamp::now()
+            .strftime("%Y-%m-%d %H:%M:%S%.9f")
+            .to_string();
+        db.execute(
+            insert,
+            rusqlite::params![
+                now,
+                "2ceba0a8-0000-4000-8000-000000000001",
+                "passive",
+                "104.149.141.214",
+                "100",
+                "UDP",
+                "INVITE",
+                "friendly-scanner",
+                "INVITE sip:100@x SIP/2.0",
+                "6f2c1e2e-0000-4000-8000-000000000001"
+            ],
+        )
+        .expect("C-build row");
+        db.execute(
+            insert,
+            rusqlite::params![
+                now,
+                "2ceba0a8-0000-4000-8000-000000000002",
+                "responsive",
+                "1.2.3.4:5060",
+                "+441234567890",
+                "TCP",
+                "OPTIONS",
+                "sipsak",
+                "OPTIONS",
+                "6f2c1e2e-0000-4000-8000-000000000001"
+            ],
+        )
+        .expect("Rust-build row with port");
+        db.execute(
+            insert,
+            rusqlite::params![
+                now,
+                "2ceba0a8-0000-4000-8000-000000000003",
+                "passive",
+                "[2001:db8::1]:5060",
+                rusqlite::types::Null,
+                "UDP",
+                rusqlite::types::Null,
+                rusqlite::types::Null,
+                rusqlite::types::Null,
+                "6f2c1e2e-0000-4000-8000-000000000001"
+            ],
+        )
+        .expect("empty-packet row");
     }
     let daemon = builder.args(["-N"]).start();
     let udp = daemon.udp.expect("UDP listening");
-    udp_client().send_to(options("200", "UDP", "new", "n1").as_bytes(), udp).expect("send");
+    udp_client()
+        .send_to(options("200", "UDP", "new", "n1").as_bytes(), udp)
+        .expect("send");
     daemon.wait_for_probes(1);
     let stopped = daemon.stop();
     stopped.assert_clean_exit();
@@ -32,7 +81,9 @@ fn a_database_written_by_the_original_migrates_without_loss() {
         .prepare("SELECT event_uuid, source_ip, source_port, called_number, method FROM honey ORDER BY honey_id")
         .expect("prepare");
     let rows: Vec<(String, String, Option<i64>, Option<String>, Option<String>)> = statement
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
         .expect("query")
         .collect::<Result<_, _>>()
         .expect("rows");
@@ -42,8 +93,13 @@ fn a_database_written_by_the_original_migrates_without_loss() {
     assert_eq!(rows[1].3.as_deref(), Some("+441234567890"));
     assert_eq!((rows[2].1.as_str(), rows[2].2), ("2001:db8::1", Some(5060)));
     assert_eq!(rows[3].4.as_deref(), Some("OPTIONS"));
-    let version: i64 = db.query_row("PRAGMA user_version", [], |r| r.get(0)).expect("version");
-    assert!(version >= 2, "migrated to the current schema, got {version}");
+    let version: i64 = db
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("version");
+    assert!(
+        version >= 2,
+        "migrated to the current schema, got {version}"
+    );
 }
 
 #[test]
@@ -59,8 +115,16 @@ fn the_original_table_and_indexes_exist_before_any_event() {
         .collect::<Result<_, _>>()
         .expect("names");
     names.retain(|n| !n.starts_with("sqlite_autoindex"));
-    for expected in ["honey", "source_ip_index", "called_number_index", "event_uuid_index"] {
-        assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
+    for expected in [
+        "honey",
+        "source_ip_index",
+        "called_number_index",
+        "event_uuid_index",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} missing from {names:?}"
+        );
     }
 }
 
@@ -89,10 +153,20 @@ fn retention_deletes_events_older_than_the_window_at_start() {
     // Restart on the same files: retention runs at start-up.
     let second = Daemon::builder()
         .without_defaults()
-        .args(["-N", "--sip-listen-address", "127.0.0.1:0", "--retention-days", "3", "-f"])
+        .args([
+            "-N",
+            "--sip-listen-address",
+            "127.0.0.1:0",
+            "--retention-days",
+            "3",
+            "-f",
+        ])
         .args([db_path.display().to_string()])
         .start();
-    assert!(second.wait_for(|lines| lines.iter().any(|l| l.contains("retention"))), "retention ran");
+    assert!(
+        second.wait_for(|lines| lines.iter().any(|l| l.contains("retention"))),
+        "retention ran"
+    );
     let stopped = second.stop();
     stopped.assert_clean_exit();
     let db = rusqlite::Connection::open(&db_path).expect("open");

@@ -15,7 +15,10 @@ fn tool(name: &str) -> Command {
         .args(["-c", &format!("command -v {name}")])
         .output()
         .is_ok_and(|o| o.status.success());
-    assert!(found, "{name} is not installed; .ci/run installs it (apt-get install sipvicious sip-tester fail2ban)");
+    assert!(
+        found,
+        "{name} is not installed; .ci/run installs it (apt-get install sipvicious sip-tester fail2ban)"
+    );
     Command::new(name)
 }
 
@@ -45,18 +48,30 @@ fn svmap_finds_the_honeypot_and_its_probe_is_recorded() {
     ]);
     let output = run(svmap, daemon.dir());
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains(&format!("127.0.0.1:{}", udp.port())), "svmap found nothing:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    assert!(stdout.contains("FPBX-16.0.33"), "svmap shows the Server header:\n{stdout}");
+    assert!(
+        stdout.contains(&format!("127.0.0.1:{}", udp.port())),
+        "svmap found nothing:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("FPBX-16.0.33"),
+        "svmap shows the Server header:\n{stdout}"
+    );
     daemon.wait_for_probes(1);
     let stopped = daemon.stop();
     stopped.assert_clean_exit();
     let (method, agent, number): (String, String, String) = stopped
         .db()
-        .query_row("SELECT method, user_agent, called_number FROM honey ORDER BY honey_id LIMIT 1", [], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
+        .query_row(
+            "SELECT method, user_agent, called_number FROM honey ORDER BY honey_id LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
         .expect("svmap's probe stored");
-    assert_eq!((method.as_str(), agent.as_str()), ("OPTIONS", "friendly-scanner"));
+    assert_eq!(
+        (method.as_str(), agent.as_str()),
+        ("OPTIONS", "friendly-scanner")
+    );
     assert!(!number.is_empty());
 }
 
@@ -107,7 +122,10 @@ fn sipp_uac_completes_a_call_and_every_request_is_recorded() {
         .expect("rows");
     let methods: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
     assert_eq!(methods, ["INVITE", "ACK", "BYE"]);
-    assert!(rows.iter().all(|r| r.1 == "0046812118532"), "dialed number recorded: {rows:?}");
+    assert!(
+        rows.iter().all(|r| r.1 == "0046812118532"),
+        "dialed number recorded: {rows:?}"
+    );
 }
 
 /// T-Pot's `docker/_tests/tests/sentrypeer.sh`, ported: T-Pot's flags and environment, its
@@ -124,7 +142,11 @@ fn tpot_smoke_test() {
         .env("SENTRYPEER_DEBUG", "1")
         .env("RUST_LOG", "")
         .args(["-jar", "-f"])
-        .args([db_path.display().to_string(), "-l".to_owned(), json_path.display().to_string()])
+        .args([
+            db_path.display().to_string(),
+            "-l".to_owned(),
+            json_path.display().to_string(),
+        ])
         .args(["--sip-listen-address", "127.0.0.1:0", "-z", "127.0.0.1:0"])
         .start();
     let udp = daemon.udp.expect("UDP listening");
@@ -140,19 +162,30 @@ fn tpot_smoke_test() {
         )
     };
     let status_line = |response: &[u8]| {
-        assert!(response.starts_with(b"SIP/2.0 "), "expected SIP response, got {response:?}");
-        let line = String::from_utf8_lossy(response).lines().next().unwrap_or_default().to_owned();
+        assert!(
+            response.starts_with(b"SIP/2.0 "),
+            "expected SIP response, got {response:?}"
+        );
+        let line = String::from_utf8_lossy(response)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned();
         assert!(line.contains("200 OK"), "expected SIP 200 OK, got {line}");
     };
     let client = udp_client();
-    client.send_to(request("UDP", &token_udp).as_bytes(), udp).expect("send");
+    client
+        .send_to(request("UDP", &token_udp).as_bytes(), udp)
+        .expect("send");
     let mut buffer = [0u8; 4096];
     let (length, _) = client.recv_from(&mut buffer).expect("UDP reply");
     status_line(&buffer[..length]);
 
     let mut stream = TcpStream::connect(tcp).expect("connect");
     stream.set_read_timeout(Some(WAIT)).expect("timeout");
-    stream.write_all(request("TCP", &token_tcp).as_bytes()).expect("write");
+    stream
+        .write_all(request("TCP", &token_tcp).as_bytes())
+        .expect("write");
     let mut response = Vec::new();
     while !response.windows(4).any(|w| w == b"\r\n\r\n") {
         let read = stream.read(&mut buffer).expect("read");
@@ -166,7 +199,10 @@ fn tpot_smoke_test() {
     stopped.assert_clean_exit();
 
     let text = std::fs::read_to_string(&json_path).expect("sentrypeer.json");
-    for (transport, token, port) in [("UDP", &token_udp, udp.port()), ("TCP", &token_tcp, tcp.port())] {
+    for (transport, token, port) in [
+        ("UDP", &token_udp, udp.port()),
+        ("TCP", &token_tcp, tcp.port()),
+    ] {
         let event: serde_json::Value = text
             .lines()
             .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("valid JSON"))
@@ -185,7 +221,11 @@ fn tpot_smoke_test() {
         }
         let text_of = |key: &str| event[key].as_str().unwrap_or_default().to_owned();
         assert!(text_of("source_ip").contains(':'), "source_ip has a port");
-        assert!(text_of("destination_ip").ends_with(&format!(":{port}")), "{}", text_of("destination_ip"));
+        assert!(
+            text_of("destination_ip").ends_with(&format!(":{port}")),
+            "{}",
+            text_of("destination_ip")
+        );
         assert!(text_of("sip_message").contains(token.as_str()));
         assert!(!text_of("event_timestamp").is_empty() && !text_of("event_uuid").is_empty());
     }
@@ -193,7 +233,12 @@ fn tpot_smoke_test() {
     let runtime_errors = ["panic", "segmentation fault", "Traceback", "Exception"];
     for line in &stopped.log {
         let lower = line.to_lowercase();
-        assert!(!runtime_errors.iter().any(|e| lower.contains(&e.to_lowercase())), "runtime error: {line}");
+        assert!(
+            !runtime_errors
+                .iter()
+                .any(|e| lower.contains(&e.to_lowercase())),
+            "runtime error: {line}"
+        );
     }
 }
 
@@ -222,14 +267,18 @@ fn fail2ban_filter_matches_the_lines_the_daemon_wrote() {
         let length = syslog.recv(&mut buffer).expect("syslog line");
         let line = String::from_utf8_lossy(&buffer[..length]).into_owned();
         // The local syslog daemon strips the <PRI> prefix when it writes the file.
-        let written = line.split_once('>').map(|(_, rest)| rest.to_owned()).expect("priority");
+        let written = line
+            .split_once('>')
+            .map(|(_, rest)| rest.to_owned())
+            .expect("priority");
         lines.push(written);
     }
     daemon.stop().assert_clean_exit();
     let dir = tempfile::tempdir().expect("temp dir");
     let log = dir.path().join("syslog");
     std::fs::write(&log, lines.join("\n") + "\n").expect("write log");
-    let filter = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/fail2ban/filter.d/sentrypeer.conf");
+    let filter =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/fail2ban/filter.d/sentrypeer.conf");
     let mut fail2ban = tool("fail2ban-regex");
     fail2ban.args([
         "--print-all-matched".as_ref(),
@@ -238,9 +287,24 @@ fn fail2ban_filter_matches_the_lines_the_daemon_wrote() {
     ]);
     let output = run(fail2ban, dir.path());
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    assert!(stdout.contains("Lines: 3 lines, 0 ignored, 3 matched, 0 missed"), "{stdout}");
-    assert!(!stdout.contains("203.0.113.9  "), "the smuggled address is never the host");
-    let jail = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/fail2ban/jail.d/sentrypeer.conf");
-    assert!(std::fs::read_to_string(jail).expect("jail example").contains("filter   = sentrypeer"));
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("Lines: 3 lines, 0 ignored, 3 matched, 0 missed"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("203.0.113.9  "),
+        "the smuggled address is never the host"
+    );
+    let jail =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/fail2ban/jail.d/sentrypeer.conf");
+    assert!(
+        std::fs::read_to_string(jail)
+            .expect("jail example")
+            .contains("filter   = sentrypeer")
+    );
 }

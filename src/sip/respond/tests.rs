@@ -176,14 +176,18 @@ fn to_tag_is_stable_per_dialog_and_kept_when_present() {
 }
 
 #[test]
-fn size_limit_falls_back_to_the_minimal_reply_then_to_nothing() {
+fn size_limit_falls_back_to_server_only_then_minimal_then_nothing() {
     let full = reply_to(OPTIONS, "127.0.0.1:50999", None).expect("a reply");
     assert_eq!(
         reply_to(OPTIONS, "127.0.0.1:50999", Some(full.len())),
         Some(full.clone())
     );
-    let minimal = reply_to(OPTIONS, "127.0.0.1:50999", Some(full.len() - 1)).expect("minimal");
-    assert!(minimal.len() < full.len());
+    let server_only =
+        reply_to(OPTIONS, "127.0.0.1:50999", Some(full.len() - 1)).expect("server only");
+    assert!(server_only.contains("\r\nServer: ") && !server_only.contains("Allow:"));
+    let minimal =
+        reply_to(OPTIONS, "127.0.0.1:50999", Some(server_only.len() - 1)).expect("minimal");
+    assert!(minimal.len() < server_only.len());
     assert!(!minimal.contains("Server:") && !minimal.contains("Allow:"));
     assert!(
         minimal.contains("\r\nCSeq: 1 OPTIONS\r\n")
