@@ -166,11 +166,15 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     shutdown::cancel_on_signal(shutdown.clone()).context("installing signal handlers")?;
     tracing::info!(version = crate::event::APP_VERSION, "sentrypeer ready");
 
-    let mut failure = None;
+    let mut failure = Ok(());
     tokio::select! {
         () = shutdown.cancelled() => {}
         Some(ended) = listeners.join_next() => {
-            failure = Some(listener_failure(ended));
+            // A listener that returns before shutdown was asked for is a failure, even if Ok.
+            if !shutdown.is_cancelled() {
+                failure = flatten(ended)
+                    .and_then(|()| Err(anyhow::anyhow!("a listener stopped unexpectedly")));
+            }
             shutdown.cancel();
         }
     }
@@ -206,10 +210,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         dropped = stats.consumers.iter().map(|c| c.dropped).sum::<u64>(),
         "stopped"
     );
-    match failure {
-        Some(Err(error)) => Err(error),
-        _ => Ok(()),
-    }
+    failure
 }
 
 fn report_unavailable_features(api: bool, p2p: bool, bootstrap: bool, webhook: bool) {
@@ -241,8 +242,4 @@ type ListenerResult = Result<Result<(), transport::TransportError>, tokio::task:
 
 fn flatten(ended: ListenerResult) -> anyhow::Result<()> {
     ended.context("listener task")?.context("listener")
-}
-
-fn listener_failure(ended: ListenerResult) -> anyhow::Result<()> {
-    flatten(ended).and_then(|()| Err(anyhow::anyhow!("a listener stopped unexpectedly")))
 }

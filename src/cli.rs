@@ -12,9 +12,14 @@ use clap::Parser;
 
 use crate::config::{Config, ConfigError, Secret};
 
-/// Protect your SIP Servers from bad actors at https://sentrypeer.com
+/// Command line of the `sentrypeer` binary.
 #[derive(Debug, Parser)]
-#[command(name = "sentrypeer", version, about, long_about = None)]
+#[command(
+    name = "sentrypeer",
+    version,
+    about = "Protect your SIP Servers from bad actors at https://sentrypeer.com",
+    long_about = None
+)]
 pub struct Cli {
     /// Set 'sentrypeer.db' location or use SENTRYPEER_DB_FILE env
     #[arg(

@@ -144,7 +144,7 @@ impl Default for Config {
             tcp_idle_timeout_secs: 30,
             tls_handshake_timeout_secs: 10,
             max_connections: 1024,
-            event_queue_capacity: 65_536,
+            event_queue_capacity: 8_192,
             db_file: PathBuf::from("sentrypeer.db"),
             retention_days: 7,
             json_log: false,

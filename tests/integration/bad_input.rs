@@ -7,6 +7,15 @@ use std::time::Duration;
 
 use crate::harness::{Daemon, options, udp_client};
 
+/// kind, method, called number, user agent, stored message length.
+type StoredProbe = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+);
+
 #[test]
 fn broken_udp_input_is_recorded_without_a_crash_or_a_reply() {
     let daemon = Daemon::builder().args(["-r", "-N"]).start();
@@ -78,13 +87,7 @@ fn broken_udp_input_is_recorded_without_a_crash_or_a_reply() {
     let mut statement = db
         .prepare("SELECT message_kind, method, called_number, user_agent, length(CAST(sip_message AS BLOB)) FROM honey ORDER BY honey_id")
         .expect("prepare");
-    let rows: Vec<(
-        String,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<i64>,
-    )> = statement
+    let rows: Vec<StoredProbe> = statement
         .query_map([], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
         })

@@ -122,7 +122,8 @@ fn a_config_file_sets_every_kind_of_option_and_flags_win() {
         "sip_responsive from the file"
     );
     daemon.wait_for_probes(1);
-    daemon.stop().assert_clean_exit();
+    let stopped = daemon.stop();
+    stopped.assert_clean_exit();
     assert!(dir.join("from-flag.db").exists(), "flag beats file");
     assert!(!dir.join("from-file.db").exists());
     assert!(dir.join("file.json").exists(), "JSON log from the file");

@@ -54,7 +54,8 @@ fn string_and_boolean_variables_configure_the_daemon_without_flags() {
     );
     assert!(daemon.logged("peer-to-peer sharing (-p)"));
     daemon.wait_for_probes(1);
-    daemon.stop().assert_clean_exit();
+    let stopped = daemon.stop();
+    stopped.assert_clean_exit();
     assert!(dir.join("env.db").exists());
     let log = std::fs::read_to_string(dir.join("env.json")).expect("JSON log from env");
     assert_eq!(log.lines().count(), 1);
@@ -95,6 +96,11 @@ fn verbose_and_debug_variables_raise_the_log_level() {
         .expect("send");
     let stopped = quiet.stop();
     stopped.assert_clean_exit();
+    let stored: i64 = stopped
+        .db()
+        .query_row("SELECT count(*) FROM honey", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(stored, 1, "a datagram queued at SIGTERM is still recorded");
     assert!(
         !stopped.log.iter().any(|l| l.contains("probe recorded")),
         "no per-probe lines by default"

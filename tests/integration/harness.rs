@@ -65,20 +65,20 @@ impl DaemonBuilder {
             .stderr(Stdio::piped());
         if self.defaults {
             let path = |name: &str| dir.path().join(name).display().to_string();
-            command.args([
-                "--sip-listen-address".to_owned(),
-                "127.0.0.1:0".to_owned(),
-                "-z".to_owned(),
-                "127.0.0.1:0".to_owned(),
-                "-f".to_owned(),
-                path("sentrypeer.db"),
-                "-t".to_owned(),
-                path("cert.pem"),
-                "-k".to_owned(),
-                path("key.pem"),
-                "-l".to_owned(),
-                path("sentrypeer_json.log"),
-            ]);
+            let defaults = [
+                ("--sip-listen-address", "127.0.0.1:0".to_owned()),
+                ("-z", "127.0.0.1:0".to_owned()),
+                ("-f", path("sentrypeer.db")),
+                ("-t", path("cert.pem")),
+                ("-k", path("key.pem")),
+                ("-l", path("sentrypeer_json.log")),
+            ];
+            for (flag, value) in defaults {
+                // A test that passes the flag itself wins over the default.
+                if !self.args.iter().any(|arg| arg == flag) {
+                    command.args([flag.to_owned(), value]);
+                }
+            }
         }
         for (name, value) in &self.env {
             if name == "RUST_LOG" && value.is_empty() {

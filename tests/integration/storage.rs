@@ -3,6 +3,9 @@
 
 use crate::harness::{Daemon, options, udp_client};
 
+/// event uuid, source ip, source port, called number, method.
+type MigratedRow = (String, String, Option<i64>, Option<String>, Option<String>);
+
 const ORIGINAL_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS honey (   honey_id INTEGER PRIMARY KEY,   event_timestamp TEXT,   event_uuid TEXT,   collected_method TEXT,   source_ip TEXT,   called_number TEXT,   transport_type TEXT,   method TEXT,   user_agent TEXT,   sip_message TEXT,   created_by_node_id TEXT,   created_at DATETIME DEFAULT(STRFTIME('%Y-%m-%d %H:%M:%f', 'NOW')));
 CREATE INDEX IF NOT EXISTS source_ip_index ON honey (source_ip);
 CREATE INDEX IF NOT EXISTS called_number_index ON honey (called_number);
@@ -80,7 +83,7 @@ fn a_database_written_by_the_original_migrates_without_loss() {
     let mut statement = db
         .prepare("SELECT event_uuid, source_ip, source_port, called_number, method FROM honey ORDER BY honey_id")
         .expect("prepare");
-    let rows: Vec<(String, String, Option<i64>, Option<String>, Option<String>)> = statement
+    let rows: Vec<MigratedRow> = statement
         .query_map([], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
         })

@@ -277,13 +277,22 @@ fn fail2ban_filter_matches_the_lines_the_daemon_wrote() {
     let dir = tempfile::tempdir().expect("temp dir");
     let log = dir.path().join("syslog");
     std::fs::write(&log, lines.join("\n") + "\n").expect("write log");
-    let filter =
+    // The filter includes fail2ban's common.conf: lay it out as in /etc/fail2ban.
+    let filter_dir = dir.path().join("filter.d");
+    std::fs::create_dir(&filter_dir).expect("filter.d");
+    let shipped =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/fail2ban/filter.d/sentrypeer.conf");
+    std::fs::copy(&shipped, filter_dir.join("sentrypeer.conf")).expect("copy filter");
+    std::fs::copy(
+        "/etc/fail2ban/filter.d/common.conf",
+        filter_dir.join("common.conf"),
+    )
+    .expect("fail2ban's common.conf (apt-get install fail2ban)");
     let mut fail2ban = tool("fail2ban-regex");
     fail2ban.args([
-        "--print-all-matched".as_ref(),
+        "-v".as_ref(),
         log.as_os_str(),
-        filter.as_os_str(),
+        filter_dir.join("sentrypeer.conf").as_os_str(),
     ]);
     let output = run(fail2ban, dir.path());
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -295,6 +304,10 @@ fn fail2ban_filter_matches_the_lines_the_daemon_wrote() {
     assert!(
         stdout.contains("Lines: 3 lines, 0 ignored, 3 matched, 0 missed"),
         "{stdout}"
+    );
+    assert!(
+        stdout.contains("|      127.0.0.1  "),
+        "hosts listed: {stdout}"
     );
     assert!(
         !stdout.contains("203.0.113.9  "),
