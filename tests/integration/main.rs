@@ -7,6 +7,7 @@ mod bad_input;
 mod capture;
 mod cli;
 mod config_env;
+mod limits;
 mod storage;
 mod tls;
 mod tools;
