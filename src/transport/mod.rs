@@ -58,36 +58,46 @@ pub struct StreamLimits {
     pub max_connections: usize,
 }
 
-/// Binds the UDP SIP socket: address reuse, a large receive buffer, dual-stack for `[::]`.
-///
-/// # Errors
-/// [`TransportError::Bind`].
-pub fn bind_udp(address: SocketAddr) -> Result<tokio::net::UdpSocket, TransportError> {
-    use socket2::{Domain, Protocol, Socket, Type};
+/// Creates a socket for `address` with address reuse, dual-stack for `[::]`, non-blocking, bound.
+fn bound_socket(
+    address: SocketAddr,
+    kind: socket2::Type,
+    protocol: socket2::Protocol,
+    transport: &'static str,
+) -> Result<socket2::Socket, TransportError> {
     let bind_error = |source| TransportError::Bind {
-        transport: "UDP",
+        transport,
         address,
         source,
     };
-    let socket = Socket::new(
-        Domain::for_address(address),
-        Type::DGRAM,
-        Some(Protocol::UDP),
-    )
-    .map_err(bind_error)?;
+    let socket = socket2::Socket::new(socket2::Domain::for_address(address), kind, Some(protocol))
+        .map_err(bind_error)?;
     socket.set_reuse_address(true).map_err(bind_error)?;
     if address.is_ipv6() {
         socket.set_only_v6(false).map_err(bind_error)?;
     }
+    socket.set_nonblocking(true).map_err(bind_error)?;
+    socket.bind(&address.into()).map_err(bind_error)?;
+    Ok(socket)
+}
+
+/// Binds the UDP SIP socket, with a large receive buffer.
+///
+/// # Errors
+/// [`TransportError::Bind`].
+pub fn bind_udp(address: SocketAddr) -> Result<tokio::net::UdpSocket, TransportError> {
+    let socket = bound_socket(address, socket2::Type::DGRAM, socket2::Protocol::UDP, "UDP")?;
     if let Err(error) = socket.set_recv_buffer_size(UDP_RECEIVE_BUFFER_BYTES) {
         tracing::debug!(%error, "cannot enlarge the UDP receive buffer");
     }
-    socket.set_nonblocking(true).map_err(bind_error)?;
-    socket.bind(&address.into()).map_err(bind_error)?;
-    tokio::net::UdpSocket::from_std(socket.into()).map_err(bind_error)
+    tokio::net::UdpSocket::from_std(socket.into()).map_err(|source| TransportError::Bind {
+        transport: "UDP",
+        address,
+        source,
+    })
 }
 
-/// Binds a TCP listening socket (for SIP over TCP or TLS): address reuse, dual-stack for `[::]`.
+/// Binds a TCP listening socket (for SIP over TCP or TLS).
 ///
 /// # Errors
 /// [`TransportError::Bind`].
@@ -95,24 +105,17 @@ pub fn bind_tcp(
     address: SocketAddr,
     transport: &'static str,
 ) -> Result<tokio::net::TcpListener, TransportError> {
-    use socket2::{Domain, Protocol, Socket, Type};
     let bind_error = |source| TransportError::Bind {
         transport,
         address,
         source,
     };
-    let socket = Socket::new(
-        Domain::for_address(address),
-        Type::STREAM,
-        Some(Protocol::TCP),
-    )
-    .map_err(bind_error)?;
-    socket.set_reuse_address(true).map_err(bind_error)?;
-    if address.is_ipv6() {
-        socket.set_only_v6(false).map_err(bind_error)?;
-    }
-    socket.set_nonblocking(true).map_err(bind_error)?;
-    socket.bind(&address.into()).map_err(bind_error)?;
+    let socket = bound_socket(
+        address,
+        socket2::Type::STREAM,
+        socket2::Protocol::TCP,
+        transport,
+    )?;
     socket.listen(LISTEN_BACKLOG).map_err(bind_error)?;
     tokio::net::TcpListener::from_std(socket.into()).map_err(bind_error)
 }

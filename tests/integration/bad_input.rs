@@ -83,17 +83,9 @@ fn broken_udp_input_is_recorded_without_a_crash_or_a_reply() {
     daemon.wait_for_probes(probes.len());
     let stopped = daemon.stop();
     stopped.assert_clean_exit();
-    let db = stopped.db();
-    let mut statement = db
-        .prepare("SELECT message_kind, method, called_number, user_agent, length(CAST(sip_message AS BLOB)) FROM honey ORDER BY honey_id")
-        .expect("prepare");
-    let rows: Vec<StoredProbe> = statement
-        .query_map([], |r| {
+    let rows: Vec<StoredProbe> = stopped.rows("SELECT message_kind, method, called_number, user_agent, length(CAST(sip_message AS BLOB)) FROM honey ORDER BY honey_id", |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })
-        .expect("query")
-        .collect::<Result<_, _>>()
-        .expect("rows");
+        });
     assert_eq!(
         rows.len(),
         probes.len(),
@@ -152,17 +144,10 @@ fn broken_tcp_input_is_recorded_and_closes_only_that_connection() {
     drop((oversized, silent));
     let stopped = daemon.stop();
     stopped.assert_clean_exit();
-    let db = stopped.db();
-    let mut statement = db
-        .prepare(
-            "SELECT message_kind, length(CAST(sip_message AS BLOB)) FROM honey ORDER BY honey_id",
-        )
-        .expect("prepare");
-    let mut kinds: Vec<(String, Option<i64>)> = statement
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .expect("query")
-        .collect::<Result<_, _>>()
-        .expect("rows");
+    let mut kinds: Vec<(String, Option<i64>)> = stopped.rows(
+        "SELECT message_kind, length(CAST(sip_message AS BLOB)) FROM honey ORDER BY honey_id",
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    );
     kinds.sort();
     assert_eq!(kinds.len(), 4, "{kinds:?}");
     assert_eq!(

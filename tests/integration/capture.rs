@@ -201,17 +201,9 @@ fn tcp_connection_carries_two_messages_and_gets_two_replies() {
     drop(stream);
     let stopped = daemon.stop();
     stopped.assert_clean_exit();
-    let db = stopped.db();
-    let mut statement = db
-        .prepare("SELECT method, called_number, user_agent, transport_type, sip_message FROM honey ORDER BY honey_id")
-        .expect("prepare");
-    let rows: Vec<(String, String, String, String, String)> = statement
-        .query_map([], |r| {
+    let rows: Vec<(String, String, String, String, String)> = stopped.rows("SELECT method, called_number, user_agent, transport_type, sip_message FROM honey ORDER BY honey_id", |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })
-        .expect("query")
-        .collect::<Result<_, _>>()
-        .expect("rows");
+        });
     assert_eq!(
         rows.len(),
         2,
@@ -307,15 +299,10 @@ fn ipv6_listener_records_ipv6_and_ipv4_sources_without_ports() {
     daemon.wait_for_probes(2);
     let stopped = daemon.stop();
     stopped.assert_clean_exit();
-    let db = stopped.db();
-    let mut statement = db
-        .prepare("SELECT source_ip, destination_ip FROM honey ORDER BY honey_id")
-        .expect("prepare");
-    let rows: Vec<(String, String)> = statement
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .expect("query")
-        .collect::<Result<_, _>>()
-        .expect("rows");
+    let rows: Vec<(String, String)> = stopped.rows(
+        "SELECT source_ip, destination_ip FROM honey ORDER BY honey_id",
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    );
     assert_eq!(
         rows,
         vec![

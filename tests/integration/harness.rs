@@ -222,21 +222,15 @@ impl Daemon {
     }
 
     /// Sends SIGTERM and waits for the exit; returns the status and keeps the directory.
-    pub(crate) fn stop(mut self) -> Stopped {
+    pub(crate) fn stop(self) -> Stopped {
         signal(self.child.id(), "TERM");
-        let status = wait_with_deadline(&mut self.child);
-        // Let the reader thread see EOF so every line is in.
-        let _ = self.wait_for(|_| false);
-        Stopped {
-            status,
-            log: self.log_lines(),
-            dir: std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir")),
-        }
+        self.wait_exit()
     }
 
-    /// Waits for the daemon to exit on its own (start-up failures).
+    /// Waits for the daemon to exit (on its own, or after [`Daemon::stop`]'s signal).
     pub(crate) fn wait_exit(mut self) -> Stopped {
         let status = wait_with_deadline(&mut self.child);
+        // Let the reader thread see EOF so every line is in.
         let _ = self.wait_for(|_| false);
         Stopped {
             status,
@@ -273,6 +267,21 @@ impl Stopped {
     /// Opens its database.
     pub(crate) fn db(&self) -> rusqlite::Connection {
         rusqlite::Connection::open(self.path("sentrypeer.db")).expect("open database")
+    }
+
+    /// Runs a query on its database and collects every row.
+    pub(crate) fn rows<T>(
+        &self,
+        sql: &str,
+        row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Vec<T> {
+        let db = self.db();
+        let mut statement = db.prepare(sql).expect("prepare");
+        statement
+            .query_map([], row)
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows")
     }
 
     /// The JSON log, one value per line.

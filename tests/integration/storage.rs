@@ -80,16 +80,9 @@ fn a_database_written_by_the_original_migrates_without_loss() {
     let stopped = daemon.stop();
     stopped.assert_clean_exit();
     let db = stopped.db();
-    let mut statement = db
-        .prepare("SELECT event_uuid, source_ip, source_port, called_number, method FROM honey ORDER BY honey_id")
-        .expect("prepare");
-    let rows: Vec<MigratedRow> = statement
-        .query_map([], |r| {
+    let rows: Vec<MigratedRow> = stopped.rows("SELECT event_uuid, source_ip, source_port, called_number, method FROM honey ORDER BY honey_id", |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })
-        .expect("query")
-        .collect::<Result<_, _>>()
-        .expect("rows");
+        });
     assert_eq!(rows.len(), 4, "old rows kept, new row added: {rows:?}");
     assert_eq!((rows[0].1.as_str(), rows[0].2), ("104.149.141.214", None));
     assert_eq!((rows[1].1.as_str(), rows[1].2), ("1.2.3.4", Some(5060)));

@@ -111,15 +111,10 @@ fn sipp_uac_completes_a_call_and_every_request_is_recorded() {
     daemon.wait_for_probes(3);
     let stopped = daemon.stop();
     stopped.assert_clean_exit();
-    let db = stopped.db();
-    let mut statement = db
-        .prepare("SELECT method, called_number, user_agent FROM honey ORDER BY honey_id")
-        .expect("prepare");
-    let rows: Vec<(String, String, String)> = statement
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .expect("query")
-        .collect::<Result<_, _>>()
-        .expect("rows");
+    let rows: Vec<(String, String, String)> = stopped.rows(
+        "SELECT method, called_number, user_agent FROM honey ORDER BY honey_id",
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    );
     let methods: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
     assert_eq!(methods, ["INVITE", "ACK", "BYE"]);
     assert!(
