@@ -92,7 +92,7 @@ fn the_default_config_file_is_not_created() {
 }
 
 #[test]
-fn a_config_file_sets_every_kind_of_option_and_flags_win() {
+fn file_then_environment_then_flags_take_precedence() {
     let builder = Daemon::builder().without_defaults();
     let dir = builder.dir().to_owned();
     let config = dir.join("sentrypeer.toml");
@@ -107,6 +107,14 @@ fn a_config_file_sets_every_kind_of_option_and_flags_win() {
     )
     .expect("write config");
     let daemon = builder
+        .env(
+            "SENTRYPEER_DB_FILE",
+            &dir.join("from-env.db").display().to_string(),
+        )
+        .env(
+            "SENTRYPEER_JSON_LOG_FILE",
+            &dir.join("env.json").display().to_string(),
+        )
         .args(["-g", config.to_str().expect("path"), "-f"])
         .args([dir.join("from-flag.db").display().to_string()])
         .start();
@@ -124,7 +132,11 @@ fn a_config_file_sets_every_kind_of_option_and_flags_win() {
     daemon.wait_for_probes(1);
     let stopped = daemon.stop();
     stopped.assert_clean_exit();
-    assert!(dir.join("from-flag.db").exists(), "flag beats file");
-    assert!(!dir.join("from-file.db").exists());
-    assert!(dir.join("file.json").exists(), "JSON log from the file");
+    assert!(
+        dir.join("from-flag.db").exists(),
+        "flag beats environment and file"
+    );
+    assert!(!dir.join("from-env.db").exists() && !dir.join("from-file.db").exists());
+    assert!(dir.join("env.json").exists(), "environment beats file");
+    assert!(!dir.join("file.json").exists());
 }
