@@ -18,6 +18,12 @@ use crate::event::Transport;
 const DATAGRAM_BUFFER_BYTES: usize = 65_536;
 /// Datagrams read per system call (`recvmmsg`).
 const RECEIVE_BATCH: usize = 16;
+/// Receive calls made before the loop yields to other tasks and looks at the shutdown signal, so
+/// a flood cannot starve the runtime or delay shutdown.
+const RECEIVES_PER_TURN: usize = 64;
+/// Receive calls made at shutdown to record what is already queued in the socket (enough for a
+/// full receive buffer of small probes); bounded so a flood cannot hold shutdown forever.
+const RECEIVES_AT_SHUTDOWN: usize = 1024;
 
 /// Receives datagrams until `shutdown` is cancelled, then handles what is already queued in the
 /// socket and returns.
@@ -47,8 +53,14 @@ pub async fn run(
                 false
             }
         };
-        // Read until the socket is empty; on shutdown this drains what already arrived.
-        loop {
+        // Read until the socket is empty (on shutdown this drains what already arrived), or
+        // until this turn's share is used up.
+        let receives = if stopping {
+            RECEIVES_AT_SHUTDOWN
+        } else {
+            RECEIVES_PER_TURN
+        };
+        for _ in 0..receives {
             let received = {
                 let mut slices: Vec<IoSliceMut<'_>> = buffers
                     .chunks_mut(DATAGRAM_BUFFER_BYTES)
@@ -78,6 +90,7 @@ pub async fn run(
         if stopping {
             return Ok(());
         }
+        tokio::task::yield_now().await;
     }
 }
 
