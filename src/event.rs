@@ -245,6 +245,11 @@ pub struct EventJson<'a> {
 
 /// Formats a timestamp as the original's `event_timestamp`, in UTC, always 9 fraction digits:
 /// `2022-02-22 11:19:15.848934346`.
+///
+/// ```
+/// let at: jiff::Timestamp = "2022-02-22T11:19:15.5Z".parse().unwrap();
+/// assert_eq!(sentrypeer::event::format_timestamp(at), "2022-02-22 11:19:15.500000000");
+/// ```
 pub fn format_timestamp(timestamp: Timestamp) -> String {
     timestamp.strftime("%Y-%m-%d %H:%M:%S%.9f").to_string()
 }

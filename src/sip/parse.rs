@@ -82,6 +82,17 @@ pub const MAX_HEADERS: usize = 256;
 /// Lines may end in CRLF or bare LF; leading CR/LF bytes are skipped; header lines are collected
 /// (up to [`MAX_HEADERS`]) even after a malformed start line; a folded header line extends the
 /// previous header's value; a missing blank line is accepted (`headers_complete == false`).
+///
+/// ```
+/// use sentrypeer::sip::{MessageKind, parse};
+///
+/// let probe = parse(b"INVITE sip:0046812118532@192.0.2.1 SIP/2.0\nTo: <sip:+46812118532@192.0.2.1>\n\n");
+/// assert_eq!(probe.kind, MessageKind::Request);
+/// assert_eq!(probe.method, Some("INVITE"));
+/// assert_eq!(probe.called_number(), Some(&b"+46812118532"[..]));
+/// assert_eq!(probe.request_uri_user(), Some(&b"0046812118532"[..]));
+/// assert_eq!(parse(b"\x16\x03\x01garbage").kind, MessageKind::Malformed);
+/// ```
 pub fn parse(input: &[u8]) -> Probe<'_> {
     let mut probe = Probe {
         raw: input,
