@@ -2,15 +2,17 @@
 //! signal and stops everything in order (listeners, then queues drain, then the store closes).
 //! The only module that knows every other one.
 
+use std::future::IntoFuture;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
+use crate::api::{self, ApiLimits, ApiState, CrowdSecKeys, ReadPool, Telemetry};
 use crate::config::Config;
 use crate::pipeline::Pipeline;
 use crate::sinks::json_log::{self, JsonLogStats};
@@ -21,6 +23,8 @@ use crate::transport::certs::{self, CertSource};
 use crate::transport::{self, ProbeHandler, StreamLimits};
 use crate::{node_id, shutdown};
 
+/// How long shutdown waits for API requests in flight.
+const API_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// How often rate-limit state of quiet sources is forgotten.
 const RATE_LIMIT_CLEANUP_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -52,7 +56,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         verbose: _,
         debug: _,
         api,
-        api_listen_address: _,
+        api_listen_address,
+        api_token,
+        crowdsec_api_key,
+        crowdsec_ban_duration,
         peer_to_peer,
         bootstrap_node,
         webhook_url,
@@ -60,7 +67,6 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         oauth2_client_secret,
     } = config;
     report_unavailable_features(
-        api,
         peer_to_peer,
         !bootstrap_node.is_empty(),
         webhook_url.is_some() || oauth2_client_id.is_some() || oauth2_client_secret.is_some(),
@@ -162,6 +168,34 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             ));
         }
     }
+    let api_server = if api {
+        let state = ApiState {
+            reader: ReadPool::new(db_file.clone()),
+            telemetry: Telemetry {
+                pipeline: Some(pipeline.monitor()),
+                transport: Some(handler.shared_counters()),
+                store: Arc::clone(&store_stats),
+            },
+            node_id,
+            started: Instant::now(),
+            token: api_token,
+            crowdsec: CrowdSecKeys::new(crowdsec_api_key),
+            crowdsec_ban: api::parse_duration(&crowdsec_ban_duration)
+                .context("crowdsec_ban_duration")?,
+            metrics: api::install_recorder(),
+        };
+        let listener = transport::bind_tcp(api_listen_address, "API")
+            .with_context(|| format!("Failed to start HTTP server on {api_listen_address}"))?;
+        tracing::info!("listening for API on {}", listener.local_addr()?);
+        let router = api::router(Arc::new(state), ApiLimits::default());
+        Some(tokio::spawn(
+            axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+                .into_future(),
+        ))
+    } else {
+        None
+    };
     spawn_rate_limit_cleanup(Arc::clone(&handler), shutdown.clone());
     shutdown::cancel_on_signal(shutdown.clone()).context("installing signal handlers")?;
     tracing::info!(version = crate::event::APP_VERSION, "sentrypeer ready");
@@ -181,6 +215,15 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     while let Some(ended) = listeners.join_next().await {
         if let Err(error) = flatten(ended) {
             tracing::error!(error = %format!("{error:#}"), "listener stopped with an error");
+        }
+    }
+
+    if let Some(server) = api_server {
+        match tokio::time::timeout(API_SHUTDOWN_GRACE, server).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(error))) => tracing::error!(%error, "API server failed"),
+            Ok(Err(error)) => tracing::error!(%error, "API server task failed"),
+            Err(_) => tracing::warn!("API requests still running at shutdown were cut off"),
         }
     }
 
@@ -213,9 +256,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     failure
 }
 
-fn report_unavailable_features(api: bool, p2p: bool, bootstrap: bool, webhook: bool) {
+fn report_unavailable_features(p2p: bool, bootstrap: bool, webhook: bool) {
     for (on, what) in [
-        (api, "REST API (-a)"),
         (p2p, "peer-to-peer sharing (-p)"),
         (bootstrap, "bootstrap node (-b)"),
         (webhook, "webhook and OAuth2 (-w, -i, -c)"),

@@ -89,6 +89,33 @@ pub struct Cli {
     )]
     pub api_listen_address: Option<SocketAddr>,
 
+    /// Bearer token the API requires on every route but /health-check or use SENTRYPEER_API_TOKEN env
+    #[arg(
+        long = "api-token",
+        env = "SENTRYPEER_API_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub api_token: Option<String>,
+
+    /// CrowdSec bouncer API key for /v1/decisions (repeatable, one per bouncer) or use SENTRYPEER_CROWDSEC_API_KEY env
+    #[arg(
+        long = "crowdsec-api-key",
+        env = "SENTRYPEER_CROWDSEC_API_KEY",
+        hide_env_values = true,
+        value_name = "KEY",
+        value_delimiter = ','
+    )]
+    pub crowdsec_api_key: Vec<String>,
+
+    /// How long a CrowdSec decision lasts after the IP was last seen (default 24h) or use SENTRYPEER_CROWDSEC_BAN_DURATION env
+    #[arg(
+        long = "crowdsec-ban-duration",
+        env = "SENTRYPEER_CROWDSEC_BAN_DURATION",
+        value_name = "DURATION"
+    )]
+    pub crowdsec_ban_duration: Option<String>,
+
     /// Set WebHook URL for bad actor json POSTs or use SENTRYPEER_WEBHOOK_URL env
     #[arg(short = 'w', long = "webhook-url", env = "SENTRYPEER_WEBHOOK_URL")]
     pub webhook_url: Option<String>,
@@ -276,6 +303,16 @@ impl Cli {
         set_if_some(&mut config.max_message_bytes, self.max_message_bytes);
         set_if_some(&mut config.tcp_idle_timeout_secs, self.tcp_idle_timeout);
         set_if_some(&mut config.max_connections, self.max_connections);
+        set_if_some(
+            &mut config.crowdsec_ban_duration,
+            self.crowdsec_ban_duration,
+        );
+        if let Some(token) = self.api_token {
+            config.api_token = Some(Secret::new(token));
+        }
+        if !self.crowdsec_api_key.is_empty() {
+            config.crowdsec_api_key = self.crowdsec_api_key.into_iter().map(Secret::new).collect();
+        }
         if self.syslog_address.is_some() {
             config.syslog_address = self.syslog_address;
         }

@@ -117,6 +117,12 @@ pub struct Config {
     pub api: bool,
     /// REST API listen address.
     pub api_listen_address: SocketAddr,
+    /// Bearer token the API requires on every route but `/health-check`, when set.
+    pub api_token: Option<Secret>,
+    /// CrowdSec bouncer API keys (`X-Api-Key`), one per bouncer; none disables `/v1/decisions`.
+    pub crowdsec_api_key: Vec<Secret>,
+    /// How long a CrowdSec decision lasts after the IP was last seen (`30m`, `24h`, `7d`).
+    pub crowdsec_ban_duration: String,
     /// Share bad actors with peers (`-p`).
     pub peer_to_peer: bool,
     /// Peer-to-peer bootstrap nodes (`-b`).
@@ -155,6 +161,9 @@ impl Default for Config {
             debug: false,
             api: false,
             api_listen_address: SocketAddr::from(([0, 0, 0, 0], 8082)),
+            api_token: None,
+            crowdsec_api_key: Vec::new(),
+            crowdsec_ban_duration: "24h".to_owned(),
             peer_to_peer: false,
             bootstrap_node: Vec::new(),
             webhook_url: None,
@@ -250,6 +259,25 @@ impl Config {
             return Err(ConfigError::Invalid {
                 option: "key",
                 reason: "empty path".to_owned(),
+            });
+        }
+        if crate::api::parse_duration(&self.crowdsec_ban_duration).is_none_or(|d| d.is_zero()) {
+            return Err(ConfigError::Invalid {
+                option: "crowdsec_ban_duration",
+                reason: format!(
+                    "{:?} is not a duration such as 30m, 24h or 7d",
+                    self.crowdsec_ban_duration
+                ),
+            });
+        }
+        if self
+            .api_token
+            .as_ref()
+            .is_some_and(|token| token.expose().is_empty())
+        {
+            return Err(ConfigError::Invalid {
+                option: "api_token",
+                reason: "empty token".to_owned(),
             });
         }
         if self.db_file.as_os_str().is_empty() {

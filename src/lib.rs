@@ -15,6 +15,7 @@
 //! - [`node_id`]: the node's persistent id.
 #![warn(missing_docs)]
 
+pub mod api;
 pub mod app;
 pub mod cli;
 pub mod config;

@@ -15,27 +15,16 @@ const DROP_WARNING_INTERVAL: Duration = Duration::from_secs(10);
 /// The receiving end a consumer reads events from.
 pub type EventReceiver = Receiver<Arc<BadActor>>;
 
-/// One consumer's bounded queue and its drop counter.
+/// One consumer's counters.
 #[derive(Debug)]
-struct ConsumerQueue {
+struct ConsumerCounters {
     name: &'static str,
-    sender: SyncSender<Arc<BadActor>>,
     delivered: AtomicU64,
     dropped: AtomicU64,
     last_warning: Mutex<Option<Instant>>,
 }
 
-impl ConsumerQueue {
-    fn push(&self, event: &Arc<BadActor>) {
-        match self.sender.try_send(Arc::clone(event)) {
-            Ok(()) => {
-                self.delivered.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(TrySendError::Full(_)) => self.count_drop("queue full"),
-            Err(TrySendError::Disconnected(_)) => self.count_drop("consumer stopped"),
-        }
-    }
-
+impl ConsumerCounters {
     fn count_drop(&self, reason: &'static str) {
         let total = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
         let Ok(mut last) = self.last_warning.lock() else {
@@ -51,6 +40,13 @@ impl ConsumerQueue {
             );
         }
     }
+}
+
+/// Counters of the whole pipeline, shared with [`PipelineMonitor`].
+#[derive(Debug)]
+struct Counters {
+    received: [AtomicU64; 3],
+    consumers: Vec<ConsumerCounters>,
 }
 
 /// Counters of one consumer.
@@ -73,19 +69,27 @@ pub struct PipelineStats {
     pub consumers: Vec<ConsumerStats>,
 }
 
+impl PipelineStats {
+    /// Events dropped for any consumer.
+    pub fn dropped(&self) -> u64 {
+        self.consumers.iter().map(|consumer| consumer.dropped).sum()
+    }
+}
+
 /// Builds a [`Pipeline`]: one bounded queue per consumer.
 #[derive(Debug, Default)]
 pub struct PipelineBuilder {
-    consumers: Vec<ConsumerQueue>,
+    senders: Vec<SyncSender<Arc<BadActor>>>,
+    consumers: Vec<ConsumerCounters>,
 }
 
 impl PipelineBuilder {
     /// Adds a consumer with a queue of `capacity` events; returns the end it reads from.
     pub fn consumer(&mut self, name: &'static str, capacity: usize) -> EventReceiver {
         let (sender, receiver) = sync_channel(capacity.max(1));
-        self.consumers.push(ConsumerQueue {
+        self.senders.push(sender);
+        self.consumers.push(ConsumerCounters {
             name,
-            sender,
             delivered: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             last_warning: Mutex::new(None),
@@ -97,8 +101,11 @@ impl PipelineBuilder {
     pub fn build(self) -> Pipeline {
         Pipeline {
             inner: Arc::new(Inner {
-                consumers: self.consumers,
-                received: Default::default(),
+                senders: self.senders,
+                counters: Arc::new(Counters {
+                    received: Default::default(),
+                    consumers: self.consumers,
+                }),
             }),
         }
     }
@@ -106,8 +113,8 @@ impl PipelineBuilder {
 
 #[derive(Debug)]
 struct Inner {
-    consumers: Vec<ConsumerQueue>,
-    received: [AtomicU64; 3],
+    senders: Vec<SyncSender<Arc<BadActor>>>,
+    counters: Arc<Counters>,
 }
 
 /// Handle the listeners submit events to. Cheap to clone; when the last clone is dropped every
@@ -125,25 +132,53 @@ impl Pipeline {
 
     /// Hands one event to every consumer without ever blocking.
     pub fn submit(&self, event: BadActor) {
-        if let Some(counter) = self.inner.received.get(event.transport.index()) {
+        let counters = &self.inner.counters;
+        if let Some(counter) = counters.received.get(event.transport.index()) {
             counter.fetch_add(1, Ordering::Relaxed);
         }
         let event = Arc::new(event);
-        for consumer in &self.inner.consumers {
-            consumer.push(&event);
+        for (sender, consumer) in self.inner.senders.iter().zip(&counters.consumers) {
+            match sender.try_send(Arc::clone(&event)) {
+                Ok(()) => {
+                    consumer.delivered.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(TrySendError::Full(_)) => consumer.count_drop("queue full"),
+                Err(TrySendError::Disconnected(_)) => consumer.count_drop("consumer stopped"),
+            }
         }
     }
 
     /// Current counters.
     pub fn stats(&self) -> PipelineStats {
+        self.monitor().stats()
+    }
+
+    /// A handle that reads the counters without keeping the queues open.
+    pub fn monitor(&self) -> PipelineMonitor {
+        PipelineMonitor {
+            counters: Arc::clone(&self.inner.counters),
+        }
+    }
+}
+
+/// Reads a pipeline's counters (for health details and metrics); holding it does not keep the
+/// consumers' queues open.
+#[derive(Debug, Clone)]
+pub struct PipelineMonitor {
+    counters: Arc<Counters>,
+}
+
+impl PipelineMonitor {
+    /// Current counters.
+    pub fn stats(&self) -> PipelineStats {
         PipelineStats {
             received: self
-                .inner
+                .counters
                 .received
                 .each_ref()
                 .map(|counter| counter.load(Ordering::Relaxed)),
             consumers: self
-                .inner
+                .counters
                 .consumers
                 .iter()
                 .map(|consumer| ConsumerStats {

@@ -15,6 +15,7 @@
 //! writer under WAL.
 
 mod error;
+pub mod query;
 pub mod retention;
 pub mod schema;
 pub mod stats;

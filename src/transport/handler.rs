@@ -2,6 +2,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -78,7 +79,7 @@ pub struct ProbeHandler {
     personality: Personality,
     pipeline: Pipeline,
     reply_limiter: Option<DefaultKeyedRateLimiter<IpAddr>>,
-    counters: TransportCounters,
+    counters: Arc<TransportCounters>,
 }
 
 impl ProbeHandler {
@@ -101,7 +102,7 @@ impl ProbeHandler {
             personality,
             pipeline,
             reply_limiter,
-            counters: TransportCounters::default(),
+            counters: Arc::default(),
         }
     }
 
@@ -188,8 +189,8 @@ impl ProbeHandler {
         &self.counters
     }
 
-    /// The pipeline events go to.
-    pub fn pipeline(&self) -> &Pipeline {
-        &self.pipeline
+    /// The reply counters, shared (holding them does not keep the pipeline open).
+    pub fn shared_counters(&self) -> Arc<TransportCounters> {
+        Arc::clone(&self.counters)
     }
 }

@@ -1,0 +1,164 @@
+//! `/api/v1/ip-addresses` and `/api/v1/numbers`: paginated (`limit`, `cursor`), filtered
+//! (`since`, `origin`, `min_seen_count`) listings with numeric counts, and point lookups.
+
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use serde::Serialize;
+
+use super::body::json;
+use super::ip_addresses::parse_ip;
+use super::params::{Params, encode_cursor};
+use super::{ApiError, ApiState};
+use crate::store::query::{self, Cursor, SeenRecord, is_phone_number};
+
+pub(crate) fn routes() -> Router<Arc<ApiState>> {
+    Router::new()
+        .route("/api/v1/ip-addresses", get(list_ips))
+        .route("/api/v1/ip-addresses/{ip}", get(one_ip))
+        .route("/api/v1/numbers", get(list_numbers))
+        .route("/api/v1/numbers/{number}", get(one_number))
+}
+
+/// A page and where the next one starts (`null` on the last page).
+#[derive(Debug, Serialize)]
+struct Page {
+    items: Vec<serde_json::Value>,
+    next_cursor: Option<String>,
+}
+
+/// Which aggregate a listing reads.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Ips,
+    Numbers,
+}
+
+impl Kind {
+    /// Name of the key field in items.
+    fn key_name(self) -> &'static str {
+        match self {
+            Self::Ips => "ip_address",
+            Self::Numbers => "called_number",
+        }
+    }
+
+    /// One record as an item: `{ "<key_name>": …, "seen_last": …, "seen_count": <integer> }`.
+    fn item(self, record: SeenRecord) -> serde_json::Value {
+        let mut item = serde_json::Map::new();
+        item.insert(self.key_name().to_owned(), record.key.into());
+        item.insert("seen_last".to_owned(), record.seen_last.into());
+        item.insert("seen_count".to_owned(), record.seen_count.into());
+        serde_json::Value::Object(item)
+    }
+}
+
+async fn list_ips(
+    state: State<Arc<ApiState>>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    list(state, query, Kind::Ips).await
+}
+
+async fn list_numbers(
+    state: State<Arc<ApiState>>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    list(state, query, Kind::Numbers).await
+}
+
+async fn list(
+    State(state): State<Arc<ApiState>>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    kind: Kind,
+) -> Result<Response, ApiError> {
+    let mut params = Params::new(query)?;
+    let filter = params.list_filter()?;
+    let limit = params.limit()?;
+    let after = params.list_cursor()?;
+    params.finish()?;
+    let page = state
+        .reader
+        .run(move |conn| {
+            let mut items = Vec::with_capacity(limit.min(64));
+            // One extra row tells whether another page follows.
+            let visit = |record: SeenRecord| {
+                items.push(record);
+                ControlFlow::Continue(())
+            };
+            match kind {
+                Kind::Ips => query::each_ip(conn, &filter, after.as_ref(), Some(limit + 1), visit)?,
+                Kind::Numbers => {
+                    query::each_number(conn, &filter, after.as_ref(), Some(limit + 1), visit)?
+                }
+            }
+            Ok(items)
+        })
+        .await?;
+    Ok(json(StatusCode::OK, &paginate(page, limit, kind)))
+}
+
+fn paginate(mut records: Vec<SeenRecord>, limit: usize, kind: Kind) -> Page {
+    let more = records.len() > limit;
+    records.truncate(limit);
+    let next_cursor = more.then(|| records.last()).flatten().map(|last| {
+        encode_cursor(&Cursor {
+            seen_last: last.seen_last.clone(),
+            key: last.key.clone(),
+        })
+    });
+    Page {
+        items: records
+            .into_iter()
+            .map(|record| kind.item(record))
+            .collect(),
+        next_cursor,
+    }
+}
+
+async fn one_ip(
+    State(state): State<Arc<ApiState>>,
+    Path(ip): Path<String>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let mut params = Params::new(query)?;
+    let origin = params.origin()?;
+    params.finish()?;
+    let ip = parse_ip(&ip).map_err(|_| super::params::bad("ip", "not an IPv4 or IPv6 address"))?;
+    let found = state
+        .reader
+        .run(move |conn| query::ip_seen(conn, &ip, origin))
+        .await?;
+    found
+        .map(|record| json(StatusCode::OK, &Kind::Ips.item(record)))
+        .ok_or(ApiError::NotFound)
+}
+
+async fn one_number(
+    State(state): State<Arc<ApiState>>,
+    Path(number): Path<String>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let mut params = Params::new(query)?;
+    let origin = params.origin()?;
+    params.finish()?;
+    if !is_phone_number(&number) {
+        return Err(super::params::bad(
+            "number",
+            "expected digits with an optional leading +",
+        ));
+    }
+    let found = state
+        .reader
+        .run(move |conn| query::number_seen(conn, &number, origin))
+        .await?;
+    found
+        .map(|record| json(StatusCode::OK, &Kind::Numbers.item(record)))
+        .ok_or(ApiError::NotFound)
+}

@@ -1,0 +1,191 @@
+//! REST API (`-a`): the original's routes with their exact bodies and headers, versioned
+//! `/api/v1/` routes, blocklist feeds, a CrowdSec-compatible decision stream and Prometheus
+//! metrics. [`router`] is pure; `app.rs` binds and serves it, tests drive it with `oneshot`.
+//!
+//! Every response carries `Access-Control-Allow-Origin: *`, `X-Powered-By: SentryPeer` and
+//! `X-SentryPeer-Version`. Requests are GET (or HEAD) without a body; they run under a timeout
+//! and a global concurrency limit; queries use read-only connections on the blocking pool.
+
+mod auth;
+mod body;
+mod crowdsec;
+mod error;
+mod events;
+mod feeds;
+mod health;
+mod ip_addresses;
+mod listings;
+mod metrics;
+mod numbers;
+mod params;
+mod reader;
+mod stats;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use jiff::SignedDuration;
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use uuid::Uuid;
+
+pub use crowdsec::CrowdSecKeys;
+pub use error::ApiError;
+pub use metrics::install_recorder;
+pub use params::parse_duration;
+pub use reader::ReadPool;
+
+use crate::config::Secret;
+use crate::event::APP_VERSION;
+use crate::pipeline::PipelineMonitor;
+use crate::store::StoreStats;
+use crate::transport::TransportCounters;
+
+/// Routes documented in `openapi.json` (a test checks both agree).
+pub const DOCUMENTED_ROUTES: &[&str] = &[
+    "/health-check",
+    "/",
+    "/ip-addresses",
+    "/ip-addresses/{ip}",
+    "/ip-addresses/ipset",
+    "/numbers",
+    "/numbers/{number}",
+    "/api/v1/health",
+    "/api/v1/events",
+    "/api/v1/stats",
+    "/api/v1/ip-addresses",
+    "/api/v1/ip-addresses/{ip}",
+    "/api/v1/numbers",
+    "/api/v1/numbers/{number}",
+    "/api/v1/feeds/ips.txt",
+    "/api/v1/feeds/ipset",
+    "/api/v1/feeds/nftables",
+    "/api/v1/feeds/numbers.txt",
+    "/v1/decisions",
+    "/v1/decisions/stream",
+    "/metrics",
+];
+
+/// Limits of the HTTP server.
+#[derive(Debug, Clone, Copy)]
+pub struct ApiLimits {
+    /// Time to produce a response's head (streamed bodies may take longer).
+    pub request_timeout: Duration,
+    /// Requests served at once; more wait.
+    pub max_concurrent_requests: usize,
+}
+
+impl Default for ApiLimits {
+    fn default() -> Self {
+        Self {
+            request_timeout: Duration::from_secs(10),
+            max_concurrent_requests: 256,
+        }
+    }
+}
+
+/// Counters the API reports (health details, stats, metrics). None of them keeps the capture
+/// pipeline open.
+#[derive(Debug, Clone)]
+pub struct Telemetry {
+    /// Events received and dropped per consumer.
+    pub pipeline: Option<PipelineMonitor>,
+    /// Replies sent, rate-limited, failed.
+    pub transport: Option<Arc<TransportCounters>>,
+    /// Events stored and failed.
+    pub store: Arc<StoreStats>,
+}
+
+/// Everything the handlers share.
+#[derive(Debug)]
+pub struct ApiState {
+    /// Read-only database access.
+    pub reader: ReadPool,
+    /// Counters.
+    pub telemetry: Telemetry,
+    /// This node's id.
+    pub node_id: Uuid,
+    /// When the daemon started.
+    pub started: Instant,
+    /// Bearer token required on every route but `/health-check`, when set.
+    pub token: Option<Secret>,
+    /// CrowdSec bouncer keys and their stream positions.
+    pub crowdsec: CrowdSecKeys,
+    /// How long a CrowdSec decision lasts after an IP was last seen.
+    pub crowdsec_ban: SignedDuration,
+    /// Renders the Prometheus metrics.
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+}
+
+/// The whole API.
+pub fn router(state: Arc<ApiState>, limits: ApiLimits) -> Router {
+    let protected = Router::new()
+        .merge(health::routes())
+        .merge(ip_addresses::routes())
+        .merge(numbers::routes())
+        .merge(listings::routes())
+        .merge(events::routes())
+        .merge(stats::routes())
+        .merge(feeds::routes())
+        .merge(metrics::routes())
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            auth::require_bearer_token,
+        ));
+    Router::new()
+        .merge(health::open_routes())
+        .merge(protected)
+        .merge(crowdsec::routes(Arc::clone(&state)))
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(middleware::from_fn(metrics::record_request))
+        .layer(middleware::from_fn(reject_request_bodies))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            limits.request_timeout,
+        ))
+        .layer(GlobalConcurrencyLimitLayer::new(
+            limits.max_concurrent_requests,
+        ))
+        .layer(middleware::map_response(add_common_headers))
+        .with_state(state)
+}
+
+/// The original's headers, on every response.
+async fn add_common_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        HeaderName::from_static("x-powered-by"),
+        HeaderValue::from_static("SentryPeer"),
+    );
+    headers.insert(
+        HeaderName::from_static("x-sentrypeer-version"),
+        HeaderValue::from_static(APP_VERSION),
+    );
+    response
+}
+
+/// No route takes a body: refuse one rather than read it.
+async fn reject_request_bodies(request: Request, next: Next) -> Result<Response, ApiError> {
+    let headers = request.headers();
+    let has_length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|length| length.trim() != "0");
+    if has_length || headers.contains_key(header::TRANSFER_ENCODING) {
+        return Err(ApiError::BodyNotAccepted);
+    }
+    Ok(next.run(request).await)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,161 @@
+//! Router tests: the whole API driven with `oneshot` against a temp-file database seeded through
+//! the store's own writer.
+
+mod compat;
+mod crowdsec;
+mod feeds;
+mod v1;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use jiff::{SignedDuration, Timestamp};
+use tempfile::TempDir;
+use tower::ServiceExt;
+use uuid::Uuid;
+
+use super::{ApiLimits, ApiState, CrowdSecKeys, ReadPool, Telemetry, install_recorder, router};
+use crate::config::Secret;
+use crate::event::{BadActor, CollectedMethod, Origin, Transport, format_timestamp};
+use crate::sip::MessageKind;
+use crate::store::{self, StoreStats};
+
+/// A database in a temp dir and a way to build routers on it.
+struct Fixture {
+    dir: TempDir,
+}
+
+impl Fixture {
+    /// An empty (migrated) database.
+    fn empty() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        store::open(&dir.path().join("sentrypeer.db")).expect("create database");
+        Self { dir }
+    }
+
+    /// The original's test row (`104.149.141.214`, number `100`, INVITE, `friendly-scanner`).
+    fn original() -> Self {
+        let fixture = Self::empty();
+        fixture.insert(&[event(
+            "104.149.141.214",
+            "100",
+            "INVITE",
+            "friendly-scanner",
+            60,
+        )]);
+        fixture
+    }
+
+    fn insert(&self, events: &[BadActor]) {
+        let mut conn = store::open(&self.dir.path().join("sentrypeer.db")).expect("open");
+        let events: Vec<Arc<BadActor>> = events.iter().cloned().map(Arc::new).collect();
+        store::writer::insert_events(&mut conn, &events).expect("insert");
+    }
+
+    fn router(&self) -> Router {
+        self.router_with(None, Vec::new())
+    }
+
+    fn router_with(&self, token: Option<&str>, crowdsec_keys: Vec<&str>) -> Router {
+        let state = ApiState {
+            reader: ReadPool::new(self.dir.path().join("sentrypeer.db")),
+            telemetry: Telemetry {
+                pipeline: None,
+                transport: None,
+                store: Arc::new(StoreStats::default()),
+            },
+            node_id: Uuid::from_u128(42),
+            started: Instant::now(),
+            token: token.map(Secret::new),
+            crowdsec: CrowdSecKeys::new(crowdsec_keys.into_iter().map(Secret::new).collect()),
+            crowdsec_ban: SignedDuration::from_hours(24),
+            metrics: install_recorder(),
+        };
+        router(Arc::new(state), ApiLimits::default())
+    }
+}
+
+/// A local UDP event `seconds_ago` old.
+fn event(ip: &str, number: &str, method: &str, agent: &str, seconds_ago: i64) -> BadActor {
+    BadActor {
+        event_timestamp: Timestamp::now() - SignedDuration::from_secs(seconds_ago),
+        event_uuid: Uuid::now_v7(),
+        created_by_node_id: Uuid::from_u128(7),
+        collected_method: CollectedMethod::Responsive,
+        transport: Transport::Udp,
+        source: SocketAddr::new(ip.parse().expect("ip"), 5070),
+        destination: "192.0.2.10:5060".parse().expect("addr"),
+        called_number: number.to_owned(),
+        request_uri_user: Some(number.to_owned()),
+        sip_method: method.to_owned(),
+        sip_user_agent: agent.to_owned(),
+        sip_message: format!("{method} sip:{number}@192.0.2.10 SIP/2.0\r\n\r\n"),
+        message_kind: MessageKind::Request,
+        origin: Origin::Local,
+    }
+}
+
+/// The stored text of an event's timestamp.
+fn stored_timestamp(event: &BadActor) -> String {
+    format_timestamp(event.event_timestamp)
+}
+
+/// A response's status, headers and body text.
+struct Answer {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).expect("JSON body")
+    }
+}
+
+async fn send(router: &Router, request: Request<Body>) -> Answer {
+    let response = router.clone().oneshot(request).await.expect("infallible");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("whole body")
+        .to_bytes();
+    Answer {
+        status,
+        headers,
+        body: String::from_utf8(bytes.to_vec()).expect("UTF-8 body"),
+    }
+}
+
+async fn get(router: &Router, uri: &str) -> Answer {
+    send(
+        router,
+        Request::get(uri).body(Body::empty()).expect("request"),
+    )
+    .await
+}
+
+/// Asserts the original's headers.
+fn assert_common_headers(answer: &Answer) {
+    assert_eq!(answer.header("access-control-allow-origin"), "*");
+    assert_eq!(answer.header("x-powered-by"), "SentryPeer");
+    assert_eq!(
+        answer.header("x-sentrypeer-version"),
+        env!("CARGO_PKG_VERSION")
+    );
+}
