@@ -113,6 +113,7 @@ impl DaemonBuilder {
             udp: None,
             tcp: None,
             tls: None,
+            api: None,
         };
         daemon.wait_ready();
         daemon
@@ -130,6 +131,8 @@ pub(crate) struct Daemon {
     pub(crate) tcp: Option<SocketAddr>,
     /// TLS SIP address, when listening.
     pub(crate) tls: Option<SocketAddr>,
+    /// REST API address, when serving.
+    pub(crate) api: Option<SocketAddr>,
 }
 
 impl Daemon {
@@ -161,6 +164,7 @@ impl Daemon {
         self.udp = find("UDP");
         self.tcp = find("TCP");
         self.tls = find("TLS");
+        self.api = find("API");
     }
 
     /// Waits until `done` holds for the log lines seen so far; false when the daemon exited or
@@ -194,6 +198,12 @@ impl Daemon {
             probes_recorded(&self.log_lines()),
             self.log_lines().join("\n")
         );
+    }
+
+    /// Waits until the store writer has committed `count` events in total.
+    pub(crate) fn wait_for_stored(&self, count: u64) {
+        let seen = self.wait_for(|lines| stored_total(lines) >= count);
+        assert!(seen, "expected {count} events stored; log:\n{}", self.log_lines().join("\n"));
     }
 
     /// Everything the daemon printed so far.
@@ -301,6 +311,18 @@ impl Stopped {
             self.log.join("\n")
         );
     }
+}
+
+/// The last running total the writer logged (`stored_total=N`).
+fn stored_total(lines: &[String]) -> u64 {
+    lines
+        .iter()
+        .rev()
+        .find_map(|line| {
+            let rest = line.split("stored_total=").nth(1)?;
+            rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+        })
+        .unwrap_or(0)
 }
 
 fn probes_recorded(lines: &[String]) -> usize {

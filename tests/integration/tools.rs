@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 
 use crate::harness::{Daemon, WAIT, udp_client};
 
-fn tool(name: &str) -> Command {
+pub(crate) fn tool(name: &str) -> Command {
     let found = Command::new("sh")
         .args(["-c", &format!("command -v {name}")])
         .output()
@@ -22,12 +22,12 @@ fn tool(name: &str) -> Command {
     Command::new(name)
 }
 
-fn run(mut command: Command, dir: &Path) -> Output {
+pub(crate) fn run(mut command: Command, dir: &Path) -> Output {
     command.current_dir(dir).stdin(std::process::Stdio::null());
     command.output().expect("run tool")
 }
 
-fn free_udp_port() -> u16 {
+pub(crate) fn free_udp_port() -> u16 {
     let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
     socket.local_addr().expect("addr").port()
 }
