@@ -5,9 +5,11 @@ mod harness;
 
 mod api;
 mod bad_input;
+mod bouncer;
 mod capture;
 mod cli;
 mod config_env;
+mod firewall;
 mod limits;
 mod storage;
 mod tls;
