@@ -1,0 +1,94 @@
+//! Benchmark helper: fills a SentryPeer database with synthetic events through the store's own
+//! writer path (aggregates included), fast, deterministic.
+//!
+//! ```text
+//! cargo run --release --example seed -- DB_FILE EVENTS IPS NUMBERS
+//! ```
+//!
+//! IP `i` is `198.18.(i / 256 % 256).(i % 256)` spread over 198.18.0.0/15 (the benchmarking
+//! range), number `j` is `00` followed by `4600000000 + j`; `bench/lookups.lua` asks for the same
+//! keys. Events are spread over the last 6 days (inside the default 7-day retention).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use jiff::{SignedDuration, Timestamp};
+use sentrypeer::event::{BadActor, CollectedMethod, Origin, Transport};
+use sentrypeer::sip::MessageKind;
+use uuid::Uuid;
+
+/// Events per transaction.
+const BATCH: usize = 10_000;
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [db, events, ips, numbers] = args.as_slice() else {
+        bail!("usage: seed DB_FILE EVENTS IPS NUMBERS");
+    };
+    let events: u64 = events.parse().context("EVENTS")?;
+    let ips: u64 = ips.parse().context("IPS")?;
+    let numbers: u64 = numbers.parse().context("NUMBERS")?;
+    if ips == 0 || numbers == 0 || ips > 131_072 {
+        bail!("IPS must be 1..=131072 and NUMBERS at least 1");
+    }
+    let mut conn = sentrypeer::store::open(db.as_ref()).context("open database")?;
+    let node = Uuid::new_v4();
+    let now = Timestamp::now();
+    let span_ns = SignedDuration::from_hours(6 * 24).as_nanos();
+    let started = Instant::now();
+    let mut batch: Vec<Arc<BadActor>> = Vec::with_capacity(BATCH);
+    let mut random = 0x9E37_79B9_7F4A_7C15_u64;
+    for index in 0..events {
+        random ^= random << 13;
+        random ^= random >> 7;
+        random ^= random << 17;
+        // The first NUMBERS events call each number once, so every number exists.
+        let number = if index < numbers { index } else { random % numbers };
+        let ip = (random >> 20) % ips;
+        let age = SignedDuration::from_nanos(
+            i64::try_from(u128::from(events - index) * span_ns.unsigned_abs() / u128::from(events.max(1)))
+                .unwrap_or(0),
+        );
+        batch.push(Arc::new(event(node, now - age, ip, number)));
+        if batch.len() == BATCH {
+            sentrypeer::store::writer::insert_events(&mut conn, &batch).context("insert")?;
+            batch.clear();
+        }
+    }
+    if !batch.is_empty() {
+        sentrypeer::store::writer::insert_events(&mut conn, &batch).context("insert")?;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "seeded {events} events ({ips} IPs, {numbers} numbers) in {seconds:.1} s: {:.0} events/s",
+        events as f64 / seconds
+    );
+    Ok(())
+}
+
+fn event(node: Uuid, at: Timestamp, ip: u64, number: u64) -> BadActor {
+    let ip = Ipv4Addr::new(198, 18 + u8::try_from(ip / 65_536).unwrap_or(0), ((ip / 256) % 256) as u8, (ip % 256) as u8);
+    let number = format!("00{}", 4_600_000_000 + number);
+    BadActor {
+        event_timestamp: at,
+        event_uuid: Uuid::now_v7(),
+        created_by_node_id: node,
+        collected_method: CollectedMethod::Responsive,
+        transport: Transport::Udp,
+        source: SocketAddr::new(IpAddr::V4(ip), 5060),
+        destination: SocketAddr::from(([127, 0, 0, 1], 5060)),
+        sip_message: format!(
+            "INVITE sip:{number}@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {ip}:5060;branch=z9hG4bK-1\r\n\
+             From: <sip:100@{ip}>;tag=1\r\nTo: <sip:{number}@127.0.0.1>\r\nCall-ID: bench\r\n\
+             CSeq: 1 INVITE\r\nUser-Agent: friendly-scanner\r\nContent-Length: 0\r\n\r\n"
+        ),
+        called_number: number.clone(),
+        request_uri_user: Some(number),
+        sip_method: "INVITE".to_owned(),
+        sip_user_agent: "friendly-scanner".to_owned(),
+        message_kind: MessageKind::Request,
+        origin: Origin::Local,
+    }
+}
