@@ -16,7 +16,8 @@ use super::body::json;
 use super::ip_addresses::parse_ip;
 use super::params::{Params, encode_cursor};
 use super::{ApiError, ApiState};
-use crate::store::query::{self, Cursor, SeenRecord, is_phone_number};
+use crate::store::is_phone_number;
+use crate::store::query::{self, Cursor, SeenRecord};
 
 pub(crate) fn routes() -> Router<Arc<ApiState>> {
     Router::new()

@@ -16,7 +16,8 @@ use super::ip_addresses::seen_item;
 use super::params::Params;
 use super::reader::write_records;
 use super::{ApiError, ApiState};
-use crate::store::query::{self, ListFilter, is_phone_number};
+use crate::store::is_phone_number;
+use crate::store::query::{self, ListFilter};
 
 pub(crate) fn routes() -> Router<Arc<ApiState>> {
     Router::new()

@@ -3,9 +3,14 @@
 //!
 //! # Layout
 //!
-//! - [`schema`]: the `honey` table and its numbered migrations (`PRAGMA user_version`).
+//! - [`schema`]: the `honey` table, the aggregate tables `ip_addresses` and `called_numbers`,
+//!   and their numbered migrations (`PRAGMA user_version`).
 //! - [`writer`]: the one thread that inserts events, a batch per transaction.
-//! - [`retention`]: deletes events older than the retention window, in small chunks.
+//! - `aggregate`: the writer's per-batch UPSERTs into the aggregate tables (what their counters
+//!   mean is documented there).
+//! - [`retention`]: deletes events older than the retention window, in small chunks, and the
+//!   aggregate rows whose events are all gone.
+//! - [`query`]: the read side the API calls, on a connection from [`open_read_only`].
 //! - [`stats`]: the writer's counters, shared with health and metrics.
 //!
 //! # Connections
@@ -14,6 +19,7 @@
 //! to [`LATEST_VERSION`]); [`open_read_only`] gives connections for readers, which never block the
 //! writer under WAL.
 
+mod aggregate;
 mod error;
 pub mod query;
 pub mod retention;
@@ -34,13 +40,28 @@ use tracing::{debug, warn};
 
 pub use error::StoreError;
 pub use retention::{DEFAULT_RETENTION_DAYS, retention_cutoff, run_retention};
-pub use schema::{LATEST_VERSION, migrate, schema_version};
+pub use schema::{LATEST_VERSION, is_phone_number, migrate, schema_version};
 pub use stats::{StoreStats, StoreStatsSnapshot};
 pub use writer::{WriterOptions, run_writer, spawn_writer};
 
 /// How long a statement waits for a lock held by another connection before failing with
 /// `SQLITE_BUSY` (readers and a second process can hold locks briefly).
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Page cache of the writer's connection, in KiB (SQLite's default is 2 MiB). The aggregate
+/// UPSERTs touch pages all over `ip_addresses` and `called_numbers`; keeping them cached saves
+/// re-reading them every batch.
+///
+/// Measured together with [`WRITER_WAL_AUTOCHECKPOINT`] (100,000 events, 5,000 IPs, 50,000
+/// numbers, batches of 1,000, 2-core box): 14k events/s with SQLite's defaults, 23k with this
+/// cache alone, 29k with the checkpoint interval alone, 32k with both.
+const WRITER_CACHE_KIB: i64 = 16 * 1024;
+
+/// WAL pages (4 KiB each) after which a commit checkpoints (SQLite's default is 1,000). Each
+/// batch dirties hundreds of aggregate pages; a longer interval copies each hot page back to
+/// the database once per checkpoint instead of once per batch, at the cost of a WAL of up to
+/// ~40 MiB between checkpoints.
+const WRITER_WAL_AUTOCHECKPOINT: i64 = 10_000;
 
 /// The first 16 bytes of every SQLite 3 database file.
 const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
@@ -119,6 +140,8 @@ fn configure_writer(conn: &Connection) -> Result<(), rusqlite::Error> {
         warn!(journal_mode = %mode, "SQLite refused WAL mode; readers may block the writer");
     }
     conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
+    conn.pragma_update(None, "wal_autocheckpoint", WRITER_WAL_AUTOCHECKPOINT)?;
     debug!(journal_mode = %mode, "database connection configured");
     Ok(())
 }

@@ -1,5 +1,11 @@
 //! Retention: deletes events older than the configured number of days, in small chunks so the
-//! writer never holds a long transaction. Runs inside the writer thread only.
+//! writer never holds a long transaction, then the aggregate rows whose `last_seen` is older
+//! than the same cutoff (their events are gone), and resets the local or peer half of a row
+//! whose side has been silent that long. Runs inside the writer thread only.
+//!
+//! So an aggregate row's `seen_count` counts the key's events since the row was created, for as
+//! long as the key stays active within the window; after a silence longer than the window the
+//! key starts again from zero (with a new `id`).
 
 use std::time::{Duration, Instant};
 
@@ -22,6 +28,27 @@ const DELETE_CHUNK: &str = "
 DELETE FROM honey WHERE rowid IN (
     SELECT rowid FROM honey WHERE event_timestamp < ?1 LIMIT ?2)";
 
+/// Deletes one chunk of `ip_addresses` rows last seen before the cutoff (uses their `last_seen`
+/// index).
+const DELETE_IP_CHUNK: &str = "
+DELETE FROM ip_addresses WHERE id IN (
+    SELECT id FROM ip_addresses WHERE last_seen < ?1 LIMIT ?2)";
+
+/// Deletes one chunk of `called_numbers` rows last seen before the cutoff.
+const DELETE_NUMBER_CHUNK: &str = "
+DELETE FROM called_numbers WHERE id IN (
+    SELECT id FROM called_numbers WHERE last_seen < ?1 LIMIT ?2)";
+
+/// Resets the halves of aggregate rows whose side has been silent since before the cutoff (the
+/// rows themselves are still active through the other side). No index on these columns: a scan
+/// of the aggregate tables, once per retention run.
+const RESET_SILENT_SIDES: [&str; 4] = [
+    "UPDATE ip_addresses SET local_count = 0, local_last_seen = NULL WHERE local_last_seen < ?1",
+    "UPDATE ip_addresses SET peer_count = 0, peer_last_seen = NULL WHERE peer_last_seen < ?1",
+    "UPDATE called_numbers SET local_count = 0, local_last_seen = NULL WHERE local_last_seen < ?1",
+    "UPDATE called_numbers SET peer_count = 0, peer_last_seen = NULL WHERE peer_last_seen < ?1",
+];
+
 /// The `event_timestamp` before which events are out of a `retention_days` window ending at
 /// `now`; `None` when nothing is ever deleted (0 days, or a window reaching before year -9999).
 pub fn retention_cutoff(now: Timestamp, retention_days: u32) -> Option<String> {
@@ -32,8 +59,8 @@ pub fn retention_cutoff(now: Timestamp, retention_days: u32) -> Option<String> {
     now.checked_sub(window).ok().map(format_timestamp)
 }
 
-/// Deletes every event older than `retention_days` before `now` (0 = keep everything) and
-/// returns how many rows went.
+/// Deletes every event older than `retention_days` before `now` (0 = keep everything) and the
+/// aggregate rows last seen before the same cutoff, and returns how many events went.
 ///
 /// # Errors
 ///
@@ -47,8 +74,28 @@ pub fn run_retention(
         return Ok(0);
     };
     let deleted = delete_older_than(conn, &cutoff, RETENTION_CHUNK_ROWS)?;
-    debug!(deleted, cutoff = %cutoff, retention_days, "retention removed old events");
+    let keys = prune_aggregates(conn, &cutoff, RETENTION_CHUNK_ROWS)?;
+    debug!(
+        deleted,
+        keys,
+        cutoff = %cutoff,
+        retention_days,
+        "retention removed old events and aggregate rows"
+    );
     Ok(deleted)
+}
+
+/// Deletes aggregate rows last seen before `cutoff`, `chunk` rows per statement, resets the
+/// silent halves of the others, and returns how many rows went.
+fn prune_aggregates(conn: &Connection, cutoff: &str, chunk: i64) -> Result<u64, rusqlite::Error> {
+    let mut total = 0;
+    for sql in [DELETE_IP_CHUNK, DELETE_NUMBER_CHUNK] {
+        total += delete_chunks(conn, sql, cutoff, chunk)?;
+    }
+    for sql in RESET_SILENT_SIDES {
+        conn.prepare_cached(sql)?.execute([cutoff])?;
+    }
+    Ok(total)
 }
 
 /// Deletes rows with `event_timestamp < cutoff`, `chunk` rows per statement.
@@ -57,7 +104,18 @@ pub(crate) fn delete_older_than(
     cutoff: &str,
     chunk: i64,
 ) -> Result<u64, rusqlite::Error> {
-    let mut delete = conn.prepare_cached(DELETE_CHUNK)?;
+    delete_chunks(conn, DELETE_CHUNK, cutoff, chunk)
+}
+
+/// Runs the chunked delete `sql` (`?1` = cutoff, `?2` = chunk) until a chunk comes back short,
+/// and returns how many rows went.
+fn delete_chunks(
+    conn: &Connection,
+    sql: &str,
+    cutoff: &str,
+    chunk: i64,
+) -> Result<u64, rusqlite::Error> {
+    let mut delete = conn.prepare_cached(sql)?;
     let mut total: u64 = 0;
     loop {
         let deleted = delete.execute(params![cutoff, chunk])?;

@@ -1,8 +1,15 @@
-//! The `honey` table and its numbered migrations, tracked in `PRAGMA user_version`.
+//! The `honey` table, the aggregate tables `ip_addresses` and `called_numbers`, and their
+//! numbered migrations, tracked in `PRAGMA user_version`.
 //!
 //! Version 0 is what the original SentryPeer leaves behind (it never sets `user_version`): either
 //! nothing, or its `honey` table with three indexes. Every migration is written so it applies to
 //! both, and no migration ever drops a row.
+//!
+//! | Version | What it adds |
+//! |---|---|
+//! | 1 | the original `honey` table and its three indexes, verbatim |
+//! | 2 | ports, destination, origin, Request-URI user, message kind; `event_timestamp` index |
+//! | 3 | `ip_addresses` and `called_numbers` (one row per key, kept by the writer), backfilled |
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -48,6 +55,63 @@ ALTER TABLE honey ADD COLUMN message_kind TEXT;
 CREATE INDEX IF NOT EXISTS event_timestamp_index ON honey (event_timestamp);
 ";
 
+/// Migration 3: one row per source IP and per called phone number, with counters the writer
+/// keeps up to date in the same transaction as each batch (see `store::aggregate`). Both are
+/// rowid tables on purpose: `id` is a stable integer for as long as the row lives (the CrowdSec
+/// decision id). The index on `(last_seen DESC, key)` serves newest-first listings without a
+/// sort, time filters, and retention.
+///
+/// The backfill takes every existing `honey` row: `origin = 'local'` counts as local, anything
+/// else as a peer's; a row without `event_timestamp` counts at its `created_at`. Rows without a
+/// `source_ip` are not counted in `ip_addresses`; only phone numbers (see [`is_phone_number`],
+/// which the `GLOB`s below mirror) go to `called_numbers`.
+const AGGREGATES: &str = "
+CREATE TABLE ip_addresses (
+    id INTEGER PRIMARY KEY,
+    source_ip TEXT NOT NULL UNIQUE,
+    seen_count INTEGER NOT NULL,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    local_count INTEGER NOT NULL,
+    local_last_seen TEXT,
+    peer_count INTEGER NOT NULL,
+    peer_last_seen TEXT);
+CREATE INDEX ip_addresses_last_seen_index ON ip_addresses (last_seen DESC, source_ip);
+CREATE TABLE called_numbers (
+    id INTEGER PRIMARY KEY,
+    called_number TEXT NOT NULL UNIQUE,
+    seen_count INTEGER NOT NULL,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    local_count INTEGER NOT NULL,
+    local_last_seen TEXT,
+    peer_count INTEGER NOT NULL,
+    peer_last_seen TEXT);
+CREATE INDEX called_numbers_last_seen_index ON called_numbers (last_seen DESC, called_number);
+INSERT INTO ip_addresses (
+    source_ip, seen_count, first_seen, last_seen,
+    local_count, local_last_seen, peer_count, peer_last_seen)
+SELECT source_ip, COUNT(*), min(seen), max(seen),
+       sum(origin = 'local'), max(CASE WHEN origin = 'local' THEN seen END),
+       sum(origin <> 'local'), max(CASE WHEN origin <> 'local' THEN seen END)
+FROM (SELECT source_ip, origin, coalesce(event_timestamp, created_at, '') AS seen
+      FROM honey WHERE source_ip IS NOT NULL)
+GROUP BY source_ip
+ORDER BY max(seen), source_ip;
+INSERT INTO called_numbers (
+    called_number, seen_count, first_seen, last_seen,
+    local_count, local_last_seen, peer_count, peer_last_seen)
+SELECT called_number, COUNT(*), min(seen), max(seen),
+       sum(origin = 'local'), max(CASE WHEN origin = 'local' THEN seen END),
+       sum(origin <> 'local'), max(CASE WHEN origin <> 'local' THEN seen END)
+FROM (SELECT called_number, origin, coalesce(event_timestamp, created_at, '') AS seen
+      FROM honey
+      WHERE (called_number GLOB '[0-9]*' OR called_number GLOB '+[0-9]*')
+        AND substr(called_number, 2) NOT GLOB '*[^0-9]*')
+GROUP BY called_number
+ORDER BY max(seen), called_number;
+";
+
 /// Rows whose `source_ip` may carry a port: `[v6]:port`, or a single colon (`v4:port`). Plain
 /// IPv6 addresses have two or more colons and no bracket, so they are never selected.
 const SELECT_PORTED_SOURCES: &str = "
@@ -65,14 +129,15 @@ const UPDATE_SOURCE: &str = "UPDATE honey SET source_ip = ?1, source_port = ?2 W
 const SPLIT_CHUNK_ROWS: i64 = 10_000;
 
 /// The schema version [`migrate`] brings a database to.
-pub const LATEST_VERSION: u32 = 2;
+pub const LATEST_VERSION: u32 = 3;
 
 /// The migrations, in order: index 0 takes version 0 to 1, and so on.
-fn migrations() -> Migrations<'static> {
+pub(super) fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(ORIGINAL_SCHEMA).comment("the original honey table and its three indexes"),
         M::up_with_hook(CAPTURE_DETAILS, split_source_ports)
             .comment("ports, destination, origin, Request-URI user, message kind"),
+        M::up(AGGREGATES).comment("ip_addresses and called_numbers, backfilled from honey"),
     ])
 }
 
@@ -145,6 +210,21 @@ pub fn check_version(path: &Path, found: u32) -> Result<(), StoreError> {
     }
 }
 
+/// Whether a called number is a phone number, and so is counted in `called_numbers`: one or more
+/// ASCII digits with an optional leading `+` (`^\+?[0-9]+$`). Leading zeros are kept
+/// (`0046812118532` is an international number dialled with its prefix, which the original
+/// wrongly left out of `/numbers`); `NOT_FOUND`, `asterisk`, `100abc` and `` are not numbers.
+///
+/// ```
+/// use sentrypeer::store::is_phone_number;
+/// assert!(is_phone_number("0046812118532") && is_phone_number("+441234567890"));
+/// assert!(!is_phone_number("NOT_FOUND") && !is_phone_number("+") && !is_phone_number("1 2"));
+/// ```
+pub fn is_phone_number(text: &str) -> bool {
+    let digits = text.strip_prefix('+').unwrap_or(text);
+    !digits.is_empty() && digits.bytes().all(|byte| byte.is_ascii_digit())
+}
+
 /// Migration 2's hook: the original's Rust build stored `source_ip` as `1.2.3.4:5060` or
 /// `[2001:db8::1]:5060`. Such rows get a bare IP (IPv4-mapped IPv6 as IPv4, as new events are)
 /// and `source_port`; anything that is not a socket address is left as it was.
@@ -187,7 +267,7 @@ mod tests {
 
     #[test]
     fn latest_version_is_the_number_of_migrations() {
-        let count = [ORIGINAL_SCHEMA, CAPTURE_DETAILS].len();
+        let count = [ORIGINAL_SCHEMA, CAPTURE_DETAILS, AGGREGATES].len();
         assert_eq!(usize::try_from(LATEST_VERSION).ok(), Some(count));
         migrations()
             .validate()

@@ -1,8 +1,10 @@
 //! The single writer thread: receives events over a channel, inserts them a batch per
-//! transaction, runs retention, and on shutdown flushes and checkpoints. Nothing else writes.
+//! transaction (with the aggregate tables updated in the same transaction), runs retention, and
+//! on shutdown flushes and checkpoints. Nothing else writes.
 
 use std::io;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -10,6 +12,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, TransactionBehavior, params};
 use tracing::{debug, error, info, warn};
 
+use super::aggregate::BatchTally;
 use super::retention::{DEFAULT_RETENTION_DAYS, RetentionSchedule};
 use super::{StoreError, StoreStats, connection_path, schema};
 use crate::event::{BadActor, format_timestamp};
@@ -136,7 +139,17 @@ pub fn run_writer(
 fn write_batch(conn: &mut Connection, batch: &[Arc<BadActor>], stats: &StoreStats) {
     let started = Instant::now();
     match insert_events(conn, batch) {
-        Ok(()) => stats.record_batch(batch.len(), started.elapsed()),
+        Ok(()) => {
+            let elapsed = started.elapsed();
+            stats.record_batch(batch.len(), elapsed);
+            metrics::histogram!("sentrypeer_store_batch_duration_seconds")
+                .record(elapsed.as_secs_f64());
+            debug!(
+                events = batch.len(),
+                stored_total = stats.events_stored.load(Ordering::Relaxed),
+                "batch stored"
+            );
+        }
         Err(err) => {
             error!(error = %err, events = batch.len(), "could not store a batch of events; dropped");
             stats.record_failed_batch(batch.len());
@@ -144,17 +157,25 @@ fn write_batch(conn: &mut Connection, batch: &[Arc<BadActor>], stats: &StoreStat
     }
 }
 
-/// Inserts `events` in one transaction, all or none.
-pub(crate) fn insert_events(
+/// Inserts `events` in one transaction, all or none, and adds them to `ip_addresses` and
+/// `called_numbers` in the same transaction. The writer thread is the one caller in the daemon;
+/// benchmarks and tests use it to fill a database.
+///
+/// # Errors
+///
+/// Any SQLite error; the transaction is then rolled back.
+pub fn insert_events(
     conn: &mut Connection,
     events: &[Arc<BadActor>],
 ) -> Result<(), rusqlite::Error> {
     // IMMEDIATE takes the write lock up front, so a busy database waits (busy_timeout) at BEGIN
     // rather than failing half-way through the batch.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut tally = BatchTally::with_capacity(events.len());
     {
         let mut insert = tx.prepare_cached(INSERT_EVENT)?;
         for event in events {
+            tally.add(event);
             let empty = event.message_kind == MessageKind::Empty;
             insert.execute(params![
                 format_timestamp(event.event_timestamp),
@@ -176,6 +197,7 @@ pub(crate) fn insert_events(
             ])?;
         }
     }
+    tally.write(&tx)?;
     tx.commit()
 }
 

@@ -84,7 +84,7 @@ const MIGRATED_SOURCES: [(&str, Option<i64>); 6] = [
 ];
 
 /// Writes a database exactly as the original did: its CREATEs, its INSERT, user_version 0.
-fn write_original_db(path: &std::path::Path) {
+pub(super) fn write_original_db(path: &std::path::Path) {
     let conn = raw_open(path);
     conn.execute_batch(ORIGINAL_CREATE)
         .expect("original schema");

@@ -1,7 +1,15 @@
 //! Store tests on temp-dir files and in-memory databases: migration from the original schema,
-//! the writer (column values, batching, shutdown flush, failing batches) and retention.
+//! the writer (column values, batching, shutdown flush, failing batches), the aggregate tables
+//! and their backfill, retention, and the read side (`query`). `bench` is an ignored
+//! measurement, not a test.
 
+mod aggregate;
+mod backfill;
+mod bench;
 mod migration;
+mod query_events;
+mod query_model;
+mod query_seen;
 mod retention;
 mod writer;
 

@@ -1,0 +1,196 @@
+//! Statistics: event counts by method, user agent, transport and message kind, totals, and the
+//! most active source IPs and called numbers, all from one snapshot of the database.
+
+use rusqlite::{Connection, params};
+
+use super::seen::{count_ips, count_numbers, record};
+use super::{ListFilter, SeenRecord, as_i64, as_u64, text};
+use crate::store::StoreError;
+
+/// The pair of statements counting events per value of `$column`, largest first, at most `?1`
+/// (or `?2` with `since` in `?1`). NULL and empty values are one group, reported as `''`.
+macro_rules! count_by_sql {
+    ($column:literal) => {
+        [
+            concat!(
+                "SELECT coalesce(",
+                $column,
+                ", '') AS value, COUNT(*) AS n FROM honey",
+                " GROUP BY value ORDER BY n DESC, value ASC LIMIT ?1"
+            ),
+            concat!(
+                "SELECT coalesce(",
+                $column,
+                ", '') AS value, COUNT(*) AS n FROM honey",
+                " WHERE event_timestamp >= ?1",
+                " GROUP BY value ORDER BY n DESC, value ASC LIMIT ?2"
+            ),
+        ]
+    };
+}
+
+/// Per-method counts: without, then with `since`.
+const BY_METHOD: [&str; 2] = count_by_sql!("method");
+/// Per-user-agent counts.
+const BY_USER_AGENT: [&str; 2] = count_by_sql!("user_agent");
+/// Per-transport counts.
+const BY_TRANSPORT: [&str; 2] = count_by_sql!("transport_type");
+/// Per-message-kind counts.
+const BY_MESSAGE_KIND: [&str; 2] = count_by_sql!("message_kind");
+
+/// Events counted: without, then with `since` (`event_timestamp` index).
+const COUNT_EVENTS: [&str; 2] = [
+    "SELECT COUNT(*) FROM honey",
+    "SELECT COUNT(*) FROM honey WHERE event_timestamp >= ?1",
+];
+
+/// Most active IPs last seen at or after `?1`; at most `?2`.
+const TOP_IPS: &str = "
+SELECT id, source_ip, last_seen, seen_count FROM ip_addresses WHERE last_seen >= ?1
+ORDER BY seen_count DESC, source_ip ASC LIMIT ?2";
+
+/// Most active called numbers last seen at or after `?1`; at most `?2`.
+const TOP_NUMBERS: &str = "
+SELECT id, called_number, last_seen, seen_count FROM called_numbers WHERE last_seen >= ?1
+ORDER BY seen_count DESC, called_number ASC LIMIT ?2";
+
+/// How many events had one value of a column.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct CountBy {
+    /// The value; `""` for NULL (and for empty text).
+    pub value: String,
+    /// Events with it.
+    pub count: u64,
+}
+
+/// Overall counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Totals {
+    /// Events stored (at or after `since`, when given).
+    pub events: u64,
+    /// Source IPs (last seen at or after `since`, when given).
+    pub ip_addresses: u64,
+    /// Called phone numbers (last seen at or after `since`, when given).
+    pub called_numbers: u64,
+}
+
+/// What [`stats`] returns. Every list is largest count first, ties by value, at most `top`
+/// entries long.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Stats {
+    /// Overall counts.
+    pub totals: Totals,
+    /// Events per SIP method.
+    pub by_method: Vec<CountBy>,
+    /// Events per `User-Agent`.
+    pub by_user_agent: Vec<CountBy>,
+    /// Events per transport.
+    pub by_transport: Vec<CountBy>,
+    /// Events per message kind (`request`, `response`, `empty`, `malformed`).
+    pub by_message_kind: Vec<CountBy>,
+    /// Source IPs with the highest `seen_count`.
+    pub top_ip_addresses: Vec<SeenRecord>,
+    /// Called numbers with the highest `seen_count`.
+    pub top_called_numbers: Vec<SeenRecord>,
+}
+
+/// Counts events (at or after `since`, a timestamp text, when given) by method, user agent,
+/// transport and message kind, and lists the `top` source IPs and called numbers by
+/// `seen_count` among those last seen at or after `since`. Each list is capped at `top`
+/// entries: method and user agent are attacker-chosen text with no bound on how many values
+/// exist. Runs in one read transaction (unless `conn` is already in one, see
+/// [`super::begin_read`]), so every figure comes from the same snapshot.
+///
+/// # Errors
+///
+/// [`StoreError::Sqlite`] when a query fails.
+pub fn stats(conn: &Connection, since: Option<&str>, top: usize) -> Result<Stats, StoreError> {
+    let snapshot = if conn.is_autocommit() {
+        Some(conn.unchecked_transaction()?)
+    } else {
+        None
+    };
+    let filter = ListFilter {
+        since: since.map(str::to_owned),
+        ..ListFilter::default()
+    };
+    let totals = Totals {
+        events: count_events(conn, since)?,
+        ip_addresses: count_ips(conn, &filter)?,
+        called_numbers: count_numbers(conn, &filter)?,
+    };
+    let top_limit = as_i64(top);
+    let stats = Stats {
+        totals,
+        by_method: count_by(conn, BY_METHOD, since, top_limit)?,
+        by_user_agent: count_by(conn, BY_USER_AGENT, since, top_limit)?,
+        by_transport: count_by(conn, BY_TRANSPORT, since, top_limit)?,
+        by_message_kind: count_by(conn, BY_MESSAGE_KIND, since, top_limit)?,
+        top_ip_addresses: top_records(conn, TOP_IPS, since, top_limit)?,
+        top_called_numbers: top_records(conn, TOP_NUMBERS, since, top_limit)?,
+    };
+    if let Some(snapshot) = snapshot {
+        snapshot.finish()?;
+    }
+    Ok(stats)
+}
+
+/// Events in `honey`, at or after `since` when given.
+fn count_events(conn: &Connection, since: Option<&str>) -> Result<u64, rusqlite::Error> {
+    let count: i64 = match since {
+        None => conn
+            .prepare_cached(COUNT_EVENTS[0])?
+            .query_row([], |row| row.get(0))?,
+        Some(since) => conn
+            .prepare_cached(COUNT_EVENTS[1])?
+            .query_row([since], |row| row.get(0))?,
+    };
+    Ok(as_u64(count))
+}
+
+/// Runs one of the `count_by_sql!` pairs.
+fn count_by(
+    conn: &Connection,
+    sql: [&str; 2],
+    since: Option<&str>,
+    limit: i64,
+) -> Result<Vec<CountBy>, rusqlite::Error> {
+    let row = |row: &rusqlite::Row<'_>| {
+        Ok(CountBy {
+            value: text(row, 0)?.unwrap_or_default(),
+            count: as_u64(row.get(1)?),
+        })
+    };
+    match since {
+        None => conn
+            .prepare_cached(sql[0])?
+            .query_map([limit], row)?
+            .collect(),
+        Some(since) => conn
+            .prepare_cached(sql[1])?
+            .query_map(params![since, limit], row)?
+            .collect(),
+    }
+}
+
+/// Runs [`TOP_IPS`] or [`TOP_NUMBERS`].
+fn top_records(
+    conn: &Connection,
+    sql: &str,
+    since: Option<&str>,
+    limit: i64,
+) -> Result<Vec<SeenRecord>, rusqlite::Error> {
+    conn.prepare_cached(sql)?
+        .query_map(params![since.unwrap_or(""), limit], record)?
+        .collect()
+}
+
+/// Every statement of this module, for a test that prepares them all.
+#[cfg(test)]
+pub(in crate::store) fn all_statements() -> Vec<&'static str> {
+    let mut all = vec![COUNT_EVENTS[0], COUNT_EVENTS[1], TOP_IPS, TOP_NUMBERS];
+    for pair in [BY_METHOD, BY_USER_AGENT, BY_TRANSPORT, BY_MESSAGE_KIND] {
+        all.extend(pair);
+    }
+    all
+}
