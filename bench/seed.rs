@@ -45,11 +45,17 @@ fn main() -> anyhow::Result<()> {
         random ^= random >> 7;
         random ^= random << 17;
         // The first NUMBERS events call each number once, so every number exists.
-        let number = if index < numbers { index } else { random % numbers };
+        let number = if index < numbers {
+            index
+        } else {
+            random % numbers
+        };
         let ip = (random >> 20) % ips;
         let age = SignedDuration::from_nanos(
-            i64::try_from(u128::from(events - index) * span_ns.unsigned_abs() / u128::from(events.max(1)))
-                .unwrap_or(0),
+            i64::try_from(
+                u128::from(events - index) * span_ns.unsigned_abs() / u128::from(events.max(1)),
+            )
+            .unwrap_or(0),
         );
         batch.push(Arc::new(event(node, now - age, ip, number)));
         if batch.len() == BATCH {
@@ -69,7 +75,12 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn event(node: Uuid, at: Timestamp, ip: u64, number: u64) -> BadActor {
-    let ip = Ipv4Addr::new(198, 18 + u8::try_from(ip / 65_536).unwrap_or(0), ((ip / 256) % 256) as u8, (ip % 256) as u8);
+    let ip = Ipv4Addr::new(
+        198,
+        18 + u8::try_from(ip / 65_536).unwrap_or(0),
+        ((ip / 256) % 256) as u8,
+        (ip % 256) as u8,
+    );
     let number = format!("00{}", 4_600_000_000 + number);
     BadActor {
         event_timestamp: at,

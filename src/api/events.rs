@@ -26,13 +26,7 @@ async fn list(
 ) -> Result<Response, ApiError> {
     let mut params = Params::new(query)?;
     let limit = params.limit()?;
-    let transport = params
-        .take("transport")
-        .map(|text| match text.to_ascii_uppercase().as_str() {
-            upper @ ("UDP" | "TCP" | "TLS") => Ok(upper.to_owned()),
-            _ => Err(bad("transport", "expected UDP, TCP or TLS")),
-        })
-        .transpose()?;
+    let transport = params.transport()?;
     let before_id = params
         .take("cursor")
         .map(|text| {

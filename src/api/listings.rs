@@ -1,5 +1,6 @@
 //! `/api/v1/ip-addresses` and `/api/v1/numbers`: paginated (`limit`, `cursor`), filtered
-//! (`since`, `origin`, `min_seen_count`) listings with numeric counts, and point lookups.
+//! (`since`, `origin`, `min_seen_count`, and `method`, `user_agent`, `transport`, which count
+//! only the matching events) listings with numeric counts, and point lookups.
 
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -81,6 +82,7 @@ async fn list(
 ) -> Result<Response, ApiError> {
     let mut params = Params::new(query)?;
     let filter = params.list_filter()?;
+    let matching = params.event_match()?;
     let limit = params.limit()?;
     let after = params.list_cursor()?;
     params.finish()?;
@@ -93,10 +95,15 @@ async fn list(
                 items.push(record);
                 ControlFlow::Continue(())
             };
-            match kind {
-                Kind::Ips => query::each_ip(conn, &filter, after.as_ref(), Some(limit + 1), visit)?,
-                Kind::Numbers => {
-                    query::each_number(conn, &filter, after.as_ref(), Some(limit + 1), visit)?
+            let (after, fetch) = (after.as_ref(), Some(limit + 1));
+            match (kind, matching.is_empty()) {
+                (Kind::Ips, true) => query::each_ip(conn, &filter, after, fetch, visit)?,
+                (Kind::Numbers, true) => query::each_number(conn, &filter, after, fetch, visit)?,
+                (Kind::Ips, false) => {
+                    query::each_ip_matching(conn, &filter, &matching, after, fetch, visit)?
+                }
+                (Kind::Numbers, false) => {
+                    query::each_number_matching(conn, &filter, &matching, after, fetch, visit)?
                 }
             }
             Ok(items)

@@ -9,7 +9,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::ApiError;
 use crate::event::format_timestamp;
-use crate::store::query::{Cursor, ListFilter, OriginFilter};
+use crate::store::query::{Cursor, EventMatch, ListFilter, OriginFilter};
 
 /// Most rows one page may hold.
 pub(crate) const MAX_PAGE: usize = 1000;
@@ -99,6 +99,25 @@ impl Params {
         }
     }
 
+    /// `transport`: UDP, TCP or TLS in any case, as stored (upper case).
+    pub(crate) fn transport(&mut self) -> Result<Option<String>, ApiError> {
+        self.take("transport")
+            .map(|text| match text.to_ascii_uppercase().as_str() {
+                upper @ ("UDP" | "TCP" | "TLS") => Ok(upper.to_owned()),
+                _ => Err(bad("transport", "expected UDP, TCP or TLS")),
+            })
+            .transpose()
+    }
+
+    /// Event attributes a listing can be narrowed by: `method`, `user_agent`, `transport`.
+    pub(crate) fn event_match(&mut self) -> Result<EventMatch, ApiError> {
+        Ok(EventMatch {
+            method: self.take("method"),
+            user_agent: self.take("user_agent"),
+            transport: self.transport()?,
+        })
+    }
+
     /// The filters shared by listings and feeds: `origin`, `since`, `min_seen_count`.
     pub(crate) fn list_filter(&mut self) -> Result<ListFilter, ApiError> {
         Ok(ListFilter {
@@ -162,7 +181,7 @@ pub(crate) fn encode_cursor(cursor: &Cursor) -> String {
 }
 
 fn decode_cursor(text: &str) -> Option<Cursor> {
-    if text.len() % 2 != 0 || text.len() > 1024 {
+    if !text.len().is_multiple_of(2) || text.len() > 1024 {
         return None;
     }
     let bytes: Option<Vec<u8>> = (0..text.len())

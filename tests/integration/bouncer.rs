@@ -38,20 +38,42 @@ fn the_stock_crowdsec_bouncer_blocks_an_attacker_the_honeypot_saw() {
         .env("HOME", dir.path())
         .env("RUST_LOG", "sentrypeer=debug,info")
         .args(["-r", "-N", "--sip-listen-address", "0.0.0.0:0", "-a"])
-        .args(["--api-listen-address", "127.0.0.1:0", "--crowdsec-api-key", "bouncer-key"]);
+        .args([
+            "--api-listen-address",
+            "127.0.0.1:0",
+            "--crowdsec-api-key",
+            "bouncer-key",
+        ]);
     let daemon = NsProcess::spawn(&server, "sentrypeer", command, false);
     let deadline = Instant::now() + FIREWALL_WAIT;
-    assert!(daemon.wait_for_line("sentrypeer ready", deadline), "{}", daemon.log_text());
+    assert!(
+        daemon.wait_for_line("sentrypeer ready", deadline),
+        "{}",
+        daemon.log_text()
+    );
     let lines = daemon.lines();
     let sip_port = listening(&lines, "UDP").expect("UDP port").port();
     let api = listening(&lines, "API").expect("API address");
 
     // A real scanner in the attacker's namespace probes the honeypot over the veth.
     let scan = attacker.run("svmap", &["192.0.2.1", "-p", &sip_port.to_string()]);
-    assert!(scan.status.success(), "{}", String::from_utf8_lossy(&scan.stderr));
-    assert!(daemon.wait_for_line("stored_total=1", deadline), "{}", daemon.log_text());
+    assert!(
+        scan.status.success(),
+        "{}",
+        String::from_utf8_lossy(&scan.stderr)
+    );
+    assert!(
+        daemon.wait_for_line("stored_total=1", deadline),
+        "{}",
+        daemon.log_text()
+    );
 
-    let bouncer = run_bouncer(&server, &format!("http://{api}/"), "bouncer-key", BouncerMode::Nftables);
+    let bouncer = run_bouncer(
+        &server,
+        &format!("http://{api}/"),
+        "bouncer-key",
+        BouncerMode::Nftables,
+    );
     let attacker_ip: IpAddr = "192.0.2.7".parse().expect("ip");
     assert!(
         bouncer.wait_for_blocked(attacker_ip, deadline),
@@ -60,7 +82,12 @@ fn the_stock_crowdsec_bouncer_blocks_an_attacker_the_honeypot_saw() {
     );
     let dropped_before = nft_chain_packets(&server, "ip", NFT_TABLE_V4, NFT_CHAIN_V4).unwrap_or(0);
     let target = SocketAddr::new("192.0.2.1".parse().expect("ip"), sip_port);
-    send_udp_from(&attacker, target, &options("100", "UDP", "after-ban", "ban")).expect("send");
+    send_udp_from(
+        &attacker,
+        target,
+        &options("100", "UDP", "after-ban", "ban"),
+    )
+    .expect("send");
     let dropped = poll(deadline, || {
         nft_chain_packets(&server, "ip", NFT_TABLE_V4, NFT_CHAIN_V4).unwrap_or(0) > dropped_before
     });
@@ -68,7 +95,11 @@ fn the_stock_crowdsec_bouncer_blocks_an_attacker_the_honeypot_saw() {
     let (status, _) = bouncer.stop();
     assert!(status.success());
     assert_eq!(
-        daemon.lines().iter().filter(|l| l.contains("probe recorded")).count(),
+        daemon
+            .lines()
+            .iter()
+            .filter(|l| l.contains("probe recorded"))
+            .count(),
         1,
         "the banned probe never reached the honeypot"
     );
@@ -84,7 +115,11 @@ fn ipset_and_nftables_feeds_load_into_the_real_tools() {
         .start();
     let udp = daemon.udp.expect("UDP");
     let api = daemon.api.expect("API");
-    udp_exchange(&udp_client(), udp, options("1", "UDP", "feed", "feed").as_bytes());
+    udp_exchange(
+        &udp_client(),
+        udp,
+        options("1", "UDP", "feed", "feed").as_bytes(),
+    );
     daemon.wait_for_stored(1);
     let fetch = |path: &str| {
         let output = Command::new("curl")
@@ -101,18 +136,34 @@ fn ipset_and_nftables_feeds_load_into_the_real_tools() {
     let ns = NetNs::new().expect("namespace");
     // Loading twice proves the file replaces the sets (the swap needs the first load's sets).
     for round in 1..=2 {
-        ipset_restore_accepts(&ns, &ipset).unwrap_or_else(|e| panic!("ipset restore, round {round}: {e}\n{ipset}"));
+        ipset_restore_accepts(&ns, &ipset)
+            .unwrap_or_else(|e| panic!("ipset restore, round {round}: {e}\n{ipset}"));
     }
     let listed = ns.run("ipset", &["list", "sentrypeer-v4"]);
-    assert!(String::from_utf8_lossy(&listed.stdout).contains("\n127.0.0.1"), "{listed:?}");
-    assert!(ns.run("ipset", &["list", "sentrypeer-v4-new"]).status.code() != Some(0), "temporary set destroyed");
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).contains("\n127.0.0.1"),
+        "{listed:?}"
+    );
+    assert!(
+        ns.run("ipset", &["list", "sentrypeer-v4-new"])
+            .status
+            .code()
+            != Some(0),
+        "temporary set destroyed"
+    );
 
     nft_check_accepts(&ns, &nft).unwrap_or_else(|e| panic!("nft -c: {e}\n{nft}"));
     for round in 1..=2 {
         nft_apply(&ns, &nft).unwrap_or_else(|e| panic!("nft -f, round {round}: {e}\n{nft}"));
     }
-    let set = ns.run("nft", &["list", "set", "inet", "sentrypeer", "sentrypeer_v4"]);
-    assert!(String::from_utf8_lossy(&set.stdout).contains("127.0.0.1"), "{set:?}");
+    let set = ns.run(
+        "nft",
+        &["list", "set", "inet", "sentrypeer", "sentrypeer_v4"],
+    );
+    assert!(
+        String::from_utf8_lossy(&set.stdout).contains("127.0.0.1"),
+        "{set:?}"
+    );
 }
 
 fn poll(deadline: Instant, mut done: impl FnMut() -> bool) -> bool {

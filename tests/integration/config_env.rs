@@ -49,7 +49,10 @@ fn string_and_boolean_variables_configure_the_daemon_without_flags() {
         .recv(&mut buffer)
         .expect("syslog line from SENTRYPEER_SYSLOG=false");
     assert!(String::from_utf8_lossy(&buffer[..length]).contains("Method: OPTIONS"));
-    assert!(daemon.api.is_some(), "SENTRYPEER_API=0 still enables the API");
+    assert!(
+        daemon.api.is_some(),
+        "SENTRYPEER_API=0 still enables the API"
+    );
     assert!(daemon.logged("peer-to-peer sharing (-p)"));
     daemon.wait_for_probes(1);
     let stopped = daemon.stop();

@@ -203,7 +203,11 @@ impl Daemon {
     /// Waits until the store writer has committed `count` events in total.
     pub(crate) fn wait_for_stored(&self, count: u64) {
         let seen = self.wait_for(|lines| stored_total(lines) >= count);
-        assert!(seen, "expected {count} events stored; log:\n{}", self.log_lines().join("\n"));
+        assert!(
+            seen,
+            "expected {count} events stored; log:\n{}",
+            self.log_lines().join("\n")
+        );
     }
 
     /// Everything the daemon printed so far.
@@ -320,7 +324,10 @@ fn stored_total(lines: &[String]) -> u64 {
         .rev()
         .find_map(|line| {
             let rest = line.split("stored_total=").nth(1)?;
-            rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()
         })
         .unwrap_or(0)
 }

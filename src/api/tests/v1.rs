@@ -64,6 +64,34 @@ async fn listings_paginate_without_holes_or_duplicates() {
         let expected = if key == "ip_address" { 10 } else { 7 };
         assert_eq!(seen.len(), expected, "every {key} listed once");
     }
+    let registering = get(&router, "/api/v1/ip-addresses?method=REGISTER&limit=1000")
+        .await
+        .json();
+    assert_eq!(registering["items"].as_array().expect("items").len(), 9);
+    let numbers = get(&router, "/api/v1/numbers?method=REGISTER&min_seen_count=2")
+        .await
+        .json();
+    let twice: Vec<&str> = numbers["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|i| i["called_number"].as_str())
+        .collect();
+    assert_eq!(
+        twice.len(),
+        2,
+        "two numbers were REGISTERed twice: {twice:?}"
+    );
+    let sipsak_tcp = get(
+        &router,
+        "/api/v1/ip-addresses?user_agent=sipsak&transport=tcp",
+    )
+    .await
+    .json();
+    assert!(
+        sipsak_tcp["items"].as_array().expect("items").is_empty(),
+        "all events are UDP"
+    );
     let counted = get(&router, "/api/v1/ip-addresses?min_seen_count=3&limit=1000")
         .await
         .json();

@@ -19,10 +19,12 @@
 //!
 //! - `seen`: [`ip_seen`], [`number_seen`], [`count_ips`], [`each_ip`] and their number twins,
 //!   [`ips_last_seen_between`].
+//! - `matching`: [`each_ip_matching`], [`each_number_matching`] (narrowed by event attributes).
 //! - `events`: [`recent_events`], [`latest_event_timestamp`].
 //! - `summary`: [`stats`].
 
 mod events;
+mod matching;
 mod seen;
 mod summary;
 
@@ -32,6 +34,7 @@ use rusqlite::{Connection, Row, Transaction};
 use super::StoreError;
 
 pub use events::{EventFilter, EventRow, latest_event_timestamp, recent_events};
+pub use matching::{EventMatch, each_ip_matching, each_number_matching};
 pub use seen::{
     count_ips, count_numbers, each_ip, each_number, ip_seen, ips_last_seen_between, number_seen,
 };

@@ -289,7 +289,7 @@ fn each(
 }
 
 /// Passes each row to `f` until the rows end or `f` breaks.
-fn stream(
+pub(super) fn stream(
     mut rows: rusqlite::Rows<'_>,
     mut f: impl FnMut(SeenRecord) -> ControlFlow<()>,
 ) -> Result<(), StoreError> {
@@ -312,12 +312,12 @@ pub(super) fn record(row: &Row<'_>) -> Result<SeenRecord, rusqlite::Error> {
 }
 
 /// The `since` parameter: every stored timestamp is `>= ''`, so none means everything.
-fn since(filter: &ListFilter) -> &str {
+pub(super) fn since(filter: &ListFilter) -> &str {
     filter.since.as_deref().unwrap_or("")
 }
 
 /// The minimum count parameter.
-fn min_count(filter: &ListFilter) -> i64 {
+pub(super) fn min_count(filter: &ListFilter) -> i64 {
     as_i64(filter.min_seen_count)
 }
 

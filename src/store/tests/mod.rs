@@ -8,6 +8,7 @@ mod backfill;
 mod bench;
 mod migration;
 mod query_events;
+mod query_matching;
 mod query_model;
 mod query_seen;
 mod retention;
