@@ -72,6 +72,27 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         webhook_url.is_some() || oauth2_client_id.is_some() || oauth2_client_secret.is_some(),
     );
 
+    // Certificates first: a bad one stops start-up before anything is opened or bound.
+    let tls_config = if sip_disable || tls_disable {
+        None
+    } else {
+        let (tls_config, source) =
+            certs::load_or_generate(&cert, &key).context("TLS certificate")?;
+        match source {
+            CertSource::Loaded => {}
+            CertSource::GeneratedAndSaved => tracing::warn!(
+                cert = %cert.display(),
+                key = %key.display(),
+                "generated a self-signed TLS certificate for localhost"
+            ),
+            CertSource::GeneratedInMemory { reason } => tracing::error!(
+                %reason,
+                "cannot save the generated TLS certificate; TLS uses an in-memory certificate that changes on every start"
+            ),
+        }
+        Some(tls_config)
+    };
+
     let node_id_path = node_id::path_for_database(&db_file);
     let node_id = node_id::load_or_create(&node_id_path).context("node id")?;
     tracing::info!(%node_id, path = %node_id_path.display(), "node id");
@@ -140,32 +161,18 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             limits,
             shutdown.clone(),
         ));
-        if tls_disable {
-            tracing::info!("TLS listener disabled (-N)");
-        } else {
-            let (tls_config, source) =
-                certs::load_or_generate(&cert, &key).context("TLS certificate")?;
-            match source {
-                CertSource::Loaded => {}
-                CertSource::GeneratedAndSaved => tracing::warn!(
-                    cert = %cert.display(),
-                    key = %key.display(),
-                    "generated a self-signed TLS certificate for localhost"
-                ),
-                CertSource::GeneratedInMemory { reason } => tracing::error!(
-                    %reason,
-                    "cannot save the generated TLS certificate; TLS uses an in-memory certificate that changes on every start"
-                ),
-            }
+        if let Some(tls_config) = &tls_config {
             let tls_listener = transport::bind_tcp(tls_listen_address, "TLS")?;
             tracing::info!("listening for TLS on {}", tls_listener.local_addr()?);
             listeners.spawn(transport::tls::run(
                 tls_listener,
-                TlsAcceptor::from(tls_config),
+                TlsAcceptor::from(tls_config.clone()),
                 Arc::clone(&handler),
                 limits,
                 shutdown.clone(),
             ));
+        } else {
+            tracing::info!("TLS listener disabled (-N)");
         }
     }
     let api_server = if api {

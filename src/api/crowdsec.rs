@@ -28,6 +28,10 @@ use crate::config::Secret;
 use crate::event::format_timestamp;
 use crate::store::query::{self, ListFilter, OriginFilter, SeenRecord};
 
+/// How far each delta reaches back before the bouncer's previous poll, to cover the time between
+/// an event's capture and its commit (a batch, normally milliseconds).
+const STREAM_OVERLAP: SignedDuration = SignedDuration::from_secs(30);
+
 /// Query parameters bouncers send that this API accepts and does not need.
 const IGNORED_PARAMETERS: &[&str] = &[
     "scopes",
@@ -132,7 +136,9 @@ async fn stream(
     let ban = state.crowdsec_ban;
     let previous = bouncer.last_poll.lock().ok().and_then(|last| *last);
     let since = match (startup, previous) {
-        (false, Some(previous)) => previous,
+        // Events reach the database a moment after they are stamped: overlap the previous
+        // poll so none falls between two polls. A decision sent twice only renews it.
+        (false, Some(previous)) => previous.checked_sub(STREAM_OVERLAP).unwrap_or(previous),
         _ => now.checked_sub(ban).unwrap_or(now),
     };
     let expired_window = match (startup, previous) {

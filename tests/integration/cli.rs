@@ -76,8 +76,17 @@ fn unreadable_certificate_exits_non_zero_naming_the_file() {
     std::fs::write(builder.dir().join("key.pem"), "garbage").expect("write key");
     let stopped = builder.start().wait_exit();
     assert!(!stopped.status.success());
-    let last = stopped.log.last().cloned().unwrap_or_default();
-    assert!(last.contains("cert.pem"), "{:?}", stopped.log);
+    let errors: Vec<&String> = stopped
+        .log
+        .iter()
+        .filter(|l| l.starts_with("sentrypeer: "))
+        .collect();
+    assert_eq!(errors.len(), 1, "one clear line: {:?}", stopped.log);
+    assert!(errors[0].contains("cert.pem"), "{errors:?}");
+    assert!(
+        !stopped.path("sentrypeer.db").exists(),
+        "nothing opened before the check"
+    );
 }
 
 #[test]

@@ -76,7 +76,8 @@ async fn bouncers_get_a_snapshot_then_deltas() {
         "{quiet}"
     );
 
-    fixture.insert(&[event("203.0.113.5", "100", "INVITE", "a", 0)]);
+    // Captured (stamped) 10 s before this poll but committed only now: still delivered.
+    fixture.insert(&[event("203.0.113.5", "100", "INVITE", "a", 10)]);
     let delta = poll(&router, "key-one", false).await.json();
     assert_eq!(values(&delta["new"]), ["203.0.113.5"]);
 
