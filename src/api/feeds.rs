@@ -15,9 +15,9 @@ use rusqlite::Connection;
 
 use super::body::{ChunkWriter, TEXT};
 use super::params::{Params, bad};
-use super::reader::write_records;
+use super::reader::{EACH_IP, EACH_NUMBER, EachRecord, write_records};
 use super::{ApiError, ApiState};
-use crate::store::query::{self, ListFilter};
+use crate::store::query::ListFilter;
 
 /// Elements per `add element` statement in the nftables feed.
 const NFT_ELEMENTS_PER_STATEMENT: usize = 512;
@@ -34,26 +34,19 @@ pub(crate) fn routes() -> Router<Arc<ApiState>> {
 
 type RawQuery = Result<Query<Vec<(String, String)>>, QueryRejection>;
 
-async fn ips_text(
-    State(state): State<Arc<ApiState>>,
-    query: RawQuery,
-) -> Result<Response, ApiError> {
-    let mut params = Params::new(query)?;
-    let filter = params.list_filter()?;
-    params.finish()?;
-    Ok(state.reader.stream(TEXT, move |conn, out| {
-        write_records(
-            out,
-            |visit| query::each_ip(conn, &filter, None, None, visit),
-            |record, _| format!("{}\n", record.key),
-        )
-        .map(drop)
-    }))
+async fn ips_text(state: State<Arc<ApiState>>, query: RawQuery) -> Result<Response, ApiError> {
+    text_feed(state, query, EACH_IP)
 }
 
-async fn numbers_text(
+async fn numbers_text(state: State<Arc<ApiState>>, query: RawQuery) -> Result<Response, ApiError> {
+    text_feed(state, query, EACH_NUMBER)
+}
+
+/// One key per line.
+fn text_feed(
     State(state): State<Arc<ApiState>>,
     query: RawQuery,
+    each: EachRecord,
 ) -> Result<Response, ApiError> {
     let mut params = Params::new(query)?;
     let filter = params.list_filter()?;
@@ -61,7 +54,7 @@ async fn numbers_text(
     Ok(state.reader.stream(TEXT, move |conn, out| {
         write_records(
             out,
-            |visit| query::each_number(conn, &filter, None, None, visit),
+            |visit| each(conn, &filter, visit),
             |record, _| format!("{}\n", record.key),
         )
         .map(drop)
@@ -129,7 +122,7 @@ fn write_ipset(
     }
     write_records(
         out,
-        |visit| query::each_ip(conn, filter, None, None, visit),
+        |visit| EACH_IP(conn, filter, visit),
         |record, _| match record.key.parse::<IpAddr>() {
             Ok(IpAddr::V4(_)) => format!("add {set}-v4-new {} -exist\n", record.key),
             Ok(IpAddr::V6(_)) => format!("add {set}-v6-new {} -exist\n", record.key),
@@ -182,7 +175,7 @@ fn write_nftables(
     };
     write_records(
         out,
-        |visit| query::each_ip(conn, filter, None, None, visit),
+        |visit| EACH_IP(conn, filter, visit),
         |record, _| {
             let family = match record.key.parse::<IpAddr>() {
                 Ok(IpAddr::V4(_)) => 0,

@@ -13,12 +13,12 @@ use axum::response::Response;
 use axum::routing::get;
 use serde_json::json;
 
-use super::body::{JSON, fixed_json, json, json_string};
+use super::body::{fixed_json, json};
+use super::original_list::IP_ADDRESSES;
 use super::params::Params;
-use super::reader::write_records;
 use super::{ApiError, ApiState, feeds};
 use crate::event::canonical_ip;
-use crate::store::query::{self, ListFilter, SeenRecord};
+use crate::store::query;
 
 pub(crate) fn routes() -> Router<Arc<ApiState>> {
     Router::new()
@@ -56,50 +56,10 @@ async fn lookup(
     })
 }
 
-/// `{ "ip_addresses_total": N, "ip_addresses": [ {ip_address, seen_last, seen_count}, … ] }`
-/// streamed in the original's formatting.
+/// The original's list, streamed.
 async fn list(
     State(state): State<Arc<ApiState>>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let mut params = Params::new(query)?;
-    let filter = ListFilter {
-        origin: params.origin()?,
-        ..ListFilter::default()
-    };
-    params.finish()?;
-    let counted = filter.clone();
-    let total = state
-        .reader
-        .run(move |conn| query::count_ips(conn, &counted))
-        .await?;
-    if total == 0 {
-        return Ok(fixed_json(
-            StatusCode::NOT_FOUND,
-            r#"{"message": "No bad actors found"}"#,
-        ));
-    }
-    Ok(state.reader.stream(JSON, move |conn, out| {
-        out.write(&format!(
-            "{{\n  \"ip_addresses_total\": {total},\n  \"ip_addresses\": ["
-        ))?;
-        let written = write_records(
-            out,
-            |visit| query::each_ip(conn, &filter, None, None, visit),
-            |record, index| seen_item("ip_address", record, index),
-        )?;
-        out.write(if written == 0 { "]\n}" } else { "\n  ]\n}" })
-    }))
-}
-
-/// One element of the original's `/ip-addresses` or `/numbers` array, jansson-formatted;
-/// `seen_count` is a string, as the original's.
-pub(crate) fn seen_item(key_name: &str, record: &SeenRecord, index: usize) -> String {
-    let separator = if index == 0 { "\n" } else { ",\n" };
-    format!(
-        "{separator}    {{\n      \"{key_name}\": {},\n      \"seen_last\": {},\n      \"seen_count\": {}\n    }}",
-        json_string(&record.key),
-        json_string(&record.seen_last),
-        json_string(&record.seen_count.to_string()),
-    )
+    IP_ADDRESSES.respond(state, Params::new(query)?).await
 }

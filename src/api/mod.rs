@@ -17,6 +17,7 @@ mod ip_addresses;
 mod listings;
 mod metrics;
 mod numbers;
+mod original_list;
 mod params;
 mod reader;
 mod stats;

@@ -11,13 +11,12 @@ use axum::response::Response;
 use axum::routing::get;
 use serde_json::json;
 
-use super::body::{JSON, fixed_json, json};
-use super::ip_addresses::seen_item;
+use super::body::{fixed_json, json};
+use super::original_list::NUMBERS;
 use super::params::Params;
-use super::reader::write_records;
 use super::{ApiError, ApiState};
 use crate::store::is_phone_number;
-use crate::store::query::{self, ListFilter};
+use crate::store::query;
 
 pub(crate) fn routes() -> Router<Arc<ApiState>> {
     Router::new()
@@ -50,37 +49,10 @@ async fn lookup(
     })
 }
 
-/// `{ "called_numbers_total": N, "called_numbers": [ {called_number, seen_last, seen_count}, … ] }`
+/// The original's list, streamed; numbers with leading zeros included.
 async fn list(
     State(state): State<Arc<ApiState>>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let mut params = Params::new(query)?;
-    let filter = ListFilter {
-        origin: params.origin()?,
-        ..ListFilter::default()
-    };
-    params.finish()?;
-    let counted = filter.clone();
-    let total = state
-        .reader
-        .run(move |conn| query::count_numbers(conn, &counted))
-        .await?;
-    if total == 0 {
-        return Ok(fixed_json(
-            StatusCode::NOT_FOUND,
-            r#"{"message": "No phone numbers found"}"#,
-        ));
-    }
-    Ok(state.reader.stream(JSON, move |conn, out| {
-        out.write(&format!(
-            "{{\n  \"called_numbers_total\": {total},\n  \"called_numbers\": ["
-        ))?;
-        let written = write_records(
-            out,
-            |visit| query::each_number(conn, &filter, None, None, visit),
-            |record, index| seen_item("called_number", record, index),
-        )?;
-        out.write(if written == 0 { "]\n}" } else { "\n  ]\n}" })
-    }))
+    NUMBERS.respond(state, Params::new(query)?).await
 }

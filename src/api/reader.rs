@@ -12,7 +12,7 @@ use rusqlite::Connection;
 
 use super::ApiError;
 use super::body::{ChunkWriter, streamed};
-use crate::store::query::SeenRecord;
+use crate::store::query::{self, ListFilter, SeenRecord};
 use crate::store::{self, StoreError};
 
 /// Idle connections kept for reuse.
@@ -92,6 +92,22 @@ impl ReadPool {
         })
     }
 }
+
+/// Visits every record of a table matching a filter (no cursor, no limit), with a
+/// `&mut dyn FnMut` so both tables fit one function pointer type.
+pub(crate) type EachRecord = fn(
+    &Connection,
+    &ListFilter,
+    &mut dyn FnMut(SeenRecord) -> ControlFlow<()>,
+) -> Result<(), StoreError>;
+
+/// Every source IP matching the filter, most recently seen first.
+pub(crate) const EACH_IP: EachRecord =
+    |conn, filter, visit| query::each_ip(conn, filter, None, None, visit);
+
+/// Every called number matching the filter, most recently seen first.
+pub(crate) const EACH_NUMBER: EachRecord =
+    |conn, filter, visit| query::each_number(conn, filter, None, None, visit);
 
 /// Writes every record `each` visits, rendered by `render(record, index)`, stopping at the first
 /// write error (the client went away). Returns how many were written.
