@@ -93,6 +93,29 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         Some(tls_config)
     };
 
+    // Then every socket, so a busy port or a bad address stops start-up before the database is
+    // touched.
+    let (sip_sockets, tls_listener) = if sip_disable {
+        (None, None)
+    } else {
+        let sockets = transport::bind_udp_and_tcp(sip_listen_address)?;
+        let tls = match tls_config {
+            Some(_) => Some(transport::bind_tcp(tls_listen_address, "TLS")?),
+            None => None,
+        };
+        (Some(sockets), tls)
+    };
+    let api_listener = if api {
+        Some(
+            transport::bind_tcp(api_listen_address, "API")
+                .with_context(|| format!("Failed to start HTTP server on {api_listen_address}"))?,
+        )
+    } else {
+        None
+    };
+    let crowdsec_ban =
+        api::parse_duration(&crowdsec_ban_duration).context("crowdsec_ban_duration")?;
+
     let node_id_path = node_id::path_for_database(&db_file);
     let node_id = node_id::load_or_create(&node_id_path).context("node id")?;
     tracing::info!(%node_id, path = %node_id_path.display(), "node id");
@@ -144,64 +167,63 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         max_connections,
     };
     let mut listeners = JoinSet::new();
-    if sip_disable {
-        tracing::info!("SIP listeners disabled (-R)");
-    } else {
-        let (udp_socket, tcp_listener) = transport::bind_udp_and_tcp(sip_listen_address)?;
-        tracing::info!("listening for UDP on {}", udp_socket.local_addr()?);
-        tracing::info!("listening for TCP on {}", tcp_listener.local_addr()?);
-        listeners.spawn(transport::udp::run(
-            udp_socket,
-            Arc::clone(&handler),
-            shutdown.clone(),
-        ));
-        listeners.spawn(transport::tcp::run(
-            tcp_listener,
-            Arc::clone(&handler),
-            limits,
-            shutdown.clone(),
-        ));
-        if let Some(tls_config) = &tls_config {
-            let tls_listener = transport::bind_tcp(tls_listen_address, "TLS")?;
-            tracing::info!("listening for TLS on {}", tls_listener.local_addr()?);
-            listeners.spawn(transport::tls::run(
-                tls_listener,
-                TlsAcceptor::from(tls_config.clone()),
+    match sip_sockets {
+        None => tracing::info!("SIP listeners disabled (-R)"),
+        Some((udp_socket, tcp_listener)) => {
+            tracing::info!("listening for UDP on {}", udp_socket.local_addr()?);
+            tracing::info!("listening for TCP on {}", tcp_listener.local_addr()?);
+            listeners.spawn(transport::udp::run(
+                udp_socket,
+                Arc::clone(&handler),
+                shutdown.clone(),
+            ));
+            listeners.spawn(transport::tcp::run(
+                tcp_listener,
                 Arc::clone(&handler),
                 limits,
                 shutdown.clone(),
             ));
-        } else {
-            tracing::info!("TLS listener disabled (-N)");
         }
     }
-    let api_server = if api {
-        let state = ApiState {
-            reader: ReadPool::new(db_file.clone()),
-            telemetry: Telemetry {
-                pipeline: Some(pipeline.monitor()),
-                transport: Some(handler.shared_counters()),
-                store: Arc::clone(&store_stats),
-            },
-            node_id,
-            started: Instant::now(),
-            token: api_token,
-            crowdsec: CrowdSecKeys::new(crowdsec_api_key),
-            crowdsec_ban: api::parse_duration(&crowdsec_ban_duration)
-                .context("crowdsec_ban_duration")?,
-            metrics: api::install_recorder(),
-        };
-        let listener = transport::bind_tcp(api_listen_address, "API")
-            .with_context(|| format!("Failed to start HTTP server on {api_listen_address}"))?;
-        tracing::info!("listening for API on {}", listener.local_addr()?);
-        let router = api::router(Arc::new(state), ApiLimits::default());
-        Some(tokio::spawn(
-            axum::serve(listener, router)
-                .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-                .into_future(),
-        ))
-    } else {
-        None
+    match (tls_listener, tls_config) {
+        (Some(tls_listener), Some(tls_config)) => {
+            tracing::info!("listening for TLS on {}", tls_listener.local_addr()?);
+            listeners.spawn(transport::tls::run(
+                tls_listener,
+                TlsAcceptor::from(tls_config),
+                Arc::clone(&handler),
+                limits,
+                shutdown.clone(),
+            ));
+        }
+        _ if !sip_disable => tracing::info!("TLS listener disabled (-N)"),
+        _ => {}
+    }
+    let api_server = match api_listener {
+        Some(listener) => {
+            let state = ApiState {
+                reader: ReadPool::new(db_file.clone()),
+                telemetry: Telemetry {
+                    pipeline: Some(pipeline.monitor()),
+                    transport: Some(handler.shared_counters()),
+                    store: Arc::clone(&store_stats),
+                },
+                node_id,
+                started: Instant::now(),
+                token: api_token,
+                crowdsec: CrowdSecKeys::new(crowdsec_api_key),
+                crowdsec_ban,
+                metrics: api::install_recorder(),
+            };
+            tracing::info!("listening for API on {}", listener.local_addr()?);
+            let router = api::router(Arc::new(state), ApiLimits::default());
+            Some(tokio::spawn(
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+                    .into_future(),
+            ))
+        }
+        None => None,
     };
     spawn_rate_limit_cleanup(Arc::clone(&handler), shutdown.clone());
     shutdown::cancel_on_signal(shutdown.clone()).context("installing signal handlers")?;

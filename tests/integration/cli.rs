@@ -149,3 +149,25 @@ fn file_then_environment_then_flags_take_precedence() {
     assert!(dir.join("env.json").exists(), "environment beats file");
     assert!(!dir.join("file.json").exists());
 }
+
+#[test]
+fn a_busy_port_stops_start_up_before_the_database_is_touched() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = taken.local_addr().expect("address").to_string();
+    let stopped = Daemon::builder()
+        .args(["-N", "-a", "--api-listen-address", address.as_str()])
+        .start()
+        .wait_exit();
+    assert_eq!(stopped.status.code(), Some(1));
+    let errors: Vec<&String> = stopped
+        .log
+        .iter()
+        .filter(|l| l.starts_with("sentrypeer: "))
+        .collect();
+    assert_eq!(errors.len(), 1, "{:?}", stopped.log);
+    assert!(
+        errors[0].contains("Failed to start HTTP server"),
+        "{errors:?}"
+    );
+    assert!(!stopped.path("sentrypeer.db").exists());
+}
