@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use jiff::SignedDuration;
+
 use anyhow::Context;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
@@ -14,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, ApiLimits, ApiState, CrowdSecKeys, ReadPool, Telemetry};
 use crate::config::Config;
+use crate::p2p::{self, P2pConfig, P2pStats};
 use crate::pipeline::Pipeline;
 use crate::sinks::json_log::{self, JsonLogStats};
 use crate::sinks::syslog::{self, SyslogStats, SyslogTarget};
@@ -23,7 +26,9 @@ use crate::transport::certs::{self, CertSource};
 use crate::transport::{self, ProbeHandler, StreamLimits};
 use crate::{node_id, shutdown};
 
-/// How long shutdown waits for API requests in flight.
+/// How long a new peer has to share records before gossipsub scores it down.
+const P2P_FREELOADER_GRACE: Duration = Duration::from_secs(600);
+/// How long shutdown waits for API requests in flight (and for the p2p node).
 const API_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// How often rate-limit state of quiet sources is forgotten.
 const RATE_LIMIT_CLEANUP_INTERVAL: Duration = Duration::from_secs(60);
@@ -62,13 +67,18 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         crowdsec_ban_duration,
         peer_to_peer,
         bootstrap_node,
+        p2p_listen_address,
+        p2p_network,
+        p2p_key_file,
+        p2p_receive_only_from,
+        p2p_deny,
+        p2p_min_contribution,
+        p2p_max_records_per_second,
         webhook_url,
         oauth2_client_id,
         oauth2_client_secret,
     } = config;
     report_unavailable_features(
-        peer_to_peer,
-        !bootstrap_node.is_empty(),
         webhook_url.is_some() || oauth2_client_id.is_some() || oauth2_client_secret.is_some(),
     );
 
@@ -116,6 +126,32 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let crowdsec_ban =
         api::parse_duration(&crowdsec_ban_duration).context("crowdsec_ban_duration")?;
 
+    let p2p_config = if peer_to_peer {
+        let key_file =
+            p2p_key_file.unwrap_or_else(|| p2p::identity::key_path_for_database(&db_file));
+        let key = p2p::identity::load_or_create(&key_file)?;
+        tracing::info!(peer_id = %key.public().to_peer_id(), path = %key_file.display(), "p2p identity");
+        let parse_all = |texts: &[String]| -> Result<Vec<_>, p2p::P2pError> {
+            texts.iter().map(|text| p2p::parse_address(text)).collect()
+        };
+        Some(P2pConfig {
+            network: p2p_network,
+            listen: parse_all(&p2p_listen_address)?,
+            bootstrap: parse_all(&bootstrap_node)?,
+            key,
+            retention: (retention_days > 0)
+                .then(|| SignedDuration::from_hours(24 * i64::from(retention_days))),
+            min_contribution: p2p_min_contribution,
+            freeloader_grace: P2P_FREELOADER_GRACE,
+            receive_only_from: p2p::parse_peer_ids(&p2p_receive_only_from)?,
+            deny: p2p::parse_peer_ids(&p2p_deny)?,
+            max_records_per_second: p2p_max_records_per_second,
+            db_file: db_file.clone(),
+        })
+    } else {
+        None
+    };
+
     let node_id_path = node_id::path_for_database(&db_file);
     let node_id = node_id::load_or_create(&node_id_path).context("node id")?;
     tracing::info!(%node_id, path = %node_id_path.display(), "node id");
@@ -151,7 +187,26 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         ));
         tracing::info!("syslog on");
     }
+    let p2p_events = p2p_config
+        .as_ref()
+        .map(|_| pipeline.async_consumer("p2p", event_queue_capacity));
     let pipeline = pipeline.build();
+    let p2p_stats = Arc::new(P2pStats::default());
+    if let Some(config) = &p2p_config {
+        let _ = p2p_stats
+            .peer_id
+            .set(config.key.public().to_peer_id().to_base58());
+    }
+    let p2p_node = match (p2p_config, p2p_events) {
+        (Some(config), Some(events)) => Some(tokio::spawn(p2p::run(
+            config,
+            events,
+            pipeline.clone(),
+            Arc::clone(&p2p_stats),
+            shutdown.clone(),
+        ))),
+        _ => None,
+    };
     let handler = Arc::new(ProbeHandler::new(
         node_id,
         sip_responsive,
@@ -207,6 +262,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
                     pipeline: Some(pipeline.monitor()),
                     transport: Some(handler.shared_counters()),
                     store: Arc::clone(&store_stats),
+                    p2p: p2p_node.as_ref().map(|_| Arc::clone(&p2p_stats)),
                 },
                 node_id,
                 started: Instant::now(),
@@ -256,6 +312,20 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         }
     }
 
+    if let Some(node) = p2p_node {
+        match tokio::time::timeout(API_SHUTDOWN_GRACE, node).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(error))) => {
+                tracing::error!(%error, "p2p node failed");
+                if failure.is_ok() {
+                    failure = Err(anyhow::Error::new(error).context("peer-to-peer"));
+                }
+            }
+            Ok(Err(error)) => tracing::error!(%error, "p2p node task failed"),
+            Err(_) => tracing::warn!("p2p node did not stop in time"),
+        }
+    }
+
     // Listeners are gone: dropping the last pipeline handles closes every queue; consumers drain.
     let stats = pipeline.stats();
     drop(handler);
@@ -285,12 +355,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     failure
 }
 
-fn report_unavailable_features(p2p: bool, bootstrap: bool, webhook: bool) {
-    for (on, what) in [
-        (p2p, "peer-to-peer sharing (-p)"),
-        (bootstrap, "bootstrap node (-b)"),
-        (webhook, "webhook and OAuth2 (-w, -i, -c)"),
-    ] {
+fn report_unavailable_features(webhook: bool) {
+    for (on, what) in [(webhook, "webhook and OAuth2 (-w, -i, -c)")] {
         if on {
             tracing::warn!(feature = what, "not available in this version yet; ignored");
         }

@@ -58,6 +58,65 @@ pub struct Cli {
     )]
     pub bootstrap: Vec<String>,
 
+    /// Peer-to-peer listen address, host:port or multiaddr, repeatable (default 0.0.0.0:4222) or use SENTRYPEER_P2P_LISTEN_ADDRESS env
+    #[arg(
+        long = "p2p-listen-address",
+        env = "SENTRYPEER_P2P_LISTEN_ADDRESS",
+        value_name = "ADDR",
+        value_delimiter = ','
+    )]
+    pub p2p_listen_address: Vec<String>,
+
+    /// Peer-to-peer community name; nodes of different networks never talk (default sentrypeer) or use SENTRYPEER_P2P_NETWORK env
+    #[arg(
+        long = "p2p-network",
+        env = "SENTRYPEER_P2P_NETWORK",
+        value_name = "NAME"
+    )]
+    pub p2p_network: Option<String>,
+
+    /// The node's ed25519 key file (default next to the database) or use SENTRYPEER_P2P_KEY_FILE env
+    #[arg(
+        long = "p2p-key-file",
+        env = "SENTRYPEER_P2P_KEY_FILE",
+        value_name = "FILE"
+    )]
+    pub p2p_key_file: Option<PathBuf>,
+
+    /// Only accept records captured by these PeerIds (repeatable) or use SENTRYPEER_P2P_RECEIVE_ONLY_FROM env
+    #[arg(
+        long = "p2p-receive-only-from",
+        env = "SENTRYPEER_P2P_RECEIVE_ONLY_FROM",
+        value_name = "PEER_ID",
+        value_delimiter = ','
+    )]
+    pub p2p_receive_only_from: Vec<String>,
+
+    /// Refuse records from, and disconnect, these PeerIds (repeatable) or use SENTRYPEER_P2P_DENY env
+    #[arg(
+        long = "p2p-deny",
+        env = "SENTRYPEER_P2P_DENY",
+        value_name = "PEER_ID",
+        value_delimiter = ','
+    )]
+    pub p2p_deny: Vec<String>,
+
+    /// Records a peer must have shared before it gets catch-up (default 10) or use SENTRYPEER_P2P_MIN_CONTRIBUTION env
+    #[arg(
+        long = "p2p-min-contribution",
+        env = "SENTRYPEER_P2P_MIN_CONTRIBUTION",
+        value_name = "N"
+    )]
+    pub p2p_min_contribution: Option<u64>,
+
+    /// Records per second accepted from one peer (default 1000) or use SENTRYPEER_P2P_MAX_RECORDS_PER_SECOND env
+    #[arg(
+        long = "p2p-max-records-per-second",
+        env = "SENTRYPEER_P2P_MAX_RECORDS_PER_SECOND",
+        value_name = "N"
+    )]
+    pub p2p_max_records_per_second: Option<u32>,
+
     /// Set OAuth 2 client ID or use SENTRYPEER_OAUTH2_CLIENT_ID env to get a Bearer token for WebHook
     #[arg(
         short = 'i',
@@ -318,6 +377,24 @@ impl Cli {
         }
         if !self.bootstrap.is_empty() {
             config.bootstrap_node = self.bootstrap;
+        }
+        if !self.p2p_listen_address.is_empty() {
+            config.p2p_listen_address = self.p2p_listen_address;
+        }
+        if !self.p2p_receive_only_from.is_empty() {
+            config.p2p_receive_only_from = self.p2p_receive_only_from;
+        }
+        if !self.p2p_deny.is_empty() {
+            config.p2p_deny = self.p2p_deny;
+        }
+        set_if_some(&mut config.p2p_network, self.p2p_network);
+        set_if_some(&mut config.p2p_min_contribution, self.p2p_min_contribution);
+        set_if_some(
+            &mut config.p2p_max_records_per_second,
+            self.p2p_max_records_per_second,
+        );
+        if self.p2p_key_file.is_some() {
+            config.p2p_key_file = self.p2p_key_file;
         }
         if self.webhook_url.is_some() {
             config.webhook_url = self.webhook_url;

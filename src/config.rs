@@ -125,8 +125,22 @@ pub struct Config {
     pub crowdsec_ban_duration: String,
     /// Share bad actors with peers (`-p`).
     pub peer_to_peer: bool,
-    /// Peer-to-peer bootstrap nodes (`-b`).
+    /// Peer-to-peer bootstrap nodes (`-b`): `host:port` or multiaddrs.
     pub bootstrap_node: Vec<String>,
+    /// Where the peer-to-peer node listens: `host:port` or multiaddrs.
+    pub p2p_listen_address: Vec<String>,
+    /// Name of the peer-to-peer community; nodes of different names never talk.
+    pub p2p_network: String,
+    /// The node's ed25519 key file (default: next to the database, `<db>.p2p_key`).
+    pub p2p_key_file: Option<PathBuf>,
+    /// When not empty, only records captured by these PeerIds are accepted.
+    pub p2p_receive_only_from: Vec<String>,
+    /// PeerIds whose records are refused and whose connections are closed.
+    pub p2p_deny: Vec<String>,
+    /// Records a peer must have shared with this node before it is served catch-up.
+    pub p2p_min_contribution: u64,
+    /// Records per second accepted from one peer (bursts of twice that).
+    pub p2p_max_records_per_second: u32,
     /// Webhook receiving each event (`-w`).
     pub webhook_url: Option<String>,
     /// OAuth2 client id for the webhook (`-i`).
@@ -166,6 +180,13 @@ impl Default for Config {
             crowdsec_ban_duration: "24h".to_owned(),
             peer_to_peer: false,
             bootstrap_node: Vec::new(),
+            p2p_listen_address: vec![crate::p2p::DEFAULT_LISTEN_ADDRESS.to_owned()],
+            p2p_network: crate::p2p::DEFAULT_NETWORK.to_owned(),
+            p2p_key_file: None,
+            p2p_receive_only_from: Vec::new(),
+            p2p_deny: Vec::new(),
+            p2p_min_contribution: 10,
+            p2p_max_records_per_second: 1000,
             webhook_url: None,
             oauth2_client_id: None,
             oauth2_client_secret: None,
@@ -278,6 +299,33 @@ impl Config {
             return Err(ConfigError::Invalid {
                 option: "api_token",
                 reason: "empty token".to_owned(),
+            });
+        }
+        for address in self.p2p_listen_address.iter().chain(&self.bootstrap_node) {
+            crate::p2p::parse_address(address).map_err(|error| ConfigError::Invalid {
+                option: "p2p_listen_address / bootstrap_node",
+                reason: error.to_string(),
+            })?;
+        }
+        for (option, ids) in [
+            ("p2p_receive_only_from", &self.p2p_receive_only_from),
+            ("p2p_deny", &self.p2p_deny),
+        ] {
+            crate::p2p::parse_peer_ids(ids).map_err(|error| ConfigError::Invalid {
+                option,
+                reason: error.to_string(),
+            })?;
+        }
+        let network_ok = !self.p2p_network.is_empty()
+            && self.p2p_network.len() <= 64
+            && self
+                .p2p_network
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+        if !network_ok {
+            return Err(ConfigError::Invalid {
+                option: "p2p_network",
+                reason: "1 to 64 letters, digits, '-', '_' or '.'".to_owned(),
             });
         }
         if self.db_file.as_os_str().is_empty() {

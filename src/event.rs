@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -81,8 +82,27 @@ impl CollectedMethod {
 pub enum Origin {
     /// By this node's own listeners.
     Local,
-    /// By another node, received over peer-to-peer sharing (its PeerId).
-    Peer(String),
+    /// By another node, received over peer-to-peer sharing.
+    Peer(PeerOrigin),
+}
+
+/// The node that captured a shared event, and the signed record it came in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerOrigin {
+    /// The capturing node's PeerId (base58).
+    pub peer_id: String,
+    /// The record exactly as that node signed it, kept so this node can pass it on in catch-up
+    /// (`None` for rows from before the record was kept).
+    pub signed_record: Option<Arc<str>>,
+}
+
+impl From<&str> for PeerOrigin {
+    fn from(peer_id: &str) -> Self {
+        Self {
+            peer_id: peer_id.to_owned(),
+            signed_record: None,
+        }
+    }
 }
 
 impl Origin {
@@ -90,8 +110,13 @@ impl Origin {
     pub fn to_column(&self) -> Cow<'static, str> {
         match self {
             Self::Local => Cow::Borrowed("local"),
-            Self::Peer(peer_id) => Cow::Owned(format!("peer:{peer_id}")),
+            Self::Peer(peer) => Cow::Owned(format!("peer:{}", peer.peer_id)),
         }
+    }
+
+    /// Whether this node captured the event.
+    pub fn is_local(&self) -> bool {
+        matches!(self, Self::Local)
     }
 }
 
@@ -184,7 +209,8 @@ impl BadActor {
         format_timestamp(self.event_timestamp)
     }
 
-    /// The JSON log / webhook object: the original's 13 keys in the original order, all strings.
+    /// The JSON log / webhook object: the original's 13 keys in the original order, all strings,
+    /// plus `origin` for events received from peers.
     /// `source_ip` and `destination_ip` are `IP:port` (`[v6]:port`), as T-Pot parses them.
     pub fn to_json(&self) -> EventJson<'_> {
         EventJson {
@@ -201,6 +227,10 @@ impl BadActor {
             sip_method: &self.sip_method,
             sip_user_agent: &self.sip_user_agent,
             sip_message: &self.sip_message,
+            origin: match &self.origin {
+                Origin::Local => None,
+                Origin::Peer(_) => Some(self.origin.to_column().into_owned()),
+            },
         }
     }
 
@@ -241,6 +271,10 @@ pub struct EventJson<'a> {
     pub sip_user_agent: &'a str,
     /// The raw message.
     pub sip_message: &'a str,
+    /// Only for events received from a peer: `peer:<PeerId>` (local events keep exactly the
+    /// original's 13 keys).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
 }
 
 /// Formats a timestamp as the original's `event_timestamp`, in UTC, always 9 fraction digits:
@@ -252,6 +286,12 @@ pub struct EventJson<'a> {
 /// ```
 pub fn format_timestamp(timestamp: Timestamp) -> String {
     timestamp.strftime("%Y-%m-%d %H:%M:%S%.9f").to_string()
+}
+
+/// Reads an `event_timestamp` as [`format_timestamp`] writes it (UTC).
+pub fn parse_timestamp(text: &str) -> Option<Timestamp> {
+    let (date, time) = text.split_once(' ')?;
+    format!("{date}T{time}Z").parse().ok()
 }
 
 /// IPv4-mapped IPv6 addresses (from dual-stack sockets) as plain IPv4.
@@ -274,6 +314,16 @@ mod tests {
         assert_eq!(format_timestamp(ts), "2024-03-05 07:08:09.005000000");
         let whole: Timestamp = "2024-03-05T07:08:09Z".parse().expect("valid timestamp");
         assert_eq!(format_timestamp(whole), "2024-03-05 07:08:09.000000000");
+    }
+
+    #[test]
+    fn timestamps_read_back_as_written() {
+        let ts: Timestamp = "2024-03-05T07:08:09.000000123Z"
+            .parse()
+            .expect("valid timestamp");
+        assert_eq!(parse_timestamp(&format_timestamp(ts)), Some(ts));
+        assert_eq!(parse_timestamp("2024-03-05"), None);
+        assert_eq!(parse_timestamp("garbage here"), None);
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod cli;
 pub mod config;
 pub mod event;
 pub mod node_id;
+pub mod p2p;
 pub mod pipeline;
 pub mod shutdown;
 pub mod sinks;

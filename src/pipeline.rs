@@ -46,7 +46,29 @@ impl ConsumerCounters {
 #[derive(Debug)]
 struct Counters {
     received: [AtomicU64; 3],
+    received_from_peers: AtomicU64,
     consumers: Vec<ConsumerCounters>,
+}
+
+/// The sending end of one consumer's queue: a thread (std) or a tokio task.
+#[derive(Debug)]
+enum QueueSender {
+    Thread(SyncSender<Arc<BadActor>>),
+    Task(tokio::sync::mpsc::Sender<Arc<BadActor>>),
+}
+
+impl QueueSender {
+    /// Queues without waiting; `Err(true)` when full, `Err(false)` when the consumer stopped.
+    fn try_push(&self, event: &Arc<BadActor>) -> Result<(), bool> {
+        match self {
+            Self::Thread(sender) => sender
+                .try_send(Arc::clone(event))
+                .map_err(|error| matches!(error, TrySendError::Full(_))),
+            Self::Task(sender) => sender
+                .try_send(Arc::clone(event))
+                .map_err(|error| matches!(error, tokio::sync::mpsc::error::TrySendError::Full(_))),
+        }
+    }
 }
 
 /// Counters of one consumer.
@@ -65,6 +87,8 @@ pub struct ConsumerStats {
 pub struct PipelineStats {
     /// Events submitted, per transport in [`Transport::ALL`] order.
     pub received: [u64; 3],
+    /// Events received from peers.
+    pub received_from_peers: u64,
     /// Per-consumer counters.
     pub consumers: Vec<ConsumerStats>,
 }
@@ -79,7 +103,7 @@ impl PipelineStats {
 /// Builds a [`Pipeline`]: one bounded queue per consumer.
 #[derive(Debug, Default)]
 pub struct PipelineBuilder {
-    senders: Vec<SyncSender<Arc<BadActor>>>,
+    senders: Vec<QueueSender>,
     consumers: Vec<ConsumerCounters>,
 }
 
@@ -87,6 +111,22 @@ impl PipelineBuilder {
     /// Adds a consumer with a queue of `capacity` events; returns the end it reads from.
     pub fn consumer(&mut self, name: &'static str, capacity: usize) -> EventReceiver {
         let (sender, receiver) = sync_channel(capacity.max(1));
+        self.add(name, QueueSender::Thread(sender));
+        receiver
+    }
+
+    /// Adds a consumer that is a tokio task, with a queue of `capacity` events.
+    pub fn async_consumer(
+        &mut self,
+        name: &'static str,
+        capacity: usize,
+    ) -> tokio::sync::mpsc::Receiver<Arc<BadActor>> {
+        let (sender, receiver) = tokio::sync::mpsc::channel(capacity.max(1));
+        self.add(name, QueueSender::Task(sender));
+        receiver
+    }
+
+    fn add(&mut self, name: &'static str, sender: QueueSender) {
         self.senders.push(sender);
         self.consumers.push(ConsumerCounters {
             name,
@@ -94,7 +134,6 @@ impl PipelineBuilder {
             dropped: AtomicU64::new(0),
             last_warning: Mutex::new(None),
         });
-        receiver
     }
 
     /// Finishes the pipeline.
@@ -104,6 +143,7 @@ impl PipelineBuilder {
                 senders: self.senders,
                 counters: Arc::new(Counters {
                     received: Default::default(),
+                    received_from_peers: AtomicU64::new(0),
                     consumers: self.consumers,
                 }),
             }),
@@ -113,7 +153,7 @@ impl PipelineBuilder {
 
 #[derive(Debug)]
 struct Inner {
-    senders: Vec<SyncSender<Arc<BadActor>>>,
+    senders: Vec<QueueSender>,
     counters: Arc<Counters>,
 }
 
@@ -132,18 +172,31 @@ impl Pipeline {
 
     /// Hands one event to every consumer without ever blocking.
     pub fn submit(&self, event: BadActor) {
-        let counters = &self.inner.counters;
-        if let Some(counter) = counters.received.get(event.transport.index()) {
+        if let Some(counter) = self.inner.counters.received.get(event.transport.index()) {
             counter.fetch_add(1, Ordering::Relaxed);
         }
+        self.fan_out(event);
+    }
+
+    /// Hands one event received from a peer to every consumer (counted apart from captures).
+    pub fn submit_from_peer(&self, event: BadActor) {
+        self.inner
+            .counters
+            .received_from_peers
+            .fetch_add(1, Ordering::Relaxed);
+        self.fan_out(event);
+    }
+
+    fn fan_out(&self, event: BadActor) {
         let event = Arc::new(event);
+        let counters = &self.inner.counters;
         for (sender, consumer) in self.inner.senders.iter().zip(&counters.consumers) {
-            match sender.try_send(Arc::clone(&event)) {
+            match sender.try_push(&event) {
                 Ok(()) => {
                     consumer.delivered.fetch_add(1, Ordering::Relaxed);
                 }
-                Err(TrySendError::Full(_)) => consumer.count_drop("queue full"),
-                Err(TrySendError::Disconnected(_)) => consumer.count_drop("consumer stopped"),
+                Err(true) => consumer.count_drop("queue full"),
+                Err(false) => consumer.count_drop("consumer stopped"),
             }
         }
     }
@@ -177,6 +230,7 @@ impl PipelineMonitor {
                 .received
                 .each_ref()
                 .map(|counter| counter.load(Ordering::Relaxed)),
+            received_from_peers: self.counters.received_from_peers.load(Ordering::Relaxed),
             consumers: self
                 .counters
                 .consumers

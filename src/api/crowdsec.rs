@@ -25,7 +25,7 @@ use super::ip_addresses::parse_ip;
 use super::params::{Params, bad};
 use super::{ApiError, ApiState};
 use crate::config::Secret;
-use crate::event::format_timestamp;
+use crate::event::{format_timestamp, parse_timestamp};
 use crate::store::query::{self, ListFilter, OriginFilter, SeenRecord};
 
 /// How far each delta reaches back before the bouncer's previous poll, to cover the time between
@@ -216,7 +216,7 @@ async fn decisions_for_ip(
 }
 
 fn decision(record: SeenRecord, now: Timestamp, ban: SignedDuration) -> Decision {
-    let remaining = parse_stored_timestamp(&record.seen_last)
+    let remaining = parse_timestamp(&record.seen_last)
         .and_then(|seen| ban.checked_sub(now.duration_since(seen)))
         .unwrap_or(ban);
     Decision {
@@ -228,11 +228,6 @@ fn decision(record: SeenRecord, now: Timestamp, ban: SignedDuration) -> Decision
         kind: "ban",
         value: record.key,
     }
-}
-
-/// A stored `event_timestamp` (`YYYY-MM-DD HH:MM:SS.nnnnnnnnn`, UTC) as a timestamp.
-fn parse_stored_timestamp(text: &str) -> Option<Timestamp> {
-    format!("{}Z", text.replacen(' ', "T", 1)).parse().ok()
 }
 
 /// Go's `time.Duration` text (`167h59m10s`), what bouncers parse; never negative.

@@ -90,6 +90,19 @@ pub(crate) fn details(state: &ApiState, latest_event: Option<String>) -> serde_j
                 p.consumers.iter().map(|c| (c.name.to_owned(), json!(c.dropped))).collect::<serde_json::Map<_, _>>()
             }),
         },
+        "p2p": telemetry.p2p.as_ref().map(|stats| {
+            let mut details: serde_json::Map<String, serde_json::Value> = stats
+                .snapshot()
+                .into_iter()
+                .map(|(name, value)| (name.to_owned(), json!(value)))
+                .collect();
+            details.insert("peer_id".to_owned(), json!(stats.peer_id.get()));
+            details.insert(
+                "received_from_peers".to_owned(),
+                json!(pipeline.as_ref().map(|p| p.received_from_peers)),
+            );
+            details
+        }),
         "replies": replies.map(|r| json!({
             "sent": per_transport(r.replies_sent),
             "rate_limited": per_transport(r.replies_rate_limited),

@@ -98,6 +98,11 @@ fn publish_counters(state: &ApiState) {
                 .absolute(replies.replies_failed[index]);
         }
     }
+    if let Some(p2p) = &telemetry.p2p {
+        for (name, value) in p2p.snapshot() {
+            metrics::counter!("sentrypeer_p2p_total", "counter" => name).absolute(value);
+        }
+    }
     let store = telemetry.store.snapshot();
     metrics::counter!("sentrypeer_events_stored_total").absolute(store.events_stored);
     metrics::counter!("sentrypeer_events_store_failed_total").absolute(store.events_failed);

@@ -100,6 +100,8 @@ pub struct Telemetry {
     pub transport: Option<Arc<TransportCounters>>,
     /// Events stored and failed.
     pub store: Arc<StoreStats>,
+    /// Peer-to-peer counters, when `-p` is on.
+    pub p2p: Option<Arc<crate::p2p::P2pStats>>,
 }
 
 /// Everything the handlers share.

@@ -128,8 +128,16 @@ const UPDATE_SOURCE: &str = "UPDATE honey SET source_ip = ?1, source_port = ?2 W
 /// Rows read per step by [`split_source_ports`], so a large database never sits in memory.
 const SPLIT_CHUNK_ROWS: i64 = 10_000;
 
+/// Migration 4: the signed record a peer's event came in, exactly as received, so this node can
+/// pass it on in catch-up (the signature covers those bytes); NULL for local events, which this
+/// node signs when it shares them. Peer events are deduplicated by `event_uuid` (indexed since
+/// the original schema).
+const SHARED_RECORDS: &str = "
+ALTER TABLE honey ADD COLUMN p2p_record TEXT;
+";
+
 /// The schema version [`migrate`] brings a database to.
-pub const LATEST_VERSION: u32 = 3;
+pub const LATEST_VERSION: u32 = 4;
 
 /// The migrations, in order: index 0 takes version 0 to 1, and so on.
 pub(super) fn migrations() -> Migrations<'static> {
@@ -138,6 +146,7 @@ pub(super) fn migrations() -> Migrations<'static> {
         M::up_with_hook(CAPTURE_DETAILS, split_source_ports)
             .comment("ports, destination, origin, Request-URI user, message kind"),
         M::up(AGGREGATES).comment("ip_addresses and called_numbers, backfilled from honey"),
+        M::up(SHARED_RECORDS).comment("signed records received from peers, kept for catch-up"),
     ])
 }
 
@@ -267,7 +276,7 @@ mod tests {
 
     #[test]
     fn latest_version_is_the_number_of_migrations() {
-        let count = [ORIGINAL_SCHEMA, CAPTURE_DETAILS, AGGREGATES].len();
+        let count = [ORIGINAL_SCHEMA, CAPTURE_DETAILS, AGGREGATES, SHARED_RECORDS].len();
         assert_eq!(usize::try_from(LATEST_VERSION).ok(), Some(count));
         migrations()
             .validate()

@@ -15,7 +15,7 @@ use tracing::{debug, error, info, warn};
 use super::aggregate::BatchTally;
 use super::retention::{DEFAULT_RETENTION_DAYS, RetentionSchedule};
 use super::{StoreError, StoreStats, connection_path, schema};
-use crate::event::{BadActor, format_timestamp};
+use crate::event::{BadActor, Origin, format_timestamp};
 use crate::sip::MessageKind;
 
 /// Largest batch per transaction by default: ~10-20k events/s on a 2-core box (measured), while
@@ -34,8 +34,12 @@ INSERT INTO honey (
     event_timestamp, event_uuid, collected_method, source_ip, source_port,
     called_number, transport_type, method, user_agent, sip_message,
     created_by_node_id, destination_ip, destination_port, origin, request_uri_user,
-    message_kind)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+    message_kind, p2p_record)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
+
+/// Whether an event is already stored (peer records arrive by push and by catch-up, from several
+/// peers: each is stored once).
+const EVENT_EXISTS: &str = "SELECT EXISTS(SELECT 1 FROM honey WHERE event_uuid = ?1)";
 
 /// How the writer batches and prunes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,12 +178,23 @@ pub fn insert_events(
     let mut tally = BatchTally::with_capacity(events.len());
     {
         let mut insert = tx.prepare_cached(INSERT_EVENT)?;
+        let mut exists = tx.prepare_cached(EVENT_EXISTS)?;
         for event in events {
+            let uuid = event.event_uuid.hyphenated().to_string();
+            let shared = match &event.origin {
+                Origin::Local => None,
+                Origin::Peer(peer) => {
+                    if exists.query_row([&uuid], |row| row.get::<_, bool>(0))? {
+                        continue;
+                    }
+                    peer.signed_record.as_deref()
+                }
+            };
             tally.add(event);
             let empty = event.message_kind == MessageKind::Empty;
             insert.execute(params![
                 format_timestamp(event.event_timestamp),
-                event.event_uuid.hyphenated().to_string(),
+                uuid,
                 event.collected_method.as_str(),
                 event.source.ip().to_string(),
                 event.source.port(),
@@ -194,6 +209,7 @@ pub fn insert_events(
                 event.origin.to_column(),
                 event.request_uri_user.as_deref(),
                 message_kind_column(event.message_kind),
+                shared,
             ])?;
         }
     }

@@ -228,7 +228,7 @@ async fn a_token_protects_everything_but_the_health_check() {
 async fn origin_restricts_to_local_or_peer_data() {
     let fixture = Fixture::empty();
     let mut from_peer = event("198.51.100.9", "555", "INVITE", "x", 30);
-    from_peer.origin = crate::event::Origin::Peer("12D3KooWPeer".to_owned());
+    from_peer.origin = crate::event::Origin::Peer("12D3KooWPeer".into());
     fixture.insert(&[event("192.0.2.1", "100", "INVITE", "x", 30), from_peer]);
     let router = fixture.router();
     assert_eq!(

@@ -26,6 +26,7 @@
 mod events;
 mod matching;
 mod seen;
+mod share;
 mod summary;
 
 use rusqlite::types::ValueRef;
@@ -38,6 +39,7 @@ pub use matching::{EventMatch, each_ip_matching, each_number_matching};
 pub use seen::{
     count_ips, count_numbers, each_ip, each_number, ip_seen, ips_last_seen_between, number_seen,
 };
+pub use share::{SharePage, Shareable, contributions_since, shareable_events};
 pub use summary::{CountBy, Stats, Totals, stats};
 
 /// Which events a query counts, by where they were captured.

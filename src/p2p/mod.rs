@@ -1,0 +1,244 @@
+//! Peer-to-peer sharing of bad actors between SentryPeer nodes over rust-libp2p (`-p`): each
+//! locally captured event is signed and pushed (gossipsub, batched); records from peers are
+//! verified, deduplicated, rate-limited and stored with their origin, never re-published as
+//! ours; a node that joins gets the retention window it missed (request-response catch-up) from
+//! peers it has contributed to.
+//!
+//! # Layout
+//!
+//! - `identity`: the persistent ed25519 key (PeerId).
+//! - `record`: the signed wire format and its validation.
+//! - `behaviour`: the libp2p protocols and their network-specific names.
+//! - `sync`: catch-up messages.
+//! - `reciprocity`: who contributed, who may catch up, gossipsub application scores.
+//! - `node`: the event loop.
+
+pub mod behaviour;
+pub mod identity;
+mod node;
+pub mod reciprocity;
+pub mod record;
+pub mod sync;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use jiff::SignedDuration;
+use libp2p::identity::Keypair;
+use libp2p::{Multiaddr, PeerId};
+
+pub use node::run;
+
+/// Default `--p2p-listen-address`: the original's DHT port.
+pub const DEFAULT_LISTEN_ADDRESS: &str = "0.0.0.0:4222";
+/// Default `--p2p-network`.
+pub const DEFAULT_NETWORK: &str = "sentrypeer";
+
+/// Errors of the peer-to-peer node.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum P2pError {
+    /// The identity key file.
+    #[error("peer-to-peer key {path}: {reason}")]
+    Key {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An address that is neither `host:port` nor a multiaddr.
+    #[error("invalid peer-to-peer address {0:?}: expected host:port or a multiaddr")]
+    Address(String),
+    /// A PeerId that does not parse.
+    #[error("invalid PeerId {0:?}")]
+    PeerId(String),
+    /// The network name, or setting up the transport or behaviour.
+    #[error("peer-to-peer set-up failed: {0}")]
+    Network(String),
+    /// Listening failed.
+    #[error("cannot listen for peers on {address}: {reason}")]
+    Listen {
+        /// The address.
+        address: Multiaddr,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Everything the node needs.
+#[derive(Debug, Clone)]
+pub struct P2pConfig {
+    /// Separate communities never mix: protocol names carry this name.
+    pub network: String,
+    /// Where to listen.
+    pub listen: Vec<Multiaddr>,
+    /// Whom to dial first (and again when every peer is gone).
+    pub bootstrap: Vec<Multiaddr>,
+    /// The node's identity.
+    pub key: Keypair,
+    /// Records older than this are refused and not served; `None` keeps forever.
+    pub retention: Option<SignedDuration>,
+    /// Records a peer must have contributed before it gets catch-up.
+    pub min_contribution: u64,
+    /// Time a new peer has to contribute before gossipsub scores it down.
+    pub freeloader_grace: Duration,
+    /// When not empty, only records authored by these peers are accepted.
+    pub receive_only_from: Vec<PeerId>,
+    /// Peers whose records are refused and whose connections are closed.
+    pub deny: Vec<PeerId>,
+    /// Records accepted per second from one author (twice that as a burst).
+    pub max_records_per_second: u32,
+    /// The database, read for catch-up and contribution counts.
+    pub db_file: PathBuf,
+}
+
+/// Parses `host:port` (IP or DNS name, TCP) or a multiaddr.
+///
+/// # Errors
+/// [`P2pError::Address`].
+pub fn parse_address(text: &str) -> Result<Multiaddr, P2pError> {
+    let error = || P2pError::Address(text.to_owned());
+    if text.starts_with('/') {
+        return text.parse().map_err(|_| error());
+    }
+    if let Ok(socket) = text.parse::<SocketAddr>() {
+        let ip = match socket.ip() {
+            std::net::IpAddr::V4(ip) => format!("/ip4/{ip}"),
+            std::net::IpAddr::V6(ip) => format!("/ip6/{ip}"),
+        };
+        return format!("{ip}/tcp/{}", socket.port())
+            .parse()
+            .map_err(|_| error());
+    }
+    let (host, port) = text.rsplit_once(':').ok_or_else(error)?;
+    let port: u16 = port.parse().map_err(|_| error())?;
+    let valid_host = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    if !valid_host {
+        return Err(error());
+    }
+    format!("/dns/{host}/tcp/{port}")
+        .parse()
+        .map_err(|_| error())
+}
+
+/// Parses a list of PeerIds.
+///
+/// # Errors
+/// [`P2pError::PeerId`] naming the first bad one.
+pub fn parse_peer_ids(texts: &[String]) -> Result<Vec<PeerId>, P2pError> {
+    texts
+        .iter()
+        .map(|text| text.parse().map_err(|_| P2pError::PeerId(text.clone())))
+        .collect()
+}
+
+/// Counters of the node, for health details and metrics.
+#[derive(Debug, Default)]
+pub struct P2pStats {
+    /// This node's PeerId, once known.
+    pub peer_id: std::sync::OnceLock<String>,
+    /// Peers connected now.
+    pub connected_peers: AtomicU64,
+    /// Local records published.
+    pub published_records: AtomicU64,
+    /// Gossip messages published.
+    pub published_messages: AtomicU64,
+    /// Local records not pushed (no peer to push to); catch-up still serves them.
+    pub unpublished_records: AtomicU64,
+    /// Records received from peers (push and catch-up).
+    pub received_records: AtomicU64,
+    /// Records accepted and stored.
+    pub accepted_records: AtomicU64,
+    /// Records already seen.
+    pub duplicate_records: AtomicU64,
+    /// Records refused: bad signature.
+    pub rejected_signature: AtomicU64,
+    /// Records refused: malformed, wrong version, bad fields, too large.
+    pub rejected_malformed: AtomicU64,
+    /// Records refused: outside the retention window or in the future.
+    pub rejected_window: AtomicU64,
+    /// Records refused: another network.
+    pub rejected_network: AtomicU64,
+    /// Records refused: author denied or not allowed.
+    pub rejected_denied: AtomicU64,
+    /// Records dropped: their author exceeded its rate.
+    pub rate_limited: AtomicU64,
+    /// Catch-up pages served.
+    pub catch_up_pages_served: AtomicU64,
+    /// Catch-up requests refused (requester contributed too little).
+    pub catch_up_refused: AtomicU64,
+    /// Catch-up requests of ours that peers refused.
+    pub catch_up_refused_by_peers: AtomicU64,
+}
+
+impl P2pStats {
+    /// Adds one to a counter.
+    pub(crate) fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Every counter by name, for health and metrics.
+    pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
+        let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        vec![
+            ("connected_peers", load(&self.connected_peers)),
+            ("published_records", load(&self.published_records)),
+            ("published_messages", load(&self.published_messages)),
+            ("unpublished_records", load(&self.unpublished_records)),
+            ("received_records", load(&self.received_records)),
+            ("accepted_records", load(&self.accepted_records)),
+            ("duplicate_records", load(&self.duplicate_records)),
+            ("rejected_signature", load(&self.rejected_signature)),
+            ("rejected_malformed", load(&self.rejected_malformed)),
+            ("rejected_window", load(&self.rejected_window)),
+            ("rejected_network", load(&self.rejected_network)),
+            ("rejected_denied", load(&self.rejected_denied)),
+            ("rate_limited", load(&self.rate_limited)),
+            ("catch_up_pages_served", load(&self.catch_up_pages_served)),
+            ("catch_up_refused", load(&self.catch_up_refused)),
+            (
+                "catch_up_refused_by_peers",
+                load(&self.catch_up_refused_by_peers),
+            ),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_parse_as_host_port_or_multiaddr() {
+        let parse = |text: &str| parse_address(text).map(|addr| addr.to_string()).ok();
+        assert_eq!(
+            parse("127.0.0.1:4222").as_deref(),
+            Some("/ip4/127.0.0.1/tcp/4222")
+        );
+        assert_eq!(parse("[::1]:4222").as_deref(), Some("/ip6/::1/tcp/4222"));
+        assert_eq!(
+            parse("bootstrap.sentrypeer.org:4222").as_deref(),
+            Some("/dns/bootstrap.sentrypeer.org/tcp/4222")
+        );
+        assert_eq!(
+            parse("/ip4/10.0.0.1/tcp/4222").as_deref(),
+            Some("/ip4/10.0.0.1/tcp/4222")
+        );
+        for bad in [
+            "",
+            "nohost",
+            "host:port",
+            ":4222",
+            "/not/a/multiaddr",
+            "a b:1",
+        ] {
+            assert!(parse_address(bad).is_err(), "{bad}");
+        }
+        assert!(parse_peer_ids(&["nope".to_owned()]).is_err());
+    }
+}

@@ -1,0 +1,314 @@
+//! The signed, versioned record a node shares for each bad actor it captured, and the checks
+//! every record from the network goes through before it may be stored.
+//!
+//! ```text
+//! SignedRecord { "body": "<RecordBody as compact JSON>", "signature": "<hex ed25519>" }
+//! RecordBody   { "v": 1, "network", "peer_id", the original's 13 fields (addresses as IP:port),
+//!                "request_uri_user", "message_kind" }
+//! ```
+//!
+//! The signature covers the exact bytes of `body`, made with the key of the node whose PeerId is
+//! `body.peer_id` (the key is recovered from the PeerId, which embeds ed25519 public keys), so a
+//! record stays verifiable however many nodes pass it on.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use jiff::{SignedDuration, Timestamp};
+use libp2p::PeerId;
+use libp2p::identity::{Keypair, PublicKey};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::event::{
+    APP_NAME, BadActor, CollectedMethod, Origin, PeerOrigin, Transport, format_timestamp,
+    parse_timestamp,
+};
+use crate::sip::MessageKind;
+
+/// Version of [`RecordBody`]; a record of another version is refused.
+pub const RECORD_VERSION: u8 = 1;
+/// Largest signed record accepted from the network.
+pub const MAX_RECORD_BYTES: usize = 8 * 1024;
+/// Raw SIP messages are shared up to this many bytes (the rest stays with the capturing node).
+pub const MAX_SHARED_MESSAGE_BYTES: usize = 4 * 1024;
+/// How far in the future a record's timestamp may be (clock skew between operators).
+const MAX_CLOCK_SKEW: SignedDuration = SignedDuration::from_secs(300);
+/// Longest called number, method and user agent accepted.
+const MAX_FIELD_BYTES: usize = 1024;
+
+/// Why a record from the network was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecordError {
+    /// Bigger than [`MAX_RECORD_BYTES`].
+    #[error("record too large ({0} bytes)")]
+    TooLarge(usize),
+    /// Not the JSON shape of a record.
+    #[error("malformed record: {0}")]
+    Malformed(String),
+    /// Another format version.
+    #[error("unsupported record version {0}")]
+    Version(u8),
+    /// From another `--p2p-network`.
+    #[error("record of another network")]
+    OtherNetwork,
+    /// The PeerId is not one whose public key can be recovered (not ed25519).
+    #[error("record's peer id carries no usable public key")]
+    UnknownKey,
+    /// The signature does not match the body and the claimed node.
+    #[error("bad signature")]
+    BadSignature,
+    /// A field is missing its format (UUID, timestamp, address, transport...).
+    #[error("invalid field {0}")]
+    InvalidField(&'static str),
+    /// Older than the retention window or in the future.
+    #[error("timestamp outside the accepted window")]
+    OutOfWindow,
+}
+
+/// What a node signs: one event as it captured it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordBody {
+    /// [`RECORD_VERSION`].
+    pub v: u8,
+    /// The `--p2p-network` it was shared on.
+    pub network: String,
+    /// The capturing node's PeerId.
+    pub peer_id: String,
+    /// Always `sentrypeer`.
+    pub app_name: String,
+    /// Version of the capturing program.
+    pub app_version: String,
+    /// UTC, `YYYY-MM-DD HH:MM:SS.nnnnnnnnn`.
+    pub event_timestamp: String,
+    /// UUID of the event.
+    pub event_uuid: String,
+    /// The capturing node's `created_by_node_id`.
+    pub created_by_node_id: String,
+    /// `passive` or `responsive`.
+    pub collected_method: String,
+    /// `UDP`, `TCP` or `TLS`.
+    pub transport_type: String,
+    /// `IP:port`.
+    pub source_ip: String,
+    /// `IP:port`.
+    pub destination_ip: String,
+    /// User part of the `To` URI.
+    pub called_number: String,
+    /// Request method.
+    pub sip_method: String,
+    /// `User-Agent`.
+    pub sip_user_agent: String,
+    /// The raw message, cut at [`MAX_SHARED_MESSAGE_BYTES`].
+    pub sip_message: String,
+    /// User part of the Request-URI.
+    pub request_uri_user: Option<String>,
+    /// `request`, `response`, `empty` or `malformed`.
+    pub message_kind: String,
+}
+
+/// A record with its signature, as it travels.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedRecord {
+    /// [`RecordBody`] as compact JSON: the exact bytes signed.
+    pub body: String,
+    /// Hex of the ed25519 signature over `body`.
+    pub signature: String,
+}
+
+impl SignedRecord {
+    /// Signs a locally captured event.
+    ///
+    /// # Errors
+    /// When the key cannot sign (it always can with ed25519).
+    pub fn sign(event: &BadActor, network: &str, key: &Keypair) -> Result<Self, RecordError> {
+        let body = RecordBody::from_event(event, network, &key.public().to_peer_id());
+        let body = serde_json::to_string(&body)
+            .map_err(|error| RecordError::Malformed(error.to_string()))?;
+        let signature = key
+            .sign(body.as_bytes())
+            .map_err(|_| RecordError::BadSignature)?;
+        Ok(Self {
+            body,
+            signature: hex(&signature),
+        })
+    }
+
+    /// The record as one compact JSON text (what catch-up stores and sends).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Checks a record from the network and turns it into an event to store: size, shape,
+    /// version, network, signature by the node it names, fields, and a timestamp no older than
+    /// `retention` (when not zero) and not in the future.
+    ///
+    /// # Errors
+    /// The first check that failed.
+    pub fn verify(
+        text: &str,
+        network: &str,
+        retention: Option<SignedDuration>,
+        now: Timestamp,
+    ) -> Result<(PeerId, BadActor), RecordError> {
+        if text.len() > MAX_RECORD_BYTES {
+            return Err(RecordError::TooLarge(text.len()));
+        }
+        let signed: SignedRecord = serde_json::from_str(text)
+            .map_err(|error| RecordError::Malformed(error.to_string()))?;
+        let body: RecordBody = serde_json::from_str(&signed.body)
+            .map_err(|error| RecordError::Malformed(error.to_string()))?;
+        if body.v != RECORD_VERSION {
+            return Err(RecordError::Version(body.v));
+        }
+        if body.network != network {
+            return Err(RecordError::OtherNetwork);
+        }
+        let peer_id: PeerId = body.peer_id.parse().map_err(|_| RecordError::UnknownKey)?;
+        let key = public_key_of(&peer_id).ok_or(RecordError::UnknownKey)?;
+        let signature = unhex(&signed.signature).ok_or(RecordError::BadSignature)?;
+        if !key.verify(signed.body.as_bytes(), &signature) {
+            return Err(RecordError::BadSignature);
+        }
+        let mut event = body.to_event(retention, now)?;
+        event.origin = Origin::Peer(PeerOrigin {
+            peer_id: peer_id.to_base58(),
+            signed_record: Some(Arc::from(signed.to_json())),
+        });
+        Ok((peer_id, event))
+    }
+}
+
+impl RecordBody {
+    fn from_event(event: &BadActor, network: &str, peer_id: &PeerId) -> Self {
+        let message = &event.sip_message;
+        let mut cut = message.len().min(MAX_SHARED_MESSAGE_BYTES);
+        while !message.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let json = event.to_json();
+        Self {
+            v: RECORD_VERSION,
+            network: network.to_owned(),
+            peer_id: peer_id.to_base58(),
+            app_name: json.app_name.to_owned(),
+            app_version: json.app_version.to_owned(),
+            event_timestamp: json.event_timestamp,
+            event_uuid: json.event_uuid,
+            created_by_node_id: json.created_by_node_id,
+            collected_method: json.collected_method.to_owned(),
+            transport_type: json.transport_type.to_owned(),
+            source_ip: json.source_ip,
+            destination_ip: json.destination_ip,
+            called_number: event.called_number.clone(),
+            sip_method: event.sip_method.clone(),
+            sip_user_agent: event.sip_user_agent.clone(),
+            sip_message: message[..cut].to_owned(),
+            request_uri_user: event.request_uri_user.clone(),
+            message_kind: crate::store::writer::message_kind_column(event.message_kind).to_owned(),
+        }
+    }
+
+    fn to_event(
+        &self,
+        retention: Option<SignedDuration>,
+        now: Timestamp,
+    ) -> Result<BadActor, RecordError> {
+        let event_timestamp = parse_timestamp(&self.event_timestamp)
+            .ok_or(RecordError::InvalidField("event_timestamp"))?;
+        // Round-trips exactly, so the stored text is what was signed.
+        if format_timestamp(event_timestamp) != self.event_timestamp {
+            return Err(RecordError::InvalidField("event_timestamp"));
+        }
+        if event_timestamp > now.checked_add(MAX_CLOCK_SKEW).unwrap_or(now)
+            || retention
+                .is_some_and(|window| event_timestamp < now.checked_sub(window).unwrap_or(now))
+        {
+            return Err(RecordError::OutOfWindow);
+        }
+        let uuid =
+            |text: &str, name| Uuid::try_parse(text).map_err(|_| RecordError::InvalidField(name));
+        let address = |text: &str, name| {
+            text.parse::<SocketAddr>()
+                .map_err(|_| RecordError::InvalidField(name))
+        };
+        let bounded = |text: &str, name| {
+            (text.len() <= MAX_FIELD_BYTES)
+                .then(|| text.to_owned())
+                .ok_or(RecordError::InvalidField(name))
+        };
+        if self.app_name != APP_NAME {
+            return Err(RecordError::InvalidField("app_name"));
+        }
+        if self.sip_message.len() > MAX_SHARED_MESSAGE_BYTES {
+            return Err(RecordError::InvalidField("sip_message"));
+        }
+        Ok(BadActor {
+            event_timestamp,
+            event_uuid: uuid(&self.event_uuid, "event_uuid")?,
+            created_by_node_id: uuid(&self.created_by_node_id, "created_by_node_id")?,
+            collected_method: match self.collected_method.as_str() {
+                "passive" => CollectedMethod::Passive,
+                "responsive" => CollectedMethod::Responsive,
+                _ => return Err(RecordError::InvalidField("collected_method")),
+            },
+            transport: match self.transport_type.as_str() {
+                "UDP" => Transport::Udp,
+                "TCP" => Transport::Tcp,
+                "TLS" => Transport::Tls,
+                _ => return Err(RecordError::InvalidField("transport_type")),
+            },
+            source: address(&self.source_ip, "source_ip")?,
+            destination: address(&self.destination_ip, "destination_ip")?,
+            called_number: bounded(&self.called_number, "called_number")?,
+            request_uri_user: self
+                .request_uri_user
+                .as_deref()
+                .map(|user| bounded(user, "request_uri_user"))
+                .transpose()?,
+            sip_method: bounded(&self.sip_method, "sip_method")?,
+            sip_user_agent: bounded(&self.sip_user_agent, "sip_user_agent")?,
+            sip_message: self.sip_message.clone(),
+            message_kind: match self.message_kind.as_str() {
+                "request" => MessageKind::Request,
+                "response" => MessageKind::Response,
+                "empty" => MessageKind::Empty,
+                "malformed" => MessageKind::Malformed,
+                _ => return Err(RecordError::InvalidField("message_kind")),
+            },
+            origin: Origin::Local,
+        })
+    }
+}
+
+/// The public key a PeerId embeds (ed25519 PeerIds use the identity multihash).
+pub fn public_key_of(peer_id: &PeerId) -> Option<PublicKey> {
+    let multihash = peer_id.as_ref();
+    (multihash.code() == 0)
+        .then(|| PublicKey::try_decode_protobuf(multihash.digest()).ok())
+        .flatten()
+        .filter(|key| key.to_peer_id() == *peer_id)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) || text.len() > 256 {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|at| {
+            text.get(at..at + 2)
+                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,155 @@
+//! What peer-to-peer sharing reads: pages of the events of the retention window for catch-up
+//! (local events rebuilt for signing, peer events as the signed records they came in), and how
+//! many records each peer contributed.
+
+use std::net::{IpAddr, SocketAddr};
+
+use rusqlite::{Connection, Row, params};
+use uuid::Uuid;
+
+use super::{as_i64, as_u64, text};
+use crate::event::{BadActor, CollectedMethod, Origin, Transport, parse_timestamp};
+use crate::sip::MessageKind;
+use crate::store::StoreError;
+
+/// One shareable event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Shareable {
+    /// Captured here: the node signs it when sending.
+    Local(Box<BadActor>),
+    /// Received from a peer: the signed record as it came.
+    Peer(String),
+}
+
+/// A page of the window: the events and the position after the last one.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SharePage {
+    /// The events, oldest first.
+    pub events: Vec<Shareable>,
+    /// `(event_timestamp, event_uuid)` of the last event, to ask for the next page.
+    pub last: Option<(String, String)>,
+}
+
+/// Events at or after `since`, oldest first by `(event_timestamp, event_uuid)`, strictly after
+/// `after`, at most `limit`.
+const SHAREABLE: &str = "
+SELECT event_timestamp, event_uuid, created_by_node_id, collected_method, transport_type,
+       source_ip, source_port, destination_ip, destination_port, called_number, method,
+       user_agent, sip_message, request_uri_user, message_kind, origin, p2p_record
+FROM honey
+WHERE event_timestamp >= ?1
+  AND (?2 IS NULL OR event_timestamp > ?2 OR (event_timestamp = ?2 AND event_uuid > ?3))
+  AND (origin = 'local' OR p2p_record IS NOT NULL)
+ORDER BY event_timestamp, event_uuid
+LIMIT ?4";
+
+/// Records per peer author within the window.
+const CONTRIBUTIONS: &str = "
+SELECT substr(origin, 6), COUNT(*) FROM honey
+WHERE origin LIKE 'peer:%' AND event_timestamp >= ?1
+GROUP BY origin";
+
+/// One page of shareable events (see [`SharePage`]). Rows that cannot be rebuilt into an event
+/// (written by the original with missing fields) are skipped.
+///
+/// # Errors
+///
+/// [`StoreError::Sqlite`] when the query fails.
+pub fn shareable_events(
+    conn: &Connection,
+    since: &str,
+    after: Option<(&str, &str)>,
+    limit: usize,
+) -> Result<SharePage, StoreError> {
+    let mut statement = conn.prepare_cached(SHAREABLE)?;
+    let (after_time, after_uuid) = after.unzip();
+    let mut rows = statement.query(params![since, after_time, after_uuid, as_i64(limit)])?;
+    let mut page = SharePage::default();
+    while let Some(row) = rows.next()? {
+        let timestamp = text(row, 0)?.unwrap_or_default();
+        let uuid = text(row, 1)?.unwrap_or_default();
+        let origin = text(row, 15)?.unwrap_or_default();
+        let shareable = if origin == "local" {
+            rebuild(row)?.map(|event| Shareable::Local(Box::new(event)))
+        } else {
+            text(row, 16)?.map(Shareable::Peer)
+        };
+        page.events.extend(shareable);
+        page.last = Some((timestamp, uuid));
+    }
+    Ok(page)
+}
+
+/// How many records each peer (by PeerId) contributed at or after `since`.
+///
+/// # Errors
+///
+/// [`StoreError::Sqlite`] when the query fails.
+pub fn contributions_since(
+    conn: &Connection,
+    since: &str,
+) -> Result<Vec<(String, u64)>, StoreError> {
+    let mut statement = conn.prepare_cached(CONTRIBUTIONS)?;
+    let rows = statement.query_map([since], |row| {
+        Ok((text(row, 0)?.unwrap_or_default(), as_u64(row.get(1)?)))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// A local row as the event it was captured as.
+fn rebuild(row: &Row<'_>) -> Result<Option<BadActor>, rusqlite::Error> {
+    let field = |index| text(row, index).map(Option::unwrap_or_default);
+    let address = |ip_index, port_index| -> Result<Option<SocketAddr>, rusqlite::Error> {
+        let ip = text(row, ip_index)?.and_then(|ip| ip.parse::<IpAddr>().ok());
+        let port: Option<i64> = row.get(port_index)?;
+        Ok(ip.map(|ip| SocketAddr::new(ip, port.and_then(|p| u16::try_from(p).ok()).unwrap_or(0))))
+    };
+    let (
+        Some(event_timestamp),
+        Ok(event_uuid),
+        Ok(created_by_node_id),
+        Some(source),
+        Some(destination),
+    ) = (
+        parse_timestamp(&field(0)?),
+        Uuid::try_parse(&field(1)?),
+        Uuid::try_parse(&field(2)?),
+        address(5, 6)?,
+        address(7, 8)?,
+    )
+    else {
+        return Ok(None);
+    };
+    let transport = match field(4)?.as_str() {
+        "UDP" => Transport::Udp,
+        "TCP" => Transport::Tcp,
+        "TLS" => Transport::Tls,
+        _ => return Ok(None),
+    };
+    let message_kind = match field(14)?.as_str() {
+        "request" => MessageKind::Request,
+        "response" => MessageKind::Response,
+        "empty" => MessageKind::Empty,
+        _ => MessageKind::Malformed,
+    };
+    Ok(Some(BadActor {
+        event_timestamp,
+        event_uuid,
+        created_by_node_id,
+        collected_method: if field(3)? == "responsive" {
+            CollectedMethod::Responsive
+        } else {
+            CollectedMethod::Passive
+        },
+        transport,
+        source,
+        destination,
+        called_number: field(9)?,
+        request_uri_user: text(row, 13)?,
+        sip_method: field(10)?,
+        sip_user_agent: field(11)?,
+        sip_message: field(12)?,
+        message_kind,
+        origin: Origin::Local,
+    }))
+}
