@@ -29,7 +29,7 @@ use jiff::SignedDuration;
 use libp2p::identity::Keypair;
 use libp2p::{Multiaddr, PeerId};
 
-pub use node::run;
+pub use node::{Batch, build_swarm, run};
 
 /// Default `--p2p-listen-address`: the original's DHT port.
 pub const DEFAULT_LISTEN_ADDRESS: &str = "0.0.0.0:4222";

@@ -42,11 +42,11 @@ const MAX_PEERS: u64 = 50;
 /// A gossip message: a batch of signed records.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Batch {
+pub struct Batch {
     /// Format version, 1.
-    v: u8,
+    pub v: u8,
     /// Signed records (JSON texts).
-    records: Vec<String>,
+    pub records: Vec<String>,
 }
 
 /// A catch-up page computed on the blocking pool, to be answered on the swarm.
@@ -92,7 +92,7 @@ pub async fn run(
     stats: Arc<P2pStats>,
     shutdown: CancellationToken,
 ) -> Result<(), P2pError> {
-    let mut swarm = build_swarm(&config)?;
+    let mut swarm = build_swarm(&config.key, &config.network)?;
     let local_peer = *swarm.local_peer_id();
     tracing::info!(peer_id = %local_peer, network = %config.network, "p2p node");
     for address in &config.listen {
@@ -161,27 +161,33 @@ pub async fn run(
     Ok(())
 }
 
-fn build_swarm(config: &P2pConfig) -> Result<Swarm<Behaviour>, P2pError> {
-    let network = config.network.clone();
-    Ok(
-        libp2p::SwarmBuilder::with_existing_identity(config.key.clone())
-            .with_tokio()
-            .with_tcp(
-                tcp::Config::default().nodelay(true),
-                noise::Config::new,
-                yamux::Config::default,
-            )
-            .map_err(|error| P2pError::Network(error.to_string()))?
-            .with_dns()
-            .map_err(|error| P2pError::Network(error.to_string()))?
-            .with_behaviour(|key| {
-                Behaviour::new(key, &network)
-                    .map_err(|error| Box::new(error) as Box<dyn std::error::Error + Send + Sync>)
-            })
-            .map_err(|error| P2pError::Network(error.to_string()))?
-            .with_swarm_config(|swarm| swarm.with_idle_connection_timeout(Duration::from_secs(300)))
-            .build(),
-    )
+/// A swarm with this crate's transport (TCP, Noise, Yamux, DNS) and behaviour for `key` on
+/// `network` (public for tools and tests that speak to nodes).
+///
+/// # Errors
+/// [`P2pError::Network`] when the transport or behaviour cannot be built.
+pub fn build_swarm(
+    key: &libp2p::identity::Keypair,
+    network: &str,
+) -> Result<Swarm<Behaviour>, P2pError> {
+    let network = network.to_owned();
+    Ok(libp2p::SwarmBuilder::with_existing_identity(key.clone())
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .map_err(|error| P2pError::Network(error.to_string()))?
+        .with_dns()
+        .map_err(|error| P2pError::Network(error.to_string()))?
+        .with_behaviour(|key| {
+            Behaviour::new(key, &network)
+                .map_err(|error| Box::new(error) as Box<dyn std::error::Error + Send + Sync>)
+        })
+        .map_err(|error| P2pError::Network(error.to_string()))?
+        .with_swarm_config(|swarm| swarm.with_idle_connection_timeout(Duration::from_secs(300)))
+        .build())
 }
 
 /// Contributions of the window, from the database (so reciprocity survives restarts).

@@ -200,6 +200,51 @@ impl Daemon {
         );
     }
 
+    /// The peer-to-peer listen multiaddr, once the node has printed it.
+    pub(crate) fn p2p_address(&self) -> String {
+        let marker = "listening for P2P on ";
+        let seen = self.wait_for(|lines| lines.iter().any(|l| l.contains(marker)));
+        assert!(
+            seen,
+            "no P2P listen address; log:\n{}",
+            self.log_lines().join("\n")
+        );
+        self.log_lines()
+            .iter()
+            .find_map(|line| line.split(marker).nth(1).map(|rest| rest.trim().to_owned()))
+            .unwrap_or_default()
+    }
+
+    /// The node's PeerId, from its start-up line.
+    pub(crate) fn peer_id(&self) -> String {
+        self.log_lines()
+            .iter()
+            .find_map(|line| {
+                let rest = line.split("peer_id=").nth(1)?;
+                rest.split_whitespace().next().map(str::to_owned)
+            })
+            .unwrap_or_default()
+    }
+
+    /// How many lines so far contain `needle`.
+    pub(crate) fn count_logged(&self, needle: &str) -> usize {
+        self.log_lines()
+            .iter()
+            .filter(|line| line.contains(needle))
+            .count()
+    }
+
+    /// Waits until `count` lines contain `needle`.
+    pub(crate) fn wait_for_logged(&self, needle: &str, count: usize) {
+        let seen = self
+            .wait_for(|lines| lines.iter().filter(|line| line.contains(needle)).count() >= count);
+        assert!(
+            seen,
+            "expected {count} lines with {needle:?}; log:\n{}",
+            self.log_lines().join("\n")
+        );
+    }
+
     /// Waits until the store writer has committed `count` events in total.
     pub(crate) fn wait_for_stored(&self, count: u64) {
         let seen = self.wait_for(|lines| stored_total(lines) >= count);

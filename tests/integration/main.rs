@@ -11,6 +11,7 @@ mod cli;
 mod config_env;
 mod firewall;
 mod limits;
+mod p2p;
 mod storage;
 mod tls;
 mod tools;

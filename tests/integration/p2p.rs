@@ -1,0 +1,271 @@
+//! Peer-to-peer sharing between several of our own nodes on loopback: a probe captured by one
+//! node is served by a node that only knows it through a third; catch-up only for contributors;
+//! forged records refused; the identity survives a restart.
+
+use std::net::SocketAddr;
+use std::process::Command;
+use std::time::Duration;
+
+use libp2p::futures::StreamExt;
+use libp2p::identity::Keypair;
+use libp2p::swarm::SwarmEvent;
+use sentrypeer::event::{BadActor, CollectedMethod, Origin, Transport};
+use sentrypeer::p2p::behaviour::{BehaviourEvent, Protocols};
+use sentrypeer::p2p::record::SignedRecord;
+use sentrypeer::p2p::{Batch, build_swarm};
+use sentrypeer::sip::MessageKind;
+
+use crate::harness::{Daemon, WAIT, options, udp_client, udp_exchange};
+use crate::tools::{free_udp_port, run, tool};
+
+/// A sharing node: responsive, no TLS, P2P on a loopback port, catch-up for anyone who gave one
+/// record, API on loopback.
+fn node(bootstrap: Option<&str>, extra: &[&str]) -> Daemon {
+    let mut builder = Daemon::builder().args([
+        "-r",
+        "-N",
+        "-p",
+        "--p2p-listen-address",
+        "127.0.0.1:0",
+        "--p2p-min-contribution",
+        "1",
+        "-a",
+        "--api-listen-address",
+        "127.0.0.1:0",
+    ]);
+    if let Some(address) = bootstrap {
+        builder = builder.args(["-b", address]);
+    }
+    builder.args(extra.iter().copied()).start()
+}
+
+fn get(api: SocketAddr, path: &str) -> (u16, String) {
+    let output = Command::new("curl")
+        .args(["-s", "-w", "\n%{http_code}", "--max-time", "10"])
+        .arg(format!("http://{api}{path}"))
+        .output()
+        .expect("curl");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_owned())
+}
+
+#[test]
+fn a_probe_captured_by_a_is_served_by_c_which_only_knows_b() {
+    let a = node(None, &[]);
+    let a_address = a.p2p_address();
+    let b = node(Some(&a_address), &[]);
+    let b_address = b.p2p_address();
+    // C is a pure sharing node (-R): no honeypot, still stores and serves the API.
+    let c = node(Some(&b_address), &["-R", "-j"]);
+    a.wait_for_logged("peer connected", 1);
+    c.wait_for_logged("peer connected", 1);
+
+    let udp = a.udp.expect("A listens for SIP");
+    let mut svmap = tool("svmap");
+    svmap.args([
+        "127.0.0.1",
+        "-p",
+        &udp.port().to_string(),
+        "-P",
+        &free_udp_port().to_string(),
+    ]);
+    let scan = run(svmap, a.dir());
+    assert!(scan.status.success());
+    c.wait_for_logged("peer record accepted", 1);
+    c.wait_for_stored(1);
+
+    let api = c.api.expect("C serves the API");
+    assert_eq!(get(api, "/ip-addresses/127.0.0.1").0, 200);
+    assert_eq!(get(api, "/ip-addresses/127.0.0.1?origin=peer").0, 200);
+    assert_eq!(get(api, "/ip-addresses/127.0.0.1?origin=local").0, 404);
+    let (_, health) = get(api, "/api/v1/health");
+    let health: serde_json::Value = serde_json::from_str(&health).expect("JSON");
+    assert_eq!(health["p2p"]["peer_id"], c.peer_id());
+    assert!(health["p2p"]["accepted_records"].as_u64() >= Some(1));
+
+    let a_peer = a.peer_id();
+    let stopped = c.stop();
+    stopped.assert_clean_exit();
+    let log = stopped.json_log();
+    assert!(!log.is_empty());
+    assert_eq!(
+        log[0]["origin"],
+        format!("peer:{a_peer}"),
+        "peer data is marked"
+    );
+    assert_eq!(log[0]["sip_user_agent"], "friendly-scanner");
+    let origin: String = stopped
+        .db()
+        .query_row("SELECT origin FROM honey LIMIT 1", [], |row| row.get(0))
+        .expect("stored");
+    assert_eq!(origin, format!("peer:{a_peer}"));
+    // Never re-published as C's own: A never accepted a record about its own probe.
+    assert_eq!(a.count_logged("peer record accepted"), 0);
+    b.stop().assert_clean_exit();
+    a.stop().assert_clean_exit();
+}
+
+#[test]
+fn catch_up_goes_to_contributors_and_not_to_freeloaders() {
+    let a = node(None, &[]);
+    let a_address = a.p2p_address();
+    let a_udp = a.udp.expect("UDP");
+    udp_exchange(
+        &udp_client(),
+        a_udp,
+        options("0046812118532", "UDP", "before-you-joined", "early").as_bytes(),
+    );
+    a.wait_for_stored(1);
+    // Pushed to nobody (no peer yet): only catch-up can deliver it now.
+    a.wait_for_logged("records not pushed", 1);
+
+    // A freeloader joins and never captures anything: refused.
+    let freeloader = node(Some(&a_address), &[]);
+    freeloader.wait_for_logged("catch-up refused by peer", 1);
+    assert!(a.count_logged("catch-up refused") >= 1);
+
+    // A newcomer that captures (and so shares) one probe is served the window.
+    let newcomer = node(Some(&a_address), &[]);
+    newcomer.wait_for_logged("peer connected", 1);
+    let newcomer_udp = newcomer.udp.expect("UDP");
+    udp_exchange(
+        &udp_client(),
+        newcomer_udp,
+        options("100", "UDP", "newcomer", "late").as_bytes(),
+    );
+    a.wait_for_logged("peer record accepted", 1);
+    newcomer.wait_for_logged("caught up", 1);
+    let api = newcomer.api.expect("API");
+    newcomer.wait_for_stored(2);
+    let (status, body) = get(api, "/numbers/0046812118532?origin=peer");
+    assert_eq!(status, 200, "{body}");
+
+    let freeloader_api = freeloader.api.expect("API");
+    assert_eq!(
+        get(freeloader_api, "/numbers/0046812118532").0,
+        404,
+        "the freeloader got nothing by catch-up"
+    );
+    for daemon in [newcomer, freeloader, a] {
+        daemon.stop().assert_clean_exit();
+    }
+}
+
+#[tokio::test]
+async fn forged_and_foreign_records_are_rejected_and_never_stored() {
+    let a = node(None, &[]);
+    let address: libp2p::Multiaddr = a.p2p_address().parse().expect("multiaddr");
+    let key = Keypair::generate_ed25519();
+    let mut swarm = build_swarm(&key, "sentrypeer").expect("swarm");
+    let topic = Protocols::new("sentrypeer").topic;
+    swarm
+        .behaviour_mut()
+        .gossipsub
+        .subscribe(&topic)
+        .expect("subscribe");
+    swarm.dial(address).expect("dial");
+    // Wait until A has joined our topic (its subscription arrives after the connection).
+    let subscribed = tokio::time::timeout(WAIT, async {
+        loop {
+            if let SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(
+                libp2p::gossipsub::Event::Subscribed { .. },
+            )) = swarm.select_next_some().await
+            {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(subscribed.is_ok(), "A subscribed to the topic");
+
+    let now = jiff::Timestamp::now();
+    let event = |ip: &str| BadActor {
+        event_timestamp: now,
+        event_uuid: uuid::Uuid::now_v7(),
+        created_by_node_id: uuid::Uuid::new_v4(),
+        collected_method: CollectedMethod::Passive,
+        transport: Transport::Udp,
+        source: format!("{ip}:5060").parse().expect("addr"),
+        destination: "127.0.0.1:5060".parse().expect("addr"),
+        called_number: "100".to_owned(),
+        request_uri_user: None,
+        sip_method: "INVITE".to_owned(),
+        sip_user_agent: "forger".to_owned(),
+        sip_message: String::new(),
+        message_kind: MessageKind::Request,
+        origin: Origin::Local,
+    };
+    let honest = SignedRecord::sign(&event("192.0.2.10"), "sentrypeer", &key).expect("sign");
+    let mut forged = SignedRecord::sign(&event("192.0.2.66"), "sentrypeer", &key).expect("sign");
+    forged.body = forged.body.replace("192.0.2.66", "192.0.2.99");
+    let foreign = SignedRecord::sign(&event("192.0.2.77"), "other-network", &key).expect("sign");
+    for records in [
+        vec![forged.to_json()],
+        vec![foreign.to_json()],
+        vec![honest.to_json()],
+    ] {
+        let data = serde_json::to_vec(&Batch { v: 1, records }).expect("json");
+        swarm
+            .behaviour_mut()
+            .gossipsub
+            .publish(topic.clone(), data)
+            .expect("publish");
+    }
+    // Keep our swarm running while A processes the messages.
+    let accepted = async {
+        loop {
+            if a.count_logged("peer record accepted") >= 1 {
+                return;
+            }
+            let _ = tokio::time::timeout(Duration::from_millis(50), swarm.select_next_some()).await;
+        }
+    };
+    assert!(
+        tokio::time::timeout(WAIT, accepted).await.is_ok(),
+        "the honest record arrived"
+    );
+    let api = a.api.expect("API");
+    let (_, health) = get(api, "/api/v1/health");
+    let health: serde_json::Value = serde_json::from_str(&health).expect("JSON");
+    assert_eq!(health["p2p"]["rejected_signature"], 1, "{health}");
+    assert_eq!(health["p2p"]["rejected_network"], 1, "{health}");
+    assert_eq!(get(api, "/ip-addresses/192.0.2.10").0, 200);
+    assert_eq!(
+        get(api, "/ip-addresses/192.0.2.99").0,
+        404,
+        "the forged record is not stored"
+    );
+    assert_eq!(
+        get(api, "/ip-addresses/192.0.2.77").0,
+        404,
+        "the foreign record is not stored"
+    );
+    drop(swarm);
+    a.stop().assert_clean_exit();
+}
+
+#[test]
+fn the_identity_survives_a_restart() {
+    let first = node(None, &[]);
+    let peer_id = first.peer_id();
+    assert!(peer_id.starts_with("12D3KooW"), "{peer_id}");
+    let stopped = first.stop();
+    stopped.assert_clean_exit();
+    let db = stopped.path("sentrypeer.db");
+    let second = Daemon::builder()
+        .without_defaults()
+        .args([
+            "-N",
+            "-p",
+            "--sip-listen-address",
+            "127.0.0.1:0",
+            "--p2p-listen-address",
+            "127.0.0.1:0",
+            "-f",
+        ])
+        .args([db.display().to_string()])
+        .start();
+    assert_eq!(second.peer_id(), peer_id);
+    second.stop().assert_clean_exit();
+}
