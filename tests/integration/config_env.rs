@@ -27,6 +27,7 @@ fn string_and_boolean_variables_configure_the_daemon_without_flags() {
         .env("SENTRYPEER_API", "0")
         .env("SENTRYPEER_API_LISTEN_ADDRESS", "127.0.0.1:0")
         .env("SENTRYPEER_PEER_TO_PEER", "0")
+        .env("SENTRYPEER_P2P_LISTEN_ADDRESS", "127.0.0.1:0")
         .env("SENTRYPEER_RETENTION_DAYS", "0")
         .start();
     assert!(daemon.tls.is_some(), "TLS on from env");
@@ -53,7 +54,10 @@ fn string_and_boolean_variables_configure_the_daemon_without_flags() {
         daemon.api.is_some(),
         "SENTRYPEER_API=0 still enables the API"
     );
-    assert!(daemon.logged("peer-to-peer sharing (-p)"));
+    assert!(
+        !daemon.p2p_address().is_empty(),
+        "SENTRYPEER_PEER_TO_PEER=0 still enables sharing"
+    );
     daemon.wait_for_probes(1);
     let stopped = daemon.stop();
     stopped.assert_clean_exit();
