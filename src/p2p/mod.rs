@@ -148,6 +148,8 @@ pub struct P2pStats {
     pub published_records: AtomicU64,
     /// Gossip messages published.
     pub published_messages: AtomicU64,
+    /// Bytes of the gossip messages published (payload, before transport framing).
+    pub published_bytes: AtomicU64,
     /// Local records not pushed (no peer to push to); catch-up still serves them.
     pub unpublished_records: AtomicU64,
     /// Records received from peers (push and catch-up).
@@ -189,6 +191,7 @@ impl P2pStats {
             ("connected_peers", load(&self.connected_peers)),
             ("published_records", load(&self.published_records)),
             ("published_messages", load(&self.published_messages)),
+            ("published_bytes", load(&self.published_bytes)),
             ("unpublished_records", load(&self.unpublished_records)),
             ("received_records", load(&self.received_records)),
             ("accepted_records", load(&self.accepted_records)),

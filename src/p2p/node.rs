@@ -295,9 +295,13 @@ impl Node {
                 continue;
             };
             let topic = self.protocols.topic.clone();
+            let bytes = data.len() as u64;
             match swarm.behaviour_mut().gossipsub.publish(topic, data) {
                 Ok(_) => {
                     P2pStats::bump(&self.stats.published_messages);
+                    self.stats
+                        .published_bytes
+                        .fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
                     self.stats
                         .published_records
                         .fetch_add(count, std::sync::atomic::Ordering::Relaxed);
@@ -481,7 +485,12 @@ impl Node {
         self.remember(event.event_uuid);
         self.contributions.accepted(author);
         P2pStats::bump(&self.stats.accepted_records);
-        tracing::debug!(peer = %author, source = %event.source.ip(), "peer record accepted");
+        tracing::debug!(
+            peer = %author,
+            source = %event.source.ip(),
+            event_uuid = %event.event_uuid,
+            "peer record accepted"
+        );
         self.pipeline.submit_from_peer(event);
         Ok(())
     }
