@@ -97,6 +97,7 @@ pub(crate) fn details(state: &ApiState, latest_event: Option<String>) -> serde_j
                 .map(|(name, value)| (name.to_owned(), json!(value)))
                 .collect();
             details.insert("peer_id".to_owned(), json!(stats.peer_id.get()));
+            details.insert("dropped_by_peer".to_owned(), json!(stats.dropped_by_peer()));
             details.insert(
                 "received_from_peers".to_owned(),
                 json!(pipeline.as_ref().map(|p| p.received_from_peers)),

@@ -176,12 +176,35 @@ pub struct P2pStats {
     pub catch_up_refused: AtomicU64,
     /// Catch-up requests of ours that peers refused.
     pub catch_up_refused_by_peers: AtomicU64,
+    /// Records refused or dropped, per peer that sent them (at most [`MAX_TRACKED_PEERS`]).
+    pub dropped_by_peer: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
 }
+
+/// Peers whose drops are counted one by one (beyond, they are only in the totals).
+pub const MAX_TRACKED_PEERS: usize = 1000;
 
 impl P2pStats {
     /// Adds one to a counter.
     pub(crate) fn bump(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a record refused or dropped because of what `peer` sent.
+    pub(crate) fn dropped_from(&self, peer: &PeerId) {
+        if let Ok(mut counts) = self.dropped_by_peer.lock() {
+            let key = peer.to_base58();
+            if counts.len() < MAX_TRACKED_PEERS || counts.contains_key(&key) {
+                *counts.entry(key).or_default() += 1;
+            }
+        }
+    }
+
+    /// Drops per peer (a copy).
+    pub fn dropped_by_peer(&self) -> std::collections::BTreeMap<String, u64> {
+        self.dropped_by_peer
+            .lock()
+            .map(|counts| counts.clone())
+            .unwrap_or_default()
     }
 
     /// Every counter by name, for health and metrics.

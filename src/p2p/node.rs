@@ -417,14 +417,14 @@ impl Node {
     /// Verifies and ingests a batch; the verdict tells gossipsub whether to forward it and
     /// whether to penalise the peer that sent it.
     fn on_batch(&mut self, data: &[u8], from: PeerId) -> gossipsub::MessageAcceptance {
-        let Ok(batch) = serde_json::from_slice::<Batch>(data) else {
+        let batch = serde_json::from_slice::<Batch>(data)
+            .ok()
+            .filter(|batch| batch.v == 1);
+        let Some(batch) = batch else {
             P2pStats::bump(&self.stats.rejected_malformed);
+            self.stats.dropped_from(&from);
             return gossipsub::MessageAcceptance::Reject;
         };
-        if batch.v != 1 {
-            P2pStats::bump(&self.stats.rejected_malformed);
-            return gossipsub::MessageAcceptance::Reject;
-        }
         let mut forged = false;
         for record in &batch.records {
             if let Err(RecordError::BadSignature) = self.ingest(record, from) {
@@ -460,6 +460,7 @@ impl Node {
                     _ => &self.stats.rejected_malformed,
                 };
                 P2pStats::bump(counter);
+                self.stats.dropped_from(&from);
                 tracing::debug!(peer = %from, %error, "record refused");
                 return Err(error);
             }
@@ -472,6 +473,7 @@ impl Node {
                 || self.config.receive_only_from.contains(&author));
         if !allowed {
             P2pStats::bump(&self.stats.rejected_denied);
+            self.stats.dropped_from(&from);
             return Ok(());
         }
         if self.seen.contains(&event.event_uuid) {
@@ -480,6 +482,7 @@ impl Node {
         }
         if self.rate.check_key(&author).is_err() {
             P2pStats::bump(&self.stats.rate_limited);
+            self.stats.dropped_from(&from);
             return Ok(());
         }
         self.remember(event.event_uuid);

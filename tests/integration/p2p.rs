@@ -153,8 +153,8 @@ fn catch_up_goes_to_contributors_and_not_to_freeloaders() {
 }
 
 #[tokio::test]
-async fn forged_and_foreign_records_are_rejected_and_never_stored() {
-    let a = node(None, &[]);
+async fn forged_foreign_garbage_and_flooding_records_are_dropped_and_counted_per_peer() {
+    let a = node(None, &["--p2p-max-records-per-second", "5"]);
     let address: libp2p::Multiaddr = a.p2p_address().parse().expect("multiaddr");
     let key = Keypair::generate_ed25519();
     let mut swarm = build_swarm(&key, "sentrypeer").expect("swarm");
@@ -200,10 +200,21 @@ async fn forged_and_foreign_records_are_rejected_and_never_stored() {
     let mut forged = SignedRecord::sign(&event("192.0.2.66"), "sentrypeer", &key).expect("sign");
     forged.body = forged.body.replace("192.0.2.66", "192.0.2.99");
     let foreign = SignedRecord::sign(&event("192.0.2.77"), "other-network", &key).expect("sign");
+    // A flood: 30 more honest records from one author, beyond its 5/s (burst 10).
+    let flood: Vec<String> = (0..30)
+        .map(|i| {
+            SignedRecord::sign(&event(&format!("198.51.100.{i}")), "sentrypeer", &key)
+                .expect("sign")
+                .to_json()
+        })
+        .collect();
+    let oversized = format!("{{\"body\":\"{}\",\"signature\":\"00\"}}", "x".repeat(9000));
     for records in [
         vec![forged.to_json()],
         vec![foreign.to_json()],
+        vec![oversized],
         vec![honest.to_json()],
+        flood,
     ] {
         let data = serde_json::to_vec(&Batch { v: 1, records }).expect("json");
         swarm
@@ -212,10 +223,16 @@ async fn forged_and_foreign_records_are_rejected_and_never_stored() {
             .publish(topic.clone(), data)
             .expect("publish");
     }
+    swarm
+        .behaviour_mut()
+        .gossipsub
+        .publish(topic.clone(), b"\x00garbage frame".to_vec())
+        .expect("publish");
     // Keep our swarm running while A processes the messages.
     let accepted = async {
         loop {
-            if a.count_logged("peer record accepted") >= 1 {
+            // 34 records in all (the garbage frame holds none); A counts each one it reads.
+            if a.count_logged("peer record accepted") >= 10 && received(&a) >= 34 {
                 return;
             }
             let _ = tokio::time::timeout(Duration::from_millis(50), swarm.select_next_some()).await;
@@ -228,8 +245,23 @@ async fn forged_and_foreign_records_are_rejected_and_never_stored() {
     let api = a.api.expect("API");
     let (_, health) = get(api, "/api/v1/health");
     let health: serde_json::Value = serde_json::from_str(&health).expect("JSON");
-    assert_eq!(health["p2p"]["rejected_signature"], 1, "{health}");
-    assert_eq!(health["p2p"]["rejected_network"], 1, "{health}");
+    let p2p = &health["p2p"];
+    assert_eq!(p2p["rejected_signature"], 1, "{health}");
+    assert_eq!(p2p["rejected_network"], 1, "{health}");
+    // 31 honest records from one author at 5/s (burst 10): about 10 accepted, the rest dropped.
+    let accepted = p2p["accepted_records"].as_u64().unwrap_or(0);
+    let limited = p2p["rate_limited"].as_u64().unwrap_or(0);
+    assert_eq!(accepted + limited, 31, "{health}");
+    assert!((10..=13).contains(&accepted) && limited >= 18, "{health}");
+    assert_eq!(
+        p2p["rejected_malformed"], 2,
+        "oversized record and garbage frame: {health}"
+    );
+    let sender = key.public().to_peer_id().to_base58();
+    assert!(
+        p2p["dropped_by_peer"][sender.as_str()].as_u64() >= Some(24),
+        "counted for the sending peer: {health}"
+    );
     assert_eq!(get(api, "/ip-addresses/192.0.2.10").0, 200);
     assert_eq!(
         get(api, "/ip-addresses/192.0.2.99").0,
@@ -243,6 +275,15 @@ async fn forged_and_foreign_records_are_rejected_and_never_stored() {
     );
     drop(swarm);
     a.stop().assert_clean_exit();
+}
+
+/// Records node `daemon` has read from peers so far.
+fn received(daemon: &Daemon) -> u64 {
+    let (_, health) = get(daemon.api.expect("API"), "/api/v1/health");
+    serde_json::from_str::<serde_json::Value>(&health)
+        .ok()
+        .and_then(|health| health["p2p"]["received_records"].as_u64())
+        .unwrap_or(0)
 }
 
 #[test]
