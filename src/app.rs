@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::pipeline::Pipeline;
 use crate::sinks::json_log::{self, JsonLogStats};
 use crate::sinks::syslog::{self, SyslogStats, SyslogTarget};
+use crate::sinks::webhook::{self, WebhookOptions, WebhookStats};
 use crate::sip::Personality;
 use crate::store::{self, StoreStats, WriterOptions};
 use crate::transport::certs::{self, CertSource};
@@ -33,6 +34,8 @@ const RATE_LIMIT_CLEANUP_INTERVAL: Duration = Duration::from_secs(60);
 /// # Errors
 /// Start-up failures (database, files, binding) with context; a listener that dies unexpectedly.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    // The webhook reads its options (URL, OAuth2, batching, ...) from the whole configuration.
+    let webhook_options = WebhookOptions::from_config(&config).context("webhook")?;
     let Config {
         sip_listen_address,
         tls_listen_address,
@@ -62,15 +65,21 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         crowdsec_ban_duration,
         peer_to_peer,
         bootstrap_node,
-        webhook_url,
+        webhook_url: _,
         oauth2_client_id,
-        oauth2_client_secret,
+        oauth2_client_secret: _,
+        oauth2_token_url: _,
+        oauth2_audience: _,
+        webhook_batch: _,
+        webhook_skip_empty: _,
+        webhook_include_peer_data: _,
+        webhook_timeout_secs: _,
+        webhook_max_attempts: _,
     } = config;
-    report_unavailable_features(
-        peer_to_peer,
-        !bootstrap_node.is_empty(),
-        webhook_url.is_some() || oauth2_client_id.is_some() || oauth2_client_secret.is_some(),
-    );
+    report_unavailable_features(peer_to_peer, !bootstrap_node.is_empty());
+    if webhook_options.is_none() && oauth2_client_id.is_some() {
+        tracing::warn!("OAuth2 client credentials (-i, -c) without a webhook URL (-w); ignored");
+    }
 
     // Certificates first: a bad one stops start-up before anything is opened or bound.
     let tls_config = if sip_disable || tls_disable {
@@ -151,6 +160,18 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         ));
         tracing::info!("syslog on");
     }
+    // Cancelled once the pipeline is dropped: the webhook then has its grace to deliver.
+    let webhook_drain = CancellationToken::new();
+    let webhook = match webhook_options {
+        Some(options) => {
+            let stats = Arc::new(WebhookStats::default());
+            let events = pipeline.async_consumer("webhook", event_queue_capacity);
+            let task = webhook::spawn(options, events, Arc::clone(&stats), webhook_drain.clone())
+                .context("webhook")?;
+            Some((task, stats))
+        }
+        None => None,
+    };
     let pipeline = pipeline.build();
     let handler = Arc::new(ProbeHandler::new(
         node_id,
@@ -207,6 +228,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
                     pipeline: Some(pipeline.monitor()),
                     transport: Some(handler.shared_counters()),
                     store: Arc::clone(&store_stats),
+                    webhook: webhook.as_ref().map(|(_, stats)| Arc::clone(stats)),
                 },
                 node_id,
                 started: Instant::now(),
@@ -260,6 +282,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let stats = pipeline.stats();
     drop(handler);
     drop(pipeline);
+    webhook_drain.cancel();
     let written = tokio::task::spawn_blocking(move || {
         let store = store_thread.join();
         for (name, consumer) in consumers {
@@ -271,6 +294,15 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     })
     .await
     .context("waiting for consumers")?;
+    if let Some((task, _)) = webhook {
+        // The task stops by itself within its grace; the margin only guards against a bug.
+        let limit = webhook::SHUTDOWN_GRACE + Duration::from_secs(2);
+        match tokio::time::timeout(limit, task).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::error!(%error, "webhook task failed"),
+            Err(_) => tracing::error!("webhook task did not stop in time"),
+        }
+    }
     match written {
         Ok(Ok(())) => {}
         Ok(Err(error)) => tracing::error!(%error, "database writer stopped with an error"),
@@ -285,11 +317,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     failure
 }
 
-fn report_unavailable_features(p2p: bool, bootstrap: bool, webhook: bool) {
+fn report_unavailable_features(p2p: bool, bootstrap: bool) {
     for (on, what) in [
         (p2p, "peer-to-peer sharing (-p)"),
         (bootstrap, "bootstrap node (-b)"),
-        (webhook, "webhook and OAuth2 (-w, -i, -c)"),
     ] {
         if on {
             tracing::warn!(feature = what, "not available in this version yet; ignored");

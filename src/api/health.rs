@@ -1,5 +1,5 @@
 //! `/health-check` (open; the original's JSON or HTML), `/` and `/api/v1/health` (details:
-//! counters of everything received, stored and dropped).
+//! counters of everything received, stored, dropped and sent to the webhook).
 
 use std::sync::Arc;
 
@@ -90,6 +90,16 @@ pub(crate) fn details(state: &ApiState, latest_event: Option<String>) -> serde_j
                 p.consumers.iter().map(|c| (c.name.to_owned(), json!(c.dropped))).collect::<serde_json::Map<_, _>>()
             }),
         },
+        "webhook": telemetry.webhook.as_ref().map(|stats| {
+            let w = stats.snapshot();
+            json!({
+                "delivered": w.delivered,
+                "failed": w.failed,
+                "retries": w.retries,
+                "skipped": w.skipped,
+                "token_requests": w.token_requests,
+            })
+        }),
         "replies": replies.map(|r| json!({
             "sent": per_transport(r.replies_sent),
             "rate_limited": per_transport(r.replies_rate_limited),

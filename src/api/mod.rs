@@ -44,6 +44,7 @@ pub use reader::ReadPool;
 use crate::config::Secret;
 use crate::event::APP_VERSION;
 use crate::pipeline::PipelineMonitor;
+use crate::sinks::webhook::WebhookStats;
 use crate::store::StoreStats;
 use crate::transport::TransportCounters;
 
@@ -100,6 +101,8 @@ pub struct Telemetry {
     pub transport: Option<Arc<TransportCounters>>,
     /// Events stored and failed.
     pub store: Arc<StoreStats>,
+    /// Webhook deliveries, when the webhook is on.
+    pub webhook: Option<Arc<WebhookStats>>,
 }
 
 /// Everything the handlers share.

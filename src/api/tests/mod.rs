@@ -68,6 +68,7 @@ impl Fixture {
                 pipeline: None,
                 transport: None,
                 store: Arc::new(StoreStats::default()),
+                webhook: None,
             },
             node_id: Uuid::from_u128(42),
             started: Instant::now(),
