@@ -14,3 +14,4 @@ mod limits;
 mod storage;
 mod tls;
 mod tools;
+mod webhook;
