@@ -2,160 +2,16 @@
 //! loopback port 0, with and without OAuth2; a dead receiver or a broken token server never stops
 //! capture; queued events are delivered at shutdown.
 
-use std::collections::HashMap;
+mod receiver;
+
 use std::net::SocketAddr;
 use std::process::Command;
-use std::sync::{Arc, Mutex, mpsc};
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
-use tokio::sync::Semaphore;
+use receiver::{Answer, Receiver, Seen, answer, dead_url};
 
 use crate::capture::JSON_KEYS;
-use crate::harness::{Daemon, WAIT, options, udp_client};
+use crate::harness::{Daemon, options, udp_client};
 use crate::tools::{free_udp_port, run, tool};
-
-/// One request the receiver got.
-#[derive(Debug, Clone)]
-struct Seen {
-    path: String,
-    headers: HashMap<String, String>,
-    body: Vec<u8>,
-}
-
-impl Seen {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).map(String::as_str)
-    }
-
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).expect("JSON body")
-    }
-}
-
-/// What the receiver answers; `hold` keeps the answer until [`Receiver::release`].
-struct Answer {
-    status: u16,
-    body: String,
-    hold: bool,
-}
-
-fn answer(status: u16, body: &str) -> Answer {
-    Answer {
-        status,
-        body: body.to_owned(),
-        hold: false,
-    }
-}
-
-type Script = dyn Fn(&Seen, usize) -> Answer + Send + Sync;
-
-struct Shared {
-    script: Box<Script>,
-    counts: Mutex<HashMap<String, usize>>,
-    seen: Mutex<mpsc::Sender<Seen>>,
-    gate: Arc<Semaphore>,
-}
-
-/// An HTTP receiver on 127.0.0.1:0 in its own runtime.
-struct Receiver {
-    _runtime: tokio::runtime::Runtime,
-    addr: SocketAddr,
-    seen: mpsc::Receiver<Seen>,
-    gate: Arc<Semaphore>,
-}
-
-impl Receiver {
-    fn start(script: impl Fn(&Seen, usize) -> Answer + Send + Sync + 'static) -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let (sender, seen) = mpsc::channel();
-        let gate = Arc::new(Semaphore::new(0));
-        let shared = Arc::new(Shared {
-            script: Box::new(script),
-            counts: Mutex::new(HashMap::new()),
-            seen: Mutex::new(sender),
-            gate: Arc::clone(&gate),
-        });
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .expect("bind receiver");
-        let addr = listener.local_addr().expect("address");
-        let router = axum::Router::new().fallback(record).with_state(shared);
-        runtime.spawn(async move { axum::serve(listener, router).await });
-        Self {
-            _runtime: runtime,
-            addr,
-            seen,
-            gate,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    /// The next request (fails the test after [`WAIT`]).
-    fn next(&self) -> Seen {
-        self.seen.recv_timeout(WAIT).expect("a request in time")
-    }
-
-    /// Lets every held answer go.
-    fn release(&self) {
-        self.gate.add_permits(1_000);
-    }
-
-    /// Requests received so far, without waiting.
-    fn received(&self) -> Vec<Seen> {
-        self.seen.try_iter().collect()
-    }
-}
-
-async fn record(
-    State(shared): State<Arc<Shared>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let seen = Seen {
-        path: uri.path().to_owned(),
-        headers: headers
-            .iter()
-            .map(|(name, value)| {
-                (
-                    name.as_str().to_owned(),
-                    value.to_str().unwrap_or_default().to_owned(),
-                )
-            })
-            .collect(),
-        body: body.to_vec(),
-    };
-    let n = {
-        let mut counts = shared.counts.lock().expect("counts");
-        let count = counts.entry(seen.path.clone()).or_insert(0);
-        *count += 1;
-        *count - 1
-    };
-    let reply = (shared.script)(&seen, n);
-    let _ = shared.seen.lock().expect("channel").send(seen);
-    if reply.hold {
-        let _ = shared.gate.acquire().await.map(|permit| permit.forget());
-    }
-    let status = StatusCode::from_u16(reply.status).expect("status");
-    (status, reply.body).into_response()
-}
-
-/// A closed loopback port.
-fn dead_url() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("address");
-    format!("http://{addr}/api/events")
-}
 
 /// Sends an OPTIONS probe to `number` over UDP (passive mode: no reply).
 fn probe(daemon: &Daemon, number: &str) {
@@ -181,6 +37,10 @@ fn real_probes_are_posted_to_the_webhook_without_oauth2() {
         .args(["-N", "-j", "-w", &receiver.url("/api/events")])
         .start();
     assert!(daemon.logged("webhook on"));
+    assert!(
+        !daemon.logged("not available"),
+        "the webhook is no longer reported missing"
+    );
     let udp = daemon.udp.expect("UDP listening");
     let mut svmap = tool("svmap");
     svmap.args(["127.0.0.1", "-p", &udp.port().to_string()]);
@@ -436,5 +296,24 @@ fn events_queued_at_shutdown_are_still_delivered() {
             .any(|line| line.contains("webhook stopped") && line.contains("delivered=3")),
         "{}",
         stopped.log.join("\n")
+    );
+}
+
+#[test]
+fn oauth2_credentials_without_a_webhook_url_are_reported_not_used() {
+    let daemon = Daemon::builder()
+        .args(["-N", "-i", "client-1", "-c", "unused-secret"])
+        .start();
+    assert!(
+        daemon.logged("OAuth2 client credentials (-i, -c) without a webhook URL (-w); ignored")
+    );
+    assert!(!daemon.logged("webhook on"));
+    let stopped = daemon.stop();
+    stopped.assert_clean_exit();
+    assert!(
+        stopped
+            .log
+            .iter()
+            .all(|line| !line.contains("unused-secret"))
     );
 }

@@ -290,8 +290,12 @@ impl Run {
                 Err(Failure::Retry { error, wait }) => (error, wait),
             };
             failures += 1;
-            if let Some(wait) = wait {
-                self.not_before = Some(Instant::now() + wait);
+            // A server's wait is honoured, but never shorter than the back-off: a `Retry-After: 0`
+            // loop cannot make this a busy loop. It holds for the next POST too.
+            let backoff = self.policy.backoff(failures);
+            let delay = wait.map_or(backoff, |wait| wait.max(backoff));
+            if wait.is_some() {
+                self.not_before = Some(Instant::now() + delay);
             }
             if failures >= self.policy.max_attempts {
                 count_add(&self.stats.failed, count);
@@ -303,7 +307,6 @@ impl Run {
                 );
                 return Posted::Done;
             }
-            let delay = wait.unwrap_or_else(|| self.policy.backoff(failures));
             let retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
             if matches!(
                 error,

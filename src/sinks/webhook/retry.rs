@@ -14,7 +14,7 @@ const UNIX_TIME_THRESHOLD: u64 = 1_000_000_000;
 ///
 /// With the defaults a POST is tried 6 times; the waits before attempts 2 to 6 are drawn from
 /// 0.5–1, 1–2, 2–4, 4–8 and 8–16 s (about 31 s at most in all), unless the server asked for a
-/// wait with `Retry-After` or `ratelimit-reset`, which is honoured up to one hour.
+/// longer wait with `Retry-After` or `ratelimit-reset`, which is honoured up to one hour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Attempts per POST (the first one included); then its events are dropped.

@@ -178,6 +178,23 @@ async fn ratelimit_reset_is_honoured_like_sentrypeer_hq_sends_it() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_zero_retry_after_still_backs_off() {
+    let mut server = TestServer::start(|_, n| match n {
+        0 => Reply::Now(
+            (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "0")], "").into_response(),
+        ),
+        _ => reply(201, ""),
+    })
+    .await;
+    let sink = Sink::start(options(server.url("/api/events")));
+    sink.send(event(1)).await;
+    let first = server.next().await;
+    let second = server.next().await;
+    assert!(second.at - first.at >= Duration::from_millis(500));
+    assert_eq!(sink.finish().await.delivered, 1);
+}
+
+#[tokio::test(start_paused = true)]
 async fn other_4xx_is_logged_with_the_body_and_dropped_without_retry() {
     let (logs, _guard) = Logs::capture();
     let mut server = TestServer::start(|seen, _| {

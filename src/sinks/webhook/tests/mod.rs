@@ -6,6 +6,7 @@ mod bench;
 mod delivery;
 mod oauth;
 mod shutdown;
+mod tls;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
