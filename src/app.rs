@@ -20,6 +20,7 @@ use crate::p2p::{self, P2pConfig, P2pStats};
 use crate::pipeline::Pipeline;
 use crate::sinks::json_log::{self, JsonLogStats};
 use crate::sinks::syslog::{self, SyslogStats, SyslogTarget};
+use crate::sinks::webhook::{self, WebhookOptions, WebhookStats};
 use crate::sip::Personality;
 use crate::store::{self, StoreStats, WriterOptions};
 use crate::transport::certs::{self, CertSource};
@@ -38,6 +39,8 @@ const RATE_LIMIT_CLEANUP_INTERVAL: Duration = Duration::from_secs(60);
 /// # Errors
 /// Start-up failures (database, files, binding) with context; a listener that dies unexpectedly.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    // The webhook reads its options (URL, OAuth2, batching, ...) from the whole configuration.
+    let webhook_options = WebhookOptions::from_config(&config).context("webhook")?;
     let Config {
         sip_listen_address,
         tls_listen_address,
@@ -74,13 +77,20 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         p2p_deny,
         p2p_min_contribution,
         p2p_max_records_per_second,
-        webhook_url,
+        webhook_url: _,
         oauth2_client_id,
-        oauth2_client_secret,
+        oauth2_client_secret: _,
+        oauth2_token_url: _,
+        oauth2_audience: _,
+        webhook_batch: _,
+        webhook_skip_empty: _,
+        webhook_include_peer_data: _,
+        webhook_timeout_secs: _,
+        webhook_max_attempts: _,
     } = config;
-    report_unavailable_features(
-        webhook_url.is_some() || oauth2_client_id.is_some() || oauth2_client_secret.is_some(),
-    );
+    if webhook_options.is_none() && oauth2_client_id.is_some() {
+        tracing::warn!("OAuth2 client credentials (-i, -c) without a webhook URL (-w); ignored");
+    }
 
     // Certificates first: a bad one stops start-up before anything is opened or bound.
     let tls_config = if sip_disable || tls_disable {
@@ -190,6 +200,18 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let p2p_events = p2p_config
         .as_ref()
         .map(|_| pipeline.async_consumer("p2p", event_queue_capacity));
+    // Cancelled once the pipeline is dropped: the webhook then has its grace to deliver.
+    let webhook_drain = CancellationToken::new();
+    let webhook = match webhook_options {
+        Some(options) => {
+            let stats = Arc::new(WebhookStats::default());
+            let events = pipeline.async_consumer("webhook", event_queue_capacity);
+            let task = webhook::spawn(options, events, Arc::clone(&stats), webhook_drain.clone())
+                .context("webhook")?;
+            Some((task, stats))
+        }
+        None => None,
+    };
     let pipeline = pipeline.build();
     let p2p_stats = Arc::new(P2pStats::default());
     if let Some(config) = &p2p_config {
@@ -263,6 +285,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
                     transport: Some(handler.shared_counters()),
                     store: Arc::clone(&store_stats),
                     p2p: p2p_node.as_ref().map(|_| Arc::clone(&p2p_stats)),
+                    webhook: webhook.as_ref().map(|(_, stats)| Arc::clone(stats)),
                 },
                 node_id,
                 started: Instant::now(),
@@ -330,6 +353,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let stats = pipeline.stats();
     drop(handler);
     drop(pipeline);
+    webhook_drain.cancel();
     let written = tokio::task::spawn_blocking(move || {
         let store = store_thread.join();
         for (name, consumer) in consumers {
@@ -341,6 +365,15 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     })
     .await
     .context("waiting for consumers")?;
+    if let Some((task, _)) = webhook {
+        // The task stops by itself within its grace; the margin only guards against a bug.
+        let limit = webhook::SHUTDOWN_GRACE + Duration::from_secs(2);
+        match tokio::time::timeout(limit, task).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::error!(%error, "webhook task failed"),
+            Err(_) => tracing::error!("webhook task did not stop in time"),
+        }
+    }
     match written {
         Ok(Ok(())) => {}
         Ok(Err(error)) => tracing::error!(%error, "database writer stopped with an error"),
@@ -353,14 +386,6 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         "stopped"
     );
     failure
-}
-
-fn report_unavailable_features(webhook: bool) {
-    for (on, what) in [(webhook, "webhook and OAuth2 (-w, -i, -c)")] {
-        if on {
-            tracing::warn!(feature = what, "not available in this version yet; ignored");
-        }
-    }
 }
 
 fn spawn_rate_limit_cleanup(handler: Arc<ProbeHandler>, shutdown: CancellationToken) {

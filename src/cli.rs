@@ -179,6 +179,54 @@ pub struct Cli {
     #[arg(short = 'w', long = "webhook-url", env = "SENTRYPEER_WEBHOOK_URL")]
     pub webhook_url: Option<String>,
 
+    /// Set the OAuth 2 token URL for the WebHook's Bearer token (default 'https://authz.sentrypeer.com/oauth/token') or use SENTRYPEER_OAUTH2_TOKEN_URL env
+    #[arg(
+        long = "oauth2-token-url",
+        env = "SENTRYPEER_OAUTH2_TOKEN_URL",
+        value_name = "URL"
+    )]
+    pub oauth2_token_url: Option<String>,
+
+    /// Set the OAuth 2 audience asked for (default 'https://sentrypeer.com/api') or use SENTRYPEER_OAUTH2_AUDIENCE env
+    #[arg(
+        long = "oauth2-audience",
+        env = "SENTRYPEER_OAUTH2_AUDIENCE",
+        value_name = "AUDIENCE"
+    )]
+    pub oauth2_audience: Option<String>,
+
+    /// Events per WebHook POST: 1 posts a JSON object (default), N>1 posts JSON arrays of up to N, or use SENTRYPEER_WEBHOOK_BATCH env
+    #[arg(
+        long = "webhook-batch",
+        env = "SENTRYPEER_WEBHOOK_BATCH",
+        value_name = "N"
+    )]
+    pub webhook_batch: Option<usize>,
+
+    /// Do not POST events with an empty field (SentryPeerHQ rejects them) or use SENTRYPEER_WEBHOOK_SKIP_EMPTY env
+    #[arg(long = "webhook-skip-empty")]
+    pub webhook_skip_empty: bool,
+
+    /// Also POST events received from peers or use SENTRYPEER_WEBHOOK_INCLUDE_PEER_DATA env
+    #[arg(long = "webhook-include-peer-data")]
+    pub webhook_include_peer_data: bool,
+
+    /// Seconds one WebHook or token request may take (default 10) or use SENTRYPEER_WEBHOOK_TIMEOUT env
+    #[arg(
+        long = "webhook-timeout",
+        env = "SENTRYPEER_WEBHOOK_TIMEOUT",
+        value_name = "SECS"
+    )]
+    pub webhook_timeout: Option<u64>,
+
+    /// Attempts per WebHook POST before its events are dropped (default 6) or use SENTRYPEER_WEBHOOK_MAX_ATTEMPTS env
+    #[arg(
+        long = "webhook-max-attempts",
+        env = "SENTRYPEER_WEBHOOK_MAX_ATTEMPTS",
+        value_name = "N"
+    )]
+    pub webhook_max_attempts: Option<u32>,
+
     /// Enable SIP responsive mode or use SENTRYPEER_SIP_RESPONSIVE env
     #[arg(short = 'r', long = "responsive", visible_alias = "sip-responsive")]
     pub responsive: bool,
@@ -304,7 +352,7 @@ pub struct Cli {
 }
 
 /// Boolean features and the environment variable that turns each on.
-pub const BOOLEAN_ENV_VARS: [&str; 10] = [
+pub const BOOLEAN_ENV_VARS: [&str; 12] = [
     "SENTRYPEER_JSON_LOG",
     "SENTRYPEER_PEER_TO_PEER",
     "SENTRYPEER_API",
@@ -315,6 +363,8 @@ pub const BOOLEAN_ENV_VARS: [&str; 10] = [
     "SENTRYPEER_VERBOSE",
     "SENTRYPEER_DEBUG",
     "SENTRYPEER_JSON_LOG_FILE",
+    "SENTRYPEER_WEBHOOK_SKIP_EMPTY",
+    "SENTRYPEER_WEBHOOK_INCLUDE_PEER_DATA",
 ];
 
 impl Cli {
@@ -349,6 +399,10 @@ impl Cli {
         config.syslog |= self.syslog || env_is_set("SENTRYPEER_SYSLOG");
         config.verbose |= self.verbose || env_is_set("SENTRYPEER_VERBOSE");
         config.debug |= self.debug || env_is_set("SENTRYPEER_DEBUG");
+        config.webhook_skip_empty |=
+            self.webhook_skip_empty || env_is_set("SENTRYPEER_WEBHOOK_SKIP_EMPTY");
+        config.webhook_include_peer_data |=
+            self.webhook_include_peer_data || env_is_set("SENTRYPEER_WEBHOOK_INCLUDE_PEER_DATA");
 
         set_if_some(&mut config.db_file, self.db_file);
         set_if_some(&mut config.json_log_file, self.json_log_file);
@@ -405,6 +459,11 @@ impl Cli {
         if let Some(secret) = self.client_secret {
             config.oauth2_client_secret = Some(Secret::new(secret));
         }
+        set_if_some(&mut config.oauth2_token_url, self.oauth2_token_url);
+        set_if_some(&mut config.oauth2_audience, self.oauth2_audience);
+        set_if_some(&mut config.webhook_batch, self.webhook_batch);
+        set_if_some(&mut config.webhook_timeout_secs, self.webhook_timeout);
+        set_if_some(&mut config.webhook_max_attempts, self.webhook_max_attempts);
         config
     }
 }
@@ -438,6 +497,8 @@ mod tests {
                 "SENTRYPEER_SYSLOG" => config.syslog,
                 "SENTRYPEER_VERBOSE" => config.verbose,
                 "SENTRYPEER_DEBUG" => config.debug,
+                "SENTRYPEER_WEBHOOK_SKIP_EMPTY" => config.webhook_skip_empty,
+                "SENTRYPEER_WEBHOOK_INCLUDE_PEER_DATA" => config.webhook_include_peer_data,
                 other => panic!("untested variable {other}"),
             };
             assert!(enabled, "{name} did not enable its feature");
@@ -509,6 +570,46 @@ mod tests {
     fn json_log_file_alone_enables_json_logging() {
         let config = parse(&["-l", "/tmp/j.log"]).merge(Config::default(), |_| false);
         assert!(config.json_log);
+    }
+
+    #[test]
+    fn webhook_flags_are_merged() {
+        let config = parse(&[
+            "-w",
+            "http://127.0.0.1:9/api/events",
+            "--oauth2-token-url",
+            "http://127.0.0.1:9/oauth/token",
+            "--oauth2-audience",
+            "aud",
+            "--webhook-batch",
+            "25",
+            "--webhook-skip-empty",
+            "--webhook-include-peer-data",
+            "--webhook-timeout",
+            "3",
+            "--webhook-max-attempts",
+            "2",
+            "--oauth2-client-id",
+            "id",
+            "--oauth2-client-secret",
+            "s",
+        ])
+        .merge(Config::default(), |_| false);
+        assert_eq!(
+            config.webhook_url.as_deref(),
+            Some("http://127.0.0.1:9/api/events")
+        );
+        assert_eq!(config.oauth2_token_url, "http://127.0.0.1:9/oauth/token");
+        assert_eq!(config.oauth2_audience, "aud");
+        assert_eq!(config.webhook_batch, 25);
+        assert!(config.webhook_skip_empty && config.webhook_include_peer_data);
+        assert_eq!(config.webhook_timeout_secs, 3);
+        assert_eq!(config.webhook_max_attempts, 2);
+        assert_eq!(config.oauth2_client_id.as_deref(), Some("id"));
+        assert!(config.validate().is_ok());
+        let defaults = parse(&["-w", "http://127.0.0.1:9/e"]).merge(Config::default(), |_| false);
+        assert_eq!(defaults.webhook_batch, 1);
+        assert!(!defaults.webhook_skip_empty && !defaults.webhook_include_peer_data);
     }
 
     #[test]

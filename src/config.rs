@@ -11,6 +11,12 @@ use serde::Deserialize;
 
 /// Largest SIP message accepted on a stream (TCP/TLS), and the largest UDP datagram.
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 65_536;
+/// SentryPeerHQ's OAuth2 token endpoint (the original's hard-coded one).
+pub const DEFAULT_OAUTH2_TOKEN_URL: &str = "https://authz.sentrypeer.com/oauth/token";
+/// SentryPeerHQ's API audience (the original's hard-coded one).
+pub const DEFAULT_OAUTH2_AUDIENCE: &str = "https://sentrypeer.com/api";
+/// Most events one webhook POST may carry.
+pub const MAX_WEBHOOK_BATCH: usize = 1_000;
 
 /// Errors while loading or validating the configuration.
 #[derive(Debug, thiserror::Error)]
@@ -147,6 +153,20 @@ pub struct Config {
     pub oauth2_client_id: Option<String>,
     /// OAuth2 client secret for the webhook (`-c`).
     pub oauth2_client_secret: Option<Secret>,
+    /// OAuth2 token endpoint (client-credentials grant) used when a client id and secret are set.
+    pub oauth2_token_url: String,
+    /// OAuth2 `audience` asked for in the token request.
+    pub oauth2_audience: String,
+    /// Events per webhook POST: 1 posts a JSON object, more post JSON arrays of up to this many.
+    pub webhook_batch: usize,
+    /// Do not send events that have an empty field (SentryPeerHQ answers them with 422).
+    pub webhook_skip_empty: bool,
+    /// Also send events received from peers (only this node's own events otherwise).
+    pub webhook_include_peer_data: bool,
+    /// Seconds one webhook or token request may take.
+    pub webhook_timeout_secs: u64,
+    /// Attempts per webhook POST before its events are dropped and counted.
+    pub webhook_max_attempts: u32,
 }
 
 impl Default for Config {
@@ -190,6 +210,13 @@ impl Default for Config {
             webhook_url: None,
             oauth2_client_id: None,
             oauth2_client_secret: None,
+            oauth2_token_url: DEFAULT_OAUTH2_TOKEN_URL.to_owned(),
+            oauth2_audience: DEFAULT_OAUTH2_AUDIENCE.to_owned(),
+            webhook_batch: 1,
+            webhook_skip_empty: false,
+            webhook_include_peer_data: false,
+            webhook_timeout_secs: 10,
+            webhook_max_attempts: 6,
         }
     }
 }
@@ -334,7 +361,7 @@ impl Config {
                 reason: "empty path".to_owned(),
             });
         }
-        Ok(())
+        crate::sinks::webhook::validate_config(self)
     }
 }
 

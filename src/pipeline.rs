@@ -1,6 +1,7 @@
 //! Bounded fan-out of events from the listeners to every consumer (store writer, sinks), with
 //! counters. A full consumer queue drops the event for that consumer and counts it: attacker
-//! traffic never waits on storage or a sink.
+//! traffic never waits on storage or a sink. Consumers are threads (a std channel) or tokio
+//! tasks (a tokio channel); both kinds have the same drop-and-count semantics.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
@@ -12,8 +13,38 @@ use crate::event::BadActor;
 /// How often at most a "queue full" warning is logged per consumer.
 const DROP_WARNING_INTERVAL: Duration = Duration::from_secs(10);
 
-/// The receiving end a consumer reads events from.
+/// The receiving end a consumer thread reads events from.
 pub type EventReceiver = Receiver<Arc<BadActor>>;
+
+/// The receiving end a consumer task reads events from.
+pub type AsyncEventReceiver = tokio::sync::mpsc::Receiver<Arc<BadActor>>;
+
+/// One consumer's queue: a thread's or a task's.
+#[derive(Debug)]
+enum EventSender {
+    Thread(SyncSender<Arc<BadActor>>),
+    Task(tokio::sync::mpsc::Sender<Arc<BadActor>>),
+}
+
+impl EventSender {
+    /// Queues without waiting; the reason when the event was not queued.
+    fn try_send(&self, event: Arc<BadActor>) -> Result<(), &'static str> {
+        use tokio::sync::mpsc::error::TrySendError as TaskError;
+        match self {
+            Self::Thread(sender) => sender.try_send(event).map_err(|error| match error {
+                TrySendError::Full(_) => QUEUE_FULL,
+                TrySendError::Disconnected(_) => CONSUMER_STOPPED,
+            }),
+            Self::Task(sender) => sender.try_send(event).map_err(|error| match error {
+                TaskError::Full(_) => QUEUE_FULL,
+                TaskError::Closed(_) => CONSUMER_STOPPED,
+            }),
+        }
+    }
+}
+
+const QUEUE_FULL: &str = "queue full";
+const CONSUMER_STOPPED: &str = "consumer stopped";
 
 /// One consumer's counters.
 #[derive(Debug)]
@@ -50,27 +81,6 @@ struct Counters {
     consumers: Vec<ConsumerCounters>,
 }
 
-/// The sending end of one consumer's queue: a thread (std) or a tokio task.
-#[derive(Debug)]
-enum QueueSender {
-    Thread(SyncSender<Arc<BadActor>>),
-    Task(tokio::sync::mpsc::Sender<Arc<BadActor>>),
-}
-
-impl QueueSender {
-    /// Queues without waiting; `Err(true)` when full, `Err(false)` when the consumer stopped.
-    fn try_push(&self, event: &Arc<BadActor>) -> Result<(), bool> {
-        match self {
-            Self::Thread(sender) => sender
-                .try_send(Arc::clone(event))
-                .map_err(|error| matches!(error, TrySendError::Full(_))),
-            Self::Task(sender) => sender
-                .try_send(Arc::clone(event))
-                .map_err(|error| matches!(error, tokio::sync::mpsc::error::TrySendError::Full(_))),
-        }
-    }
-}
-
 /// Counters of one consumer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsumerStats {
@@ -103,30 +113,27 @@ impl PipelineStats {
 /// Builds a [`Pipeline`]: one bounded queue per consumer.
 #[derive(Debug, Default)]
 pub struct PipelineBuilder {
-    senders: Vec<QueueSender>,
+    senders: Vec<EventSender>,
     consumers: Vec<ConsumerCounters>,
 }
 
 impl PipelineBuilder {
-    /// Adds a consumer with a queue of `capacity` events; returns the end it reads from.
+    /// Adds a consumer thread with a queue of `capacity` events; returns the end it reads from.
     pub fn consumer(&mut self, name: &'static str, capacity: usize) -> EventReceiver {
         let (sender, receiver) = sync_channel(capacity.max(1));
-        self.add(name, QueueSender::Thread(sender));
+        self.add(name, EventSender::Thread(sender));
         receiver
     }
 
-    /// Adds a consumer that is a tokio task, with a queue of `capacity` events.
-    pub fn async_consumer(
-        &mut self,
-        name: &'static str,
-        capacity: usize,
-    ) -> tokio::sync::mpsc::Receiver<Arc<BadActor>> {
+    /// Adds a consumer task (tokio) with a queue of `capacity` events; returns the end it
+    /// reads from. Same semantics and counters as [`PipelineBuilder::consumer`].
+    pub fn async_consumer(&mut self, name: &'static str, capacity: usize) -> AsyncEventReceiver {
         let (sender, receiver) = tokio::sync::mpsc::channel(capacity.max(1));
-        self.add(name, QueueSender::Task(sender));
+        self.add(name, EventSender::Task(sender));
         receiver
     }
 
-    fn add(&mut self, name: &'static str, sender: QueueSender) {
+    fn add(&mut self, name: &'static str, sender: EventSender) {
         self.senders.push(sender);
         self.consumers.push(ConsumerCounters {
             name,
@@ -153,7 +160,7 @@ impl PipelineBuilder {
 
 #[derive(Debug)]
 struct Inner {
-    senders: Vec<QueueSender>,
+    senders: Vec<EventSender>,
     counters: Arc<Counters>,
 }
 
@@ -191,12 +198,11 @@ impl Pipeline {
         let event = Arc::new(event);
         let counters = &self.inner.counters;
         for (sender, consumer) in self.inner.senders.iter().zip(&counters.consumers) {
-            match sender.try_push(&event) {
+            match sender.try_send(Arc::clone(&event)) {
                 Ok(()) => {
                     consumer.delivered.fetch_add(1, Ordering::Relaxed);
                 }
-                Err(true) => consumer.count_drop("queue full"),
-                Err(false) => consumer.count_drop("consumer stopped"),
+                Err(reason) => consumer.count_drop(reason),
             }
         }
     }
@@ -292,6 +298,43 @@ mod tests {
             3,
             "queue drains then closes when the pipeline is dropped"
         );
+    }
+
+    #[tokio::test]
+    async fn an_async_consumer_has_the_same_drop_and_count_semantics() {
+        let mut builder = Pipeline::builder();
+        let mut task = builder.async_consumer("task", 2);
+        let thread = builder.consumer("thread", 10);
+        let pipeline = builder.build();
+        for _ in 0..5 {
+            pipeline.submit(event());
+        }
+        let stats = pipeline.stats();
+        assert_eq!(stats.consumers[0].name, "task");
+        assert_eq!(stats.consumers[0].delivered, 2);
+        assert_eq!(stats.consumers[0].dropped, 3);
+        assert_eq!(stats.consumers[1].delivered, 5);
+        assert_eq!(stats.dropped(), 3);
+        drop(pipeline);
+        let mut received = 0;
+        while task.recv().await.is_some() {
+            received += 1;
+        }
+        assert_eq!(
+            received, 2,
+            "queue drains then closes when the pipeline is dropped"
+        );
+        assert_eq!(thread.iter().count(), 5);
+    }
+
+    #[test]
+    fn a_stopped_async_consumer_is_counted_as_dropping() {
+        let mut builder = Pipeline::builder();
+        drop(builder.async_consumer("gone", 4));
+        let pipeline = builder.build();
+        pipeline.submit(event());
+        assert_eq!(pipeline.stats().consumers[0].dropped, 1);
+        assert_eq!(pipeline.stats().consumers[0].delivered, 0);
     }
 
     #[test]

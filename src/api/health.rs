@@ -1,5 +1,5 @@
 //! `/health-check` (open; the original's JSON or HTML), `/` and `/api/v1/health` (details:
-//! counters of everything received, stored and dropped).
+//! counters of everything received, stored, dropped and sent to the webhook).
 
 use std::sync::Arc;
 
@@ -103,6 +103,16 @@ pub(crate) fn details(state: &ApiState, latest_event: Option<String>) -> serde_j
                 json!(pipeline.as_ref().map(|p| p.received_from_peers)),
             );
             details
+        }),
+        "webhook": telemetry.webhook.as_ref().map(|stats| {
+            let w = stats.snapshot();
+            json!({
+                "delivered": w.delivered,
+                "failed": w.failed,
+                "retries": w.retries,
+                "skipped": w.skipped,
+                "token_requests": w.token_requests,
+            })
         }),
         "replies": replies.map(|r| json!({
             "sent": per_transport(r.replies_sent),

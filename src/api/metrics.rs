@@ -103,6 +103,14 @@ fn publish_counters(state: &ApiState) {
             metrics::counter!("sentrypeer_p2p_total", "counter" => name).absolute(value);
         }
     }
+    if let Some(webhook) = &telemetry.webhook {
+        let w = webhook.snapshot();
+        metrics::counter!("sentrypeer_webhook_delivered_total").absolute(w.delivered);
+        metrics::counter!("sentrypeer_webhook_failed_total").absolute(w.failed);
+        metrics::counter!("sentrypeer_webhook_retries_total").absolute(w.retries);
+        metrics::counter!("sentrypeer_webhook_skipped_total").absolute(w.skipped);
+        metrics::counter!("sentrypeer_webhook_token_requests_total").absolute(w.token_requests);
+    }
     let store = telemetry.store.snapshot();
     metrics::counter!("sentrypeer_events_stored_total").absolute(store.events_stored);
     metrics::counter!("sentrypeer_events_store_failed_total").absolute(store.events_failed);

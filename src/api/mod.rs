@@ -44,6 +44,7 @@ pub use reader::ReadPool;
 use crate::config::Secret;
 use crate::event::APP_VERSION;
 use crate::pipeline::PipelineMonitor;
+use crate::sinks::webhook::WebhookStats;
 use crate::store::StoreStats;
 use crate::transport::TransportCounters;
 
@@ -102,6 +103,8 @@ pub struct Telemetry {
     pub store: Arc<StoreStats>,
     /// Peer-to-peer counters, when `-p` is on.
     pub p2p: Option<Arc<crate::p2p::P2pStats>>,
+    /// Webhook deliveries, when the webhook is on.
+    pub webhook: Option<Arc<WebhookStats>>,
 }
 
 /// Everything the handlers share.

@@ -15,3 +15,4 @@ mod p2p;
 mod storage;
 mod tls;
 mod tools;
+mod webhook;

@@ -69,6 +69,7 @@ impl Fixture {
                 transport: None,
                 store: Arc::new(StoreStats::default()),
                 p2p: None,
+                webhook: None,
             },
             node_id: Uuid::from_u128(42),
             started: Instant::now(),
