@@ -71,6 +71,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         peer_to_peer,
         bootstrap_node,
         p2p_listen_address,
+        p2p_mdns,
         p2p_network,
         p2p_key_file,
         p2p_receive_only_from,
@@ -148,6 +149,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             network: p2p_network,
             listen: parse_all(&p2p_listen_address)?,
             bootstrap: parse_all(&bootstrap_node)?,
+            mdns: p2p_mdns,
             key,
             retention: (retention_days > 0)
                 .then(|| SignedDuration::from_hours(24 * i64::from(retention_days))),

@@ -67,6 +67,10 @@ pub struct Cli {
     )]
     pub p2p_listen_address: Vec<String>,
 
+    /// Find peers on the local network with mDNS or use SENTRYPEER_P2P_MDNS env
+    #[arg(long = "p2p-mdns")]
+    pub p2p_mdns: bool,
+
     /// Peer-to-peer community name; nodes of different networks never talk (default sentrypeer) or use SENTRYPEER_P2P_NETWORK env
     #[arg(
         long = "p2p-network",
@@ -399,6 +403,7 @@ impl Cli {
         config.syslog |= self.syslog || env_is_set("SENTRYPEER_SYSLOG");
         config.verbose |= self.verbose || env_is_set("SENTRYPEER_VERBOSE");
         config.debug |= self.debug || env_is_set("SENTRYPEER_DEBUG");
+        config.p2p_mdns |= self.p2p_mdns || env_is_set("SENTRYPEER_P2P_MDNS");
         config.webhook_skip_empty |=
             self.webhook_skip_empty || env_is_set("SENTRYPEER_WEBHOOK_SKIP_EMPTY");
         config.webhook_include_peer_data |=
@@ -497,6 +502,7 @@ mod tests {
                 "SENTRYPEER_SYSLOG" => config.syslog,
                 "SENTRYPEER_VERBOSE" => config.verbose,
                 "SENTRYPEER_DEBUG" => config.debug,
+                "SENTRYPEER_P2P_MDNS" => config.p2p_mdns,
                 "SENTRYPEER_WEBHOOK_SKIP_EMPTY" => config.webhook_skip_empty,
                 "SENTRYPEER_WEBHOOK_INCLUDE_PEER_DATA" => config.webhook_include_peer_data,
                 other => panic!("untested variable {other}"),

@@ -135,6 +135,8 @@ pub struct Config {
     pub bootstrap_node: Vec<String>,
     /// Where the peer-to-peer node listens: `host:port` or multiaddrs.
     pub p2p_listen_address: Vec<String>,
+    /// Find peers on the local network with mDNS.
+    pub p2p_mdns: bool,
     /// Name of the peer-to-peer community; nodes of different names never talk.
     pub p2p_network: String,
     /// The node's ed25519 key file (default: next to the database, `<db>.p2p_key`).
@@ -201,6 +203,7 @@ impl Default for Config {
             peer_to_peer: false,
             bootstrap_node: Vec::new(),
             p2p_listen_address: vec![crate::p2p::DEFAULT_LISTEN_ADDRESS.to_owned()],
+            p2p_mdns: false,
             p2p_network: crate::p2p::DEFAULT_NETWORK.to_owned(),
             p2p_key_file: None,
             p2p_receive_only_from: Vec::new(),

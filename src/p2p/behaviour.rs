@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use libp2p::identity::Keypair;
 use libp2p::swarm::NetworkBehaviour;
-use libp2p::{StreamProtocol, gossipsub, identify, kad, request_response};
+use libp2p::swarm::behaviour::toggle::Toggle;
+use libp2p::{StreamProtocol, gossipsub, identify, kad, mdns, request_response};
 
 use super::P2pError;
 use super::sync::{SyncRequest, SyncResponse};
@@ -29,6 +30,8 @@ pub struct Behaviour {
     pub identify: identify::Behaviour,
     /// Catch-up of the retention window.
     pub sync: request_response::json::Behaviour<SyncRequest, SyncResponse>,
+    /// LAN discovery (`--p2p-mdns`), off unless asked for.
+    pub mdns: Toggle<mdns::tokio::Behaviour>,
 }
 
 /// Protocol names of one network.
@@ -55,11 +58,12 @@ fn protocol(name: String) -> Result<StreamProtocol, P2pError> {
 }
 
 impl Behaviour {
-    /// The behaviour of a node with `key` on `network`.
+    /// The behaviour of a node with `key` on `network`, with mDNS LAN discovery when `mdns`.
     ///
     /// # Errors
-    /// [`P2pError::Network`] when the network name cannot be part of a protocol name.
-    pub fn new(key: &Keypair, network: &str) -> Result<Self, P2pError> {
+    /// [`P2pError::Network`] when the network name cannot be part of a protocol name, or mDNS
+    /// cannot start.
+    pub fn new(key: &Keypair, network: &str, mdns: bool) -> Result<Self, P2pError> {
         let peer_id = key.public().to_peer_id();
         let gossip_config = gossipsub::ConfigBuilder::default()
             .protocol_id_prefix(format!("/sentrypeer/{network}/meshsub"))
@@ -93,11 +97,20 @@ impl Behaviour {
             )],
             request_response::Config::default().with_request_timeout(Duration::from_secs(30)),
         );
+        let mdns = if mdns {
+            Some(
+                mdns::tokio::Behaviour::new(mdns::Config::default(), peer_id)
+                    .map_err(|error| P2pError::Network(format!("mDNS: {error}")))?,
+            )
+        } else {
+            None
+        };
         Ok(Self {
             gossipsub,
             kademlia,
             identify,
             sync,
+            mdns: Toggle::from(mdns),
         })
     }
 }

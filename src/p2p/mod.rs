@@ -76,6 +76,8 @@ pub struct P2pConfig {
     pub listen: Vec<Multiaddr>,
     /// Whom to dial first (and again when every peer is gone).
     pub bootstrap: Vec<Multiaddr>,
+    /// Find peers on the local network with mDNS.
+    pub mdns: bool,
     /// The node's identity.
     pub key: Keypair,
     /// Records older than this are refused and not served; `None` keeps forever.

@@ -92,7 +92,7 @@ pub async fn run(
     stats: Arc<P2pStats>,
     shutdown: CancellationToken,
 ) -> Result<(), P2pError> {
-    let mut swarm = build_swarm(&config.key, &config.network)?;
+    let mut swarm = build_swarm(&config.key, &config.network, config.mdns)?;
     let local_peer = *swarm.local_peer_id();
     tracing::info!(peer_id = %local_peer, network = %config.network, "p2p node");
     for address in &config.listen {
@@ -162,13 +162,14 @@ pub async fn run(
 }
 
 /// A swarm with this crate's transport (TCP, Noise, Yamux, DNS) and behaviour for `key` on
-/// `network` (public for tools and tests that speak to nodes).
+/// `network`, with mDNS when `mdns` (public for tools and tests that speak to nodes).
 ///
 /// # Errors
 /// [`P2pError::Network`] when the transport or behaviour cannot be built.
 pub fn build_swarm(
     key: &libp2p::identity::Keypair,
     network: &str,
+    mdns: bool,
 ) -> Result<Swarm<Behaviour>, P2pError> {
     let network = network.to_owned();
     Ok(libp2p::SwarmBuilder::with_existing_identity(key.clone())
@@ -182,7 +183,7 @@ pub fn build_swarm(
         .with_dns()
         .map_err(|error| P2pError::Network(error.to_string()))?
         .with_behaviour(|key| {
-            Behaviour::new(key, &network)
+            Behaviour::new(key, &network, mdns)
                 .map_err(|error| Box::new(error) as Box<dyn std::error::Error + Send + Sync>)
         })
         .map_err(|error| P2pError::Network(error.to_string()))?
@@ -407,6 +408,21 @@ impl Node {
                     && !self.config.deny.contains(&peer)
                 {
                     let _ = swarm.dial(peer);
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Mdns(libp2p::mdns::Event::Discovered(found))) => {
+                for (peer, address) in found {
+                    if self.config.deny.contains(&peer) || peer == self.local_peer {
+                        continue;
+                    }
+                    tracing::debug!(%peer, %address, "found on the LAN");
+                    swarm
+                        .behaviour_mut()
+                        .kademlia
+                        .add_address(&peer, address.clone());
+                    if !swarm.is_connected(&peer) {
+                        let _ = swarm.dial(address);
+                    }
                 }
             }
             SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync(swarm, event),

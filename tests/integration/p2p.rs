@@ -157,7 +157,7 @@ async fn forged_foreign_garbage_and_flooding_records_are_dropped_and_counted_per
     let a = node(None, &["--p2p-max-records-per-second", "5"]);
     let address: libp2p::Multiaddr = a.p2p_address().parse().expect("multiaddr");
     let key = Keypair::generate_ed25519();
-    let mut swarm = build_swarm(&key, "sentrypeer").expect("swarm");
+    let mut swarm = build_swarm(&key, "sentrypeer", false).expect("swarm");
     let topic = Protocols::new("sentrypeer").topic;
     swarm
         .behaviour_mut()
@@ -309,4 +309,83 @@ fn the_identity_survives_a_restart() {
         .start();
     assert_eq!(second.peer_id(), peer_id);
     second.stop().assert_clean_exit();
+}
+
+/// Two hosts on one LAN (two network namespaces of ours joined by a veth pair), no bootstrap
+/// node: mDNS finds the peer, and a probe captured on one host is shared with the other.
+#[test]
+fn mdns_finds_a_peer_on_the_lan_without_a_bootstrap_node() {
+    use crate::firewall::{FIREWALL_WAIT, NetNs, firewall_ready, send_udp_from};
+    if !firewall_ready(&[]) {
+        return;
+    }
+    let first = NetNs::new().expect("namespace");
+    let second = NetNs::new().expect("namespace");
+    first
+        .connect(&second, &["192.0.2.1/24"], &["192.0.2.7/24"])
+        .expect("veth pair between our namespaces");
+    let dirs = [
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    ];
+    let one = start_in(&first, &dirs[0], "first");
+    let two = start_in(&second, &dirs[1], "second");
+    let deadline = std::time::Instant::now() + FIREWALL_WAIT;
+    assert!(
+        one.wait_for_line("sentrypeer ready", deadline),
+        "{}",
+        one.log_text()
+    );
+    assert!(
+        two.wait_for_line("peer connected", deadline),
+        "mDNS found no peer:\n{}",
+        two.log_text()
+    );
+    let port = one
+        .lines()
+        .iter()
+        .find_map(|line| {
+            line.split("listening for UDP on ")
+                .nth(1)?
+                .trim()
+                .parse::<SocketAddr>()
+                .ok()
+        })
+        .expect("UDP port")
+        .port();
+    let target = SocketAddr::new("192.0.2.1".parse().expect("ip"), port);
+    send_udp_from(&second, target, &options("100", "UDP", "lan-probe", "lan")).expect("probe");
+    assert!(
+        two.wait_for_line("peer record accepted", deadline),
+        "the second host never got the first host's record:\n{}",
+        two.log_text()
+    );
+}
+
+/// Starts a mDNS-enabled node inside `ns`.
+fn start_in<'ns>(
+    ns: &'ns crate::firewall::NetNs,
+    dir: &tempfile::TempDir,
+    label: &str,
+) -> crate::firewall::NsProcess<'ns> {
+    let mut command = ns.command(env!("CARGO_BIN_EXE_sentrypeer"));
+    command
+        .current_dir(dir.path())
+        .env("HOME", dir.path())
+        .env("RUST_LOG", "sentrypeer=debug,info")
+        .args([
+            "-r",
+            "-N",
+            "-p",
+            "--p2p-mdns",
+            "--p2p-min-contribution",
+            "1",
+        ])
+        .args([
+            "--sip-listen-address",
+            "0.0.0.0:0",
+            "--p2p-listen-address",
+            "0.0.0.0:0",
+        ]);
+    crate::firewall::NsProcess::spawn(ns, label, command, false)
 }
