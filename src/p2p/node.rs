@@ -49,6 +49,15 @@ pub struct Batch {
     pub records: Vec<String>,
 }
 
+/// How a record reached this node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Arrival {
+    /// Pushed by gossip.
+    Pushed,
+    /// In a catch-up page this node asked for.
+    CaughtUp,
+}
+
 /// A catch-up page computed on the blocking pool, to be answered on the swarm.
 type ServedPage = (ResponseChannel<SyncResponse>, SyncResponse);
 
@@ -443,7 +452,7 @@ impl Node {
         };
         let mut forged = false;
         for record in &batch.records {
-            if let Err(RecordError::BadSignature) = self.ingest(record, from) {
+            if let Err(RecordError::BadSignature) = self.ingest(record, from, Arrival::Pushed) {
                 forged = true;
             }
         }
@@ -455,8 +464,9 @@ impl Node {
     }
 
     /// Verifies one record and submits it to the pipeline. Records of our own or already seen
-    /// are dropped quietly.
-    fn ingest(&mut self, text: &str, from: PeerId) -> Result<(), RecordError> {
+    /// are dropped quietly. Pushed records are rate-limited per author; records this node asked
+    /// for in catch-up are not (a window can hold far more than a second's worth).
+    fn ingest(&mut self, text: &str, from: PeerId, arrival: Arrival) -> Result<(), RecordError> {
         P2pStats::bump(&self.stats.received_records);
         let verified = SignedRecord::verify(
             text,
@@ -496,7 +506,7 @@ impl Node {
             P2pStats::bump(&self.stats.duplicate_records);
             return Ok(());
         }
-        if self.rate.check_key(&author).is_err() {
+        if arrival == Arrival::Pushed && self.rate.check_key(&author).is_err() {
             P2pStats::bump(&self.stats.rate_limited);
             self.stats.dropped_from(&from);
             return Ok(());
@@ -554,7 +564,7 @@ impl Node {
                 request_response::Message::Response { response, .. } => match response {
                     SyncResponse::Page { records, next } => {
                         for record in &records {
-                            let _ = self.ingest(record, peer);
+                            let _ = self.ingest(record, peer, Arrival::CaughtUp);
                         }
                         match next {
                             Some(after) => self.request_catch_up(swarm, peer, Some(after)),

@@ -389,3 +389,38 @@ fn start_in<'ns>(
         ]);
     crate::firewall::NsProcess::spawn(ns, label, command, false)
 }
+
+#[test]
+fn other_networks_and_denied_peers_get_nothing_in() {
+    let a = node(None, &[]);
+    let a_address = a.p2p_address();
+    // A node of another community dials A: the protocols differ, nothing is exchanged.
+    let fleet = node(Some(&a_address), &["--p2p-network", "private-fleet"]);
+    // A node that denies A: connections from A are closed and A's records refused.
+    let deny = a.peer_id();
+    let guarded = node(Some(&a_address), &["--p2p-deny", deny.as_str()]);
+    // A normal peer, to see that A's record did go out.
+    let open = node(Some(&a_address), &[]);
+    open.wait_for_logged("peer connected", 1);
+
+    let udp = a.udp.expect("UDP");
+    udp_exchange(
+        &udp_client(),
+        udp,
+        options("100", "UDP", "shared", "net").as_bytes(),
+    );
+    open.wait_for_logged("peer record accepted", 1);
+
+    for (name, daemon) in [("other network", &fleet), ("denying node", &guarded)] {
+        assert_eq!(
+            daemon.count_logged("peer record accepted"),
+            0,
+            "{name} accepted a record"
+        );
+        let (_, body) = get(daemon.api.expect("API"), "/ip-addresses/127.0.0.1");
+        assert!(body.contains("No bad actor found"), "{name}: {body}");
+    }
+    for daemon in [open, guarded, fleet, a] {
+        daemon.stop().assert_clean_exit();
+    }
+}
