@@ -5,13 +5,13 @@ use std::net::SocketAddr;
 use std::process::Command;
 
 use crate::harness::{Daemon, options, udp_client, udp_exchange};
-use crate::tools::{free_udp_port, run, tool};
+use crate::tools::svmap;
 
 /// `curl -i` output: status code, lower-cased header lines, body.
-struct Curl {
-    status: u16,
+pub(crate) struct Curl {
+    pub(crate) status: u16,
     headers: Vec<String>,
-    body: String,
+    pub(crate) body: String,
 }
 
 impl Curl {
@@ -23,7 +23,7 @@ impl Curl {
     }
 }
 
-fn curl(api: SocketAddr, path: &str, extra: &[&str]) -> Curl {
+pub(crate) fn curl(api: SocketAddr, path: &str, extra: &[&str]) -> Curl {
     let mut command = Command::new("curl");
     command
         .args(["-s", "-i", "--max-time", "20"])
@@ -59,15 +59,7 @@ fn every_route_answers_over_http_after_a_sipvicious_scan() {
         .start();
     let udp = daemon.udp.expect("UDP listening");
     let api = daemon.api.expect("API listening");
-    let mut svmap = tool("svmap");
-    svmap.args([
-        "127.0.0.1",
-        "-p",
-        &udp.port().to_string(),
-        "-P",
-        &free_udp_port().to_string(),
-    ]);
-    let scan = run(svmap, daemon.dir());
+    let scan = svmap(udp, daemon.dir());
     assert!(
         scan.status.success(),
         "{}",

@@ -3,7 +3,6 @@
 //! forged records refused; the identity survives a restart.
 
 use std::net::SocketAddr;
-use std::process::Command;
 use std::time::Duration;
 
 use libp2p::futures::StreamExt;
@@ -15,8 +14,9 @@ use sentrypeer::p2p::record::SignedRecord;
 use sentrypeer::p2p::{Batch, build_swarm};
 use sentrypeer::sip::MessageKind;
 
+use crate::api::curl;
 use crate::harness::{Daemon, WAIT, options, udp_client, udp_exchange};
-use crate::tools::{free_udp_port, run, tool};
+use crate::tools::svmap;
 
 /// A sharing node: responsive, no TLS, P2P on a loopback port, catch-up for anyone who gave one
 /// record, API on loopback.
@@ -39,15 +39,10 @@ fn node(bootstrap: Option<&str>, extra: &[&str]) -> Daemon {
     builder.args(extra.iter().copied()).start()
 }
 
+/// Status and body of a GET on a node's API.
 fn get(api: SocketAddr, path: &str) -> (u16, String) {
-    let output = Command::new("curl")
-        .args(["-s", "-w", "\n%{http_code}", "--max-time", "10"])
-        .arg(format!("http://{api}{path}"))
-        .output()
-        .expect("curl");
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    (code.trim().parse().unwrap_or(0), body.to_owned())
+    let answer = curl(api, path, &[]);
+    (answer.status, answer.body)
 }
 
 #[test]
@@ -62,15 +57,7 @@ fn a_probe_captured_by_a_is_served_by_c_which_only_knows_b() {
     c.wait_for_logged("peer connected", 1);
 
     let udp = a.udp.expect("A listens for SIP");
-    let mut svmap = tool("svmap");
-    svmap.args([
-        "127.0.0.1",
-        "-p",
-        &udp.port().to_string(),
-        "-P",
-        &free_udp_port().to_string(),
-    ]);
-    let scan = run(svmap, a.dir());
+    let scan = svmap(udp, a.dir());
     assert!(scan.status.success());
     c.wait_for_logged("peer record accepted", 1);
     c.wait_for_stored(1);

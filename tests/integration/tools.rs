@@ -27,6 +27,19 @@ pub(crate) fn run(mut command: Command, dir: &Path) -> Output {
     command.output().expect("run tool")
 }
 
+/// Runs SIPVicious `svmap` against a UDP SIP address on loopback.
+pub(crate) fn svmap(target: std::net::SocketAddr, dir: &Path) -> Output {
+    let mut svmap = tool("svmap");
+    svmap.args([
+        &target.ip().to_string(),
+        "-p",
+        &target.port().to_string(),
+        "-P",
+        &free_udp_port().to_string(),
+    ]);
+    run(svmap, dir)
+}
+
 pub(crate) fn free_udp_port() -> u16 {
     let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
     socket.local_addr().expect("addr").port()
