@@ -1,5 +1,11 @@
 //! The node's event loop: publishes local events in signed batches, verifies and stores peers'
 //! records, serves and requests catch-up, keeps peers connected and scores freeloaders down.
+//! The loop and connection handling are here; `outbound` pushes our events, `inbound` checks
+//! peers' records, `catch_up` asks for and serves the retention window.
+
+mod catch_up;
+mod inbound;
+mod outbound;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::num::NonZeroU32;
@@ -9,7 +15,7 @@ use std::time::{Duration, Instant};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use jiff::Timestamp;
 use libp2p::futures::StreamExt;
-use libp2p::request_response::{self, ResponseChannel};
+use libp2p::request_response::ResponseChannel;
 use libp2p::swarm::SwarmEvent;
 use libp2p::{PeerId, Swarm, gossipsub, identify, kad, noise, tcp, yamux};
 use serde::{Deserialize, Serialize};
@@ -17,10 +23,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::behaviour::{Behaviour, BehaviourEvent, MAX_GOSSIP_BYTES, Protocols};
+use super::behaviour::{Behaviour, BehaviourEvent, Protocols};
 use super::reciprocity::Contributions;
-use super::record::{RecordError, SignedRecord};
-use super::sync::{PAGE_RECORDS, SyncRequest, SyncResponse};
+use super::sync::SyncResponse;
 use super::{P2pConfig, P2pError, P2pStats};
 use crate::event::{BadActor, format_timestamp};
 use crate::pipeline::Pipeline;
@@ -280,54 +285,6 @@ impl Node {
         }
     }
 
-    /// Signs and pushes the outbox.
-    fn publish(&mut self, swarm: &mut Swarm<Behaviour>) {
-        if self.outbox.is_empty() {
-            return;
-        }
-        let events = std::mem::take(&mut self.outbox);
-        let mut records = Vec::with_capacity(events.len());
-        for event in &events {
-            match SignedRecord::sign(event, &self.config.network, &self.config.key) {
-                Ok(record) => {
-                    self.remember(event.event_uuid);
-                    records.push(record.to_json());
-                }
-                Err(error) => tracing::error!(%error, "cannot sign a record"),
-            }
-        }
-        for chunk in chunks_within(records, MAX_GOSSIP_BYTES - 1024) {
-            let count = chunk.len() as u64;
-            let Ok(data) = serde_json::to_vec(&Batch {
-                v: 1,
-                records: chunk,
-            }) else {
-                continue;
-            };
-            let topic = self.protocols.topic.clone();
-            let bytes = data.len() as u64;
-            match swarm.behaviour_mut().gossipsub.publish(topic, data) {
-                Ok(_) => {
-                    P2pStats::bump(&self.stats.published_messages);
-                    self.stats
-                        .published_bytes
-                        .fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
-                    self.stats
-                        .published_records
-                        .fetch_add(count, std::sync::atomic::Ordering::Relaxed);
-                    // A refused catch-up may now be granted: ask again soon.
-                    self.catch_up_retry = CATCH_UP_RETRY.0;
-                }
-                Err(error) => {
-                    self.stats
-                        .unpublished_records
-                        .fetch_add(count, std::sync::atomic::Ordering::Relaxed);
-                    tracing::debug!(%error, records = count, "records not pushed");
-                }
-            }
-        }
-    }
-
     fn on_swarm_event(&mut self, swarm: &mut Swarm<Behaviour>, event: SwarmEvent<BehaviourEvent>) {
         match event {
             SwarmEvent::NewListenAddr { address, .. } => {
@@ -438,244 +395,4 @@ impl Node {
             _ => {}
         }
     }
-
-    /// Verifies and ingests a batch; the verdict tells gossipsub whether to forward it and
-    /// whether to penalise the peer that sent it.
-    fn on_batch(&mut self, data: &[u8], from: PeerId) -> gossipsub::MessageAcceptance {
-        let batch = serde_json::from_slice::<Batch>(data)
-            .ok()
-            .filter(|batch| batch.v == 1);
-        let Some(batch) = batch else {
-            P2pStats::bump(&self.stats.rejected_malformed);
-            self.stats.dropped_from(&from);
-            return gossipsub::MessageAcceptance::Reject;
-        };
-        let mut forged = false;
-        for record in &batch.records {
-            if let Err(RecordError::BadSignature) = self.ingest(record, from, Arrival::Pushed) {
-                forged = true;
-            }
-        }
-        if forged {
-            gossipsub::MessageAcceptance::Reject
-        } else {
-            gossipsub::MessageAcceptance::Accept
-        }
-    }
-
-    /// Verifies one record and submits it to the pipeline. Records of our own or already seen
-    /// are dropped quietly. Pushed records are rate-limited per author; records this node asked
-    /// for in catch-up are not (a window can hold far more than a second's worth).
-    fn ingest(&mut self, text: &str, from: PeerId, arrival: Arrival) -> Result<(), RecordError> {
-        P2pStats::bump(&self.stats.received_records);
-        let verified = SignedRecord::verify(
-            text,
-            &self.config.network,
-            self.config.retention,
-            Timestamp::now(),
-        );
-        let (author, event) = match verified {
-            Ok(verified) => verified,
-            Err(error) => {
-                let counter = match &error {
-                    RecordError::BadSignature | RecordError::UnknownKey => {
-                        &self.stats.rejected_signature
-                    }
-                    RecordError::OutOfWindow => &self.stats.rejected_window,
-                    RecordError::OtherNetwork => &self.stats.rejected_network,
-                    _ => &self.stats.rejected_malformed,
-                };
-                P2pStats::bump(counter);
-                self.stats.dropped_from(&from);
-                tracing::debug!(peer = %from, %error, "record refused");
-                return Err(error);
-            }
-        };
-        if author == self.local_peer {
-            return Ok(());
-        }
-        let allowed = !self.config.deny.contains(&author)
-            && (self.config.receive_only_from.is_empty()
-                || self.config.receive_only_from.contains(&author));
-        if !allowed {
-            P2pStats::bump(&self.stats.rejected_denied);
-            self.stats.dropped_from(&from);
-            return Ok(());
-        }
-        if self.seen.contains(&event.event_uuid) {
-            P2pStats::bump(&self.stats.duplicate_records);
-            return Ok(());
-        }
-        if arrival == Arrival::Pushed && self.rate.check_key(&author).is_err() {
-            P2pStats::bump(&self.stats.rate_limited);
-            self.stats.dropped_from(&from);
-            return Ok(());
-        }
-        self.remember(event.event_uuid);
-        self.contributions.accepted(author);
-        P2pStats::bump(&self.stats.accepted_records);
-        tracing::debug!(
-            peer = %author,
-            source = %event.source.ip(),
-            event_uuid = %event.event_uuid,
-            "peer record accepted"
-        );
-        self.pipeline.submit_from_peer(event);
-        Ok(())
-    }
-
-    fn remember(&mut self, uuid: Uuid) {
-        if self.seen.insert(uuid) {
-            self.seen_order.push_back(uuid);
-            if self.seen_order.len() > SEEN_CAPACITY
-                && let Some(oldest) = self.seen_order.pop_front()
-            {
-                self.seen.remove(&oldest);
-            }
-        }
-    }
-
-    fn request_catch_up(
-        &mut self,
-        swarm: &mut Swarm<Behaviour>,
-        peer: PeerId,
-        after: Option<(String, String)>,
-    ) {
-        let since = window_start(&self.config);
-        swarm
-            .behaviour_mut()
-            .sync
-            .send_request(&peer, SyncRequest { since, after });
-        self.catch_up.insert(peer, CatchUp::InFlight);
-    }
-
-    fn on_sync(
-        &mut self,
-        swarm: &mut Swarm<Behaviour>,
-        event: request_response::Event<SyncRequest, SyncResponse>,
-    ) {
-        match event {
-            request_response::Event::Message { peer, message, .. } => match message {
-                request_response::Message::Request {
-                    request, channel, ..
-                } => {
-                    self.serve_catch_up(peer, request, channel);
-                }
-                request_response::Message::Response { response, .. } => match response {
-                    SyncResponse::Page { records, next } => {
-                        for record in &records {
-                            let _ = self.ingest(record, peer, Arrival::CaughtUp);
-                        }
-                        match next {
-                            Some(after) => self.request_catch_up(swarm, peer, Some(after)),
-                            None => {
-                                tracing::info!(%peer, "caught up");
-                                self.catch_up.insert(peer, CatchUp::Done);
-                            }
-                        }
-                    }
-                    SyncResponse::Refused { reason } => {
-                        P2pStats::bump(&self.stats.catch_up_refused_by_peers);
-                        tracing::info!(%peer, %reason, "catch-up refused by peer");
-                        let retry = Instant::now() + self.catch_up_retry;
-                        self.catch_up_retry = (self.catch_up_retry * 2).min(CATCH_UP_RETRY.1);
-                        self.catch_up.insert(peer, CatchUp::RetryAt(retry, None));
-                    }
-                },
-            },
-            request_response::Event::OutboundFailure { peer, error, .. } => {
-                tracing::debug!(%peer, %error, "catch-up request failed");
-                let retry = Instant::now() + CATCH_UP_RETRY.1;
-                self.catch_up.insert(peer, CatchUp::RetryAt(retry, None));
-            }
-            _ => {}
-        }
-    }
-
-    /// Answers a catch-up request from the blocking pool, or refuses a peer that has not
-    /// contributed enough.
-    fn serve_catch_up(
-        &mut self,
-        peer: PeerId,
-        request: SyncRequest,
-        channel: ResponseChannel<SyncResponse>,
-    ) {
-        let served = self.served.clone();
-        if self.config.deny.contains(&peer)
-            || !self
-                .contributions
-                .may_catch_up(&peer, self.config.min_contribution)
-        {
-            P2pStats::bump(&self.stats.catch_up_refused);
-            tracing::info!(%peer, contributed = self.contributions.count(&peer), "catch-up refused");
-            let reason = format!(
-                "share at least {} record(s) first",
-                self.config.min_contribution.max(1)
-            );
-            let _ = served.try_send((channel, SyncResponse::Refused { reason }));
-            return;
-        }
-        P2pStats::bump(&self.stats.catch_up_pages_served);
-        let window = window_start(&self.config);
-        let since = request.since.max(window);
-        let db_file = self.config.db_file.clone();
-        let key = self.config.key.clone();
-        let network = self.config.network.clone();
-        tokio::task::spawn_blocking(move || {
-            let page = store::open_read_only(&db_file).and_then(|conn| {
-                let after = request
-                    .after
-                    .as_ref()
-                    .map(|(time, uuid)| (time.as_str(), uuid.as_str()));
-                query::shareable_events(&conn, &since, after, PAGE_RECORDS)
-            });
-            let response = match page {
-                Ok(page) => {
-                    let full = page.events.len() >= PAGE_RECORDS;
-                    let records = page
-                        .events
-                        .into_iter()
-                        .filter_map(|shareable| match shareable {
-                            query::Shareable::Local(event) => {
-                                SignedRecord::sign(&event, &network, &key)
-                                    .ok()
-                                    .map(|r| r.to_json())
-                            }
-                            query::Shareable::Peer(text) => Some(text),
-                        })
-                        .collect();
-                    SyncResponse::Page {
-                        records,
-                        next: if full { page.last } else { None },
-                    }
-                }
-                Err(error) => {
-                    tracing::error!(%error, "cannot read catch-up page");
-                    SyncResponse::Page {
-                        records: Vec::new(),
-                        next: None,
-                    }
-                }
-            };
-            let _ = served.blocking_send((channel, response));
-        });
-    }
-}
-
-/// Splits records into groups whose JSON stays under `limit` bytes.
-fn chunks_within(records: Vec<String>, limit: usize) -> Vec<Vec<String>> {
-    let mut chunks: Vec<Vec<String>> = Vec::new();
-    let mut size = 0;
-    for record in records {
-        let needed = record.len() + 8;
-        if chunks.is_empty() || size + needed > limit {
-            chunks.push(Vec::new());
-            size = 0;
-        }
-        size += needed;
-        if let Some(last) = chunks.last_mut() {
-            last.push(record);
-        }
-    }
-    chunks
 }
