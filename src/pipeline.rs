@@ -95,7 +95,7 @@ pub struct ConsumerStats {
 /// Snapshot of the pipeline's counters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PipelineStats {
-    /// Events submitted, per transport in [`Transport::ALL`] order.
+    /// Events submitted, per transport in [`Transport::ALL`](crate::event::Transport::ALL) order.
     pub received: [u64; 3],
     /// Events received from peers.
     pub received_from_peers: u64,
