@@ -10,8 +10,10 @@
 //! - [`sip`]: pure SIP handling (framing, parsing, reply policy); no I/O.
 //! - [`transport`]: UDP, TCP and TLS listeners, and the probe handler they share.
 //! - [`pipeline`]: bounded fan-out of events to consumers, with drop counters.
-//! - [`store`]: SQLite schema, migrations, the writer thread and retention.
-//! - [`sinks`]: JSON log and syslog.
+//! - [`store`]: SQLite schema, migrations, the writer thread, retention and the read side.
+//! - [`api`]: the REST API (original routes, `/api/v1/`, feeds, CrowdSec stream, metrics).
+//! - [`sinks`]: JSON log, syslog and webhook.
+//! - [`p2p`]: peer-to-peer sharing of signed records over rust-libp2p.
 //! - [`node_id`]: the node's persistent id.
 #![warn(missing_docs)]
 
