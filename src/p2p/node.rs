@@ -34,7 +34,7 @@ use crate::store::{self, query};
 /// Local records gathered before a push (or at every tick, whichever comes first).
 const BATCH_RECORDS: usize = 200;
 /// How often the outbox is pushed, scores are updated and bootstrap is retried.
-const TICK: Duration = Duration::from_millis(250);
+const TICK: Duration = Duration::from_millis(100);
 /// Event ids remembered to drop records already seen without asking the database.
 const SEEN_CAPACITY: usize = 200_000;
 /// First and longest wait between re-bootstrap attempts when no peer is connected.
