@@ -46,6 +46,13 @@ impl Transport {
         }
     }
 
+    /// The transport named `name` (`UDP`, `TCP` or `TLS`, as [`Transport::as_str`] writes it).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|transport| transport.as_str() == name)
+    }
+
     /// Position in [`Transport::ALL`].
     pub fn index(self) -> usize {
         self as usize
@@ -74,6 +81,13 @@ impl CollectedMethod {
             Self::Passive => "passive",
             Self::Responsive => "responsive",
         }
+    }
+
+    /// The method named `name`, as [`CollectedMethod::as_str`] writes it.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::Passive, Self::Responsive]
+            .into_iter()
+            .find(|method| method.as_str() == name)
     }
 }
 

@@ -39,9 +39,7 @@ async fn lookup(
     Path(ip): Path<String>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let mut params = Params::new(query)?;
-    let origin = params.origin()?;
-    params.finish()?;
+    let origin = Params::origin_only(query)?;
     let ip = parse_ip(&ip)?;
     let found = state
         .reader

@@ -135,9 +135,7 @@ async fn one_ip(
     Path(ip): Path<String>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let mut params = Params::new(query)?;
-    let origin = params.origin()?;
-    params.finish()?;
+    let origin = Params::origin_only(query)?;
     let ip = parse_ip(&ip).map_err(|_| super::params::bad("ip", "not an IPv4 or IPv6 address"))?;
     let found = state
         .reader
@@ -153,9 +151,7 @@ async fn one_number(
     Path(number): Path<String>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let mut params = Params::new(query)?;
-    let origin = params.origin()?;
-    params.finish()?;
+    let origin = Params::origin_only(query)?;
     if !is_phone_number(&number) {
         return Err(super::params::bad(
             "number",

@@ -33,9 +33,7 @@ async fn lookup(
     if !is_phone_number(&number) {
         return Err(ApiError::NotFound);
     }
-    let mut params = Params::new(query)?;
-    let origin = params.origin()?;
-    params.finish()?;
+    let origin = Params::origin_only(query)?;
     let found = state
         .reader
         .run(move |conn| query::number_seen(conn, &number, origin))

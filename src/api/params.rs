@@ -8,7 +8,7 @@ use axum::extract::rejection::QueryRejection;
 use jiff::{SignedDuration, Timestamp};
 
 use super::ApiError;
-use crate::event::format_timestamp;
+use crate::event::{Transport, format_timestamp};
 use crate::store::query::{Cursor, EventMatch, ListFilter, OriginFilter};
 
 /// Most rows one page may hold.
@@ -37,6 +37,16 @@ impl Params {
             }
         }
         Ok(Self { values })
+    }
+
+    /// A query string that may hold `origin` and nothing else (the point lookups).
+    pub(crate) fn origin_only(
+        query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    ) -> Result<OriginFilter, ApiError> {
+        let mut params = Self::new(query)?;
+        let origin = params.origin()?;
+        params.finish()?;
+        Ok(origin)
     }
 
     /// Removes and returns a raw parameter.
@@ -102,9 +112,10 @@ impl Params {
     /// `transport`: UDP, TCP or TLS in any case, as stored (upper case).
     pub(crate) fn transport(&mut self) -> Result<Option<String>, ApiError> {
         self.take("transport")
-            .map(|text| match text.to_ascii_uppercase().as_str() {
-                upper @ ("UDP" | "TCP" | "TLS") => Ok(upper.to_owned()),
-                _ => Err(bad("transport", "expected UDP, TCP or TLS")),
+            .map(|text| {
+                Transport::from_name(&text.to_ascii_uppercase())
+                    .map(|transport| transport.as_str().to_owned())
+                    .ok_or_else(|| bad("transport", "expected UDP, TCP or TLS"))
             })
             .transpose()
     }
@@ -174,24 +185,14 @@ pub fn parse_duration(text: &str) -> Option<SignedDuration> {
 
 /// Opaque cursor text: hex of `seen_last` TAB `key`.
 pub(crate) fn encode_cursor(cursor: &Cursor) -> String {
-    format!("{}\t{}", cursor.seen_last, cursor.key)
-        .bytes()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    hex::encode(format!("{}\t{}", cursor.seen_last, cursor.key))
 }
 
 fn decode_cursor(text: &str) -> Option<Cursor> {
-    if !text.len().is_multiple_of(2) || text.len() > 1024 {
+    if text.len() > 1024 {
         return None;
     }
-    let bytes: Option<Vec<u8>> = (0..text.len())
-        .step_by(2)
-        .map(|at| {
-            text.get(at..at + 2)
-                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
-        })
-        .collect();
-    let decoded = String::from_utf8(bytes?).ok()?;
+    let decoded = String::from_utf8(hex::decode(text).ok()?).ok()?;
     let (seen_last, key) = decoded.split_once('\t')?;
     Some(Cursor {
         seen_last: seen_last.to_owned(),

@@ -133,7 +133,7 @@ impl SignedRecord {
             .map_err(|_| RecordError::BadSignature)?;
         Ok(Self {
             body,
-            signature: hex(&signature),
+            signature: hex::encode(signature),
         })
     }
 
@@ -208,7 +208,7 @@ impl RecordBody {
             sip_user_agent: event.sip_user_agent.clone(),
             sip_message: message[..cut].to_owned(),
             request_uri_user: event.request_uri_user.clone(),
-            message_kind: crate::store::writer::message_kind_column(event.message_kind).to_owned(),
+            message_kind: event.message_kind.as_str().to_owned(),
         }
     }
 
@@ -250,17 +250,10 @@ impl RecordBody {
             event_timestamp,
             event_uuid: uuid(&self.event_uuid, "event_uuid")?,
             created_by_node_id: uuid(&self.created_by_node_id, "created_by_node_id")?,
-            collected_method: match self.collected_method.as_str() {
-                "passive" => CollectedMethod::Passive,
-                "responsive" => CollectedMethod::Responsive,
-                _ => return Err(RecordError::InvalidField("collected_method")),
-            },
-            transport: match self.transport_type.as_str() {
-                "UDP" => Transport::Udp,
-                "TCP" => Transport::Tcp,
-                "TLS" => Transport::Tls,
-                _ => return Err(RecordError::InvalidField("transport_type")),
-            },
+            collected_method: CollectedMethod::from_name(&self.collected_method)
+                .ok_or(RecordError::InvalidField("collected_method"))?,
+            transport: Transport::from_name(&self.transport_type)
+                .ok_or(RecordError::InvalidField("transport_type"))?,
             source: address(&self.source_ip, "source_ip")?,
             destination: address(&self.destination_ip, "destination_ip")?,
             called_number: bounded(&self.called_number, "called_number")?,
@@ -272,13 +265,8 @@ impl RecordBody {
             sip_method: bounded(&self.sip_method, "sip_method")?,
             sip_user_agent: bounded(&self.sip_user_agent, "sip_user_agent")?,
             sip_message: self.sip_message.clone(),
-            message_kind: match self.message_kind.as_str() {
-                "request" => MessageKind::Request,
-                "response" => MessageKind::Response,
-                "empty" => MessageKind::Empty,
-                "malformed" => MessageKind::Malformed,
-                _ => return Err(RecordError::InvalidField("message_kind")),
-            },
+            message_kind: MessageKind::from_name(&self.message_kind)
+                .ok_or(RecordError::InvalidField("message_kind"))?,
             origin: Origin::Local,
         })
     }
@@ -293,21 +281,11 @@ pub fn public_key_of(peer_id: &PeerId) -> Option<PublicKey> {
         .filter(|key| key.to_peer_id() == *peer_id)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
-}
-
+/// Hex of a signature; longer texts than any signature are refused before decoding.
 fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) || text.len() > 256 {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|at| {
-            text.get(at..at + 2)
-                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
-        })
-        .collect()
+    (text.len() <= 256)
+        .then(|| hex::decode(text).ok())
+        .flatten()
 }
 
 #[cfg(test)]

@@ -20,6 +20,26 @@ pub enum MessageKind {
     Malformed,
 }
 
+impl MessageKind {
+    /// Every kind.
+    pub const ALL: [Self; 4] = [Self::Request, Self::Response, Self::Empty, Self::Malformed];
+
+    /// Lower-case name: `request`, `response`, `empty`, `malformed` (the store's `message_kind`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Request => "request",
+            Self::Response => "response",
+            Self::Empty => "empty",
+            Self::Malformed => "malformed",
+        }
+    }
+
+    /// The kind named `name`, as [`MessageKind::as_str`] writes it.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
+}
+
 /// Why a message could not be read as a well-formed SIP message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ParseDefect {

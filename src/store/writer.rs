@@ -208,7 +208,7 @@ pub fn insert_events(
                 event.destination.port(),
                 event.origin.to_column(),
                 event.request_uri_user.as_deref(),
-                message_kind_column(event.message_kind),
+                event.message_kind.as_str(),
                 shared,
             ])?;
         }
@@ -220,16 +220,6 @@ pub fn insert_events(
 /// For an empty message, an empty field is stored as NULL, as the original did.
 fn null_if_empty(empty_message: bool, value: &str) -> Option<&str> {
     (!(empty_message && value.is_empty())).then_some(value)
-}
-
-/// The `message_kind` column value.
-pub(crate) fn message_kind_column(kind: MessageKind) -> &'static str {
-    match kind {
-        MessageKind::Request => "request",
-        MessageKind::Response => "response",
-        MessageKind::Empty => "empty",
-        MessageKind::Malformed => "malformed",
-    }
 }
 
 /// Folds the WAL back into the database file and truncates it, so a stopped honeypot leaves one

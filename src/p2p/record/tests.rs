@@ -68,7 +68,7 @@ fn tampering_forgery_and_foreign_records_are_refused() {
     // Signed by another key but claiming the first node's PeerId.
     let forged = SignedRecord {
         body: signed.body.clone(),
-        signature: hex(&other.sign(signed.body.as_bytes()).expect("sign")),
+        signature: hex::encode(other.sign(signed.body.as_bytes()).expect("sign")),
     };
     assert_eq!(
         SignedRecord::verify(&forged.to_json(), "sentrypeer", WEEK, now).err(),
@@ -141,7 +141,7 @@ fn a_correctly_signed_record_with_bad_fields_is_refused() {
     body.transport_type = "SCTP".to_owned();
     let text = serde_json::to_string(&body).expect("json");
     let resigned = SignedRecord {
-        signature: hex(&key.sign(text.as_bytes()).expect("sign")),
+        signature: hex::encode(key.sign(text.as_bytes()).expect("sign")),
         body: text,
     };
     assert_eq!(

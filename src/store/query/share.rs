@@ -120,27 +120,16 @@ fn rebuild(row: &Row<'_>) -> Result<Option<BadActor>, rusqlite::Error> {
     else {
         return Ok(None);
     };
-    let transport = match field(4)?.as_str() {
-        "UDP" => Transport::Udp,
-        "TCP" => Transport::Tcp,
-        "TLS" => Transport::Tls,
-        _ => return Ok(None),
+    let Some(transport) = Transport::from_name(&field(4)?) else {
+        return Ok(None);
     };
-    let message_kind = match field(14)?.as_str() {
-        "request" => MessageKind::Request,
-        "response" => MessageKind::Response,
-        "empty" => MessageKind::Empty,
-        _ => MessageKind::Malformed,
-    };
+    let message_kind = MessageKind::from_name(&field(14)?).unwrap_or(MessageKind::Malformed);
     Ok(Some(BadActor {
         event_timestamp,
         event_uuid,
         created_by_node_id,
-        collected_method: if field(3)? == "responsive" {
-            CollectedMethod::Responsive
-        } else {
-            CollectedMethod::Passive
-        },
+        collected_method: CollectedMethod::from_name(&field(3)?)
+            .unwrap_or(CollectedMethod::Passive),
         transport,
         source,
         destination,
