@@ -344,6 +344,12 @@ impl Node {
                     .gossipsub
                     .report_message_validation_result(&message_id, &propagation_source, acceptance);
             }
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Subscribed {
+                peer_id,
+                ..
+            })) => {
+                tracing::debug!(peer = %peer_id, "peer subscribed");
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
                 peer_id,
                 info,

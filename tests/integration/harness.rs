@@ -226,6 +226,21 @@ impl Daemon {
             .unwrap_or_default()
     }
 
+    /// Waits until this node's gossip knows `peer_id` takes its records (its subscription
+    /// arrived), so a record published now reaches that peer.
+    pub(crate) fn wait_for_subscriber(&self, peer_id: &str) {
+        let seen = self.wait_for(|lines| {
+            lines
+                .iter()
+                .any(|line| line.contains("peer subscribed") && line.contains(peer_id))
+        });
+        assert!(
+            seen,
+            "{peer_id} never subscribed; log:\n{}",
+            self.log_lines().join("\n")
+        );
+    }
+
     /// How many lines so far contain `needle`.
     pub(crate) fn count_logged(&self, needle: &str) -> usize {
         self.log_lines()

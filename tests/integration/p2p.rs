@@ -53,8 +53,8 @@ fn a_probe_captured_by_a_is_served_by_c_which_only_knows_b() {
     let b_address = b.p2p_address();
     // C is a pure sharing node (-R): no honeypot, still stores and serves the API.
     let c = node(Some(&b_address), &["-R", "-j"]);
-    a.wait_for_logged("peer connected", 1);
-    c.wait_for_logged("peer connected", 1);
+    a.wait_for_subscriber(&b.peer_id());
+    b.wait_for_subscriber(&c.peer_id());
 
     let udp = a.udp.expect("A listens for SIP");
     let scan = svmap(udp, a.dir());
@@ -114,7 +114,7 @@ fn catch_up_goes_to_contributors_and_not_to_freeloaders() {
 
     // A newcomer that captures (and so shares) one probe is served the window.
     let newcomer = node(Some(&a_address), &[]);
-    newcomer.wait_for_logged("peer connected", 1);
+    a.wait_for_subscriber(&newcomer.peer_id());
     let newcomer_udp = newcomer.udp.expect("UDP");
     udp_exchange(
         &udp_client(),
@@ -331,6 +331,12 @@ fn mdns_finds_a_peer_on_the_lan_without_a_bootstrap_node() {
         "mDNS found no peer:\n{}",
         two.log_text()
     );
+    // The first host pushes to the second only once it knows the second takes its records.
+    assert!(
+        one.wait_for_line("peer subscribed", deadline),
+        "{}",
+        one.log_text()
+    );
     let port = one
         .lines()
         .iter()
@@ -391,7 +397,7 @@ fn other_networks_and_denied_peers_get_nothing_in() {
     let guarded = node(Some(&a_address), &["--p2p-deny", deny.as_str()]);
     // A normal peer, to see that A's record did go out.
     let open = node(Some(&a_address), &[]);
-    open.wait_for_logged("peer connected", 1);
+    a.wait_for_subscriber(&open.peer_id());
 
     let udp = a.udp.expect("UDP");
     udp_exchange(
