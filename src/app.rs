@@ -21,7 +21,6 @@ use crate::pipeline::Pipeline;
 use crate::sinks::json_log::{self, JsonLogStats};
 use crate::sinks::syslog::{self, SyslogStats, SyslogTarget};
 use crate::sinks::webhook::{self, WebhookOptions, WebhookStats};
-use crate::sip::Personality;
 use crate::store::{self, StoreStats, WriterOptions};
 use crate::transport::certs::{self, CertSource};
 use crate::transport::{self, ProbeHandler, StreamLimits};
@@ -88,7 +87,12 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         webhook_include_peer_data: _,
         webhook_timeout_secs: _,
         webhook_max_attempts: _,
+        personality,
     } = config;
+    let personality = personality.resolve().context("personality")?;
+    let mut responder_key = [0u8; 16];
+    getrandom::fill(&mut responder_key)
+        .map_err(|error| anyhow::anyhow!("no randomness for the responder key: {error}"))?;
     if webhook_options.is_none() && oauth2_client_id.is_some() {
         tracing::warn!("OAuth2 client credentials (-i, -c) without a webhook URL (-w); ignored");
     }
@@ -231,10 +235,14 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         ))),
         _ => None,
     };
+    if sip_responsive {
+        tracing::info!(personality = %personality.name, "responsive mode");
+    }
     let handler = Arc::new(ProbeHandler::new(
         node_id,
         sip_responsive,
-        Personality::default(),
+        personality,
+        responder_key,
         pipeline.clone(),
         sip_reply_rate_limit,
     ));

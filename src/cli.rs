@@ -233,6 +233,14 @@ pub struct Cli {
     #[arg(short = 'r', long = "responsive", visible_alias = "sip-responsive")]
     pub responsive: bool,
 
+    /// What responsive mode pretends to be: freepbx (default), generic or canned, or use SENTRYPEER_SIP_PERSONALITY env
+    #[arg(
+        long = "sip-personality",
+        env = "SENTRYPEER_SIP_PERSONALITY",
+        value_name = "NAME"
+    )]
+    pub sip_personality: Option<String>,
+
     /// Disable SIP mode completely or use SENTRYPEER_SIP_DISABLE env
     #[arg(short = 'R', long = "sip-disable", alias = "unresponsive")]
     pub sip_disable: bool,

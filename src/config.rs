@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::sip::PersonalitySettings;
+
 /// Largest SIP message accepted on a stream (TCP/TLS), and the largest UDP datagram.
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 65_536;
 /// SentryPeerHQ's OAuth2 token endpoint (the original's hard-coded one).
@@ -169,6 +171,8 @@ pub struct Config {
     pub webhook_timeout_secs: u64,
     /// Attempts per webhook POST before its events are dropped and counted.
     pub webhook_max_attempts: u32,
+    /// What responsive mode pretends to be (`[personality]` table: `name` and overrides).
+    pub personality: PersonalitySettings,
 }
 
 impl Default for Config {
@@ -220,6 +224,7 @@ impl Default for Config {
             webhook_include_peer_data: false,
             webhook_timeout_secs: 10,
             webhook_max_attempts: 6,
+            personality: PersonalitySettings::default(),
         }
     }
 }
@@ -358,6 +363,12 @@ impl Config {
                 reason: "1 to 64 letters, digits, '-', '_' or '.'".to_owned(),
             });
         }
+        self.personality
+            .resolve()
+            .map_err(|error| ConfigError::Invalid {
+                option: "personality",
+                reason: error.to_string(),
+            })?;
         if self.db_file.as_os_str().is_empty() {
             return Err(ConfigError::Invalid {
                 option: "db_file",

@@ -5,6 +5,7 @@
 
 pub mod certs;
 mod handler;
+mod pending;
 mod stream;
 pub mod tcp;
 pub mod tls;

@@ -1,15 +1,18 @@
 //! One TCP or TLS connection: frame messages out of the byte stream (several per connection,
-//! `Content-Length` honoured), hand each to the probe handler, write replies back.
+//! `Content-Length` honoured), hand each to the probe handler, write replies back, and send the
+//! later parts of reply plans (final responses, our `BYE`) while the connection is open.
 
 use std::net::SocketAddr;
+use std::time::Instant;
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
+use super::pending::{self, PendingTimers};
 use super::{ProbeHandler, ReplyLimit, StreamLimits};
 use crate::event::{MAX_RECORDED_MESSAGE_BYTES, Transport};
-use crate::sip::{FrameCheck, check_frame};
+use crate::sip::{FrameCheck, Outgoing, ReplyPlan, check_frame};
 
 /// Who is at each end of a connection.
 #[derive(Debug, Clone, Copy)]
@@ -44,6 +47,7 @@ pub(crate) async fn serve<S>(
 {
     let mut buffer = BytesMut::with_capacity(4096);
     let mut messages = 0u64;
+    let mut timers = PendingTimers::default();
     let ending = 'connection: loop {
         loop {
             match check_frame(&buffer, limits.max_message_bytes) {
@@ -51,10 +55,8 @@ pub(crate) async fn serve<S>(
                 FrameCheck::Complete(length) => {
                     let message = buffer.split_to(length.min(buffer.len()));
                     messages += 1;
-                    let reply = handle(handler, &message, info, ReplyLimit::Unbounded);
-                    if let Some(reply) = reply
-                        && !write_reply(&mut stream, &reply, info, handler, limits).await
-                    {
+                    let plan = handle(handler, &message, info, ReplyLimit::Unbounded);
+                    if !send_plan(&mut stream, plan, &mut timers, info, handler, limits).await {
                         break 'connection Ending::WriteFailed;
                     }
                 }
@@ -70,6 +72,15 @@ pub(crate) async fn serve<S>(
         }
         let read = tokio::select! {
             () = shutdown.cancelled() => break Ending::Shutdown,
+            () = pending::sleep_until(timers.next_due()) => {
+                for timer in timers.take_due(Instant::now()) {
+                    let plan = handler.fire(&timer);
+                    if !send_plan(&mut stream, plan, &mut timers, info, handler, limits).await {
+                        break 'connection Ending::WriteFailed;
+                    }
+                }
+                continue 'connection;
+            }
             read = tokio::time::timeout(limits.idle_timeout, stream.read_buf(&mut buffer)) => read,
         };
         match read {
@@ -100,7 +111,7 @@ fn handle(
     message: &[u8],
     info: ConnectionInfo,
     limit: ReplyLimit,
-) -> Option<Vec<u8>> {
+) -> ReplyPlan {
     handler.handle(
         message,
         info.transport,
@@ -110,10 +121,33 @@ fn handle(
     )
 }
 
+/// Writes the plan's messages and keeps its timers; false when a write failed.
+async fn send_plan<S>(
+    stream: &mut S,
+    plan: ReplyPlan,
+    timers: &mut PendingTimers,
+    info: ConnectionInfo,
+    handler: &ProbeHandler,
+    limits: &StreamLimits,
+) -> bool
+where
+    S: AsyncWrite + Unpin,
+{
+    for outgoing in &plan.immediate {
+        if !write_reply(stream, outgoing, info, handler, limits).await {
+            return false;
+        }
+    }
+    for _ in 0..timers.add(plan.timers, Instant::now()) {
+        handler.counters().delayed_skipped(info.transport);
+    }
+    true
+}
+
 /// Writes a reply under the idle timeout, so a peer that never reads cannot hold the task.
 async fn write_reply<S>(
     stream: &mut S,
-    reply: &[u8],
+    reply: &Outgoing,
     info: ConnectionInfo,
     handler: &ProbeHandler,
     limits: &StreamLimits,
@@ -122,12 +156,12 @@ where
     S: AsyncWrite + Unpin,
 {
     let written = tokio::time::timeout(limits.idle_timeout, async {
-        stream.write_all(reply).await?;
+        stream.write_all(&reply.bytes).await?;
         stream.flush().await
     })
     .await;
     if matches!(written, Ok(Ok(()))) {
-        handler.counters().reply_sent(info.transport);
+        handler.counters().reply_sent(info.transport, reply.status);
         true
     } else {
         handler.counters().reply_failed(info.transport);
