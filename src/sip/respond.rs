@@ -225,17 +225,20 @@ impl Response {
     }
 }
 
-/// The forms a reply is tried in, largest first, until one fits the limit.
+/// The forms a reply is tried in, in order of preference, until one fits the limit: full header
+/// names first (naive parsers look for `Call-ID:`), then compact names (RFC 3261 §7.3.3) with the
+/// short values and body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Form {
     /// Every header.
     Full,
-    /// [`Keep::Always`] and [`Keep::Identity`] headers.
+    /// [`Keep::Always`] and [`Keep::Identity`] headers: scanners still see who we are.
     WithServer,
     /// [`Keep::Always`] headers only.
     Essential,
-    /// [`Keep::Always`] headers with their short values, the short body and compact header names
-    /// (RFC 3261 §7.3.3).
+    /// [`Keep::Always`] and [`Keep::Identity`] headers, compact.
+    CompactWithServer,
+    /// [`Keep::Always`] headers only, compact.
     Compact,
 }
 
@@ -246,14 +249,20 @@ pub(crate) fn write_response(
     response: &Response,
     max_reply_bytes: Option<usize>,
 ) -> Option<Vec<u8>> {
-    [Form::Full, Form::WithServer, Form::Essential, Form::Compact]
-        .into_iter()
-        .map(|form| render(transaction, response, form))
-        .find(|reply| max_reply_bytes.is_none_or(|limit| reply.len() <= limit))
+    [
+        Form::Full,
+        Form::WithServer,
+        Form::Essential,
+        Form::CompactWithServer,
+        Form::Compact,
+    ]
+    .into_iter()
+    .map(|form| render(transaction, response, form))
+    .find(|reply| max_reply_bytes.is_none_or(|limit| reply.len() <= limit))
 }
 
 fn render(transaction: &Transaction, response: &Response, form: Form) -> Vec<u8> {
-    let compact = form == Form::Compact;
+    let compact = matches!(form, Form::CompactWithServer | Form::Compact);
     let mut reply = Vec::with_capacity(640);
     reply.extend_from_slice(b"SIP/2.0 ");
     reply.extend_from_slice(response.code.to_string().as_bytes());
@@ -269,7 +278,7 @@ fn render(transaction: &Transaction, response: &Response, form: Form) -> Vec<u8>
     write_header(&mut reply, "CSeq", &transaction.cseq, compact);
     let most_dropped = match form {
         Form::Full => Keep::Optional,
-        Form::WithServer => Keep::Identity,
+        Form::WithServer | Form::CompactWithServer => Keep::Identity,
         Form::Essential | Form::Compact => Keep::Always,
     };
     for field in response.fields.iter().filter(|f| f.keep <= most_dropped) {
