@@ -440,6 +440,23 @@ mod tests {
     }
 
     #[test]
+    fn personality_table_is_validated_with_its_option_named() {
+        let config = Config::from_toml(
+            "[personality]\nname = \"generic\"\nextensions = [\"300-200\"]\n",
+            Path::new("t.toml"),
+        )
+        .expect("parses");
+        let shown = config.validate().expect_err("bad range").to_string();
+        assert_eq!(
+            shown,
+            "invalid value for personality: extensions entry \"300-200\": range start is after its end"
+        );
+        let error = Config::from_toml("[personality]\nbogus = 1\n", Path::new("t.toml"))
+            .expect_err("unknown key");
+        assert!(error.to_string().contains("line 2") && error.to_string().contains("bogus"));
+    }
+
+    #[test]
     fn secret_is_masked_in_debug() {
         let secret = Secret::new("hunter2");
         assert!(!format!("{secret:?}").contains("hunter2"));

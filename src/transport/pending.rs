@@ -52,3 +52,52 @@ pub(crate) async fn sleep_until(due: Option<Instant>) {
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::sip::{Inbound, Pbx, PersonalitySettings, parse};
+
+    /// A real timer: the final-response timer of a generic-personality INVITE.
+    fn timer(ring_ms: u64) -> Timer {
+        let settings = PersonalitySettings {
+            name: "generic".to_owned(),
+            ring_ms: Some(ring_ms),
+            ..PersonalitySettings::default()
+        };
+        let now = Instant::now();
+        let mut pbx = Pbx::new(settings.resolve().expect("valid"), [0; 16], now);
+        let invite = b"INVITE sip:1@x SIP/2.0\r\nVia: SIP/2.0/TCP a:1;branch=z9hG4bK1\r\n\
+From: <sip:a@x>;tag=1\r\nTo: <sip:1@x>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\r\n";
+        let probe = parse(invite);
+        let inbound = Inbound {
+            probe: &probe,
+            source: "127.0.0.1:5000".parse().expect("address"),
+            local: "127.0.0.1:5060".parse().expect("address"),
+            transport: "TCP",
+            max_reply_bytes: None,
+        };
+        pbx.handle(&inbound, now).timers.remove(0)
+    }
+
+    #[test]
+    fn timers_come_out_when_due_earliest_first_and_the_cap_holds() {
+        let now = Instant::now();
+        let mut pending = PendingTimers::default();
+        assert_eq!(pending.next_due(), None);
+        assert_eq!(pending.add(vec![timer(300), timer(100)], now), 0);
+        assert_eq!(pending.next_due(), Some(now + Duration::from_millis(100)));
+        assert!(pending.take_due(now).is_empty());
+        let due = pending.take_due(now + Duration::from_millis(400));
+        let delays: Vec<Duration> = due.iter().map(|timer| timer.after).collect();
+        assert_eq!(
+            delays,
+            [Duration::from_millis(100), Duration::from_millis(300)]
+        );
+        assert_eq!(pending.next_due(), None);
+        let many = vec![timer(1); MAX_PENDING_PER_CONNECTION + 3];
+        assert_eq!(pending.add(many, now), 3);
+    }
+}

@@ -65,6 +65,16 @@ pub async fn run(
     handler: Arc<ProbeHandler>,
     shutdown: CancellationToken,
 ) -> Result<(), TransportError> {
+    run_with_pending_cap(socket, handler, shutdown, MAX_PENDING_UDP_SENDS).await
+}
+
+/// [`run`] with at most `pending_cap` later sends waiting at once.
+async fn run_with_pending_cap(
+    socket: UdpSocket,
+    handler: Arc<ProbeHandler>,
+    shutdown: CancellationToken,
+    pending_cap: usize,
+) -> Result<(), TransportError> {
     let socket_error = |source| TransportError::Socket {
         transport: "UDP",
         source,
@@ -74,7 +84,7 @@ pub async fn run(
     let replier = Replier {
         io: Arc::new(UdpIo { socket, state }),
         handler,
-        pending: Arc::new(Semaphore::new(MAX_PENDING_UDP_SENDS)),
+        pending: Arc::new(Semaphore::new(pending_cap)),
         tasks: TaskTracker::new(),
         shutdown: shutdown.child_token(),
     };
@@ -222,6 +232,7 @@ impl Replier {
     fn schedule(&self, timer: Timer, path: ReplyPath) {
         let Ok(slot) = Arc::clone(&self.pending).try_acquire_owned() else {
             self.handler.counters().delayed_skipped(Transport::Udp);
+            tracing::debug!(source = %path.destination, "later UDP send skipped: too many pending");
             return;
         };
         let replier = self.clone();
@@ -251,3 +262,6 @@ fn is_transient(error: &std::io::Error) -> bool {
         .raw_os_error()
         .is_some_and(|code| code == 90 /* EMSGSIZE */)
 }
+
+#[cfg(test)]
+mod tests;

@@ -6,6 +6,7 @@ mod harness;
 mod api;
 mod bad_input;
 mod bouncer;
+mod calls;
 mod capture;
 mod cli;
 mod config_env;
