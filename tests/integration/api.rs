@@ -69,7 +69,9 @@ fn every_route_answers_over_http_after_a_sipvicious_scan() {
     let invite =
         options("0046812118532", "UDP", "friendly-scanner", "inv").replace("OPTIONS", "INVITE");
     // Recorded whatever the reply: this tiny INVITE is too small for the 407 to fit over UDP.
-    udp_client().send_to(invite.as_bytes(), udp).expect("send INVITE");
+    udp_client()
+        .send_to(invite.as_bytes(), udp)
+        .expect("send INVITE");
     daemon.wait_for_probes(2);
     // The writer commits in batches and logs a running total after each.
     daemon.wait_for_stored(2);
