@@ -1,6 +1,7 @@
 //! Router tests: the whole API driven with `oneshot` against a temp-file database seeded through
 //! the store's own writer.
 
+mod attack_types;
 mod compat;
 mod crowdsec;
 mod feeds;

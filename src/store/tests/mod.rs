@@ -4,6 +4,7 @@
 //! measurement, not a test.
 
 mod aggregate;
+mod attack_types;
 mod backfill;
 mod bench;
 mod migration;
