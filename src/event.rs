@@ -1,5 +1,5 @@
 //! The bad-actor event: the one record every consumer (store, sinks, peers) receives, and its
-//! JSON form (the original's 13 keys, in the original order).
+//! JSON form (the original's 13 keys, in the original order, then the keys this program adds).
 
 use std::borrow::Cow;
 use std::fmt;

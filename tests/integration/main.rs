@@ -7,6 +7,7 @@ mod api;
 mod bad_input;
 mod bouncer;
 mod capture;
+mod classify;
 mod cli;
 mod config_env;
 mod firewall;
