@@ -1,5 +1,5 @@
 //! What an event was after and the evidence kept with it: the owned form of
-//! [`crate::sip::classify`]'s result, cut to size for storage, logs and peers.
+//! [`crate::sip::classify()`]'s result, cut to size for storage, logs and peers.
 
 use crate::sip::digest::{AuthScheme, Authorization, ParamValue};
 use crate::sip::{AttackType, Probe, classify, parse};
@@ -9,7 +9,7 @@ use crate::sip::{AttackType, Probe, classify, parse};
 /// is kept in `sip_message` anyway.
 pub const MAX_DETAIL_BYTES: usize = 256;
 
-/// What a message was after ([`crate::sip::classify`]) and the evidence recorded with it. Text
+/// What a message was after ([`crate::sip::classify()`]) and the evidence recorded with it. Text
 /// fields are lossy UTF-8, cut at [`MAX_DETAIL_BYTES`]; `None` when the message did not carry
 /// them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -114,8 +114,8 @@ pub struct RecordBody {
     pub request_uri_user: Option<String>,
     /// `request`, `response`, `empty` or `malformed`.
     pub message_kind: String,
-    /// What the event was after (an [`AttackType`] name); `None` in records from nodes that
-    /// predate attack types.
+    /// What the event was after (a [`crate::sip::AttackType`] name); `None` in records from
+    /// nodes that predate attack types.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attack_type: Option<String>,
     /// Credentials scheme.

@@ -1,5 +1,5 @@
 //! Pure SIP handling: framing of byte streams, lenient parsing into a [`Probe`], what a probe was
-//! after ([`classify`]), and the reply policy. Nothing in here does I/O, touches tokio, a socket
+//! after ([`classify()`]), and the reply policy. Nothing in here does I/O, touches tokio, a socket
 //! or the store.
 
 pub mod classify;

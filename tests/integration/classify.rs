@@ -29,6 +29,19 @@ const INVITE: &str = "INVITE sip:0046812118532@127.0.0.1 SIP/2.0\r\n\
     User-Agent: classify-test\r\n\
     Content-Length: 0\r\n\r\n";
 
+/// A stored event: source IP, attack type, username tried, `From` user, `P-Asserted-Identity`.
+type StoredEvent = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// A stored tool probe: method, attack type, username tried, `From` user, whether it came
+/// through the challenger.
+type ToolEvent = (String, String, Option<String>, Option<String>, bool);
+
 /// Sends `message` to `to` from a socket bound to `from` (any loopback address).
 fn send_from(from: &str, to: SocketAddr, message: &[u8]) {
     let socket = UdpSocket::bind(format!("{from}:0")).expect("bind a loopback address");
@@ -176,13 +189,7 @@ fn each_kind_of_probe_is_classified_in_the_json_log_the_database_and_the_api() {
         "extension_enumeration"
     );
 
-    let rows: Vec<(
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    )> = stopped.rows(
+    let rows: Vec<StoredEvent> = stopped.rows(
         "SELECT source_ip, attack_type, auth_username, from_user, p_asserted_identity
              FROM honey ORDER BY source_ip",
         |row| {
@@ -405,7 +412,7 @@ fn sipvicious_scans_are_classified_with_the_usernames_they_tried() {
     daemon.wait_for_probes(1 + 4 + forwarded);
     let stopped = daemon.stop();
     stopped.assert_clean_exit();
-    let rows: Vec<(String, String, Option<String>, Option<String>, bool)> = stopped.rows(
+    let rows: Vec<ToolEvent> = stopped.rows(
         "SELECT method, attack_type, auth_username, from_user, source_ip = '127.0.0.7'
          FROM honey ORDER BY honey_id",
         |row| {

@@ -123,18 +123,11 @@ fn ip_attack_types_accumulate_across_batches_and_origins() {
 }
 
 /// One stored row before migration 5: (message_kind, method, sip_message, source_ip).
-type OldRow = (
-    Option<&'static str>,
-    Option<&'static str>,
-    Option<&'static str>,
-    &'static str,
-);
+type OldRow<'a> = (Option<&'a str>, Option<&'a str>, Option<&'a str>, &'a str);
 
 /// A database at version 4 holding `rows` (aggregates backfilled by migration 3), then taken
 /// to the latest version.
-fn migrated_from_version_4(
-    rows: &[(Option<&str>, Option<&str>, Option<&str>, &str)],
-) -> Connection {
+fn migrated_from_version_4(rows: &[OldRow<'_>]) -> Connection {
     let mut conn = Connection::open_in_memory().expect("in-memory db");
     migrations().to_version(&mut conn, 2).expect("to version 2");
     for (n, (kind, method, message, ip)) in rows.iter().enumerate() {
@@ -159,7 +152,7 @@ fn migrated_from_version_4(
 
 #[test]
 fn migration_5_classifies_stored_rows_and_backfills_ip_attack_types() {
-    let rows: [OldRow; 12] = [
+    let rows: [OldRow<'_>; 12] = [
         (
             Some("request"),
             Some("OPTIONS"),
@@ -324,7 +317,7 @@ proptest! {
 
     #[test]
     fn migration_5_agrees_with_the_classifier(messages in proptest::collection::vec(message(), 1..8)) {
-        let rows: Vec<(Option<&str>, Option<&str>, Option<&str>, &str)> = messages
+        let rows: Vec<OldRow<'_>> = messages
             .iter()
             .map(|message| {
                 let probe = parse(message.as_bytes());
