@@ -21,11 +21,10 @@ use rusqlite::{Transaction, params};
 
 use super::schema::is_phone_number;
 use crate::event::{BadActor, Origin, format_timestamp};
-use crate::sip::AttackType;
 
 /// Adds one batch's tally for a source IP (`?1`). `max()` with a NULL argument is NULL in SQLite,
-/// hence the `coalesce` for the nullable per-origin timestamps. `attack_types` (`?9`) is the set
-/// of attack types seen, as `AttackType::bit`s: OR-ed in.
+/// hence the `coalesce` for the nullable per-origin timestamps. `attack_types` (`?9`, the set of
+/// attack types seen as `AttackType::bit`s) is OR-ed in.
 const UPSERT_IP: &str = "
 INSERT INTO ip_addresses (
     source_ip, seen_count, first_seen, last_seen,
@@ -77,13 +76,11 @@ struct Tally {
     peer_count: u64,
     /// Newest event from a peer.
     peer_last: Option<Timestamp>,
-    /// The attack types of the events, as `AttackType::bit`s.
-    attack_types: u8,
 }
 
 impl Tally {
     /// The tally of one event.
-    fn new(at: Timestamp, local: bool, attack_type: AttackType) -> Self {
+    fn new(at: Timestamp, local: bool) -> Self {
         let mut tally = Self {
             count: 0,
             first: at,
@@ -92,16 +89,14 @@ impl Tally {
             local_last: None,
             peer_count: 0,
             peer_last: None,
-            attack_types: 0,
         };
-        tally.add(at, local, attack_type);
+        tally.add(at, local);
         tally
     }
 
     /// Counts one more event.
-    fn add(&mut self, at: Timestamp, local: bool, attack_type: AttackType) {
+    fn add(&mut self, at: Timestamp, local: bool) {
         self.count += 1;
-        self.attack_types |= attack_type.bit();
         self.first = self.first.min(at);
         self.last = self.last.max(at);
         let (count, last) = if local {
@@ -144,6 +139,8 @@ pub(crate) struct BatchTally<'a> {
     ips: HashMap<IpAddr, Tally>,
     /// Per called number, phone numbers only.
     numbers: HashMap<&'a str, Tally>,
+    /// Per source IP, the attack types of its events (`AttackType::bit`s).
+    ip_attack_types: HashMap<IpAddr, u8>,
 }
 
 impl<'a> BatchTally<'a> {
@@ -152,6 +149,7 @@ impl<'a> BatchTally<'a> {
         Self {
             ips: HashMap::with_capacity(events),
             numbers: HashMap::with_capacity(events),
+            ip_attack_types: HashMap::with_capacity(events),
         }
     }
 
@@ -159,11 +157,11 @@ impl<'a> BatchTally<'a> {
     pub(crate) fn add(&mut self, event: &'a BadActor) {
         let at = event.event_timestamp;
         let local = event.origin == Origin::Local;
-        let attack_type = event.attack.attack_type;
-        count_into(&mut self.ips, event.source.ip(), at, local, attack_type);
+        count_into(&mut self.ips, event.source.ip(), at, local);
+        *self.ip_attack_types.entry(event.source.ip()).or_default() |=
+            event.attack.attack_type.bit();
         if is_phone_number(&event.called_number) {
-            let number = event.called_number.as_str();
-            count_into(&mut self.numbers, number, at, local, attack_type);
+            count_into(&mut self.numbers, event.called_number.as_str(), at, local);
         }
     }
 
@@ -181,7 +179,7 @@ impl<'a> BatchTally<'a> {
                 local_last,
                 peer,
                 peer_last,
-                tally.attack_types
+                self.ip_attack_types.get(ip).copied().unwrap_or_default()
             ])?;
         }
         let mut upsert = tx.prepare_cached(UPSERT_NUMBER)?;
@@ -201,12 +199,11 @@ fn count_into<K: Eq + std::hash::Hash>(
     key: K,
     at: Timestamp,
     local: bool,
-    attack_type: AttackType,
 ) {
     match tallies.entry(key) {
-        Entry::Occupied(mut entry) => entry.get_mut().add(at, local, attack_type),
+        Entry::Occupied(mut entry) => entry.get_mut().add(at, local),
         Entry::Vacant(entry) => {
-            entry.insert(Tally::new(at, local, attack_type));
+            entry.insert(Tally::new(at, local));
         }
     }
 }
@@ -226,14 +223,10 @@ mod tests {
 
     #[test]
     fn tally_keeps_extremes_and_the_origin_split() {
-        let mut tally = Tally::new(at("2024-01-02T00:00:00Z"), true, AttackType::Scan);
-        tally.add(at("2024-01-01T00:00:00Z"), false, AttackType::Scan);
-        tally.add(at("2024-01-03T00:00:00Z"), true, AttackType::CallAttempt);
-        tally.add(at("2024-01-02T12:00:00Z"), false, AttackType::Scan);
-        assert_eq!(
-            tally.attack_types,
-            AttackType::Scan.bit() | AttackType::CallAttempt.bit()
-        );
+        let mut tally = Tally::new(at("2024-01-02T00:00:00Z"), true);
+        tally.add(at("2024-01-01T00:00:00Z"), false);
+        tally.add(at("2024-01-03T00:00:00Z"), true);
+        tally.add(at("2024-01-02T12:00:00Z"), false);
         let (count, first, last, local, local_last, peer, peer_last) = tally.columns();
         assert_eq!((count, local, peer), (4, 2, 2));
         assert_eq!(first, "2024-01-01 00:00:00.000000000");
@@ -245,7 +238,7 @@ mod tests {
     #[test]
     fn one_sided_tally_leaves_the_other_side_empty() {
         let (_, _, _, local, local_last, peer, peer_last) =
-            Tally::new(at("2024-01-02T00:00:00Z"), false, AttackType::Other).columns();
+            Tally::new(at("2024-01-02T00:00:00Z"), false).columns();
         assert_eq!((local, local_last, peer), (0, None, 1));
         assert!(peer_last.is_some());
     }
