@@ -1,7 +1,9 @@
-//! Pure SIP handling: framing of byte streams, lenient parsing into a [`Probe`], the personality
-//! the responder presents and its reply state machine. Nothing in here does I/O, touches tokio, a
-//! socket or the store.
+//! Pure SIP handling: framing of byte streams, lenient parsing into a [`Probe`], what a probe was
+//! after ([`classify()`]), the personality the responder presents and its reply state machine.
+//! Nothing in here does I/O, touches tokio, a socket or the store.
 
+pub mod classify;
+pub mod digest;
 pub mod framing;
 pub mod parse;
 pub mod pbx;
@@ -12,6 +14,7 @@ mod syntax;
 mod uri;
 mod via;
 
+pub use classify::{AttackType, Classification, classify};
 pub use framing::{FrameCheck, check_frame};
 pub use parse::{Header, MAX_HEADERS, MessageKind, ParseDefect, Probe, parse};
 pub use pbx::{Inbound, Outgoing, Pbx, ReplyPlan, StateLimits, Timer};

@@ -15,7 +15,7 @@ use tracing::{debug, error, info, warn};
 use super::aggregate::BatchTally;
 use super::retention::{DEFAULT_RETENTION_DAYS, RetentionSchedule};
 use super::{StoreError, StoreStats, connection_path, schema};
-use crate::event::{BadActor, Origin, format_timestamp};
+use crate::event::{BadActor, Credentials, Origin, format_timestamp};
 use crate::sip::MessageKind;
 
 /// Largest batch per transaction by default: ~10-20k events/s on a 2-core box (measured), while
@@ -34,8 +34,11 @@ INSERT INTO honey (
     event_timestamp, event_uuid, collected_method, source_ip, source_port,
     called_number, transport_type, method, user_agent, sip_message,
     created_by_node_id, destination_ip, destination_port, origin, request_uri_user,
-    message_kind, p2p_record)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
+    message_kind, p2p_record,
+    attack_type, auth_scheme, auth_username, auth_realm, auth_nonce, auth_uri, auth_response,
+    auth_algorithm, auth_qop, auth_cnonce, auth_nc, from_user, contact, p_asserted_identity)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+    ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)";
 
 /// Whether an event is already stored (peer records arrive by push and by catch-up, from several
 /// peers: each is stored once).
@@ -192,6 +195,13 @@ pub fn insert_events(
             };
             tally.add(event);
             let empty = event.message_kind == MessageKind::Empty;
+            let attack = &event.attack;
+            let credential = |field: fn(&Credentials) -> &Option<String>| {
+                attack
+                    .credentials
+                    .as_ref()
+                    .and_then(|c| field(c).as_deref())
+            };
             insert.execute(params![
                 format_timestamp(event.event_timestamp),
                 uuid,
@@ -210,6 +220,20 @@ pub fn insert_events(
                 event.request_uri_user.as_deref(),
                 event.message_kind.as_str(),
                 shared,
+                attack.attack_type.as_str(),
+                credential(|c| &c.scheme),
+                credential(|c| &c.username),
+                credential(|c| &c.realm),
+                credential(|c| &c.nonce),
+                credential(|c| &c.uri),
+                credential(|c| &c.response),
+                credential(|c| &c.algorithm),
+                credential(|c| &c.qop),
+                credential(|c| &c.cnonce),
+                credential(|c| &c.nc),
+                attack.from_user.as_deref(),
+                attack.contact.as_deref(),
+                attack.p_asserted_identity.as_deref(),
             ])?;
         }
     }

@@ -83,7 +83,14 @@ fn udp_probe_is_recorded_in_sqlite_json_log_and_syslog() {
     let log = stopped.json_log();
     assert_eq!(log.len(), 1);
     let object = log[0].as_object().expect("object");
-    assert_eq!(object.len(), JSON_KEYS.len());
+    let keys: Vec<&str> = object.keys().map(String::as_str).collect();
+    assert_eq!(keys[..JSON_KEYS.len()], JSON_KEYS);
+    assert_eq!(
+        keys[JSON_KEYS.len()..],
+        ["attack_type", "from_user"],
+        "then what the probe carried"
+    );
+    assert_eq!(object["attack_type"], "scan");
     let raw = std::fs::read_to_string(stopped.path("sentrypeer_json.log")).expect("JSON log");
     let positions: Vec<usize> = JSON_KEYS
         .iter()

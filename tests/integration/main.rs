@@ -8,6 +8,7 @@ mod bad_input;
 mod bouncer;
 mod calls;
 mod capture;
+mod classify;
 mod cli;
 mod config_env;
 mod firewall;
