@@ -62,10 +62,10 @@ fn sipp_authenticated_call_against_freepbx_ends_with_our_bye_and_the_number_is_l
     );
     let stopped = daemon.stop();
     stopped.assert_clean_exit();
-    let rows: Vec<(String, String, bool)> = stopped.rows(
-        "SELECT method, called_number, sip_message LIKE '%Proxy-Authorization: Digest%' FROM honey \
-         WHERE message_kind = 'request' ORDER BY honey_id",
-        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+    let rows: Vec<(String, String, bool, String)> = stopped.rows(
+        "SELECT method, called_number, sip_message LIKE '%Proxy-Authorization: Digest%', \
+         attack_type FROM honey WHERE message_kind = 'request' ORDER BY honey_id",
+        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
     );
     let answered_our_bye: i64 = stopped
         .db()
@@ -79,14 +79,17 @@ fn sipp_authenticated_call_against_freepbx_ends_with_our_bye_and_the_number_is_l
         answered_our_bye, 1,
         "SIPp's 200 OK to our BYE is recorded too"
     );
-    let steps: Vec<(&str, bool)> = rows.iter().map(|r| (r.0.as_str(), r.2)).collect();
+    let steps: Vec<(&str, bool, &str)> = rows
+        .iter()
+        .map(|r| (r.0.as_str(), r.2, r.3.as_str()))
+        .collect();
     assert_eq!(
         steps,
         [
-            ("INVITE", false),
-            ("ACK", false),
-            ("INVITE", true),
-            ("ACK", false)
+            ("INVITE", false, "call_attempt"),
+            ("ACK", false, "other"),
+            ("INVITE", true, "call_attempt"),
+            ("ACK", false, "other")
         ],
         "{rows:?}"
     );

@@ -4,10 +4,6 @@
 
 use std::net::{SocketAddr, UdpSocket};
 use std::process::{Child, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::thread::JoinHandle;
-use std::time::Duration;
 
 use crate::api::curl;
 use crate::capture::JSON_KEYS;
@@ -38,8 +34,8 @@ type StoredEvent = (
     Option<String>,
 );
 
-/// A stored tool probe: method, attack type, username tried, `From` user, whether it came
-/// through the challenger.
+/// A stored tool probe: method, attack type, username tried, `From` user, whether it is
+/// svcrack's (`To` user 105).
 type ToolEvent = (String, String, Option<String>, Option<String>, bool);
 
 /// Sends `message` to `to` from a socket bound to `from` (any loopback address).
@@ -251,99 +247,6 @@ fn each_kind_of_probe_is_classified_in_the_json_log_the_database_and_the_api() {
     assert_eq!(bits, [2, 4, 1, 8, 16]);
 }
 
-/// Stands between `svcrack` and the daemon: every request it receives is passed on to the
-/// daemon unchanged (from 127.0.0.7), and answered with a fresh `401` Digest challenge (the
-/// daemon in passive mode never challenges), so `svcrack` keeps sending `REGISTER`s with
-/// `Authorization`; the [`ACCEPTED_GUESS`]th guess gets a `200`, which `svcrack` reports as
-/// the cracked password, and it stops.
-struct Challenger {
-    address: SocketAddr,
-    forwarded: Arc<AtomicUsize>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-/// Which guess the challenger accepts.
-const ACCEPTED_GUESS: usize = 3;
-
-impl Challenger {
-    fn start(daemon: SocketAddr) -> Self {
-        let socket = UdpSocket::bind("127.0.0.1:0").expect("bind challenger");
-        socket
-            .set_read_timeout(Some(Duration::from_millis(100)))
-            .expect("timeout");
-        let relay = UdpSocket::bind("127.0.0.7:0").expect("bind relay");
-        let address = socket.local_addr().expect("address");
-        let forwarded = Arc::new(AtomicUsize::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (count, stopping) = (Arc::clone(&forwarded), Arc::clone(&stop));
-        let thread = std::thread::spawn(move || {
-            let mut buffer = [0u8; 65_536];
-            let mut guesses = 0;
-            while !stopping.load(Ordering::Relaxed) {
-                let Ok((length, from)) = socket.recv_from(&mut buffer) else {
-                    continue;
-                };
-                let request = &buffer[..length];
-                relay
-                    .send_to(request, daemon)
-                    .expect("forward to the daemon");
-                let nonce = count.fetch_add(1, Ordering::Relaxed) + 1;
-                if String::from_utf8_lossy(request).contains("\r\nAuthorization: ") {
-                    guesses += 1;
-                }
-                let status = if guesses == ACCEPTED_GUESS {
-                    "200 OK"
-                } else {
-                    "401 Unauthorized"
-                };
-                let _ = socket.send_to(answer(request, status, nonce).as_bytes(), from);
-            }
-        });
-        Self {
-            address,
-            forwarded,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    /// Stops the challenger; how many requests it passed on.
-    fn finish(mut self) -> usize {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            thread.join().expect("challenger thread");
-        }
-        self.forwarded.load(Ordering::Relaxed)
-    }
-}
-
-/// A response with `status` echoing the request's transaction headers, with a Digest
-/// challenge of nonce number `nonce`.
-fn answer(request: &[u8], status: &str, nonce: usize) -> String {
-    let text = String::from_utf8_lossy(request);
-    let header = |name: &str| {
-        text.lines()
-            .find_map(|line| {
-                let (found, value) = line.split_once(':')?;
-                found
-                    .eq_ignore_ascii_case(name)
-                    .then(|| value.trim().to_owned())
-            })
-            .unwrap_or_default()
-    };
-    format!(
-        "SIP/2.0 {status}\r\nVia: {}\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {}\r\n\
-         WWW-Authenticate: Digest realm=\"sentrypeer-test\", nonce=\"{nonce:08x}\", algorithm=MD5\r\n\
-         Content-Length: 0\r\n\r\n",
-        header("Via"),
-        header("From"),
-        header("To"),
-        header("Call-ID"),
-        header("CSeq"),
-    )
-}
-
 /// Starts a SIPVicious tool with `args` in `dir`, output captured.
 fn start_tool(name: &str, args: &[String], dir: &std::path::Path) -> Child {
     let mut command = tool(name);
@@ -370,50 +273,55 @@ fn finish_tool(name: &str, child: Child) -> String {
 
 #[test]
 fn sipvicious_scans_are_classified_with_the_usernames_they_tried() {
+    // The default personality answers each tool as a PBX would: svmap gets its 200, svwar its
+    // 401s for extensions of the plan, svcrack 403s and then the "cracked" 200.
     let daemon = Daemon::builder().args(["-r", "-N"]).start();
     let udp = daemon.udp.expect("UDP listening");
-    let challenger = Challenger::start(udp);
-    let target = |port: u16| -> Vec<String> {
+    let target = || -> Vec<String> {
         vec![
             "127.0.0.1".to_owned(),
             "-p".to_owned(),
-            port.to_string(),
+            udp.port().to_string(),
             "-P".to_owned(),
             free_udp_port().to_string(),
         ]
     };
-    // The three run at once (each waits out its own reply timeout at the end).
-    let svmap = start_tool("svmap", &target(udp.port()), daemon.dir());
-    let mut svwar_args = target(udp.port());
+    // The three run at once (each waits out its own reply timeout at the end); svcrack works on
+    // an extension svwar does not try, so each REGISTER's tool is known by its `To` user.
+    let svmap = start_tool("svmap", &target(), daemon.dir());
+    let mut svwar_args = target();
     svwar_args.extend(["-e100-102", "-t", "0.2"].map(str::to_owned));
     let svwar = start_tool("svwar", &svwar_args, daemon.dir());
-    let mut svcrack_args = target(challenger.address.port());
-    svcrack_args.extend(["-u", "100", "-r", "1000-1009", "-t", "0.2"].map(str::to_owned));
+    let mut svcrack_args = target();
+    svcrack_args.extend(["-u", "105", "-r", "1000-1009", "-t", "0.2"].map(str::to_owned));
     let svcrack = start_tool("svcrack", &svcrack_args, daemon.dir());
     finish_tool("svmap", svmap);
-    finish_tool("svwar", svwar);
+    let enumerated = finish_tool("svwar", svwar);
     let cracked = finish_tool("svcrack", svcrack);
-    let forwarded = challenger.finish();
-    // svcrack tries the username itself first, then the range: the third guess is 1001.
+    for extension in ["100", "101", "102"] {
+        assert!(
+            enumerated
+                .lines()
+                .any(|line| line.contains(&format!("| {extension} ")) && line.contains("reqauth")),
+            "svwar found {extension}: {enumerated}"
+        );
+    }
+    // svcrack tries the username itself first, then the range: with the default three
+    // attempts, the third guess (1001) is the one that "works".
     assert!(
         cracked
             .lines()
-            .any(|line| line.contains("| 100 ") && line.contains("| 1001 ")),
+            .any(|line| line.contains("| 105 ") && line.contains("| 1001 ")),
         "svcrack took the 200 as the cracked password: {cracked}"
     );
-    assert_eq!(
-        forwarded,
-        1 + ACCEPTED_GUESS,
-        "a first REGISTER, then guesses"
-    );
 
-    // svmap's OPTIONS, svwar's 4 REGISTERs (a random extension, then 100-102), and what svcrack
-    // sent through the challenger.
-    daemon.wait_for_probes(1 + 4 + forwarded);
+    // svmap's OPTIONS, svwar's 4 REGISTERs (a random extension, then 100-102), and for each of
+    // svcrack's three guesses a REGISTER without credentials (challenged) and one with them.
+    daemon.wait_for_probes(1 + 4 + 6);
     let stopped = daemon.stop();
     stopped.assert_clean_exit();
     let rows: Vec<ToolEvent> = stopped.rows(
-        "SELECT method, attack_type, auth_username, from_user, source_ip = '127.0.0.7'
+        "SELECT method, attack_type, auth_username, from_user, called_number = '105'
          FROM honey ORDER BY honey_id",
         |row| {
             Ok((
@@ -452,25 +360,27 @@ fn sipvicious_scans_are_classified_with_the_usernames_they_tried() {
         );
     }
 
-    assert_eq!(cracking.len(), forwarded, "{cracking:?}");
-    assert_eq!(
-        cracking[0].1, "extension_enumeration",
-        "svcrack's first REGISTER has no credentials"
-    );
-    assert!(
-        cracking[1..]
-            .iter()
-            .all(|row| row.1 == "password_cracking" && row.2.as_deref() == Some("100")),
-        "{cracking:?}"
-    );
+    assert_eq!(cracking.len(), 6, "{cracking:?}");
+    for pair in cracking.chunks(2) {
+        assert_eq!(
+            pair[0].1, "extension_enumeration",
+            "each guess starts with a REGISTER without credentials: {cracking:?}"
+        );
+        assert!(
+            pair[1].1 == "password_cracking" && pair[1].2.as_deref() == Some("105"),
+            "then answers the challenge with them: {cracking:?}"
+        );
+    }
     let challenges: Vec<(String, String)> = stopped.rows(
         "SELECT auth_realm, auth_nonce FROM honey WHERE attack_type = 'password_cracking'
          ORDER BY honey_id",
         |row| Ok((row.get(0)?, row.get(1)?)),
     );
-    assert_eq!(
-        challenges,
-        [1, 2, 3].map(|nonce| ("sentrypeer-test".to_owned(), format!("{nonce:08x}"))),
-        "each guess answers the challenge before it"
+    assert_eq!(challenges.len(), 3, "{challenges:?}");
+    assert!(
+        challenges
+            .iter()
+            .all(|(realm, nonce)| realm == "asterisk" && !nonce.is_empty()),
+        "each guess answers the personality's challenge: {challenges:?}"
     );
 }
