@@ -118,6 +118,16 @@ pub(crate) fn details(state: &ApiState, latest_event: Option<String>) -> serde_j
             "sent": per_transport(r.replies_sent),
             "rate_limited": per_transport(r.replies_rate_limited),
             "failed": per_transport(r.replies_failed),
+            "delayed_skipped": per_transport(r.delayed_skipped),
+            "by_status_class": {
+                "1xx": r.replies_by_status_class[0],
+                "2xx": r.replies_by_status_class[1],
+                "3xx": r.replies_by_status_class[2],
+                "4xx": r.replies_by_status_class[3],
+                "5xx": r.replies_by_status_class[4],
+                "6xx": r.replies_by_status_class[5],
+            },
+            "requests_sent": r.requests_sent,
         })),
     })
 }

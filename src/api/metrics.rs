@@ -96,7 +96,17 @@ fn publish_counters(state: &ApiState) {
                 .absolute(replies.replies_rate_limited[index]);
             metrics::counter!("sentrypeer_replies_failed_total", "transport" => label)
                 .absolute(replies.replies_failed[index]);
+            metrics::counter!("sentrypeer_replies_delayed_skipped_total", "transport" => label)
+                .absolute(replies.delayed_skipped[index]);
         }
+        for (class, count) in ["1xx", "2xx", "3xx", "4xx", "5xx", "6xx"]
+            .into_iter()
+            .zip(replies.replies_by_status_class)
+        {
+            metrics::counter!("sentrypeer_replies_by_status_total", "class" => class)
+                .absolute(count);
+        }
+        metrics::counter!("sentrypeer_requests_sent_total").absolute(replies.requests_sent);
     }
     if let Some(p2p) = &telemetry.p2p {
         for (name, value) in p2p.snapshot() {

@@ -60,6 +60,28 @@ fn sipp_authenticated_call_against_freepbx_ends_with_our_bye_and_the_number_is_l
         "{}",
         numbers.body
     );
+    // The replies, by status class: 407; 100 and 183; 200; plus our BYE, a request of ours.
+    let api = daemon.api.expect("API listening");
+    let health = curl(api, "/api/v1/health", &[]);
+    let health: serde_json::Value = serde_json::from_str(&health.body).expect("health JSON");
+    let replies = &health["replies"];
+    assert_eq!(
+        (
+            &replies["by_status_class"]["1xx"],
+            &replies["by_status_class"]["2xx"],
+            &replies["by_status_class"]["4xx"],
+            &replies["requests_sent"],
+        ),
+        (&2.into(), &1.into(), &1.into(), &1.into()),
+        "{replies}"
+    );
+    let metrics = curl(api, "/metrics", &[]).body;
+    for line in [
+        "sentrypeer_replies_by_status_total{class=\"4xx\"} 1",
+        "sentrypeer_requests_sent_total 1",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in {metrics}");
+    }
     let stopped = daemon.stop();
     stopped.assert_clean_exit();
     let rows: Vec<(String, String, bool, String)> = stopped.rows(
