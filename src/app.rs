@@ -24,7 +24,7 @@ use crate::sinks::webhook::{self, WebhookOptions, WebhookStats};
 use crate::sip::Personality;
 use crate::store::{self, StoreStats, WriterOptions};
 use crate::transport::certs::{self, CertSource};
-use crate::transport::{self, ProbeHandler, StreamLimits};
+use crate::transport::{self, ConnectionCounters, ProbeHandler, StreamLimits};
 use crate::{node_id, shutdown};
 
 /// How long a new peer has to share records before gossipsub scores it down.
@@ -53,7 +53,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         max_message_bytes,
         tcp_idle_timeout_secs,
         tls_handshake_timeout_secs,
+        sip_header_timeout_secs,
         max_connections,
+        sip_max_connections_per_source,
         event_queue_capacity,
         db_file,
         retention_days,
@@ -93,6 +95,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         tracing::warn!("OAuth2 client credentials (-i, -c) without a webhook URL (-w); ignored");
     }
 
+    shutdown::survive_file_size_limit().context("installing the SIGXFSZ handler")?;
     // Certificates first: a bad one stops start-up before anything is opened or bound.
     let tls_config = if sip_disable || tls_disable {
         None
@@ -242,9 +245,14 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let limits = StreamLimits {
         max_message_bytes,
         idle_timeout: Duration::from_secs(tcp_idle_timeout_secs),
+        message_timeout: Duration::from_secs(sip_header_timeout_secs),
         handshake_timeout: Duration::from_secs(tls_handshake_timeout_secs),
         max_connections,
+        max_connections_per_source: sip_max_connections_per_source,
     };
+    let stream_listeners = u64::from(sip_sockets.is_some()) + u64::from(tls_listener.is_some());
+    transport::raise_open_file_limit(stream_listeners, max_connections);
+    let connection_counters = Arc::new(ConnectionCounters::default());
     let mut listeners = JoinSet::new();
     match sip_sockets {
         None => tracing::info!("SIP listeners disabled (-R)"),
@@ -260,6 +268,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
                 tcp_listener,
                 Arc::clone(&handler),
                 limits,
+                Arc::clone(&connection_counters),
                 shutdown.clone(),
             ));
         }
@@ -272,6 +281,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
                 TlsAcceptor::from(tls_config),
                 Arc::clone(&handler),
                 limits,
+                Arc::clone(&connection_counters),
                 shutdown.clone(),
             ));
         }
@@ -285,6 +295,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
                 telemetry: Telemetry {
                     pipeline: Some(pipeline.monitor()),
                     transport: Some(handler.shared_counters()),
+                    connections: Some(Arc::clone(&connection_counters)),
                     store: Arc::clone(&store_stats),
                     p2p: p2p_node.as_ref().map(|_| Arc::clone(&p2p_stats)),
                     webhook: webhook.as_ref().map(|(_, stats)| Arc::clone(stats)),

@@ -75,6 +75,10 @@ pub(crate) fn details(state: &ApiState, latest_event: Option<String>) -> serde_j
         .transport
         .as_ref()
         .map(|counters| counters.snapshot());
+    let connections = telemetry
+        .connections
+        .as_ref()
+        .map(|counters| counters.snapshot());
     json!({
         "status": "OK",
         "version": APP_VERSION,
@@ -118,6 +122,14 @@ pub(crate) fn details(state: &ApiState, latest_event: Option<String>) -> serde_j
             "sent": per_transport(r.replies_sent),
             "rate_limited": per_transport(r.replies_rate_limited),
             "failed": per_transport(r.replies_failed),
+        })),
+        "connections": connections.map(|c| json!({
+            "open": per_transport(c.open),
+            "accepted": per_transport(c.accepted),
+            "over_source_cap": per_transport(c.over_source_cap),
+            "message_timeouts": per_transport(c.message_timeouts),
+            "idle_timeouts": per_transport(c.idle_timeouts),
+            "handshake_timeouts": per_transport(c.handshake_timeouts),
         })),
     })
 }

@@ -46,7 +46,7 @@ use crate::event::APP_VERSION;
 use crate::pipeline::PipelineMonitor;
 use crate::sinks::webhook::WebhookStats;
 use crate::store::StoreStats;
-use crate::transport::TransportCounters;
+use crate::transport::{ConnectionCounters, TransportCounters};
 
 /// Routes documented in `openapi.json` (a test checks both agree).
 pub const DOCUMENTED_ROUTES: &[&str] = &[
@@ -99,6 +99,8 @@ pub struct Telemetry {
     pub pipeline: Option<PipelineMonitor>,
     /// Replies sent, rate-limited, failed.
     pub transport: Option<Arc<TransportCounters>>,
+    /// TCP/TLS connections open, refused over the per-source cap, timed out.
+    pub connections: Option<Arc<ConnectionCounters>>,
     /// Events stored and failed.
     pub store: Arc<StoreStats>,
     /// Peer-to-peer counters, when `-p` is on.

@@ -23,6 +23,23 @@ pub enum StoreError {
         /// The file.
         path: PathBuf,
     },
+    /// The file is an SQLite database but damaged (cut short, or SQLite reports corruption); it
+    /// was left untouched.
+    #[error("database {} is damaged ({reason}); refusing to use or change it: restore a backup or move it away", path.display())]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The file is an SQLite database of another program; it was left untouched.
+    #[error("{} is not a SentryPeer database ({reason}); refusing to use or change it", path.display())]
+    Foreign {
+        /// The file.
+        path: PathBuf,
+        /// What gives it away.
+        reason: String,
+    },
     /// Setting the connection's pragmas (WAL, synchronous, busy timeout) failed.
     #[error("cannot configure database {}: {source}", path.display())]
     Configure {
@@ -68,6 +85,11 @@ pub enum StoreError {
     /// An SQL statement on an open connection failed.
     #[error("sqlite error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+}
+
+/// Whether SQLite found the file damaged (`SQLITE_CORRUPT`).
+pub(crate) fn is_corrupt(error: &rusqlite::Error) -> bool {
+    error.sqlite_error_code() == Some(ErrorCode::DatabaseCorrupt)
 }
 
 /// Whether SQLite refused the file because it is not a database (`SQLITE_NOTADB`).
