@@ -1,11 +1,73 @@
 //! Limits that keep the honeypot from being used or exhausted: per-source reply rate, connection
-//! cap. Events are recorded whatever the limits do to replies.
+//! cap, per-source connection cap, message (slowloris) timeout, TLS handshake timeout, thousands
+//! of idle connections. Events are recorded whatever the limits do to replies.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
 
-use crate::harness::{Daemon, WAIT, options, udp_client};
+use crate::api::curl;
+use crate::harness::{Daemon, WAIT, options, udp_client, udp_exchange};
+
+/// `/api/v1/health` as JSON.
+pub(crate) fn health(api: SocketAddr) -> serde_json::Value {
+    let answer = curl(api, "/api/v1/health", &[]);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    serde_json::from_str(&answer.body).expect("health JSON")
+}
+
+/// Polls `/api/v1/health` until `done` holds (the daemon has no log line per connection).
+fn wait_for_health(
+    api: SocketAddr,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let details = health(api);
+        if done(&details) {
+            return details;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "health never got there: {details}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A TCP connection to `to` from the loopback address `from` (any port).
+fn connect_from(from: IpAddr, to: SocketAddr) -> TcpStream {
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    socket
+        .bind(&SocketAddr::new(from, 0).into())
+        .expect("bind the source address");
+    socket.connect(&to.into()).expect("connect");
+    socket.into()
+}
+
+/// Reads until the daemon closes the connection (or resets it); panics if it stays open for
+/// [`WAIT`]. Returns what was read.
+fn read_until_closed(stream: &mut TcpStream) -> Vec<u8> {
+    stream.set_read_timeout(Some(WAIT)).expect("timeout");
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        match stream.read(&mut buffer) {
+            Ok(0) => return received,
+            Ok(read) => received.extend_from_slice(&buffer[..read]),
+            Err(error) if error.kind() == ErrorKind::ConnectionReset => return received,
+            Err(error) => panic!("connection still open after {WAIT:?}: {error}"),
+        }
+    }
+}
+
+/// `details[section][key]["TCP" | "TLS"]`.
+fn counter(details: &serde_json::Value, key: &str, transport: &str) -> u64 {
+    details["connections"][key][transport]
+        .as_u64()
+        .unwrap_or_else(|| panic!("connections.{key}.{transport} in {details}"))
+}
 
 #[test]
 fn replies_to_one_source_are_rate_limited_but_every_probe_is_recorded() {
@@ -64,5 +126,227 @@ fn connections_over_the_cap_wait_until_a_slot_frees() {
         .expect("served once the slot is free");
     assert!(buffer[..read].starts_with(b"SIP/2.0 200 OK"));
     daemon.wait_for_probes(2);
+    daemon.stop().assert_clean_exit();
+}
+
+#[test]
+fn one_source_gets_its_cap_of_connections_and_others_are_served() {
+    let daemon = Daemon::builder()
+        .args(["-r", "-N", "-a", "--api-listen-address", "127.0.0.1:0"])
+        .args(["--sip-max-connections-per-source", "3"])
+        .start();
+    let tcp = daemon.tcp.expect("TCP listening");
+    let api = daemon.api.expect("API");
+    let greedy: IpAddr = "127.0.0.2".parse().expect("ip");
+    let mut held: Vec<TcpStream> = (0..3).map(|_| connect_from(greedy, tcp)).collect();
+    // Accepting is in order: the fourth is judged after the three are counted.
+    let mut over = connect_from(greedy, tcp);
+    assert!(
+        read_until_closed(&mut over).is_empty(),
+        "closed without a reply"
+    );
+    let details = wait_for_health(api, |d| counter(d, "open", "TCP") == 3);
+    assert_eq!(counter(&details, "over_source_cap", "TCP"), 1, "{details}");
+
+    let mut other = connect_from("127.0.0.3".parse().expect("ip"), tcp);
+    other
+        .write_all(options("3", "TCP", "other", "cap-other").as_bytes())
+        .expect("write");
+    other.set_read_timeout(Some(WAIT)).expect("timeout");
+    let mut buffer = [0u8; 4096];
+    let read = other.read(&mut buffer).expect("another source is served");
+    assert!(buffer[..read].starts_with(b"SIP/2.0 200 OK"));
+
+    // A closed connection gives its place back.
+    drop(held.pop());
+    wait_for_health(api, |d| counter(d, "open", "TCP") == 3);
+    let mut again = connect_from(greedy, tcp);
+    again
+        .write_all(options("2", "TCP", "greedy", "cap-again").as_bytes())
+        .expect("write");
+    again.set_read_timeout(Some(WAIT)).expect("timeout");
+    let read = again.read(&mut buffer).expect("served again");
+    assert!(buffer[..read].starts_with(b"SIP/2.0 200 OK"));
+
+    let metrics = curl(api, "/metrics", &[]).body;
+    assert!(
+        metrics.contains("sentrypeer_connections_over_source_cap_total{transport=\"TCP\"} 1"),
+        "{metrics}"
+    );
+    drop((held, other, again));
+    daemon.stop().assert_clean_exit();
+}
+
+#[test]
+fn a_message_trickled_slower_than_the_header_timeout_is_cut_off_and_recorded() {
+    let daemon = Daemon::builder()
+        .args(["-r", "-N", "-a", "--api-listen-address", "127.0.0.1:0"])
+        .args(["--sip-header-timeout", "1", "--tcp-idle-timeout", "60"])
+        .start();
+    let tcp = daemon.tcp.expect("TCP listening");
+    let mut slow = TcpStream::connect(tcp).expect("connect");
+    slow.write_all(b"OPTIONS sip:slowloris@127.0.0.1 SIP/2.0\r\n")
+        .expect("start line");
+    // One byte of a never-ending header every 100 ms: never idle, never complete. Only the
+    // message timeout can end this before WAIT.
+    slow.set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("timeout");
+    let header = b"X-Slow: ".iter().chain(std::iter::repeat(&b'z'));
+    let deadline = Instant::now() + WAIT;
+    let mut buffer = [0u8; 256];
+    for (sent, byte) in header.enumerate() {
+        assert!(
+            Instant::now() < deadline,
+            "still open after {sent} trickled bytes"
+        );
+        if slow.write_all(&[*byte]).is_err() {
+            break;
+        }
+        match slow.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(_) => panic!("no reply to an unfinished message"),
+            Err(error) if error.kind() == ErrorKind::ConnectionReset => break,
+            Err(_timed_out) => {}
+        }
+    }
+    daemon.wait_for_probes(1);
+    let details = health(daemon.api.expect("API"));
+    assert_eq!(counter(&details, "message_timeouts", "TCP"), 1, "{details}");
+    assert_eq!(counter(&details, "idle_timeouts", "TCP"), 0, "{details}");
+    let stopped = daemon.stop();
+    stopped.assert_clean_exit();
+    let messages = stopped.rows("SELECT sip_message FROM honey", |row| {
+        row.get::<_, String>(0)
+    });
+    assert_eq!(messages.len(), 1);
+    assert!(
+        messages[0].starts_with("OPTIONS sip:slowloris@127.0.0.1 SIP/2.0\r\nX-Slow: z"),
+        "what was received is recorded: {:?}",
+        messages[0]
+    );
+}
+
+#[test]
+fn tls_clients_that_never_finish_the_handshake_are_dropped_after_the_timeout() {
+    let daemon = Daemon::builder()
+        .args(["-a", "--api-listen-address", "127.0.0.1:0"])
+        .args(["--tls-handshake-timeout", "1", "--tcp-idle-timeout", "60"])
+        .start();
+    let tls = daemon.tls.expect("TLS listening");
+    let mut silent = TcpStream::connect(tls).expect("connect");
+    let mut partial = TcpStream::connect(tls).expect("connect");
+    // A TLS record header announcing a 512-byte ClientHello, and only its first bytes.
+    partial
+        .write_all(&[
+            0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
+        ])
+        .expect("partial ClientHello");
+    assert!(read_until_closed(&mut silent).is_empty());
+    assert!(read_until_closed(&mut partial).is_empty());
+    let details = wait_for_health(daemon.api.expect("API"), |d| {
+        counter(d, "handshake_timeouts", "TLS") == 2
+    });
+    assert_eq!(counter(&details, "open", "TLS"), 0, "{details}");
+    let metrics = curl(daemon.api.expect("API"), "/metrics", &[]).body;
+    assert!(
+        metrics.contains("sentrypeer_connections_handshake_timeouts_total{transport=\"TLS\"} 2"),
+        "{metrics}"
+    );
+    let stopped = daemon.stop();
+    stopped.assert_clean_exit();
+    let stored: i64 = stopped
+        .db()
+        .query_row("SELECT count(*) FROM honey", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(stored, 0, "a handshake is not a SIP message");
+}
+
+/// Idle connections the flood test opens.
+const IDLE_CONNECTIONS: usize = 3000;
+/// Memory the daemon may use per idle connection: its 4 KiB read buffer, the task, the socket's
+/// registration and the allocator's slack stay well under this.
+const MAX_KIB_PER_IDLE_CONNECTION: u64 = 16;
+
+/// The resident memory of a process, in KiB (`VmRSS` in `/proc/<pid>/status`).
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
+        .expect("VmRSS")
+}
+
+/// Raises this test process's open-file limit to its hard limit; returns the new soft limit.
+fn raise_own_open_file_limit() -> u64 {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let raised = Rlimit {
+        current: limit.maximum,
+        maximum: limit.maximum,
+    };
+    setrlimit(Resource::Nofile, raised).expect("raise RLIMIT_NOFILE");
+    raised.current.unwrap_or(u64::MAX)
+}
+
+#[test]
+fn thousands_of_idle_connections_leave_udp_and_the_api_answering_in_bounded_memory() {
+    let open_files = raise_own_open_file_limit();
+    let connections = u64::try_from(IDLE_CONNECTIONS).expect("count");
+    assert!(
+        open_files >= connections + 500,
+        "the open-file hard limit {open_files} is too low for {IDLE_CONNECTIONS} connections"
+    );
+    // 60 sources of 50 connections: the per-source cap is raised to let them in (the cap has
+    // its own test); the connection cap is above the flood.
+    let per_source = 50;
+    let daemon = Daemon::builder()
+        .args(["-r", "-N", "-a", "--api-listen-address", "127.0.0.1:0"])
+        .args([
+            "--max-connections",
+            "4096",
+            "--sip-max-connections-per-source",
+            "64",
+        ])
+        .start();
+    let tcp = daemon.tcp.expect("TCP listening");
+    let api = daemon.api.expect("API");
+    let udp = daemon.udp.expect("UDP listening");
+    let client = udp_client();
+    // Every path once first, so the baseline holds what the daemon needs anyway.
+    let reply = udp_exchange(&client, udp, options("1", "UDP", "warm", "warm").as_bytes());
+    assert!(reply.starts_with(b"SIP/2.0 200 OK"));
+    health(api);
+    let baseline = rss_kib(daemon.pid());
+
+    let mut idle = Vec::with_capacity(IDLE_CONNECTIONS);
+    for source in 0..IDLE_CONNECTIONS.div_ceil(per_source) {
+        let from = IpAddr::from([127, 0, 1, u8::try_from(source + 1).expect("octet")]);
+        for _ in 0..per_source {
+            idle.push(connect_from(from, tcp));
+        }
+    }
+    let details = wait_for_health(api, |d| counter(d, "open", "TCP") == connections);
+    assert_eq!(counter(&details, "over_source_cap", "TCP"), 0, "{details}");
+
+    let reply = udp_exchange(&client, udp, options("2", "UDP", "busy", "busy").as_bytes());
+    assert!(reply.starts_with(b"SIP/2.0 200 OK"), "UDP still answered");
+    let check = curl(api, "/health-check", &[]);
+    assert_eq!(check.status, 200, "the API still answers");
+    let loaded = rss_kib(daemon.pid());
+    let per_connection = loaded.saturating_sub(baseline) / connections;
+    eprintln!(
+        "RSS {baseline} KiB before, {loaded} KiB with {IDLE_CONNECTIONS} idle connections: \
+         {per_connection} KiB each"
+    );
+    assert!(
+        per_connection <= MAX_KIB_PER_IDLE_CONNECTION,
+        "{per_connection} KiB per idle connection ({baseline} -> {loaded} KiB)"
+    );
+
+    drop(idle);
+    // Each idle connection is recorded once, as an empty probe, when it closes.
+    daemon.wait_for_stored(connections + 2);
     daemon.stop().assert_clean_exit();
 }
