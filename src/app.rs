@@ -167,6 +167,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         None
     };
 
+    // The database before any file next to it: a file that is not ours stops start-up first.
+    let connection = store::open(&db_file).context("database")?;
     let node_id_path = node_id::path_for_database(&db_file);
     let node_id = node_id::load_or_create(&node_id_path).context("node id")?;
     tracing::info!(%node_id, path = %node_id_path.display(), "node id");
@@ -174,7 +176,6 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     // Consumers first, so nothing a listener accepts has nowhere to go.
     let mut pipeline = Pipeline::builder();
     let mut consumers: Vec<(&'static str, JoinHandle<()>)> = Vec::new();
-    let connection = store::open(&db_file).context("database")?;
     let store_stats = Arc::new(StoreStats::default());
     let store_thread = store::spawn_writer(
         connection,

@@ -10,12 +10,12 @@ use rusqlite::ErrorCode;
 #[non_exhaustive]
 pub enum StoreError {
     /// The database file could not be opened or created.
-    #[error("cannot open database {}: {source}", path.display())]
+    #[error("cannot open database {}: {cause}{}", path.display(), writable_hint(cause))]
     Open {
         /// The file.
         path: PathBuf,
-        /// What SQLite said.
-        source: rusqlite::Error,
+        /// What SQLite said (shown in the message, not chained, so it is said once).
+        cause: rusqlite::Error,
     },
     /// The file exists but is not an SQLite database; it was left untouched.
     #[error("{} is not an SQLite database; refusing to use or overwrite it", path.display())]
@@ -41,20 +41,20 @@ pub enum StoreError {
         reason: String,
     },
     /// Setting the connection's pragmas (WAL, synchronous, busy timeout) failed.
-    #[error("cannot configure database {}: {source}", path.display())]
+    #[error("cannot configure database {}: {cause}{}", path.display(), writable_hint(cause))]
     Configure {
         /// The file.
         path: PathBuf,
-        /// What SQLite said.
-        source: rusqlite::Error,
+        /// What SQLite said (shown in the message, not chained, so it is said once).
+        cause: rusqlite::Error,
     },
     /// A schema migration failed; the database stays at its previous version.
-    #[error("cannot migrate database {}: {source}", path.display())]
+    #[error("cannot migrate database {}: {cause}", path.display())]
     Migrate {
         /// The file.
         path: PathBuf,
-        /// What the migration library said.
-        source: rusqlite_migration::Error,
+        /// What the migration library said (shown in the message, not chained).
+        cause: rusqlite_migration::Error,
     },
     /// The schema is older than this program needs (only the writer's connection migrates).
     #[error(
@@ -85,6 +85,16 @@ pub enum StoreError {
     /// An SQL statement on an open connection failed.
     #[error("sqlite error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+}
+
+/// A hint for errors that come from a file or directory this user cannot write.
+fn writable_hint(error: &rusqlite::Error) -> &'static str {
+    match error.sqlite_error_code() {
+        Some(ErrorCode::CannotOpen | ErrorCode::ReadOnly | ErrorCode::PermissionDenied) => {
+            " (the database file and its directory must be writable: SQLite creates -wal and -shm files beside it)"
+        }
+        _ => "",
+    }
 }
 
 /// Whether SQLite found the file damaged (`SQLITE_CORRUPT`).

@@ -198,7 +198,7 @@ fn open_error(path: &Path, source: rusqlite::Error) -> StoreError {
     } else {
         StoreError::Open {
             path: path.to_path_buf(),
-            source,
+            cause: source,
         }
     }
 }
@@ -217,7 +217,7 @@ fn configure_error(path: &Path, source: rusqlite::Error) -> StoreError {
     } else {
         StoreError::Configure {
             path: path.to_path_buf(),
-            source,
+            cause: source,
         }
     }
 }

@@ -17,7 +17,7 @@ pub(crate) fn health(api: SocketAddr) -> serde_json::Value {
 }
 
 /// Polls `/api/v1/health` until `done` holds (the daemon has no log line per connection).
-fn wait_for_health(
+pub(crate) fn wait_for_health(
     api: SocketAddr,
     done: impl Fn(&serde_json::Value) -> bool,
 ) -> serde_json::Value {

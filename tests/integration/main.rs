@@ -9,6 +9,7 @@ mod bouncer;
 mod capture;
 mod cli;
 mod config_env;
+mod faults;
 mod firewall;
 mod limits;
 mod p2p;
