@@ -1,13 +1,13 @@
 //! Limits that keep the honeypot from being used or exhausted: per-source reply rate, connection
-//! cap, per-source connection cap, message (slowloris) timeout, TLS handshake timeout, thousands
-//! of idle connections. Events are recorded whatever the limits do to replies.
+//! cap, per-source connection cap, message (slowloris) timeout, TLS handshake timeout, and where
+//! their options come from. Events are recorded whatever the limits do to replies.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use crate::api::curl;
-use crate::harness::{Daemon, WAIT, options, udp_client, udp_exchange};
+use crate::harness::{Daemon, WAIT, options, udp_client};
 
 /// `/api/v1/health` as JSON.
 pub(crate) fn health(api: SocketAddr) -> serde_json::Value {
@@ -36,7 +36,7 @@ pub(crate) fn wait_for_health(
 }
 
 /// A TCP connection to `to` from the loopback address `from` (any port).
-fn connect_from(from: IpAddr, to: SocketAddr) -> TcpStream {
+pub(crate) fn connect_from(from: IpAddr, to: SocketAddr) -> TcpStream {
     let socket =
         socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
     socket
@@ -63,7 +63,7 @@ fn read_until_closed(stream: &mut TcpStream) -> Vec<u8> {
 }
 
 /// `details[section][key]["TCP" | "TLS"]`.
-fn counter(details: &serde_json::Value, key: &str, transport: &str) -> u64 {
+pub(crate) fn counter(details: &serde_json::Value, key: &str, transport: &str) -> u64 {
     details["connections"][key][transport]
         .as_u64()
         .unwrap_or_else(|| panic!("connections.{key}.{transport} in {details}"))
@@ -261,92 +261,76 @@ fn tls_clients_that_never_finish_the_handshake_are_dropped_after_the_timeout() {
     assert_eq!(stored, 0, "a handshake is not a SIP message");
 }
 
-/// Idle connections the flood test opens.
-const IDLE_CONNECTIONS: usize = 3000;
-/// Memory the daemon may use per idle connection: its 4 KiB read buffer, the task, the socket's
-/// registration and the allocator's slack stay well under this.
-const MAX_KIB_PER_IDLE_CONNECTION: u64 = 16;
-
-/// The resident memory of a process, in KiB (`VmRSS` in `/proc/<pid>/status`).
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|kib| kib.parse().ok())
-        .expect("VmRSS")
-}
-
-/// Raises this test process's open-file limit to its hard limit; returns the new soft limit.
-fn raise_own_open_file_limit() -> u64 {
-    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
-    let limit = getrlimit(Resource::Nofile);
-    let raised = Rlimit {
-        current: limit.maximum,
-        maximum: limit.maximum,
-    };
-    setrlimit(Resource::Nofile, raised).expect("raise RLIMIT_NOFILE");
-    raised.current.unwrap_or(u64::MAX)
+/// `sentrypeer --check-config` with `args` and `env`, its printed configuration.
+fn checked_config(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sentrypeer"))
+        .env_clear()
+        .env("HOME", dir)
+        .envs(env.iter().copied())
+        .args(args)
+        .arg("--check-config")
+        .output()
+        .expect("run sentrypeer --check-config");
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 #[test]
-fn thousands_of_idle_connections_leave_udp_and_the_api_answering_in_bounded_memory() {
-    let open_files = raise_own_open_file_limit();
-    let connections = u64::try_from(IDLE_CONNECTIONS).expect("count");
-    assert!(
-        open_files >= connections + 500,
-        "the open-file hard limit {open_files} is too low for {IDLE_CONNECTIONS} connections"
-    );
-    // 60 sources of 50 connections: the per-source cap is raised to let them in (the cap has
-    // its own test); the connection cap is above the flood.
-    let per_source = 50;
-    let daemon = Daemon::builder()
-        .args(["-r", "-N", "-a", "--api-listen-address", "127.0.0.1:0"])
-        .args([
-            "--max-connections",
-            "4096",
-            "--sip-max-connections-per-source",
-            "64",
-        ])
-        .start();
-    let tcp = daemon.tcp.expect("TCP listening");
-    let api = daemon.api.expect("API");
-    let udp = daemon.udp.expect("UDP listening");
-    let client = udp_client();
-    // Every path once first, so the baseline holds what the daemon needs anyway.
-    let reply = udp_exchange(&client, udp, options("1", "UDP", "warm", "warm").as_bytes());
-    assert!(reply.starts_with(b"SIP/2.0 200 OK"));
-    health(api);
-    let baseline = rss_kib(daemon.pid());
-
-    let mut idle = Vec::with_capacity(IDLE_CONNECTIONS);
-    for source in 0..IDLE_CONNECTIONS.div_ceil(per_source) {
-        let from = IpAddr::from([127, 0, 1, u8::try_from(source + 1).expect("octet")]);
-        for _ in 0..per_source {
-            idle.push(connect_from(from, tcp));
-        }
+fn limit_options_come_from_toml_environment_and_flags_in_that_order() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let toml = dir.path().join("limits.toml");
+    std::fs::write(
+        &toml,
+        "sip_max_connections_per_source = 5\nsip_header_timeout_secs = 2\ntls_handshake_timeout_secs = 3\n",
+    )
+    .expect("write TOML");
+    let toml = toml.to_str().expect("path");
+    let from_file = checked_config(dir.path(), &["-g", toml], &[]);
+    for line in [
+        "sip_max_connections_per_source: 5,",
+        "sip_header_timeout_secs: 2,",
+        "tls_handshake_timeout_secs: 3,",
+    ] {
+        assert!(from_file.contains(line), "{line} in {from_file}");
     }
-    let details = wait_for_health(api, |d| counter(d, "open", "TCP") == connections);
-    assert_eq!(counter(&details, "over_source_cap", "TCP"), 0, "{details}");
-
-    let reply = udp_exchange(&client, udp, options("2", "UDP", "busy", "busy").as_bytes());
-    assert!(reply.starts_with(b"SIP/2.0 200 OK"), "UDP still answered");
-    let check = curl(api, "/health-check", &[]);
-    assert_eq!(check.status, 200, "the API still answers");
-    let loaded = rss_kib(daemon.pid());
-    let per_connection = loaded.saturating_sub(baseline) / connections;
-    eprintln!(
-        "RSS {baseline} KiB before, {loaded} KiB with {IDLE_CONNECTIONS} idle connections: \
-         {per_connection} KiB each"
+    let env = [
+        ("SENTRYPEER_SIP_MAX_CONNECTIONS_PER_SOURCE", "6"),
+        ("SENTRYPEER_SIP_HEADER_TIMEOUT", "7"),
+        ("SENTRYPEER_TLS_HANDSHAKE_TIMEOUT", "8"),
+    ];
+    let from_env = checked_config(dir.path(), &["-g", toml], &env);
+    for line in [
+        "sip_max_connections_per_source: 6,",
+        "sip_header_timeout_secs: 7,",
+        "tls_handshake_timeout_secs: 8,",
+    ] {
+        assert!(from_env.contains(line), "{line} in {from_env}");
+    }
+    let flags = [
+        "-g",
+        toml,
+        "--sip-max-connections-per-source",
+        "0",
+        "--sip-header-timeout",
+        "9",
+        "--tls-handshake-timeout",
+        "11",
+    ];
+    let from_flags = checked_config(dir.path(), &flags, &env);
+    for line in [
+        "sip_max_connections_per_source: 0,",
+        "sip_header_timeout_secs: 9,",
+        "tls_handshake_timeout_secs: 11,",
+    ] {
+        assert!(from_flags.contains(line), "{line} in {from_flags}");
+    }
+    let defaults = checked_config(dir.path(), &[], &[]);
+    assert!(
+        defaults.contains("sip_max_connections_per_source: 32,"),
+        "{defaults}"
     );
     assert!(
-        per_connection <= MAX_KIB_PER_IDLE_CONNECTION,
-        "{per_connection} KiB per idle connection ({baseline} -> {loaded} KiB)"
+        defaults.contains("sip_header_timeout_secs: 10,"),
+        "{defaults}"
     );
-
-    drop(idle);
-    // Each idle connection is recorded once, as an empty probe, when it closes.
-    daemon.wait_for_stored(connections + 2);
-    daemon.stop().assert_clean_exit();
 }
