@@ -1,17 +1,44 @@
 //! Thousands of idle TCP connections from many loopback sources: the daemon keeps answering UDP
 //! probes and the API, and its memory grows by a bounded amount per connection.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr, TcpStream};
 
 use crate::api::curl;
 use crate::harness::{Daemon, options, udp_client, udp_exchange};
-use crate::limits::{connect_from, counter, health, wait_for_health};
+use crate::limits::{counter, health, wait_for_health};
 
 /// Idle connections the flood test opens.
 const IDLE_CONNECTIONS: usize = 3000;
 /// Memory the daemon may use per idle connection: its 4 KiB read buffer, the task, the socket's
 /// registration and the allocator's slack stay well under this.
 const MAX_KIB_PER_IDLE_CONNECTION: u64 = 16;
+
+/// `count` TCP connections to `to` from `from`, on source ports chosen below the kernel's
+/// ephemeral range. With ports the kernel picks (bind to port 0), the peer-to-peer tests running
+/// beside this one failed to connect to each other: thousands of ephemeral ports stay taken
+/// for a minute after the test (TIME_WAIT).
+fn connections_from(from: IpAddr, count: usize, to: SocketAddr) -> Vec<TcpStream> {
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .expect("ephemeral port range");
+    let first_ephemeral: u16 = range
+        .split_whitespace()
+        .next()
+        .and_then(|low| low.parse().ok())
+        .expect("a port number");
+    let mut ports = (first_ephemeral.saturating_sub(2_000)..first_ephemeral).rev();
+    let mut connections = Vec::with_capacity(count);
+    while connections.len() < count {
+        let port = ports.next().expect("a free port below the ephemeral range");
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+            .expect("socket");
+        if socket.bind(&SocketAddr::new(from, port).into()).is_err() {
+            continue;
+        }
+        socket.connect(&to.into()).expect("connect");
+        connections.push(socket.into());
+    }
+    connections
+}
 
 /// The resident memory of a process, in KiB (`VmRSS` in `/proc/<pid>/status`).
 fn rss_kib(pid: u32) -> u64 {
@@ -69,9 +96,7 @@ fn thousands_of_idle_connections_leave_udp_and_the_api_answering_in_bounded_memo
     let mut idle = Vec::with_capacity(IDLE_CONNECTIONS);
     for source in 0..IDLE_CONNECTIONS.div_ceil(per_source) {
         let from = IpAddr::from([127, 0, 1, u8::try_from(source + 1).expect("octet")]);
-        for _ in 0..per_source {
-            idle.push(connect_from(from, tcp));
-        }
+        idle.extend(connections_from(from, per_source, tcp));
     }
     let details = wait_for_health(api, |d| counter(d, "open", "TCP") == connections);
     assert_eq!(counter(&details, "over_source_cap", "TCP"), 0, "{details}");

@@ -36,7 +36,7 @@ pub(crate) fn wait_for_health(
 }
 
 /// A TCP connection to `to` from the loopback address `from` (any port).
-pub(crate) fn connect_from(from: IpAddr, to: SocketAddr) -> TcpStream {
+fn connect_from(from: IpAddr, to: SocketAddr) -> TcpStream {
     let socket =
         socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
     socket
