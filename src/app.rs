@@ -2,7 +2,6 @@
 //! signal and stops everything in order (listeners, then queues drain, then the store closes).
 //! The only module that knows every other one.
 
-use std::future::IntoFuture;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -310,11 +309,12 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             };
             tracing::info!("listening for API on {}", listener.local_addr()?);
             let router = api::router(Arc::new(state), ApiLimits::default());
-            Some(tokio::spawn(
-                axum::serve(listener, router)
-                    .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-                    .into_future(),
-            ))
+            Some(tokio::spawn(api::serve(
+                listener,
+                router,
+                api::ServeLimits::default(),
+                shutdown.clone(),
+            )))
         }
         None => None,
     };

@@ -334,3 +334,21 @@ fn limit_options_come_from_toml_environment_and_flags_in_that_order() {
         "{defaults}"
     );
 }
+
+#[test]
+fn api_clients_that_never_finish_a_request_head_are_disconnected() {
+    let daemon = Daemon::builder()
+        .args(["-N", "-a", "--api-listen-address", "127.0.0.1:0"])
+        .start();
+    let api = daemon.api.expect("API");
+    let mut silent = TcpStream::connect(api).expect("connect");
+    let mut partial = TcpStream::connect(api).expect("connect");
+    partial
+        .write_all(b"GET /health-check HTTP/1.1\r\nHost: sentrypeer\r\nX-Slow: ")
+        .expect("partial head");
+    // The head timeout (10 s) ends both; the request timeout only starts once a head is in.
+    read_until_closed(&mut silent);
+    read_until_closed(&mut partial);
+    assert_eq!(curl(api, "/health-check", &[]).status, 200, "still serving");
+    daemon.stop().assert_clean_exit();
+}
