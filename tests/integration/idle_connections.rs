@@ -1,5 +1,6 @@
 //! Thousands of idle TCP connections from many loopback sources: the daemon keeps answering UDP
-//! probes and the API, and its memory grows by a bounded amount per connection.
+//! probes and the API, and its memory grows by a bounded amount per connection. The open-file
+//! limit those connections need is raised at start-up.
 
 use std::net::{IpAddr, SocketAddr, TcpStream};
 
@@ -120,4 +121,42 @@ fn thousands_of_idle_connections_leave_udp_and_the_api_answering_in_bounded_memo
     // Each idle connection is recorded once, as an empty probe, when it closes.
     daemon.wait_for_stored(connections + 2);
     daemon.stop().assert_clean_exit();
+}
+
+/// The soft open-file limit of a running process (`/proc/<pid>/limits`).
+fn soft_open_file_limit(pid: u32) -> u64 {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).expect("proc limits");
+    limits
+        .lines()
+        .find_map(|line| line.strip_prefix("Max open files"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|soft| soft.parse().ok())
+        .expect("Max open files")
+}
+
+#[test]
+fn the_open_file_limit_is_raised_to_the_hard_limit_and_a_short_one_is_reported() {
+    // The usual soft limit of 1,024 is below what the default cap of 1,024 TCP connections
+    // needs next to the daemon's other files.
+    let daemon = Daemon::builder()
+        .wrapped(["prlimit", "--nofile=1024:4096", "--"])
+        .args(["-N"])
+        .start();
+    assert_eq!(soft_open_file_limit(daemon.pid()), 4096);
+    assert!(
+        !daemon.logged("open-file limit is below"),
+        "1,024 fits in 4,096"
+    );
+    daemon.stop().assert_clean_exit();
+
+    let squeezed = Daemon::builder()
+        .wrapped(["prlimit", "--nofile=1024:4096", "--"])
+        .args(["-N", "--max-connections", "4096"])
+        .start();
+    assert!(
+        squeezed.logged("the open-file limit is below what the connection caps allow"),
+        "{}",
+        squeezed.log_lines().join("\n")
+    );
+    squeezed.stop().assert_clean_exit();
 }
