@@ -30,8 +30,10 @@ use crate::{node_id, shutdown};
 const P2P_FREELOADER_GRACE: Duration = Duration::from_secs(600);
 /// How long shutdown waits for API requests in flight (and for the p2p node).
 const API_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-/// How often rate-limit state of quiet sources is forgotten.
-const RATE_LIMIT_CLEANUP_INTERVAL: Duration = Duration::from_secs(60);
+/// How often rate-limit state of quiet sources is forgotten. Short, so a flood from spoofed
+/// random sources holds at most about a second's worth of them in memory (a source's state is
+/// forgotten as soon as it could send a full burst again).
+const RATE_LIMIT_CLEANUP_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Runs the daemon until SIGINT/SIGTERM or until `shutdown` is cancelled.
 ///
