@@ -480,7 +480,14 @@ pub(crate) fn udp_exchange(
 ) -> Vec<u8> {
     socket.send_to(message, to).expect("send datagram");
     let mut buffer = vec![0u8; 65_536];
-    let (length, from) = socket.recv_from(&mut buffer).expect("reply datagram");
+    let (length, from) = loop {
+        match socket.recv_from(&mut buffer) {
+            Ok(received) => break received,
+            // A signal for the test process (a child exiting) interrupts the wait; wait again.
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(error) => panic!("reply datagram: {error}"),
+        }
+    };
     assert_eq!(
         from, to,
         "reply comes from the address the probe was sent to"
