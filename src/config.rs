@@ -99,10 +99,16 @@ pub struct Config {
     pub max_message_bytes: usize,
     /// Seconds a TCP/TLS connection may stay silent before it is closed.
     pub tcp_idle_timeout_secs: u64,
-    /// Seconds a TLS handshake may take.
+    /// Seconds a TLS handshake may take; a client that has not finished by then is disconnected.
     pub tls_handshake_timeout_secs: u64,
-    /// Concurrent TCP + TLS connections; further clients wait in the kernel's backlog.
+    /// Seconds a TCP/TLS message (headers and body) may take from its first byte to its end;
+    /// a slower sender (slowloris) is disconnected and what it sent is recorded.
+    pub sip_header_timeout_secs: u64,
+    /// Concurrent connections, TCP and TLS each; further clients wait in the kernel's backlog.
     pub max_connections: usize,
+    /// Concurrent connections from one source IP, TCP and TLS each; further ones are closed at
+    /// once and counted. 0 = no per-source cap.
+    pub sip_max_connections_per_source: usize,
     /// Events that may wait for each consumer (store, sinks) before new ones are dropped and counted.
     pub event_queue_capacity: usize,
     /// SQLite database file (`-f`).
@@ -189,7 +195,9 @@ impl Default for Config {
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             tcp_idle_timeout_secs: 30,
             tls_handshake_timeout_secs: 10,
+            sip_header_timeout_secs: 10,
             max_connections: 1024,
+            sip_max_connections_per_source: 32,
             event_queue_capacity: 8_192,
             db_file: PathBuf::from("sentrypeer.db"),
             retention_days: 7,
@@ -286,6 +294,7 @@ impl Config {
                 "tls_handshake_timeout_secs",
                 self.tls_handshake_timeout_secs,
             ),
+            ("sip_header_timeout_secs", self.sip_header_timeout_secs),
         ] {
             if value == 0 {
                 return Err(ConfigError::Invalid {

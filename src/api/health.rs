@@ -75,6 +75,10 @@ pub(crate) fn details(state: &ApiState, latest_event: Option<String>) -> serde_j
         .transport
         .as_ref()
         .map(|counters| counters.snapshot());
+    let connections = telemetry
+        .connections
+        .as_ref()
+        .map(|counters| counters.snapshot());
     json!({
         "status": "OK",
         "version": APP_VERSION,
@@ -128,6 +132,14 @@ pub(crate) fn details(state: &ApiState, latest_event: Option<String>) -> serde_j
                 "6xx": r.replies_by_status_class[5],
             },
             "requests_sent": r.requests_sent,
+        })),
+        "connections": connections.map(|c| json!({
+            "open": per_transport(c.open),
+            "accepted": per_transport(c.accepted),
+            "over_source_cap": per_transport(c.over_source_cap),
+            "message_timeouts": per_transport(c.message_timeouts),
+            "idle_timeouts": per_transport(c.idle_timeouts),
+            "handshake_timeouts": per_transport(c.handshake_timeouts),
         })),
     })
 }

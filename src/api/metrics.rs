@@ -108,6 +108,26 @@ fn publish_counters(state: &ApiState) {
         }
         metrics::counter!("sentrypeer_requests_sent_total").absolute(replies.requests_sent);
     }
+    if let Some(connection_counters) = &telemetry.connections {
+        let connections = connection_counters.snapshot();
+        // Only the stream transports have connections.
+        for transport in [Transport::Tcp, Transport::Tls] {
+            let index = transport.index();
+            let label = transport.as_str();
+            metrics::gauge!("sentrypeer_connections_open", "transport" => label)
+                .set(connections.open[index] as f64);
+            metrics::counter!("sentrypeer_connections_accepted_total", "transport" => label)
+                .absolute(connections.accepted[index]);
+            metrics::counter!("sentrypeer_connections_over_source_cap_total", "transport" => label)
+                .absolute(connections.over_source_cap[index]);
+            metrics::counter!("sentrypeer_connections_message_timeouts_total", "transport" => label)
+                .absolute(connections.message_timeouts[index]);
+            metrics::counter!("sentrypeer_connections_idle_timeouts_total", "transport" => label)
+                .absolute(connections.idle_timeouts[index]);
+            metrics::counter!("sentrypeer_connections_handshake_timeouts_total", "transport" => label)
+                .absolute(connections.handshake_timeouts[index]);
+        }
+    }
     if let Some(p2p) = &telemetry.p2p {
         for (name, value) in p2p.snapshot() {
             metrics::counter!("sentrypeer_p2p_total", "counter" => name).absolute(value);

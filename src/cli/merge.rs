@@ -56,6 +56,15 @@ impl Cli {
         set_if_some(&mut config.tcp_idle_timeout_secs, self.tcp_idle_timeout);
         set_if_some(&mut config.max_connections, self.max_connections);
         set_if_some(
+            &mut config.sip_max_connections_per_source,
+            self.sip_max_connections_per_source,
+        );
+        set_if_some(&mut config.sip_header_timeout_secs, self.sip_header_timeout);
+        set_if_some(
+            &mut config.tls_handshake_timeout_secs,
+            self.tls_handshake_timeout,
+        );
+        set_if_some(
             &mut config.crowdsec_ban_duration,
             self.crowdsec_ban_duration,
         );

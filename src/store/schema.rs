@@ -230,9 +230,9 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     }
     migrations()
         .to_latest(conn)
-        .map_err(|source| StoreError::Migrate {
+        .map_err(|cause| StoreError::Migrate {
             path: path.clone(),
-            source,
+            cause,
         })?;
     info!(path = %path.display(), from = found, to = LATEST_VERSION, "database schema migrated");
     Ok(())

@@ -10,9 +10,10 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, TransactionBehavior, params};
-use tracing::{debug, error, info, warn};
+use tracing::{debug, info, warn};
 
 use super::aggregate::BatchTally;
+use super::outage::Outage;
 use super::retention::{DEFAULT_RETENTION_DAYS, RetentionSchedule};
 use super::{StoreError, StoreStats, connection_path, schema};
 use crate::event::{BadActor, Credentials, Origin, format_timestamp};
@@ -86,8 +87,9 @@ pub fn spawn_writer(
 /// takes up to `batch_max` queued events, inserts them in one transaction, and repeats until
 /// every sender is gone; then stores what is left, checkpoints the WAL (best effort) and returns.
 ///
-/// A failing batch (disk full, `SQLITE_BUSY`, ...) is logged, counted in
-/// [`StoreStats::events_failed`], and dropped; the loop goes on.
+/// A failing batch (disk full, `SQLITE_BUSY`, ...) is retried a few times with back-off while
+/// the store was healthy; if it still fails it is logged, counted in
+/// [`StoreStats::events_failed`], and dropped, and the loop goes on (see `store::outage`).
 ///
 /// # Errors
 ///
@@ -99,7 +101,9 @@ pub fn run_writer(
     options: &WriterOptions,
     stats: &StoreStats,
 ) -> Result<(), StoreError> {
-    schema::check_version(&connection_path(&conn), schema::schema_version(&conn)?)?;
+    let path = connection_path(&conn);
+    schema::check_version(&path, schema::schema_version(&conn)?)?;
+    let mut outage = Outage::new(&path);
     let batch_max = options.batch_max.max(1);
     let interval = options.retention_interval.max(MIN_RETENTION_INTERVAL);
     let mut retention = RetentionSchedule::new(options.retention_days, interval);
@@ -124,7 +128,7 @@ pub fn run_writer(
                         Err(_) => break,
                     }
                 }
-                write_batch(&mut conn, &batch, stats);
+                write_batch(&mut conn, &batch, stats, &mut outage);
                 batch.clear();
             }
             Err(RecvTimeoutError::Timeout) => {}
@@ -142,11 +146,18 @@ pub fn run_writer(
     Ok(())
 }
 
-/// Inserts one batch, counting the outcome; a failure is logged and the batch dropped.
-fn write_batch(conn: &mut Connection, batch: &[Arc<BadActor>], stats: &StoreStats) {
+/// Inserts one batch (retried while the store was healthy), counting the outcome; a failure is
+/// reported and the batch dropped.
+fn write_batch(
+    conn: &mut Connection,
+    batch: &[Arc<BadActor>],
+    stats: &StoreStats,
+    outage: &mut Outage,
+) {
     let started = Instant::now();
-    match insert_events(conn, batch) {
+    match outage.attempt(|| insert_events(conn, batch)) {
         Ok(()) => {
+            outage.stored();
             let elapsed = started.elapsed();
             stats.record_batch(batch.len(), elapsed);
             metrics::histogram!("sentrypeer_store_batch_duration_seconds")
@@ -158,7 +169,7 @@ fn write_batch(conn: &mut Connection, batch: &[Arc<BadActor>], stats: &StoreStat
             );
         }
         Err(err) => {
-            error!(error = %err, events = batch.len(), "could not store a batch of events; dropped");
+            outage.failed(&err, batch.len());
             stats.record_failed_batch(batch.len());
         }
     }

@@ -68,6 +68,7 @@ impl Fixture {
             telemetry: Telemetry {
                 pipeline: None,
                 transport: None,
+                connections: None,
                 store: Arc::new(StoreStats::default()),
                 p2p: None,
                 webhook: None,
