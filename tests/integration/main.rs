@@ -12,6 +12,7 @@ mod config_env;
 mod firewall;
 mod limits;
 mod p2p;
+mod privileges;
 mod storage;
 mod tls;
 mod tools;

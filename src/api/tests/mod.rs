@@ -4,6 +4,7 @@
 mod compat;
 mod crowdsec;
 mod feeds;
+mod read_only;
 mod v1;
 
 use std::net::SocketAddr;
