@@ -30,8 +30,11 @@ use crate::sip::{
     self, FrameCheck, MAX_HEADERS, MessageKind, Personality, ReplyContext, check_frame, parse,
 };
 
+/// A fuzz target's body: any bytes in, a panic only on a broken invariant.
+pub type Target = fn(&[u8]);
+
 /// The fuzz targets, by the name of their directory under `fuzz/corpus/`.
-pub const TARGETS: [(&str, fn(&[u8])); 4] = [
+pub const TARGETS: [(&str, Target); 4] = [
     ("sip_parse", sip_parse),
     ("sip_framing", sip_framing),
     ("p2p_record", p2p_record),
@@ -63,8 +66,14 @@ pub fn sip_parse(data: &[u8]) {
     assert!(probe.headers.len() <= MAX_HEADERS);
     assert_eq!(probe.kind == MessageKind::Malformed, probe.defect.is_some());
     assert_eq!(probe.kind == MessageKind::Request, probe.method.is_some());
-    assert_eq!(probe.kind == MessageKind::Request, probe.request_uri.is_some());
-    assert_eq!(probe.kind == MessageKind::Response, probe.status_code.is_some());
+    assert_eq!(
+        probe.kind == MessageKind::Request,
+        probe.request_uri.is_some()
+    );
+    assert_eq!(
+        probe.kind == MessageKind::Response,
+        probe.status_code.is_some()
+    );
     for header in &probe.headers {
         assert!(!header.name.is_empty(), "a header has a name");
         assert!(is_within(header.name, data) && is_within(header.value, data));
@@ -102,9 +111,16 @@ pub fn sip_parse(data: &[u8]) {
         let Some(reply) = sip::respond(&probe, &context) else {
             continue;
         };
-        assert_eq!(probe.kind, MessageKind::Request, "only requests are answered");
+        assert_eq!(
+            probe.kind,
+            MessageKind::Request,
+            "only requests are answered"
+        );
         if let Some(limit) = max_reply_bytes {
-            assert!(reply.len() <= limit, "a UDP reply is never bigger than the request");
+            assert!(
+                reply.len() <= limit,
+                "a UDP reply is never bigger than the request"
+            );
         }
         assert_eq!(parse(&reply).kind, MessageKind::Response);
         assert_eq!(
@@ -170,7 +186,10 @@ fn frame_stream(data: &[u8], chunk_sizes: &[usize], cap: usize) -> (Vec<Vec<u8>>
                     messages.push(buffer.drain(..length).collect());
                 }
                 FrameCheck::Incomplete => {
-                    assert!(buffer.len() <= cap, "an unrefused buffer stays within the cap");
+                    assert!(
+                        buffer.len() <= cap,
+                        "an unrefused buffer stays within the cap"
+                    );
                     break;
                 }
                 FrameCheck::TooLarge => return (messages, StreamEnd::TooLarge),
@@ -239,7 +258,11 @@ fn check_record(text: &str) {
     };
     assert!(text.len() <= MAX_RECORD_BYTES);
     assert!(event.sip_message.len() <= MAX_SHARED_MESSAGE_BYTES);
-    for field in [&event.called_number, &event.sip_method, &event.sip_user_agent] {
+    for field in [
+        &event.called_number,
+        &event.sip_method,
+        &event.sip_user_agent,
+    ] {
         assert!(field.len() <= 1024);
     }
     let Origin::Peer(origin) = &event.origin else {
@@ -298,7 +321,10 @@ fn check_event_json(event: &BadActor) {
         ("sip_user_agent", &event.sip_user_agent),
         ("sip_message", &event.sip_message),
     ] {
-        assert_eq!(object.get(key).and_then(|v| v.as_str()), Some(field.as_str()));
+        assert_eq!(
+            object.get(key).and_then(|v| v.as_str()),
+            Some(field.as_str())
+        );
     }
 }
 
@@ -328,10 +354,11 @@ fn assert_one_line(message: &str) {
 
 /// Whether `part` is a slice of `whole` (empty slices anywhere count).
 fn is_within(part: &[u8], whole: &[u8]) -> bool {
-    part.is_empty() || whole.as_ptr_range().start <= part.as_ptr() && {
-        let end = part.as_ptr_range().end;
-        end <= whole.as_ptr_range().end
-    }
+    part.is_empty()
+        || whole.as_ptr_range().start <= part.as_ptr() && {
+            let end = part.as_ptr_range().end;
+            end <= whole.as_ptr_range().end
+        }
 }
 
 fn capture() -> Capture {

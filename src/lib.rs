@@ -16,6 +16,7 @@
 //! - [`p2p`]: peer-to-peer sharing of signed records over rust-libp2p.
 //! - [`node_id`]: the node's persistent id.
 //! - [`fuzzing`]: the fuzz targets' bodies (`fuzz/`), shared with the corpus replay test.
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod api;

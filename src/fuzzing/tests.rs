@@ -24,7 +24,7 @@ fn files_in(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Runs `target` on every file, naming the file whose input panicked.
-fn replay(name: &str, target: fn(&[u8]), files: &[PathBuf]) {
+fn replay(name: &str, target: Target, files: &[PathBuf]) {
     for file in files {
         let data = std::fs::read(file).expect("readable corpus file");
         let outcome = std::panic::catch_unwind(|| target(&data));
@@ -55,12 +55,18 @@ fn every_saved_corpus_and_regression_input_passes_its_target() {
 fn seeds_and_sip_fixtures_pass_their_targets() {
     let mut sip = files_in(&repo_path("tests/fixtures/sip"));
     sip.extend(files_in(&repo_path("fuzz/seeds/sip")));
-    assert!(sip.len() > 50, "SIP fixtures, RFC 4475 messages and captured probes");
+    assert!(
+        sip.len() > 50,
+        "SIP fixtures, RFC 4475 messages and captured probes"
+    );
     replay("sip_parse", sip_parse, &sip);
     replay("sip_framing", sip_framing, &sip);
     for name in ["p2p_record", "config"] {
         let seeds = files_in(&repo_path(&format!("fuzz/seeds/{name}")));
-        assert!(seeds.len() >= 10, "fuzz/seeds/{name} holds the hand-made seeds");
+        assert!(
+            seeds.len() >= 10,
+            "fuzz/seeds/{name} holds the hand-made seeds"
+        );
         let target = TARGETS
             .iter()
             .find_map(|(target_name, target)| (*target_name == name).then_some(*target))
@@ -81,7 +87,10 @@ fn every_fuzz_target_binary_calls_a_shared_body() {
     names.sort_unstable();
     let mut shared: Vec<&str> = TARGETS.iter().map(|(name, _)| *name).collect();
     shared.sort_unstable();
-    assert_eq!(names, shared, "fuzz/Cargo.toml lists exactly the shared targets");
+    assert_eq!(
+        names, shared,
+        "fuzz/Cargo.toml lists exactly the shared targets"
+    );
     for name in names {
         let source = std::fs::read_to_string(repo_path(&format!("fuzz/fuzz_targets/{name}.rs")))
             .expect("target source");
@@ -94,7 +103,8 @@ fn every_fuzz_target_binary_calls_a_shared_body() {
 
 #[test]
 fn framing_loop_frames_messages_alike_whatever_the_read_sizes() {
-    let stream = b"\r\nOPTIONS sip:a@b SIP/2.0\r\nl: 3\r\n\r\nabcREGISTER sip:b SIP/2.0\r\n\r\n\r\nXY";
+    let stream =
+        b"\r\nOPTIONS sip:a@b SIP/2.0\r\nl: 3\r\n\r\nabcREGISTER sip:b SIP/2.0\r\n\r\n\r\nXY";
     let (messages, end) = frame_stream(stream, &[1], 1024);
     assert_eq!(messages.len(), 2);
     assert!(messages[0].ends_with(b"abc"));
@@ -140,4 +150,3 @@ fn slices_outside_the_input_are_told_apart() {
     let copy = whole.to_vec();
     assert!(!is_within(&copy[..3], whole));
 }
-

@@ -92,7 +92,10 @@ fn files_the_daemon_creates_are_private() {
     // While it runs, so the WAL and shared-memory files exist.
     for (name, expected) in PRIVATE_FILES {
         let actual = mode(&daemon.path(name));
-        assert_eq!(actual, expected, "{name} is {actual:o}, expected {expected:o}");
+        assert_eq!(
+            actual, expected,
+            "{name} is {actual:o}, expected {expected:o}"
+        );
     }
     daemon.stop().assert_clean_exit();
 }
@@ -160,7 +163,9 @@ fn the_systemd_unit_sandboxes_an_unprivileged_user_with_one_capability() {
     for flag in ["--db-file", "--cert", "--key", "--json-log-file"] {
         let path = Path::new(flag_value(&exec, flag));
         assert!(
-            writable.iter().any(|dir| path.parent() == Some(Path::new(dir))),
+            writable
+                .iter()
+                .any(|dir| path.parent() == Some(Path::new(dir))),
             "{flag} {} is in a ReadWritePaths directory",
             path.display()
         );
@@ -203,7 +208,10 @@ fn the_systemd_unit_sandboxes_an_unprivileged_user_with_one_capability() {
     let copy = dir.path().join("sentrypeer.service");
     std::fs::write(
         &copy,
-        unit.replace("/usr/local/bin/sentrypeer", env!("CARGO_BIN_EXE_sentrypeer")),
+        unit.replace(
+            "/usr/local/bin/sentrypeer",
+            env!("CARGO_BIN_EXE_sentrypeer"),
+        ),
     )
     .expect("write unit copy");
     let verified = Command::new("systemd-analyze")
@@ -330,7 +338,12 @@ fn an_unprivileged_user_with_only_cap_net_bind_service_serves_the_standard_ports
     );
     let api = ns.run(
         "curl",
-        &["-s", "-w", "\n%{http_code}", "http://127.0.0.1:80/ip-addresses"],
+        &[
+            "-s",
+            "-w",
+            "\n%{http_code}",
+            "http://127.0.0.1:80/ip-addresses",
+        ],
     );
     let answer = String::from_utf8_lossy(&api.stdout);
     assert!(
