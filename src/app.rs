@@ -127,9 +127,13 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let (sip_sockets, tls_listener) = if sip_disable {
         (None, None)
     } else {
-        let sockets = transport::bind_udp_and_tcp(sip_listen_address)?;
+        let sockets = transport::bind_udp_and_tcp(sip_listen_address)
+            .map_err(|error| explain_privileged_port(error, sip_listen_address))?;
         let tls = match tls_config {
-            Some(_) => Some(transport::bind_tcp(tls_listen_address, "TLS")?),
+            Some(_) => Some(
+                transport::bind_tcp(tls_listen_address, "TLS")
+                    .map_err(|error| explain_privileged_port(error, tls_listen_address))?,
+            ),
             None => None,
         };
         (Some(sockets), tls)
@@ -137,6 +141,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let api_listener = if api {
         Some(
             transport::bind_tcp(api_listen_address, "API")
+                .map_err(|error| explain_privileged_port(error, api_listen_address))
                 .with_context(|| format!("Failed to start HTTP server on {api_listen_address}"))?,
         )
     } else {
@@ -428,4 +433,25 @@ type ListenerResult = Result<Result<(), transport::TransportError>, tokio::task:
 
 fn flatten(ended: ListenerResult) -> anyhow::Result<()> {
     ended.context("listener task")?.context("listener")
+}
+
+/// A bind refused for lack of privilege on a port below 1024, with how to allow it.
+fn explain_privileged_port(
+    error: transport::TransportError,
+    address: std::net::SocketAddr,
+) -> anyhow::Error {
+    let denied = matches!(
+        &error,
+        transport::TransportError::Bind { source, .. }
+            if source.kind() == std::io::ErrorKind::PermissionDenied
+    );
+    if denied && address.port() < 1024 {
+        anyhow::Error::new(error).context(format!(
+            "port {} is below 1024: run as root or with CAP_NET_BIND_SERVICE \
+             (see contrib/systemd/sentrypeer.service)",
+            address.port()
+        ))
+    } else {
+        error.into()
+    }
 }

@@ -416,3 +416,6 @@ mod tests {
         assert_eq!(canonical(v6).to_string(), "[2001:db8::1]:5060");
     }
 }
+
+#[cfg(test)]
+mod json_properties;

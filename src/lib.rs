@@ -16,6 +16,8 @@
 //! - [`sinks`]: JSON log, syslog and webhook.
 //! - [`p2p`]: peer-to-peer sharing of signed records over rust-libp2p.
 //! - [`node_id`]: the node's persistent id.
+//! - [`fuzzing`]: the fuzz targets' bodies (`fuzz/`), shared with the corpus replay test.
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod api;
@@ -23,6 +25,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod event;
+pub mod fuzzing;
 pub mod node_id;
 pub mod p2p;
 pub mod pipeline;

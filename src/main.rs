@@ -1,5 +1,6 @@
 //! The `sentrypeer` binary: command line → configuration → logging → runtime → `app::run`.
 //! Exit codes: 0 clean stop, 1 runtime failure, 2 bad command line or configuration.
+#![forbid(unsafe_code)]
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

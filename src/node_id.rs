@@ -39,7 +39,7 @@ pub fn path_for_database(db_file: &Path) -> PathBuf {
     db_file.with_extension("node_id")
 }
 
-/// Reads the node id from `path`, or creates the file with a new random (v4) UUID.
+/// Reads the node id from `path`, or creates the file (mode 0600) with a new random (v4) UUID.
 ///
 /// # Errors
 /// When the file cannot be read, holds something else, or cannot be created.
@@ -54,9 +54,11 @@ pub fn load_or_create(path: &Path) -> Result<Uuid, NodeIdError> {
                 path: path.to_owned(),
                 source,
             };
+            use std::os::unix::fs::OpenOptionsExt;
             let mut file = std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
+                .mode(0o600)
                 .open(path)
                 .map_err(write_error)?;
             writeln!(file, "{}", id.hyphenated())

@@ -207,10 +207,9 @@ impl SignedRecord {
         if text.len() > MAX_RECORD_BYTES {
             return Err(RecordError::TooLarge(text.len()));
         }
-        let signed: SignedRecord = serde_json::from_str(text)
-            .map_err(|error| RecordError::Malformed(error.to_string()))?;
-        let body: RecordBody = serde_json::from_str(&signed.body)
-            .map_err(|error| RecordError::Malformed(error.to_string()))?;
+        let signed: SignedRecord = serde_json::from_str(text).map_err(|error| malformed(&error))?;
+        let body: RecordBody =
+            serde_json::from_str(&signed.body).map_err(|error| malformed(&error))?;
         if body.v != RECORD_VERSION {
             return Err(RecordError::Version(body.v));
         }
@@ -348,6 +347,24 @@ pub fn public_key_of(peer_id: &PeerId) -> Option<PublicKey> {
         .then(|| PublicKey::try_decode_protobuf(multihash.digest()).ok())
         .flatten()
         .filter(|key| key.to_peer_id() == *peer_id)
+}
+
+/// Longest refusal reason kept from a JSON error (it quotes the peer's bytes and is logged).
+const MAX_REASON_CHARS: usize = 160;
+
+/// [`RecordError::Malformed`] for a record that is not valid JSON of its shape. serde's message
+/// quotes the peer's bytes (an unknown field's name, say), so control characters are escaped and
+/// the text is cut: a refusal reason is one short line, whatever a peer sends.
+fn malformed(error: &serde_json::Error) -> RecordError {
+    let mut reason = String::new();
+    for c in error.to_string().chars() {
+        if c.is_control() {
+            reason.extend(c.escape_default());
+        } else {
+            reason.push(c);
+        }
+    }
+    RecordError::Malformed(reason.chars().take(MAX_REASON_CHARS).collect())
 }
 
 /// Hex of a signature; longer texts than any signature are refused before decoding.

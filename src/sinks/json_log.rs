@@ -27,6 +27,11 @@ pub struct JsonLogStats {
     pub failed: AtomicU64,
 }
 
+/// Mode of a JSON log file the sink creates: the owner writes, its group (a log shipper's) reads,
+/// nobody else (the raw messages can hold credentials scanners try). An existing file keeps its
+/// mode.
+pub const JSON_LOG_MODE: u32 = 0o640;
+
 struct JsonLogFile {
     path: PathBuf,
     writer: BufWriter<File>,
@@ -35,8 +40,14 @@ struct JsonLogFile {
 }
 
 impl JsonLogFile {
+    /// Opens the log for appending; a new file is created with mode [`JSON_LOG_MODE`].
     fn open(path: &Path) -> std::io::Result<Self> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(JSON_LOG_MODE)
+            .open(path)?;
         let inode = file.metadata()?.ino();
         Ok(Self {
             path: path.to_owned(),

@@ -70,7 +70,7 @@ const WRITER_WAL_AUTOCHECKPOINT: i64 = 10_000;
 /// The first 16 bytes of every SQLite 3 database file.
 const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
 
-/// Opens (creating it if missing) the database at `path` for writing, sets WAL,
+/// Opens (creating it, mode 0600, if missing) the database at `path` for writing, sets WAL,
 /// `synchronous=NORMAL` and [`BUSY_TIMEOUT`], and migrates it to [`LATEST_VERSION`].
 ///
 /// A database written by the original SentryPeer (schema version 0, `honey` table present) is
@@ -85,6 +85,7 @@ const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
 pub fn open(path: &Path) -> Result<Connection, StoreError> {
     check_header(path)?;
     ownership::check_not_truncated(path)?;
+    create_private(path);
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -155,6 +156,19 @@ fn configure_writer(conn: &Connection) -> Result<(), rusqlite::Error> {
     conn.pragma_update(None, "wal_autocheckpoint", WRITER_WAL_AUTOCHECKPOINT)?;
     debug!(journal_mode = %mode, "database connection configured");
     Ok(())
+}
+
+/// Creates a missing database file with mode 0600 before SQLite opens it: SQLite gives the
+/// `-wal` and `-shm` files it creates the database file's mode, so the events stay readable by
+/// their owner only whatever the umask. An existing file keeps its mode; a file that cannot be
+/// created is left to SQLite to report in its own words.
+fn create_private(path: &Path) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
 }
 
 /// Refuses a file that exists, is not empty and does not start with the SQLite header, before

@@ -18,6 +18,7 @@ mod idle_connections;
 mod limits;
 mod p2p;
 mod personality;
+mod privileges;
 mod storage;
 mod tls;
 mod tools;

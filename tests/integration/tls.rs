@@ -20,7 +20,7 @@ async fn tls_exchange(
     for cert in CertificateDer::pem_file_iter(cert_pem).expect("read cert") {
         roots.add(cert.expect("cert")).expect("add root");
     }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .expect("protocols")

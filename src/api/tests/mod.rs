@@ -5,6 +5,7 @@ mod attack_types;
 mod compat;
 mod crowdsec;
 mod feeds;
+mod read_only;
 mod v1;
 
 use std::net::SocketAddr;

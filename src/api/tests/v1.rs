@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use super::{Fixture, assert_common_headers, event, get};
 use crate::api::DOCUMENTED_ROUTES;
 
-fn seeded() -> Fixture {
+pub(super) fn seeded() -> Fixture {
     let fixture = Fixture::empty();
     let events: Vec<_> = (0..25)
         .map(|i| {

@@ -317,3 +317,18 @@ proptest! {
         let _ = SignedRecord::verify(&text, "sentrypeer", WEEK, Timestamp::now());
     }
 }
+
+/// Found by the `p2p_record` fuzz target: serde's message quoted an unknown field's name with its
+/// CR, so a peer could put line breaks into this node's logs.
+#[test]
+fn refusal_reasons_are_one_short_line_whatever_the_peer_sent() {
+    let field = format!("a\r\nforged log line{}", "x".repeat(1000));
+    let text = serde_json::json!({ "body": "{}", "signature": "00", field: 1 }).to_string();
+    let error = SignedRecord::verify(&text, "sentrypeer", None, Timestamp::now())
+        .expect_err("unknown field");
+    let reason = error.to_string();
+    assert!(matches!(error, RecordError::Malformed(_)), "{reason}");
+    assert!(!reason.contains(['\r', '\n']), "{reason}");
+    assert!(reason.contains("a\\r\\nforged log line"), "{reason}");
+    assert!(reason.chars().count() <= MAX_REASON_CHARS + "malformed record: ".len());
+}

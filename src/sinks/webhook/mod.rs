@@ -250,6 +250,9 @@ pub fn spawn(
     stats: Arc<WebhookStats>,
     drain: CancellationToken,
 ) -> Result<JoinHandle<()>, WebhookError> {
+    // The HTTP client takes rustls' process-wide provider: ring, the one crypto provider of the
+    // program (libp2p's Noise needs it; the TLS listener uses it too). Installing twice is a no-op.
+    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
         .user_agent(concat!("SentryPeer/", env!("CARGO_PKG_VERSION")))
         .timeout(options.request_timeout)

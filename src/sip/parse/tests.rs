@@ -293,3 +293,117 @@ proptest! {
         }
     }
 }
+
+/// One header line of a generated request: its long name, compact form if any, and value.
+struct GeneratedHeader {
+    long: &'static str,
+    compact: Option<&'static str>,
+    value: String,
+}
+
+/// Writes `name` in mixed case from `case_bits` (bit i set = upper-case letter i).
+fn mixed_case(name: &str, case_bits: u64) -> String {
+    name.chars()
+        .enumerate()
+        .map(|(i, c)| {
+            if case_bits >> (i % 64) & 1 == 1 {
+                c.to_ascii_uppercase()
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
+        .collect()
+}
+
+/// A value folded onto a continuation line before its first space, when it has one.
+fn folded(value: &str, fold_with_tab: bool, line_end: &str) -> String {
+    match value.split_once(' ') {
+        Some((head, tail)) => {
+            let indent = if fold_with_tab { "\t" } else { " " };
+            format!("{head}{line_end}{indent}{tail}")
+        }
+        None => value.to_owned(),
+    }
+}
+
+/// The value with its folds undone: line breaks removed and every run of SP/HT one SP (RFC 3261
+/// §7.3.1: folded whitespace means one space).
+fn unfolded(value: &[u8]) -> Vec<u8> {
+    let mut out: Vec<u8> = Vec::with_capacity(value.len());
+    for &byte in value.iter().filter(|&&byte| byte != b'\r' && byte != b'\n') {
+        let blank = byte == b' ' || byte == b'\t';
+        if blank && out.last() == Some(&b' ') {
+            continue;
+        }
+        out.push(if blank { b' ' } else { byte });
+    }
+    out
+}
+
+proptest! {
+    #[test]
+    fn requests_in_any_header_order_case_and_form_give_back_their_fields(
+        method in "[A-Z]{3,10}",
+        user in "\\+?[0-9]{1,15}",
+        uri_user in "[0-9]{1,12}",
+        agent in "[a-zA-Z0-9./_-]{1,12}( [a-zA-Z0-9./_-]{1,12}){0,2}",
+        call_id in "[a-zA-Z0-9.@-]{1,30}",
+        order in Just((0..8usize).collect::<Vec<_>>()).prop_shuffle(),
+        case_bits in any::<u64>(),
+        compact in proptest::collection::vec(any::<bool>(), 8),
+        fold in proptest::collection::vec(any::<bool>(), 8),
+        fold_with_tab in any::<bool>(),
+        space_before_colon in any::<bool>(),
+        crlf in any::<bool>(),
+    ) {
+        let line_end = if crlf { "\r\n" } else { "\n" };
+        let headers = [
+            GeneratedHeader { long: "Via", compact: Some("v"), value: "SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bK-1".to_owned() },
+            GeneratedHeader { long: "From", compact: Some("f"), value: "\"scanner\" <sip:100@198.51.100.7>;tag=a1".to_owned() },
+            GeneratedHeader { long: "To", compact: Some("t"), value: format!("\"x\" <sip:{user}@203.0.113.1>") },
+            GeneratedHeader { long: "Call-ID", compact: Some("i"), value: call_id.clone() },
+            GeneratedHeader { long: "CSeq", compact: None, value: format!("1 {method}") },
+            GeneratedHeader { long: "User-Agent", compact: None, value: agent.clone() },
+            GeneratedHeader { long: "Max-Forwards", compact: None, value: "70".to_owned() },
+            GeneratedHeader { long: "Contact", compact: Some("m"), value: "<sip:100@198.51.100.7:5060>".to_owned() },
+        ];
+        let mut message = format!("{method} sip:{uri_user}@203.0.113.1 SIP/2.0{line_end}");
+        for &index in &order {
+            let header = &headers[index];
+            let name = match header.compact {
+                Some(short) if compact[index] => short.to_owned(),
+                _ => mixed_case(header.long, case_bits.rotate_left(index as u32 * 8)),
+            };
+            let colon = if space_before_colon { " :" } else { ":" };
+            // CSeq is left unfolded: its method is checked as a token.
+            let value = if fold[index] && header.long != "CSeq" {
+                folded(&header.value, fold_with_tab, line_end)
+            } else {
+                header.value.clone()
+            };
+            message.push_str(&format!("{name}{colon} {value}{line_end}"));
+        }
+        message.push_str(line_end);
+
+        let probe = parse(message.as_bytes());
+        prop_assert!(std::ptr::eq(probe.raw, message.as_bytes()));
+        prop_assert_eq!(probe.kind, MessageKind::Request);
+        prop_assert_eq!(probe.method, Some(method.as_str()));
+        prop_assert_eq!(probe.headers.len(), headers.len());
+        prop_assert!(probe.headers_complete);
+        prop_assert_eq!(probe.called_number(), Some(user.as_bytes()));
+        prop_assert_eq!(probe.request_uri_user(), Some(uri_user.as_bytes()));
+        prop_assert_eq!(probe.call_id(), Some(call_id.as_bytes()));
+        prop_assert_eq!(probe.cseq_method(), Some(method.as_str()));
+        prop_assert_eq!(probe.user_agent().map(unfolded), Some(agent.into_bytes()));
+        prop_assert_eq!(probe.body, b"");
+    }
+
+    #[test]
+    fn arbitrary_bytes_keep_every_fuzzing_invariant(
+        input in proptest::collection::vec(any::<u8>(), 0..2048),
+    ) {
+        crate::fuzzing::sip_parse(&input);
+        crate::fuzzing::sip_framing(&input);
+    }
+}

@@ -1,4 +1,4 @@
-//! HTTPS: rustls (aws-lc-rs) with certificate verification; a receiver whose certificate the
+//! HTTPS: rustls (ring) with certificate verification; a receiver whose certificate the
 //! system does not trust gets a TLS handshake and no event.
 
 use std::time::Duration;
