@@ -14,15 +14,15 @@
 //! | 6 | `other` | `ACK`, `BYE`, `CANCEL`, `PRACK`, `UPDATE`, `INFO`, `NOTIFY`: continuing a dialog or transaction |
 //! | 7 | `scan` | `OPTIONS`, and every other method (`MESSAGE`, `PUBLISH`, `REFER`, unknown ones): discovery |
 //!
-//! Methods are compared ignoring case. A message *looks like an exploit* when its Request-URI
-//! or any header value holds:
+//! Methods are compared ignoring case. A SIP request or response *looks like an exploit* when
 //!
-//! - a control byte (below 0x20 other than tab, CR and LF, or 0x7F);
-//! - more bytes than is plausible ([`MAX_REQUEST_URI_BYTES`], [`MAX_HEADER_VALUE_BYTES`]);
-//! - one of the [`EXPLOIT_PATTERNS`] (ASCII case ignored): SQL injection (`' or `, `union
-//!   select`, `sleep(`, ...), shell injection (`$(`, `${`, a backtick, `/bin/sh`, ...), path
-//!   traversal (`../`, `%2e%2e`), script injection (`<script`, `javascript:`), or repeated
-//!   printf conversions (`%s%s`, `%n%n`, `%x%x`).
+//! - its Request-URI or a header value is longer than is plausible ([`MAX_REQUEST_URI_BYTES`],
+//!   [`MAX_HEADER_VALUE_BYTES`]);
+//! - its start line or header section (not the body) holds a control byte (below 0x20 other
+//!   than tab, CR and LF, or 0x7F), or one of the [`EXPLOIT_PATTERNS`] (ASCII case ignored):
+//!   SQL injection (`' or `, `union select`, `sleep(`, ...), shell injection (`$(`, `${`, a
+//!   backtick, `/bin/sh`, ...), path traversal (`../`, `%2e%2e`), script injection (`<script`,
+//!   `javascript:`), or repeated printf conversions (`%s%s`, `%n%n`, `%x%x`).
 //!
 //! The evidence (credentials, `From` user, `Contact`, `P-Asserted-Identity`) is read from the
 //! headers whatever the attack type, so a malformed REGISTER still yields its username.
@@ -284,29 +284,36 @@ fn attack_type(probe: &Probe<'_>, looks_like_exploit: bool, has_credentials: boo
     }
 }
 
-/// The first exploit sign in the Request-URI or a header value.
+/// The first exploit sign: an overlong Request-URI or header value, then a control byte or an
+/// [`EXPLOIT_PATTERNS`] entry anywhere in the start line and header section (one pass over
+/// them; no pattern holds a line break, so none matches across lines). Only SIP requests and
+/// responses are looked at: anything else is `malformed` already.
 pub fn exploit_sign(probe: &Probe<'_>) -> Option<ExploitSign> {
-    let request_uri = probe.request_uri.map(|uri| (uri, MAX_REQUEST_URI_BYTES));
-    let header_values = probe
-        .headers
-        .iter()
-        .map(|header| (header.value, MAX_HEADER_VALUE_BYTES));
-    request_uri
-        .into_iter()
-        .chain(header_values)
-        .find_map(|(field, max_bytes)| field_sign(field, max_bytes))
-}
-
-/// The exploit sign in one field, if any.
-fn field_sign(field: &[u8], max_bytes: usize) -> Option<ExploitSign> {
-    if field.len() > max_bytes {
+    if !matches!(probe.kind, MessageKind::Request | MessageKind::Response) {
+        return None;
+    }
+    let overlong = probe
+        .request_uri
+        .is_some_and(|uri| uri.len() > MAX_REQUEST_URI_BYTES)
+        || probe
+            .headers
+            .iter()
+            .any(|header| header.value.len() > MAX_HEADER_VALUE_BYTES);
+    if overlong {
         return Some(ExploitSign::Overlong);
     }
-    if field.iter().any(|&byte| is_control_byte(byte)) {
+    // The body is the tail of the message; what comes before it is the start line and headers.
+    let head_length = probe.raw.len().saturating_sub(probe.body.len());
+    pattern_sign(probe.raw.get(..head_length).unwrap_or_default())
+}
+
+/// The first control byte or exploit pattern in `bytes`, if any.
+fn pattern_sign(bytes: &[u8]) -> Option<ExploitSign> {
+    if bytes.iter().any(|&byte| is_control_byte(byte)) {
         return Some(ExploitSign::ControlByte);
     }
     let matcher = EXPLOIT_MATCHER.as_ref()?;
-    let found = matcher.find(field)?;
+    let found = matcher.find(bytes)?;
     EXPLOIT_PATTERNS
         .get(found.pattern().as_usize())
         .map(|(_, sign)| *sign)

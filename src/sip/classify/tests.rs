@@ -341,11 +341,7 @@ fn the_exploit_matcher_builds_and_every_pattern_triggers_its_sign() {
         let upper = pattern.to_ascii_uppercase();
         for variant in [pattern.to_owned(), upper] {
             let field = format!("abc{variant}def");
-            assert_eq!(
-                field_sign(field.as_bytes(), MAX_HEADER_VALUE_BYTES),
-                Some(sign),
-                "{variant}"
-            );
+            assert_eq!(pattern_sign(field.as_bytes()), Some(sign), "{variant}");
         }
     }
 }
