@@ -15,6 +15,7 @@
 //! - [`sinks`]: JSON log, syslog and webhook.
 //! - [`p2p`]: peer-to-peer sharing of signed records over rust-libp2p.
 //! - [`node_id`]: the node's persistent id.
+//! - [`thread_priority`]: background threads (the store writer) give way to capture.
 #![warn(missing_docs)]
 
 pub mod api;
@@ -29,4 +30,5 @@ pub mod shutdown;
 pub mod sinks;
 pub mod sip;
 pub mod store;
+pub mod thread_priority;
 pub mod transport;

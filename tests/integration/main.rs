@@ -13,6 +13,7 @@ mod firewall;
 mod limits;
 mod p2p;
 mod storage;
+mod throughput;
 mod tls;
 mod tools;
 mod webhook;
