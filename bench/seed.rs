@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use jiff::{SignedDuration, Timestamp};
-use sentrypeer::event::{BadActor, CollectedMethod, Origin, Transport};
+use sentrypeer::event::{Attack, BadActor, CollectedMethod, Origin, Transport};
 use sentrypeer::sip::MessageKind;
 use uuid::Uuid;
 
@@ -82,6 +82,12 @@ fn event(node: Uuid, at: Timestamp, ip: u64, number: u64) -> BadActor {
         (ip % 256) as u8,
     );
     let number = format!("00{}", 4_600_000_000 + number);
+    let sip_message = format!(
+        "INVITE sip:{number}@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {ip}:5060;branch=z9hG4bK-1\r\n\
+         From: <sip:100@{ip}>;tag=1\r\nTo: <sip:{number}@127.0.0.1>\r\nCall-ID: bench\r\n\
+         CSeq: 1 INVITE\r\nUser-Agent: friendly-scanner\r\nContent-Length: 0\r\n\r\n"
+    );
+    let attack = Attack::from_message(sip_message.as_bytes());
     BadActor {
         event_timestamp: at,
         event_uuid: Uuid::now_v7(),
@@ -90,16 +96,13 @@ fn event(node: Uuid, at: Timestamp, ip: u64, number: u64) -> BadActor {
         transport: Transport::Udp,
         source: SocketAddr::new(IpAddr::V4(ip), 5060),
         destination: SocketAddr::from(([127, 0, 0, 1], 5060)),
-        sip_message: format!(
-            "INVITE sip:{number}@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {ip}:5060;branch=z9hG4bK-1\r\n\
-             From: <sip:100@{ip}>;tag=1\r\nTo: <sip:{number}@127.0.0.1>\r\nCall-ID: bench\r\n\
-             CSeq: 1 INVITE\r\nUser-Agent: friendly-scanner\r\nContent-Length: 0\r\n\r\n"
-        ),
+        sip_message,
         called_number: number.clone(),
         request_uri_user: Some(number),
         sip_method: "INVITE".to_owned(),
         sip_user_agent: "friendly-scanner".to_owned(),
         message_kind: MessageKind::Request,
         origin: Origin::Local,
+        attack,
     }
 }

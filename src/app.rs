@@ -2,7 +2,6 @@
 //! signal and stops everything in order (listeners, then queues drain, then the store closes).
 //! The only module that knows every other one.
 
-use std::future::IntoFuture;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -21,19 +20,20 @@ use crate::pipeline::Pipeline;
 use crate::sinks::json_log::{self, JsonLogStats};
 use crate::sinks::syslog::{self, SyslogStats, SyslogTarget};
 use crate::sinks::webhook::{self, WebhookOptions, WebhookStats};
-use crate::sip::Personality;
 use crate::store::{self, StoreStats, WriterOptions};
 use crate::transport::certs::{self, CertSource};
 use crate::transport::udp_drops::UdpDropMonitor;
-use crate::transport::{self, ProbeHandler, StreamLimits};
+use crate::transport::{self, ConnectionCounters, ProbeHandler, StreamLimits};
 use crate::{node_id, shutdown};
 
 /// How long a new peer has to share records before gossipsub scores it down.
 const P2P_FREELOADER_GRACE: Duration = Duration::from_secs(600);
 /// How long shutdown waits for API requests in flight (and for the p2p node).
 const API_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-/// How often rate-limit state of quiet sources is forgotten.
-const RATE_LIMIT_CLEANUP_INTERVAL: Duration = Duration::from_secs(60);
+/// How often rate-limit state of quiet sources is forgotten. Short, so a flood from spoofed
+/// random sources holds at most about a second's worth of them in memory (a source's state is
+/// forgotten as soon as it could send a full burst again).
+const RATE_LIMIT_CLEANUP_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Runs the daemon until SIGINT/SIGTERM or until `shutdown` is cancelled.
 ///
@@ -54,7 +54,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         max_message_bytes,
         tcp_idle_timeout_secs,
         tls_handshake_timeout_secs,
+        sip_header_timeout_secs,
         max_connections,
+        sip_max_connections_per_source,
         event_queue_capacity,
         db_file,
         retention_days,
@@ -89,11 +91,17 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         webhook_include_peer_data: _,
         webhook_timeout_secs: _,
         webhook_max_attempts: _,
+        personality,
     } = config;
+    let personality = personality.resolve().context("personality")?;
+    let mut responder_key = [0u8; 16];
+    getrandom::fill(&mut responder_key)
+        .map_err(|error| anyhow::anyhow!("no randomness for the responder key: {error}"))?;
     if webhook_options.is_none() && oauth2_client_id.is_some() {
         tracing::warn!("OAuth2 client credentials (-i, -c) without a webhook URL (-w); ignored");
     }
 
+    shutdown::survive_file_size_limit().context("installing the SIGXFSZ handler")?;
     // Certificates first: a bad one stops start-up before anything is opened or bound.
     let tls_config = if sip_disable || tls_disable {
         None
@@ -165,6 +173,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         None
     };
 
+    // The database before any file next to it: a file that is not ours stops start-up first.
+    let connection = store::open(&db_file).context("database")?;
     let node_id_path = node_id::path_for_database(&db_file);
     let node_id = node_id::load_or_create(&node_id_path).context("node id")?;
     tracing::info!(%node_id, path = %node_id_path.display(), "node id");
@@ -172,7 +182,6 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     // Consumers first, so nothing a listener accepts has nowhere to go.
     let mut pipeline = Pipeline::builder();
     let mut consumers: Vec<(&'static str, JoinHandle<()>)> = Vec::new();
-    let connection = store::open(&db_file).context("database")?;
     let store_stats = Arc::new(StoreStats::default());
     let store_thread = store::spawn_writer(
         connection,
@@ -232,10 +241,14 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         ))),
         _ => None,
     };
+    if sip_responsive {
+        tracing::info!(personality = %personality.name, "responsive mode");
+    }
     let handler = Arc::new(ProbeHandler::new(
         node_id,
         sip_responsive,
-        Personality::default(),
+        personality,
+        responder_key,
         pipeline.clone(),
         sip_reply_rate_limit,
     ));
@@ -243,9 +256,14 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let limits = StreamLimits {
         max_message_bytes,
         idle_timeout: Duration::from_secs(tcp_idle_timeout_secs),
+        message_timeout: Duration::from_secs(sip_header_timeout_secs),
         handshake_timeout: Duration::from_secs(tls_handshake_timeout_secs),
         max_connections,
+        max_connections_per_source: sip_max_connections_per_source,
     };
+    let stream_listeners = u64::from(sip_sockets.is_some()) + u64::from(tls_listener.is_some());
+    transport::raise_open_file_limit(stream_listeners, max_connections);
+    let connection_counters = Arc::new(ConnectionCounters::default());
     // Kernel drops on the UDP socket are the one loss the listener cannot count itself.
     let udp_drops = sip_sockets.as_ref().and_then(|(udp, _)| {
         UdpDropMonitor::new(udp)
@@ -267,6 +285,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
                 tcp_listener,
                 Arc::clone(&handler),
                 limits,
+                Arc::clone(&connection_counters),
                 shutdown.clone(),
             ));
         }
@@ -279,6 +298,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
                 TlsAcceptor::from(tls_config),
                 Arc::clone(&handler),
                 limits,
+                Arc::clone(&connection_counters),
                 shutdown.clone(),
             ));
         }
@@ -292,6 +312,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
                 telemetry: Telemetry {
                     pipeline: Some(pipeline.monitor()),
                     transport: Some(handler.shared_counters()),
+                    connections: Some(Arc::clone(&connection_counters)),
                     store: Arc::clone(&store_stats),
                     p2p: p2p_node.as_ref().map(|_| Arc::clone(&p2p_stats)),
                     webhook: webhook.as_ref().map(|(_, stats)| Arc::clone(stats)),
@@ -306,11 +327,12 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             };
             tracing::info!("listening for API on {}", listener.local_addr()?);
             let router = api::router(Arc::new(state), ApiLimits::default());
-            Some(tokio::spawn(
-                axum::serve(listener, router)
-                    .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-                    .into_future(),
-            ))
+            Some(tokio::spawn(api::serve(
+                listener,
+                router,
+                api::ServeLimits::default(),
+                shutdown.clone(),
+            )))
         }
         None => None,
     };

@@ -233,6 +233,14 @@ pub struct Cli {
     #[arg(short = 'r', long = "responsive", visible_alias = "sip-responsive")]
     pub responsive: bool,
 
+    /// What responsive mode pretends to be: freepbx (default), generic or canned, or use SENTRYPEER_SIP_PERSONALITY env
+    #[arg(
+        long = "sip-personality",
+        env = "SENTRYPEER_SIP_PERSONALITY",
+        value_name = "NAME"
+    )]
+    pub sip_personality: Option<String>,
+
     /// Disable SIP mode completely or use SENTRYPEER_SIP_DISABLE env
     #[arg(short = 'R', long = "sip-disable", alias = "unresponsive")]
     pub sip_disable: bool,
@@ -332,13 +340,37 @@ pub struct Cli {
     )]
     pub tcp_idle_timeout: Option<u64>,
 
-    /// Concurrent TCP+TLS connections (default 1024) or use SENTRYPEER_MAX_CONNECTIONS env
+    /// Concurrent connections, TCP and TLS each (default 1024) or use SENTRYPEER_MAX_CONNECTIONS env
     #[arg(
         long = "max-connections",
         env = "SENTRYPEER_MAX_CONNECTIONS",
         value_name = "N"
     )]
     pub max_connections: Option<usize>,
+
+    /// Concurrent connections from one source IP, TCP and TLS each, 0 = no cap (default 32) or use SENTRYPEER_SIP_MAX_CONNECTIONS_PER_SOURCE env
+    #[arg(
+        long = "sip-max-connections-per-source",
+        env = "SENTRYPEER_SIP_MAX_CONNECTIONS_PER_SOURCE",
+        value_name = "N"
+    )]
+    pub sip_max_connections_per_source: Option<usize>,
+
+    /// Seconds a TCP/TLS message may take from its first byte to its end (default 10) or use SENTRYPEER_SIP_HEADER_TIMEOUT env
+    #[arg(
+        long = "sip-header-timeout",
+        env = "SENTRYPEER_SIP_HEADER_TIMEOUT",
+        value_name = "SECS"
+    )]
+    pub sip_header_timeout: Option<u64>,
+
+    /// Seconds a TLS handshake may take (default 10) or use SENTRYPEER_TLS_HANDSHAKE_TIMEOUT env
+    #[arg(
+        long = "tls-handshake-timeout",
+        env = "SENTRYPEER_TLS_HANDSHAKE_TIMEOUT",
+        value_name = "SECS"
+    )]
+    pub tls_handshake_timeout: Option<u64>,
 
     /// Load and check the configuration, print it and exit
     #[arg(long = "check-config")]

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::sip::PersonalitySettings;
+
 /// Largest SIP message accepted on a stream (TCP/TLS), and the largest UDP datagram.
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 65_536;
 /// SentryPeerHQ's OAuth2 token endpoint (the original's hard-coded one).
@@ -97,10 +99,16 @@ pub struct Config {
     pub max_message_bytes: usize,
     /// Seconds a TCP/TLS connection may stay silent before it is closed.
     pub tcp_idle_timeout_secs: u64,
-    /// Seconds a TLS handshake may take.
+    /// Seconds a TLS handshake may take; a client that has not finished by then is disconnected.
     pub tls_handshake_timeout_secs: u64,
-    /// Concurrent TCP + TLS connections; further clients wait in the kernel's backlog.
+    /// Seconds a TCP/TLS message (headers and body) may take from its first byte to its end;
+    /// a slower sender (slowloris) is disconnected and what it sent is recorded.
+    pub sip_header_timeout_secs: u64,
+    /// Concurrent connections, TCP and TLS each; further clients wait in the kernel's backlog.
     pub max_connections: usize,
+    /// Concurrent connections from one source IP, TCP and TLS each; further ones are closed at
+    /// once and counted. 0 = no per-source cap.
+    pub sip_max_connections_per_source: usize,
     /// Events that may wait for each consumer (store, sinks) before new ones are dropped and counted.
     pub event_queue_capacity: usize,
     /// SQLite database file (`-f`).
@@ -169,6 +177,8 @@ pub struct Config {
     pub webhook_timeout_secs: u64,
     /// Attempts per webhook POST before its events are dropped and counted.
     pub webhook_max_attempts: u32,
+    /// What responsive mode pretends to be (`[personality]` table: `name` and overrides).
+    pub personality: PersonalitySettings,
 }
 
 impl Default for Config {
@@ -185,7 +195,9 @@ impl Default for Config {
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             tcp_idle_timeout_secs: 30,
             tls_handshake_timeout_secs: 10,
+            sip_header_timeout_secs: 10,
             max_connections: 1024,
+            sip_max_connections_per_source: 32,
             event_queue_capacity: 8_192,
             db_file: PathBuf::from("sentrypeer.db"),
             retention_days: 7,
@@ -220,6 +232,7 @@ impl Default for Config {
             webhook_include_peer_data: false,
             webhook_timeout_secs: 10,
             webhook_max_attempts: 6,
+            personality: PersonalitySettings::default(),
         }
     }
 }
@@ -281,6 +294,7 @@ impl Config {
                 "tls_handshake_timeout_secs",
                 self.tls_handshake_timeout_secs,
             ),
+            ("sip_header_timeout_secs", self.sip_header_timeout_secs),
         ] {
             if value == 0 {
                 return Err(ConfigError::Invalid {
@@ -358,6 +372,12 @@ impl Config {
                 reason: "1 to 64 letters, digits, '-', '_' or '.'".to_owned(),
             });
         }
+        self.personality
+            .resolve()
+            .map_err(|error| ConfigError::Invalid {
+                option: "personality",
+                reason: error.to_string(),
+            })?;
         if self.db_file.as_os_str().is_empty() {
             return Err(ConfigError::Invalid {
                 option: "db_file",
@@ -426,6 +446,23 @@ mod tests {
             })
         ));
         assert!(Config::default().validate().is_ok());
+    }
+
+    #[test]
+    fn personality_table_is_validated_with_its_option_named() {
+        let config = Config::from_toml(
+            "[personality]\nname = \"generic\"\nextensions = [\"300-200\"]\n",
+            Path::new("t.toml"),
+        )
+        .expect("parses");
+        let shown = config.validate().expect_err("bad range").to_string();
+        assert_eq!(
+            shown,
+            "invalid value for personality: extensions entry \"300-200\": range start is after its end"
+        );
+        let error = Config::from_toml("[personality]\nbogus = 1\n", Path::new("t.toml"))
+            .expect_err("unknown key");
+        assert!(error.to_string().contains("line 2") && error.to_string().contains("bogus"));
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The bad-actor event: the one record every consumer (store, sinks, peers) receives, and its
-//! JSON form (the original's 13 keys, in the original order).
+//! JSON form (the original's 13 keys, in the original order, then the keys this program adds).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -11,6 +11,10 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::sip::{MessageKind, Probe};
+
+mod attack;
+
+pub use attack::{Attack, Credentials, MAX_DETAIL_BYTES};
 
 /// `app_name` of every event.
 pub const APP_NAME: &str = "sentrypeer";
@@ -180,6 +184,8 @@ pub struct BadActor {
     pub message_kind: MessageKind,
     /// Who captured it.
     pub origin: Origin,
+    /// What the message was after, and the credentials and caller identity it carried.
+    pub attack: Attack,
 }
 
 impl BadActor {
@@ -213,6 +219,7 @@ impl BadActor {
             sip_message: lossy_utf8(recorded),
             message_kind: probe.kind,
             origin: Origin::Local,
+            attack: Attack::from_probe(probe),
         }
     }
 
@@ -222,9 +229,15 @@ impl BadActor {
     }
 
     /// The JSON log / webhook object: the original's 13 keys in the original order, all strings,
-    /// plus `origin` for events received from peers.
-    /// `source_ip` and `destination_ip` are `IP:port` (`[v6]:port`), as T-Pot parses them.
+    /// then `origin` for events received from peers, `attack_type`, and the credential and
+    /// caller-identity keys the message carried (absent ones are left out, so every value stays
+    /// a string). `source_ip` and `destination_ip` are `IP:port` (`[v6]:port`), as T-Pot parses
+    /// them.
     pub fn to_json(&self) -> EventJson<'_> {
+        let credentials = self.attack.credentials.as_ref();
+        let credential = |field: fn(&Credentials) -> &Option<String>| {
+            credentials.and_then(|credentials| field(credentials).as_deref())
+        };
         EventJson {
             app_name: APP_NAME,
             app_version: APP_VERSION,
@@ -243,6 +256,20 @@ impl BadActor {
                 Origin::Local => None,
                 Origin::Peer(_) => Some(self.origin.to_column().into_owned()),
             },
+            attack_type: self.attack.attack_type.as_str(),
+            auth_scheme: credential(|c| &c.scheme),
+            auth_username: credential(|c| &c.username),
+            auth_realm: credential(|c| &c.realm),
+            auth_nonce: credential(|c| &c.nonce),
+            auth_uri: credential(|c| &c.uri),
+            auth_response: credential(|c| &c.response),
+            auth_algorithm: credential(|c| &c.algorithm),
+            auth_qop: credential(|c| &c.qop),
+            auth_cnonce: credential(|c| &c.cnonce),
+            auth_nc: credential(|c| &c.nc),
+            from_user: self.attack.from_user.as_deref(),
+            contact: self.attack.contact.as_deref(),
+            p_asserted_identity: self.attack.p_asserted_identity.as_deref(),
         }
     }
 
@@ -283,10 +310,51 @@ pub struct EventJson<'a> {
     pub sip_user_agent: &'a str,
     /// The raw message.
     pub sip_message: &'a str,
-    /// Only for events received from a peer: `peer:<PeerId>` (local events keep exactly the
-    /// original's 13 keys).
+    /// Only for events received from a peer: `peer:<PeerId>`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
+    /// What the message was after (`scan`, `extension_enumeration`, `password_cracking`,
+    /// `call_attempt`, `malformed`, `other`); always present.
+    pub attack_type: &'a str,
+    /// Scheme of the credentials (`Digest`, `Basic`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_scheme: Option<&'a str>,
+    /// Account tried.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_username: Option<&'a str>,
+    /// Digest `realm`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_realm: Option<&'a str>,
+    /// Digest `nonce`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_nonce: Option<&'a str>,
+    /// Digest `uri`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_uri: Option<&'a str>,
+    /// Digest `response`, or the Basic token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_response: Option<&'a str>,
+    /// Digest `algorithm`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_algorithm: Option<&'a str>,
+    /// Digest `qop`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_qop: Option<&'a str>,
+    /// Digest `cnonce`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_cnonce: Option<&'a str>,
+    /// Digest `nc`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_nc: Option<&'a str>,
+    /// User part of the `From` URI.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_user: Option<&'a str>,
+    /// The `Contact` value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact: Option<&'a str>,
+    /// The `P-Asserted-Identity` value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_asserted_identity: Option<&'a str>,
 }
 
 /// Formats a timestamp as the original's `event_timestamp`, in UTC, always 9 fraction digits:

@@ -7,7 +7,8 @@
 //! - [`cli`] and [`config`]: flags, `SENTRYPEER_*` variables and the TOML file, merged.
 //! - [`shutdown`]: the one shutdown signal.
 //! - [`event`]: [`event::BadActor`], the one record every consumer receives, and its JSON form.
-//! - [`sip`]: pure SIP handling (framing, parsing, reply policy); no I/O.
+//! - [`sip`]: pure SIP handling (framing, parsing, credentials, attack classification,
+//!   personalities, the reply writer and the PBX state machine); no I/O.
 //! - [`transport`]: UDP, TCP and TLS listeners, and the probe handler they share.
 //! - [`pipeline`]: bounded fan-out of events to consumers, with drop counters.
 //! - [`store`]: SQLite schema, migrations, the writer thread, retention and the read side.

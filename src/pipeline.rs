@@ -495,7 +495,7 @@ impl PipelineMonitor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{CollectedMethod, Origin, Transport};
+    use crate::event::{Attack, CollectedMethod, Origin, Transport};
     use crate::sip::MessageKind;
 
     fn event() -> BadActor {
@@ -514,6 +514,7 @@ mod tests {
             sip_message: String::new(),
             message_kind: MessageKind::Request,
             origin: Origin::Local,
+            attack: Attack::default(),
         }
     }
 

@@ -155,6 +155,7 @@ async fn stream(
                 origin: OriginFilter::Any,
                 since: Some(format_timestamp(since)),
                 min_seen_count: 0,
+                attack_type: None,
             };
             let mut new = Vec::new();
             query::each_ip(conn, &filter, None, None, |record| {
@@ -264,6 +265,7 @@ mod tests {
             key: "192.0.2.7".to_owned(),
             seen_last: "2026-11-21 11:00:00.000000000".to_owned(),
             seen_count: 3,
+            attack_types: 0,
         };
         let decision = decision(record, now, SignedDuration::from_hours(24));
         assert_eq!(decision.duration, "23h0m0s");

@@ -1,5 +1,5 @@
 //! `/api/v1/events`: recent raw events, newest first, filtered by `since`, `method`,
-//! `user_agent`, `transport`, `origin`, paginated with `limit` and `cursor`.
+//! `user_agent`, `transport`, `origin`, `attack_type`, paginated with `limit` and `cursor`.
 
 use std::sync::Arc;
 
@@ -42,6 +42,9 @@ async fn list(
         user_agent: params.take("user_agent"),
         transport,
         origin: params.origin()?,
+        attack_type: params
+            .attack_type()?
+            .map(|attack_type| attack_type.as_str().to_owned()),
         before_id,
         limit: limit + 1,
     };
@@ -62,7 +65,8 @@ async fn list(
     ))
 }
 
-/// One stored event: the 13 fields of the original, with ports apart, plus what we add.
+/// One stored event: the 13 fields of the original, with ports apart, plus what we add
+/// (`null` where a column is NULL: credentials and identity the message did not carry).
 fn event_json(row: EventRow) -> serde_json::Value {
     json!({
         "id": row.id,
@@ -82,5 +86,19 @@ fn event_json(row: EventRow) -> serde_json::Value {
         "sip_message": row.sip_message,
         "origin": row.origin,
         "message_kind": row.message_kind,
+        "attack_type": row.attack_type,
+        "auth_scheme": row.auth_scheme,
+        "auth_username": row.auth_username,
+        "auth_realm": row.auth_realm,
+        "auth_nonce": row.auth_nonce,
+        "auth_uri": row.auth_uri,
+        "auth_response": row.auth_response,
+        "auth_algorithm": row.auth_algorithm,
+        "auth_qop": row.auth_qop,
+        "auth_cnonce": row.auth_cnonce,
+        "auth_nc": row.auth_nc,
+        "from_user": row.from_user,
+        "contact": row.contact,
+        "p_asserted_identity": row.p_asserted_identity,
     })
 }

@@ -75,6 +75,10 @@ pub(crate) fn details(state: &ApiState, latest_event: Option<String>) -> serde_j
         .transport
         .as_ref()
         .map(|counters| counters.snapshot());
+    let connections = telemetry
+        .connections
+        .as_ref()
+        .map(|counters| counters.snapshot());
     json!({
         "status": "OK",
         "version": APP_VERSION,
@@ -119,6 +123,24 @@ pub(crate) fn details(state: &ApiState, latest_event: Option<String>) -> serde_j
             "sent": per_transport(r.replies_sent),
             "rate_limited": per_transport(r.replies_rate_limited),
             "failed": per_transport(r.replies_failed),
+            "delayed_skipped": per_transport(r.delayed_skipped),
+            "by_status_class": {
+                "1xx": r.replies_by_status_class[0],
+                "2xx": r.replies_by_status_class[1],
+                "3xx": r.replies_by_status_class[2],
+                "4xx": r.replies_by_status_class[3],
+                "5xx": r.replies_by_status_class[4],
+                "6xx": r.replies_by_status_class[5],
+            },
+            "requests_sent": r.requests_sent,
+        })),
+        "connections": connections.map(|c| json!({
+            "open": per_transport(c.open),
+            "accepted": per_transport(c.accepted),
+            "over_source_cap": per_transport(c.over_source_cap),
+            "message_timeouts": per_transport(c.message_timeouts),
+            "idle_timeouts": per_transport(c.idle_timeouts),
+            "handshake_timeouts": per_transport(c.handshake_timeouts),
         })),
     })
 }

@@ -1,6 +1,9 @@
 //! `/api/v1/ip-addresses` and `/api/v1/numbers`: paginated (`limit`, `cursor`), filtered
 //! (`since`, `origin`, `min_seen_count`, and `method`, `user_agent`, `transport`, which count
-//! only the matching events) listings with numeric counts, and point lookups.
+//! only the matching events) listings with numeric counts, and point lookups. IP items also list
+//! the attack types the IP sent (`attack_types`), and the IP listing takes `attack_type`: IPs
+//! that sent at least one such event (with `method`, `user_agent` or `transport`, only events
+//! of that type are counted).
 
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -17,6 +20,7 @@ use super::body::json;
 use super::ip_addresses::parse_ip;
 use super::params::{Params, encode_cursor};
 use super::{ApiError, ApiState};
+use crate::sip::AttackType;
 use crate::store::is_phone_number;
 use crate::store::query::{self, Cursor, SeenRecord};
 
@@ -51,12 +55,19 @@ impl Kind {
         }
     }
 
-    /// One record as an item: `{ "<key_name>": …, "seen_last": …, "seen_count": <integer> }`.
+    /// One record as an item: `{ "<key_name>": …, "seen_last": …, "seen_count": <integer> }`,
+    /// and for IPs `"attack_types": ["scan", …]` (in `AttackType::ALL` order).
     fn item(self, record: SeenRecord) -> serde_json::Value {
         let mut item = serde_json::Map::new();
         item.insert(self.key_name().to_owned(), record.key.into());
         item.insert("seen_last".to_owned(), record.seen_last.into());
         item.insert("seen_count".to_owned(), record.seen_count.into());
+        if let Self::Ips = self {
+            let names: Vec<&str> = AttackType::in_bits(record.attack_types)
+                .map(AttackType::as_str)
+                .collect();
+            item.insert("attack_types".to_owned(), names.into());
+        }
         serde_json::Value::Object(item)
     }
 }
@@ -81,7 +92,10 @@ async fn list(
     kind: Kind,
 ) -> Result<Response, ApiError> {
     let mut params = Params::new(query)?;
-    let filter = params.list_filter()?;
+    let mut filter = params.list_filter()?;
+    if let Kind::Ips = kind {
+        filter.attack_type = params.attack_type()?;
+    }
     let matching = params.event_match()?;
     let limit = params.limit()?;
     let after = params.list_cursor()?;

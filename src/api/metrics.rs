@@ -96,6 +96,36 @@ fn publish_counters(state: &ApiState) {
                 .absolute(replies.replies_rate_limited[index]);
             metrics::counter!("sentrypeer_replies_failed_total", "transport" => label)
                 .absolute(replies.replies_failed[index]);
+            metrics::counter!("sentrypeer_replies_delayed_skipped_total", "transport" => label)
+                .absolute(replies.delayed_skipped[index]);
+        }
+        for (class, count) in ["1xx", "2xx", "3xx", "4xx", "5xx", "6xx"]
+            .into_iter()
+            .zip(replies.replies_by_status_class)
+        {
+            metrics::counter!("sentrypeer_replies_by_status_total", "class" => class)
+                .absolute(count);
+        }
+        metrics::counter!("sentrypeer_requests_sent_total").absolute(replies.requests_sent);
+    }
+    if let Some(connection_counters) = &telemetry.connections {
+        let connections = connection_counters.snapshot();
+        // Only the stream transports have connections.
+        for transport in [Transport::Tcp, Transport::Tls] {
+            let index = transport.index();
+            let label = transport.as_str();
+            metrics::gauge!("sentrypeer_connections_open", "transport" => label)
+                .set(connections.open[index] as f64);
+            metrics::counter!("sentrypeer_connections_accepted_total", "transport" => label)
+                .absolute(connections.accepted[index]);
+            metrics::counter!("sentrypeer_connections_over_source_cap_total", "transport" => label)
+                .absolute(connections.over_source_cap[index]);
+            metrics::counter!("sentrypeer_connections_message_timeouts_total", "transport" => label)
+                .absolute(connections.message_timeouts[index]);
+            metrics::counter!("sentrypeer_connections_idle_timeouts_total", "transport" => label)
+                .absolute(connections.idle_timeouts[index]);
+            metrics::counter!("sentrypeer_connections_handshake_timeouts_total", "transport" => label)
+                .absolute(connections.handshake_timeouts[index]);
         }
     }
     if let Some(p2p) = &telemetry.p2p {

@@ -1,6 +1,7 @@
 //! REST API (`-a`): the original's routes with their exact bodies and headers, versioned
 //! `/api/v1/` routes, blocklist feeds, a CrowdSec-compatible decision stream and Prometheus
-//! metrics. [`router`] is pure; `app.rs` binds and serves it, tests drive it with `oneshot`.
+//! metrics. [`router`] is pure; `app.rs` binds and serves it with [`serve`] (connection cap,
+//! request-head timeout), tests drive it with `oneshot`.
 //!
 //! Every response carries `Access-Control-Allow-Origin: *`, `X-Powered-By: SentryPeer` and
 //! `X-SentryPeer-Version`. Requests are GET (or HEAD) without a body; they run under a timeout
@@ -20,6 +21,7 @@ mod numbers;
 mod original_list;
 mod params;
 mod reader;
+mod serve;
 mod stats;
 
 use std::sync::Arc;
@@ -40,13 +42,14 @@ pub use error::ApiError;
 pub use metrics::install_recorder;
 pub use params::parse_duration;
 pub use reader::ReadPool;
+pub use serve::{ServeLimits, serve};
 
 use crate::config::Secret;
 use crate::event::APP_VERSION;
 use crate::pipeline::PipelineMonitor;
 use crate::sinks::webhook::WebhookStats;
 use crate::store::StoreStats;
-use crate::transport::TransportCounters;
+use crate::transport::{ConnectionCounters, TransportCounters};
 
 /// Routes documented in `openapi.json` (a test checks both agree).
 pub const DOCUMENTED_ROUTES: &[&str] = &[
@@ -99,6 +102,8 @@ pub struct Telemetry {
     pub pipeline: Option<PipelineMonitor>,
     /// Replies sent, rate-limited, failed.
     pub transport: Option<Arc<TransportCounters>>,
+    /// TCP/TLS connections open, refused over the per-source cap, timed out.
+    pub connections: Option<Arc<ConnectionCounters>>,
     /// Events stored and failed.
     pub store: Arc<StoreStats>,
     /// Peer-to-peer counters, when `-p` is on.

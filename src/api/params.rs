@@ -9,6 +9,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::ApiError;
 use crate::event::{Transport, format_timestamp};
+use crate::sip::AttackType;
 use crate::store::query::{Cursor, EventMatch, ListFilter, OriginFilter};
 
 /// Most rows one page may hold.
@@ -120,6 +121,21 @@ impl Params {
             .transpose()
     }
 
+    /// `attack_type`: one of the [`AttackType`] names.
+    pub(crate) fn attack_type(&mut self) -> Result<Option<AttackType>, ApiError> {
+        self.take("attack_type")
+            .map(|text| {
+                AttackType::from_name(&text).ok_or_else(|| {
+                    bad(
+                        "attack_type",
+                        "expected scan, extension_enumeration, password_cracking, call_attempt, \
+                         malformed or other",
+                    )
+                })
+            })
+            .transpose()
+    }
+
     /// Event attributes a listing can be narrowed by: `method`, `user_agent`, `transport`.
     pub(crate) fn event_match(&mut self) -> Result<EventMatch, ApiError> {
         Ok(EventMatch {
@@ -135,6 +151,7 @@ impl Params {
             origin: self.origin()?,
             since: self.since()?,
             min_seen_count: self.unsigned("min_seen_count")?.unwrap_or(0),
+            attack_type: None,
         })
     }
 

@@ -1,5 +1,6 @@
-//! `/api/v1/stats`: totals, counts per method, user agent, transport and message kind, the top
-//! IPs and numbers, and what the pipeline received and dropped.
+//! `/api/v1/stats`: totals, counts per method, user agent, transport, message kind and attack
+//! type, source IPs per attack type, the top IPs and numbers, and what the pipeline received and
+//! dropped.
 
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ use super::body::json;
 use super::health::details;
 use super::params::{Params, bad};
 use super::{ApiError, ApiState};
+use crate::sip::AttackType;
 use crate::store::query::{self, CountBy, SeenRecord};
 
 /// Entries in each top list by default, and at most.
@@ -71,7 +73,16 @@ async fn stats(
             "by_user_agent": counts(stats.by_user_agent),
             "by_transport": counts(stats.by_transport),
             "by_message_kind": counts(stats.by_message_kind),
-            "top_ip_addresses": top_list(stats.top_ip_addresses),
+            "by_attack_type": counts(stats.by_attack_type),
+            "ip_addresses_by_attack_type": counts(stats.ip_addresses_by_attack_type),
+            "top_ip_addresses": stats.top_ip_addresses.into_iter().map(|row| json!({
+                "value": row.key,
+                "seen_last": row.seen_last,
+                "seen_count": row.seen_count,
+                "attack_types": AttackType::in_bits(row.attack_types)
+                    .map(AttackType::as_str)
+                    .collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
             "top_called_numbers": top_list(stats.top_called_numbers),
             "pipeline": health["events"],
         }),

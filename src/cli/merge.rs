@@ -52,8 +52,18 @@ impl Cli {
         set_if_some(&mut config.retention_days, self.retention_days);
         set_if_some(&mut config.sip_reply_rate_limit, self.sip_reply_rate_limit);
         set_if_some(&mut config.max_message_bytes, self.max_message_bytes);
+        set_if_some(&mut config.personality.name, self.sip_personality);
         set_if_some(&mut config.tcp_idle_timeout_secs, self.tcp_idle_timeout);
         set_if_some(&mut config.max_connections, self.max_connections);
+        set_if_some(
+            &mut config.sip_max_connections_per_source,
+            self.sip_max_connections_per_source,
+        );
+        set_if_some(&mut config.sip_header_timeout_secs, self.sip_header_timeout);
+        set_if_some(
+            &mut config.tls_handshake_timeout_secs,
+            self.tls_handshake_timeout,
+        );
         set_if_some(
             &mut config.crowdsec_ban_duration,
             self.crowdsec_ban_duration,

@@ -147,3 +147,28 @@ fn bad_listen_address_is_a_usage_error() {
         "{error}"
     );
 }
+
+#[test]
+fn personality_flag_picks_the_name_and_keeps_the_files_overrides() {
+    let file = Config::from_toml(
+        "[personality]\nname = \"canned\"\n",
+        std::path::Path::new("t.toml"),
+    )
+    .expect("valid");
+    assert_eq!(file.personality.name, "canned");
+    let config = parse(&["--sip-personality", "generic"]).merge(file, |_| false);
+    assert_eq!(config.personality.name, "generic");
+    let overrides = Config::from_toml(
+        "[personality]\nauth_attempts = 1\nring_ms = 50\n",
+        std::path::Path::new("t.toml"),
+    )
+    .expect("valid");
+    let config = parse(&["--sip-personality", "generic"]).merge(overrides, |_| false);
+    let personality = config.personality.resolve().expect("valid");
+    assert_eq!(
+        (personality.name.as_str(), personality.auth_attempts),
+        ("generic", 1)
+    );
+    let untouched = parse(&[]).merge(Config::default(), |_| false);
+    assert_eq!(untouched.personality.name, "freepbx");
+}

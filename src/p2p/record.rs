@@ -4,8 +4,15 @@
 //! ```text
 //! SignedRecord { "body": "<RecordBody as compact JSON>", "signature": "<hex ed25519>" }
 //! RecordBody   { "v": 1, "network", "peer_id", the original's 13 fields (addresses as IP:port),
-//!                "request_uri_user", "message_kind" }
+//!                "request_uri_user", "message_kind",
+//!                optional: "attack_type", "auth_scheme", "auth_username", "auth_realm",
+//!                "auth_nonce", "auth_uri", "auth_response", "auth_algorithm", "auth_qop",
+//!                "auth_cnonce", "auth_nc", "from_user", "contact", "p_asserted_identity" }
 //! ```
+//!
+//! The optional keys are left out when empty. A record without `attack_type` (from a node that
+//! predates attack types) is still valid: its attack type and evidence are read from its
+//! `sip_message`. Nodes that predate them refuse records carrying the new keys (unknown fields).
 //!
 //! The signature covers the exact bytes of `body`, made with the key of the node whose PeerId is
 //! `body.peer_id` (the key is recovered from the PeerId, which embeds ed25519 public keys), so a
@@ -21,8 +28,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::event::{
-    APP_NAME, BadActor, CollectedMethod, Origin, PeerOrigin, Transport, format_timestamp,
-    parse_timestamp,
+    APP_NAME, BadActor, CollectedMethod, Credentials, Origin, PeerOrigin, Transport,
+    format_timestamp, parse_timestamp,
 };
 use crate::sip::MessageKind;
 
@@ -107,6 +114,49 @@ pub struct RecordBody {
     pub request_uri_user: Option<String>,
     /// `request`, `response`, `empty` or `malformed`.
     pub message_kind: String,
+    /// What the event was after (a [`crate::sip::AttackType`] name); `None` in records from
+    /// nodes that predate attack types.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attack_type: Option<String>,
+    /// Credentials scheme.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_scheme: Option<String>,
+    /// Account tried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_username: Option<String>,
+    /// Digest `realm`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_realm: Option<String>,
+    /// Digest `nonce`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_nonce: Option<String>,
+    /// Digest `uri`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_uri: Option<String>,
+    /// Digest `response`, or a Basic token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_response: Option<String>,
+    /// Digest `algorithm`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_algorithm: Option<String>,
+    /// Digest `qop`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_qop: Option<String>,
+    /// Digest `cnonce`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_cnonce: Option<String>,
+    /// Digest `nc`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_nc: Option<String>,
+    /// User part of the `From` URI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_user: Option<String>,
+    /// `Contact` value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<String>,
+    /// `P-Asserted-Identity` value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p_asserted_identity: Option<String>,
 }
 
 /// A record with its signature, as it travels.
@@ -190,6 +240,10 @@ impl RecordBody {
             cut -= 1;
         }
         let json = event.to_json();
+        let attack = &event.attack;
+        let credential = |field: fn(&Credentials) -> &Option<String>| {
+            attack.credentials.as_ref().and_then(|c| field(c).clone())
+        };
         Self {
             v: RECORD_VERSION,
             network: network.to_owned(),
@@ -209,6 +263,20 @@ impl RecordBody {
             sip_message: message[..cut].to_owned(),
             request_uri_user: event.request_uri_user.clone(),
             message_kind: event.message_kind.as_str().to_owned(),
+            attack_type: Some(attack.attack_type.as_str().to_owned()),
+            auth_scheme: credential(|c| &c.scheme),
+            auth_username: credential(|c| &c.username),
+            auth_realm: credential(|c| &c.realm),
+            auth_nonce: credential(|c| &c.nonce),
+            auth_uri: credential(|c| &c.uri),
+            auth_response: credential(|c| &c.response),
+            auth_algorithm: credential(|c| &c.algorithm),
+            auth_qop: credential(|c| &c.qop),
+            auth_cnonce: credential(|c| &c.cnonce),
+            auth_nc: credential(|c| &c.nc),
+            from_user: attack.from_user.clone(),
+            contact: attack.contact.clone(),
+            p_asserted_identity: attack.p_asserted_identity.clone(),
         }
     }
 
@@ -268,6 +336,7 @@ impl RecordBody {
             message_kind: MessageKind::from_name(&self.message_kind)
                 .ok_or(RecordError::InvalidField("message_kind"))?,
             origin: Origin::Local,
+            attack: self.attack()?,
         })
     }
 }
@@ -288,5 +357,6 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
         .flatten()
 }
 
+mod attack;
 #[cfg(test)]
 mod tests;

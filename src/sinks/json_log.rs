@@ -1,4 +1,5 @@
-//! JSON log sink (`-j`): one compact object per event per line, the original's 13 keys in order.
+//! JSON log sink (`-j`): one compact object per event per line, the original's 13 keys in order
+//! first, then the keys this program adds (`attack_type`, credentials, caller identity).
 //! The file is reopened when it is moved or removed (logrotate without `copytruncate`).
 
 use std::fs::{File, OpenOptions};

@@ -1,10 +1,11 @@
 //! Golden tests over the raw probe captures in `tests/fixtures/sip/`: what each parses to, and
-//! the reply each request gets (status line, echoed headers, our To tag, `received`/`rport`,
-//! empty body, and the size tiers).
+//! the reply the default (`freepbx`) personality gives each request (status line, echoed
+//! headers, our To tag, `received`/`rport`, and every smaller form down to the UDP limit).
 
 use std::net::SocketAddr;
+use std::time::Instant;
 
-use super::{MessageKind, Personality, Probe, ReplyContext, parse, respond};
+use super::{Inbound, MessageKind, Pbx, Personality, Probe, parse};
 
 /// One fixture and what it must give.
 struct Case {
@@ -20,6 +21,8 @@ struct Case {
 }
 
 struct ExpectedReply {
+    /// Status code and reason of the reply.
+    status: &'static str,
     source: &'static str,
     top_via: &'static str,
     /// Whether the request's To has no tag, so ours is added.
@@ -43,6 +46,7 @@ fn cases() -> Vec<Case> {
             request_uri_user: Some(b"100"),
             user_agent: Some(b"friendly-scanner"),
             reply: Some(ExpectedReply {
+                status: "200 OK",
                 source: "203.0.113.50:5060",
                 top_via: "SIP/2.0/UDP 192.168.1.5:5060;branch=z9hG4bK-1393786542;rport=5060;received=203.0.113.50",
                 adds_to_tag: true,
@@ -57,6 +61,7 @@ fn cases() -> Vec<Case> {
             request_uri_user: Some(b"asterisk"),
             user_agent: Some(b"sipsak 0.9.7"),
             reply: Some(ExpectedReply {
+                status: "200 OK",
                 source: "127.0.1.1:56940",
                 top_via: "SIP/2.0/UDP 127.0.1.1:56940;branch=z9hG4bK.1c882828;rport=56940;alias;received=127.0.1.1",
                 adds_to_tag: true,
@@ -71,6 +76,7 @@ fn cases() -> Vec<Case> {
             request_uri_user: Some(b"service"),
             user_agent: None,
             reply: Some(ExpectedReply {
+                status: "407 Proxy Authentication Required",
                 source: "127.0.1.1:5061",
                 top_via: "SIP/2.0/UDP 127.0.1.1:5061;branch=z9hG4bK-4242-1-0",
                 adds_to_tag: true,
@@ -85,6 +91,7 @@ fn cases() -> Vec<Case> {
             request_uri_user: None,
             user_agent: Some(b"PolycomVVX-VVX_410-UA/5.9.0.9373"),
             reply: Some(ExpectedReply {
+                status: "404 Not Found",
                 source: "198.51.100.7:5070",
                 top_via: "SIP/2.0/UDP 198.51.100.7:5070;branch=z9hG4bK-3f1a9c;rport=5070;received=198.51.100.7",
                 adds_to_tag: true,
@@ -99,6 +106,7 @@ fn cases() -> Vec<Case> {
             request_uri_user: Some(b"100"),
             user_agent: Some(b"lf-scanner/1.0"),
             reply: Some(ExpectedReply {
+                status: "200 OK",
                 source: "192.0.2.20:5060",
                 top_via: "SIP/2.0/UDP 192.0.2.20:5060;branch=z9hG4bK-lf1",
                 adds_to_tag: true,
@@ -113,6 +121,7 @@ fn cases() -> Vec<Case> {
             request_uri_user: Some(b"00441234567890"),
             user_agent: Some(b"eyeBeam release 1011d stamp 40820"),
             reply: Some(ExpectedReply {
+                status: "407 Proxy Authentication Required",
                 source: "192.0.2.99:5060",
                 top_via: "SIP/2.0/UDP 192.0.2.55:5060;branch=z9hG4bK-5a9d0e;received=192.0.2.99",
                 adds_to_tag: true,
@@ -127,6 +136,7 @@ fn cases() -> Vec<Case> {
             request_uri_user: Some(b"200"),
             user_agent: Some(b"sipcli/v1.8"),
             reply: Some(ExpectedReply {
+                status: "200 OK",
                 source: "192.0.2.9:40000",
                 top_via: "SIP/2.0/TCP 192.0.2.9:40000;branch=z9hG4bK776asdhds",
                 adds_to_tag: true,
@@ -141,6 +151,7 @@ fn cases() -> Vec<Case> {
             request_uri_user: Some(b"999"),
             user_agent: Some(b"caf\xe9 scanner \xff"),
             reply: Some(ExpectedReply {
+                status: "200 OK",
                 source: "192.0.2.77:5060",
                 top_via: "SIP/2.0/UDP 192.0.2.77:5060;branch=z9hG4bK-e9",
                 adds_to_tag: true,
@@ -155,6 +166,7 @@ fn cases() -> Vec<Case> {
             request_uri_user: Some(b"alice"),
             user_agent: None,
             reply: Some(ExpectedReply {
+                status: "481 Call/Transaction Does Not Exist",
                 source: "198.51.100.1:5060",
                 top_via: "SIP/2.0/UDP proxy.example.com:5060;branch=z9hG4bK2d4790.1;received=198.51.100.1, \
                           SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bK74bf9",
@@ -170,6 +182,7 @@ fn cases() -> Vec<Case> {
             request_uri_user: Some(b"1000"),
             user_agent: Some(b"tpot-sentrypeer-smoke/sentrypeer-udp-1763731200-4242"),
             reply: Some(ExpectedReply {
+                status: "200 OK",
                 source: "172.18.0.1:50999",
                 top_via: "SIP/2.0/UDP 127.0.0.1:50999;branch=z9hG4bK-sentrypeer-udp-1763731200-4242;received=172.18.0.1",
                 adds_to_tag: true,
@@ -208,16 +221,24 @@ fn cases() -> Vec<Case> {
     ]
 }
 
+/// The first datagram the default personality sends back, as text.
 fn reply(probe: &Probe<'_>, source: &str, max_reply_bytes: Option<usize>) -> Option<String> {
-    let personality = Personality::default();
     let source: SocketAddr = source.parse().expect("valid address");
-    let ctx = ReplyContext {
+    let now = Instant::now();
+    let mut pbx = Pbx::new(Personality::default(), [7; 16], now);
+    let inbound = Inbound {
+        probe,
         source,
+        local: "192.0.2.1:5060".parse().expect("valid address"),
+        transport: "UDP",
         max_reply_bytes,
-        personality: &personality,
     };
+    let plan = pbx.handle(&inbound, now);
     // Replies are built from ASCII fixtures' echoed headers, so they are UTF-8.
-    respond(probe, &ctx).map(|bytes| String::from_utf8(bytes).expect("UTF-8 reply"))
+    plan.immediate
+        .into_iter()
+        .next()
+        .map(|outgoing| String::from_utf8(outgoing.bytes).expect("UTF-8 reply"))
 }
 
 fn header_lines<'r>(message: &'r str, name: &str) -> Vec<&'r str> {
@@ -262,7 +283,11 @@ fn fixture_requests_get_rfc_shaped_replies() {
         let full = reply(&probe, expected.source, None).expect(case.name);
         let (head, body) = full.split_once("\r\n\r\n").expect(case.name);
         assert!(body.is_empty(), "{}", case.name);
-        assert!(head.starts_with("SIP/2.0 200 OK\r\n"), "{}", case.name);
+        assert!(
+            head.starts_with(&format!("SIP/2.0 {}\r\n", expected.status)),
+            "{}: {head}",
+            case.name
+        );
         assert_eq!(
             header_lines(&full, "Content-Length"),
             vec!["0"],
@@ -319,39 +344,49 @@ fn fixture_requests_get_rfc_shaped_replies() {
             "{}",
             case.name
         );
+        assert_smaller_forms_keep_the_transaction(&probe, expected.source, &full, case.name);
+    }
+}
 
-        let server_only = reply(&probe, expected.source, Some(full.len() - 1)).expect(case.name);
-        assert_eq!(
-            header_lines(&server_only, "Server"),
-            vec!["FPBX-16.0.33(18.13.0)"],
-            "{}",
-            case.name
-        );
+/// Shrinks the limit one byte under each reply until nothing fits: every smaller form has the
+/// same status line and transaction headers (read back with our parser, compact names included),
+/// and the smallest still fits in the limit it was made for.
+fn assert_smaller_forms_keep_the_transaction(
+    probe: &Probe<'_>,
+    source: &str,
+    full: &str,
+    name: &str,
+) {
+    let status_line = full.split("\r\n").next().unwrap_or_default().to_owned();
+    let full_reply = parse(full.as_bytes());
+    let mut forms = vec![full.to_owned()];
+    while let Some(smaller) = reply(probe, source, Some(forms.last().map_or(0, String::len) - 1)) {
         assert!(
-            header_lines(&server_only, "Allow").is_empty(),
-            "{}",
-            case.name
+            smaller.len() < forms.last().map_or(0, String::len),
+            "{name}"
         );
-        let minimal = reply(&probe, expected.source, Some(server_only.len() - 1)).expect(case.name);
-        assert!(header_lines(&minimal, "Server").is_empty(), "{}", case.name);
-        assert_eq!(header_lines(&minimal, "Via"), reply_vias, "{}", case.name);
-        assert_eq!(header_lines(&minimal, "To"), reply_to, "{}", case.name);
+        forms.push(smaller);
+    }
+    assert!(forms.len() >= 2, "{name}: at least one smaller form");
+    for form in &forms {
         assert!(
-            minimal.ends_with("\r\nContent-Length: 0\r\n\r\n"),
-            "{}",
-            case.name
+            form.starts_with(&format!("{status_line}\r\n")),
+            "{name}: {form}"
         );
-        assert_eq!(
-            reply(&probe, expected.source, Some(minimal.len() - 1)),
-            None,
-            "{}",
-            case.name
-        );
+        let parsed = parse(form.as_bytes());
+        assert_eq!(parsed.kind, MessageKind::Response, "{name}");
+        assert!(parsed.headers_complete && parsed.body.is_empty(), "{name}");
+        assert_eq!(parsed.content_length(), Some(0), "{name}");
+        for header in ["Via", "From", "To", "Call-ID", "CSeq"] {
+            let values: Vec<&[u8]> = parsed.headers_named(header).collect();
+            let expected: Vec<&[u8]> = full_reply.headers_named(header).collect();
+            assert_eq!(values, expected, "{name}: {header}");
+        }
     }
 }
 
 #[test]
-fn compact_requests_get_full_header_names() {
+fn full_replies_use_full_header_names_even_for_compact_requests() {
     let probe = parse(fixture!("compact_form_options.sip"));
     let full = reply(&probe, "192.0.2.9:40000", None).expect("a reply");
     for name in ["Via", "From", "To", "Call-ID", "CSeq", "Content-Length"] {
@@ -373,6 +408,10 @@ fn tpot_smoke_probe_gets_200_ok_within_the_request_size() {
         let status_line = udp.split("\r\n").next().unwrap_or_default();
         assert!(status_line.contains("200 OK"), "{source}");
         assert!(udp.len() <= request.len(), "{source}");
+        assert!(
+            udp.contains("\r\nServer: FPBX-16.0.33(18.13.0)\r\n"),
+            "{source}"
+        );
         let tcp = reply(&probe, source, None).expect(source);
         assert!(
             tcp.starts_with("SIP/2.0 200 OK\r\n") && tcp.contains("\r\n\r\n"),
@@ -388,7 +427,8 @@ fn udp_sized_replies_to_scanners_still_go_out() {
             let probe = parse(case.bytes);
             let udp = reply(&probe, expected.source, Some(case.bytes.len()));
             assert!(
-                udp.is_some_and(|reply| reply.len() <= case.bytes.len()),
+                udp.is_some_and(|reply| reply.len() <= case.bytes.len()
+                    && reply.starts_with(&format!("SIP/2.0 {}", expected.status))),
                 "{}",
                 case.name
             );

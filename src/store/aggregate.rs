@@ -23,13 +23,15 @@ use super::schema::is_phone_number;
 use crate::event::{BadActor, Origin, format_timestamp};
 
 /// Adds one batch's tally for a source IP (`?1`). `max()` with a NULL argument is NULL in SQLite,
-/// hence the `coalesce` for the nullable per-origin timestamps.
+/// hence the `coalesce` for the nullable per-origin timestamps. `attack_types` (`?9`, the set of
+/// attack types seen as `AttackType::bit`s) is OR-ed in.
 const UPSERT_IP: &str = "
 INSERT INTO ip_addresses (
     source_ip, seen_count, first_seen, last_seen,
-    local_count, local_last_seen, peer_count, peer_last_seen)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+    local_count, local_last_seen, peer_count, peer_last_seen, attack_types)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
 ON CONFLICT (source_ip) DO UPDATE SET
+    attack_types = attack_types | excluded.attack_types,
     seen_count = seen_count + excluded.seen_count,
     first_seen = min(first_seen, excluded.first_seen),
     last_seen = max(last_seen, excluded.last_seen),
@@ -137,6 +139,8 @@ pub(crate) struct BatchTally<'a> {
     ips: HashMap<IpAddr, Tally>,
     /// Per called number, phone numbers only.
     numbers: HashMap<&'a str, Tally>,
+    /// Per source IP, the attack types of its events (`AttackType::bit`s).
+    ip_attack_types: HashMap<IpAddr, u8>,
 }
 
 impl<'a> BatchTally<'a> {
@@ -145,6 +149,7 @@ impl<'a> BatchTally<'a> {
         Self {
             ips: HashMap::with_capacity(events),
             numbers: HashMap::with_capacity(events),
+            ip_attack_types: HashMap::with_capacity(events),
         }
     }
 
@@ -153,6 +158,8 @@ impl<'a> BatchTally<'a> {
         let at = event.event_timestamp;
         let local = event.origin == Origin::Local;
         count_into(&mut self.ips, event.source.ip(), at, local);
+        *self.ip_attack_types.entry(event.source.ip()).or_default() |=
+            event.attack.attack_type.bit();
         if is_phone_number(&event.called_number) {
             count_into(&mut self.numbers, event.called_number.as_str(), at, local);
         }
@@ -171,7 +178,8 @@ impl<'a> BatchTally<'a> {
                 local,
                 local_last,
                 peer,
-                peer_last
+                peer_last,
+                self.ip_attack_types.get(ip).copied().unwrap_or_default()
             ])?;
         }
         let mut upsert = tx.prepare_cached(UPSERT_NUMBER)?;

@@ -10,12 +10,12 @@ use rusqlite::ErrorCode;
 #[non_exhaustive]
 pub enum StoreError {
     /// The database file could not be opened or created.
-    #[error("cannot open database {}: {source}", path.display())]
+    #[error("cannot open database {}: {cause}{}", path.display(), writable_hint(cause))]
     Open {
         /// The file.
         path: PathBuf,
-        /// What SQLite said.
-        source: rusqlite::Error,
+        /// What SQLite said (shown in the message, not chained, so it is said once).
+        cause: rusqlite::Error,
     },
     /// The file exists but is not an SQLite database; it was left untouched.
     #[error("{} is not an SQLite database; refusing to use or overwrite it", path.display())]
@@ -23,21 +23,38 @@ pub enum StoreError {
         /// The file.
         path: PathBuf,
     },
+    /// The file is an SQLite database but damaged (cut short, or SQLite reports corruption); it
+    /// was left untouched.
+    #[error("database {} is damaged ({reason}); refusing to use or change it: restore a backup or move it away", path.display())]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The file is an SQLite database of another program; it was left untouched.
+    #[error("{} is not a SentryPeer database ({reason}); refusing to use or change it", path.display())]
+    Foreign {
+        /// The file.
+        path: PathBuf,
+        /// What gives it away.
+        reason: String,
+    },
     /// Setting the connection's pragmas (WAL, synchronous, busy timeout) failed.
-    #[error("cannot configure database {}: {source}", path.display())]
+    #[error("cannot configure database {}: {cause}{}", path.display(), writable_hint(cause))]
     Configure {
         /// The file.
         path: PathBuf,
-        /// What SQLite said.
-        source: rusqlite::Error,
+        /// What SQLite said (shown in the message, not chained, so it is said once).
+        cause: rusqlite::Error,
     },
     /// A schema migration failed; the database stays at its previous version.
-    #[error("cannot migrate database {}: {source}", path.display())]
+    #[error("cannot migrate database {}: {cause}", path.display())]
     Migrate {
         /// The file.
         path: PathBuf,
-        /// What the migration library said.
-        source: rusqlite_migration::Error,
+        /// What the migration library said (shown in the message, not chained).
+        cause: rusqlite_migration::Error,
     },
     /// The schema is older than this program needs (only the writer's connection migrates).
     #[error(
@@ -68,6 +85,21 @@ pub enum StoreError {
     /// An SQL statement on an open connection failed.
     #[error("sqlite error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+}
+
+/// A hint for errors that come from a file or directory this user cannot write.
+fn writable_hint(error: &rusqlite::Error) -> &'static str {
+    match error.sqlite_error_code() {
+        Some(ErrorCode::CannotOpen | ErrorCode::ReadOnly | ErrorCode::PermissionDenied) => {
+            " (the database file and its directory must be writable: SQLite creates -wal and -shm files beside it)"
+        }
+        _ => "",
+    }
+}
+
+/// Whether SQLite found the file damaged (`SQLITE_CORRUPT`).
+pub(crate) fn is_corrupt(error: &rusqlite::Error) -> bool {
+    error.sqlite_error_code() == Some(ErrorCode::DatabaseCorrupt)
 }
 
 /// Whether SQLite refused the file because it is not a database (`SQLITE_NOTADB`).

@@ -6,6 +6,8 @@
 //! - [`schema`]: the `honey` table, the aggregate tables `ip_addresses` and `called_numbers`,
 //!   and their numbered migrations (`PRAGMA user_version`).
 //! - [`writer`]: the one thread that inserts events, a batch per transaction.
+//! - `ownership`: before anything is written, refuses files cut short or of another program.
+//! - `outage`: what the writer does when batches fail (retries, reporting, recovery).
 //! - `aggregate`: the writer's per-batch UPSERTs into the aggregate tables (what their counters
 //!   mean is documented there).
 //! - [`retention`]: deletes events older than the retention window, in small chunks, and the
@@ -21,6 +23,8 @@
 
 mod aggregate;
 mod error;
+mod outage;
+mod ownership;
 pub mod query;
 pub mod retention;
 pub mod schema;
@@ -74,16 +78,23 @@ const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
 ///
 /// # Errors
 ///
-/// [`StoreError::NotADatabase`] when the file exists and is not an SQLite database (it is not
-/// touched), [`StoreError::Open`], [`StoreError::Configure`], [`StoreError::Migrate`] or
+/// [`StoreError::NotADatabase`] when the file exists and is not an SQLite database,
+/// [`StoreError::Corrupt`] when it is cut short or damaged, [`StoreError::Foreign`] when it is
+/// another program's database (in these three cases it is not touched), [`StoreError::Open`], [`StoreError::Configure`], [`StoreError::Migrate`] or
 /// [`StoreError::SchemaTooNew`] otherwise; each names `path`.
 pub fn open(path: &Path) -> Result<Connection, StoreError> {
     check_header(path)?;
+    ownership::check_not_truncated(path)?;
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let mut conn =
         Connection::open_with_flags(path, flags).map_err(|source| open_error(path, source))?;
+    // Only reads until the file is known to be ours: WAL mode alone rewrites the header.
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(|source| configure_error(path, source))?;
+    let version = schema_version(&conn).map_err(|error| sqlite_error(path, error))?;
+    ownership::check_ours(&conn, path, version).map_err(|error| sqlite_error(path, error))?;
     configure_writer(&conn).map_err(|source| configure_error(path, source))?;
     migrate(&mut conn)?;
     Ok(conn)
@@ -170,6 +181,14 @@ fn check_header(path: &Path) -> Result<(), StoreError> {
     }
 }
 
+/// A plain SQLite error while checking a file, named after it.
+fn sqlite_error(path: &Path, error: StoreError) -> StoreError {
+    match error {
+        StoreError::Sqlite(source) => configure_error(path, source),
+        other => other,
+    }
+}
+
 /// [`StoreError::Open`], or [`StoreError::NotADatabase`] when that is what SQLite found.
 fn open_error(path: &Path, source: rusqlite::Error) -> StoreError {
     if error::is_not_a_database(&source) {
@@ -179,7 +198,7 @@ fn open_error(path: &Path, source: rusqlite::Error) -> StoreError {
     } else {
         StoreError::Open {
             path: path.to_path_buf(),
-            source,
+            cause: source,
         }
     }
 }
@@ -190,10 +209,15 @@ fn configure_error(path: &Path, source: rusqlite::Error) -> StoreError {
         StoreError::NotADatabase {
             path: path.to_path_buf(),
         }
+    } else if error::is_corrupt(&source) {
+        StoreError::Corrupt {
+            path: path.to_path_buf(),
+            reason: source.to_string(),
+        }
     } else {
         StoreError::Configure {
             path: path.to_path_buf(),
-            source,
+            cause: source,
         }
     }
 }

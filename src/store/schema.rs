@@ -10,8 +10,9 @@
 //! | 1 | the original `honey` table and its three indexes, verbatim |
 //! | 2 | ports, destination, origin, Request-URI user, message kind; `event_timestamp` index |
 //! | 3 | `ip_addresses` and `called_numbers` (one row per key, kept by the writer), backfilled |
-//! | 4 | the signed records of peers' events (`p2p_record`) |
-//! | 5 | drops the original's `source_ip_index` and `called_number_index` (unread; see below) |
+//! | 4 | `p2p_record`: the signed record a peer's event came in |
+//! | 5 | attack type, credentials and caller identity per event; attack types seen per source IP |
+//! | 6 | drops the original's `source_ip_index` and `called_number_index` (unread; see below) |
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -138,8 +139,57 @@ const SHARED_RECORDS: &str = "
 ALTER TABLE honey ADD COLUMN p2p_record TEXT;
 ";
 
-/// Migration 5 (to follow the classification columns as migration 6 once both are merged):
-/// drops the original's indexes on `honey.source_ip` and `honey.called_number`. Nothing reads
+/// Migration 5: what each event was after (`sip::classify`), the credentials and caller
+/// identity it carried, and per source IP the set of attack types seen (`attack_types`, a
+/// bitmask of `AttackType::bit`: scan 1, extension_enumeration 2, password_cracking 4,
+/// call_attempt 8, malformed 16, other 32), kept by the writer like the other counters.
+///
+/// Existing rows get an `attack_type` computed from what was stored: `message_kind`, `method`
+/// and, for credentials, an `Authorization:` / `Proxy-Authorization:` line in `sip_message`
+/// (the exploit-pattern rule is not applied to them); their credential and identity columns stay
+/// NULL. `ip_addresses.attack_types` is then backfilled from the events still in `honey` (a sum
+/// of distinct bits is their OR).
+const ATTACK_TYPES: &str = "
+ALTER TABLE honey ADD COLUMN attack_type TEXT;
+ALTER TABLE honey ADD COLUMN auth_scheme TEXT;
+ALTER TABLE honey ADD COLUMN auth_username TEXT;
+ALTER TABLE honey ADD COLUMN auth_realm TEXT;
+ALTER TABLE honey ADD COLUMN auth_nonce TEXT;
+ALTER TABLE honey ADD COLUMN auth_uri TEXT;
+ALTER TABLE honey ADD COLUMN auth_response TEXT;
+ALTER TABLE honey ADD COLUMN auth_algorithm TEXT;
+ALTER TABLE honey ADD COLUMN auth_qop TEXT;
+ALTER TABLE honey ADD COLUMN auth_cnonce TEXT;
+ALTER TABLE honey ADD COLUMN auth_nc TEXT;
+ALTER TABLE honey ADD COLUMN from_user TEXT;
+ALTER TABLE honey ADD COLUMN contact TEXT;
+ALTER TABLE honey ADD COLUMN p_asserted_identity TEXT;
+UPDATE honey SET attack_type = CASE
+    WHEN message_kind IN ('empty', 'malformed') THEN 'malformed'
+    WHEN message_kind = 'response' THEN 'other'
+    WHEN method IS NULL OR method IN ('', 'NOT_FOUND') THEN 'malformed'
+    WHEN upper(method) = 'INVITE' THEN 'call_attempt'
+    WHEN sip_message LIKE '%' || char(10) || 'authorization:%'
+      OR sip_message LIKE '%' || char(10) || 'proxy-authorization:%' THEN 'password_cracking'
+    WHEN upper(method) IN ('REGISTER', 'SUBSCRIBE') THEN 'extension_enumeration'
+    WHEN upper(method) IN ('ACK', 'BYE', 'CANCEL', 'PRACK', 'UPDATE', 'INFO', 'NOTIFY')
+      THEN 'other'
+    ELSE 'scan'
+END;
+ALTER TABLE ip_addresses ADD COLUMN attack_types INTEGER NOT NULL DEFAULT 0;
+UPDATE ip_addresses SET attack_types = coalesce((
+    SELECT sum(DISTINCT CASE attack_type
+        WHEN 'scan' THEN 1
+        WHEN 'extension_enumeration' THEN 2
+        WHEN 'password_cracking' THEN 4
+        WHEN 'call_attempt' THEN 8
+        WHEN 'malformed' THEN 16
+        WHEN 'other' THEN 32
+        ELSE 0 END)
+    FROM honey WHERE honey.source_ip = ip_addresses.source_ip), 0);
+";
+
+/// Migration 6: drops the original's indexes on `honey.source_ip` and `honey.called_number`. Nothing reads
 /// them any more (lookups and lists by IP and number are served by `ip_addresses` and
 /// `called_numbers`), and their keys arrive in random order, so each one cost a random B-tree
 /// insert per event: together about 40% of the writer's CPU per event (insert rate per CPU
@@ -152,7 +202,7 @@ DROP INDEX IF EXISTS called_number_index;
 ";
 
 /// The schema version [`migrate`] brings a database to.
-pub const LATEST_VERSION: u32 = 5;
+pub const LATEST_VERSION: u32 = 6;
 
 /// The migrations, in order: index 0 takes version 0 to 1, and so on.
 pub(super) fn migrations() -> Migrations<'static> {
@@ -162,6 +212,7 @@ pub(super) fn migrations() -> Migrations<'static> {
             .comment("ports, destination, origin, Request-URI user, message kind"),
         M::up(AGGREGATES).comment("ip_addresses and called_numbers, backfilled from honey"),
         M::up(SHARED_RECORDS).comment("signed records received from peers, kept for catch-up"),
+        M::up(ATTACK_TYPES).comment("attack type, credentials, caller identity; types per IP"),
         M::up(DROP_UNREAD_INDEXES)
             .comment("no random-key indexes on honey: aggregates serve lookups"),
     ])
@@ -194,9 +245,9 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     }
     migrations()
         .to_latest(conn)
-        .map_err(|source| StoreError::Migrate {
+        .map_err(|cause| StoreError::Migrate {
             path: path.clone(),
-            source,
+            cause,
         })?;
     info!(path = %path.display(), from = found, to = LATEST_VERSION, "database schema migrated");
     Ok(())
@@ -298,6 +349,7 @@ mod tests {
             CAPTURE_DETAILS,
             AGGREGATES,
             SHARED_RECORDS,
+            ATTACK_TYPES,
             DROP_UNREAD_INDEXES,
         ]
         .len();

@@ -10,12 +10,13 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, TransactionBehavior, params};
-use tracing::{debug, error, info, warn};
+use tracing::{debug, info, warn};
 
 use super::aggregate::BatchTally;
+use super::outage::Outage;
 use super::retention::{DEFAULT_RETENTION_DAYS, RetentionSchedule};
 use super::{StoreError, StoreStats, connection_path, schema};
-use crate::event::{BadActor, Origin, format_timestamp};
+use crate::event::{BadActor, Credentials, Origin, format_timestamp};
 use crate::pipeline::{EventQueue, event_bytes};
 use crate::sip::MessageKind;
 
@@ -41,8 +42,11 @@ INSERT INTO honey (
     event_timestamp, event_uuid, collected_method, source_ip, source_port,
     called_number, transport_type, method, user_agent, sip_message,
     created_by_node_id, destination_ip, destination_port, origin, request_uri_user,
-    message_kind, p2p_record)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
+    message_kind, p2p_record,
+    attack_type, auth_scheme, auth_username, auth_realm, auth_nonce, auth_uri, auth_response,
+    auth_algorithm, auth_qop, auth_cnonce, auth_nc, from_user, contact, p_asserted_identity)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+    ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)";
 
 /// Whether an event is already stored (peer records arrive by push and by catch-up, from several
 /// peers: each is stored once).
@@ -98,8 +102,9 @@ pub fn spawn_writer(
 /// takes up to `batch_max` queued events, inserts them in one transaction, and repeats until
 /// every sender is gone; then stores what is left, checkpoints the WAL (best effort) and returns.
 ///
-/// A failing batch (disk full, `SQLITE_BUSY`, ...) is logged, counted in
-/// [`StoreStats::events_failed`], and dropped; the loop goes on.
+/// A failing batch (disk full, `SQLITE_BUSY`, ...) is retried a few times with back-off while
+/// the store was healthy; if it still fails it is logged, counted in
+/// [`StoreStats::events_failed`], and dropped, and the loop goes on (see `store::outage`).
 ///
 /// # Errors
 ///
@@ -111,7 +116,9 @@ pub fn run_writer(
     options: &WriterOptions,
     stats: &StoreStats,
 ) -> Result<(), StoreError> {
-    schema::check_version(&connection_path(&conn), schema::schema_version(&conn)?)?;
+    let path = connection_path(&conn);
+    schema::check_version(&path, schema::schema_version(&conn)?)?;
+    let mut outage = Outage::new(&path);
     let batch_max = options.batch_max.max(1);
     let interval = options.retention_interval.max(MIN_RETENTION_INTERVAL);
     let mut retention = RetentionSchedule::new(options.retention_days, interval);
@@ -142,7 +149,7 @@ pub fn run_writer(
                         Err(_) => break,
                     }
                 }
-                write_batch(&mut conn, &batch, stats);
+                write_batch(&mut conn, &batch, stats, &mut outage);
                 batch.clear();
             }
             Err(RecvTimeoutError::Timeout) => {}
@@ -160,11 +167,18 @@ pub fn run_writer(
     Ok(())
 }
 
-/// Inserts one batch, counting the outcome; a failure is logged and the batch dropped.
-fn write_batch(conn: &mut Connection, batch: &[Arc<BadActor>], stats: &StoreStats) {
+/// Inserts one batch (retried while the store was healthy), counting the outcome; a failure is
+/// reported and the batch dropped.
+fn write_batch(
+    conn: &mut Connection,
+    batch: &[Arc<BadActor>],
+    stats: &StoreStats,
+    outage: &mut Outage,
+) {
     let started = Instant::now();
-    match insert_events(conn, batch) {
+    match outage.attempt(|| insert_events(conn, batch)) {
         Ok(()) => {
+            outage.stored();
             let elapsed = started.elapsed();
             stats.record_batch(batch.len(), elapsed);
             metrics::histogram!("sentrypeer_store_batch_duration_seconds")
@@ -176,7 +190,7 @@ fn write_batch(conn: &mut Connection, batch: &[Arc<BadActor>], stats: &StoreStat
             );
         }
         Err(err) => {
-            error!(error = %err, events = batch.len(), "could not store a batch of events; dropped");
+            outage.failed(&err, batch.len());
             stats.record_failed_batch(batch.len());
         }
     }
@@ -213,6 +227,13 @@ pub fn insert_events(
             };
             tally.add(event);
             let empty = event.message_kind == MessageKind::Empty;
+            let attack = &event.attack;
+            let credential = |field: fn(&Credentials) -> &Option<String>| {
+                attack
+                    .credentials
+                    .as_ref()
+                    .and_then(|c| field(c).as_deref())
+            };
             insert.execute(params![
                 format_timestamp(event.event_timestamp),
                 uuid,
@@ -231,6 +252,20 @@ pub fn insert_events(
                 event.request_uri_user.as_deref(),
                 event.message_kind.as_str(),
                 shared,
+                attack.attack_type.as_str(),
+                credential(|c| &c.scheme),
+                credential(|c| &c.username),
+                credential(|c| &c.realm),
+                credential(|c| &c.nonce),
+                credential(|c| &c.uri),
+                credential(|c| &c.response),
+                credential(|c| &c.algorithm),
+                credential(|c| &c.qop),
+                credential(|c| &c.cnonce),
+                credential(|c| &c.nc),
+                attack.from_user.as_deref(),
+                attack.contact.as_deref(),
+                attack.p_asserted_identity.as_deref(),
             ])?;
         }
     }

@@ -1,16 +1,18 @@
-//! The probe handler every listener calls: parse, decide the reply, build the event, submit it.
+//! The probe handler every listener calls: parse, plan the replies, build the event, submit it;
+//! and fire the timers of earlier plans.
 
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use uuid::Uuid;
 
 use crate::event::{BadActor, Capture, CollectedMethod, Transport};
 use crate::pipeline::Pipeline;
-use crate::sip::{self, Personality, ReplyContext};
+use crate::sip::{self, Inbound, Pbx, Personality, ReplyPlan, Timer};
 
 /// How big a reply may be for one message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,23 +31,48 @@ pub struct TransportCounters {
     replies_sent: [AtomicU64; 3],
     replies_rate_limited: [AtomicU64; 3],
     replies_failed: [AtomicU64; 3],
+    delayed_skipped: [AtomicU64; 3],
+    replies_by_status_class: [AtomicU64; 6],
+    requests_sent: AtomicU64,
 }
 
 /// Snapshot of [`TransportCounters`], arrays in [`Transport::ALL`] order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransportStats {
-    /// Replies handed to the socket.
+    /// Messages handed to the socket (replies and our own `BYE`s).
     pub replies_sent: [u64; 3],
     /// Replies not sent because the source exceeded its reply rate.
     pub replies_rate_limited: [u64; 3],
     /// Replies the socket refused (buffer full, peer gone).
     pub replies_failed: [u64; 3],
+    /// Later sends (final responses, `BYE`s) not scheduled because too many were pending.
+    pub delayed_skipped: [u64; 3],
+    /// Responses sent, by status class: `[1xx, 2xx, 3xx, 4xx, 5xx, 6xx]`.
+    pub replies_by_status_class: [u64; 6],
+    /// Requests of ours sent (`BYE` ending an answered call).
+    pub requests_sent: u64,
 }
 
 impl TransportCounters {
-    /// Counts a reply written to the socket.
-    pub fn reply_sent(&self, transport: Transport) {
+    /// Counts a message written to the socket: a response with its status, or a request of ours.
+    pub fn reply_sent(&self, transport: Transport, status: Option<u16>) {
         bump(&self.replies_sent, transport);
+        match status {
+            Some(status) => {
+                let class = usize::from(status / 100).saturating_sub(1);
+                if let Some(counter) = self.replies_by_status_class.get(class) {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            None => {
+                self.requests_sent.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Counts a later send dropped because the transport had too many pending.
+    pub fn delayed_skipped(&self, transport: Transport) {
+        bump(&self.delayed_skipped, transport);
     }
 
     /// Counts a reply the socket refused.
@@ -61,6 +88,12 @@ impl TransportCounters {
             replies_sent: load(&self.replies_sent),
             replies_rate_limited: load(&self.replies_rate_limited),
             replies_failed: load(&self.replies_failed),
+            delayed_skipped: load(&self.delayed_skipped),
+            replies_by_status_class: self
+                .replies_by_status_class
+                .each_ref()
+                .map(|c| c.load(Ordering::Relaxed)),
+            requests_sent: self.requests_sent.load(Ordering::Relaxed),
         }
     }
 }
@@ -76,19 +109,21 @@ fn bump(counters: &[AtomicU64; 3], transport: Transport) {
 pub struct ProbeHandler {
     node_id: Uuid,
     responsive: bool,
-    personality: Personality,
+    pbx: Mutex<Pbx>,
     pipeline: Pipeline,
     reply_limiter: Option<DefaultKeyedRateLimiter<IpAddr>>,
     counters: Arc<TransportCounters>,
 }
 
 impl ProbeHandler {
-    /// A handler submitting to `pipeline`. `reply_rate_limit` is replies per second per source
-    /// IP (burst: twice that); 0 disables the limit.
+    /// A handler submitting to `pipeline`, answering as `personality` when `responsive`. `key`
+    /// keys the responder's tags and nonces (random bytes). `reply_rate_limit` is replied-to
+    /// requests per second per source IP (burst: twice that); 0 disables the limit.
     pub fn new(
         node_id: Uuid,
         responsive: bool,
         personality: Personality,
+        key: [u8; 16],
         pipeline: Pipeline,
         reply_rate_limit: u32,
     ) -> Self {
@@ -99,14 +134,14 @@ impl ProbeHandler {
         Self {
             node_id,
             responsive,
-            personality,
+            pbx: Mutex::new(Pbx::new(personality, key, Instant::now())),
             pipeline,
             reply_limiter,
             counters: Arc::default(),
         }
     }
 
-    /// Records one received message and returns the reply to send, if any.
+    /// Records one received message and returns what to send back, now and later.
     pub fn handle(
         &self,
         message: &[u8],
@@ -114,14 +149,30 @@ impl ProbeHandler {
         source: SocketAddr,
         destination: SocketAddr,
         limit: ReplyLimit,
-    ) -> Option<Vec<u8>> {
+    ) -> ReplyPlan {
         let probe = sip::parse(message);
-        let reply = match (self.responsive, limit) {
-            (false, _) | (_, ReplyLimit::Never) => None,
-            (true, ReplyLimit::AtMost(bytes)) => self.reply(&probe, source, Some(bytes)),
-            (true, ReplyLimit::Unbounded) => self.reply(&probe, source, None),
+        let max_reply_bytes = match limit {
+            ReplyLimit::Never => None,
+            ReplyLimit::AtMost(bytes) => Some(bytes),
+            ReplyLimit::Unbounded => None,
         };
-        let reply = reply.filter(|_| self.reply_allowed(source.ip(), transport));
+        let plan = if self.responsive && limit != ReplyLimit::Never {
+            let inbound = Inbound {
+                probe: &probe,
+                source,
+                local: destination,
+                transport: transport.as_str(),
+                max_reply_bytes,
+            };
+            self.lock_pbx().handle(&inbound, Instant::now())
+        } else {
+            ReplyPlan::default()
+        };
+        let plan = if plan.is_empty() || self.reply_allowed(source.ip(), transport) {
+            plan
+        } else {
+            ReplyPlan::default()
+        };
         let collected_method = if self.responsive {
             CollectedMethod::Responsive
         } else {
@@ -142,27 +193,22 @@ impl ProbeHandler {
             method = %event.sip_method,
             called_number = %event.called_number,
             bytes = message.len(),
-            replied = reply.is_some(),
+            replies = plan.immediate.len(),
+            later = plan.timers.len(),
             "probe recorded"
         );
         self.pipeline.submit(event);
-        reply
+        plan
     }
 
-    fn reply(
-        &self,
-        probe: &sip::Probe<'_>,
-        source: SocketAddr,
-        max_reply_bytes: Option<usize>,
-    ) -> Option<Vec<u8>> {
-        sip::respond(
-            probe,
-            &ReplyContext {
-                source,
-                max_reply_bytes,
-                personality: &self.personality,
-            },
-        )
+    /// What a due timer of an earlier plan sends now (and the timers it sets).
+    pub fn fire(&self, timer: &Timer) -> ReplyPlan {
+        self.lock_pbx().fire(timer, Instant::now())
+    }
+
+    /// The responder; a panic while it was held leaves it usable (its state is always valid).
+    fn lock_pbx(&self) -> MutexGuard<'_, Pbx> {
+        self.pbx.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn reply_allowed(&self, source: IpAddr, transport: Transport) -> bool {

@@ -4,7 +4,9 @@
 //! Listener functions take already-bound sockets, so tests can bind port 0.
 
 pub mod certs;
+mod connections;
 mod handler;
+mod pending;
 mod stream;
 pub mod tcp;
 pub mod tls;
@@ -14,6 +16,7 @@ pub mod udp_drops;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+pub use connections::{ConnectionCounters, ConnectionStats, raise_open_file_limit};
 pub use handler::{ProbeHandler, ReplyLimit, TransportCounters, TransportStats};
 
 /// Kernel receive buffer requested for the UDP socket, so bursts wait in the kernel rather than
@@ -53,10 +56,16 @@ pub struct StreamLimits {
     pub max_message_bytes: usize,
     /// A connection silent this long is closed.
     pub idle_timeout: Duration,
+    /// A message not complete (headers and body) this long after its first byte ends the
+    /// connection (slowloris); what was received is recorded.
+    pub message_timeout: Duration,
     /// TLS handshakes taking longer are abandoned.
     pub handshake_timeout: Duration,
-    /// Concurrent connections (TCP and TLS each).
+    /// Concurrent connections (TCP and TLS each); further clients wait in the kernel's backlog.
     pub max_connections: usize,
+    /// Concurrent connections from one source IP (TCP and TLS each); further ones are closed at
+    /// once and counted. 0 = no per-source cap.
+    pub max_connections_per_source: usize,
 }
 
 /// Creates a socket for `address` with address reuse, dual-stack for `[::]`, non-blocking, bound.

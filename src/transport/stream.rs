@@ -1,15 +1,21 @@
 //! One TCP or TLS connection: frame messages out of the byte stream (several per connection,
-//! `Content-Length` honoured), hand each to the probe handler, write replies back.
+//! `Content-Length` honoured), hand each to the probe handler, write replies back, and send the
+//! later parts of reply plans (final responses, our `BYE`) while the connection is open. A
+//! connection ends when it stays silent too long (idle timeout) or when a message is not complete
+//! in time after its first byte (message timeout, against slowloris).
 
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
+use super::connections::ConnectionCounters;
+use super::pending::{self, PendingTimers};
 use super::{ProbeHandler, ReplyLimit, StreamLimits};
 use crate::event::{MAX_RECORDED_MESSAGE_BYTES, Transport};
-use crate::sip::{FrameCheck, check_frame};
+use crate::sip::{FrameCheck, Outgoing, ReplyPlan, check_frame};
 
 /// Who is at each end of a connection.
 #[derive(Debug, Clone, Copy)]
@@ -24,26 +30,32 @@ pub(crate) struct ConnectionInfo {
 enum Ending {
     PeerClosed,
     IdleTimeout,
+    MessageTimeout,
     Shutdown,
     ReadError,
     WriteFailed,
     Oversized,
 }
 
-/// Serves one connection until the peer closes it, it stays idle too long, sends an oversized
-/// message, or the daemon shuts down. Bytes that never formed a whole message are recorded as
-/// one last event; a connection that sent nothing at all is recorded as one empty probe.
+/// Serves one connection until the peer closes it, it stays idle too long, takes too long to
+/// finish a message, sends an oversized message, or the daemon shuts down. Bytes that never
+/// formed a whole message are recorded as one last event; a connection that sent nothing at all
+/// is recorded as one empty probe.
 pub(crate) async fn serve<S>(
     mut stream: S,
     info: ConnectionInfo,
     handler: &ProbeHandler,
     limits: &StreamLimits,
+    counters: &ConnectionCounters,
     shutdown: &CancellationToken,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut buffer = BytesMut::with_capacity(4096);
     let mut messages = 0u64;
+    let mut timers = PendingTimers::default();
+    // When the first byte of the message now in `buffer` arrived.
+    let mut message_deadline: Option<Instant> = None;
     let ending = 'connection: loop {
         loop {
             match check_frame(&buffer, limits.max_message_bytes) {
@@ -51,10 +63,10 @@ pub(crate) async fn serve<S>(
                 FrameCheck::Complete(length) => {
                     let message = buffer.split_to(length.min(buffer.len()));
                     messages += 1;
-                    let reply = handle(handler, &message, info, ReplyLimit::Unbounded);
-                    if let Some(reply) = reply
-                        && !write_reply(&mut stream, &reply, info, handler, limits).await
-                    {
+                    // The next message's clock starts now.
+                    message_deadline = None;
+                    let plan = handle(handler, &message, info, ReplyLimit::Unbounded);
+                    if !send_plan(&mut stream, plan, &mut timers, info, handler, limits).await {
                         break 'connection Ending::WriteFailed;
                     }
                 }
@@ -68,9 +80,19 @@ pub(crate) async fn serve<S>(
                 }
             }
         }
+        let (wait, on_timeout) = next_read_deadline(&buffer, &mut message_deadline, limits);
         let read = tokio::select! {
             () = shutdown.cancelled() => break Ending::Shutdown,
-            read = tokio::time::timeout(limits.idle_timeout, stream.read_buf(&mut buffer)) => read,
+            () = pending::sleep_until(timers.next_due()) => {
+                for timer in timers.take_due(Instant::now()) {
+                    let plan = handler.fire(&timer);
+                    if !send_plan(&mut stream, plan, &mut timers, info, handler, limits).await {
+                        break 'connection Ending::WriteFailed;
+                    }
+                }
+                continue 'connection;
+            }
+            read = tokio::time::timeout(wait, stream.read_buf(&mut buffer)) => read,
         };
         match read {
             Ok(Ok(0)) => break Ending::PeerClosed,
@@ -79,9 +101,14 @@ pub(crate) async fn serve<S>(
                 tracing::debug!(%error, source = %info.source, "connection read failed");
                 break Ending::ReadError;
             }
-            Err(_elapsed) => break Ending::IdleTimeout,
+            Err(_elapsed) => break on_timeout,
         }
     };
+    match ending {
+        Ending::IdleTimeout => counters.idle_timeout(info.transport),
+        Ending::MessageTimeout => counters.message_timeout(info.transport),
+        _ => {}
+    }
     if !buffer.is_empty() {
         let cut = buffer.len().min(MAX_RECORDED_MESSAGE_BYTES);
         handle(handler, &buffer[..cut], info, ReplyLimit::Never);
@@ -95,12 +122,34 @@ pub(crate) async fn serve<S>(
     }
 }
 
+/// How long the next read may wait, and why the connection ends if it times out: the idle
+/// timeout between messages, or what is left of the message timeout once a message has begun
+/// (whichever is sooner). Starts the message clock at a message's first byte and stops it when
+/// the buffer is empty again.
+fn next_read_deadline(
+    buffer: &[u8],
+    message_deadline: &mut Option<Instant>,
+    limits: &StreamLimits,
+) -> (Duration, Ending) {
+    if buffer.is_empty() {
+        *message_deadline = None;
+        return (limits.idle_timeout, Ending::IdleTimeout);
+    }
+    let deadline = *message_deadline.get_or_insert_with(|| Instant::now() + limits.message_timeout);
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left < limits.idle_timeout {
+        (left, Ending::MessageTimeout)
+    } else {
+        (limits.idle_timeout, Ending::IdleTimeout)
+    }
+}
+
 fn handle(
     handler: &ProbeHandler,
     message: &[u8],
     info: ConnectionInfo,
     limit: ReplyLimit,
-) -> Option<Vec<u8>> {
+) -> ReplyPlan {
     handler.handle(
         message,
         info.transport,
@@ -110,10 +159,33 @@ fn handle(
     )
 }
 
+/// Writes the plan's messages and keeps its timers; false when a write failed.
+async fn send_plan<S>(
+    stream: &mut S,
+    plan: ReplyPlan,
+    timers: &mut PendingTimers,
+    info: ConnectionInfo,
+    handler: &ProbeHandler,
+    limits: &StreamLimits,
+) -> bool
+where
+    S: AsyncWrite + Unpin,
+{
+    for outgoing in &plan.immediate {
+        if !write_reply(stream, outgoing, info, handler, limits).await {
+            return false;
+        }
+    }
+    for _ in 0..timers.add(plan.timers, Instant::now()) {
+        handler.counters().delayed_skipped(info.transport);
+    }
+    true
+}
+
 /// Writes a reply under the idle timeout, so a peer that never reads cannot hold the task.
 async fn write_reply<S>(
     stream: &mut S,
-    reply: &[u8],
+    reply: &Outgoing,
     info: ConnectionInfo,
     handler: &ProbeHandler,
     limits: &StreamLimits,
@@ -122,12 +194,12 @@ where
     S: AsyncWrite + Unpin,
 {
     let written = tokio::time::timeout(limits.idle_timeout, async {
-        stream.write_all(reply).await?;
+        stream.write_all(&reply.bytes).await?;
         stream.flush().await
     })
     .await;
     if matches!(written, Ok(Ok(()))) {
-        handler.counters().reply_sent(info.transport);
+        handler.counters().reply_sent(info.transport, reply.status);
         true
     } else {
         handler.counters().reply_failed(info.transport);

@@ -1,4 +1,5 @@
-//! The TCP SIP listener: accept under a connection cap, one task per connection.
+//! The TCP SIP listener: accept under a connection cap and a per-source cap, one task per
+//! connection.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,6 +9,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::connections::{ConnectionCounters, OpenConnection, SourceConnections, SourcePlace};
 use super::stream::{ConnectionInfo, serve};
 use super::{ProbeHandler, StreamLimits, TransportError};
 use crate::event::Transport;
@@ -21,16 +23,24 @@ pub async fn run(
     listener: TcpListener,
     handler: Arc<ProbeHandler>,
     limits: StreamLimits,
+    counters: Arc<ConnectionCounters>,
     shutdown: CancellationToken,
 ) -> Result<(), TransportError> {
     let connections = TaskTracker::new();
-    let result = accept_loop(&listener, "TCP", &limits, &shutdown, |accepted, info| {
+    let accepting = Accepting {
+        transport: Transport::Tcp,
+        limits: &limits,
+        counters: &counters,
+        shutdown: &shutdown,
+    };
+    let result = accept_loop(&listener, &accepting, |accepted, info| {
         let handler = Arc::clone(&handler);
         let shutdown = shutdown.clone();
+        let counters = Arc::clone(&counters);
         connections.spawn(async move {
-            let AcceptedStream { stream, permit } = accepted;
-            serve(stream, info, &handler, &limits, &shutdown).await;
-            drop(permit);
+            let AcceptedStream { stream, slot } = accepted;
+            serve(stream, info, &handler, &limits, &counters, &shutdown).await;
+            drop(slot);
         });
     })
     .await;
@@ -39,28 +49,42 @@ pub async fn run(
     result
 }
 
-/// The accept loop shared by TCP and TLS: waits for a connection slot, accepts, and hands the
-/// stream with its addresses to `start` (which must spawn and return at once). Accept errors back
-/// off; `EMFILE`-style exhaustion never ends the listener.
+/// What the accept loop needs besides the socket.
+pub(crate) struct Accepting<'a> {
+    /// TCP or TLS.
+    pub(crate) transport: Transport,
+    /// The caps.
+    pub(crate) limits: &'a StreamLimits,
+    /// Where refused and open connections are counted.
+    pub(crate) counters: &'a Arc<ConnectionCounters>,
+    /// Stops accepting.
+    pub(crate) shutdown: &'a CancellationToken,
+}
+
+/// The accept loop shared by TCP and TLS: waits for a connection slot, accepts, closes the
+/// connection at once when its source already has its cap of live ones (counted), and otherwise
+/// hands the stream with its addresses to `start` (which must spawn and return at once). Accept
+/// errors back off; `EMFILE`-style exhaustion never ends the listener.
 pub(crate) async fn accept_loop<F>(
     listener: &TcpListener,
-    transport: &'static str,
-    limits: &StreamLimits,
-    shutdown: &CancellationToken,
+    accepting: &Accepting<'_>,
     mut start: F,
 ) -> Result<(), TransportError>
 where
     F: FnMut(AcceptedStream, ConnectionInfo),
 {
+    let Accepting {
+        transport: kind,
+        limits,
+        counters,
+        shutdown,
+    } = *accepting;
+    let transport = kind.as_str();
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let sources = SourceConnections::new(limits.max_connections_per_source);
     let local = listener
         .local_addr()
         .map_err(|source| TransportError::Socket { transport, source })?;
-    let kind = if transport == "TLS" {
-        Transport::Tls
-    } else {
-        Transport::Tcp
-    };
     let mut backoff = Duration::from_millis(10);
     loop {
         let permit = tokio::select! {
@@ -77,6 +101,12 @@ where
         match accepted {
             Ok((stream, source)) => {
                 backoff = Duration::from_millis(10);
+                let Some(place) = sources.enter(source.ip()) else {
+                    counters.over_source_cap(kind);
+                    tracing::debug!(transport, %source, "connection refused: source at its connection cap");
+                    drop(stream);
+                    continue;
+                };
                 let destination = stream.local_addr().unwrap_or(local);
                 let _ = stream.set_nodelay(true);
                 let info = ConnectionInfo {
@@ -84,7 +114,12 @@ where
                     source,
                     destination,
                 };
-                start(AcceptedStream { stream, permit }, info);
+                let slot = ConnectionSlot {
+                    _permit: permit,
+                    _place: place,
+                    _open: counters.opened(kind),
+                };
+                start(AcceptedStream { stream, slot }, info);
             }
             Err(error) => {
                 tracing::warn!(%error, transport, "accept failed; backing off");
@@ -98,10 +133,19 @@ where
     }
 }
 
-/// An accepted TCP stream holding one connection slot until it is dropped.
+/// An accepted TCP stream holding its connection slot until it is dropped.
 #[derive(Debug)]
 pub(crate) struct AcceptedStream {
     pub(crate) stream: tokio::net::TcpStream,
-    /// The connection slot, released when the connection ends.
-    pub(crate) permit: tokio::sync::OwnedSemaphorePermit,
+    /// Released when the connection ends.
+    pub(crate) slot: ConnectionSlot,
+}
+
+/// What one live connection holds: a place under the listener's cap, a place under its source's
+/// cap, and its count in the open-connections gauge. Dropping it gives all three back.
+#[derive(Debug)]
+pub(crate) struct ConnectionSlot {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    _place: SourcePlace,
+    _open: OpenConnection,
 }

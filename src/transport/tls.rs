@@ -1,5 +1,6 @@
-//! The TLS SIP listener: accept under a connection cap, then the handshake inside the connection
-//! task under a timeout (a slow client never stalls accepting), then the same framing as TCP.
+//! The TLS SIP listener: accept under a connection cap and a per-source cap, then the handshake
+//! inside the connection task under a timeout (a slow or silent client never stalls accepting and
+//! loses its connection when the time is up), then the same framing as TCP.
 
 use std::sync::Arc;
 
@@ -8,9 +9,11 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::connections::ConnectionCounters;
 use super::stream::serve;
-use super::tcp::{AcceptedStream, accept_loop};
+use super::tcp::{AcceptedStream, Accepting, accept_loop};
 use super::{ProbeHandler, StreamLimits, TransportError};
+use crate::event::Transport;
 
 /// Accepts TLS connections until `shutdown` is cancelled, then waits for open ones to finish.
 /// A failed or timed-out handshake records nothing (it is not a SIP message).
@@ -22,29 +25,40 @@ pub async fn run(
     acceptor: TlsAcceptor,
     handler: Arc<ProbeHandler>,
     limits: StreamLimits,
+    counters: Arc<ConnectionCounters>,
     shutdown: CancellationToken,
 ) -> Result<(), TransportError> {
     let connections = TaskTracker::new();
-    let result = accept_loop(&listener, "TLS", &limits, &shutdown, |accepted, info| {
+    let accepting = Accepting {
+        transport: Transport::Tls,
+        limits: &limits,
+        counters: &counters,
+        shutdown: &shutdown,
+    };
+    let result = accept_loop(&listener, &accepting, |accepted, info| {
         let handler = Arc::clone(&handler);
         let shutdown = shutdown.clone();
         let acceptor = acceptor.clone();
+        let counters = Arc::clone(&counters);
         connections.spawn(async move {
-            let AcceptedStream { stream, permit } = accepted;
+            let AcceptedStream { stream, slot } = accepted;
             let handshake = tokio::select! {
                 () = shutdown.cancelled() => return,
                 handshake = tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream)) => handshake,
             };
             match handshake {
-                Ok(Ok(tls_stream)) => serve(tls_stream, info, &handler, &limits, &shutdown).await,
+                Ok(Ok(tls_stream)) => {
+                    serve(tls_stream, info, &handler, &limits, &counters, &shutdown).await;
+                }
                 Ok(Err(error)) => {
                     tracing::debug!(%error, source = %info.source, "TLS handshake failed");
                 }
                 Err(_elapsed) => {
+                    counters.handshake_timeout(Transport::Tls);
                     tracing::debug!(source = %info.source, "TLS handshake timed out");
                 }
             }
-            drop(permit);
+            drop(slot);
         });
     })
     .await;

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::process::Command;
 
-use crate::harness::{Daemon, options, udp_client, udp_exchange};
+use crate::harness::{Daemon, options, udp_client};
 use crate::tools::svmap;
 
 /// `curl -i` output: status code, lower-cased header lines, body.
@@ -68,7 +68,10 @@ fn every_route_answers_over_http_after_a_sipvicious_scan() {
     // And a call attempt to a number with leading zeros.
     let invite =
         options("0046812118532", "UDP", "friendly-scanner", "inv").replace("OPTIONS", "INVITE");
-    udp_exchange(&udp_client(), udp, invite.as_bytes());
+    // Recorded whatever the reply: this tiny INVITE is too small for the 407 to fit over UDP.
+    udp_client()
+        .send_to(invite.as_bytes(), udp)
+        .expect("send INVITE");
     daemon.wait_for_probes(2);
     // The writer commits in batches and logs a running total after each.
     daemon.wait_for_stored(2);

@@ -20,6 +20,7 @@ struct LogLines {
 
 /// What to start.
 pub(crate) struct DaemonBuilder {
+    wrapper: Vec<String>,
     args: Vec<String>,
     env: Vec<(String, String)>,
     defaults: bool,
@@ -39,6 +40,17 @@ impl DaemonBuilder {
         self
     }
 
+    /// Starts the daemon through `wrapper` (a program that ends by exec'ing its trailing
+    /// arguments, e.g. `prlimit ... --` or `unshare ... sh -c '...; exec "$@"'`), so the
+    /// daemon keeps the wrapper's process id.
+    pub(crate) fn wrapped<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        wrapper: I,
+    ) -> Self {
+        self.wrapper = wrapper.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// Do not add the default test flags (addresses, files); the test passes its own.
     pub(crate) fn without_defaults(mut self) -> Self {
         self.defaults = false;
@@ -53,7 +65,15 @@ impl DaemonBuilder {
     /// Starts the daemon and waits until it is ready (or has exited).
     pub(crate) fn start(self) -> Daemon {
         let dir = self.dir;
-        let mut command = Command::new(env!("CARGO_BIN_EXE_sentrypeer"));
+        let binary = env!("CARGO_BIN_EXE_sentrypeer");
+        let mut command = match self.wrapper.split_first() {
+            None => Command::new(binary),
+            Some((program, wrapper_args)) => {
+                let mut command = Command::new(program);
+                command.args(wrapper_args).arg(binary);
+                command
+            }
+        };
         command
             .current_dir(dir.path())
             .env_clear()
@@ -140,6 +160,7 @@ impl Daemon {
     /// but not enabled unless `-j` is given).
     pub(crate) fn builder() -> DaemonBuilder {
         DaemonBuilder {
+            wrapper: Vec::new(),
             args: Vec::new(),
             env: Vec::new(),
             defaults: true,
@@ -301,6 +322,12 @@ impl Daemon {
         self.wait_exit()
     }
 
+    /// Sends SIGKILL (no chance to flush anything) and waits for the exit.
+    pub(crate) fn kill(self) -> Stopped {
+        signal(self.child.id(), "KILL");
+        self.wait_exit()
+    }
+
     /// Waits for the daemon to exit (on its own, or after [`Daemon::stop`]'s signal).
     pub(crate) fn wait_exit(mut self) -> Stopped {
         let status = wait_with_deadline(&mut self.child);
@@ -336,6 +363,11 @@ impl Stopped {
     /// A path in its directory.
     pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
+    }
+
+    /// The last `stored_total=N` the store writer logged (every event up to it is committed).
+    pub(crate) fn stored_total_logged(&self) -> u64 {
+        stored_total(&self.log)
     }
 
     /// Opens its database.
@@ -448,7 +480,14 @@ pub(crate) fn udp_exchange(
 ) -> Vec<u8> {
     socket.send_to(message, to).expect("send datagram");
     let mut buffer = vec![0u8; 65_536];
-    let (length, from) = socket.recv_from(&mut buffer).expect("reply datagram");
+    let (length, from) = loop {
+        match socket.recv_from(&mut buffer) {
+            Ok(received) => break received,
+            // A signal for the test process (a child exiting) interrupts the wait; wait again.
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(error) => panic!("reply datagram: {error}"),
+        }
+    };
     assert_eq!(
         from, to,
         "reply comes from the address the probe was sent to"

@@ -8,7 +8,7 @@ use std::time::Duration;
 use libp2p::futures::StreamExt;
 use libp2p::identity::Keypair;
 use libp2p::swarm::SwarmEvent;
-use sentrypeer::event::{BadActor, CollectedMethod, Origin, Transport};
+use sentrypeer::event::{Attack, BadActor, CollectedMethod, Origin, Transport};
 use sentrypeer::p2p::behaviour::{BehaviourEvent, Protocols};
 use sentrypeer::p2p::record::SignedRecord;
 use sentrypeer::p2p::{Batch, build_swarm};
@@ -182,6 +182,7 @@ async fn forged_foreign_garbage_and_flooding_records_are_dropped_and_counted_per
         sip_message: String::new(),
         message_kind: MessageKind::Request,
         origin: Origin::Local,
+        attack: Attack::default(),
     };
     let honest = SignedRecord::sign(&event("192.0.2.10"), "sentrypeer", &key).expect("sign");
     let mut forged = SignedRecord::sign(&event("192.0.2.66"), "sentrypeer", &key).expect("sign");

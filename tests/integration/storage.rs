@@ -117,7 +117,7 @@ fn the_original_table_and_its_kept_indexes_exist_before_any_event() {
             "{expected} missing from {names:?}"
         );
     }
-    // The original's random-key indexes are dropped (schema migration 5): nothing reads them.
+    // The original's random-key indexes are dropped (schema migration 6): nothing reads them.
     for dropped in ["source_ip_index", "called_number_index"] {
         assert!(
             !names.iter().any(|n| n == dropped),

@@ -17,7 +17,7 @@ pub(crate) fn tool(name: &str) -> Command {
         .is_ok_and(|o| o.status.success());
     assert!(
         found,
-        "{name} is not installed; .ci/run installs it (apt-get install sipvicious sip-tester fail2ban)"
+        "{name} is not installed; .ci/run installs it (apt-get install sipvicious sip-tester sipsak fail2ban)"
     );
     Command::new(name)
 }
@@ -89,8 +89,11 @@ fn svmap_finds_the_honeypot_and_its_probe_is_recorded() {
 }
 
 #[test]
-fn sipp_uac_completes_a_call_and_every_request_is_recorded() {
-    let daemon = Daemon::builder().args(["-r", "-N"]).start();
+fn sipp_uac_completes_a_call_against_generic_and_every_request_is_recorded() {
+    // The generic personality takes guest calls: SIPp's built-in UAC sends no credentials.
+    let daemon = Daemon::builder()
+        .args(["-r", "-N", "--sip-personality", "generic"])
+        .start();
     let udp = daemon.udp.expect("UDP listening");
     let mut sipp = tool("sipp");
     sipp.args([

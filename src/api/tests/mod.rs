@@ -1,6 +1,7 @@
 //! Router tests: the whole API driven with `oneshot` against a temp-file database seeded through
 //! the store's own writer.
 
+mod attack_types;
 mod compat;
 mod crowdsec;
 mod feeds;
@@ -21,7 +22,7 @@ use uuid::Uuid;
 
 use super::{ApiLimits, ApiState, CrowdSecKeys, ReadPool, Telemetry, install_recorder, router};
 use crate::config::Secret;
-use crate::event::{BadActor, CollectedMethod, Origin, Transport, format_timestamp};
+use crate::event::{Attack, BadActor, CollectedMethod, Origin, Transport, format_timestamp};
 use crate::sip::MessageKind;
 use crate::store::{self, StoreStats};
 
@@ -67,6 +68,7 @@ impl Fixture {
             telemetry: Telemetry {
                 pipeline: None,
                 transport: None,
+                connections: None,
                 store: Arc::new(StoreStats::default()),
                 p2p: None,
                 webhook: None,
@@ -85,6 +87,8 @@ impl Fixture {
 
 /// A local UDP event `seconds_ago` old.
 fn event(ip: &str, number: &str, method: &str, agent: &str, seconds_ago: i64) -> BadActor {
+    let sip_message = format!("{method} sip:{number}@192.0.2.10 SIP/2.0\r\n\r\n");
+    let attack = Attack::from_message(sip_message.as_bytes());
     BadActor {
         event_timestamp: Timestamp::now() - SignedDuration::from_secs(seconds_ago),
         event_uuid: Uuid::now_v7(),
@@ -97,9 +101,10 @@ fn event(ip: &str, number: &str, method: &str, agent: &str, seconds_ago: i64) ->
         request_uri_user: Some(number.to_owned()),
         sip_method: method.to_owned(),
         sip_user_agent: agent.to_owned(),
-        sip_message: format!("{method} sip:{number}@192.0.2.10 SIP/2.0\r\n\r\n"),
+        sip_message,
         message_kind: MessageKind::Request,
         origin: Origin::Local,
+        attack,
     }
 }
 

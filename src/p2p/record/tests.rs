@@ -6,8 +6,8 @@ use proptest::prelude::*;
 use uuid::Uuid;
 
 use super::*;
-use crate::event::{BadActor, CollectedMethod, Origin, Transport};
-use crate::sip::MessageKind;
+use crate::event::{Attack, BadActor, CollectedMethod, Credentials, Origin, Transport};
+use crate::sip::{AttackType, MessageKind};
 
 const WEEK: Option<SignedDuration> = Some(SignedDuration::from_hours(7 * 24));
 
@@ -27,7 +27,35 @@ fn event(at: Timestamp) -> BadActor {
         sip_message: "INVITE sip:0046812118532@x SIP/2.0\r\n\r\n".to_owned(),
         message_kind: MessageKind::Request,
         origin: Origin::Local,
+        attack: Attack {
+            attack_type: AttackType::CallAttempt,
+            credentials: Some(Credentials {
+                scheme: Some("Digest".to_owned()),
+                username: Some("100".to_owned()),
+                realm: Some("asterisk".to_owned()),
+                nonce: Some("00000001".to_owned()),
+                uri: Some("sip:0046812118532@x".to_owned()),
+                response: Some("321dcfbd02c4763dba804cf7dbfef882".to_owned()),
+                algorithm: Some("MD5".to_owned()),
+                qop: Some("auth".to_owned()),
+                cnonce: Some("0a4f113b".to_owned()),
+                nc: Some("00000001".to_owned()),
+            }),
+            from_user: Some("100".to_owned()),
+            contact: Some("<sip:100@192.0.2.7:5070>".to_owned()),
+            p_asserted_identity: Some("<sip:+442071234567@x>".to_owned()),
+        },
     }
+}
+
+/// `body` signed with `key`, as it would travel.
+fn resign(body: &RecordBody, key: &Keypair) -> String {
+    let text = serde_json::to_string(body).expect("json");
+    SignedRecord {
+        signature: hex::encode(key.sign(text.as_bytes()).expect("sign")),
+        body: text,
+    }
+    .to_json()
 }
 
 #[test]
@@ -161,6 +189,126 @@ fn long_messages_are_cut_on_a_character_boundary() {
         SignedRecord::verify(&signed.to_json(), "sentrypeer", WEEK, now).expect("valid");
     assert!(received.sip_message.len() <= MAX_SHARED_MESSAGE_BYTES);
     assert!(signed.to_json().len() <= MAX_RECORD_BYTES);
+}
+
+#[test]
+fn attack_type_credentials_and_caller_identity_travel_after_the_original_fields() {
+    let key = Keypair::generate_ed25519();
+    let signed = SignedRecord::sign(&event(Timestamp::now()), "sentrypeer", &key).expect("sign");
+    let body: serde_json::Value = serde_json::from_str(&signed.body).expect("body");
+    let keys: Vec<&str> = body
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let message_kind = keys
+        .iter()
+        .position(|key| *key == "message_kind")
+        .expect("message_kind");
+    assert_eq!(
+        &keys[message_kind + 1..],
+        [
+            "attack_type",
+            "auth_scheme",
+            "auth_username",
+            "auth_realm",
+            "auth_nonce",
+            "auth_uri",
+            "auth_response",
+            "auth_algorithm",
+            "auth_qop",
+            "auth_cnonce",
+            "auth_nc",
+            "from_user",
+            "contact",
+            "p_asserted_identity"
+        ]
+    );
+    assert_eq!(body["attack_type"], "call_attempt");
+    assert_eq!(body["auth_username"], "100");
+
+    let mut plain = event(Timestamp::now());
+    plain.attack = Attack {
+        attack_type: AttackType::Scan,
+        ..Attack::default()
+    };
+    let signed = SignedRecord::sign(&plain, "sentrypeer", &key).expect("sign");
+    let body: serde_json::Value = serde_json::from_str(&signed.body).expect("body");
+    assert_eq!(body["attack_type"], "scan");
+    assert!(body.get("auth_username").is_none(), "absent keys left out");
+    let (_, received) =
+        SignedRecord::verify(&signed.to_json(), "sentrypeer", WEEK, Timestamp::now())
+            .expect("valid");
+    assert_eq!(received.attack, plain.attack);
+}
+
+#[test]
+fn a_record_from_a_node_without_attack_types_is_classified_from_its_message() {
+    let key = Keypair::generate_ed25519();
+    let now = Timestamp::now();
+    let signed = SignedRecord::sign(&event(now), "sentrypeer", &key).expect("sign");
+    let mut old: serde_json::Value = serde_json::from_str(&signed.body).expect("body");
+    let object = old.as_object_mut().expect("object");
+    object.retain(|name, _| {
+        !(name.starts_with("auth_")
+            || ["attack_type", "from_user", "contact", "p_asserted_identity"]
+                .contains(&name.as_str()))
+    });
+    object.insert(
+        "sip_message".to_owned(),
+        include_str!("../../../tests/fixtures/sip/svcrack_register_digest.sip").into(),
+    );
+    object.insert("sip_method".to_owned(), "REGISTER".into());
+    let body: RecordBody = serde_json::from_value(old).expect("an old node's body");
+    assert_eq!(body.attack_type, None);
+    let (_, received) =
+        SignedRecord::verify(&resign(&body, &key), "sentrypeer", WEEK, now).expect("valid");
+    assert_eq!(received.attack.attack_type, AttackType::PasswordCracking);
+    let credentials = received.attack.credentials.expect("credentials");
+    assert_eq!(credentials.username.as_deref(), Some("100"));
+    assert_eq!(credentials.realm.as_deref(), Some("asterisk"));
+    assert_eq!(received.attack.from_user.as_deref(), Some("100"));
+}
+
+#[test]
+fn bad_attack_fields_are_refused() {
+    let key = Keypair::generate_ed25519();
+    let now = Timestamp::now();
+    let signed = SignedRecord::sign(&event(now), "sentrypeer", &key).expect("sign");
+    let body: RecordBody = serde_json::from_str(&signed.body).expect("body");
+    let refused = |body: RecordBody| {
+        SignedRecord::verify(&resign(&body, &key), "sentrypeer", WEEK, now).err()
+    };
+    assert_eq!(
+        refused(RecordBody {
+            attack_type: Some("world_domination".to_owned()),
+            ..body.clone()
+        }),
+        Some(RecordError::InvalidField("attack_type"))
+    );
+    assert_eq!(
+        refused(RecordBody {
+            attack_type: None,
+            ..body.clone()
+        }),
+        Some(RecordError::InvalidField("attack_type")),
+        "details without an attack type"
+    );
+    assert_eq!(
+        refused(RecordBody {
+            auth_username: Some("x".repeat(MAX_FIELD_BYTES + 1)),
+            ..body.clone()
+        }),
+        Some(RecordError::InvalidField("auth_username"))
+    );
+    assert_eq!(
+        refused(RecordBody {
+            contact: Some("x".repeat(MAX_FIELD_BYTES + 1)),
+            ..body
+        }),
+        Some(RecordError::InvalidField("contact"))
+    );
 }
 
 proptest! {

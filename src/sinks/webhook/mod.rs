@@ -1,6 +1,6 @@
-//! Webhook sink (`-w`): POSTs each event's JSON object (the JSON log's 13 keys) to the operator's
-//! endpoint, e.g. SentryPeerHQ's `POST /api/events`, from its own tokio task behind a bounded
-//! queue, so a slow or dead receiver never slows capture.
+//! Webhook sink (`-w`): POSTs each event's JSON object (the JSON log's, 13 keys first) to the
+//! operator's endpoint, e.g. SentryPeerHQ's `POST /api/events`, from its own tokio task behind a
+//! bounded queue, so a slow or dead receiver never slows capture.
 //!
 //! - Works with or without OAuth2. With a client id and secret, a client-credentials token is
 //!   fetched from the token URL, cached until shortly before `expires_in`, and fetched anew once

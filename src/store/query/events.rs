@@ -13,19 +13,21 @@ use crate::store::StoreError;
 
 /// A recent-events statement over `$from`, with the `since` condition `$since`. Parameters:
 /// `?1` = before id, `?2` = since, `?3` = method, `?4` = user agent, `?5` = transport,
-/// `?6` = origin ([`OriginFilter::index`]), `?7` = limit.
+/// `?6` = origin ([`OriginFilter::index`]), `?7` = limit, `?8` = attack type.
 macro_rules! recent_sql {
     ($from:literal, $since:literal) => {
         concat!(
             "SELECT honey_id, event_timestamp, event_uuid, created_by_node_id, collected_method,",
             " transport_type, source_ip, source_port, destination_ip, destination_port,",
             " called_number, request_uri_user, method, user_agent, sip_message, origin,",
-            " message_kind FROM ",
+            " message_kind, attack_type, auth_scheme, auth_username, auth_realm, auth_nonce,",
+            " auth_uri, auth_response, auth_algorithm, auth_qop, auth_cnonce, auth_nc, from_user,",
+            " contact, p_asserted_identity FROM ",
             $from,
             " WHERE honey_id < ?1 AND ",
             $since,
             " AND (?3 IS NULL OR method = ?3) AND (?4 IS NULL OR user_agent = ?4)",
-            " AND (?5 IS NULL OR transport_type = ?5)",
+            " AND (?5 IS NULL OR transport_type = ?5) AND (?8 IS NULL OR attack_type = ?8)",
             " AND (?6 = 0 OR (?6 = 1 AND origin = 'local') OR (?6 = 2 AND origin <> 'local'))",
             " ORDER BY honey_id DESC LIMIT ?7"
         )
@@ -66,6 +68,8 @@ pub struct EventFilter {
     pub transport: Option<String>,
     /// Where the events were captured.
     pub origin: OriginFilter,
+    /// Attack type name (`scan`, `password_cracking`, ...).
+    pub attack_type: Option<String>,
     /// Keyset pagination: only events with `honey_id` below this (the last id of the previous
     /// page).
     pub before_id: Option<i64>,
@@ -111,6 +115,34 @@ pub struct EventRow {
     pub origin: String,
     /// `request`, `response`, `empty` or `malformed`.
     pub message_kind: Option<String>,
+    /// What the event was after (`scan`, `extension_enumeration`, ...).
+    pub attack_type: Option<String>,
+    /// Credentials scheme (`Digest`, `Basic`, ...).
+    pub auth_scheme: Option<String>,
+    /// Account tried.
+    pub auth_username: Option<String>,
+    /// Digest `realm`.
+    pub auth_realm: Option<String>,
+    /// Digest `nonce`.
+    pub auth_nonce: Option<String>,
+    /// Digest `uri`.
+    pub auth_uri: Option<String>,
+    /// Digest `response`, or a Basic token.
+    pub auth_response: Option<String>,
+    /// Digest `algorithm`.
+    pub auth_algorithm: Option<String>,
+    /// Digest `qop`.
+    pub auth_qop: Option<String>,
+    /// Digest `cnonce`.
+    pub auth_cnonce: Option<String>,
+    /// Digest `nc`.
+    pub auth_nc: Option<String>,
+    /// User part of the `From` URI.
+    pub from_user: Option<String>,
+    /// `Contact` value.
+    pub contact: Option<String>,
+    /// `P-Asserted-Identity` value.
+    pub p_asserted_identity: Option<String>,
 }
 
 /// The newest events matching `filter`, by `honey_id` descending; at most `filter.limit`.
@@ -146,6 +178,7 @@ pub(in crate::store) fn recent_events_with(
             filter.transport,
             as_i64(filter.origin.index()),
             as_i64(filter.limit),
+            filter.attack_type,
         ],
         event_row,
     )?;
@@ -190,6 +223,20 @@ fn event_row(row: &Row<'_>) -> Result<EventRow, rusqlite::Error> {
         sip_message: text(row, 14)?,
         origin: text(row, 15)?.unwrap_or_default(),
         message_kind: text(row, 16)?,
+        attack_type: text(row, 17)?,
+        auth_scheme: text(row, 18)?,
+        auth_username: text(row, 19)?,
+        auth_realm: text(row, 20)?,
+        auth_nonce: text(row, 21)?,
+        auth_uri: text(row, 22)?,
+        auth_response: text(row, 23)?,
+        auth_algorithm: text(row, 24)?,
+        auth_qop: text(row, 25)?,
+        auth_cnonce: text(row, 26)?,
+        auth_nc: text(row, 27)?,
+        from_user: text(row, 28)?,
+        contact: text(row, 29)?,
+        p_asserted_identity: text(row, 30)?,
     })
 }
 

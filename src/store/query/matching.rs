@@ -4,7 +4,8 @@
 //! `event_timestamp` index), so the API only uses them when such a filter is given.
 //!
 //! `seen_count` and `seen_last` here are over the matching events only, and `since` keeps
-//! events at or after it (so counts are "since then").
+//! events at or after it (so counts are "since then"). [`ListFilter::attack_type`] is one more
+//! event condition here (only events of that type are counted).
 
 use std::ops::ControlFlow;
 
@@ -12,6 +13,7 @@ use rusqlite::{Connection, params};
 
 use super::seen::{min_count, since, stream};
 use super::{Cursor, ListFilter, OriginFilter, SeenRecord, as_i64};
+use crate::sip::AttackType;
 use crate::store::StoreError;
 
 /// Event attributes a listing must match; `None` matches anything.
@@ -34,19 +36,23 @@ impl EventMatch {
 
 /// Parameters: `?1` method, `?2` user agent, `?3` transport, `?4` origin (0 any, 1 local,
 /// 2 peer), `?5` since (`''` for none), `?6` minimum count, `?7` cursor seen_last (NULL for
-/// none), `?8` cursor key, `?9` limit (-1 for none). Columns: `id, key, last, count`.
+/// none), `?8` cursor key, `?9` limit (-1 for none), `?10` attack type (NULL for any).
+/// Columns: `id, key, last, count, attack_types` (`$types`: the key's attack types).
 macro_rules! matching_sql {
-    ($key:literal, $key_condition:literal) => {
+    ($key:literal, $key_condition:literal, $types:literal) => {
         concat!(
             "SELECT 0, ",
             $key,
-            " AS key, max(event_timestamp) AS last, COUNT(*) AS n FROM honey",
+            " AS key, max(event_timestamp) AS last, COUNT(*) AS n, ",
+            $types,
+            " FROM honey",
             " WHERE ",
             $key_condition,
             " AND event_timestamp >= ?5",
             " AND (?1 IS NULL OR method = ?1)",
             " AND (?2 IS NULL OR user_agent = ?2)",
             " AND (?3 IS NULL OR transport_type = ?3)",
+            " AND (?10 IS NULL OR attack_type = ?10)",
             " AND (?4 = 0 OR (?4 = 1 AND origin = 'local') OR (?4 = 2 AND origin <> 'local'))",
             " GROUP BY ",
             $key,
@@ -57,12 +63,17 @@ macro_rules! matching_sql {
 }
 
 /// Source IPs of matching events.
-const MATCHING_IPS: &str = matching_sql!("source_ip", "source_ip IS NOT NULL");
+const MATCHING_IPS: &str = matching_sql!(
+    "source_ip",
+    "source_ip IS NOT NULL",
+    "(SELECT attack_types FROM ip_addresses WHERE ip_addresses.source_ip = honey.source_ip)"
+);
 
 /// Called phone numbers of matching events (the `GLOB`s mirror `is_phone_number`).
 const MATCHING_NUMBERS: &str = matching_sql!(
     "called_number",
-    "(called_number GLOB '[0-9]*' OR called_number GLOB '+[0-9]*') AND substr(called_number, 2) NOT GLOB '*[^0-9]*'"
+    "(called_number GLOB '[0-9]*' OR called_number GLOB '+[0-9]*') AND substr(called_number, 2) NOT GLOB '*[^0-9]*'",
+    "0"
 );
 
 /// Calls `f` with each source IP of events matching `matching` and `filter`, newest first,
@@ -123,6 +134,7 @@ fn run(
         after.map(|cursor| cursor.seen_last.as_str()),
         after.map(|cursor| cursor.key.as_str()),
         limit.map_or(-1, as_i64),
+        filter.attack_type.map(AttackType::as_str),
     ])?;
     stream(rows, f)
 }

@@ -33,6 +33,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, Row, Transaction};
 
 use super::StoreError;
+use crate::sip::AttackType;
 
 pub use events::{EventFilter, EventRow, latest_event_timestamp, recent_events};
 pub use matching::{EventMatch, each_ip_matching, each_number_matching};
@@ -76,6 +77,9 @@ pub struct SeenRecord {
     pub seen_last: String,
     /// Events counted (see the module docs for what that covers).
     pub seen_count: u64,
+    /// For source IPs: the attack types its events had since its row was created, as
+    /// [`AttackType::bit`]s (whatever the origin filter); 0 for called numbers.
+    pub attack_types: u8,
 }
 
 /// Which records a count or listing returns.
@@ -88,6 +92,10 @@ pub struct ListFilter {
     pub since: Option<String>,
     /// Keep records whose `seen_count` (as filtered) is at least this.
     pub min_seen_count: u64,
+    /// Source IPs only: keep IPs that sent at least one event of this type (by their
+    /// [`SeenRecord::attack_types`]). Called numbers have no attack types: a number listing
+    /// with this set is empty.
+    pub attack_type: Option<AttackType>,
 }
 
 /// A keyset position in a listing ordered `seen_last DESC, key ASC`: the next page holds the

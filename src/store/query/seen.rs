@@ -11,6 +11,7 @@ use std::ops::ControlFlow;
 use rusqlite::{Connection, Row, params};
 
 use super::{Cursor, ListFilter, OriginFilter, SeenRecord, as_i64, as_u64, text};
+use crate::sip::AttackType;
 use crate::store::StoreError;
 
 /// The statements over one table through one origin filter.
@@ -18,46 +19,52 @@ use crate::store::StoreError;
 struct SeenSql {
     /// Exact key lookup: `?1` = key.
     point: &'static str,
-    /// Count: `?1` = since (`''` for none), `?2` = minimum count.
+    /// Count: `?1` = since (`''` for none), `?2` = minimum count, `?3` = attack-type bits the
+    /// key must have seen (0 for any).
     count: &'static str,
-    /// Listing: `?1`, `?2` as for `count`, `?3` = limit (-1 for none).
+    /// Listing: `?1` to `?3` as for `count`, `?4` = limit (-1 for none).
     each: &'static str,
-    /// Listing after a cursor: as `each`, `?4` = cursor's seen_last, `?5` = cursor's key.
+    /// Listing after a cursor: as `each`, `?5` = cursor's seen_last, `?6` = cursor's key.
     each_after: &'static str,
 }
 
-/// The four [`SeenSql`] statements for a table, its key column, and the count and last-seen
-/// columns of one origin filter. Every record selected has the columns `id, key, last, count`.
-/// For `ip_addresses` through `Any`, `each_after` reads:
+/// The four [`SeenSql`] statements for a table, its key column, the count and last-seen
+/// columns of one origin filter, and its attack-types column (`0` for a table without one).
+/// Every record selected has the columns `id, key, last, count, attack_types`. For
+/// `ip_addresses` through `Any`, `each_after` reads:
 ///
 /// ```sql
-/// SELECT id, source_ip, last_seen, seen_count FROM ip_addresses
+/// SELECT id, source_ip, last_seen, seen_count, attack_types FROM ip_addresses
 /// WHERE seen_count > 0 AND last_seen >= ?1 AND seen_count >= ?2
-///   AND last_seen <= ?4 AND (last_seen < ?4 OR source_ip > ?5)
-/// ORDER BY last_seen DESC, source_ip ASC LIMIT ?3
+///   AND (attack_types & ?3) = ?3
+///   AND last_seen <= ?5 AND (last_seen < ?5 OR source_ip > ?6)
+/// ORDER BY last_seen DESC, source_ip ASC LIMIT ?4
 /// ```
 #[rustfmt::skip]
 macro_rules! seen_sql {
-    ($table:literal, $key:literal, $count:literal, $last:literal) => {
+    ($table:literal, $key:literal, $count:literal, $last:literal, $types:literal) => {
         SeenSql {
             point: concat!(
-                "SELECT id, ", $key, ", ", $last, ", ", $count, " FROM ", $table,
+                "SELECT id, ", $key, ", ", $last, ", ", $count, ", ", $types, " FROM ", $table,
                 " WHERE ", $key, " = ?1 AND ", $count, " > 0"
             ),
             count: concat!(
                 "SELECT COUNT(*) FROM ", $table,
-                " WHERE ", $count, " > 0 AND ", $last, " >= ?1 AND ", $count, " >= ?2"
+                " WHERE ", $count, " > 0 AND ", $last, " >= ?1 AND ", $count, " >= ?2",
+                " AND (", $types, " & ?3) = ?3"
             ),
             each: concat!(
-                "SELECT id, ", $key, ", ", $last, ", ", $count, " FROM ", $table,
+                "SELECT id, ", $key, ", ", $last, ", ", $count, ", ", $types, " FROM ", $table,
                 " WHERE ", $count, " > 0 AND ", $last, " >= ?1 AND ", $count, " >= ?2",
-                " ORDER BY ", $last, " DESC, ", $key, " ASC LIMIT ?3"
+                " AND (", $types, " & ?3) = ?3",
+                " ORDER BY ", $last, " DESC, ", $key, " ASC LIMIT ?4"
             ),
             each_after: concat!(
-                "SELECT id, ", $key, ", ", $last, ", ", $count, " FROM ", $table,
+                "SELECT id, ", $key, ", ", $last, ", ", $count, ", ", $types, " FROM ", $table,
                 " WHERE ", $count, " > 0 AND ", $last, " >= ?1 AND ", $count, " >= ?2",
-                " AND ", $last, " <= ?4 AND (", $last, " < ?4 OR ", $key, " > ?5)",
-                " ORDER BY ", $last, " DESC, ", $key, " ASC LIMIT ?3"
+                " AND (", $types, " & ?3) = ?3",
+                " AND ", $last, " <= ?5 AND (", $last, " < ?5 OR ", $key, " > ?6)",
+                " ORDER BY ", $last, " DESC, ", $key, " ASC LIMIT ?4"
             ),
         }
     };
@@ -65,30 +72,51 @@ macro_rules! seen_sql {
 
 /// `ip_addresses` statements, indexed by [`OriginFilter::index`].
 const IP_SQL: [SeenSql; 3] = [
-    seen_sql!("ip_addresses", "source_ip", "seen_count", "last_seen"),
+    seen_sql!(
+        "ip_addresses",
+        "source_ip",
+        "seen_count",
+        "last_seen",
+        "attack_types"
+    ),
     seen_sql!(
         "ip_addresses",
         "source_ip",
         "local_count",
-        "local_last_seen"
+        "local_last_seen",
+        "attack_types"
     ),
-    seen_sql!("ip_addresses", "source_ip", "peer_count", "peer_last_seen"),
+    seen_sql!(
+        "ip_addresses",
+        "source_ip",
+        "peer_count",
+        "peer_last_seen",
+        "attack_types"
+    ),
 ];
 
 /// `called_numbers` statements, indexed by [`OriginFilter::index`].
 const NUMBER_SQL: [SeenSql; 3] = [
-    seen_sql!("called_numbers", "called_number", "seen_count", "last_seen"),
+    seen_sql!(
+        "called_numbers",
+        "called_number",
+        "seen_count",
+        "last_seen",
+        "0"
+    ),
     seen_sql!(
         "called_numbers",
         "called_number",
         "local_count",
-        "local_last_seen"
+        "local_last_seen",
+        "0"
     ),
     seen_sql!(
         "called_numbers",
         "called_number",
         "peer_count",
-        "peer_last_seen"
+        "peer_last_seen",
+        "0"
     ),
 ];
 
@@ -100,7 +128,7 @@ const COUNT_ALL_NUMBERS: &str = "SELECT COUNT(*) FROM called_numbers";
 
 /// IPs whose newest event falls in `[?1, ?2)`, newest first (down the `last_seen` index).
 const IPS_LAST_SEEN_BETWEEN: &str = "
-SELECT id, source_ip, last_seen, seen_count FROM ip_addresses
+SELECT id, source_ip, last_seen, seen_count, attack_types FROM ip_addresses
 WHERE last_seen >= ?1 AND last_seen < ?2
 ORDER BY last_seen DESC, source_ip ASC";
 
@@ -245,14 +273,19 @@ fn point(
 
 /// See [`count_ips`].
 fn count(conn: &Connection, table: Table, filter: &ListFilter) -> Result<u64, StoreError> {
-    let unfiltered =
-        filter.origin == OriginFilter::Any && filter.since.is_none() && filter.min_seen_count == 0;
+    let unfiltered = filter.origin == OriginFilter::Any
+        && filter.since.is_none()
+        && filter.min_seen_count == 0
+        && filter.attack_type.is_none();
     let total: i64 = if unfiltered {
         conn.prepare_cached(table.count_all())?
             .query_row([], |row| row.get(0))?
     } else {
         conn.prepare_cached(table.sql(filter.origin).count)?
-            .query_row(params![since(filter), min_count(filter)], |row| row.get(0))?
+            .query_row(
+                params![since(filter), min_count(filter), attack_bits(filter)],
+                |row| row.get(0),
+            )?
     };
     Ok(as_u64(total))
 }
@@ -271,7 +304,12 @@ fn each(
     match after {
         None => {
             let mut stmt = conn.prepare_cached(sql.each)?;
-            let rows = stmt.query(params![since(filter), min_count(filter), limit])?;
+            let rows = stmt.query(params![
+                since(filter),
+                min_count(filter),
+                attack_bits(filter),
+                limit
+            ])?;
             stream(rows, f)
         }
         Some(cursor) => {
@@ -279,6 +317,7 @@ fn each(
             let rows = stmt.query(params![
                 since(filter),
                 min_count(filter),
+                attack_bits(filter),
                 limit,
                 cursor.seen_last,
                 cursor.key
@@ -301,19 +340,28 @@ pub(super) fn stream(
     Ok(())
 }
 
-/// A record from the columns `id, key, last, count`.
+/// A record from the columns `id, key, last, count, attack_types`.
 pub(super) fn record(row: &Row<'_>) -> Result<SeenRecord, rusqlite::Error> {
+    let attack_types: Option<i64> = row.get(4)?;
     Ok(SeenRecord {
         id: row.get(0)?,
         key: text(row, 1)?.unwrap_or_default(),
         seen_last: text(row, 2)?.unwrap_or_default(),
         seen_count: as_u64(row.get(3)?),
+        attack_types: attack_types
+            .and_then(|bits| u8::try_from(bits).ok())
+            .unwrap_or_default(),
     })
 }
 
 /// The `since` parameter: every stored timestamp is `>= ''`, so none means everything.
 pub(super) fn since(filter: &ListFilter) -> &str {
     filter.since.as_deref().unwrap_or("")
+}
+
+/// The attack-type bits a listed IP must have seen (0 for any).
+pub(super) fn attack_bits(filter: &ListFilter) -> u8 {
+    filter.attack_type.map_or(0, AttackType::bit)
 }
 
 /// The minimum count parameter.
@@ -348,14 +396,16 @@ mod tests {
 
     #[test]
     fn the_macro_writes_the_documented_statement() {
-        let expected = "SELECT id, source_ip, last_seen, seen_count FROM ip_addresses \
+        let expected = "SELECT id, source_ip, last_seen, seen_count, attack_types \
+             FROM ip_addresses \
              WHERE seen_count > 0 AND last_seen >= ?1 AND seen_count >= ?2 \
-             AND last_seen <= ?4 AND (last_seen < ?4 OR source_ip > ?5) \
-             ORDER BY last_seen DESC, source_ip ASC LIMIT ?3";
+             AND (attack_types & ?3) = ?3 \
+             AND last_seen <= ?5 AND (last_seen < ?5 OR source_ip > ?6) \
+             ORDER BY last_seen DESC, source_ip ASC LIMIT ?4";
         assert_eq!(IP_SQL[0].each_after, expected);
         assert_eq!(
             NUMBER_SQL[2].point,
-            "SELECT id, called_number, peer_last_seen, peer_count FROM called_numbers \
+            "SELECT id, called_number, peer_last_seen, peer_count, 0 FROM called_numbers \
              WHERE called_number = ?1 AND peer_count > 0"
         );
     }

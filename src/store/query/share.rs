@@ -8,8 +8,10 @@ use rusqlite::{Connection, Row, params};
 use uuid::Uuid;
 
 use super::{as_i64, as_u64, text};
-use crate::event::{BadActor, CollectedMethod, Origin, Transport, parse_timestamp};
-use crate::sip::MessageKind;
+use crate::event::{
+    Attack, BadActor, CollectedMethod, Credentials, Origin, Transport, parse_timestamp,
+};
+use crate::sip::{AttackType, MessageKind};
 use crate::store::StoreError;
 
 /// One shareable event.
@@ -35,7 +37,10 @@ pub struct SharePage {
 const SHAREABLE: &str = "
 SELECT event_timestamp, event_uuid, created_by_node_id, collected_method, transport_type,
        source_ip, source_port, destination_ip, destination_port, called_number, method,
-       user_agent, sip_message, request_uri_user, message_kind, origin, p2p_record
+       user_agent, sip_message, request_uri_user, message_kind, origin, p2p_record,
+       attack_type, auth_scheme, auth_username, auth_realm, auth_nonce, auth_uri,
+       auth_response, auth_algorithm, auth_qop, auth_cnonce, auth_nc, from_user, contact,
+       p_asserted_identity
 FROM honey
 WHERE event_timestamp >= ?1
   AND (?2 IS NULL OR event_timestamp > ?2 OR (event_timestamp = ?2 AND event_uuid > ?3))
@@ -124,6 +129,11 @@ fn rebuild(row: &Row<'_>) -> Result<Option<BadActor>, rusqlite::Error> {
         return Ok(None);
     };
     let message_kind = MessageKind::from_name(&field(14)?).unwrap_or(MessageKind::Malformed);
+    let sip_message = field(12)?;
+    let attack = match text(row, 17)?.as_deref().and_then(AttackType::from_name) {
+        Some(attack_type) => stored_attack(row, attack_type)?,
+        None => Attack::from_message(sip_message.as_bytes()),
+    };
     Ok(Some(BadActor {
         event_timestamp,
         event_uuid,
@@ -137,8 +147,32 @@ fn rebuild(row: &Row<'_>) -> Result<Option<BadActor>, rusqlite::Error> {
         request_uri_user: text(row, 13)?,
         sip_method: field(10)?,
         sip_user_agent: field(11)?,
-        sip_message: field(12)?,
+        sip_message,
         message_kind,
         origin: Origin::Local,
+        attack,
     }))
+}
+
+/// The attack columns of a [`SHAREABLE`] row (from index 17 on).
+fn stored_attack(row: &Row<'_>, attack_type: AttackType) -> Result<Attack, rusqlite::Error> {
+    let credentials = Credentials {
+        scheme: text(row, 18)?,
+        username: text(row, 19)?,
+        realm: text(row, 20)?,
+        nonce: text(row, 21)?,
+        uri: text(row, 22)?,
+        response: text(row, 23)?,
+        algorithm: text(row, 24)?,
+        qop: text(row, 25)?,
+        cnonce: text(row, 26)?,
+        nc: text(row, 27)?,
+    };
+    Ok(Attack {
+        attack_type,
+        credentials: (credentials != Credentials::default()).then_some(credentials),
+        from_user: text(row, 28)?,
+        contact: text(row, 29)?,
+        p_asserted_identity: text(row, 30)?,
+    })
 }

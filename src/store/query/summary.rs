@@ -1,10 +1,12 @@
-//! Statistics: event counts by method, user agent, transport and message kind, totals, and the
-//! most active source IPs and called numbers, all from one snapshot of the database.
+//! Statistics: event counts by method, user agent, transport, message kind and attack type,
+//! source IPs per attack type, totals, and the most active source IPs and called numbers, all
+//! from one snapshot of the database.
 
 use rusqlite::{Connection, params};
 
 use super::seen::{count_ips, count_numbers, record};
 use super::{ListFilter, SeenRecord, as_i64, as_u64, text};
+use crate::sip::AttackType;
 use crate::store::StoreError;
 
 /// The pair of statements counting events per value of `$column`, largest first, at most `?1`
@@ -37,6 +39,16 @@ const BY_USER_AGENT: [&str; 2] = count_by_sql!("user_agent");
 const BY_TRANSPORT: [&str; 2] = count_by_sql!("transport_type");
 /// Per-message-kind counts.
 const BY_MESSAGE_KIND: [&str; 2] = count_by_sql!("message_kind");
+/// Per-attack-type counts.
+const BY_ATTACK_TYPE: [&str; 2] = count_by_sql!("attack_type");
+
+/// Source IPs last seen at or after `?1` that sent each attack type (by their `attack_types`
+/// bits, in `AttackType::ALL` order).
+const IPS_BY_ATTACK_TYPE: &str = "
+SELECT coalesce(sum((attack_types & 1) != 0), 0), coalesce(sum((attack_types & 2) != 0), 0),
+       coalesce(sum((attack_types & 4) != 0), 0), coalesce(sum((attack_types & 8) != 0), 0),
+       coalesce(sum((attack_types & 16) != 0), 0), coalesce(sum((attack_types & 32) != 0), 0)
+FROM ip_addresses WHERE last_seen >= ?1";
 
 /// Events counted: without, then with `since` (`event_timestamp` index).
 const COUNT_EVENTS: [&str; 2] = [
@@ -46,12 +58,14 @@ const COUNT_EVENTS: [&str; 2] = [
 
 /// Most active IPs last seen at or after `?1`; at most `?2`.
 const TOP_IPS: &str = "
-SELECT id, source_ip, last_seen, seen_count FROM ip_addresses WHERE last_seen >= ?1
+SELECT id, source_ip, last_seen, seen_count, attack_types FROM ip_addresses
+WHERE last_seen >= ?1
 ORDER BY seen_count DESC, source_ip ASC LIMIT ?2";
 
 /// Most active called numbers last seen at or after `?1`; at most `?2`.
 const TOP_NUMBERS: &str = "
-SELECT id, called_number, last_seen, seen_count FROM called_numbers WHERE last_seen >= ?1
+SELECT id, called_number, last_seen, seen_count, 0 FROM called_numbers
+WHERE last_seen >= ?1
 ORDER BY seen_count DESC, called_number ASC LIMIT ?2";
 
 /// How many events had one value of a column.
@@ -88,6 +102,11 @@ pub struct Stats {
     pub by_transport: Vec<CountBy>,
     /// Events per message kind (`request`, `response`, `empty`, `malformed`).
     pub by_message_kind: Vec<CountBy>,
+    /// Events per attack type.
+    pub by_attack_type: Vec<CountBy>,
+    /// Source IPs (last seen at or after `since`) per attack type they sent; types no IP sent
+    /// are left out.
+    pub ip_addresses_by_attack_type: Vec<CountBy>,
     /// Source IPs with the highest `seen_count`.
     pub top_ip_addresses: Vec<SeenRecord>,
     /// Called numbers with the highest `seen_count`.
@@ -126,6 +145,8 @@ pub fn stats(conn: &Connection, since: Option<&str>, top: usize) -> Result<Stats
         by_user_agent: count_by(conn, BY_USER_AGENT, since, top_limit)?,
         by_transport: count_by(conn, BY_TRANSPORT, since, top_limit)?,
         by_message_kind: count_by(conn, BY_MESSAGE_KIND, since, top_limit)?,
+        by_attack_type: count_by(conn, BY_ATTACK_TYPE, since, top_limit)?,
+        ip_addresses_by_attack_type: ips_by_attack_type(conn, since)?,
         top_ip_addresses: top_records(conn, TOP_IPS, since, top_limit)?,
         top_called_numbers: top_records(conn, TOP_NUMBERS, since, top_limit)?,
     };
@@ -173,6 +194,29 @@ fn count_by(
     }
 }
 
+/// Runs [`IPS_BY_ATTACK_TYPE`]: largest count first, ties by name, zero counts left out.
+fn ips_by_attack_type(
+    conn: &Connection,
+    since: Option<&str>,
+) -> Result<Vec<CountBy>, rusqlite::Error> {
+    let counts =
+        conn.prepare_cached(IPS_BY_ATTACK_TYPE)?
+            .query_row([since.unwrap_or("")], |row| {
+                AttackType::ALL
+                    .iter()
+                    .map(|attack_type| {
+                        Ok(CountBy {
+                            value: attack_type.as_str().to_owned(),
+                            count: as_u64(row.get(attack_type.index())?),
+                        })
+                    })
+                    .collect::<Result<Vec<_>, rusqlite::Error>>()
+            })?;
+    let mut counts: Vec<CountBy> = counts.into_iter().filter(|c| c.count > 0).collect();
+    counts.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+    Ok(counts)
+}
+
 /// Runs [`TOP_IPS`] or [`TOP_NUMBERS`].
 fn top_records(
     conn: &Connection,
@@ -188,8 +232,20 @@ fn top_records(
 /// Every statement of this module, for a test that prepares them all.
 #[cfg(test)]
 pub(in crate::store) fn all_statements() -> Vec<&'static str> {
-    let mut all = vec![COUNT_EVENTS[0], COUNT_EVENTS[1], TOP_IPS, TOP_NUMBERS];
-    for pair in [BY_METHOD, BY_USER_AGENT, BY_TRANSPORT, BY_MESSAGE_KIND] {
+    let mut all = vec![
+        COUNT_EVENTS[0],
+        COUNT_EVENTS[1],
+        TOP_IPS,
+        TOP_NUMBERS,
+        IPS_BY_ATTACK_TYPE,
+    ];
+    for pair in [
+        BY_METHOD,
+        BY_USER_AGENT,
+        BY_TRANSPORT,
+        BY_MESSAGE_KIND,
+        BY_ATTACK_TYPE,
+    ] {
         all.extend(pair);
     }
     all

@@ -180,7 +180,7 @@ fn database_written_by_the_original_migrates_without_loss() {
     for index in ["source_ip_index", "called_number_index"] {
         assert!(
             !has_index(&conn, index),
-            "{index} is dropped by migration 5"
+            "{index} is dropped by migration 6"
         );
     }
 
@@ -201,7 +201,7 @@ fn fresh_database_has_table_and_its_indexes_before_any_insert() {
     for index in ["source_ip_index", "called_number_index"] {
         assert!(
             !has_index(&conn, index),
-            "{index} is dropped by migration 5"
+            "{index} is dropped by migration 6"
         );
     }
     let mode: String = conn
@@ -358,4 +358,54 @@ fn failed_migration_leaves_the_database_at_its_version() {
         )
         .expect("row 2");
     assert_eq!(source, "1.2.3.4:5060", "rolled back");
+}
+
+#[test]
+fn databases_of_other_programs_are_refused_and_left_alone() {
+    let foreign_schemas = [
+        (
+            "CREATE TABLE foo (id INTEGER PRIMARY KEY, bar TEXT);",
+            "\"foo\"",
+        ),
+        (
+            "CREATE TABLE honey (id INTEGER PRIMARY KEY, pot TEXT);",
+            "honey table has other columns",
+        ),
+        (
+            &format!("{ORIGINAL_CREATE} CREATE TABLE settings (k TEXT);"),
+            "\"settings\"",
+        ),
+        ("PRAGMA user_version = 3;", "without a honey table"),
+    ];
+    for (sql, reason) in foreign_schemas {
+        let (_dir, path) = temp_db();
+        raw_open(&path).execute_batch(sql).expect("foreign schema");
+        let before = fs::read(&path).expect("read");
+        let error = store::open(&path).expect_err("foreign database");
+        assert!(matches!(error, StoreError::Foreign { .. }), "{error:?}");
+        let shown = error.to_string();
+        assert!(shown.contains(reason), "{shown}");
+        assert!(shown.contains(&path.display().to_string()), "{shown}");
+        assert_eq!(fs::read(&path).expect("read back"), before, "{sql}");
+    }
+}
+
+#[test]
+fn a_database_cut_short_is_refused_and_left_alone() {
+    let (_dir, path) = temp_db();
+    let mut conn = store::open(&path).expect("open");
+    let events: Vec<_> = (0..200)
+        .map(|_| udp_invite("2024-01-01T00:00:00Z"))
+        .collect();
+    insert(&mut conn, &events);
+    drop(conn);
+    let whole = fs::read(&path).expect("read");
+    assert!(whole.len() > 8192, "several pages");
+    let cut = &whole[..whole.len() / 2];
+    fs::write(&path, cut).expect("truncate");
+
+    let error = store::open(&path).expect_err("truncated");
+    assert!(matches!(error, StoreError::Corrupt { .. }), "{error:?}");
+    assert!(error.to_string().contains("cut short"), "{error}");
+    assert_eq!(fs::read(&path).expect("read back"), cut);
 }

@@ -4,6 +4,7 @@
 //! measurement, not a test.
 
 mod aggregate;
+mod attack_types;
 mod backfill;
 mod bench;
 mod migration;
@@ -23,7 +24,7 @@ use rusqlite::Connection;
 use tempfile::TempDir;
 use uuid::Uuid;
 
-use crate::event::{BadActor, CollectedMethod, Origin, Transport};
+use crate::event::{Attack, BadActor, CollectedMethod, Origin, Transport};
 use crate::sip::MessageKind;
 
 /// A temp dir and the path of `sentrypeer.db` inside it (the dir lives as long as the guard).
@@ -57,6 +58,7 @@ fn udp_invite(timestamp: &str) -> BadActor {
         sip_message: "INVITE sip:100@192.0.2.10 SIP/2.0\r\n\r\n".into(),
         message_kind: MessageKind::Request,
         origin: Origin::Local,
+        attack: Attack::from_message(b"INVITE sip:100@192.0.2.10 SIP/2.0\r\n\r\n"),
     }
 }
 

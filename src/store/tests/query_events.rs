@@ -103,6 +103,8 @@ fn recent_events_are_newest_first_with_every_column() {
             sip_message: some("INVITE sip:100@192.0.2.10 SIP/2.0\r\n\r\n"),
             origin: "peer:12D3KooWPeer".into(),
             message_kind: some("request"),
+            attack_type: some("call_attempt"),
+            ..EventRow::default()
         }
     );
     assert_eq!(options.event_uuid.as_ref().map(String::len), Some(36));

@@ -68,7 +68,7 @@ proptest! {
         insert(&mut conn, second);
         for origin in ORIGINS {
             for numbers in [false, true] {
-                let filter = ListFilter { origin, since: since.map(ts), min_seen_count };
+                let filter = ListFilter { origin, since: since.map(ts), min_seen_count, attack_type: None };
                 let expected = model(&case, numbers, &filter);
                 let all = listed(&conn, numbers, &filter, None, None);
                 prop_assert_eq!(summary(&all), expected.clone(), "{:?} numbers={}", filter, numbers);

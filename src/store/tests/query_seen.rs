@@ -195,6 +195,7 @@ fn since_and_minimum_count_filter_on_the_filtered_side() {
         origin,
         since: Some(ts(since)),
         min_seen_count,
+        attack_type: None,
     };
     let ips = |filter: ListFilter| {
         let listed = summary(&listed(&conn, false, &filter, None, None));

@@ -49,7 +49,9 @@ async fn each_event_is_posted_as_one_json_object_with_the_headers() {
         .keys()
         .map(String::as_str)
         .collect();
-    assert_eq!(keys, JSON_KEYS);
+    assert_eq!(keys[..JSON_KEYS.len()], JSON_KEYS);
+    assert_eq!(keys[JSON_KEYS.len()..], ["attack_type"], "then what we add");
+    assert_eq!(json["attack_type"], "call_attempt");
     let stats = sink.finish().await;
     assert_eq!(stats.delivered, 1);
     assert_eq!(

@@ -25,8 +25,8 @@ use tokio_util::sync::CancellationToken;
 use tracing_subscriber::fmt::MakeWriter;
 
 use super::{RetryPolicy, WebhookOptions, WebhookSnapshot, WebhookStats, spawn};
-use crate::event::{BadActor, CollectedMethod, Origin, Transport};
-use crate::sip::MessageKind;
+use crate::event::{Attack, BadActor, CollectedMethod, Origin, Transport};
+use crate::sip::{AttackType, MessageKind};
 
 /// Longest any wait in a test may take (virtual time on the paused clock).
 const WAIT: Duration = Duration::from_secs(4 * 3600);
@@ -190,6 +190,10 @@ fn event(n: usize) -> BadActor {
         sip_message: format!("INVITE sip:{n}@192.0.2.10 SIP/2.0\r\n\r\n"),
         message_kind: MessageKind::Request,
         origin: Origin::Local,
+        attack: Attack {
+            attack_type: AttackType::CallAttempt,
+            ..Attack::default()
+        },
     }
 }
 

@@ -1,0 +1,270 @@
+//! Connection bookkeeping for the TCP and TLS listeners: the per-source cap (live connections per
+//! source IP), the connection counters shown in health and metrics, and the process's open-file
+//! limit that every connection needs one descriptor of.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::event::Transport;
+
+/// Live connections per source IP on one listener. An entry exists only while its source has a
+/// connection open, so the map never holds more entries than the listener's connection cap.
+#[derive(Debug)]
+pub(crate) struct SourceConnections {
+    /// Most live connections from one source; 0 = no per-source cap.
+    cap: usize,
+    live: Mutex<HashMap<IpAddr, usize>>,
+}
+
+impl SourceConnections {
+    /// A tracker allowing `cap` live connections per source (0 = unlimited).
+    pub(crate) fn new(cap: usize) -> Arc<Self> {
+        Arc::new(Self {
+            cap,
+            live: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Takes a place for one more connection from `source`, or `None` when the source is at
+    /// its cap. The place is given back when the returned guard is dropped.
+    pub(crate) fn enter(self: &Arc<Self>, source: IpAddr) -> Option<SourcePlace> {
+        let source = source.to_canonical();
+        if self.cap == 0 {
+            return Some(SourcePlace {
+                owner: None,
+                source,
+            });
+        }
+        let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = live.entry(source).or_insert(0);
+        if *count >= self.cap {
+            return None;
+        }
+        *count += 1;
+        Some(SourcePlace {
+            owner: Some(Arc::clone(self)),
+            source,
+        })
+    }
+
+    /// Sources with at least one live connection.
+    #[cfg(test)]
+    pub(crate) fn sources(&self) -> usize {
+        self.live
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    fn leave(&self, source: IpAddr) {
+        let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = live.get_mut(&source) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                live.remove(&source);
+            }
+        }
+    }
+}
+
+/// One connection's place in [`SourceConnections`]; released on drop.
+#[derive(Debug)]
+pub(crate) struct SourcePlace {
+    owner: Option<Arc<SourceConnections>>,
+    source: IpAddr,
+}
+
+impl Drop for SourcePlace {
+    fn drop(&mut self) {
+        if let Some(owner) = &self.owner {
+            owner.leave(self.source);
+        }
+    }
+}
+
+/// Connection counters of the stream listeners, per transport (the UDP slot stays 0).
+#[derive(Debug, Default)]
+pub struct ConnectionCounters {
+    open: [AtomicU64; 3],
+    accepted: [AtomicU64; 3],
+    over_source_cap: [AtomicU64; 3],
+    message_timeouts: [AtomicU64; 3],
+    idle_timeouts: [AtomicU64; 3],
+    handshake_timeouts: [AtomicU64; 3],
+}
+
+/// Snapshot of [`ConnectionCounters`], arrays in [`Transport::ALL`] order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionStats {
+    /// Connections open now (a gauge).
+    pub open: [u64; 3],
+    /// Connections accepted and served since start-up.
+    pub accepted: [u64; 3],
+    /// Connections closed at once because their source already had its cap of live ones.
+    pub over_source_cap: [u64; 3],
+    /// Connections closed because a message was not complete in time after its first byte
+    /// (slowloris).
+    pub message_timeouts: [u64; 3],
+    /// Connections closed because they stayed silent too long.
+    pub idle_timeouts: [u64; 3],
+    /// TLS connections whose handshake did not finish in time.
+    pub handshake_timeouts: [u64; 3],
+}
+
+impl ConnectionCounters {
+    /// Counts a connection accepted and served; it is open until the returned guard drops.
+    pub(crate) fn opened(self: &Arc<Self>, transport: Transport) -> OpenConnection {
+        bump(&self.accepted, transport);
+        bump(&self.open, transport);
+        OpenConnection {
+            counters: Arc::clone(self),
+            transport,
+        }
+    }
+
+    /// Counts a connection refused because its source is at its cap.
+    pub(crate) fn over_source_cap(&self, transport: Transport) {
+        bump(&self.over_source_cap, transport);
+    }
+
+    /// Counts a connection closed because a message took too long (slowloris).
+    pub(crate) fn message_timeout(&self, transport: Transport) {
+        bump(&self.message_timeouts, transport);
+    }
+
+    /// Counts a connection closed because it was silent too long.
+    pub(crate) fn idle_timeout(&self, transport: Transport) {
+        bump(&self.idle_timeouts, transport);
+    }
+
+    /// Counts a TLS handshake that did not finish in time.
+    pub(crate) fn handshake_timeout(&self, transport: Transport) {
+        bump(&self.handshake_timeouts, transport);
+    }
+
+    /// Current values.
+    pub fn snapshot(&self) -> ConnectionStats {
+        let load =
+            |counters: &[AtomicU64; 3]| counters.each_ref().map(|c| c.load(Ordering::Relaxed));
+        ConnectionStats {
+            open: load(&self.open),
+            accepted: load(&self.accepted),
+            over_source_cap: load(&self.over_source_cap),
+            message_timeouts: load(&self.message_timeouts),
+            idle_timeouts: load(&self.idle_timeouts),
+            handshake_timeouts: load(&self.handshake_timeouts),
+        }
+    }
+}
+
+/// Keeps one connection counted as open until dropped.
+#[derive(Debug)]
+pub(crate) struct OpenConnection {
+    counters: Arc<ConnectionCounters>,
+    transport: Transport,
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        if let Some(open) = self.counters.open.get(self.transport.index()) {
+            open.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+fn bump(counters: &[AtomicU64; 3], transport: Transport) {
+    if let Some(counter) = counters.get(transport.index()) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// File descriptors kept for everything but SIP connections (database, logs, API, peers).
+const DESCRIPTORS_FOR_THE_REST: u64 = 256;
+
+/// Raises the soft open-file limit to the hard one (the default soft limit of 1024 is below the
+/// default connection caps), and warns when the caps can still exhaust it: the listeners would
+/// then back off on `EMFILE` instead of serving up to their caps.
+pub fn raise_open_file_limit(stream_listeners: u64, max_connections: usize) {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let raised = Rlimit {
+        current: limit.maximum,
+        maximum: limit.maximum,
+    };
+    let current = if limit.current == limit.maximum {
+        limit.current
+    } else {
+        match setrlimit(Resource::Nofile, raised) {
+            Ok(()) => raised.current,
+            Err(error) => {
+                tracing::debug!(%error, "cannot raise the open-file limit");
+                limit.current
+            }
+        }
+    };
+    let needed = stream_listeners
+        .saturating_mul(u64::try_from(max_connections).unwrap_or(u64::MAX))
+        .saturating_add(DESCRIPTORS_FOR_THE_REST);
+    match current {
+        Some(current) if current < needed => tracing::warn!(
+            open_file_limit = current,
+            needed,
+            "the open-file limit is below what the connection caps allow; raise it (ulimit -n, LimitNOFILE=) or lower --max-connections"
+        ),
+        _ => tracing::debug!(open_file_limit = ?current, "open-file limit"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_source_gets_its_cap_and_its_places_back() {
+        let tracker = SourceConnections::new(2);
+        let a: IpAddr = "192.0.2.1".parse().expect("ip");
+        let b: IpAddr = "192.0.2.2".parse().expect("ip");
+        let first = tracker.enter(a).expect("first");
+        let second = tracker.enter(a).expect("second");
+        assert!(tracker.enter(a).is_none(), "third over the cap");
+        let other = tracker.enter(b).expect("another source is not affected");
+        assert_eq!(tracker.sources(), 2);
+        drop(first);
+        let third = tracker.enter(a).expect("a place came back");
+        drop((second, third, other));
+        assert_eq!(tracker.sources(), 0, "no entry is left for gone sources");
+    }
+
+    #[test]
+    fn ipv4_mapped_sources_count_as_their_ipv4_address() {
+        let tracker = SourceConnections::new(1);
+        let v4: IpAddr = "192.0.2.9".parse().expect("ip");
+        let mapped: IpAddr = "::ffff:192.0.2.9".parse().expect("ip");
+        let _held = tracker.enter(v4).expect("first");
+        assert!(tracker.enter(mapped).is_none());
+    }
+
+    #[test]
+    fn zero_means_no_cap_and_no_map() {
+        let tracker = SourceConnections::new(0);
+        let a: IpAddr = "192.0.2.1".parse().expect("ip");
+        let places: Vec<_> = (0..100).filter_map(|_| tracker.enter(a)).collect();
+        assert_eq!(places.len(), 100);
+        assert_eq!(tracker.sources(), 0);
+    }
+
+    #[test]
+    fn open_connections_are_a_gauge() {
+        let counters = Arc::new(ConnectionCounters::default());
+        let one = counters.opened(Transport::Tcp);
+        let two = counters.opened(Transport::Tls);
+        assert_eq!(counters.snapshot().open, [0, 1, 1]);
+        drop(one);
+        drop(two);
+        let stats = counters.snapshot();
+        assert_eq!(stats.open, [0, 0, 0]);
+        assert_eq!(stats.accepted, [0, 1, 1]);
+    }
+}

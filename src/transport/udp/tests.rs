@@ -1,0 +1,121 @@
+//! Tests of the UDP listener's later sends: timers fire on their own task, the pending cap skips
+//! and counts, and shutdown ends pending sends at once.
+
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use super::*;
+use crate::pipeline::Pipeline;
+use crate::sip::PersonalitySettings;
+
+fn handler(ring_ms: u64) -> Arc<ProbeHandler> {
+    let settings = PersonalitySettings {
+        name: "generic".to_owned(),
+        ring_ms: Some(ring_ms),
+        ..PersonalitySettings::default()
+    };
+    let personality = settings.resolve().expect("valid");
+    Arc::new(ProbeHandler::new(
+        Uuid::nil(),
+        true,
+        personality,
+        [3; 16],
+        Pipeline::builder().build(),
+        0,
+    ))
+}
+
+fn invite(call_id: &str) -> Vec<u8> {
+    let body = "v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 4000 RTP/AVP 0\r\n";
+    format!(
+        "INVITE sip:0046812118532@127.0.0.1 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:5099;branch=z9hG4bK-{call_id}\r\n\
+         From: <sip:caller@127.0.0.1>;tag=t-{call_id}\r\nTo: <sip:0046812118532@127.0.0.1>\r\n\
+         Call-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:caller@127.0.0.1:5099>\r\n\
+         X-Padding: ................................................................\r\n\
+         Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+async fn receive(client: &UdpSocket) -> String {
+    let mut buffer = vec![0u8; 4096];
+    let length = tokio::time::timeout(Duration::from_secs(20), client.recv(&mut buffer))
+        .await
+        .expect("a datagram in time")
+        .expect("receive");
+    String::from_utf8_lossy(&buffer[..length]).into_owned()
+}
+
+async fn start(
+    handler: &Arc<ProbeHandler>,
+    cap: usize,
+) -> (
+    UdpSocket,
+    CancellationToken,
+    tokio::task::JoinHandle<Result<(), TransportError>>,
+) {
+    let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let address = socket.local_addr().expect("address");
+    let shutdown = CancellationToken::new();
+    let listener = tokio::spawn(run_with_pending_cap(
+        socket,
+        Arc::clone(handler),
+        shutdown.clone(),
+        cap,
+    ));
+    let client = UdpSocket::bind("127.0.0.1:0").await.expect("bind client");
+    client.connect(address).await.expect("connect");
+    (client, shutdown, listener)
+}
+
+#[tokio::test]
+async fn final_response_arrives_after_the_ring_time_within_the_size_limit() {
+    let handler = handler(50);
+    let (client, shutdown, listener) = start(&handler, 8).await;
+    let request = invite("ring");
+    client.send(&request).await.expect("send");
+    let mut replies = Vec::new();
+    for _ in 0..3 {
+        replies.push(receive(&client).await);
+    }
+    let status: Vec<&str> = replies
+        .iter()
+        .map(|r| r.lines().next().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        status,
+        [
+            "SIP/2.0 100 Trying",
+            "SIP/2.0 180 Ringing",
+            "SIP/2.0 200 OK"
+        ]
+    );
+    assert!(replies.iter().all(|reply| reply.len() <= request.len()));
+    shutdown.cancel();
+    listener.await.expect("task").expect("clean stop");
+    let stats = handler.counters().snapshot();
+    assert_eq!(stats.replies_sent[0], 3);
+    assert_eq!(stats.replies_by_status_class, [2, 1, 0, 0, 0, 0]);
+}
+
+#[tokio::test]
+async fn sends_over_the_pending_cap_are_skipped_and_counted_and_shutdown_ends_the_rest() {
+    let handler = handler(3_600_000);
+    let (client, shutdown, listener) = start(&handler, 2).await;
+    for call in ["cap-1", "cap-2", "cap-3"] {
+        client.send(&invite(call)).await.expect("send");
+        receive(&client).await;
+        receive(&client).await;
+    }
+    assert_eq!(handler.counters().snapshot().delayed_skipped, [1, 0, 0]);
+    // Two calls ring for an hour: shutdown must not wait for them.
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(5), listener)
+        .await
+        .expect("listener stops at once")
+        .expect("task")
+        .expect("clean stop");
+}
