@@ -285,16 +285,31 @@ fn attack_type(probe: &Probe<'_>, looks_like_exploit: bool, has_credentials: boo
 }
 
 /// The first exploit sign in the Request-URI or a header value.
+///
+/// Every field is a slice of the message, so when the whole message holds no control byte and
+/// no pattern, no field does, and only a field's length can be a sign: one scan of the message
+/// then replaces one automaton search per field (those were ~8% of the UDP listener's time
+/// under a flood). Otherwise the fields are checked one by one, in order.
 pub fn exploit_sign(probe: &Probe<'_>) -> Option<ExploitSign> {
+    let clean = !probe.raw.iter().any(|&byte| is_control_byte(byte))
+        && EXPLOIT_MATCHER
+            .as_ref()
+            .is_none_or(|matcher| matcher.find(probe.raw).is_none());
+    if clean {
+        return sign_fields(probe)
+            .find_map(|(field, max_bytes)| (field.len() > max_bytes).then_some(ExploitSign::Overlong));
+    }
+    sign_fields(probe).find_map(|(field, max_bytes)| field_sign(field, max_bytes))
+}
+
+/// The fields exploit signs are looked for in, in order, each with its longest plausible size.
+fn sign_fields<'p>(probe: &'p Probe<'_>) -> impl Iterator<Item = (&'p [u8], usize)> {
     let request_uri = probe.request_uri.map(|uri| (uri, MAX_REQUEST_URI_BYTES));
     let header_values = probe
         .headers
         .iter()
         .map(|header| (header.value, MAX_HEADER_VALUE_BYTES));
-    request_uri
-        .into_iter()
-        .chain(header_values)
-        .find_map(|(field, max_bytes)| field_sign(field, max_bytes))
+    request_uri.into_iter().chain(header_values)
 }
 
 /// The exploit sign in one field, if any.

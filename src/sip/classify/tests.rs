@@ -416,6 +416,42 @@ proptest! {
     }
 }
 
+/// The exploit rule field by field, as `exploit_sign` falls back to: the reference its
+/// whole-message shortcut must agree with.
+fn exploit_sign_field_by_field(probe: &Probe<'_>) -> Option<ExploitSign> {
+    sign_fields(probe).find_map(|(field, max_bytes)| field_sign(field, max_bytes))
+}
+
+/// Pieces requests are made of: plain text, every pattern, control bytes, oversized values.
+fn request_piece() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[ -~]{0,20}",
+        proptest::sample::select(EXPLOIT_PATTERNS.map(|(pattern, _)| pattern.to_uppercase()).to_vec()),
+        proptest::sample::select(EXPLOIT_PATTERNS.map(|(pattern, _)| pattern.to_owned()).to_vec()),
+        Just("\u{1}".to_owned()),
+        Just("\u{7f}".to_owned()),
+        Just("x".repeat(MAX_HEADER_VALUE_BYTES + 1)),
+        Just("u".repeat(MAX_REQUEST_URI_BYTES + 1)),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn the_whole_message_shortcut_finds_the_same_sign_as_each_field(
+        uri in proptest::collection::vec(request_piece(), 0..3),
+        values in proptest::collection::vec(proptest::collection::vec(request_piece(), 0..3), 0..5),
+        body in proptest::collection::vec(request_piece(), 0..3),
+    ) {
+        let mut request = format!("OPTIONS sip:{}@x SIP/2.0\r\n", uri.concat());
+        for (index, value) in values.iter().enumerate() {
+            request.push_str(&format!("X-{index}: {}\r\n", value.concat()));
+        }
+        request.push_str(&format!("\r\n{}", body.concat()));
+        let probe = parse(request.as_bytes());
+        prop_assert_eq!(exploit_sign(&probe), exploit_sign_field_by_field(&probe));
+    }
+}
+
 /// A cost measurement, not a test: nanoseconds per fixture for `parse`, and for `parse` plus
 /// `classify` (what capture adds per message). Run with
 /// `cargo test --release --lib -- --ignored --nocapture classification_cost`.
