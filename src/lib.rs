@@ -17,6 +17,7 @@
 //! - [`p2p`]: peer-to-peer sharing of signed records over rust-libp2p.
 //! - [`node_id`]: the node's persistent id.
 //! - [`fuzzing`]: the fuzz targets' bodies (`fuzz/`), shared with the corpus replay test.
+//! - [`thread_priority`]: background threads (the store writer) give way to capture.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -33,4 +34,5 @@ pub mod shutdown;
 pub mod sinks;
 pub mod sip;
 pub mod store;
+pub mod thread_priority;
 pub mod transport;

@@ -1,23 +1,231 @@
 //! Bounded fan-out of events from the listeners to every consumer (store writer, sinks), with
-//! counters. A full consumer queue drops the event for that consumer and counts it: attacker
-//! traffic never waits on storage or a sink. Consumers are threads (a std channel) or tokio
-//! tasks (a tokio channel); both kinds have the same drop-and-count semantics.
+//! counters. Each consumer's queue is bounded twice: by a number of events and by the bytes those
+//! events hold ([`DEFAULT_QUEUE_BYTES`]), so a flood of maximal datagrams cannot queue gigabytes.
+//! A full consumer queue drops the event for that consumer and counts it: attacker traffic never
+//! waits on storage or a sink. Consumers are threads (a std channel) or tokio tasks (a tokio
+//! channel); both kinds have the same drop-and-count semantics.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{
+    Receiver, RecvError, RecvTimeoutError, SyncSender, TryRecvError, TrySendError, sync_channel,
+};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::event::BadActor;
+use crate::event::{BadActor, Origin};
 
 /// How often at most a "queue full" warning is logged per consumer.
 const DROP_WARNING_INTERVAL: Duration = Duration::from_secs(10);
 
-/// The receiving end a consumer thread reads events from.
-pub type EventReceiver = Receiver<Arc<BadActor>>;
+/// Bytes of events (see [`event_bytes`]) one consumer's queue holds at most by default: 16 MiB,
+/// 256 maximal datagrams, far more than the count bound lets typical probes (~0.5 KiB) take.
+pub const DEFAULT_QUEUE_BYTES: usize = 16 * 1024 * 1024;
 
-/// The receiving end a consumer task reads events from.
-pub type AsyncEventReceiver = tokio::sync::mpsc::Receiver<Arc<BadActor>>;
+/// Memory an event holds, as the byte bounds count it: the record plus its text fields.
+pub fn event_bytes(event: &BadActor) -> usize {
+    let peer = match &event.origin {
+        Origin::Local => 0,
+        Origin::Peer(peer) => {
+            peer.peer_id.len() + peer.signed_record.as_ref().map_or(0, |record| record.len())
+        }
+    };
+    size_of::<BadActor>()
+        + event.called_number.len()
+        + event.request_uri_user.as_ref().map_or(0, String::len)
+        + event.sip_method.len()
+        + event.sip_user_agent.len()
+        + event.sip_message.len()
+        + peer
+}
+
+/// Bytes of the events in one consumer's queue, shared by its sending and receiving ends.
+#[derive(Debug, Default)]
+struct QueuedBytes {
+    bytes: AtomicUsize,
+}
+
+impl QueuedBytes {
+    /// Reserves room for `size` bytes within `limit`; a queue holding nothing always takes one
+    /// event, however large, so no event is too big to ever be queued.
+    fn reserve(&self, size: usize, limit: usize) -> bool {
+        let before = self.bytes.fetch_add(size, Ordering::Relaxed);
+        if before == 0 || before.saturating_add(size) <= limit {
+            return true;
+        }
+        self.release(size);
+        false
+    }
+
+    fn release(&self, size: usize) {
+        self.bytes.fetch_sub(size, Ordering::Relaxed);
+    }
+
+    /// An event left the queue.
+    fn taken(&self, event: &BadActor) {
+        self.release(event_bytes(event));
+    }
+}
+
+/// The receiving end a consumer thread reads events from: a std channel's receiver (same
+/// methods) that keeps its queue's byte count.
+#[derive(Debug)]
+pub struct EventReceiver {
+    receiver: Receiver<Arc<BadActor>>,
+    queued: Arc<QueuedBytes>,
+}
+
+impl EventReceiver {
+    fn taken(&self, event: Arc<BadActor>) -> Arc<BadActor> {
+        self.queued.taken(&event);
+        event
+    }
+
+    /// Waits for the next event; an error once the pipeline is gone and the queue is empty.
+    ///
+    /// # Errors
+    /// [`RecvError`] when every sender is gone and nothing is queued.
+    pub fn recv(&self) -> Result<Arc<BadActor>, RecvError> {
+        self.receiver.recv().map(|event| self.taken(event))
+    }
+
+    /// The next event if one is queued.
+    ///
+    /// # Errors
+    /// [`TryRecvError::Empty`] or [`TryRecvError::Disconnected`].
+    pub fn try_recv(&self) -> Result<Arc<BadActor>, TryRecvError> {
+        self.receiver.try_recv().map(|event| self.taken(event))
+    }
+
+    /// Waits at most `timeout` for the next event.
+    ///
+    /// # Errors
+    /// [`RecvTimeoutError::Timeout`] or [`RecvTimeoutError::Disconnected`].
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Arc<BadActor>, RecvTimeoutError> {
+        self.receiver
+            .recv_timeout(timeout)
+            .map(|event| self.taken(event))
+    }
+
+    /// Every event, waiting for each, until the pipeline is gone and the queue is empty.
+    pub fn iter(&self) -> impl Iterator<Item = Arc<BadActor>> + '_ {
+        std::iter::from_fn(|| self.recv().ok())
+    }
+
+    /// The events queued now, without waiting.
+    pub fn try_iter(&self) -> impl Iterator<Item = Arc<BadActor>> + '_ {
+        std::iter::from_fn(|| self.try_recv().ok())
+    }
+}
+
+impl<'a> IntoIterator for &'a EventReceiver {
+    type Item = Arc<BadActor>;
+    type IntoIter = Box<dyn Iterator<Item = Arc<BadActor>> + 'a>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        Box::new(self.iter())
+    }
+}
+
+/// A plain channel as an event queue (no byte bound): for tests and tools.
+impl From<Receiver<Arc<BadActor>>> for EventReceiver {
+    fn from(receiver: Receiver<Arc<BadActor>>) -> Self {
+        Self {
+            receiver,
+            queued: Arc::default(),
+        }
+    }
+}
+
+/// A queue a consumer thread takes events from, blocking: the pipeline's [`EventReceiver`], or
+/// a plain channel receiver (tests and tools feed the store writer directly).
+pub trait EventQueue {
+    /// See [`EventReceiver::recv`].
+    ///
+    /// # Errors
+    /// [`RecvError`] when every sender is gone and nothing is queued.
+    fn recv(&self) -> Result<Arc<BadActor>, RecvError>;
+    /// See [`EventReceiver::try_recv`].
+    ///
+    /// # Errors
+    /// [`TryRecvError::Empty`] or [`TryRecvError::Disconnected`].
+    fn try_recv(&self) -> Result<Arc<BadActor>, TryRecvError>;
+    /// See [`EventReceiver::recv_timeout`].
+    ///
+    /// # Errors
+    /// [`RecvTimeoutError::Timeout`] or [`RecvTimeoutError::Disconnected`].
+    fn recv_timeout(&self, timeout: Duration) -> Result<Arc<BadActor>, RecvTimeoutError>;
+}
+
+impl EventQueue for EventReceiver {
+    fn recv(&self) -> Result<Arc<BadActor>, RecvError> {
+        EventReceiver::recv(self)
+    }
+    fn try_recv(&self) -> Result<Arc<BadActor>, TryRecvError> {
+        EventReceiver::try_recv(self)
+    }
+    fn recv_timeout(&self, timeout: Duration) -> Result<Arc<BadActor>, RecvTimeoutError> {
+        EventReceiver::recv_timeout(self, timeout)
+    }
+}
+
+impl EventQueue for Receiver<Arc<BadActor>> {
+    fn recv(&self) -> Result<Arc<BadActor>, RecvError> {
+        Receiver::recv(self)
+    }
+    fn try_recv(&self) -> Result<Arc<BadActor>, TryRecvError> {
+        Receiver::try_recv(self)
+    }
+    fn recv_timeout(&self, timeout: Duration) -> Result<Arc<BadActor>, RecvTimeoutError> {
+        Receiver::recv_timeout(self, timeout)
+    }
+}
+
+/// The receiving end a consumer task reads events from: a tokio channel's receiver (same
+/// methods) that keeps its queue's byte count.
+#[derive(Debug)]
+pub struct AsyncEventReceiver {
+    receiver: tokio::sync::mpsc::Receiver<Arc<BadActor>>,
+    queued: Arc<QueuedBytes>,
+}
+
+impl AsyncEventReceiver {
+    fn taken(&self, event: Arc<BadActor>) -> Arc<BadActor> {
+        self.queued.taken(&event);
+        event
+    }
+
+    /// The next event; `None` once the pipeline is gone and the queue is empty.
+    /// Cancel-safe, as tokio's `recv`.
+    pub async fn recv(&mut self) -> Option<Arc<BadActor>> {
+        let event = self.receiver.recv().await?;
+        Some(self.taken(event))
+    }
+
+    /// Closes the queue: nothing more is accepted (the pipeline counts further events as
+    /// dropped); what is queued can still be received.
+    pub fn close(&mut self) {
+        self.receiver.close();
+    }
+
+    /// The next event if one is queued.
+    ///
+    /// # Errors
+    /// Tokio's `TryRecvError::Empty` or `TryRecvError::Disconnected`.
+    pub fn try_recv(&mut self) -> Result<Arc<BadActor>, tokio::sync::mpsc::error::TryRecvError> {
+        let event = self.receiver.try_recv()?;
+        Ok(self.taken(event))
+    }
+}
+
+/// A plain tokio channel as an event queue (no byte bound): for tests and tools.
+impl From<tokio::sync::mpsc::Receiver<Arc<BadActor>>> for AsyncEventReceiver {
+    fn from(receiver: tokio::sync::mpsc::Receiver<Arc<BadActor>>) -> Self {
+        Self {
+            receiver,
+            queued: Arc::default(),
+        }
+    }
+}
 
 /// One consumer's queue: a thread's or a task's.
 #[derive(Debug)]
@@ -44,15 +252,17 @@ impl EventSender {
 }
 
 const QUEUE_FULL: &str = "queue full";
+const QUEUE_BYTES_FULL: &str = "queue holds too many bytes";
 const CONSUMER_STOPPED: &str = "consumer stopped";
 
-/// One consumer's counters.
+/// One consumer's counters, and its queue's byte count.
 #[derive(Debug)]
 struct ConsumerCounters {
     name: &'static str,
     delivered: AtomicU64,
     dropped: AtomicU64,
     last_warning: Mutex<Option<Instant>>,
+    queued: Arc<QueuedBytes>,
 }
 
 impl ConsumerCounters {
@@ -111,36 +321,57 @@ impl PipelineStats {
 }
 
 /// Builds a [`Pipeline`]: one bounded queue per consumer.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct PipelineBuilder {
     senders: Vec<EventSender>,
     consumers: Vec<ConsumerCounters>,
+    queue_bytes: usize,
+}
+
+impl Default for PipelineBuilder {
+    fn default() -> Self {
+        Self {
+            senders: Vec::new(),
+            consumers: Vec::new(),
+            queue_bytes: DEFAULT_QUEUE_BYTES,
+        }
+    }
 }
 
 impl PipelineBuilder {
+    /// Bounds each consumer's queue to `bytes` of events (default [`DEFAULT_QUEUE_BYTES`]).
+    #[must_use]
+    pub fn queue_bytes(mut self, bytes: usize) -> Self {
+        self.queue_bytes = bytes;
+        self
+    }
+
     /// Adds a consumer thread with a queue of `capacity` events; returns the end it reads from.
     pub fn consumer(&mut self, name: &'static str, capacity: usize) -> EventReceiver {
         let (sender, receiver) = sync_channel(capacity.max(1));
-        self.add(name, EventSender::Thread(sender));
-        receiver
+        let queued = self.add(name, EventSender::Thread(sender));
+        EventReceiver { receiver, queued }
     }
 
     /// Adds a consumer task (tokio) with a queue of `capacity` events; returns the end it
     /// reads from. Same semantics and counters as [`PipelineBuilder::consumer`].
     pub fn async_consumer(&mut self, name: &'static str, capacity: usize) -> AsyncEventReceiver {
         let (sender, receiver) = tokio::sync::mpsc::channel(capacity.max(1));
-        self.add(name, EventSender::Task(sender));
-        receiver
+        let queued = self.add(name, EventSender::Task(sender));
+        AsyncEventReceiver { receiver, queued }
     }
 
-    fn add(&mut self, name: &'static str, sender: EventSender) {
+    fn add(&mut self, name: &'static str, sender: EventSender) -> Arc<QueuedBytes> {
+        let queued = Arc::new(QueuedBytes::default());
         self.senders.push(sender);
         self.consumers.push(ConsumerCounters {
             name,
             delivered: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             last_warning: Mutex::new(None),
+            queued: Arc::clone(&queued),
         });
+        queued
     }
 
     /// Finishes the pipeline.
@@ -148,6 +379,7 @@ impl PipelineBuilder {
         Pipeline {
             inner: Arc::new(Inner {
                 senders: self.senders,
+                queue_bytes: self.queue_bytes,
                 counters: Arc::new(Counters {
                     received: Default::default(),
                     received_from_peers: AtomicU64::new(0),
@@ -161,6 +393,7 @@ impl PipelineBuilder {
 #[derive(Debug)]
 struct Inner {
     senders: Vec<EventSender>,
+    queue_bytes: usize,
     counters: Arc<Counters>,
 }
 
@@ -195,14 +428,22 @@ impl Pipeline {
     }
 
     fn fan_out(&self, event: BadActor) {
+        let size = event_bytes(&event);
         let event = Arc::new(event);
         let counters = &self.inner.counters;
         for (sender, consumer) in self.inner.senders.iter().zip(&counters.consumers) {
+            if !consumer.queued.reserve(size, self.inner.queue_bytes) {
+                consumer.count_drop(QUEUE_BYTES_FULL);
+                continue;
+            }
             match sender.try_send(Arc::clone(&event)) {
                 Ok(()) => {
                     consumer.delivered.fetch_add(1, Ordering::Relaxed);
                 }
-                Err(reason) => consumer.count_drop(reason),
+                Err(reason) => {
+                    consumer.queued.release(size);
+                    consumer.count_drop(reason);
+                }
             }
         }
     }
@@ -336,6 +577,74 @@ mod tests {
         pipeline.submit(event());
         assert_eq!(pipeline.stats().consumers[0].dropped, 1);
         assert_eq!(pipeline.stats().consumers[0].delivered, 0);
+    }
+
+    fn sized(bytes: usize) -> BadActor {
+        BadActor {
+            sip_message: "x".repeat(bytes),
+            ..event()
+        }
+    }
+
+    #[test]
+    fn a_queue_holding_too_many_bytes_drops_and_counts_until_events_are_taken() {
+        let one = event_bytes(&sized(10_000));
+        let mut builder = Pipeline::builder().queue_bytes(3 * one);
+        let big = builder.consumer("big", 100);
+        let pipeline = builder.build();
+        for _ in 0..5 {
+            pipeline.submit(sized(10_000));
+        }
+        let stats = pipeline.stats();
+        assert_eq!(
+            (stats.consumers[0].delivered, stats.consumers[0].dropped),
+            (3, 2)
+        );
+        // Taking one event frees its bytes: the next fits again, and no more.
+        big.try_recv().expect("queued event");
+        pipeline.submit(sized(10_000));
+        pipeline.submit(sized(10_000));
+        let stats = pipeline.stats();
+        assert_eq!(
+            (stats.consumers[0].delivered, stats.consumers[0].dropped),
+            (4, 3)
+        );
+        drop(pipeline);
+        assert_eq!(big.iter().count(), 3);
+    }
+
+    #[test]
+    fn an_event_larger_than_the_bound_is_queued_when_the_queue_is_empty() {
+        let mut builder = Pipeline::builder().queue_bytes(100);
+        let queue = builder.consumer("queue", 10);
+        let pipeline = builder.build();
+        pipeline.submit(sized(65_536));
+        pipeline.submit(sized(65_536));
+        assert_eq!(pipeline.stats().consumers[0].delivered, 1);
+        assert_eq!(pipeline.stats().consumers[0].dropped, 1);
+        assert_eq!(queue.recv().expect("queued").sip_message.len(), 65_536);
+        pipeline.submit(sized(65_536));
+        assert_eq!(
+            pipeline.stats().consumers[0].delivered,
+            2,
+            "room again once taken"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_async_queue_has_the_same_byte_bound() {
+        let one = event_bytes(&sized(10_000));
+        let mut builder = Pipeline::builder().queue_bytes(2 * one);
+        let mut task = builder.async_consumer("task", 100);
+        let pipeline = builder.build();
+        for _ in 0..3 {
+            pipeline.submit(sized(10_000));
+        }
+        assert_eq!(pipeline.stats().consumers[0].dropped, 1);
+        task.recv().await.expect("queued");
+        pipeline.submit(sized(10_000));
+        assert_eq!(pipeline.stats().consumers[0].delivered, 3);
+        assert!(task.try_recv().is_ok());
     }
 
     #[test]

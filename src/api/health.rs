@@ -90,6 +90,7 @@ pub(crate) fn details(state: &ApiState, latest_event: Option<String>) -> serde_j
             "stored": store.events_stored,
             "store_failed": store.events_failed,
             "dropped": pipeline.as_ref().map(|p| p.dropped()),
+            "kernel_dropped": telemetry.udp_drops.as_ref().and_then(|drops| drops.dropped()),
             "dropped_by_consumer": pipeline.as_ref().map(|p| {
                 p.consumers.iter().map(|c| (c.name.to_owned(), json!(c.dropped))).collect::<serde_json::Map<_, _>>()
             }),

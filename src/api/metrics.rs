@@ -141,6 +141,13 @@ fn publish_counters(state: &ApiState) {
         metrics::counter!("sentrypeer_webhook_skipped_total").absolute(w.skipped);
         metrics::counter!("sentrypeer_webhook_token_requests_total").absolute(w.token_requests);
     }
+    if let Some(dropped) = telemetry
+        .udp_drops
+        .as_ref()
+        .and_then(|drops| drops.dropped())
+    {
+        metrics::counter!("sentrypeer_udp_kernel_dropped_total").absolute(dropped);
+    }
     let store = telemetry.store.snapshot();
     metrics::counter!("sentrypeer_events_stored_total").absolute(store.events_stored);
     metrics::counter!("sentrypeer_events_store_failed_total").absolute(store.events_failed);

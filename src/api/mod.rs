@@ -110,6 +110,8 @@ pub struct Telemetry {
     pub p2p: Option<Arc<crate::p2p::P2pStats>>,
     /// Webhook deliveries, when the webhook is on.
     pub webhook: Option<Arc<WebhookStats>>,
+    /// Datagrams the kernel dropped on the UDP listener's socket, when listening.
+    pub udp_drops: Option<crate::transport::udp_drops::UdpDropMonitor>,
 }
 
 /// Everything the handlers share.

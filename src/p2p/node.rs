@@ -28,7 +28,7 @@ use super::reciprocity::Contributions;
 use super::sync::SyncResponse;
 use super::{P2pConfig, P2pError, P2pStats};
 use crate::event::{BadActor, format_timestamp};
-use crate::pipeline::Pipeline;
+use crate::pipeline::{AsyncEventReceiver, Pipeline};
 use crate::store::{self, query};
 
 /// Local records gathered before a push (or at every tick, whichever comes first).
@@ -101,7 +101,7 @@ enum CatchUp {
 /// When the transport cannot be built or a listen address cannot be used.
 pub async fn run(
     config: P2pConfig,
-    mut local_events: mpsc::Receiver<Arc<BadActor>>,
+    mut local_events: AsyncEventReceiver,
     pipeline: Pipeline,
     stats: Arc<P2pStats>,
     shutdown: CancellationToken,

@@ -11,6 +11,7 @@ mod stream;
 pub mod tcp;
 pub mod tls;
 pub mod udp;
+pub mod udp_drops;
 
 use std::net::SocketAddr;
 use std::time::Duration;

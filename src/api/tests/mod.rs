@@ -73,6 +73,7 @@ impl Fixture {
                 store: Arc::new(StoreStats::default()),
                 p2p: None,
                 webhook: None,
+                udp_drops: None,
             },
             node_id: Uuid::from_u128(42),
             started: Instant::now(),

@@ -1,6 +1,10 @@
-//! A quick insert-rate measurement, not a test: 100,000 events with realistic repetition (5,000
-//! source IPs, 50,000 called numbers) through the writer's insert, batches of 1,000, into a temp
-//! file database. Run with `cargo test --release --lib -- --ignored --nocapture insert_rate`.
+//! A quick insert-rate measurement, not a test: events through the writer's insert, a batch per
+//! transaction, into a temp file database. Defaults: 100,000 INVITEs with realistic repetition
+//! (5,000 source IPs, 50,000 called numbers), batches of 1,000. Run with
+//! `cargo test --release --lib -- --ignored --nocapture insert_rate`; the environment variables
+//! `EVENTS`, `BATCH`, `IPS`, `NUMBERS`, `INVITE_PERCENT` (the rest are OPTIONS to `100`, as
+//! `bench/loadgen`'s mix sends) and `PRESEED` (events stored first, untimed, so the tables
+//! start that big) change the shape.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -13,10 +17,29 @@ use super::{temp_db, udp_invite};
 use crate::event::BadActor;
 use crate::store;
 
-const EVENTS: usize = 100_000;
-const BATCH: usize = 1000;
-const IPS: u64 = 5000;
-const NUMBERS: u64 = 50_000;
+/// A parameter from the environment, or its default.
+fn setting(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(default)
+}
+
+/// CPU seconds this thread has used (user + system), from `/proc/thread-self/stat`; the
+/// measurement reports events per CPU second too, which a busy machine disturbs less.
+fn thread_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+    let fields: Vec<f64> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| {
+            rest.split_whitespace()
+                .filter_map(|f| f.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    // utime and stime: the 14th and 15th fields, 11th and 12th numeric ones after the name.
+    (fields.get(10).unwrap_or(&0.0) + fields.get(11).unwrap_or(&0.0)) / 100.0
+}
 
 /// xorshift64*: deterministic and good enough to spread keys.
 fn next(state: &mut u64) -> u64 {
@@ -26,13 +49,19 @@ fn next(state: &mut u64) -> u64 {
     state.wrapping_mul(0x2545_f491_4f6c_dd1d)
 }
 
-fn events() -> Vec<Arc<BadActor>> {
+/// `count` events from `first` on, one millisecond apart.
+fn events(first: u64, count: u64, state: &mut u64) -> Vec<Arc<BadActor>> {
+    let (ips, numbers) = (setting("IPS", 5000), setting("NUMBERS", 50_000));
+    let invite_percent = setting("INVITE_PERCENT", 100);
     let start: Timestamp = "2024-06-01T00:00:00Z".parse().expect("timestamp");
-    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-    (0..EVENTS)
+    (first..first + count)
         .map(|n| {
-            let ip = u32::try_from(next(&mut state) % IPS).expect("small") + 0x0a00_0000;
-            let number = format!("00{}", 44_700_000_000 + next(&mut state) % NUMBERS);
+            let ip = u32::try_from(next(state) % ips).expect("small") + 0x0a00_0000;
+            let number = if next(state) % 100 < invite_percent {
+                format!("00{}", 44_700_000_000 + next(state) % numbers)
+            } else {
+                "100".to_owned()
+            };
             let offset = SignedDuration::from_millis(i64::try_from(n).expect("small"));
             Arc::new(BadActor {
                 event_timestamp: start.checked_add(offset).expect("in range"),
@@ -53,13 +82,31 @@ fn events() -> Vec<Arc<BadActor>> {
 fn insert_rate() {
     let (_dir, path) = temp_db();
     let mut conn = store::open(&path).expect("open");
-    let events = events();
+    let (count, batch, preseed) = (
+        setting("EVENTS", 100_000),
+        setting("BATCH", 1000),
+        setting("PRESEED", 0),
+    );
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    for chunk in events(0, preseed, &mut state).chunks(10_000) {
+        store::writer::insert_events(&mut conn, chunk).expect("preseed");
+    }
+    if setting("DROP_INDEXES", 0) == 1 {
+        conn.execute_batch("DROP INDEX source_ip_index; DROP INDEX called_number_index;")
+            .expect("drop");
+    }
+    let events = events(preseed, count, &mut state);
     let started = Instant::now();
-    for batch in events.chunks(BATCH) {
-        store::writer::insert_events(&mut conn, batch).expect("insert");
+    let cpu = thread_cpu_seconds();
+    for chunk in events.chunks(usize::try_from(batch).expect("batch")) {
+        store::writer::insert_events(&mut conn, chunk).expect("insert");
     }
     let took = started.elapsed();
-    let rate = EVENTS as f64 / took.as_secs_f64();
-    println!("insert_rate: {EVENTS} events in {took:?} = {rate:.0} events/s");
-    assert_eq!(store::count_events(&conn).expect("count"), 100_000);
+    let cpu = thread_cpu_seconds() - cpu;
+    let rate = count as f64 / took.as_secs_f64();
+    println!(
+        "insert_rate: {count} events (batch {batch}) in {took:?} = {rate:.0} events/s, {:.0} events per CPU second",
+        count as f64 / cpu.max(0.01)
+    );
+    assert_eq!(store::count_events(&conn).expect("count"), preseed + count);
 }

@@ -24,7 +24,7 @@ async fn run_once(server: &TestServer, batch: usize) -> f64 {
             batch,
             ..options(server.url("/api/events"))
         },
-        receiver,
+        receiver.into(),
         Arc::clone(&stats),
         CancellationToken::new(),
     )

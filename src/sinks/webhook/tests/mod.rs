@@ -220,7 +220,8 @@ impl Sink {
         }
         let stats = Arc::new(WebhookStats::default());
         let drain = CancellationToken::new();
-        let task = spawn(options, receiver, Arc::clone(&stats), drain.clone()).expect("spawn");
+        let task =
+            spawn(options, receiver.into(), Arc::clone(&stats), drain.clone()).expect("spawn");
         Self {
             events,
             task,

@@ -1,0 +1,829 @@
+//! The benchmark itself: every scenario, run `--runs` times (median reported), against fresh
+//! honeypot processes in a scratch directory, then the results table.
+//!
+//! 1. `capture`: UDP as fast as one sender can go, bare sink then honeypot, run by run; the
+//!    honeypot's received rate as a ratio of the sink's (the machine's ceiling in that run).
+//! 2. `tcp`: the same flood over TCP connections (no sink: TCP has no bare ceiling here).
+//! 3. `huge`: maximal (65,507-byte) datagrams as fast as possible: peak RSS must stay bounded.
+//! 4. `persist`: a paced UDP flood (`--persist-rate`, `--persist-seconds`) into a database
+//!    seeded with `--seed-events` events, with `wrk` point lookups running meanwhile.
+//! 5. `numbers`: `/numbers` with `--seed-numbers` numbers: first byte, whole body, RSS growth.
+//! 6. `idle`: RSS of an idle honeypot, and the binary's size.
+//!
+//! Every flood checks the accounting: sent = stored rows + store drops + kernel drops.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+use crate::honeypot::{Counters, Honeypot, count_rows};
+use crate::probes::{DEFAULT_NUMBERS, Mix, ProbeWriter};
+use crate::report::{Table, median, mib, thousands};
+use crate::send::{self, Limit, SendOptions, SendReport};
+use crate::sink::Sink;
+
+/// The scenarios, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Scenario {
+    Capture,
+    Tcp,
+    Huge,
+    Persist,
+    Numbers,
+    Idle,
+}
+
+/// `loadgen bench` options.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct BenchOptions {
+    /// The honeypot binary (release build).
+    #[arg(long)]
+    binary: PathBuf,
+    /// The `seed` example binary (fills a database through the store's writer).
+    #[arg(long)]
+    seed: PathBuf,
+    /// The wrk script for point lookups.
+    #[arg(long, default_value = "bench/lookups.lua")]
+    lua: PathBuf,
+    /// Runs per scenario (the median is reported).
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// Seconds of each as-fast-as-possible flood.
+    #[arg(long, default_value_t = 10.0)]
+    flood_seconds: f64,
+    /// Seconds of each maximal-datagram flood.
+    #[arg(long, default_value_t = 5.0)]
+    huge_seconds: f64,
+    /// Seconds of each paced persistence flood.
+    #[arg(long, default_value_t = 60.0)]
+    persist_seconds: f64,
+    /// Probes per second of the persistence flood.
+    #[arg(long, default_value_t = 50_000)]
+    persist_rate: u64,
+    /// Source addresses (`FIRST-LAST`).
+    #[arg(long, default_value = "127.0.0.2-127.0.0.33")]
+    sources: String,
+    /// Events in the seeded database.
+    #[arg(long, default_value_t = 300_000)]
+    seed_events: u64,
+    /// Distinct source IPs in the seeded database.
+    #[arg(long, default_value_t = 50_000)]
+    seed_ips: u64,
+    /// Distinct numbers in the seeded database.
+    #[arg(long, default_value_t = 250_000)]
+    seed_numbers: u64,
+    /// Seconds of each wrk lookup run.
+    #[arg(long, default_value_t = 10)]
+    wrk_seconds: u64,
+    /// Scenarios to run (all when absent), comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<Scenario>,
+    /// Scratch directory (a temporary one when absent; removed at the end either way).
+    #[arg(long)]
+    work: Option<PathBuf>,
+}
+
+impl BenchOptions {
+    fn wants(&self, scenario: Scenario) -> bool {
+        self.only.is_empty() || self.only.contains(&scenario)
+    }
+}
+
+/// Flags of every honeypot under flood: answer everything (no per-source reply limit), API on
+/// for its counters, no TLS, keep every event (seeded events are days old).
+const FLOOD_ARGS: [&str; 8] = [
+    "-r",
+    "--sip-reply-rate-limit",
+    "0",
+    "-a",
+    "--api-listen-address",
+    "127.0.0.1:0",
+    "--retention-days",
+    "0",
+];
+
+/// One flood against one honeypot.
+#[derive(Debug, Clone, Copy, Default)]
+struct FloodRun {
+    send: SendReport,
+    /// Counters when the last probe was sent.
+    at_end: Counters,
+    /// Counters once the honeypot caught up.
+    settled: Counters,
+    /// Rows the flood added to the database (counted after a clean stop).
+    stored_rows: u64,
+    /// CPU of the honeypot while sending, as a percentage of one core.
+    cpu_percent: f64,
+    /// Peak RSS of the honeypot, KiB.
+    peak_rss_kib: f64,
+}
+
+impl FloodRun {
+    fn seconds(&self) -> f64 {
+        self.send.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    fn received_at_end(&self) -> u64 {
+        self.at_end.received_udp + self.at_end.received_tcp
+    }
+
+    /// Probes not stored, not counted as dropped by the store queue nor by the kernel.
+    fn unaccounted(&self) -> i64 {
+        let accounted = self.stored_rows + self.settled.store_dropped + self.settled.kernel_dropped;
+        i64::try_from(self.send.sent).unwrap_or(i64::MAX)
+            - i64::try_from(accounted).unwrap_or(i64::MAX)
+    }
+}
+
+/// wrk's result line.
+#[derive(Debug, Clone, Copy, Default)]
+struct WrkResult {
+    requests_per_s: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    failures: f64,
+}
+
+/// Runs the benchmark and prints the tables.
+pub(crate) async fn run(options: &BenchOptions) -> anyhow::Result<()> {
+    // Honeypots run in directories of their own: every path given must be absolute.
+    let mut options = options.clone();
+    for path in [&mut options.binary, &mut options.seed, &mut options.lua] {
+        *path = std::fs::canonicalize(&*path).with_context(|| path.display().to_string())?;
+    }
+    let options = &options;
+    let scratch = match &options.work {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)?;
+            tempfile::Builder::new().prefix("bench-").tempdir_in(dir)?
+        }
+        None => tempfile::Builder::new()
+            .prefix("sentrypeer-bench-")
+            .tempdir()?,
+    };
+    let work = scratch.path();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()?;
+    let sources = crate::parse_sources(&options.sources)?;
+    let mut tables = Vec::new();
+    eprintln!(
+        "benchmark: {} runs, scratch {}, machine: {}",
+        options.runs,
+        work.display(),
+        machine()
+    );
+
+    if options.wants(Scenario::Capture) {
+        tables.push(capture(options, &client, &sources, work).await?);
+    }
+    if options.wants(Scenario::Tcp) {
+        tables.push(tcp(options, &client, &sources, work).await?);
+    }
+    if options.wants(Scenario::Huge) {
+        tables.push(huge(options, &client, &sources, work).await?);
+    }
+    if options.wants(Scenario::Persist) || options.wants(Scenario::Numbers) {
+        let seeded = seed(options, work)?;
+        if options.wants(Scenario::Numbers) {
+            tables.push(numbers(options, &client, work, &seeded).await?);
+        }
+        if options.wants(Scenario::Persist) {
+            tables.extend(persist(options, &client, &sources, work, &seeded).await?);
+        }
+    }
+    if options.wants(Scenario::Idle) {
+        tables.push(idle(options, work)?);
+    }
+    println!("\nSentryPeer benchmark, {}, {}", date(), machine());
+    for table in &tables {
+        print!("{}", table.render());
+    }
+    Ok(())
+}
+
+/// Floods `honeypot` with `options`, optionally running `during` meanwhile, and collects the
+/// counters; the caller stops the honeypot and counts rows.
+async fn flood(
+    honeypot: &Honeypot,
+    client: &reqwest::Client,
+    options: SendOptions,
+    tcp: bool,
+    during: Option<LookupPlan<'_>>,
+) -> anyhow::Result<(FloodRun, Vec<WrkResult>)> {
+    let before = honeypot.usage()?;
+    let (sent_tx, sent_rx) = tokio::sync::oneshot::channel::<()>();
+    let sender = tokio::task::spawn_blocking(move || {
+        let on_sent = move || {
+            let _ = sent_tx.send(());
+        };
+        if tcp {
+            send::tcp(&options, on_sent)
+        } else {
+            send::udp(&options, on_sent)
+        }
+    });
+    let mut lookups = Vec::new();
+    if let Some(plan) = during {
+        tokio::time::sleep(plan.warm_up).await;
+        for kind in ["ip", "number"] {
+            lookups.push(wrk(&plan, kind).await?);
+        }
+    }
+    // Both at once: the sender may have failed before it could signal.
+    let _ = sent_rx.await;
+    let usage = honeypot.usage()?;
+    let at_end = honeypot.counters(client).await?;
+    let send = sender.await.context("sender task")??;
+    let settled = honeypot
+        .settle(
+            client,
+            if tcp { 0 } else { send.sent },
+            if tcp { send.sent } else { 0 },
+        )
+        .await?;
+    let peak = honeypot.usage()?.peak_rss_kib;
+    let run = FloodRun {
+        send,
+        at_end,
+        settled,
+        stored_rows: 0,
+        cpu_percent: 100.0 * (usage.cpu_seconds - before.cpu_seconds)
+            / send.elapsed.as_secs_f64().max(1e-9),
+        peak_rss_kib: peak as f64,
+    };
+    Ok((run, lookups))
+}
+
+/// Starts a honeypot in `dir`, floods it, stops it, counts what it stored beyond `seeded_rows`.
+async fn honeypot_flood(
+    options: &BenchOptions,
+    client: &reqwest::Client,
+    dir: &Path,
+    extra_args: &[&str],
+    plan: FloodPlan<'_>,
+) -> anyhow::Result<(FloodRun, Vec<WrkResult>)> {
+    let mut args: Vec<&str> = FLOOD_ARGS.to_vec();
+    args.extend_from_slice(extra_args);
+    let honeypot = Honeypot::start(&options.binary, dir, &args)?;
+    let target = if plan.tcp { honeypot.tcp } else { honeypot.udp }.context("honeypot address")?;
+    let send_options = SendOptions {
+        target,
+        probes: ProbeWriter::new(plan.mix.clone(), target, DEFAULT_NUMBERS),
+        rate: plan.rate,
+        limit: Limit::Duration(Duration::from_secs_f64(plan.seconds)),
+        sources: plan.sources.to_vec(),
+        // The honeypot counts its replies; reading them here would only take CPU from it.
+        count_replies: false,
+    };
+    let during = plan.lookups.map(|lookups| LookupPlan {
+        api: honeypot.api.map(|api| api.to_string()).unwrap_or_default(),
+        ..lookups
+    });
+    let (mut run, lookups) = flood(&honeypot, client, send_options, plan.tcp, during).await?;
+    let db = args
+        .iter()
+        .position(|arg| *arg == "-f")
+        .and_then(|index| args.get(index + 1))
+        .map_or_else(|| dir.join("sentrypeer.db"), PathBuf::from);
+    let stopped = honeypot.stop()?;
+    run.stored_rows = count_rows(&db)?.saturating_sub(plan.seeded_rows);
+    eprintln!(
+        "  sent {} ({:.0}/s) received {} ({:.0}/s while sending) replied {} (client read {}) \
+         stored {} store-dropped {} kernel-dropped {} unaccounted {} cpu {:.0}% peak {} | {}",
+        run.send.sent,
+        run.send.rate(),
+        run.settled.received_udp + run.settled.received_tcp,
+        run.received_at_end() as f64 / run.seconds(),
+        run.settled.replied_udp + run.settled.replied_tcp,
+        run.send.replies,
+        run.stored_rows,
+        run.settled.store_dropped,
+        run.settled.kernel_dropped,
+        run.unaccounted(),
+        run.cpu_percent,
+        mib(run.peak_rss_kib),
+        stopped.trim(),
+    );
+    Ok((run, lookups))
+}
+
+/// One flood's shape.
+#[derive(Clone)]
+struct FloodPlan<'a> {
+    tcp: bool,
+    mix: Mix,
+    rate: Option<u64>,
+    seconds: f64,
+    sources: &'a [IpAddr],
+    seeded_rows: u64,
+    lookups: Option<LookupPlan<'a>>,
+}
+
+/// wrk runs during a flood.
+#[derive(Clone)]
+struct LookupPlan<'a> {
+    api: String,
+    lua: &'a Path,
+    warm_up: Duration,
+    seconds: u64,
+    ips: u64,
+    numbers: u64,
+}
+
+/// Runs wrk point lookups of `kind` (`ip` or `number`) for the plan's duration.
+async fn wrk(plan: &LookupPlan<'_>, kind: &str) -> anyhow::Result<WrkResult> {
+    let mut command = Command::new("wrk");
+    command
+        .args([
+            "-t1",
+            "-c4",
+            &format!("-d{}s", plan.seconds),
+            "--latency",
+            "-s",
+        ])
+        .arg(plan.lua)
+        .arg(format!("http://{}", plan.api))
+        .env("KIND", kind)
+        .env("IPS", plan.ips.to_string())
+        .env("NUMBERS", plan.numbers.to_string());
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await?
+        .context("run wrk (apt-get install wrk)")?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let line = text
+        .lines()
+        .find(|line| line.starts_with("RESULT"))
+        .with_context(|| format!("no RESULT line from wrk:\n{text}"))?;
+    let field = |name: &str| -> f64 {
+        line.split_whitespace()
+            .find_map(|pair| pair.strip_prefix(&format!("{name}=")))
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(f64::NAN)
+    };
+    let result = WrkResult {
+        requests_per_s: field("requests_per_s"),
+        p50_ms: field("p50_ms"),
+        p99_ms: field("p99_ms"),
+        failures: field("non_200") + field("errors"),
+    };
+    eprintln!("  wrk {kind}: {line}");
+    Ok(result)
+}
+
+async fn capture(
+    options: &BenchOptions,
+    client: &reqwest::Client,
+    sources: &[IpAddr],
+    work: &Path,
+) -> anyhow::Result<Table> {
+    eprintln!(
+        "capture: UDP, as fast as possible, {} s",
+        options.flood_seconds
+    );
+    let mut sinks = Vec::new();
+    let mut runs = Vec::new();
+    for run in 0..options.runs {
+        let sink = Sink::start("127.0.0.1:0".parse()?)?;
+        let target = sink.address;
+        let send_options = SendOptions {
+            target,
+            probes: ProbeWriter::new(Mix::default(), target, DEFAULT_NUMBERS),
+            rate: None,
+            limit: Limit::Duration(Duration::from_secs_f64(options.flood_seconds)),
+            sources: sources.to_vec(),
+            count_replies: false,
+        };
+        let (sent_tx, sent_rx) = std::sync::mpsc::channel();
+        let sender = tokio::task::spawn_blocking(move || {
+            send::udp(&send_options, move || {
+                let _ = sent_tx.send(());
+            })
+        });
+        let received_at_end = tokio::task::spawn_blocking(move || {
+            let _ = sent_rx.recv();
+            sink.received()
+        });
+        let sent = sender.await??;
+        let received_at_end = received_at_end.await?;
+        // The sink is gone with its thread; what it received by the end is its ceiling.
+        let rate = received_at_end as f64 / sent.elapsed.as_secs_f64().max(1e-9);
+        eprintln!(
+            "  sink run {}: sent {} ({:.0}/s), received {rate:.0}/s",
+            run + 1,
+            sent.sent,
+            sent.rate()
+        );
+        sinks.push((sent.rate(), rate));
+
+        let dir = work.join(format!("capture-{run}"));
+        let plan = FloodPlan {
+            tcp: false,
+            mix: Mix::default(),
+            rate: None,
+            seconds: options.flood_seconds,
+            sources,
+            seeded_rows: 0,
+            lookups: None,
+        };
+        let (result, _) = honeypot_flood(options, client, &dir, &[], plan).await?;
+        runs.push((result, rate));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    let mut table = flood_table(&format!(
+        "Capture: UDP probe mix (OPTIONS/REGISTER/INVITE 4/3/3) from {} sources, one sender as fast as it can, {} s, median of {} runs",
+        sources.len(),
+        options.flood_seconds,
+        options.runs
+    ));
+    table.row(vec![
+        "bare UDP sink (ceiling)".into(),
+        thousands(median(sinks.iter().map(|(sent, _)| *sent))),
+        thousands(median(sinks.iter().map(|(_, received)| *received))),
+        "1.00".into(),
+        "-".into(),
+        "-".into(),
+        "-".into(),
+        "-".into(),
+        "-".into(),
+        "-".into(),
+        "-".into(),
+    ]);
+    table.row(flood_row(
+        "honeypot (-r, reply limit off)",
+        &runs.iter().map(|(run, _)| *run).collect::<Vec<_>>(),
+        Some(median(runs.iter().map(|(run, ceiling)| {
+            run.received_at_end() as f64 / run.seconds() / ceiling
+        }))),
+    ));
+    Ok(table)
+}
+
+async fn tcp(
+    options: &BenchOptions,
+    client: &reqwest::Client,
+    sources: &[IpAddr],
+    work: &Path,
+) -> anyhow::Result<Table> {
+    eprintln!("tcp: as fast as possible, {} s", options.flood_seconds);
+    let mut runs = Vec::new();
+    for run in 0..options.runs {
+        let dir = work.join(format!("tcp-{run}"));
+        let plan = FloodPlan {
+            tcp: true,
+            mix: Mix::default(),
+            rate: None,
+            seconds: options.flood_seconds,
+            sources,
+            seeded_rows: 0,
+            lookups: None,
+        };
+        runs.push(honeypot_flood(options, client, &dir, &[], plan).await?.0);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    let mut table = flood_table(&format!(
+        "Capture: TCP, one connection per source ({}), same mix, {} s, median of {} runs",
+        sources.len(),
+        options.flood_seconds,
+        options.runs
+    ));
+    table.row(flood_row("honeypot over TCP", &runs, None));
+    Ok(table)
+}
+
+async fn huge(
+    options: &BenchOptions,
+    client: &reqwest::Client,
+    sources: &[IpAddr],
+    work: &Path,
+) -> anyhow::Result<Table> {
+    eprintln!(
+        "huge: 65,507-byte datagrams, as fast as possible, {} s",
+        options.huge_seconds
+    );
+    let mut runs = Vec::new();
+    for run in 0..options.runs {
+        let dir = work.join(format!("huge-{run}"));
+        let plan = FloodPlan {
+            tcp: false,
+            mix: Mix::parse("huge").map_err(anyhow::Error::msg)?,
+            rate: None,
+            seconds: options.huge_seconds,
+            sources,
+            seeded_rows: 0,
+            lookups: None,
+        };
+        runs.push(honeypot_flood(options, client, &dir, &[], plan).await?.0);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    let mut table = flood_table(&format!(
+        "Memory: maximal UDP datagrams (65,507 bytes), as fast as possible, {} s, median of {} runs",
+        options.huge_seconds, options.runs
+    ));
+    table.row(flood_row("honeypot, huge datagrams", &runs, None));
+    Ok(table)
+}
+
+/// The seeded database and what is in it.
+struct Seeded {
+    db: PathBuf,
+    rows: u64,
+    seconds: f64,
+}
+
+fn seed(options: &BenchOptions, work: &Path) -> anyhow::Result<Seeded> {
+    let db = work.join("seeded.db");
+    eprintln!(
+        "seeding {} events, {} IPs, {} numbers",
+        options.seed_events, options.seed_ips, options.seed_numbers
+    );
+    let started = Instant::now();
+    let status = Command::new(&options.seed)
+        .arg(&db)
+        .args([
+            options.seed_events.to_string(),
+            options.seed_ips.to_string(),
+            options.seed_numbers.to_string(),
+        ])
+        .status()
+        .context("run the seed example")?;
+    if !status.success() {
+        bail!("seeding failed: {status}");
+    }
+    Ok(Seeded {
+        rows: count_rows(&db)?,
+        db,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+async fn numbers(
+    options: &BenchOptions,
+    client: &reqwest::Client,
+    work: &Path,
+    seeded: &Seeded,
+) -> anyhow::Result<Table> {
+    eprintln!("numbers: /numbers with {} numbers", options.seed_numbers);
+    let dir = work.join("numbers");
+    let db = seeded.db.display().to_string();
+    let honeypot = Honeypot::start(
+        &options.binary,
+        &dir,
+        &[
+            "-R",
+            "-a",
+            "--api-listen-address",
+            "127.0.0.1:0",
+            "--retention-days",
+            "0",
+            "-f",
+            &db,
+        ],
+    )?;
+    let api = honeypot.api.context("API address")?;
+    let before = honeypot.usage()?;
+    let mut samples = Vec::new();
+    for _ in 0..options.runs {
+        let started = Instant::now();
+        let mut response = client
+            .get(format!("http://{api}/numbers"))
+            .send()
+            .await?
+            .error_for_status()?;
+        let mut bytes = 0usize;
+        let mut first_byte = None;
+        while let Some(chunk) = response.chunk().await? {
+            first_byte.get_or_insert_with(|| started.elapsed());
+            bytes += chunk.len();
+        }
+        let total = started.elapsed();
+        let first_byte = first_byte.unwrap_or(total);
+        eprintln!(
+            "  /numbers: first byte {:.1} ms, whole body {:.3} s, {bytes} bytes",
+            first_byte.as_secs_f64() * 1000.0,
+            total.as_secs_f64()
+        );
+        samples.push((first_byte.as_secs_f64(), total.as_secs_f64(), bytes));
+    }
+    let peak = honeypot.usage()?.peak_rss_kib;
+    honeypot.stop()?;
+    let mut table = Table::new(
+        &format!(
+            "/numbers with {} numbers ({} events seeded through the writer in {:.1} s: {} events/s), median of {} requests",
+            thousands(options.seed_numbers as f64),
+            thousands(seeded.rows as f64),
+            seeded.seconds,
+            thousands(seeded.rows as f64 / seeded.seconds.max(1e-9)),
+            options.runs
+        ),
+        &["measure", "result", "target"],
+    );
+    table.row(vec![
+        "time to first byte".into(),
+        format!("{:.1} ms", 1000.0 * median(samples.iter().map(|s| s.0))),
+        "< 50 ms".into(),
+    ]);
+    table.row(vec![
+        "whole body".into(),
+        format!(
+            "{:.3} s ({:.1} MB)",
+            median(samples.iter().map(|s| s.1)),
+            samples.first().map_or(0.0, |s| s.2 as f64 / 1e6)
+        ),
+        "< 1 s".into(),
+    ]);
+    table.row(vec![
+        "RSS before -> peak".into(),
+        format!(
+            "{} -> {} (+{})",
+            mib(before.rss_kib as f64),
+            mib(peak as f64),
+            mib(peak.saturating_sub(before.rss_kib) as f64)
+        ),
+        "growth < 50 MB".into(),
+    ]);
+    Ok(table)
+}
+
+async fn persist(
+    options: &BenchOptions,
+    client: &reqwest::Client,
+    sources: &[IpAddr],
+    work: &Path,
+    seeded: &Seeded,
+) -> anyhow::Result<Vec<Table>> {
+    eprintln!(
+        "persist: UDP at {}/s for {} s into a database of {} events, wrk lookups meanwhile",
+        options.persist_rate, options.persist_seconds, seeded.rows
+    );
+    let mut runs = Vec::new();
+    let mut lookups: Vec<Vec<WrkResult>> = Vec::new();
+    for run in 0..options.runs {
+        let dir = work.join(format!("persist-{run}"));
+        std::fs::create_dir_all(&dir)?;
+        let db = dir.join("sentrypeer.db");
+        std::fs::copy(&seeded.db, &db).context("copy the seeded database")?;
+        let db_text = db.display().to_string();
+        let plan = FloodPlan {
+            tcp: false,
+            mix: Mix::default(),
+            rate: Some(options.persist_rate),
+            seconds: options.persist_seconds,
+            sources,
+            seeded_rows: seeded.rows,
+            lookups: Some(LookupPlan {
+                api: String::new(),
+                lua: &options.lua,
+                warm_up: Duration::from_secs(5),
+                seconds: options.wrk_seconds,
+                ips: options.seed_ips,
+                numbers: options.seed_numbers,
+            }),
+        };
+        let (result, wrk) = honeypot_flood(options, client, &dir, &["-f", &db_text], plan).await?;
+        runs.push(result);
+        lookups.push(wrk);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    let mut table = flood_table(&format!(
+        "Persistence: UDP paced at {}/s for {} s into a database of {} events, lookups running, median of {} runs",
+        thousands(options.persist_rate as f64),
+        options.persist_seconds,
+        thousands(seeded.rows as f64),
+        options.runs
+    ));
+    table.row(flood_row("honeypot, paced flood", &runs, None));
+    let mut api = Table::new(
+        &format!(
+            "API point lookups during the {}/s flood (wrk -t1 -c4, {} s each, random keys of the seeded database), median of {} runs",
+            thousands(options.persist_rate as f64),
+            options.wrk_seconds,
+            options.runs
+        ),
+        &["route", "requests/s", "p50", "p99", "failures", "target"],
+    );
+    for (index, route) in ["/ip-addresses/{ip}", "/numbers/{number}"]
+        .iter()
+        .enumerate()
+    {
+        let results: Vec<WrkResult> = lookups
+            .iter()
+            .filter_map(|run| run.get(index).copied())
+            .collect();
+        api.row(vec![
+            (*route).into(),
+            thousands(median(results.iter().map(|r| r.requests_per_s))),
+            format!("{:.2} ms", median(results.iter().map(|r| r.p50_ms))),
+            format!("{:.2} ms", median(results.iter().map(|r| r.p99_ms))),
+            format!("{}", results.iter().map(|r| r.failures).sum::<f64>()),
+            "p99 < 10 ms".into(),
+        ]);
+    }
+    Ok(vec![table, api])
+}
+
+fn idle(options: &BenchOptions, work: &Path) -> anyhow::Result<Table> {
+    eprintln!("idle: RSS of an idle honeypot");
+    let mut samples = Vec::new();
+    for run in 0..options.runs {
+        let dir = work.join(format!("idle-{run}"));
+        let honeypot = Honeypot::start(
+            &options.binary,
+            &dir,
+            &["-r", "-a", "--api-listen-address", "127.0.0.1:0"],
+        )?;
+        std::thread::sleep(Duration::from_secs(2));
+        samples.push(honeypot.usage()?.rss_kib as f64);
+        honeypot.stop()?;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    let size = std::fs::metadata(&options.binary)?.len();
+    let mut table = Table::new("Footprint", &["measure", "result", "target"]);
+    table.row(vec![
+        "idle RSS (-r -a, UDP+TCP+API, 2 s after start)".into(),
+        mib(median(samples)),
+        "< 20 MB".into(),
+    ]);
+    table.row(vec![
+        "release binary (stripped)".into(),
+        format!(
+            "{:.1} MB ({} bytes)",
+            size as f64 / 1e6,
+            thousands(size as f64)
+        ),
+        "< 15 MB".into(),
+    ]);
+    Ok(table)
+}
+
+fn flood_table(title: &str) -> Table {
+    Table::new(
+        title,
+        &[
+            "run",
+            "sent/s",
+            "received/s",
+            "ratio to ceiling",
+            "replied/s",
+            "stored/s while sending",
+            "stored",
+            "store drops",
+            "kernel drops",
+            "unaccounted",
+            "honeypot CPU / peak RSS",
+        ],
+    )
+}
+
+fn flood_row(name: &str, runs: &[FloodRun], ratio: Option<f64>) -> Vec<String> {
+    let med = |f: &dyn Fn(&FloodRun) -> f64| median(runs.iter().map(f));
+    let worst_unaccounted = runs
+        .iter()
+        .map(FloodRun::unaccounted)
+        .max_by_key(|value| value.unsigned_abs())
+        .unwrap_or(0);
+    vec![
+        name.into(),
+        thousands(med(&|run| run.send.rate())),
+        thousands(med(&|run| run.received_at_end() as f64 / run.seconds())),
+        ratio.map_or_else(|| "-".into(), |ratio| format!("{ratio:.2}")),
+        thousands(med(&|run| {
+            (run.at_end.replied_udp + run.at_end.replied_tcp) as f64 / run.seconds()
+        })),
+        thousands(med(&|run| run.at_end.stored as f64 / run.seconds())),
+        format!(
+            "{} of {} sent",
+            thousands(med(&|run| run.stored_rows as f64)),
+            thousands(med(&|run| run.send.sent as f64))
+        ),
+        thousands(med(&|run| run.settled.store_dropped as f64)),
+        thousands(med(&|run| run.settled.kernel_dropped as f64)),
+        format!("{worst_unaccounted} (worst run)"),
+        format!(
+            "{:.0}% / {}",
+            med(&|run| run.cpu_percent),
+            mib(med(&|run| run.peak_rss_kib))
+        ),
+    ]
+}
+
+/// Today's date (UTC).
+fn date() -> String {
+    jiff::Timestamp::now().strftime("%Y-%m-%d").to_string()
+}
+
+/// CPU model and count, kernel.
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|line| line.strip_prefix("model name"))
+        .and_then(|rest| rest.split(':').nth(1))
+        .map_or_else(|| "unknown CPU".to_owned(), |model| model.trim().to_owned());
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!("{cores} x {model}, Linux {}", kernel.trim())
+}
