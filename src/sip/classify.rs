@@ -190,12 +190,19 @@ pub const EXPLOIT_PATTERNS: [(&str, ExploitSign); 31] = [
     ("%p%p", ExploitSign::FormatString),
 ];
 
-/// One automaton over every [`EXPLOIT_PATTERNS`] entry (built on first use). `None` only if the
-/// build failed, which a unit test rules out; the rules then fall back to the byte checks.
+/// One automaton over every [`EXPLOIT_PATTERNS`] entry and every control byte (so one pass
+/// finds either), built on first use. `None` only if the build failed, which a unit test rules
+/// out; control bytes are then still found.
 static EXPLOIT_MATCHER: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
+    let patterns = EXPLOIT_PATTERNS
+        .iter()
+        .map(|(pattern, _)| pattern.as_bytes().to_vec());
+    let control_bytes = (0..=u8::MAX)
+        .filter(|&byte| is_control_byte(byte))
+        .map(|byte| vec![byte]);
     AhoCorasickBuilder::new()
         .ascii_case_insensitive(true)
-        .build(EXPLOIT_PATTERNS.iter().map(|(pattern, _)| pattern))
+        .build(patterns.chain(control_bytes))
         .ok()
 });
 
@@ -309,14 +316,17 @@ pub fn exploit_sign(probe: &Probe<'_>) -> Option<ExploitSign> {
 
 /// The first control byte or exploit pattern in `bytes`, if any.
 fn pattern_sign(bytes: &[u8]) -> Option<ExploitSign> {
-    if bytes.iter().any(|&byte| is_control_byte(byte)) {
-        return Some(ExploitSign::ControlByte);
-    }
-    let matcher = EXPLOIT_MATCHER.as_ref()?;
+    let Some(matcher) = EXPLOIT_MATCHER.as_ref() else {
+        let control = bytes.iter().any(|&byte| is_control_byte(byte));
+        return control.then_some(ExploitSign::ControlByte);
+    };
     let found = matcher.find(bytes)?;
-    EXPLOIT_PATTERNS
-        .get(found.pattern().as_usize())
-        .map(|(_, sign)| *sign)
+    // Indexes past the patterns are the control bytes.
+    Some(
+        EXPLOIT_PATTERNS
+            .get(found.pattern().as_usize())
+            .map_or(ExploitSign::ControlByte, |(_, sign)| *sign),
+    )
 }
 
 /// A control byte that has no business in a SIP field (tab, CR and LF are allowed: folded

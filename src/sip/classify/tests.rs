@@ -344,6 +344,17 @@ fn the_exploit_matcher_builds_and_every_pattern_triggers_its_sign() {
             assert_eq!(pattern_sign(field.as_bytes()), Some(sign), "{variant}");
         }
     }
+    for byte in (0..=u8::MAX).filter(|&byte| is_control_byte(byte)) {
+        assert_eq!(
+            pattern_sign(&[b'a', byte, b'b']),
+            Some(ExploitSign::ControlByte)
+        );
+    }
+    assert_eq!(
+        pattern_sign(b"a\tb\r\n c\xff"),
+        None,
+        "tab, CR, LF and 8-bit bytes are fine"
+    );
 }
 
 #[test]
