@@ -5,7 +5,7 @@
 
 use memchr::memchr_iter;
 
-use super::syntax::{Lines, parse_decimal, same_header_name, split_header_line};
+use super::syntax::{Lines, is_space_or_tab, parse_decimal, same_header_name, split_header_line};
 
 /// Outcome of looking at the start of a stream buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,11 +75,15 @@ fn header_section_end(buf: &[u8]) -> Option<usize> {
     })
 }
 
-/// The first `Content-Length` value in a header section (its start line skipped).
+/// The first `Content-Length` value in a header section (its start line skipped). A line starting
+/// with SP or HT continues the previous header's value (RFC 3261 §7.3.1), as the parser reads it,
+/// so a folded ` l: 5` is not a `Content-Length`.
 fn content_length(header_section: &[u8]) -> Option<usize> {
     Lines::new(header_section, 0)
         .skip(1)
-        .filter_map(|line| split_header_line(header_section.get(line.start..line.content_end)?))
+        .filter_map(|line| header_section.get(line.start..line.content_end))
+        .filter(|content| !content.first().copied().is_some_and(is_space_or_tab))
+        .filter_map(split_header_line)
         .find(|header| same_header_name(header.name, b"Content-Length"))
         .and_then(|header| parse_decimal(header.value))
 }

@@ -110,6 +110,24 @@ fn no_header_end_within_the_cap_is_too_large() {
     );
 }
 
+/// Found by the `sip_parse` fuzz target: a folded `Via` whose continuation line read ` l: 5` was
+/// taken for a `Content-Length` by framing (the parser, rightly, reads it as part of the `Via`),
+/// so the reply echoing that `Via` did not frame as the one message it is.
+#[test]
+fn a_folded_line_is_part_of_the_previous_header_not_a_content_length() {
+    let folded = b"OPTIONS sip:1@h SIP/2.0\r\nVia: SIP/2.0/TCP h\r\n l: 5\r\n\r\nNEXT";
+    let headers_end = folded.len() - b"NEXT".len();
+    assert_eq!(check_frame(folded, MAX), FrameCheck::Complete(headers_end));
+    let tab_folded = b"OPTIONS sip:1@h SIP/2.0\r\nVia: h\r\n\tContent-Length: 4\r\n\r\nNEXT";
+    assert_eq!(
+        check_frame(tab_folded, MAX),
+        FrameCheck::Complete(tab_folded.len() - 4)
+    );
+    // A real Content-Length after the folded line still counts.
+    let both = b"OPTIONS sip:1@h SIP/2.0\r\nVia: h\r\n l: 9\r\nl: 4\r\n\r\nBODY";
+    assert_eq!(check_frame(both, MAX), FrameCheck::Complete(both.len()));
+}
+
 proptest! {
     #[test]
     fn never_panics_and_complete_lengths_are_in_bounds(
