@@ -296,8 +296,9 @@ pub fn exploit_sign(probe: &Probe<'_>) -> Option<ExploitSign> {
             .as_ref()
             .is_none_or(|matcher| matcher.find(probe.raw).is_none());
     if clean {
-        return sign_fields(probe)
-            .find_map(|(field, max_bytes)| (field.len() > max_bytes).then_some(ExploitSign::Overlong));
+        return sign_fields(probe).find_map(|(field, max_bytes)| {
+            (field.len() > max_bytes).then_some(ExploitSign::Overlong)
+        });
     }
     sign_fields(probe).find_map(|(field, max_bytes)| field_sign(field, max_bytes))
 }

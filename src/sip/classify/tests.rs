@@ -426,8 +426,16 @@ fn exploit_sign_field_by_field(probe: &Probe<'_>) -> Option<ExploitSign> {
 fn request_piece() -> impl Strategy<Value = String> {
     prop_oneof![
         "[ -~]{0,20}",
-        proptest::sample::select(EXPLOIT_PATTERNS.map(|(pattern, _)| pattern.to_uppercase()).to_vec()),
-        proptest::sample::select(EXPLOIT_PATTERNS.map(|(pattern, _)| pattern.to_owned()).to_vec()),
+        proptest::sample::select(
+            EXPLOIT_PATTERNS
+                .map(|(pattern, _)| pattern.to_uppercase())
+                .to_vec()
+        ),
+        proptest::sample::select(
+            EXPLOIT_PATTERNS
+                .map(|(pattern, _)| pattern.to_owned())
+                .to_vec()
+        ),
         Just("\u{1}".to_owned()),
         Just("\u{7f}".to_owned()),
         Just("x".repeat(MAX_HEADER_VALUE_BYTES + 1)),
