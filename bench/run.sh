@@ -5,21 +5,17 @@
 #            ceiling, measured in the same run) and against the honeypot; ratio to the ceiling;
 #   tcp      the same mix over TCP connections;
 #   huge     maximal (65,507-byte) datagrams: peak RSS stays bounded;
-#   persist  a paced 50,000/s flood for 60 s into a database of 300,000 events, with wrk point
-#            lookups on /ip-addresses/{ip} and /numbers/{number} meanwhile;
+#   persist  a paced 50,000/s flood for 60 s into a database of 300,000 events, with point
+#            lookups on /ip-addresses/{ip} and /numbers/{number} at 500/s meanwhile;
 #   numbers  /numbers with 250,000 numbers: first byte, whole body, RSS growth;
 #   idle     idle RSS and the stripped binary's size.
 # Every flood checks sent = stored + store-queue drops + kernel drops. Loopback only; about
-# 10 minutes on 2 cores. Needs wrk (apt-get install wrk).
+# 10 minutes on 2 cores.
 #
 #   bench/run.sh                                  # everything
 #   bench/run.sh --only capture,idle --runs 5     # any `loadgen bench` option (see --help)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v wrk >/dev/null; then
-    echo "bench/run.sh needs wrk (apt-get install wrk)" >&2
-    exit 1
-fi
 cargo build --release --quiet --bin sentrypeer --example seed --example loadgen
 exec ./target/release/examples/loadgen bench --binary target/release/sentrypeer \
-    --seed target/release/examples/seed --lua bench/lookups.lua "$@"
+    --seed target/release/examples/seed "$@"

@@ -6,7 +6,9 @@
 //! 2. `tcp`: the same flood over TCP connections (no sink: TCP has no bare ceiling here).
 //! 3. `huge`: maximal (65,507-byte) datagrams as fast as possible: peak RSS must stay bounded.
 //! 4. `persist`: a paced UDP flood (`--persist-rate`, `--persist-seconds`) into a database
-//!    seeded with `--seed-events` events, with `wrk` point lookups running meanwhile.
+//!    seeded with `--seed-events` events, with point lookups (`/ip-addresses/{ip}`,
+//!    `/numbers/{number}`) at a fixed rate meanwhile, latency measured from each request's
+//!    scheduled time (so a stalled server cannot hide its queue).
 //! 5. `numbers`: `/numbers` with `--seed-numbers` numbers: first byte, whole body, RSS growth.
 //! 6. `idle`: RSS of an idle honeypot, and the binary's size.
 //!
@@ -45,9 +47,6 @@ pub(crate) struct BenchOptions {
     /// The `seed` example binary (fills a database through the store's writer).
     #[arg(long)]
     seed: PathBuf,
-    /// The wrk script for point lookups.
-    #[arg(long, default_value = "bench/lookups.lua")]
-    lua: PathBuf,
     /// Runs per scenario (the median is reported).
     #[arg(long, default_value_t = 3)]
     runs: usize,
@@ -75,9 +74,12 @@ pub(crate) struct BenchOptions {
     /// Distinct numbers in the seeded database.
     #[arg(long, default_value_t = 250_000)]
     seed_numbers: u64,
-    /// Seconds of each wrk lookup run.
+    /// Seconds of point lookups per route during the persistence flood.
     #[arg(long, default_value_t = 10)]
-    wrk_seconds: u64,
+    lookup_seconds: u64,
+    /// Point lookups per second during the persistence flood.
+    #[arg(long, default_value_t = 500)]
+    lookup_rate: u64,
     /// Scenarios to run (all when absent), comma-separated.
     #[arg(long, value_enum, value_delimiter = ',')]
     only: Vec<Scenario>,
@@ -138,20 +140,21 @@ impl FloodRun {
     }
 }
 
-/// wrk's result line.
+/// Latencies of one route's point lookups.
 #[derive(Debug, Clone, Copy, Default)]
-struct WrkResult {
-    requests_per_s: f64,
+struct LookupResult {
+    requests: u64,
     p50_ms: f64,
     p99_ms: f64,
-    failures: f64,
+    max_ms: f64,
+    failures: u64,
 }
 
 /// Runs the benchmark and prints the tables.
 pub(crate) async fn run(options: &BenchOptions) -> anyhow::Result<()> {
     // Honeypots run in directories of their own: every path given must be absolute.
     let mut options = options.clone();
-    for path in [&mut options.binary, &mut options.seed, &mut options.lua] {
+    for path in [&mut options.binary, &mut options.seed] {
         *path = std::fs::canonicalize(&*path).with_context(|| path.display().to_string())?;
     }
     let options = &options;
@@ -212,8 +215,8 @@ async fn flood(
     client: &reqwest::Client,
     options: SendOptions,
     tcp: bool,
-    during: Option<LookupPlan<'_>>,
-) -> anyhow::Result<(FloodRun, Vec<WrkResult>)> {
+    during: Option<LookupPlan>,
+) -> anyhow::Result<(FloodRun, Vec<LookupResult>)> {
     let before = honeypot.usage()?;
     let (sent_tx, sent_rx) = tokio::sync::oneshot::channel::<()>();
     let sender = tokio::task::spawn_blocking(move || {
@@ -230,7 +233,7 @@ async fn flood(
     if let Some(plan) = during {
         tokio::time::sleep(plan.warm_up).await;
         for kind in ["ip", "number"] {
-            lookups.push(wrk(&plan, kind).await?);
+            lookups.push(point_lookups(&plan, kind).await?);
         }
     }
     // Both at once: the sender may have failed before it could signal.
@@ -265,7 +268,7 @@ async fn honeypot_flood(
     dir: &Path,
     extra_args: &[&str],
     plan: FloodPlan<'_>,
-) -> anyhow::Result<(FloodRun, Vec<WrkResult>)> {
+) -> anyhow::Result<(FloodRun, Vec<LookupResult>)> {
     let mut args: Vec<&str> = FLOOD_ARGS.to_vec();
     args.extend_from_slice(extra_args);
     let honeypot = Honeypot::start(&options.binary, dir, &args)?;
@@ -320,57 +323,89 @@ struct FloodPlan<'a> {
     seconds: f64,
     sources: &'a [IpAddr],
     seeded_rows: u64,
-    lookups: Option<LookupPlan<'a>>,
+    lookups: Option<LookupPlan>,
 }
 
-/// wrk runs during a flood.
+/// Point lookups during a flood.
 #[derive(Clone)]
-struct LookupPlan<'a> {
+struct LookupPlan {
     api: String,
-    lua: &'a Path,
     warm_up: Duration,
     seconds: u64,
+    rate: u64,
     ips: u64,
     numbers: u64,
 }
 
-/// Runs wrk point lookups of `kind` (`ip` or `number`) for the plan's duration.
-async fn wrk(plan: &LookupPlan<'_>, kind: &str) -> anyhow::Result<WrkResult> {
-    let mut command = Command::new("wrk");
-    command
-        .args([
-            "-t1",
-            "-c4",
-            &format!("-d{}s", plan.seconds),
-            "--latency",
-            "-s",
-        ])
-        .arg(plan.lua)
-        .arg(format!("http://{}", plan.api))
-        .env("KIND", kind)
-        .env("IPS", plan.ips.to_string())
-        .env("NUMBERS", plan.numbers.to_string());
-    let output = tokio::task::spawn_blocking(move || command.output())
-        .await?
-        .context("run wrk (apt-get install wrk)")?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    let line = text
-        .lines()
-        .find(|line| line.starts_with("RESULT"))
-        .with_context(|| format!("no RESULT line from wrk:\n{text}"))?;
-    let field = |name: &str| -> f64 {
-        line.split_whitespace()
-            .find_map(|pair| pair.strip_prefix(&format!("{name}=")))
-            .and_then(|value| value.parse().ok())
-            .unwrap_or(f64::NAN)
+/// Point lookups of `kind` (`ip` or `number`, keys of the seeded database, as
+/// `bench/lookups.lua` picks them) at `plan.rate` per second on one keep-alive connection.
+/// Each latency runs from the request's scheduled time, so time spent queued behind a slow
+/// answer counts.
+async fn point_lookups(plan: &LookupPlan, kind: &str) -> anyhow::Result<LookupResult> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .pool_max_idle_per_host(1)
+        .build()?;
+    let count = plan.rate * plan.seconds;
+    let interval = Duration::from_secs_f64(1.0 / plan.rate.max(1) as f64);
+    let mut random = 0x2545_f491_4f6c_dd1d_u64;
+    let mut latencies = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+    let mut failures = 0;
+    let started = tokio::time::Instant::now();
+    for index in 0..count {
+        let scheduled = started + interval * u32::try_from(index).unwrap_or(u32::MAX);
+        tokio::time::sleep_until(scheduled).await;
+        random ^= random << 13;
+        random ^= random >> 7;
+        random ^= random << 17;
+        let path = if kind == "ip" {
+            let i = random % plan.ips.max(1);
+            format!(
+                "/ip-addresses/198.{}.{}.{}",
+                18 + i / 65_536,
+                i / 256 % 256,
+                i % 256
+            )
+        } else {
+            format!(
+                "/numbers/00{}",
+                4_600_000_000 + random % plan.numbers.max(1)
+            )
+        };
+        // 404 is an answer too: the seed does not give every IP of its range an event.
+        let ok = match client
+            .get(format!("http://{}{path}", plan.api))
+            .send()
+            .await
+        {
+            Ok(response) => {
+                let status = response.status();
+                (status.is_success() || status == reqwest::StatusCode::NOT_FOUND)
+                    && response.bytes().await.is_ok()
+            }
+            Err(_) => false,
+        };
+        if !ok {
+            failures += 1;
+        }
+        latencies.push(scheduled.elapsed().as_secs_f64() * 1000.0);
+    }
+    latencies.sort_by(f64::total_cmp);
+    let at = |quantile: f64| {
+        let index = ((latencies.len() as f64 - 1.0) * quantile).round() as usize;
+        latencies.get(index).copied().unwrap_or(f64::NAN)
     };
-    let result = WrkResult {
-        requests_per_s: field("requests_per_s"),
-        p50_ms: field("p50_ms"),
-        p99_ms: field("p99_ms"),
-        failures: field("non_200") + field("errors"),
+    let result = LookupResult {
+        requests: count,
+        p50_ms: at(0.50),
+        p99_ms: at(0.99),
+        max_ms: latencies.last().copied().unwrap_or(f64::NAN),
+        failures,
     };
-    eprintln!("  wrk {kind}: {line}");
+    eprintln!(
+        "  lookups {kind}: {} requests, p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms, {} failed",
+        result.requests, result.p50_ms, result.p99_ms, result.max_ms, result.failures
+    );
     Ok(result)
 }
 
@@ -660,7 +695,7 @@ async fn persist(
         options.persist_rate, options.persist_seconds, seeded.rows
     );
     let mut runs = Vec::new();
-    let mut lookups: Vec<Vec<WrkResult>> = Vec::new();
+    let mut lookups: Vec<Vec<LookupResult>> = Vec::new();
     for run in 0..options.runs {
         let dir = work.join(format!("persist-{run}"));
         std::fs::create_dir_all(&dir)?;
@@ -676,16 +711,17 @@ async fn persist(
             seeded_rows: seeded.rows,
             lookups: Some(LookupPlan {
                 api: String::new(),
-                lua: &options.lua,
                 warm_up: Duration::from_secs(5),
-                seconds: options.wrk_seconds,
+                seconds: options.lookup_seconds,
+                rate: options.lookup_rate,
                 ips: options.seed_ips,
                 numbers: options.seed_numbers,
             }),
         };
-        let (result, wrk) = honeypot_flood(options, client, &dir, &["-f", &db_text], plan).await?;
+        let (result, found) =
+            honeypot_flood(options, client, &dir, &["-f", &db_text], plan).await?;
         runs.push(result);
-        lookups.push(wrk);
+        lookups.push(found);
         let _ = std::fs::remove_dir_all(&dir);
     }
     let mut table = flood_table(&format!(
@@ -698,27 +734,31 @@ async fn persist(
     table.row(flood_row("honeypot, paced flood", &runs, None));
     let mut api = Table::new(
         &format!(
-            "API point lookups during the {}/s flood (wrk -t1 -c4, {} s each, random keys of the seeded database), median of {} runs",
+            "API point lookups during the {}/s flood ({}/s on one keep-alive connection, {} s per route, random keys of the seeded database; latency from each request's scheduled time), median of {} runs",
             thousands(options.persist_rate as f64),
-            options.wrk_seconds,
+            options.lookup_rate,
+            options.lookup_seconds,
             options.runs
         ),
-        &["route", "requests/s", "p50", "p99", "failures", "target"],
+        &[
+            "route", "requests", "p50", "p99", "max", "failures", "target",
+        ],
     );
     for (index, route) in ["/ip-addresses/{ip}", "/numbers/{number}"]
         .iter()
         .enumerate()
     {
-        let results: Vec<WrkResult> = lookups
+        let results: Vec<LookupResult> = lookups
             .iter()
             .filter_map(|run| run.get(index).copied())
             .collect();
         api.row(vec![
             (*route).into(),
-            thousands(median(results.iter().map(|r| r.requests_per_s))),
+            thousands(median(results.iter().map(|r| r.requests as f64))),
             format!("{:.2} ms", median(results.iter().map(|r| r.p50_ms))),
             format!("{:.2} ms", median(results.iter().map(|r| r.p99_ms))),
-            format!("{}", results.iter().map(|r| r.failures).sum::<f64>()),
+            format!("{:.1} ms", median(results.iter().map(|r| r.max_ms))),
+            format!("{}", results.iter().map(|r| r.failures).sum::<u64>()),
             "p99 < 10 ms".into(),
         ]);
     }

@@ -87,10 +87,11 @@ impl Pacer {
     fn next(&self, sent: u64) -> Option<()> {
         match self.limit {
             Limit::Count(count) if sent >= count => return None,
-            Limit::Duration(duration) if sent % CLOCK_EVERY == 0 || self.rate.is_some() => {
-                if self.started.elapsed() >= duration {
-                    return None;
-                }
+            Limit::Duration(duration)
+                if (sent.is_multiple_of(CLOCK_EVERY) || self.rate.is_some())
+                    && self.started.elapsed() >= duration =>
+            {
+                return None;
             }
             _ => {}
         }

@@ -90,8 +90,14 @@ fn every_probe_sent_under_load_is_stored_or_counted_as_dropped() {
     // A small store queue, so a burst is likely to overflow it and exercise the drop counts.
     let config = builder.dir().join("small-queue.toml");
     std::fs::write(&config, "event_queue_capacity = 64\n").expect("write config");
+    let db = builder.dir().join("sentrypeer.db");
+    // Without the harness's defaults, which name a JSON log (and so turn it on): the store is
+    // the one consumer, so the shutdown line's `dropped` is the store queue's.
     let daemon = builder
+        .without_defaults()
         .args(["-N", "-r", "--sip-reply-rate-limit", "0"])
+        .args(["--sip-listen-address", "127.0.0.1:0"])
+        .args(["-f", db.to_str().expect("path")])
         .args(["-g", config.to_str().expect("path")])
         .env("RUST_LOG", "info")
         .start();

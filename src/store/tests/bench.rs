@@ -3,8 +3,9 @@
 //! (5,000 source IPs, 50,000 called numbers), batches of 1,000. Run with
 //! `cargo test --release --lib -- --ignored --nocapture insert_rate`; the environment variables
 //! `EVENTS`, `BATCH`, `IPS`, `NUMBERS`, `INVITE_PERCENT` (the rest are OPTIONS to `100`, as
-//! `bench/loadgen`'s mix sends) and `PRESEED` (events stored first, untimed, so the tables
-//! start that big) change the shape.
+//! `bench/loadgen`'s mix sends), `PADDING` (bytes added to each message), `PRESEED` (events
+//! stored first, untimed, so the tables start that big) and `CACHE_KIB` (the writer's page
+//! cache) change the shape.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -53,6 +54,7 @@ fn next(state: &mut u64) -> u64 {
 fn events(first: u64, count: u64, state: &mut u64) -> Vec<Arc<BadActor>> {
     let (ips, numbers) = (setting("IPS", 5000), setting("NUMBERS", 50_000));
     let invite_percent = setting("INVITE_PERCENT", 100);
+    let padding = usize::try_from(setting("PADDING", 0)).unwrap_or(0);
     let start: Timestamp = "2024-06-01T00:00:00Z".parse().expect("timestamp");
     (first..first + count)
         .map(|n| {
@@ -68,7 +70,8 @@ fn events(first: u64, count: u64, state: &mut u64) -> Vec<Arc<BadActor>> {
                 event_uuid: Uuid::now_v7(),
                 source: SocketAddr::new(IpAddr::V4(Ipv4Addr::from(ip)), 5060),
                 sip_message: format!(
-                    "INVITE sip:{number}@192.0.2.10 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK-{n}\r\nFrom: <sip:100@10.0.0.1>;tag=1\r\nTo: <sip:{number}@192.0.2.10>\r\nCall-ID: {n}@10.0.0.1\r\nCSeq: 1 INVITE\r\nUser-Agent: friendly-scanner\r\nContent-Length: 0\r\n\r\n"
+                    "INVITE sip:{number}@192.0.2.10 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK-{n}\r\nFrom: <sip:100@10.0.0.1>;tag=1\r\nTo: <sip:{number}@192.0.2.10>\r\nCall-ID: {n}@10.0.0.1\r\nCSeq: 1 INVITE\r\nUser-Agent: friendly-scanner\r\nContent-Length: 0\r\n\r\n{}",
+                    "v".repeat(padding)
                 ),
                 called_number: number,
                 ..udp_invite("2024-06-01T00:00:00Z")
@@ -91,9 +94,13 @@ fn insert_rate() {
     for chunk in events(0, preseed, &mut state).chunks(10_000) {
         store::writer::insert_events(&mut conn, chunk).expect("preseed");
     }
-    if setting("DROP_INDEXES", 0) == 1 {
-        conn.execute_batch("DROP INDEX source_ip_index; DROP INDEX called_number_index;")
-            .expect("drop");
+    if let Ok(pages) = std::env::var("AUTOCHECKPOINT") {
+        conn.execute_batch(&format!("PRAGMA wal_autocheckpoint = {pages}"))
+            .expect("autocheckpoint");
+    }
+    if let Ok(kib) = std::env::var("CACHE_KIB") {
+        conn.execute_batch(&format!("PRAGMA cache_size = -{kib}"))
+            .expect("cache size");
     }
     let events = events(preseed, count, &mut state);
     let started = Instant::now();
