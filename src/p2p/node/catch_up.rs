@@ -55,7 +55,10 @@ impl Node {
                     }
                     SyncResponse::Refused { reason } => {
                         P2pStats::bump(&self.stats.catch_up_refused_by_peers);
-                        tracing::info!(%peer, %reason, "catch-up refused by peer");
+                        // The peer's own words: Debug-quoted (line breaks escaped) and cut, so
+                        // a peer cannot forge log lines.
+                        let reason: String = reason.chars().take(200).collect();
+                        tracing::info!(%peer, ?reason, "catch-up refused by peer");
                         let retry = Instant::now() + self.catch_up_retry;
                         self.catch_up_retry = (self.catch_up_retry * 2).min(CATCH_UP_RETRY.1);
                         self.catch_up.insert(peer, CatchUp::RetryAt(retry, None));
