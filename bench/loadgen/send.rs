@@ -85,15 +85,15 @@ impl Pacer {
     /// Whether probe number `sent` (0-based) may go; waits for its time when paced. `None` when
     /// the limit is reached.
     fn next(&self, sent: u64) -> Option<()> {
-        match self.limit {
-            Limit::Count(count) if sent >= count => return None,
-            Limit::Duration(duration)
-                if (sent.is_multiple_of(CLOCK_EVERY) || self.rate.is_some())
-                    && self.started.elapsed() >= duration =>
-            {
-                return None;
+        let done = match self.limit {
+            Limit::Count(count) => sent >= count,
+            Limit::Duration(duration) => {
+                (sent.is_multiple_of(CLOCK_EVERY) || self.rate.is_some())
+                    && self.started.elapsed() >= duration
             }
-            _ => {}
+        };
+        if done {
+            return None;
         }
         if let Some(rate) = self.rate {
             let due = Duration::from_secs_f64(sent as f64 / rate.max(1) as f64);

@@ -6,6 +6,7 @@
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
 
+use crate::api::curl;
 use crate::harness::Daemon;
 
 // The benchmark's probe builder, shared so the smoke test sends what the benchmark sends.
@@ -97,6 +98,7 @@ fn every_probe_sent_under_load_is_stored_or_counted_as_dropped() {
         .without_defaults()
         .args(["-N", "-r", "--sip-reply-rate-limit", "0"])
         .args(["--sip-listen-address", "127.0.0.1:0"])
+        .args(["-a", "--api-listen-address", "127.0.0.1:0"])
         .args(["-f", db.to_str().expect("path")])
         .args(["-g", config.to_str().expect("path")])
         .env("RUST_LOG", "info")
@@ -115,6 +117,14 @@ fn every_probe_sent_under_load_is_stored_or_counted_as_dropped() {
     for sender in tcp_senders {
         sent += sender.join().expect("TCP sender");
     }
+    // The counters are live: the kernel's drops on the UDP socket are a number (Linux).
+    let health: serde_json::Value =
+        serde_json::from_str(&curl(daemon.api.expect("API"), "/api/v1/health", &[]).body)
+            .expect("health JSON");
+    assert!(
+        health["events"]["kernel_dropped"].is_u64(),
+        "kernel_dropped in {health}"
+    );
     // SIGTERM: the listener records what is still queued in the socket, queues drain.
     let stopped = daemon.stop();
     stopped.assert_clean_exit();
