@@ -11,22 +11,7 @@ macro_rules! fixture {
     };
 }
 
-/// The original's 13 keys, in order.
-const ORIGINAL_KEYS: [&str; 13] = [
-    "app_name",
-    "app_version",
-    "event_timestamp",
-    "event_uuid",
-    "created_by_node_id",
-    "collected_method",
-    "transport_type",
-    "source_ip",
-    "destination_ip",
-    "called_number",
-    "sip_method",
-    "sip_user_agent",
-    "sip_message",
-];
+use crate::fuzzing::ORIGINAL_KEYS;
 
 fn captured(message: &[u8]) -> BadActor {
     let capture = Capture {

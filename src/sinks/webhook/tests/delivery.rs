@@ -3,24 +3,8 @@
 use std::time::Duration;
 
 use super::*;
+use crate::fuzzing::ORIGINAL_KEYS as JSON_KEYS;
 use crate::sinks::webhook::{loggable_body, redact_url};
-
-/// The 13 keys of the original's JSON, in order.
-const JSON_KEYS: [&str; 13] = [
-    "app_name",
-    "app_version",
-    "event_timestamp",
-    "event_uuid",
-    "created_by_node_id",
-    "collected_method",
-    "transport_type",
-    "source_ip",
-    "destination_ip",
-    "called_number",
-    "sip_method",
-    "sip_user_agent",
-    "sip_message",
-];
 
 #[tokio::test(start_paused = true)]
 async fn each_event_is_posted_as_one_json_object_with_the_headers() {
