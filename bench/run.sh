@@ -14,8 +14,16 @@
 #
 #   bench/run.sh                                  # everything
 #   bench/run.sh --only capture,idle --runs 5     # any `loadgen bench` option (see --help)
+#   PRIORITY=1 bench/run.sh                       # on a shared machine (needs root): run in a
+#                                                 # scheduling group of its own, weighted 10x
+# Linux shares the CPU between sessions (autogroups) before nice values count, so on a machine
+# where others are busy, PRIORITY=1 keeps their work from deciding the figures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ -n "${PRIORITY:-}" ] && [ -z "${SENTRYPEER_BENCH_GROUP:-}" ]; then
+    export SENTRYPEER_BENCH_GROUP=1
+    exec setsid --wait bash -c 'echo -10 > /proc/self/autogroup && exec "$0" "$@"' "$0" "$@"
+fi
 cargo build --release --quiet --bin sentrypeer --example seed --example loadgen
 exec ./target/release/examples/loadgen bench --binary target/release/sentrypeer \
     --seed target/release/examples/seed "$@"
