@@ -1,0 +1,164 @@
+//! The pipeline's drop-and-count semantics, by count and by bytes, for thread and task
+//! consumers.
+
+use super::*;
+use crate::event::{Attack, CollectedMethod, Origin, Transport};
+use crate::sip::MessageKind;
+
+fn event() -> BadActor {
+    BadActor {
+        event_timestamp: jiff::Timestamp::now(),
+        event_uuid: uuid::Uuid::now_v7(),
+        created_by_node_id: uuid::Uuid::new_v4(),
+        collected_method: CollectedMethod::Passive,
+        transport: Transport::Tcp,
+        source: "127.0.0.1:5060".parse().expect("addr"),
+        destination: "127.0.0.1:5060".parse().expect("addr"),
+        called_number: "100".to_owned(),
+        request_uri_user: None,
+        sip_method: "OPTIONS".to_owned(),
+        sip_user_agent: "test".to_owned(),
+        sip_message: String::new(),
+        message_kind: MessageKind::Request,
+        origin: Origin::Local,
+        attack: Attack::default(),
+    }
+}
+
+#[test]
+fn a_full_consumer_drops_and_counts_without_starving_the_others() {
+    let mut builder = Pipeline::builder();
+    let slow = builder.consumer("slow", 1);
+    let fast = builder.consumer("fast", 10);
+    let pipeline = builder.build();
+    for _ in 0..3 {
+        pipeline.submit(event());
+    }
+    let stats = pipeline.stats();
+    assert_eq!(stats.received, [0, 3, 0]);
+    assert_eq!(stats.consumers[0].delivered, 1);
+    assert_eq!(stats.consumers[0].dropped, 2);
+    assert_eq!(stats.consumers[1].delivered, 3);
+    assert_eq!(stats.consumers[1].dropped, 0);
+    drop(pipeline);
+    assert_eq!(slow.iter().count(), 1);
+    assert_eq!(
+        fast.iter().count(),
+        3,
+        "queue drains then closes when the pipeline is dropped"
+    );
+}
+
+#[tokio::test]
+async fn an_async_consumer_has_the_same_drop_and_count_semantics() {
+    let mut builder = Pipeline::builder();
+    let mut task = builder.async_consumer("task", 2);
+    let thread = builder.consumer("thread", 10);
+    let pipeline = builder.build();
+    for _ in 0..5 {
+        pipeline.submit(event());
+    }
+    let stats = pipeline.stats();
+    assert_eq!(stats.consumers[0].name, "task");
+    assert_eq!(stats.consumers[0].delivered, 2);
+    assert_eq!(stats.consumers[0].dropped, 3);
+    assert_eq!(stats.consumers[1].delivered, 5);
+    assert_eq!(stats.dropped(), 3);
+    drop(pipeline);
+    let mut received = 0;
+    while task.recv().await.is_some() {
+        received += 1;
+    }
+    assert_eq!(
+        received, 2,
+        "queue drains then closes when the pipeline is dropped"
+    );
+    assert_eq!(thread.iter().count(), 5);
+}
+
+#[test]
+fn a_stopped_async_consumer_is_counted_as_dropping() {
+    let mut builder = Pipeline::builder();
+    drop(builder.async_consumer("gone", 4));
+    let pipeline = builder.build();
+    pipeline.submit(event());
+    assert_eq!(pipeline.stats().consumers[0].dropped, 1);
+    assert_eq!(pipeline.stats().consumers[0].delivered, 0);
+}
+
+fn sized(bytes: usize) -> BadActor {
+    BadActor {
+        sip_message: "x".repeat(bytes),
+        ..event()
+    }
+}
+
+#[test]
+fn a_queue_holding_too_many_bytes_drops_and_counts_until_events_are_taken() {
+    let one = event_bytes(&sized(10_000));
+    let mut builder = Pipeline::builder().queue_bytes(3 * one);
+    let big = builder.consumer("big", 100);
+    let pipeline = builder.build();
+    for _ in 0..5 {
+        pipeline.submit(sized(10_000));
+    }
+    let stats = pipeline.stats();
+    assert_eq!(
+        (stats.consumers[0].delivered, stats.consumers[0].dropped),
+        (3, 2)
+    );
+    // Taking one event frees its bytes: the next fits again, and no more.
+    big.try_recv().expect("queued event");
+    pipeline.submit(sized(10_000));
+    pipeline.submit(sized(10_000));
+    let stats = pipeline.stats();
+    assert_eq!(
+        (stats.consumers[0].delivered, stats.consumers[0].dropped),
+        (4, 3)
+    );
+    drop(pipeline);
+    assert_eq!(big.iter().count(), 3);
+}
+
+#[test]
+fn an_event_larger_than_the_bound_is_queued_when_the_queue_is_empty() {
+    let mut builder = Pipeline::builder().queue_bytes(100);
+    let queue = builder.consumer("queue", 10);
+    let pipeline = builder.build();
+    pipeline.submit(sized(65_536));
+    pipeline.submit(sized(65_536));
+    assert_eq!(pipeline.stats().consumers[0].delivered, 1);
+    assert_eq!(pipeline.stats().consumers[0].dropped, 1);
+    assert_eq!(queue.recv().expect("queued").sip_message.len(), 65_536);
+    pipeline.submit(sized(65_536));
+    assert_eq!(
+        pipeline.stats().consumers[0].delivered,
+        2,
+        "room again once taken"
+    );
+}
+
+#[tokio::test]
+async fn an_async_queue_has_the_same_byte_bound() {
+    let one = event_bytes(&sized(10_000));
+    let mut builder = Pipeline::builder().queue_bytes(2 * one);
+    let mut task = builder.async_consumer("task", 100);
+    let pipeline = builder.build();
+    for _ in 0..3 {
+        pipeline.submit(sized(10_000));
+    }
+    assert_eq!(pipeline.stats().consumers[0].dropped, 1);
+    task.recv().await.expect("queued");
+    pipeline.submit(sized(10_000));
+    assert_eq!(pipeline.stats().consumers[0].delivered, 3);
+    assert!(task.try_recv().is_ok());
+}
+
+#[test]
+fn a_stopped_consumer_is_counted_as_dropping() {
+    let mut builder = Pipeline::builder();
+    drop(builder.consumer("gone", 4));
+    let pipeline = builder.build();
+    pipeline.submit(event());
+    assert_eq!(pipeline.stats().consumers[0].dropped, 1);
+}
