@@ -6,7 +6,7 @@
 //! ```text
 //! loadgen send --target 127.0.0.1:5060 [--transport udp|tcp] [--mix scan] [--rate N]
 //!              [--duration SECONDS | --count N] [--sources 127.0.0.2-127.0.0.33]
-//! loadgen sink [--listen 127.0.0.1:5070] [--duration SECONDS]
+//! loadgen sink [--listen 127.0.0.1:5070] [--duration SECONDS] [--echo]
 //! loadgen bench --binary target/release/sentrypeer --seed target/release/examples/seed
 //! ```
 
@@ -80,6 +80,9 @@ enum Command {
         /// Seconds to run.
         #[arg(long, default_value_t = 10.0)]
         duration: f64,
+        /// Send every datagram back to its source (the ceiling for answered probes).
+        #[arg(long)]
+        echo: bool,
     },
     /// Runs the whole benchmark and prints the results table.
     Bench(scenarios::BenchOptions),
@@ -108,6 +111,9 @@ fn limit(duration: Option<f64>, count: Option<u64>) -> Limit {
 }
 
 fn main() -> anyhow::Result<()> {
+    // reqwest is built without a crypto provider of its own (ring is the package's one, see
+    // deny.toml); the benchmark only speaks plain HTTP to loopback, but the client needs one.
+    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
     match Cli::parse().command {
         Command::Send {
             target,
@@ -145,8 +151,12 @@ fn main() -> anyhow::Result<()> {
                 report.rate()
             );
         }
-        Command::Sink { listen, duration } => {
-            let sink = sink::Sink::start(listen)?;
+        Command::Sink {
+            listen,
+            duration,
+            echo,
+        } => {
+            let sink = sink::Sink::start(listen, echo)?;
             println!("listening on {}", sink.address);
             std::thread::sleep(Duration::from_secs_f64(duration));
             let report = sink.stop();

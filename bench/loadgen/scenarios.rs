@@ -422,7 +422,7 @@ async fn capture(
     let mut sinks = Vec::new();
     let mut runs = Vec::new();
     for run in 0..options.runs {
-        let sink = Sink::start("127.0.0.1:0".parse()?)?;
+        let sink = Sink::start("127.0.0.1:0".parse()?, false)?;
         let target = sink.address;
         let send_options = SendOptions {
             target,

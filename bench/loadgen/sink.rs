@@ -1,5 +1,8 @@
 //! The bare UDP sink: a trivial blocking receive loop on a socket with the honeypot's receive
-//! buffer size. What it receives from one sender is the machine's ceiling for that sender.
+//! buffer size. What it receives from one sender is the machine's ceiling for that sender. As an
+//! echo sink it also sends every datagram straight back to its source (a reply of the same size,
+//! the honeypot's largest): the ceiling for probes received *and answered*, since on loopback
+//! each reply costs about what the sender's own send costs.
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
@@ -32,8 +35,9 @@ pub(crate) struct SinkReport {
 }
 
 impl Sink {
-    /// Binds `address` and starts receiving on a thread of its own.
-    pub(crate) fn start(address: SocketAddr) -> anyhow::Result<Self> {
+    /// Binds `address` and starts receiving on a thread of its own; with `echo`, every datagram
+    /// is sent back to where it came from.
+    pub(crate) fn start(address: SocketAddr, echo: bool) -> anyhow::Result<Self> {
         let socket = socket2::Socket::new(
             socket2::Domain::for_address(address),
             socket2::Type::DGRAM,
@@ -52,8 +56,13 @@ impl Sink {
             let mut buffer = vec![0u8; 65_536];
             loop {
                 match receiver.recv_from(&mut buffer) {
-                    Ok(_) => {
+                    Ok((length, source)) => {
                         count.fetch_add(1, Ordering::Relaxed);
+                        if echo {
+                            // Never waits: a full send buffer loses the echo, as the
+                            // honeypot's replies would be lost.
+                            let _ = receiver.send_to(&buffer[..length], source);
+                        }
                     }
                     // Timed out with nothing queued: stop if asked.
                     Err(_) if stopping.load(Ordering::Relaxed) => return,

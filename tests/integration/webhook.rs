@@ -157,9 +157,13 @@ fn a_dead_webhook_never_stops_capture_and_every_loss_is_counted() {
     let daemon = builder
         .args(["-N", "-a", "--api-listen-address", "127.0.0.1:0"])
         .args(["-g", config.to_str().expect("path"), "-w", &dead_url()])
+        // Enough attempts (backoff 1, 2, 4, ... s, capped at 60) that the first event is still
+        // being retried at shutdown however slow the machine is: with the default 6 it could be
+        // given up after 15.5 s, and the queue would move on.
+        .args(["--webhook-max-attempts", "20"])
         .start();
-    // The first event is retried (6 attempts, about 30 s); two more fit in the queue; the
-    // others are dropped by the pipeline. Capture and storage go on regardless.
+    // The first event is retried; two more fit in the queue; the others are dropped by the
+    // pipeline. Capture and storage go on regardless.
     for (sent, number) in (1..=5).zip(["200", "201", "202", "203", "204"]) {
         probe(&daemon, number);
         daemon.wait_for_stored(sent);
