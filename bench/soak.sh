@@ -88,6 +88,11 @@ print(sum(e["received"].values()), e["stored"], e["dropped"], e["kernel_dropped"
     sleep "$INTERVAL"
 done
 wait "${pids[2]}" "${pids[3]}"
+b_api=$(sed -n "s/.*listening for API on \([^ ]*\).*/\1/p" "$work/b/log" | tail -1)
+b_p2p=$(curl -s "http://$b_api/api/v1/health" | python3 -c '
+import json, sys
+p = json.load(sys.stdin).get("p2p") or {}
+print(" ".join(f"{k}={v}" for k, v in sorted(p.items()) if isinstance(v, int) and v))')
 peak=$(awk '/^VmHWM:/ {print $2}' "/proc/$a_pid/status")
 kill -TERM "$a_pid"
 for _ in $(seq 300); do kill -0 "$a_pid" 2>/dev/null || break; sleep 0.1; done
@@ -101,6 +106,6 @@ echo "sent $sent (UDP $(cat "$work/udp.out"); TCP $(cat "$work/tcp.out"))"
 echo "node A: rows $rows, stopped line: ${stopped#*stopped }"
 echo "accounting: sent - rows - queue drops - kernel drops = $(( sent - rows - $(field dropped) - $(field kernel_dropped) ))"
 echo "node A RSS: min $(sort -k2 -n "$work/series" | head -1 | awk '{print $2}') kB, max $(sort -k2 -n "$work/series" | tail -1 | awk '{print $2}') kB, peak (VmHWM) $peak kB"
-echo "node B (restarted halfway) stored $b_rows records shared by A"
+echo "node B (restarted halfway) stored $b_rows records shared by A; its P2P counters (non-zero, since its restart): $b_p2p"
 echo "error/warning lines: A $(grep -c -E 'ERROR|WARN' "$work/a/log" || true), B $(grep -c -E 'ERROR|WARN' "$work/b/log" || true)"
-grep -h -E 'ERROR|WARN' "$work/a/log" "$work/b/log" | sed 's/^[^ ]* //' | sort | uniq -c | sort -rn | head -10
+grep -h -E 'ERROR|WARN' "$work/a/log" "$work/b/log" | sed 's/^[^ ]* //' | sort | uniq -c | sort -rn | head -10 || true

@@ -2,45 +2,24 @@
 //! source IPs per attack type, totals, and the most active source IPs and called numbers, all
 //! from one snapshot of the database.
 
+use std::collections::HashMap;
+
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, params};
 
 use super::seen::{count_ips, count_numbers, record};
-use super::{ListFilter, SeenRecord, as_i64, as_u64, text};
+use super::{ListFilter, SeenRecord, as_i64, as_u64};
 use crate::sip::AttackType;
 use crate::store::StoreError;
 
-/// The pair of statements counting events per value of `$column`, largest first, at most `?1`
-/// (or `?2` with `since` in `?1`). NULL and empty values are one group, reported as `''`.
-macro_rules! count_by_sql {
-    ($column:literal) => {
-        [
-            concat!(
-                "SELECT coalesce(",
-                $column,
-                ", '') AS value, COUNT(*) AS n FROM honey",
-                " GROUP BY value ORDER BY n DESC, value ASC LIMIT ?1"
-            ),
-            concat!(
-                "SELECT coalesce(",
-                $column,
-                ", '') AS value, COUNT(*) AS n FROM honey",
-                " WHERE event_timestamp >= ?1",
-                " GROUP BY value ORDER BY n DESC, value ASC LIMIT ?2"
-            ),
-        ]
-    };
-}
-
-/// Per-method counts: without, then with `since`.
-const BY_METHOD: [&str; 2] = count_by_sql!("method");
-/// Per-user-agent counts.
-const BY_USER_AGENT: [&str; 2] = count_by_sql!("user_agent");
-/// Per-transport counts.
-const BY_TRANSPORT: [&str; 2] = count_by_sql!("transport_type");
-/// Per-message-kind counts.
-const BY_MESSAGE_KIND: [&str; 2] = count_by_sql!("message_kind");
-/// Per-attack-type counts.
-const BY_ATTACK_TYPE: [&str; 2] = count_by_sql!("attack_type");
+/// The columns events are counted by, in [`EventCounts`] order: without, then with `since`
+/// (`event_timestamp` index). One pass over `honey` counts all five: five `GROUP BY`s each read
+/// and sorted the whole table (10 s for a million events in the soak run; `bench/soak.sh`).
+const COUNTED_COLUMNS: [&str; 2] = [
+    "SELECT method, user_agent, transport_type, message_kind, attack_type FROM honey",
+    "SELECT method, user_agent, transport_type, message_kind, attack_type FROM honey
+     WHERE event_timestamp >= ?1",
+];
 
 /// Source IPs last seen at or after `?1` that sent each attack type (by their `attack_types`
 /// bits, in `AttackType::ALL` order).
@@ -139,13 +118,20 @@ pub fn stats(conn: &Connection, since: Option<&str>, top: usize) -> Result<Stats
         called_numbers: count_numbers(conn, &filter)?,
     };
     let top_limit = as_i64(top);
+    let [
+        by_method,
+        by_user_agent,
+        by_transport,
+        by_message_kind,
+        by_attack_type,
+    ] = count_columns(conn, since)?.map(|counts| largest(counts, top));
     let stats = Stats {
         totals,
-        by_method: count_by(conn, BY_METHOD, since, top_limit)?,
-        by_user_agent: count_by(conn, BY_USER_AGENT, since, top_limit)?,
-        by_transport: count_by(conn, BY_TRANSPORT, since, top_limit)?,
-        by_message_kind: count_by(conn, BY_MESSAGE_KIND, since, top_limit)?,
-        by_attack_type: count_by(conn, BY_ATTACK_TYPE, since, top_limit)?,
+        by_method,
+        by_user_agent,
+        by_transport,
+        by_message_kind,
+        by_attack_type,
         ip_addresses_by_attack_type: ips_by_attack_type(conn, since)?,
         top_ip_addresses: top_records(conn, TOP_IPS, since, top_limit)?,
         top_called_numbers: top_records(conn, TOP_NUMBERS, since, top_limit)?,
@@ -169,29 +155,53 @@ fn count_events(conn: &Connection, since: Option<&str>) -> Result<u64, rusqlite:
     Ok(as_u64(count))
 }
 
-/// Runs one of the `count_by_sql!` pairs.
-fn count_by(
+/// Events per value of each of the [`COUNTED_COLUMNS`] (NULL and empty text are one value,
+/// `""`), from one pass over the rows.
+fn count_columns(
     conn: &Connection,
-    sql: [&str; 2],
     since: Option<&str>,
-    limit: i64,
-) -> Result<Vec<CountBy>, rusqlite::Error> {
-    let row = |row: &rusqlite::Row<'_>| {
-        Ok(CountBy {
-            value: text(row, 0)?.unwrap_or_default(),
-            count: as_u64(row.get(1)?),
-        })
+) -> Result<[HashMap<Box<[u8]>, u64>; 5], rusqlite::Error> {
+    let mut counts: [HashMap<Box<[u8]>, u64>; 5] = Default::default();
+    let mut statement;
+    let mut rows = match since {
+        None => {
+            statement = conn.prepare_cached(COUNTED_COLUMNS[0])?;
+            statement.query([])?
+        }
+        Some(since) => {
+            statement = conn.prepare_cached(COUNTED_COLUMNS[1])?;
+            statement.query([since])?
+        }
     };
-    match since {
-        None => conn
-            .prepare_cached(sql[0])?
-            .query_map([limit], row)?
-            .collect(),
-        Some(since) => conn
-            .prepare_cached(sql[1])?
-            .query_map(params![since, limit], row)?
-            .collect(),
+    while let Some(row) = rows.next()? {
+        for (index, column) in counts.iter_mut().enumerate() {
+            let value: &[u8] = match row.get_ref(index)? {
+                ValueRef::Text(bytes) | ValueRef::Blob(bytes) => bytes,
+                _ => b"",
+            };
+            match column.get_mut(value) {
+                Some(count) => *count += 1,
+                None => {
+                    column.insert(value.into(), 1);
+                }
+            }
+        }
     }
+    Ok(counts)
+}
+
+/// The `top` largest counts, largest first, ties by value.
+fn largest(counts: HashMap<Box<[u8]>, u64>, top: usize) -> Vec<CountBy> {
+    let mut counts: Vec<CountBy> = counts
+        .into_iter()
+        .map(|(value, count)| CountBy {
+            value: String::from_utf8_lossy(&value).into_owned(),
+            count,
+        })
+        .collect();
+    counts.sort_unstable_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+    counts.truncate(top);
+    counts
 }
 
 /// Runs [`IPS_BY_ATTACK_TYPE`]: largest count first, ties by name, zero counts left out.
@@ -239,14 +249,6 @@ pub(in crate::store) fn all_statements() -> Vec<&'static str> {
         TOP_NUMBERS,
         IPS_BY_ATTACK_TYPE,
     ];
-    for pair in [
-        BY_METHOD,
-        BY_USER_AGENT,
-        BY_TRANSPORT,
-        BY_MESSAGE_KIND,
-        BY_ATTACK_TYPE,
-    ] {
-        all.extend(pair);
-    }
+    all.extend(COUNTED_COLUMNS);
     all
 }
