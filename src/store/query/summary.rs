@@ -21,6 +21,9 @@ const COUNTED_COLUMNS: [&str; 2] = [
      WHERE event_timestamp >= ?1",
 ];
 
+/// Events per value of one column (the value's bytes as stored).
+type ValueCounts = HashMap<Box<[u8]>, u64>;
+
 /// Source IPs last seen at or after `?1` that sent each attack type (by their `attack_types`
 /// bits, in `AttackType::ALL` order).
 const IPS_BY_ATTACK_TYPE: &str = "
@@ -160,8 +163,8 @@ fn count_events(conn: &Connection, since: Option<&str>) -> Result<u64, rusqlite:
 fn count_columns(
     conn: &Connection,
     since: Option<&str>,
-) -> Result<[HashMap<Box<[u8]>, u64>; 5], rusqlite::Error> {
-    let mut counts: [HashMap<Box<[u8]>, u64>; 5] = Default::default();
+) -> Result<[ValueCounts; 5], rusqlite::Error> {
+    let mut counts: [ValueCounts; 5] = Default::default();
     let mut statement;
     let mut rows = match since {
         None => {
@@ -191,7 +194,7 @@ fn count_columns(
 }
 
 /// The `top` largest counts, largest first, ties by value.
-fn largest(counts: HashMap<Box<[u8]>, u64>, top: usize) -> Vec<CountBy> {
+fn largest(counts: ValueCounts, top: usize) -> Vec<CountBy> {
     let mut counts: Vec<CountBy> = counts
         .into_iter()
         .map(|(value, count)| CountBy {
