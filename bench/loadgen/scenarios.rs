@@ -1,8 +1,9 @@
 //! The benchmark itself: every scenario, run `--runs` times (median reported), against fresh
 //! honeypot processes in a scratch directory, then the results table.
 //!
-//! 1. `capture`: UDP as fast as one sender can go, bare sink then honeypot, run by run; the
-//!    honeypot's received rate as a ratio of the sink's (the machine's ceiling in that run).
+//! 1. `capture`: UDP as fast as one sender can go, run by run into a bare sink, an echo sink
+//!    (answers each datagram), a passive honeypot (records only) and an answering one (`-r`);
+//!    each received rate as a ratio of the bare sink's (the machine's ceiling in that run).
 //! 2. `tcp`: the same flood over TCP connections (no sink: TCP has no bare ceiling here).
 //! 3. `huge`: maximal (65,507-byte) datagrams as fast as possible: peak RSS must stay bounded.
 //! 4. `persist`: a paced UDP flood (`--persist-rate`, `--persist-seconds`) into a database
@@ -94,10 +95,10 @@ impl BenchOptions {
     }
 }
 
-/// Flags of every honeypot under flood: answer everything (no per-source reply limit), API on
-/// for its counters, no TLS, keep every event (seeded events are days old).
-const FLOOD_ARGS: [&str; 8] = [
-    "-r",
+/// Flags of every honeypot under flood: no per-source reply limit (so with `-r`, added unless
+/// the plan is passive, every probe is answered), API on for its counters, no TLS, keep every
+/// event (seeded events are days old).
+const FLOOD_ARGS: [&str; 7] = [
     "--sip-reply-rate-limit",
     "0",
     "-a",
@@ -270,6 +271,9 @@ async fn honeypot_flood(
     plan: FloodPlan<'_>,
 ) -> anyhow::Result<(FloodRun, Vec<LookupResult>)> {
     let mut args: Vec<&str> = FLOOD_ARGS.to_vec();
+    if !plan.passive {
+        args.push("-r");
+    }
     args.extend_from_slice(extra_args);
     let honeypot = Honeypot::start(&options.binary, dir, &args)?;
     let target = if plan.tcp { honeypot.tcp } else { honeypot.udp }.context("honeypot address")?;
@@ -324,6 +328,8 @@ struct FloodPlan<'a> {
     sources: &'a [IpAddr],
     seeded_rows: u64,
     lookups: Option<LookupPlan>,
+    /// Run the honeypot without `-r`: it records probes and answers none.
+    passive: bool,
 }
 
 /// Point lookups during a flood.
@@ -420,53 +426,33 @@ async fn capture(
         options.flood_seconds
     );
     let mut sinks = Vec::new();
+    let mut echo_sinks = Vec::new();
     let mut runs = Vec::new();
+    let mut passive_runs = Vec::new();
     for run in 0..options.runs {
-        let sink = Sink::start("127.0.0.1:0".parse()?, false)?;
-        let target = sink.address;
-        let send_options = SendOptions {
-            target,
-            probes: ProbeWriter::new(Mix::default(), target, DEFAULT_NUMBERS),
-            rate: None,
-            limit: Limit::Duration(Duration::from_secs_f64(options.flood_seconds)),
-            sources: sources.to_vec(),
-            count_replies: false,
-        };
-        let (sent_tx, sent_rx) = std::sync::mpsc::channel();
-        let sender = tokio::task::spawn_blocking(move || {
-            send::udp(&send_options, move || {
-                let _ = sent_tx.send(());
-            })
-        });
-        let received_at_end = tokio::task::spawn_blocking(move || {
-            let _ = sent_rx.recv();
-            sink.received()
-        });
-        let sent = sender.await??;
-        let received_at_end = received_at_end.await?;
-        // The sink is gone with its thread; what it received by the end is its ceiling.
-        let rate = received_at_end as f64 / sent.elapsed.as_secs_f64().max(1e-9);
-        eprintln!(
-            "  sink run {}: sent {} ({:.0}/s), received {rate:.0}/s",
-            run + 1,
-            sent.sent,
-            sent.rate()
-        );
-        sinks.push((sent.rate(), rate));
-
-        let dir = work.join(format!("capture-{run}"));
-        let plan = FloodPlan {
-            tcp: false,
-            mix: Mix::default(),
-            rate: None,
-            seconds: options.flood_seconds,
-            sources,
-            seeded_rows: 0,
-            lookups: None,
-        };
-        let (result, _) = honeypot_flood(options, client, &dir, &[], plan).await?;
-        runs.push((result, rate));
-        let _ = std::fs::remove_dir_all(&dir);
+        let ceiling = sink_flood(options, sources, false, run).await?;
+        sinks.push(ceiling);
+        echo_sinks.push(sink_flood(options, sources, true, run).await?);
+        for passive in [true, false] {
+            let dir = work.join(format!("capture-{run}"));
+            let plan = FloodPlan {
+                tcp: false,
+                mix: Mix::default(),
+                rate: None,
+                seconds: options.flood_seconds,
+                sources,
+                seeded_rows: 0,
+                lookups: None,
+                passive,
+            };
+            let (result, _) = honeypot_flood(options, client, &dir, &[], plan).await?;
+            if passive {
+                passive_runs.push((result, ceiling.1));
+            } else {
+                runs.push((result, ceiling.1));
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+        }
     }
     let mut table = flood_table(&format!(
         "Capture: UDP probe mix (OPTIONS/REGISTER/INVITE 4/3/3) from {} sources, one sender as fast as it can, {} s, median of {} runs",
@@ -474,27 +460,89 @@ async fn capture(
         options.flood_seconds,
         options.runs
     ));
-    table.row(vec![
-        "bare UDP sink (ceiling)".into(),
-        thousands(median(sinks.iter().map(|(sent, _)| *sent))),
-        thousands(median(sinks.iter().map(|(_, received)| *received))),
-        "1.00".into(),
-        "-".into(),
-        "-".into(),
-        "-".into(),
-        "-".into(),
-        "-".into(),
-        "-".into(),
-        "-".into(),
-    ]);
-    table.row(flood_row(
-        "honeypot (-r, reply limit off)",
-        &runs.iter().map(|(run, _)| *run).collect::<Vec<_>>(),
-        Some(median(runs.iter().map(|(run, ceiling)| {
-            run.received_at_end() as f64 / run.seconds() / ceiling
-        }))),
-    ));
+    for (name, floods) in [
+        ("bare UDP sink (ceiling)", &sinks),
+        ("echo sink (answers each datagram)", &echo_sinks),
+    ] {
+        table.row(vec![
+            name.into(),
+            thousands(median(floods.iter().map(|(sent, _)| *sent))),
+            thousands(median(floods.iter().map(|(_, received)| *received))),
+            format!(
+                "{:.2}",
+                median(
+                    floods
+                        .iter()
+                        .zip(&sinks)
+                        .map(|((_, received), (_, ceiling))| received / ceiling)
+                )
+            ),
+            "-".into(),
+            "-".into(),
+            "-".into(),
+            "-".into(),
+            "-".into(),
+            "-".into(),
+            "-".into(),
+        ]);
+    }
+    for (name, floods) in [
+        (
+            "honeypot, passive (no -r: records, answers nothing)",
+            &passive_runs,
+        ),
+        ("honeypot (-r, reply limit off)", &runs),
+    ] {
+        table.row(flood_row(
+            name,
+            &floods.iter().map(|(run, _)| *run).collect::<Vec<_>>(),
+            Some(median(floods.iter().map(|(run, ceiling)| {
+                run.received_at_end() as f64 / run.seconds() / ceiling
+            }))),
+        ));
+    }
     Ok(table)
+}
+
+/// One flood into a bare sink (or an echo sink): (sent/s, received/s while sending).
+async fn sink_flood(
+    options: &BenchOptions,
+    sources: &[IpAddr],
+    echo: bool,
+    run: usize,
+) -> anyhow::Result<(f64, f64)> {
+    let sink = Sink::start("127.0.0.1:0".parse()?, echo)?;
+    let target = sink.address;
+    let send_options = SendOptions {
+        target,
+        probes: ProbeWriter::new(Mix::default(), target, DEFAULT_NUMBERS),
+        rate: None,
+        limit: Limit::Duration(Duration::from_secs_f64(options.flood_seconds)),
+        sources: sources.to_vec(),
+        count_replies: false,
+    };
+    let (sent_tx, sent_rx) = std::sync::mpsc::channel();
+    let sender = tokio::task::spawn_blocking(move || {
+        send::udp(&send_options, move || {
+            let _ = sent_tx.send(());
+        })
+    });
+    let received_at_end = tokio::task::spawn_blocking(move || {
+        let _ = sent_rx.recv();
+        sink.received()
+    });
+    let sent = sender.await??;
+    let received_at_end = received_at_end.await?;
+    // The sink is gone with its thread; what it received by the end is its ceiling.
+    let rate = received_at_end as f64 / sent.elapsed.as_secs_f64().max(1e-9);
+    eprintln!(
+        "  {} run {}: sent {} ({:.0}/s), received {rate:.0}/s",
+        if echo { "echo sink" } else { "sink" },
+        run + 1,
+        sent.sent,
+        sent.rate()
+    );
+    Ok((sent.rate(), rate))
 }
 
 async fn tcp(
@@ -515,6 +563,7 @@ async fn tcp(
             sources,
             seeded_rows: 0,
             lookups: None,
+            passive: false,
         };
         runs.push(honeypot_flood(options, client, &dir, &[], plan).await?.0);
         let _ = std::fs::remove_dir_all(&dir);
@@ -550,6 +599,7 @@ async fn huge(
             sources,
             seeded_rows: 0,
             lookups: None,
+            passive: false,
         };
         runs.push(honeypot_flood(options, client, &dir, &[], plan).await?.0);
         let _ = std::fs::remove_dir_all(&dir);
@@ -701,6 +751,10 @@ async fn persist(
         std::fs::create_dir_all(&dir)?;
         let db = dir.join("sentrypeer.db");
         std::fs::copy(&seeded.db, &db).context("copy the seeded database")?;
+        // On disk before the flood starts: the copy's writeback must not throttle the writer.
+        std::fs::File::open(&db)
+            .and_then(|copy| copy.sync_all())
+            .context("sync the copied database")?;
         let db_text = db.display().to_string();
         let plan = FloodPlan {
             tcp: false,
@@ -717,6 +771,7 @@ async fn persist(
                 ips: options.seed_ips,
                 numbers: options.seed_numbers,
             }),
+            passive: false,
         };
         let (result, found) =
             honeypot_flood(options, client, &dir, &["-f", &db_text], plan).await?;
