@@ -332,6 +332,23 @@ struct FloodPlan<'a> {
     passive: bool,
 }
 
+impl<'a> FloodPlan<'a> {
+    /// The default mix over UDP from `sources` as fast as possible for `seconds`, into an empty
+    /// database, every probe answered, no lookups.
+    fn as_fast_as_possible(sources: &'a [IpAddr], seconds: f64) -> Self {
+        Self {
+            tcp: false,
+            mix: Mix::default(),
+            rate: None,
+            seconds,
+            sources,
+            seeded_rows: 0,
+            lookups: None,
+            passive: false,
+        }
+    }
+}
+
 /// Point lookups during a flood.
 #[derive(Clone)]
 struct LookupPlan {
@@ -436,14 +453,8 @@ async fn capture(
         for passive in [true, false] {
             let dir = work.join(format!("capture-{run}"));
             let plan = FloodPlan {
-                tcp: false,
-                mix: Mix::default(),
-                rate: None,
-                seconds: options.flood_seconds,
-                sources,
-                seeded_rows: 0,
-                lookups: None,
                 passive,
+                ..FloodPlan::as_fast_as_possible(sources, options.flood_seconds)
             };
             let (result, _) = honeypot_flood(options, client, &dir, &[], plan).await?;
             if passive {
@@ -557,13 +568,7 @@ async fn tcp(
         let dir = work.join(format!("tcp-{run}"));
         let plan = FloodPlan {
             tcp: true,
-            mix: Mix::default(),
-            rate: None,
-            seconds: options.flood_seconds,
-            sources,
-            seeded_rows: 0,
-            lookups: None,
-            passive: false,
+            ..FloodPlan::as_fast_as_possible(sources, options.flood_seconds)
         };
         runs.push(honeypot_flood(options, client, &dir, &[], plan).await?.0);
         let _ = std::fs::remove_dir_all(&dir);
@@ -592,14 +597,8 @@ async fn huge(
     for run in 0..options.runs {
         let dir = work.join(format!("huge-{run}"));
         let plan = FloodPlan {
-            tcp: false,
             mix: Mix::parse("huge").map_err(anyhow::Error::msg)?,
-            rate: None,
-            seconds: options.huge_seconds,
-            sources,
-            seeded_rows: 0,
-            lookups: None,
-            passive: false,
+            ..FloodPlan::as_fast_as_possible(sources, options.huge_seconds)
         };
         runs.push(honeypot_flood(options, client, &dir, &[], plan).await?.0);
         let _ = std::fs::remove_dir_all(&dir);
@@ -757,11 +756,7 @@ async fn persist(
             .context("sync the copied database")?;
         let db_text = db.display().to_string();
         let plan = FloodPlan {
-            tcp: false,
-            mix: Mix::default(),
             rate: Some(options.persist_rate),
-            seconds: options.persist_seconds,
-            sources,
             seeded_rows: seeded.rows,
             lookups: Some(LookupPlan {
                 api: String::new(),
@@ -771,7 +766,7 @@ async fn persist(
                 ips: options.seed_ips,
                 numbers: options.seed_numbers,
             }),
-            passive: false,
+            ..FloodPlan::as_fast_as_possible(sources, options.persist_seconds)
         };
         let (result, found) =
             honeypot_flood(options, client, &dir, &["-f", &db_text], plan).await?;

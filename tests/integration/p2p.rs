@@ -421,3 +421,54 @@ fn other_networks_and_denied_peers_get_nothing_in() {
         daemon.stop().assert_clean_exit();
     }
 }
+
+/// An INVITE with SDP from a scanner, about 900 bytes: a record of it is near 2 KB once escaped
+/// inside a gossip batch.
+fn invite_with_sdp(sequence: usize, target: SocketAddr) -> String {
+    let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+               m=audio 8000 RTP/AVP 0 8 18 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n\
+               a=rtpmap:18 G729/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n";
+    format!(
+        "INVITE sip:00972{sequence:07}@{target} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-{sequence};rport\r\n\
+         Max-Forwards: 70\r\n\
+         From: \"1000\" <sip:1000@{target}>;tag={sequence}\r\n\
+         To: <sip:00972{sequence:07}@{target}>\r\n\
+         Call-ID: burst-{sequence}@127.0.0.1\r\n\
+         CSeq: 1 INVITE\r\n\
+         Contact: <sip:1000@127.0.0.1:5070>\r\n\
+         User-Agent: \"friendly-scanner\"\r\n\
+         Content-Type: application/sdp\r\n\
+         Content-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    )
+}
+
+#[test]
+fn a_burst_of_full_size_probes_reaches_the_peer_whole() {
+    // Enough at once that the outbox fills whole batches (200 records), which are then far past
+    // gossipsub's size limit unless batches count records with their JSON escapes.
+    const PROBES: usize = 600;
+    let a = node(None, &[]);
+    let b = node(Some(&a.p2p_address()), &["-R"]);
+    a.wait_for_subscriber(&b.peer_id());
+    let udp = a.udp.expect("A listens for SIP");
+    let socket = udp_client();
+    for sequence in 0..PROBES {
+        socket
+            .send_to(invite_with_sdp(sequence, udp).as_bytes(), udp)
+            .expect("loopback send");
+    }
+    a.wait_for_stored(PROBES as u64);
+    b.wait_for_stored(PROBES as u64);
+    let (_, health) = get(a.api.expect("API"), "/api/v1/health");
+    let health: serde_json::Value = serde_json::from_str(&health).expect("JSON");
+    assert_eq!(health["p2p"]["unpublished_records"], 0, "{health}");
+    assert_eq!(health["p2p"]["published_records"], PROBES, "{health}");
+    assert!(
+        health["p2p"]["published_messages"].as_u64() >= Some(4),
+        "several batches: {health}"
+    );
+    b.stop().assert_clean_exit();
+    a.stop().assert_clean_exit();
+}
