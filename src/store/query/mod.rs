@@ -27,7 +27,7 @@ mod events;
 mod matching;
 mod seen;
 mod share;
-mod summary;
+pub(in crate::store) mod summary;
 
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, Row, Transaction};

@@ -11,7 +11,7 @@ use crate::event::{BadActor, CollectedMethod, Origin, Transport};
 use crate::sip::MessageKind;
 use crate::store::query::{
     self, CountBy, EventFilter, EventRow, OriginFilter, Stats, Totals, latest_event_timestamp,
-    recent_events, stats,
+    recent_events, stats, summary,
 };
 
 /// `2024-01-01 00:00:0<second>.000000000`, as stored.
@@ -321,6 +321,49 @@ fn stats_since_and_top_limit() {
         stats(&snapshot, None, 10).expect("stats"),
         stats(&conn, None, 10).expect("stats")
     );
+}
+
+#[test]
+fn a_column_with_too_many_values_is_counted_by_sql_with_the_same_result() {
+    let mut conn = memory_db();
+    // 40 user agents; agent i sent (i % 4) + 1 events, so agent-03, agent-07, ... lead with 4.
+    let events: Vec<BadActor> = (0..40u8)
+        .flat_map(|i| {
+            (0..=i % 4).map(move |_| BadActor {
+                sip_user_agent: format!("agent-{i:02}"),
+                ..at(i % 10, "192.0.2.1")
+            })
+        })
+        .collect();
+    insert(&mut conn, &events);
+    // 40 agents take 40 * (8 + 64) bytes; the other columns hold one value each.
+    let budget = 1000;
+    let columns = summary::count_columns(&conn, None, budget).expect("count");
+    let over: Vec<bool> = columns
+        .iter()
+        .map(|column| matches!(column, summary::ColumnCounts::OverBudget))
+        .collect();
+    assert_eq!(over, [false, true, false, false, false], "only user_agent");
+    let in_memory = summary::counts_by_column(&conn, None, 5, usize::MAX).expect("in memory");
+    assert_eq!(
+        in_memory[1],
+        ["agent-03", "agent-07", "agent-11", "agent-15", "agent-19"].map(|agent| count(agent, 4))
+    );
+    assert_eq!(in_memory[0], [count("INVITE", 100)]);
+    for since in [None, Some(ts(5))] {
+        for top in [3, 100] {
+            let reference = summary::counts_by_column(&conn, since.as_deref(), top, usize::MAX)
+                .expect("in memory");
+            for budget in [0, budget] {
+                assert_eq!(
+                    summary::counts_by_column(&conn, since.as_deref(), top, budget)
+                        .expect("by SQL"),
+                    reference,
+                    "since {since:?}, top {top}, budget {budget}"
+                );
+            }
+        }
+    }
 }
 
 #[test]
