@@ -28,7 +28,8 @@ use crate::event::{
 use crate::p2p::Batch;
 use crate::p2p::record::{MAX_RECORD_BYTES, MAX_SHARED_MESSAGE_BYTES, SignedRecord};
 use crate::sip::{
-    self, FrameCheck, Inbound, MAX_HEADERS, MessageKind, Pbx, Personality, check_frame, parse,
+    self, FrameCheck, Inbound, MAX_HEADERS, MessageKind, Pbx, Personality, StreamFramer,
+    check_frame, parse,
 };
 
 /// A fuzz target's body: any bytes in, a panic only on a broken invariant.
@@ -207,15 +208,23 @@ enum StreamEnd {
 }
 
 /// Feeds `data` to the stream loop `chunk_sizes` bytes at a time (cycling) with cap `cap`, as
-/// `transport::stream` does, and returns the messages it framed and how it ended.
+/// `transport::stream` does (a [`StreamFramer`], checked against [`check_frame`] at every
+/// step), and returns the messages it framed and how it ended.
 fn frame_stream(data: &[u8], chunk_sizes: &[usize], cap: usize) -> (Vec<Vec<u8>>, StreamEnd) {
     let mut buffer: Vec<u8> = Vec::new();
+    let mut framer = StreamFramer::default();
     let mut messages = Vec::new();
     let mut rest = data;
     let mut sizes = chunk_sizes.iter().cycle();
     loop {
         loop {
-            match check_frame(&buffer, cap) {
+            let check = framer.check(&buffer, cap);
+            assert_eq!(
+                check,
+                check_frame(&buffer, cap),
+                "the framer's memory changes nothing"
+            );
+            match check {
                 FrameCheck::Skip(count) => {
                     assert!(count > 0 && count <= buffer.len());
                     buffer.drain(..count);

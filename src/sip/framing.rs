@@ -30,43 +30,119 @@ pub enum FrameCheck {
 ///   number counts as 0 (lenient: the bytes after the headers then start the next message).
 /// - A message (headers + body) longer than the cap is [`FrameCheck::TooLarge`].
 pub fn check_frame(buf: &[u8], max_message_bytes: usize) -> FrameCheck {
+    locate(buf, max_message_bytes, 0).check(buf.len())
+}
+
+/// [`check_frame`] for a buffer that only grows between calls, as a connection's read buffer
+/// does: it remembers how far it has searched for the end of the header section, and where the
+/// message ends once that is known, so a message arriving a byte at a time is not searched again
+/// from its start on every read (quadratic work a sender could ask for on purpose).
+///
+/// Contract: after [`FrameCheck::Incomplete`] the caller may only append to the buffer; after
+/// any other answer it removes the bytes it was told of (or clears the buffer), and the framer
+/// starts afresh.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StreamFramer {
+    progress: Progress,
+}
+
+/// What a [`StreamFramer`] knows about the message at the start of the buffer.
+#[derive(Debug, Clone, Copy)]
+enum Progress {
+    /// The first this many bytes hold no end of the header section.
+    Searched(usize),
+    /// The header section has ended; the message is this long.
+    MessageLength(usize),
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Self::Searched(0)
+    }
+}
+
+impl StreamFramer {
+    /// What [`check_frame`] says of `buf`, without searching again the bytes searched before.
+    pub fn check(&mut self, buf: &[u8], max_message_bytes: usize) -> FrameCheck {
+        let located = match self.progress {
+            Progress::MessageLength(length) => Located::Message(length),
+            // A blank line can straddle the old end: its first newline is at most 3 bytes back.
+            Progress::Searched(searched) => {
+                locate(buf, max_message_bytes, searched.saturating_sub(3))
+            }
+        };
+        let check = located.check(buf.len());
+        self.progress = match (check, located) {
+            (FrameCheck::Incomplete, Located::Message(length)) => Progress::MessageLength(length),
+            (FrameCheck::Incomplete, _) => Progress::Searched(buf.len().min(max_message_bytes)),
+            _ => Progress::default(),
+        };
+        check
+    }
+}
+
+/// What the start of a buffer holds, before comparing with how many bytes have arrived.
+#[derive(Debug, Clone, Copy)]
+enum Located {
+    /// Keep-alive bytes.
+    KeepAlive(usize),
+    /// No end of the header section yet, within the cap.
+    HeaderSectionOpen,
+    /// Past the cap, in its header section or with its body.
+    TooLarge,
+    /// A message this long (headers and body), within the cap.
+    Message(usize),
+}
+
+impl Located {
+    /// The answer for a buffer of `buffered` bytes.
+    fn check(self, buffered: usize) -> FrameCheck {
+        match self {
+            Self::KeepAlive(count) => FrameCheck::Skip(count),
+            Self::HeaderSectionOpen => FrameCheck::Incomplete,
+            Self::TooLarge => FrameCheck::TooLarge,
+            Self::Message(length) if buffered < length => FrameCheck::Incomplete,
+            Self::Message(length) => FrameCheck::Complete(length),
+        }
+    }
+}
+
+/// Finds the message at the start of `buf` (see [`check_frame`]), searching for the end of its
+/// header section from `search_from` on: the bytes before it are known to hold none.
+fn locate(buf: &[u8], max_message_bytes: usize, search_from: usize) -> Located {
     let keep_alive_bytes = buf
         .iter()
         .take_while(|&&byte| byte == b'\r' || byte == b'\n')
         .count();
     if keep_alive_bytes > 0 {
-        return FrameCheck::Skip(keep_alive_bytes);
+        return Located::KeepAlive(keep_alive_bytes);
     }
     // A header section longer than the cap is too large whatever follows, so only the first
     // `max_message_bytes` bytes are searched.
     let searched = buf
         .get(..buf.len().min(max_message_bytes))
         .unwrap_or_default();
-    let Some(header_end) = header_section_end(searched) else {
+    let Some(header_end) = header_section_end(searched, search_from) else {
         return if buf.len() > max_message_bytes {
-            FrameCheck::TooLarge
+            Located::TooLarge
         } else {
-            FrameCheck::Incomplete
+            Located::HeaderSectionOpen
         };
     };
     let header_section = searched.get(..header_end).unwrap_or_default();
     let body_length = content_length(header_section).unwrap_or(0);
     match header_end.checked_add(body_length) {
-        Some(total) if total <= max_message_bytes => {
-            if buf.len() < total {
-                FrameCheck::Incomplete
-            } else {
-                FrameCheck::Complete(total)
-            }
-        }
-        _ => FrameCheck::TooLarge,
+        Some(total) if total <= max_message_bytes => Located::Message(total),
+        _ => Located::TooLarge,
     }
 }
 
-/// Offset just past the blank line that ends the header section, when `buf` holds one.
-fn header_section_end(buf: &[u8]) -> Option<usize> {
-    memchr_iter(b'\n', buf).find_map(|newline| {
-        let after = newline.checked_add(1)?;
+/// Offset just past the blank line that ends the header section, when `buf` holds one whose
+/// first newline is at `from` or later.
+fn header_section_end(buf: &[u8], from: usize) -> Option<usize> {
+    let tail = buf.get(from..)?;
+    memchr_iter(b'\n', tail).find_map(|newline| {
+        let after = newline.checked_add(from)?.checked_add(1)?;
         match buf.get(after..) {
             Some([b'\n', ..]) => after.checked_add(1),
             Some([b'\r', b'\n', ..]) => after.checked_add(2),

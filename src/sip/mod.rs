@@ -15,7 +15,7 @@ mod uri;
 mod via;
 
 pub use classify::{AttackType, Classification, classify};
-pub use framing::{FrameCheck, check_frame};
+pub use framing::{FrameCheck, StreamFramer, check_frame};
 pub use parse::{Header, MAX_HEADERS, MessageKind, ParseDefect, Probe, parse};
 pub use pbx::{Inbound, Outgoing, Pbx, ReplyPlan, StateLimits, Timer};
 pub use personality::{Personality, PersonalityError, PersonalitySettings};

@@ -15,7 +15,7 @@ use super::connections::ConnectionCounters;
 use super::pending::{self, PendingTimers};
 use super::{ProbeHandler, ReplyLimit, StreamLimits};
 use crate::event::{MAX_RECORDED_MESSAGE_BYTES, Transport};
-use crate::sip::{FrameCheck, Outgoing, ReplyPlan, check_frame};
+use crate::sip::{FrameCheck, Outgoing, ReplyPlan, StreamFramer};
 
 /// Who is at each end of a connection.
 #[derive(Debug, Clone, Copy)]
@@ -52,13 +52,14 @@ pub(crate) async fn serve<S>(
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut buffer = BytesMut::with_capacity(4096);
+    let mut framer = StreamFramer::default();
     let mut messages = 0u64;
     let mut timers = PendingTimers::default();
     // When the first byte of the message now in `buffer` arrived.
     let mut message_deadline: Option<Instant> = None;
     let ending = 'connection: loop {
         loop {
-            match check_frame(&buffer, limits.max_message_bytes) {
+            match framer.check(&buffer, limits.max_message_bytes) {
                 FrameCheck::Skip(count) => buffer.advance(count.min(buffer.len())),
                 FrameCheck::Complete(length) => {
                     let message = buffer.split_to(length.min(buffer.len()));

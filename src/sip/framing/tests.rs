@@ -128,7 +128,94 @@ fn a_folded_line_is_part_of_the_previous_header_not_a_content_length() {
     assert_eq!(check_frame(both, MAX), FrameCheck::Complete(both.len()));
 }
 
+/// Feeds `stream` to a [`StreamFramer`] in reads of `read` bytes (the last may be shorter),
+/// consuming what it frames as the stream loop does; asserts at every step that it answers as
+/// [`check_frame`] does, and returns the lengths of the messages framed.
+fn framed_by_framer(stream: &[u8], read: usize, max: usize) -> Vec<usize> {
+    let mut framer = StreamFramer::default();
+    let mut buffer: Vec<u8> = Vec::new();
+    let mut lengths = Vec::new();
+    for chunk in stream.chunks(read.max(1)) {
+        buffer.extend_from_slice(chunk);
+        loop {
+            let check = framer.check(&buffer, max);
+            assert_eq!(check, check_frame(&buffer, max), "buffer {buffer:?}");
+            match check {
+                FrameCheck::Skip(count) => drop(buffer.drain(..count)),
+                FrameCheck::Complete(length) => {
+                    lengths.push(length);
+                    buffer.drain(..length);
+                }
+                FrameCheck::Incomplete => break,
+                FrameCheck::TooLarge => return lengths,
+            }
+        }
+    }
+    lengths
+}
+
+#[test]
+fn the_stream_framer_answers_as_check_frame_whatever_the_read_sizes() {
+    // Blank lines of every ending, split at every point by one-byte reads.
+    let stream = [
+        OPTIONS,
+        b"\r\n",
+        INVITE,
+        b"REGISTER sip:a SIP/2.0\n\nMESSAGE sip:a SIP/2.0\r\n\nBYE sip:a SIP/2.0\n\r\n",
+    ]
+    .concat();
+    let expected = vec![OPTIONS.len(), INVITE.len(), 24, 24, 20];
+    for read in [1, 2, 3, 5, 64, stream.len()] {
+        assert_eq!(
+            framed_by_framer(&stream, read, MAX),
+            expected,
+            "reads of {read}"
+        );
+    }
+    // Over the cap in the header section, and by its body.
+    assert_eq!(framed_by_framer(&[b'a'; 100], 7, 64), Vec::<usize>::new());
+    assert_eq!(
+        framed_by_framer(INVITE, 1, INVITE.len() - 1),
+        Vec::<usize>::new()
+    );
+}
+
+#[test]
+fn the_stream_framer_does_not_search_again_what_it_has_searched() {
+    let mut framer = StreamFramer::default();
+    let mut buffer = b"OPTIONS sip:a SIP/2.0\r\nVia: x\r\n".repeat(100);
+    assert_eq!(framer.check(&buffer, MAX), FrameCheck::Incomplete);
+    // Against the contract, a blank line appears in bytes it has already searched: check_frame
+    // sees it, the framer (which only looks at the last 3 of them again) does not.
+    buffer[40..44].copy_from_slice(b"\r\n\r\n");
+    buffer.extend_from_slice(b"More: y\r\n");
+    assert_eq!(check_frame(&buffer, MAX), FrameCheck::Complete(44));
+    assert_eq!(framer.check(&buffer, MAX), FrameCheck::Incomplete);
+    // Once the header section has ended, only the body's length is awaited.
+    let mut framer = StreamFramer::default();
+    let split = INVITE.len() - 3;
+    assert_eq!(framer.check(&INVITE[..split], MAX), FrameCheck::Incomplete);
+    let mut altered = INVITE.to_vec();
+    altered[..7].copy_from_slice(b"XXXXXXX");
+    assert_eq!(
+        framer.check(&altered, MAX),
+        FrameCheck::Complete(INVITE.len())
+    );
+}
+
 proptest! {
+    #[test]
+    fn the_stream_framer_agrees_with_check_frame_on_any_bytes(
+        lines in proptest::collection::vec("[a-zA-Z:0-9 \\r\\n-]{0,20}", 0..12),
+        read in 1usize..40,
+        max in 0usize..400,
+    ) {
+        // framed_by_framer asserts the agreement at every step.
+        let stream = lines.concat();
+        let by_framer = framed_by_framer(stream.as_bytes(), read, max);
+        let at_once = framed_by_framer(stream.as_bytes(), stream.len(), max);
+        prop_assert_eq!(by_framer, at_once);
+    }
     #[test]
     fn never_panics_and_complete_lengths_are_in_bounds(
         buf in proptest::collection::vec(any::<u8>(), 0..512),
