@@ -359,7 +359,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     }
     while let Some(ended) = listeners.join_next().await {
         if let Err(error) = flatten(ended) {
-            tracing::error!(error = %format!("{error:#}"), "listener stopped with an error");
+            tracing::error!(error = %one_line(&error), "listener stopped with an error");
         }
     }
 
@@ -488,6 +488,24 @@ fn flatten(ended: ListenerResult) -> anyhow::Result<()> {
     ended.context("listener task")?.context("listener")
 }
 
+/// `error` and its causes on one line, as `{:#}` writes them, except that a cause whose text
+/// the line already ends with is left out: our error types quote their source in their message
+/// (so `{}` alone is complete in a log field), and `{:#}` would print it twice.
+pub fn one_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.ends_with(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
 /// A bind refused for lack of privilege on a port below 1024, with how to allow it.
 fn explain_privileged_port(
     error: transport::TransportError,
@@ -506,5 +524,29 @@ fn explain_privileged_port(
         ))
     } else {
         error.into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_names_each_cause_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::AddrInUse, "Address already in use");
+        let bind = transport::TransportError::Bind {
+            transport: "TCP",
+            address: std::net::SocketAddr::from(([127, 0, 0, 1], 5060)),
+            source: io,
+        };
+        let error = anyhow::Error::new(bind).context("Failed to start SIP listeners");
+        assert_eq!(
+            one_line(&error),
+            "Failed to start SIP listeners: cannot bind TCP on 127.0.0.1:5060: \
+             Address already in use"
+        );
+        // A cause the message does not quote is still written.
+        let plain = anyhow::anyhow!("disk full").context("cannot store");
+        assert_eq!(one_line(&plain), "cannot store: disk full");
     }
 }

@@ -39,8 +39,9 @@ fn main() -> ExitCode {
     match runtime.block_on(sentrypeer::app::run(config, CancellationToken::new())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!("{error:#}");
-            eprintln!("sentrypeer: {error:#}");
+            let message = sentrypeer::app::one_line(&error);
+            tracing::error!("{message}");
+            eprintln!("sentrypeer: {message}");
             ExitCode::FAILURE
         }
     }

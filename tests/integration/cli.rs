@@ -90,6 +90,30 @@ fn unreadable_certificate_exits_non_zero_naming_the_file() {
 }
 
 #[test]
+fn an_address_in_use_exits_non_zero_naming_it_and_its_cause_once() {
+    // The TLS listener's port is taken (TCP, like the API's and the SIP TCP listener's).
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = taken.local_addr().expect("address").to_string();
+    let stopped = Daemon::builder()
+        .args(["--tls-listen-address", &address])
+        .start()
+        .wait_exit();
+    assert!(!stopped.status.success());
+    let errors: Vec<&String> = stopped
+        .log
+        .iter()
+        .filter(|l| l.starts_with("sentrypeer: "))
+        .collect();
+    assert_eq!(errors.len(), 1, "one clear line: {:?}", stopped.log);
+    assert!(errors[0].contains(&address), "{errors:?}");
+    assert_eq!(
+        errors[0].matches("(os error 98)").count(),
+        1,
+        "the cause once: {errors:?}"
+    );
+}
+
+#[test]
 fn the_default_config_file_is_not_created() {
     let daemon = Daemon::builder().args(["-N"]).start();
     let stopped = daemon.stop();
