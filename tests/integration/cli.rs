@@ -91,13 +91,10 @@ fn unreadable_certificate_exits_non_zero_naming_the_file() {
 
 #[test]
 fn an_address_in_use_exits_non_zero_naming_it_and_its_cause_once() {
-    // The TLS listener's port is taken (TCP, like the API's and the SIP TCP listener's).
+    // The TLS listener's port (`-z`) is taken.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let address = taken.local_addr().expect("address").to_string();
-    let stopped = Daemon::builder()
-        .args(["--tls-listen-address", &address])
-        .start()
-        .wait_exit();
+    let stopped = Daemon::builder().args(["-z", &address]).start().wait_exit();
     assert!(!stopped.status.success());
     let errors: Vec<&String> = stopped
         .log
