@@ -50,12 +50,15 @@ fn main() -> ExitCode {
 /// Operational logs to stderr: `info` by default, `debug` with `-v`, `trace` with `-d`;
 /// `RUST_LOG` overrides.
 fn init_logging(config: &Config) {
+    // libp2p-gossipsub warns once per message it cannot queue for a slow peer, quoting the
+    // message: a peer that reads slowly on purpose would fill the log. Those are counted
+    // instead (`p2p.unsent_to_slow_peers`); RUST_LOG can still ask for them.
     let level = if config.debug {
-        "sentrypeer=trace,info"
+        "sentrypeer=trace,info,libp2p_gossipsub=error"
     } else if config.verbose {
-        "sentrypeer=debug,info"
+        "sentrypeer=debug,info,libp2p_gossipsub=error"
     } else {
-        "info"
+        "info,libp2p_gossipsub=error"
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     tracing_subscriber::fmt()

@@ -19,6 +19,19 @@ use super::sync::{SyncRequest, SyncResponse};
 /// Largest gossipsub message: a batch of signed records.
 pub const MAX_GOSSIP_BYTES: usize = 256 * 1024;
 
+/// Largest batch of records we publish: well under [`MAX_GOSSIP_BYTES`]. libp2p-gossipsub
+/// (0.50.1) checks the size of its read buffer against the limit, not the size of the frame,
+/// and it reads 8 KiB at a time, so a frame within 8 KiB of the limit followed by the next one
+/// is refused by the receiver, which drops the stream; after five such drops the sender stops
+/// sending to that peer for the life of the connection. 16 KiB of room covers the 8 KiB read
+/// and the message's own envelope (source, sequence number, topic, signature).
+pub const MAX_BATCH_BYTES: usize = MAX_GOSSIP_BYTES - 16 * 1024;
+
+/// Messages queued for one peer before more are dropped (counted in `unsent_to_slow_peers`):
+/// at most about 8 MiB of batches per peer that reads too slowly, instead of gossipsub's default
+/// 5,000 messages (over a gigabyte of full batches).
+pub const PEER_SEND_QUEUE_MESSAGES: usize = 32;
+
 /// The node's protocols.
 #[derive(NetworkBehaviour)]
 pub struct Behaviour {
@@ -69,6 +82,7 @@ impl Behaviour {
             .protocol_id_prefix(format!("/sentrypeer/{network}/meshsub"))
             .heartbeat_interval(Duration::from_millis(500))
             .max_transmit_size(MAX_GOSSIP_BYTES)
+            .connection_handler_queue_len(PEER_SEND_QUEUE_MESSAGES)
             .validation_mode(gossipsub::ValidationMode::Strict)
             .validate_messages()
             .build()

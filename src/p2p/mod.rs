@@ -154,11 +154,14 @@ pub struct P2pStats {
     pub published_bytes: AtomicU64,
     /// Local records not pushed (no peer to push to); catch-up still serves them.
     pub unpublished_records: AtomicU64,
+    /// Gossip messages not sent to a peer that read too slowly: its send queue was full, or a
+    /// batch waited there past gossipsub's publish timeout. Catch-up serves the records later.
+    pub unsent_to_slow_peers: AtomicU64,
     /// Records received from peers (push and catch-up).
     pub received_records: AtomicU64,
     /// Records accepted and stored.
     pub accepted_records: AtomicU64,
-    /// Records already seen.
+    /// Records already seen, or our own coming back.
     pub duplicate_records: AtomicU64,
     /// Records refused: bad signature.
     pub rejected_signature: AtomicU64,
@@ -218,6 +221,7 @@ impl P2pStats {
             ("published_messages", load(&self.published_messages)),
             ("published_bytes", load(&self.published_bytes)),
             ("unpublished_records", load(&self.unpublished_records)),
+            ("unsent_to_slow_peers", load(&self.unsent_to_slow_peers)),
             ("received_records", load(&self.received_records)),
             ("accepted_records", load(&self.accepted_records)),
             ("duplicate_records", load(&self.duplicate_records)),

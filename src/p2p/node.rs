@@ -344,6 +344,16 @@ impl Node {
                     .gossipsub
                     .report_message_validation_result(&message_id, &propagation_source, acceptance);
             }
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::SlowPeer {
+                peer_id,
+                failed_messages,
+            })) => {
+                let unsent = failed_messages.priority + failed_messages.non_priority;
+                self.stats
+                    .unsent_to_slow_peers
+                    .fetch_add(unsent as u64, std::sync::atomic::Ordering::Relaxed);
+                tracing::debug!(peer = %peer_id, unsent, "peer reads too slowly");
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Subscribed {
                 peer_id,
                 ..

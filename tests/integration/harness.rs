@@ -410,7 +410,7 @@ impl Stopped {
 }
 
 /// The last running total the writer logged (`stored_total=N`).
-fn stored_total(lines: &[String]) -> u64 {
+pub(crate) fn stored_total(lines: &[String]) -> u64 {
     lines
         .iter()
         .rev()

@@ -15,12 +15,19 @@ use sentrypeer::p2p::{Batch, build_swarm};
 use sentrypeer::sip::MessageKind;
 
 use crate::api::curl;
-use crate::harness::{Daemon, WAIT, options, udp_client, udp_exchange};
+use crate::harness::{
+    Daemon, DaemonBuilder, WAIT, options, stored_total, udp_client, udp_exchange,
+};
 use crate::tools::svmap;
 
 /// A sharing node: responsive, no TLS, P2P on a loopback port, catch-up for anyone who gave one
 /// record, API on loopback.
 fn node(bootstrap: Option<&str>, extra: &[&str]) -> Daemon {
+    sharing_node(bootstrap, extra).start()
+}
+
+/// [`node`], not started yet.
+fn sharing_node(bootstrap: Option<&str>, extra: &[&str]) -> DaemonBuilder {
     let mut builder = Daemon::builder().args([
         "-r",
         "-N",
@@ -36,7 +43,7 @@ fn node(bootstrap: Option<&str>, extra: &[&str]) -> Daemon {
     if let Some(address) = bootstrap {
         builder = builder.args(["-b", address]);
     }
-    builder.args(extra.iter().copied()).start()
+    builder.args(extra.iter().copied())
 }
 
 /// Status and body of a GET on a node's API.
@@ -470,5 +477,131 @@ fn a_burst_of_full_size_probes_reaches_the_peer_whole() {
         "several batches: {health}"
     );
     b.stop().assert_clean_exit();
+    a.stop().assert_clean_exit();
+}
+
+#[test]
+fn a_flood_of_full_size_batches_keeps_reaching_the_peer() {
+    // Thousands of large records at once: A publishes full batches back to back, so B's reads
+    // hold one whole batch and the start of the next. libp2p-gossipsub checks the size of what
+    // it has read, not of the frame, so batches near the size limit made B drop the stream
+    // (and A, after five tries, stop sending to B at all while holding what it queued).
+    const PROBES: usize = 4_000;
+    let a = node(None, &[]);
+    // All at once is over the default 1,000 records per second per author.
+    let b = node(
+        Some(&a.p2p_address()),
+        &["-R", "--p2p-max-records-per-second", "100000"],
+    );
+    a.wait_for_subscriber(&b.peer_id());
+    let udp = a.udp.expect("A listens for SIP");
+    let socket = udp_client();
+    for sequence in 0..PROBES {
+        socket
+            .send_to(invite_with_sdp(sequence, udp).as_bytes(), udp)
+            .expect("loopback send");
+    }
+    a.wait_for_stored(PROBES as u64);
+    let all_in = b.wait_for(|lines| stored_total(lines) >= PROBES as u64);
+    let (_, health) = get(a.api.expect("API"), "/api/v1/health");
+    let health: serde_json::Value = serde_json::from_str(&health).expect("JSON");
+    let (_, b_health) = get(b.api.expect("API"), "/api/v1/health");
+    assert!(
+        all_in,
+        "B stored fewer; A: {}; B: {b_health}",
+        health["p2p"]
+    );
+    assert_eq!(health["p2p"]["published_records"], PROBES, "{health}");
+    b.stop().assert_clean_exit();
+    a.stop().assert_clean_exit();
+}
+
+/// A's health, as JSON.
+fn health(daemon: &Daemon) -> serde_json::Value {
+    let (_, health) = get(daemon.api.expect("API"), "/api/v1/health");
+    serde_json::from_str(&health).expect("JSON")
+}
+
+#[tokio::test]
+async fn a_peer_that_stops_reading_costs_a_bounded_queue_counted_not_logged() {
+    // Enough full batches to fill the peer's send queue many times over.
+    const PROBES: usize = 8_000;
+    // The default log filter (no RUST_LOG), as operators run it.
+    let a = sharing_node(None, &[]).env("RUST_LOG", "").start();
+    let address: libp2p::Multiaddr = a.p2p_address().parse().expect("multiaddr");
+    let key = Keypair::generate_ed25519();
+    let mut swarm = build_swarm(&key, "sentrypeer", false).expect("swarm");
+    let topic = Protocols::new("sentrypeer").topic;
+    swarm
+        .behaviour_mut()
+        .gossipsub
+        .subscribe(&topic)
+        .expect("subscribe");
+    swarm.dial(address).expect("dial");
+    // Run our swarm until A has grafted us into its mesh, then stop reading altogether.
+    let grafted = tokio::time::timeout(WAIT, async {
+        loop {
+            if let SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(
+                libp2p::gossipsub::Event::Subscribed { .. },
+            )) = swarm.select_next_some().await
+            {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(grafted.is_ok(), "A subscribed to the topic");
+
+    let udp = a.udp.expect("A listens for SIP");
+    let socket = udp_client();
+    // In rounds that A's socket buffer holds, each stored before the next is sent.
+    let stored = |daemon: &Daemon| health(daemon)["events"]["stored"].as_u64().unwrap_or(0);
+    for round in (0..PROBES).collect::<Vec<_>>().chunks(1_000) {
+        for &sequence in round {
+            socket
+                .send_to(invite_with_sdp(sequence, udp).as_bytes(), udp)
+                .expect("loopback send");
+        }
+        let sent = round.last().map_or(0, |last| last + 1) as u64;
+        let deadline = std::time::Instant::now() + WAIT;
+        while stored(&a) < sent {
+            assert!(std::time::Instant::now() < deadline, "{}", health(&a));
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let deadline = std::time::Instant::now() + WAIT;
+    let counted = loop {
+        let now = health(&a);
+        let p2p = &now["p2p"];
+        let handed_to_gossip = p2p["published_records"].as_u64().unwrap_or(0)
+            + p2p["unpublished_records"].as_u64().unwrap_or(0);
+        if handed_to_gossip >= PROBES as u64 && p2p["unsent_to_slow_peers"].as_u64() > Some(0) {
+            break now;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "A counted what it could not send: {now}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(counted["events"]["kernel_dropped"], 0, "{counted}");
+    assert_eq!(counted["events"]["dropped"], 0, "{counted}");
+    // Still capturing: one more probe is stored.
+    socket
+        .send_to(invite_with_sdp(PROBES, udp).as_bytes(), udp)
+        .expect("loopback send");
+    let deadline = std::time::Instant::now() + WAIT;
+    while stored(&a) < PROBES as u64 + 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the last probe stored"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        !a.logged("Send Queue full"),
+        "gossipsub's per-message warnings stay out of the default log"
+    );
+    drop(swarm);
     a.stop().assert_clean_exit();
 }

@@ -35,7 +35,7 @@ impl Node {
     }
 
     /// Verifies one record and submits it to the pipeline. Records of our own or already seen
-    /// are dropped quietly. Pushed records are rate-limited per author; records this node asked
+    /// are dropped, counted as duplicates. Pushed records are rate-limited per author; records this node asked
     /// for in catch-up are not (a window can hold far more than a second's worth).
     pub(super) fn ingest(
         &mut self,
@@ -68,6 +68,8 @@ impl Node {
             }
         };
         if author == self.local_peer {
+            // Our own record coming back (forwarded, or in a peer's catch-up page).
+            P2pStats::bump(&self.stats.duplicate_records);
             return Ok(());
         }
         let allowed = !self.config.deny.contains(&author)

@@ -4,7 +4,7 @@ use libp2p::Swarm;
 
 use super::{Batch, CATCH_UP_RETRY, Node};
 use crate::p2p::P2pStats;
-use crate::p2p::behaviour::{Behaviour, MAX_GOSSIP_BYTES};
+use crate::p2p::behaviour::{Behaviour, MAX_BATCH_BYTES};
 use crate::p2p::record::SignedRecord;
 
 impl Node {
@@ -24,7 +24,7 @@ impl Node {
                 Err(error) => tracing::error!(%error, "cannot sign a record"),
             }
         }
-        for chunk in chunks_within(records, MAX_GOSSIP_BYTES - 1024) {
+        for chunk in chunks_within(records, MAX_BATCH_BYTES) {
             let count = chunk.len() as u64;
             let Ok(data) = serde_json::to_vec(&Batch {
                 v: 1,
