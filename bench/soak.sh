@@ -17,6 +17,9 @@ DURATION=${DURATION:-600}
 UDP_RATE=${UDP_RATE:-2000}
 TCP_RATE=${TCP_RATE:-200}
 INTERVAL=${INTERVAL:-10}
+# B accepts this many of A's records per second (the default, 1,000, is below what A captures
+# here, and B would count the rest as rate_limited).
+B_RATE=${B_RATE:-10000}
 
 cargo build --release --quiet --bin sentrypeer --example loadgen
 bin=$PWD/target/release/sentrypeer
@@ -50,7 +53,7 @@ a_api=$(address "$work/a/log" API)
 a_udp=$(address "$work/a/log" UDP)
 a_tcp=$(address "$work/a/log" TCP)
 a_p2p=$(address "$work/a/log" P2P)
-start_node b -R -b "$a_p2p"
+start_node b -R -b "$a_p2p" --p2p-max-records-per-second "$B_RATE"
 echo "node A pid $a_pid api $a_api udp $a_udp; node B bootstrapped from $a_p2p; $DURATION s"
 
 "$loadgen" send --target "$a_udp" --rate "$UDP_RATE" --duration "$DURATION" \
@@ -69,7 +72,7 @@ while :; do
     [ "$now" -ge "$DURATION" ] && break
     if [ -z "$restarted" ] && [ "$now" -ge $(( DURATION / 2 )) ]; then
         kill -TERM "$(cat "$work/b/pid")"; sleep 1
-        start_node b -R -b "$a_p2p"
+        start_node b -R -b "$a_p2p" --p2p-max-records-per-second "$B_RATE"
         restarted=1
         echo "  node B restarted at ${now} s"
     fi
