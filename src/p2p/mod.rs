@@ -155,7 +155,8 @@ pub struct P2pStats {
     /// Local records not pushed (no peer to push to); catch-up still serves them.
     pub unpublished_records: AtomicU64,
     /// Gossip messages not sent to a peer that read too slowly: its send queue was full, or a
-    /// batch waited there past gossipsub's publish timeout. Catch-up serves the records later.
+    /// batch waited there past gossipsub's publish timeout. The peer can still get the records
+    /// by catch-up, if it shares enough to be served.
     pub unsent_to_slow_peers: AtomicU64,
     /// Records received from peers (push and catch-up).
     pub received_records: AtomicU64,

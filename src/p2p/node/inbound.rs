@@ -35,8 +35,9 @@ impl Node {
     }
 
     /// Verifies one record and submits it to the pipeline. Records of our own or already seen
-    /// are dropped, counted as duplicates. Pushed records are rate-limited per author; records this node asked
-    /// for in catch-up are not (a window can hold far more than a second's worth).
+    /// are dropped, counted as duplicates. Pushed records are rate-limited per author; records
+    /// this node asked for in catch-up are not (a window can hold far more than a second's
+    /// worth).
     pub(super) fn ingest(
         &mut self,
         text: &str,
