@@ -76,13 +76,8 @@ fn unreadable_certificate_exits_non_zero_naming_the_file() {
     std::fs::write(builder.dir().join("key.pem"), "garbage").expect("write key");
     let stopped = builder.start().wait_exit();
     assert!(!stopped.status.success());
-    let errors: Vec<&String> = stopped
-        .log
-        .iter()
-        .filter(|l| l.starts_with("sentrypeer: "))
-        .collect();
-    assert_eq!(errors.len(), 1, "one clear line: {:?}", stopped.log);
-    assert!(errors[0].contains("cert.pem"), "{errors:?}");
+    let error = stopped.the_error_line();
+    assert!(error.contains("cert.pem"), "{error}");
     assert!(
         !stopped.path("sentrypeer.db").exists(),
         "nothing opened before the check"
@@ -96,17 +91,12 @@ fn an_address_in_use_exits_non_zero_naming_it_and_its_cause_once() {
     let address = taken.local_addr().expect("address").to_string();
     let stopped = Daemon::builder().args(["-z", &address]).start().wait_exit();
     assert!(!stopped.status.success());
-    let errors: Vec<&String> = stopped
-        .log
-        .iter()
-        .filter(|l| l.starts_with("sentrypeer: "))
-        .collect();
-    assert_eq!(errors.len(), 1, "one clear line: {:?}", stopped.log);
-    assert!(errors[0].contains(&address), "{errors:?}");
+    let error = stopped.the_error_line();
+    assert!(error.contains(&address), "{error}");
     assert_eq!(
-        errors[0].matches("(os error 98)").count(),
+        error.matches("(os error 98)").count(),
         1,
-        "the cause once: {errors:?}"
+        "the cause once: {error}"
     );
 }
 
@@ -180,15 +170,7 @@ fn a_busy_port_stops_start_up_before_the_database_is_touched() {
         .start()
         .wait_exit();
     assert_eq!(stopped.status.code(), Some(1));
-    let errors: Vec<&String> = stopped
-        .log
-        .iter()
-        .filter(|l| l.starts_with("sentrypeer: "))
-        .collect();
-    assert_eq!(errors.len(), 1, "{:?}", stopped.log);
-    assert!(
-        errors[0].contains("Failed to start HTTP server"),
-        "{errors:?}"
-    );
+    let error = stopped.the_error_line();
+    assert!(error.contains("Failed to start HTTP server"), "{error}");
     assert!(!stopped.path("sentrypeer.db").exists());
 }

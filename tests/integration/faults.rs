@@ -168,11 +168,7 @@ fn a_read_only_database_directory_stops_start_up_with_a_clear_error() {
         };
         let stopped = builder.start().wait_exit();
         assert_eq!(stopped.status.code(), Some(1), "{}", stopped.log.join("\n"));
-        let error = stopped
-            .log
-            .iter()
-            .find(|line| line.starts_with("sentrypeer: "))
-            .unwrap_or_else(|| panic!("one error line; log:\n{}", stopped.log.join("\n")));
+        let error = stopped.the_error_line();
         assert!(error.contains(&db.display().to_string()), "{error}");
         assert!(error.contains("database"), "{error}");
         assert!(
@@ -237,16 +233,10 @@ fn corrupt_and_foreign_database_files_stop_start_up_and_are_left_byte_for_byte()
         std::fs::write(&db, &bytes).expect("write the file");
         let stopped = builder.start().wait_exit();
         assert_eq!(stopped.status.code(), Some(1), "{what}: {:?}", stopped.log);
-        let errors: Vec<&String> = stopped
-            .log
-            .iter()
-            .filter(|line| line.starts_with("sentrypeer: "))
-            .collect();
-        assert_eq!(errors.len(), 1, "{what}: one error line: {:?}", stopped.log);
+        let error = stopped.the_error_line();
         assert!(
-            errors[0].contains(&db.display().to_string()) && errors[0].contains("refusing"),
-            "{what}: {}",
-            errors[0]
+            error.contains(&db.display().to_string()) && error.contains("refusing"),
+            "{what}: {error}"
         );
         assert!(
             std::fs::read(&db).expect("still there") == bytes,

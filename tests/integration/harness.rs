@@ -398,6 +398,17 @@ impl Stopped {
             .collect()
     }
 
+    /// The one `sentrypeer: ...` line a failed start prints (asserts there is exactly one).
+    pub(crate) fn the_error_line(&self) -> &str {
+        let errors: Vec<&String> = self
+            .log
+            .iter()
+            .filter(|line| line.starts_with("sentrypeer: "))
+            .collect();
+        assert_eq!(errors.len(), 1, "one clear error line: {:?}", self.log);
+        errors[0]
+    }
+
     /// Asserts a clean exit.
     pub(crate) fn assert_clean_exit(&self) {
         assert!(

@@ -146,10 +146,17 @@ fn catch_up_goes_to_contributors_and_not_to_freeloaders() {
     }
 }
 
-#[tokio::test]
-async fn forged_foreign_garbage_and_flooding_records_are_dropped_and_counted_per_peer() {
-    let a = node(None, &["--p2p-max-records-per-second", "1"]);
-    let address: libp2p::Multiaddr = a.p2p_address().parse().expect("multiaddr");
+/// A bare libp2p peer (not a sentrypeer node) with a key of its own, connected to `node` and
+/// subscribed to the topic, returned once `node` has joined the topic too (its subscription
+/// arrives after the connection).
+async fn raw_peer_of(
+    node: &Daemon,
+) -> (
+    Keypair,
+    libp2p::Swarm<sentrypeer::p2p::behaviour::Behaviour>,
+    libp2p::gossipsub::IdentTopic,
+) {
+    let address: libp2p::Multiaddr = node.p2p_address().parse().expect("multiaddr");
     let key = Keypair::generate_ed25519();
     let mut swarm = build_swarm(&key, "sentrypeer", false).expect("swarm");
     let topic = Protocols::new("sentrypeer").topic;
@@ -159,7 +166,6 @@ async fn forged_foreign_garbage_and_flooding_records_are_dropped_and_counted_per
         .subscribe(&topic)
         .expect("subscribe");
     swarm.dial(address).expect("dial");
-    // Wait until A has joined our topic (its subscription arrives after the connection).
     let subscribed = tokio::time::timeout(WAIT, async {
         loop {
             if let SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(
@@ -171,7 +177,14 @@ async fn forged_foreign_garbage_and_flooding_records_are_dropped_and_counted_per
         }
     })
     .await;
-    assert!(subscribed.is_ok(), "A subscribed to the topic");
+    assert!(subscribed.is_ok(), "the node subscribed to the topic");
+    (key, swarm, topic)
+}
+
+#[tokio::test]
+async fn forged_foreign_garbage_and_flooding_records_are_dropped_and_counted_per_peer() {
+    let a = node(None, &["--p2p-max-records-per-second", "1"]);
+    let (key, mut swarm, topic) = raw_peer_of(&a).await;
 
     let now = jiff::Timestamp::now();
     let event = |ip: &str| BadActor {
@@ -451,6 +464,17 @@ fn invite_with_sdp(sequence: usize, target: SocketAddr) -> String {
     )
 }
 
+/// Sends [`invite_with_sdp`] probes numbered `sequences` to `node`'s UDP listener.
+fn send_invites(node: &Daemon, sequences: std::ops::Range<usize>) {
+    let udp = node.udp.expect("the node listens for SIP");
+    let socket = udp_client();
+    for sequence in sequences {
+        socket
+            .send_to(invite_with_sdp(sequence, udp).as_bytes(), udp)
+            .expect("loopback send");
+    }
+}
+
 #[test]
 fn a_burst_of_full_size_probes_reaches_the_peer_whole() {
     // Enough at once that the outbox fills whole batches (200 records), which are then far past
@@ -459,17 +483,10 @@ fn a_burst_of_full_size_probes_reaches_the_peer_whole() {
     let a = node(None, &[]);
     let b = node(Some(&a.p2p_address()), &["-R"]);
     a.wait_for_subscriber(&b.peer_id());
-    let udp = a.udp.expect("A listens for SIP");
-    let socket = udp_client();
-    for sequence in 0..PROBES {
-        socket
-            .send_to(invite_with_sdp(sequence, udp).as_bytes(), udp)
-            .expect("loopback send");
-    }
+    send_invites(&a, 0..PROBES);
     a.wait_for_stored(PROBES as u64);
     b.wait_for_stored(PROBES as u64);
-    let (_, health) = get(a.api.expect("API"), "/api/v1/health");
-    let health: serde_json::Value = serde_json::from_str(&health).expect("JSON");
+    let health = health(&a);
     assert_eq!(health["p2p"]["unpublished_records"], 0, "{health}");
     assert_eq!(health["p2p"]["published_records"], PROBES, "{health}");
     assert!(
@@ -494,18 +511,10 @@ fn a_flood_of_full_size_batches_keeps_reaching_the_peer() {
         &["-R", "--p2p-max-records-per-second", "100000"],
     );
     a.wait_for_subscriber(&b.peer_id());
-    let udp = a.udp.expect("A listens for SIP");
-    let socket = udp_client();
-    for sequence in 0..PROBES {
-        socket
-            .send_to(invite_with_sdp(sequence, udp).as_bytes(), udp)
-            .expect("loopback send");
-    }
+    send_invites(&a, 0..PROBES);
     a.wait_for_stored(PROBES as u64);
     let all_in = b.wait_for(|lines| stored_total(lines) >= PROBES as u64);
-    let (_, health) = get(a.api.expect("API"), "/api/v1/health");
-    let health: serde_json::Value = serde_json::from_str(&health).expect("JSON");
-    let (_, b_health) = get(b.api.expect("API"), "/api/v1/health");
+    let (health, b_health) = (health(&a), health(&b));
     assert!(
         all_in,
         "B stored fewer; A: {}; B: {b_health}",
@@ -528,41 +537,14 @@ async fn a_peer_that_stops_reading_costs_a_bounded_queue_counted_not_logged() {
     const PROBES: usize = 8_000;
     // The default log filter (no RUST_LOG), as operators run it.
     let a = sharing_node(None, &[]).env("RUST_LOG", "").start();
-    let address: libp2p::Multiaddr = a.p2p_address().parse().expect("multiaddr");
-    let key = Keypair::generate_ed25519();
-    let mut swarm = build_swarm(&key, "sentrypeer", false).expect("swarm");
-    let topic = Protocols::new("sentrypeer").topic;
-    swarm
-        .behaviour_mut()
-        .gossipsub
-        .subscribe(&topic)
-        .expect("subscribe");
-    swarm.dial(address).expect("dial");
-    // Run our swarm until A has grafted us into its mesh, then stop reading altogether.
-    let grafted = tokio::time::timeout(WAIT, async {
-        loop {
-            if let SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(
-                libp2p::gossipsub::Event::Subscribed { .. },
-            )) = swarm.select_next_some().await
-            {
-                return;
-            }
-        }
-    })
-    .await;
-    assert!(grafted.is_ok(), "A subscribed to the topic");
+    // Our peer runs until A has joined its topic, then stops reading altogether.
+    let (_key, swarm, _topic) = raw_peer_of(&a).await;
 
-    let udp = a.udp.expect("A listens for SIP");
-    let socket = udp_client();
     // In rounds that A's socket buffer holds, each stored before the next is sent.
     let stored = |daemon: &Daemon| health(daemon)["events"]["stored"].as_u64().unwrap_or(0);
-    for round in (0..PROBES).collect::<Vec<_>>().chunks(1_000) {
-        for &sequence in round {
-            socket
-                .send_to(invite_with_sdp(sequence, udp).as_bytes(), udp)
-                .expect("loopback send");
-        }
-        let sent = round.last().map_or(0, |last| last + 1) as u64;
+    for start in (0..PROBES).step_by(1_000) {
+        send_invites(&a, start..start + 1_000);
+        let sent = (start + 1_000) as u64;
         let deadline = std::time::Instant::now() + WAIT;
         while stored(&a) < sent {
             assert!(std::time::Instant::now() < deadline, "{}", health(&a));
@@ -587,9 +569,7 @@ async fn a_peer_that_stops_reading_costs_a_bounded_queue_counted_not_logged() {
     assert_eq!(counted["events"]["kernel_dropped"], 0, "{counted}");
     assert_eq!(counted["events"]["dropped"], 0, "{counted}");
     // Still capturing: one more probe is stored.
-    socket
-        .send_to(invite_with_sdp(PROBES, udp).as_bytes(), udp)
-        .expect("loopback send");
+    send_invites(&a, PROBES..PROBES + 1);
     let deadline = std::time::Instant::now() + WAIT;
     while stored(&a) < PROBES as u64 + 1 {
         assert!(
