@@ -200,7 +200,7 @@ pub fn sip_framing(data: &[u8]) {
 
 /// How a stream ended in [`frame_stream`].
 #[derive(Debug, PartialEq, Eq)]
-enum StreamEnd {
+pub(crate) enum StreamEnd {
     /// The sender closed with these bytes not yet a whole message.
     Leftover(Vec<u8>),
     /// A message would pass the cap; the connection is closed.
@@ -210,7 +210,11 @@ enum StreamEnd {
 /// Feeds `data` to the stream loop `chunk_sizes` bytes at a time (cycling) with cap `cap`, as
 /// `transport::stream` does (a [`StreamFramer`], checked against [`check_frame`] at every
 /// step), and returns the messages it framed and how it ended.
-fn frame_stream(data: &[u8], chunk_sizes: &[usize], cap: usize) -> (Vec<Vec<u8>>, StreamEnd) {
+pub(crate) fn frame_stream(
+    data: &[u8],
+    chunk_sizes: &[usize],
+    cap: usize,
+) -> (Vec<Vec<u8>>, StreamEnd) {
     let mut buffer: Vec<u8> = Vec::new();
     let mut framer = StreamFramer::default();
     let mut messages = Vec::new();

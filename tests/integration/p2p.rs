@@ -73,8 +73,7 @@ fn a_probe_captured_by_a_is_served_by_c_which_only_knows_b() {
     assert_eq!(get(api, "/ip-addresses/127.0.0.1").0, 200);
     assert_eq!(get(api, "/ip-addresses/127.0.0.1?origin=peer").0, 200);
     assert_eq!(get(api, "/ip-addresses/127.0.0.1?origin=local").0, 404);
-    let (_, health) = get(api, "/api/v1/health");
-    let health: serde_json::Value = serde_json::from_str(&health).expect("JSON");
+    let health = health(&c);
     assert_eq!(health["p2p"]["peer_id"], c.peer_id());
     assert!(health["p2p"]["accepted_records"].as_u64() >= Some(1));
 
@@ -251,8 +250,7 @@ async fn forged_foreign_garbage_and_flooding_records_are_dropped_and_counted_per
         "the honest record arrived"
     );
     let api = a.api.expect("API");
-    let (_, health) = get(api, "/api/v1/health");
-    let health: serde_json::Value = serde_json::from_str(&health).expect("JSON");
+    let health = health(&a);
     let p2p = &health["p2p"];
     assert_eq!(p2p["rejected_signature"], 1, "{health}");
     assert_eq!(p2p["rejected_network"], 1, "{health}");
@@ -290,10 +288,8 @@ async fn forged_foreign_garbage_and_flooding_records_are_dropped_and_counted_per
 
 /// Records node `daemon` has read from peers so far.
 fn received(daemon: &Daemon) -> u64 {
-    let (_, health) = get(daemon.api.expect("API"), "/api/v1/health");
-    serde_json::from_str::<serde_json::Value>(&health)
-        .ok()
-        .and_then(|health| health["p2p"]["received_records"].as_u64())
+    health(daemon)["p2p"]["received_records"]
+        .as_u64()
         .unwrap_or(0)
 }
 
@@ -525,7 +521,7 @@ fn a_flood_of_full_size_batches_keeps_reaching_the_peer() {
     a.stop().assert_clean_exit();
 }
 
-/// A's health, as JSON.
+/// A node's `/api/v1/health`, as JSON.
 fn health(daemon: &Daemon) -> serde_json::Value {
     let (_, health) = get(daemon.api.expect("API"), "/api/v1/health");
     serde_json::from_str(&health).expect("JSON")

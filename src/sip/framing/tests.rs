@@ -3,6 +3,7 @@
 use proptest::prelude::*;
 
 use super::*;
+use crate::fuzzing::{StreamEnd, frame_stream};
 
 const MAX: usize = 4096;
 
@@ -128,30 +129,12 @@ fn a_folded_line_is_part_of_the_previous_header_not_a_content_length() {
     assert_eq!(check_frame(both, MAX), FrameCheck::Complete(both.len()));
 }
 
-/// Feeds `stream` to a [`StreamFramer`] in reads of `read` bytes (the last may be shorter),
-/// consuming what it frames as the stream loop does; asserts at every step that it answers as
-/// [`check_frame`] does, and returns the lengths of the messages framed.
-fn framed_by_framer(stream: &[u8], read: usize, max: usize) -> Vec<usize> {
-    let mut framer = StreamFramer::default();
-    let mut buffer: Vec<u8> = Vec::new();
-    let mut lengths = Vec::new();
-    for chunk in stream.chunks(read.max(1)) {
-        buffer.extend_from_slice(chunk);
-        loop {
-            let check = framer.check(&buffer, max);
-            assert_eq!(check, check_frame(&buffer, max), "buffer {buffer:?}");
-            match check {
-                FrameCheck::Skip(count) => drop(buffer.drain(..count)),
-                FrameCheck::Complete(length) => {
-                    lengths.push(length);
-                    buffer.drain(..length);
-                }
-                FrameCheck::Incomplete => break,
-                FrameCheck::TooLarge => return lengths,
-            }
-        }
-    }
-    lengths
+/// The lengths of the messages the stream loop frames from `stream` in reads of `read` bytes,
+/// and how it ended; [`frame_stream`] asserts at every step that the [`StreamFramer`] answers as
+/// [`check_frame`] does.
+fn framed_by_framer(stream: &[u8], read: usize, max: usize) -> (Vec<usize>, StreamEnd) {
+    let (messages, end) = frame_stream(stream, &[read.max(1)], max);
+    (messages.iter().map(Vec::len).collect(), end)
 }
 
 #[test]
@@ -164,7 +147,10 @@ fn the_stream_framer_answers_as_check_frame_whatever_the_read_sizes() {
         b"REGISTER sip:a SIP/2.0\n\nMESSAGE sip:a SIP/2.0\r\n\nBYE sip:a SIP/2.0\n\r\n",
     ]
     .concat();
-    let expected = vec![OPTIONS.len(), INVITE.len(), 24, 24, 20];
+    let expected = (
+        vec![OPTIONS.len(), INVITE.len(), 24, 24, 20],
+        StreamEnd::Leftover(Vec::new()),
+    );
     for read in [1, 2, 3, 5, 64, stream.len()] {
         assert_eq!(
             framed_by_framer(&stream, read, MAX),
@@ -173,11 +159,9 @@ fn the_stream_framer_answers_as_check_frame_whatever_the_read_sizes() {
         );
     }
     // Over the cap in the header section, and by its body.
-    assert_eq!(framed_by_framer(&[b'a'; 100], 7, 64), Vec::<usize>::new());
-    assert_eq!(
-        framed_by_framer(INVITE, 1, INVITE.len() - 1),
-        Vec::<usize>::new()
-    );
+    let refused = (Vec::new(), StreamEnd::TooLarge);
+    assert_eq!(framed_by_framer(&[b'a'; 100], 7, 64), refused);
+    assert_eq!(framed_by_framer(INVITE, 1, INVITE.len() - 1), refused);
 }
 
 #[test]
@@ -210,7 +194,7 @@ proptest! {
         read in 1usize..40,
         max in 0usize..400,
     ) {
-        // framed_by_framer asserts the agreement at every step.
+        // frame_stream asserts the agreement at every step.
         let stream = lines.concat();
         let by_framer = framed_by_framer(stream.as_bytes(), read, max);
         let at_once = framed_by_framer(stream.as_bytes(), stream.len(), max);

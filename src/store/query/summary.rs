@@ -308,9 +308,14 @@ fn largest(counts: ValueCounts, top: usize) -> Vec<CountBy> {
             count,
         })
         .collect();
-    counts.sort_unstable_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+    sort_largest_first(&mut counts);
     counts.truncate(top);
     counts
+}
+
+/// Largest count first, ties by value (as the SQL fallback orders them).
+fn sort_largest_first(counts: &mut [CountBy]) {
+    counts.sort_unstable_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
 }
 
 /// Runs [`IPS_BY_ATTACK_TYPE`]: largest count first, ties by name, zero counts left out.
@@ -332,7 +337,7 @@ fn ips_by_attack_type(
                     .collect::<Result<Vec<_>, rusqlite::Error>>()
             })?;
     let mut counts: Vec<CountBy> = counts.into_iter().filter(|c| c.count > 0).collect();
-    counts.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+    sort_largest_first(&mut counts);
     Ok(counts)
 }
 
