@@ -340,7 +340,7 @@ pub fn config(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     match Config::from_toml(&text, Path::new("fuzz.toml")) {
         Ok(config) => {
-            if let Err(error) = config.validate() {
+            if let Err(error) = crate::app::Settings::from_config(&config) {
                 assert_one_line(&error.to_string());
             }
         }

@@ -3,8 +3,9 @@
 //!
 //! # Layout
 //!
-//! - [`app`]: wiring: binds sockets, starts services, owns the shutdown order.
-//! - [`cli`] and [`config`]: flags, `SENTRYPEER_*` variables and the TOML file, merged.
+//! - [`app`]: wiring: settings (validation), binding, the services and their stop order.
+//! - [`config`]: the TOML tree with every default, flags and `SENTRYPEER_*` variables merged
+//!   over it.
 //! - [`shutdown`]: the one shutdown signal.
 //! - [`event`]: [`event::BadActor`], the one record every consumer receives, and its JSON form.
 //! - [`sip`]: pure SIP handling (framing, parsing, credentials, attack classification,
@@ -15,7 +16,6 @@
 //! - [`api`]: the REST API (original routes, `/api/v1/`, feeds, CrowdSec stream, metrics).
 //! - [`sinks`]: JSON log, syslog and webhook.
 //! - [`p2p`]: peer-to-peer sharing of signed records over rust-libp2p.
-//! - [`node_id`]: the node's persistent id.
 //! - [`fuzzing`]: the fuzz targets' bodies (`fuzz/`), shared with the corpus replay test.
 //! - [`thread_priority`]: background threads (the store writer) give way to capture.
 #![forbid(unsafe_code)]
@@ -23,11 +23,9 @@
 
 pub mod api;
 pub mod app;
-pub mod cli;
 pub mod config;
 pub mod event;
 pub mod fuzzing;
-pub mod node_id;
 pub mod p2p;
 pub mod pipeline;
 pub mod shutdown;

@@ -6,8 +6,9 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use sentrypeer::cli::Cli;
+use sentrypeer::app::Settings;
 use sentrypeer::config::Config;
+use sentrypeer::config::cli::Cli;
 use sentrypeer::shutdown::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
@@ -21,11 +22,19 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Before the settings, so what they warn about is logged.
+    init_logging(&config);
+    let settings = match Settings::from_config(&config) {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("sentrypeer: {error}");
+            return ExitCode::from(2);
+        }
+    };
     if check_only {
         println!("{config:#?}");
         return ExitCode::SUCCESS;
     }
-    init_logging(&config);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -36,7 +45,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(sentrypeer::app::run(config, CancellationToken::new())) {
+    match runtime.block_on(sentrypeer::app::run(settings, CancellationToken::new())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             let message = sentrypeer::app::one_line(&error);

@@ -3,7 +3,9 @@
 //! events hold ([`DEFAULT_QUEUE_BYTES`]), so a flood of maximal datagrams cannot queue gigabytes.
 //! A full consumer queue drops the event for that consumer and counts it: attacker traffic never
 //! waits on storage or a sink. Consumers are threads (a std channel) or tokio tasks (a tokio
-//! channel); both kinds have the same drop-and-count semantics.
+//! channel); both kinds have the same drop-and-count semantics. Each consumer says when it is
+//! registered whether it takes events received from peers ([`PeerRecords`]); events it does not
+//! take are never offered to it (not a drop).
 
 mod queue;
 #[cfg(test)]
@@ -50,10 +52,27 @@ const QUEUE_FULL: &str = "queue full";
 const QUEUE_BYTES_FULL: &str = "queue holds too many bytes";
 const CONSUMER_STOPPED: &str = "consumer stopped";
 
+/// Whether a consumer takes events received from peers, or only this node's own captures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerRecords {
+    /// Every event, this node's and its peers'.
+    Taken,
+    /// Only events this node captured.
+    LeftOut,
+}
+
+impl PeerRecords {
+    /// [`PeerRecords::Taken`] when `include` is set, [`PeerRecords::LeftOut`] otherwise.
+    pub fn taken_if(include: bool) -> Self {
+        if include { Self::Taken } else { Self::LeftOut }
+    }
+}
+
 /// One consumer's counters, and its queue's byte count.
 #[derive(Debug)]
 struct ConsumerCounters {
     name: &'static str,
+    peer_records: PeerRecords,
     delivered: AtomicU64,
     dropped: AtomicU64,
     last_warning: Mutex<Option<Instant>>,
@@ -141,26 +160,43 @@ impl PipelineBuilder {
         self
     }
 
-    /// Adds a consumer thread with a queue of `capacity` events; returns the end it reads from.
-    pub fn consumer(&mut self, name: &'static str, capacity: usize) -> EventReceiver {
+    /// Adds a consumer thread with a queue of `capacity` events, offered the events
+    /// `peer_records` says it takes; returns the end it reads from.
+    pub fn consumer(
+        &mut self,
+        name: &'static str,
+        capacity: usize,
+        peer_records: PeerRecords,
+    ) -> EventReceiver {
         let (sender, receiver) = sync_channel(capacity.max(1));
-        let queued = self.add(name, EventSender::Thread(sender));
+        let queued = self.add(name, peer_records, EventSender::Thread(sender));
         EventReceiver { receiver, queued }
     }
 
     /// Adds a consumer task (tokio) with a queue of `capacity` events; returns the end it
     /// reads from. Same semantics and counters as [`PipelineBuilder::consumer`].
-    pub fn async_consumer(&mut self, name: &'static str, capacity: usize) -> AsyncEventReceiver {
+    pub fn async_consumer(
+        &mut self,
+        name: &'static str,
+        capacity: usize,
+        peer_records: PeerRecords,
+    ) -> AsyncEventReceiver {
         let (sender, receiver) = tokio::sync::mpsc::channel(capacity.max(1));
-        let queued = self.add(name, EventSender::Task(sender));
+        let queued = self.add(name, peer_records, EventSender::Task(sender));
         AsyncEventReceiver { receiver, queued }
     }
 
-    fn add(&mut self, name: &'static str, sender: EventSender) -> Arc<QueuedBytes> {
+    fn add(
+        &mut self,
+        name: &'static str,
+        peer_records: PeerRecords,
+        sender: EventSender,
+    ) -> Arc<QueuedBytes> {
         let queued = Arc::new(QueuedBytes::default());
         self.senders.push(sender);
         self.consumers.push(ConsumerCounters {
             name,
+            peer_records,
             delivered: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             last_warning: Mutex::new(None),
@@ -224,9 +260,13 @@ impl Pipeline {
 
     fn fan_out(&self, event: BadActor) {
         let size = event_bytes(&event);
+        let from_peer = !event.origin.is_local();
         let event = Arc::new(event);
         let counters = &self.inner.counters;
         for (sender, consumer) in self.inner.senders.iter().zip(&counters.consumers) {
+            if from_peer && consumer.peer_records == PeerRecords::LeftOut {
+                continue;
+            }
             if !consumer.queued.reserve(size, self.inner.queue_bytes) {
                 consumer.count_drop(QUEUE_BYTES_FULL);
                 continue;

@@ -40,7 +40,6 @@ use uuid::Uuid;
 pub use crowdsec::CrowdSecKeys;
 pub use error::ApiError;
 pub use metrics::install_recorder;
-pub use params::parse_duration;
 pub use reader::ReadPool;
 pub use serve::{ServeLimits, serve};
 

@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 
 use axum::extract::Query;
 use axum::extract::rejection::QueryRejection;
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 
 use super::ApiError;
+use crate::config::parse_duration;
 use crate::event::{Transport, format_timestamp};
 use crate::sip::AttackType;
 use crate::store::query::{Cursor, EventMatch, ListFilter, OriginFilter};
@@ -180,24 +181,6 @@ pub(crate) fn parse_since(text: &str, now: Timestamp) -> Option<Timestamp> {
     }
     let duration = parse_duration(text)?;
     now.checked_sub(duration).ok()
-}
-
-/// `90s`, `30m`, `24h`, `7d`, `2w`.
-pub fn parse_duration(text: &str) -> Option<SignedDuration> {
-    let split = text.find(|c: char| !c.is_ascii_digit())?;
-    let (number, unit) = text.split_at(split);
-    let count: i64 = number.parse().ok()?;
-    let seconds_per_unit = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3_600,
-        "d" => 86_400,
-        "w" => 604_800,
-        _ => return None,
-    };
-    count
-        .checked_mul(seconds_per_unit)
-        .map(SignedDuration::from_secs)
 }
 
 /// Opaque cursor text: hex of `seen_last` TAB `key`.

@@ -1,11 +1,11 @@
 //! The node's persistent ed25519 identity (its PeerId), kept in a file next to the database.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use libp2p::identity::Keypair;
 
 use super::P2pError;
+use crate::store::sidecar;
 
 /// The key file that belongs to a database file: `sentrypeer.db` → `sentrypeer.p2p_key`.
 pub fn key_path_for_database(db_file: &Path) -> PathBuf {
@@ -21,28 +21,15 @@ pub fn load_or_create(path: &Path) -> Result<Keypair, P2pError> {
         path: path.to_owned(),
         reason,
     };
-    match std::fs::read(path) {
-        Ok(bytes) => Keypair::from_protobuf_encoding(&bytes)
-            .map_err(|_| key_error("not a libp2p private key".to_owned())),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            let key = Keypair::generate_ed25519();
-            let bytes = key
-                .to_protobuf_encoding()
-                .map_err(|error| key_error(error.to_string()))?;
-            use std::os::unix::fs::OpenOptionsExt;
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(path)
-                .map_err(|error| key_error(error.to_string()))?;
-            file.write_all(&bytes)
-                .and_then(|()| file.sync_all())
-                .map_err(|error| key_error(error.to_string()))?;
-            Ok(key)
-        }
-        Err(error) => Err(key_error(error.to_string())),
-    }
+    let new_key = || {
+        Keypair::generate_ed25519()
+            .to_protobuf_encoding()
+            .map_err(std::io::Error::other)
+    };
+    let bytes =
+        sidecar::read_or_create(path, new_key).map_err(|error| key_error(error.to_string()))?;
+    Keypair::from_protobuf_encoding(&bytes)
+        .map_err(|_| key_error("not a libp2p private key".to_owned()))
 }
 
 #[cfg(test)]

@@ -28,8 +28,8 @@ fn event() -> BadActor {
 #[test]
 fn a_full_consumer_drops_and_counts_without_starving_the_others() {
     let mut builder = Pipeline::builder();
-    let slow = builder.consumer("slow", 1);
-    let fast = builder.consumer("fast", 10);
+    let slow = builder.consumer("slow", 1, PeerRecords::Taken);
+    let fast = builder.consumer("fast", 10, PeerRecords::Taken);
     let pipeline = builder.build();
     for _ in 0..3 {
         pipeline.submit(event());
@@ -52,8 +52,8 @@ fn a_full_consumer_drops_and_counts_without_starving_the_others() {
 #[tokio::test]
 async fn an_async_consumer_has_the_same_drop_and_count_semantics() {
     let mut builder = Pipeline::builder();
-    let mut task = builder.async_consumer("task", 2);
-    let thread = builder.consumer("thread", 10);
+    let mut task = builder.async_consumer("task", 2, PeerRecords::Taken);
+    let thread = builder.consumer("thread", 10, PeerRecords::Taken);
     let pipeline = builder.build();
     for _ in 0..5 {
         pipeline.submit(event());
@@ -79,7 +79,7 @@ async fn an_async_consumer_has_the_same_drop_and_count_semantics() {
 #[test]
 fn a_stopped_async_consumer_is_counted_as_dropping() {
     let mut builder = Pipeline::builder();
-    drop(builder.async_consumer("gone", 4));
+    drop(builder.async_consumer("gone", 4, PeerRecords::Taken));
     let pipeline = builder.build();
     pipeline.submit(event());
     assert_eq!(pipeline.stats().consumers[0].dropped, 1);
@@ -97,7 +97,7 @@ fn sized(bytes: usize) -> BadActor {
 fn a_queue_holding_too_many_bytes_drops_and_counts_until_events_are_taken() {
     let one = event_bytes(&sized(10_000));
     let mut builder = Pipeline::builder().queue_bytes(3 * one);
-    let big = builder.consumer("big", 100);
+    let big = builder.consumer("big", 100, PeerRecords::Taken);
     let pipeline = builder.build();
     for _ in 0..5 {
         pipeline.submit(sized(10_000));
@@ -123,7 +123,7 @@ fn a_queue_holding_too_many_bytes_drops_and_counts_until_events_are_taken() {
 #[test]
 fn an_event_larger_than_the_bound_is_queued_when_the_queue_is_empty() {
     let mut builder = Pipeline::builder().queue_bytes(100);
-    let queue = builder.consumer("queue", 10);
+    let queue = builder.consumer("queue", 10, PeerRecords::Taken);
     let pipeline = builder.build();
     pipeline.submit(sized(65_536));
     pipeline.submit(sized(65_536));
@@ -142,7 +142,7 @@ fn an_event_larger_than_the_bound_is_queued_when_the_queue_is_empty() {
 async fn an_async_queue_has_the_same_byte_bound() {
     let one = event_bytes(&sized(10_000));
     let mut builder = Pipeline::builder().queue_bytes(2 * one);
-    let mut task = builder.async_consumer("task", 100);
+    let mut task = builder.async_consumer("task", 100, PeerRecords::Taken);
     let pipeline = builder.build();
     for _ in 0..3 {
         pipeline.submit(sized(10_000));
@@ -157,8 +157,29 @@ async fn an_async_queue_has_the_same_byte_bound() {
 #[test]
 fn a_stopped_consumer_is_counted_as_dropping() {
     let mut builder = Pipeline::builder();
-    drop(builder.consumer("gone", 4));
+    drop(builder.consumer("gone", 4, PeerRecords::Taken));
     let pipeline = builder.build();
     pipeline.submit(event());
     assert_eq!(pipeline.stats().consumers[0].dropped, 1);
+}
+
+#[test]
+fn a_local_only_consumer_is_never_offered_peer_records() {
+    let mut builder = Pipeline::builder();
+    let everything = builder.consumer("store", 10, PeerRecords::Taken);
+    let local_only = builder.consumer("json_log", 10, PeerRecords::LeftOut);
+    let pipeline = builder.build();
+    pipeline.submit(event());
+    pipeline.submit_from_peer(BadActor {
+        origin: Origin::Peer("12D3KooWPeer".into()),
+        ..event()
+    });
+    drop(pipeline);
+    let origins = |queue: &EventReceiver| {
+        std::iter::from_fn(|| queue.recv().ok())
+            .map(|event| event.origin.is_local())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(origins(&everything), [true, false]);
+    assert_eq!(origins(&local_only), [true], "the peer record is left out");
 }

@@ -6,10 +6,8 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::SinkError;
@@ -32,7 +30,8 @@ pub struct JsonLogStats {
 /// mode.
 pub const JSON_LOG_MODE: u32 = 0o640;
 
-struct JsonLogFile {
+/// The JSON log file, open for appending.
+pub struct JsonLogFile {
     path: PathBuf,
     writer: BufWriter<File>,
     inode: u64,
@@ -41,7 +40,17 @@ struct JsonLogFile {
 
 impl JsonLogFile {
     /// Opens the log for appending; a new file is created with mode [`JSON_LOG_MODE`].
-    fn open(path: &Path) -> std::io::Result<Self> {
+    ///
+    /// # Errors
+    /// [`SinkError::OpenJsonLog`] when the file cannot be opened for appending.
+    pub fn open(path: &Path) -> Result<Self, SinkError> {
+        Self::open_file(path).map_err(|source| SinkError::OpenJsonLog {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    fn open_file(path: &Path) -> std::io::Result<Self> {
         use std::os::unix::fs::OpenOptionsExt;
         let file = OpenOptions::new()
             .create(true)
@@ -66,37 +75,16 @@ impl JsonLogFile {
         let rotated = std::fs::metadata(&self.path).map_or(true, |meta| meta.ino() != self.inode);
         if rotated {
             self.writer.flush()?;
-            *self = Self::open(&self.path)?;
+            *self = Self::open_file(&self.path)?;
             tracing::info!(path = %self.path.display(), "reopened rotated JSON log");
         }
         Ok(())
     }
 }
 
-/// Opens (creating if needed) the JSON log and starts its writer thread. The thread ends when
-/// the pipeline is dropped, after writing everything queued.
-///
-/// # Errors
-/// When the file cannot be opened for appending, or the thread cannot start.
-pub fn spawn(
-    path: &Path,
-    events: EventReceiver,
-    stats: Arc<JsonLogStats>,
-) -> Result<JoinHandle<()>, SinkError> {
-    let file = JsonLogFile::open(path).map_err(|source| SinkError::OpenJsonLog {
-        path: path.to_owned(),
-        source,
-    })?;
-    std::thread::Builder::new()
-        .name("json-log".to_owned())
-        .spawn(move || run(file, &events, &stats))
-        .map_err(|source| SinkError::Thread {
-            sink: "json_log",
-            source,
-        })
-}
-
-fn run(mut file: JsonLogFile, events: &EventReceiver, stats: &JsonLogStats) {
+/// Writes every event of `events` to `file`, following rotation, until the pipeline is dropped
+/// and everything queued is written (the body of the JSON log's thread).
+pub fn run(mut file: JsonLogFile, events: &EventReceiver, stats: &JsonLogStats) {
     loop {
         let first = match events.recv_timeout(ROTATION_CHECK_INTERVAL) {
             Ok(event) => event,

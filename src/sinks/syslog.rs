@@ -2,9 +2,7 @@
 //! notice level, facility user, ident `sentrypeer`, for Fail2ban and SIEMs.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use syslog::{Facility, Formatter3164, Logger, LoggerBackend};
@@ -99,26 +97,10 @@ fn sanitize(text: &str) -> String {
         .collect()
 }
 
-/// Starts the syslog thread. A daemon that cannot be reached is retried every few seconds;
-/// events meanwhile are counted as failed, never queued without bound.
-///
-/// # Errors
-/// When the thread cannot start.
-pub fn spawn(
-    target: SyslogTarget,
-    events: EventReceiver,
-    stats: Arc<SyslogStats>,
-) -> Result<JoinHandle<()>, SinkError> {
-    std::thread::Builder::new()
-        .name("syslog".to_owned())
-        .spawn(move || run(&target, &events, &stats))
-        .map_err(|source| SinkError::Thread {
-            sink: "syslog",
-            source,
-        })
-}
-
-fn run(target: &SyslogTarget, events: &EventReceiver, stats: &SyslogStats) {
+/// Sends one line per event of `events` until the pipeline is dropped (the body of the syslog
+/// thread). A daemon that cannot be reached is retried every few seconds; events meanwhile are
+/// counted as failed, never queued without bound.
+pub fn run(target: &SyslogTarget, events: &EventReceiver, stats: &SyslogStats) {
     let mut logger = None;
     let mut last_attempt: Option<Instant> = None;
     for event in events {

@@ -1,5 +1,6 @@
 //! Lenient, zero-copy SIP message parser: bytes in, [`Probe`] out, never a panic.
 
+pub use super::start_line::ParseDefect;
 use super::start_line::{StartLine, parse_start_line};
 use super::syntax::{
     Lines, is_line_break, is_space_or_tab, is_token, is_whitespace, parse_decimal,
@@ -38,24 +39,6 @@ impl MessageKind {
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|kind| kind.as_str() == name)
     }
-}
-
-/// Why a message could not be read as a well-formed SIP message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum ParseDefect {
-    /// The first line is neither a SIP request line nor a SIP status line.
-    #[error("start line is not a SIP request or status line")]
-    BadStartLine,
-    /// The first line is shaped like a request of another protocol (`GET / HTTP/1.1`).
-    #[error("start line is a request of another protocol, not SIP")]
-    NotSipProtocol,
-    /// The request line ends in a SIP version but its method is not an RFC 3261 token (for
-    /// example it holds non-ASCII or control bytes).
-    #[error("request method is not a valid token")]
-    InvalidMethod,
-    /// The status line starts with a SIP version but has no three-digit status code.
-    #[error("status line has no three-digit status code")]
-    BadStatusCode,
 }
 
 /// One header line, as received (name and value trimmed of surrounding whitespace).

@@ -1,20 +1,16 @@
 //! What the honeypot pretends to be in responsive mode: the built-in personalities (`freepbx`,
-//! `generic`, `canned`), the `[personality]` TOML table that picks one and overrides its fields,
-//! and the validation of the result. Pure data: no I/O.
+//! `generic`, `canned`) and the validation of a personality whose fields an operator changed
+//! (the `[personality]` table, applied by `app::settings`). Pure data: no I/O.
 
 use std::time::Duration;
 
-use serde::Deserialize;
-
 mod plan;
-mod settings;
 
 pub use plan::ExtensionPlan;
 use plan::default_plan;
-pub use settings::PersonalitySettings;
 
-/// The personality used when none is named.
-pub const DEFAULT_PERSONALITY: &str = "freepbx";
+use super::syntax::is_line_break;
+
 /// Every built-in personality name.
 pub const PERSONALITY_NAMES: [&str; 3] = ["freepbx", "generic", "canned"];
 /// Longest ring or call time a personality may ask for.
@@ -68,8 +64,7 @@ pub enum ReplyStyle {
 }
 
 /// What an answered-or-not INVITE ends in after the ring time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallOutcome {
     /// `200 OK` with SDP, then our `BYE` after the call time.
     Answer,
@@ -82,8 +77,7 @@ pub enum CallOutcome {
 }
 
 /// The provisional response sent while "ringing".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Progress {
     /// `180 Ringing`.
     Ringing,
@@ -106,7 +100,8 @@ pub struct InviteBehaviour {
     pub call: Duration,
 }
 
-/// Everything a reply says about the product we pretend to be. Built from [`PersonalitySettings`].
+/// Everything a reply says about the product we pretend to be: a built-in one, with the fields an
+/// operator changed, checked by [`Personality::validate`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Personality {
     /// Built-in name this personality started from.
@@ -229,9 +224,61 @@ impl Personality {
         }
     }
 
+    /// Checks what replies will carry: header values without line breaks, a non-empty `Server`,
+    /// a realm and SDP session name that are non-empty and hold no `"` or `\`, at least one
+    /// authorization attempt, ring and call times of at most [`MAX_CALL_PHASE`].
+    ///
+    /// # Errors
+    /// [`PersonalityError::BadValue`] naming the TOML key of the first bad field.
+    pub fn validate(&self) -> Result<(), PersonalityError> {
+        let headers = [
+            ("server", &self.server),
+            ("allow", &self.allow),
+            ("supported", &self.supported),
+            ("accept", &self.accept),
+            ("accept_encoding", &self.accept_encoding),
+            ("accept_language", &self.accept_language),
+            ("allow_events", &self.allow_events),
+            ("realm", &self.realm),
+            ("sdp_session_name", &self.sdp_session_name),
+        ];
+        for (key, value) in headers {
+            if value.bytes().any(is_line_break) {
+                return Err(bad_value(key, "holds a line break"));
+            }
+        }
+        if self.server.trim().is_empty() {
+            return Err(bad_value("server", "must not be empty"));
+        }
+        for (key, value) in [
+            ("realm", &self.realm),
+            ("sdp_session_name", &self.sdp_session_name),
+        ] {
+            if value.is_empty() || value.contains(['"', '\\']) {
+                return Err(bad_value(key, "must be non-empty, without '\"' or '\\'"));
+            }
+        }
+        if self.auth_attempts == 0 {
+            return Err(bad_value("auth_attempts", "must be at least 1"));
+        }
+        for (key, value) in [("ring_ms", self.invite.ring), ("call_ms", self.invite.call)] {
+            if value > MAX_CALL_PHASE {
+                return Err(bad_value(key, "must be at most 3600000 (one hour)"));
+            }
+        }
+        Ok(())
+    }
+
     /// Whether `method` is listed in `Allow` (exact, case-sensitive as SIP methods are).
     pub fn allows(&self, method: &str) -> bool {
         self.allow.split(',').any(|listed| listed.trim() == method)
+    }
+}
+
+fn bad_value(key: &'static str, reason: &str) -> PersonalityError {
+    PersonalityError::BadValue {
+        key,
+        reason: reason.to_owned(),
     }
 }
 

@@ -1,7 +1,24 @@
 //! Reading the first line of a message: a request line, a status line, or a defect.
 
-use super::parse::ParseDefect;
 use super::syntax::{is_space_or_tab, is_token, starts_with_ignore_case, trim_spaces};
+
+/// Why a message could not be read as a well-formed SIP message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ParseDefect {
+    /// The first line is neither a SIP request line nor a SIP status line.
+    #[error("start line is not a SIP request or status line")]
+    BadStartLine,
+    /// The first line is shaped like a request of another protocol (`GET / HTTP/1.1`).
+    #[error("start line is a request of another protocol, not SIP")]
+    NotSipProtocol,
+    /// The request line ends in a SIP version but its method is not an RFC 3261 token (for
+    /// example it holds non-ASCII or control bytes).
+    #[error("request method is not a valid token")]
+    InvalidMethod,
+    /// The status line starts with a SIP version but has no three-digit status code.
+    #[error("status line has no three-digit status code")]
+    BadStatusCode,
+}
 
 /// What the first line of a message turned out to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -23,11 +23,13 @@
 
 mod aggregate;
 mod error;
+pub mod node_id;
 mod outage;
 mod ownership;
 pub mod query;
 pub mod retention;
 pub mod schema;
+pub mod sidecar;
 pub mod stats;
 pub mod writer;
 
@@ -46,7 +48,7 @@ pub use error::StoreError;
 pub use retention::{DEFAULT_RETENTION_DAYS, retention_cutoff, run_retention};
 pub use schema::{LATEST_VERSION, is_phone_number, migrate, schema_version};
 pub use stats::{StoreStats, StoreStatsSnapshot};
-pub use writer::{WriterOptions, run_writer, spawn_writer};
+pub use writer::{WriterOptions, run_writer, run_writer_in_background, spawn_writer};
 
 /// How long a statement waits for a lock held by another connection before failing with
 /// `SQLITE_BUSY` (readers and a second process can hold locks briefly).

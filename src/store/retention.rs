@@ -17,7 +17,7 @@ use super::{StoreError, StoreStats};
 use crate::event::format_timestamp;
 
 /// Days of events kept when the configuration says nothing.
-pub const DEFAULT_RETENTION_DAYS: u32 = 7;
+pub const DEFAULT_RETENTION_DAYS: u32 = crate::config::defaults::RETENTION_DAYS;
 
 /// Rows deleted per statement (each its own short transaction).
 pub const RETENTION_CHUNK_ROWS: i64 = 10_000;

@@ -89,13 +89,24 @@ pub fn spawn_writer(
 ) -> io::Result<JoinHandle<Result<(), StoreError>>> {
     thread::Builder::new()
         .name("store-writer".into())
-        .spawn(move || {
-            // Capture keeps the CPU under a flood; the writer stores what it can.
-            crate::thread_priority::lower_current_thread(
-                crate::thread_priority::BACKGROUND_NICENESS,
-            );
-            run_writer(conn, &events, &options, &stats)
-        })
+        .spawn(move || run_writer_in_background(conn, &events, &options, &stats))
+}
+
+/// [`run_writer`] on the calling thread, after lowering its priority by
+/// [`BACKGROUND_NICENESS`](crate::thread_priority::BACKGROUND_NICENESS) nice steps: capture keeps
+/// the CPU under a flood, the writer stores what it can. The body of the writer's thread.
+///
+/// # Errors
+///
+/// As [`run_writer`].
+pub fn run_writer_in_background(
+    conn: Connection,
+    events: &impl EventQueue,
+    options: &WriterOptions,
+    stats: &StoreStats,
+) -> Result<(), StoreError> {
+    crate::thread_priority::lower_current_thread(crate::thread_priority::BACKGROUND_NICENESS);
+    run_writer(conn, events, options, stats)
 }
 
 /// The writer loop, on the calling thread. Waits for an event (waking for retention when idle),

@@ -9,7 +9,7 @@ mod handler;
 mod pending;
 mod stream;
 pub mod tcp;
-pub mod tls;
+mod tls;
 pub mod udp;
 pub mod udp_drops;
 

@@ -58,17 +58,14 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::sip::{Inbound, Pbx, PersonalitySettings, parse};
+    use crate::sip::{Inbound, Pbx, Personality, parse};
 
     /// A real timer: the final-response timer of a generic-personality INVITE.
     fn timer(ring_ms: u64) -> Timer {
-        let settings = PersonalitySettings {
-            name: "generic".to_owned(),
-            ring_ms: Some(ring_ms),
-            ..PersonalitySettings::default()
-        };
+        let mut personality = Personality::builtin("generic").expect("built in");
+        personality.invite.ring = Duration::from_millis(ring_ms);
         let now = Instant::now();
-        let mut pbx = Pbx::new(settings.resolve().expect("valid"), [0; 16], now);
+        let mut pbx = Pbx::new(personality, [0; 16], now);
         let invite = b"INVITE sip:1@x SIP/2.0\r\nVia: SIP/2.0/TCP a:1;branch=z9hG4bK1\r\n\
 From: <sip:a@x>;tag=1\r\nTo: <sip:1@x>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\r\n";
         let probe = parse(invite);

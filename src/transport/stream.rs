@@ -37,6 +37,34 @@ enum Ending {
     Oversized,
 }
 
+/// One accepted connection and what serving it needs.
+pub(crate) struct Connection<'a> {
+    /// Its transport and addresses.
+    pub(crate) info: ConnectionInfo,
+    pub(crate) handler: &'a ProbeHandler,
+    pub(crate) limits: &'a StreamLimits,
+    pub(crate) counters: &'a ConnectionCounters,
+    pub(crate) shutdown: &'a CancellationToken,
+}
+
+impl Connection<'_> {
+    /// Reads, records and answers SIP messages on `stream` until it ends.
+    pub(crate) async fn serve<S>(self, stream: S)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
+        serve(
+            stream,
+            self.info,
+            self.handler,
+            self.limits,
+            self.counters,
+            self.shutdown,
+        )
+        .await;
+    }
+}
+
 /// Serves one connection until the peer closes it, it stays idle too long, takes too long to
 /// finish a message, sends an oversized message, or the daemon shuts down. Bytes that never
 /// formed a whole message are recorded as one last event; a connection that sent nothing at all

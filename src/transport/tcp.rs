@@ -1,26 +1,29 @@
-//! The TCP SIP listener: accept under a connection cap and a per-source cap, one task per
-//! connection.
+//! The TCP and TLS SIP listeners: accept under a connection cap and a per-source cap, one task
+//! per connection (which does the TLS handshake first on the TLS listener).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::connections::{ConnectionCounters, OpenConnection, SourceConnections, SourcePlace};
-use super::stream::{ConnectionInfo, serve};
+use super::stream::{Connection, ConnectionInfo};
 use super::{ProbeHandler, StreamLimits, TransportError};
 use crate::event::Transport;
 
 /// Accepts connections until `shutdown` is cancelled, then waits for open connections to finish
-/// (they see the same token and record what they hold).
+/// (they see the same token and record what they hold). With `tls`, each connection first does
+/// its TLS handshake (see [`super::tls`]); without, it is plain TCP.
 ///
 /// # Errors
 /// [`TransportError::Socket`] when accepting keeps failing.
 pub async fn run(
     listener: TcpListener,
+    tls: Option<TlsAcceptor>,
     handler: Arc<ProbeHandler>,
     limits: StreamLimits,
     counters: Arc<ConnectionCounters>,
@@ -28,7 +31,11 @@ pub async fn run(
 ) -> Result<(), TransportError> {
     let connections = TaskTracker::new();
     let accepting = Accepting {
-        transport: Transport::Tcp,
+        transport: if tls.is_some() {
+            Transport::Tls
+        } else {
+            Transport::Tcp
+        },
         limits: &limits,
         counters: &counters,
         shutdown: &shutdown,
@@ -37,9 +44,22 @@ pub async fn run(
         let handler = Arc::clone(&handler);
         let shutdown = shutdown.clone();
         let counters = Arc::clone(&counters);
+        let tls = tls.clone();
         connections.spawn(async move {
             let AcceptedStream { stream, slot } = accepted;
-            serve(stream, info, &handler, &limits, &counters, &shutdown).await;
+            let connection = Connection {
+                info,
+                handler: &handler,
+                limits: &limits,
+                counters: &counters,
+                shutdown: &shutdown,
+            };
+            match tls {
+                None => connection.serve(stream).await,
+                Some(acceptor) => {
+                    super::tls::handshake_and_serve(stream, &acceptor, connection).await
+                }
+            }
             drop(slot);
         });
     })

@@ -52,14 +52,85 @@ fn get(api: SocketAddr, path: &str) -> (u16, String) {
     (answer.status, answer.body)
 }
 
+/// A sharing node without honeypot (`-R`) with the JSON log and syslog on (to a socket the test
+/// reads), plus `extra` flags; and that socket.
+fn logging_node(bootstrap: &str, extra: &[&str]) -> (Daemon, std::os::unix::net::UnixDatagram) {
+    let builder = sharing_node(Some(bootstrap), extra);
+    let syslog_path = builder.dir().join("syslog.sock");
+    let syslog = std::os::unix::net::UnixDatagram::bind(&syslog_path).expect("bind syslog");
+    syslog.set_nonblocking(true).expect("non-blocking");
+    let daemon = builder
+        .args(["-R", "-j", "-s", "--syslog-address"])
+        .args([syslog_path.display().to_string()])
+        .start();
+    (daemon, syslog)
+}
+
+/// Every syslog line that arrived.
+fn syslog_lines(socket: &std::os::unix::net::UnixDatagram) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut datagram = [0u8; 4096];
+    while let Ok(length) = socket.recv(&mut datagram) {
+        lines.push(String::from_utf8_lossy(&datagram[..length]).into_owned());
+    }
+    lines
+}
+
+#[test]
+fn peer_records_reach_the_json_log_and_syslog_only_when_asked() {
+    let a = node(None, &[]);
+    let a_address = a.p2p_address();
+    let (quiet, quiet_syslog) = logging_node(&a_address, &[]);
+    let (loud, loud_syslog) = logging_node(
+        &a_address,
+        &["--json-log-include-peer-data", "--syslog-include-peer-data"],
+    );
+    a.wait_for_subscriber(&quiet.peer_id());
+    a.wait_for_subscriber(&loud.peer_id());
+
+    let udp = a.udp.expect("A listens for SIP");
+    udp_exchange(
+        &udp_client(),
+        udp,
+        options("100", "UDP", "friendly-scanner", "peer-data").as_bytes(),
+    );
+    for node in [&quiet, &loud] {
+        node.wait_for_stored(1);
+        let api = node.api.expect("API on");
+        assert_eq!(get(api, "/ip-addresses/127.0.0.1?origin=peer").0, 200);
+    }
+    // Stopping drains every queue: what is not in the log now never will be.
+    let quiet = quiet.stop();
+    quiet.assert_clean_exit();
+    assert!(quiet.json_log().is_empty(), "peer data left out by default");
+    assert!(syslog_lines(&quiet_syslog).is_empty());
+
+    let loud = loud.stop();
+    loud.assert_clean_exit();
+    let logged = loud.json_log();
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    assert_eq!(logged[0]["origin"], format!("peer:{}", a.peer_id()));
+    let lines = syslog_lines(&loud_syslog);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].contains("Source IP: 127.0.0.1, Method: OPTIONS"),
+        "{}",
+        lines[0]
+    );
+}
+
 #[test]
 fn a_probe_captured_by_a_is_served_by_c_which_only_knows_b() {
     let a = node(None, &[]);
     let a_address = a.p2p_address();
     let b = node(Some(&a_address), &[]);
     let b_address = b.p2p_address();
-    // C is a pure sharing node (-R): no honeypot, still stores and serves the API.
-    let c = node(Some(&b_address), &["-R", "-j"]);
+    // C is a pure sharing node (-R): no honeypot, still stores and serves the API, and logs
+    // what its peers share.
+    let c = node(
+        Some(&b_address),
+        &["-R", "-j", "--json-log-include-peer-data"],
+    );
     a.wait_for_subscriber(&b.peer_id());
     b.wait_for_subscriber(&c.peer_id());
 

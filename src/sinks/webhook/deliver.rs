@@ -17,7 +17,7 @@ use super::oauth::TokenSource;
 use super::{
     RetryPolicy, WebhookError, WebhookOptions, WebhookStats, describe, loggable_body, read_capped,
 };
-use crate::event::{BadActor, Origin};
+use crate::event::BadActor;
 use crate::pipeline::AsyncEventReceiver;
 
 /// Largest response body read from the webhook (the rest is left unread).
@@ -134,7 +134,6 @@ pub(super) struct Run {
     sender: Sender,
     batch: usize,
     skip_empty: bool,
-    include_peer_data: bool,
     policy: RetryPolicy,
     stats: Arc<WebhookStats>,
     deadline: Deadline,
@@ -160,7 +159,6 @@ impl Run {
             },
             batch: options.batch.max(1),
             skip_empty: options.skip_empty,
-            include_peer_data: options.include_peer_data,
             policy: options.retry,
             stats,
             deadline: Deadline {
@@ -221,19 +219,11 @@ impl Run {
 
     /// Adds `event` to the batch unless it is filtered out.
     fn take(&self, event: Arc<BadActor>, batch: &mut Vec<Arc<BadActor>>) {
-        let filtered = if !self.include_peer_data && matches!(event.origin, Origin::Peer(_)) {
-            Some("peer data")
-        } else if self.skip_empty && has_empty_field(&event) {
-            Some("empty field")
+        if self.skip_empty && has_empty_field(&event) {
+            count_add(&self.stats.skipped, 1);
+            tracing::trace!(event_uuid = %event.event_uuid, "not sent to the webhook: empty field");
         } else {
-            None
-        };
-        match filtered {
-            Some(reason) => {
-                count_add(&self.stats.skipped, 1);
-                tracing::trace!(reason, event_uuid = %event.event_uuid, "not sent to the webhook");
-            }
-            None => batch.push(event),
+            batch.push(event);
         }
     }
 

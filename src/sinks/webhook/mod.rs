@@ -21,7 +21,6 @@
 mod deliver;
 mod oauth;
 mod retry;
-mod settings;
 #[cfg(test)]
 mod tests;
 
@@ -31,13 +30,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use reqwest::Url;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use retry::RetryPolicy;
-pub(crate) use settings::validate_config;
 
-use crate::config::{Config, Secret};
+use crate::config::Secret;
 use crate::pipeline::AsyncEventReceiver;
 
 /// How long queued events may still be delivered once the pipeline has closed at shutdown.
@@ -130,8 +127,6 @@ pub struct WebhookOptions {
     pub batch: usize,
     /// Leave out events with an empty field.
     pub skip_empty: bool,
-    /// Also send events received from peers.
-    pub include_peer_data: bool,
     /// Time one request (webhook or token) may take.
     pub request_timeout: Duration,
     /// Retry budget and back-off.
@@ -147,50 +142,10 @@ impl fmt::Debug for WebhookOptions {
             .field("oauth2", &self.oauth2)
             .field("batch", &self.batch)
             .field("skip_empty", &self.skip_empty)
-            .field("include_peer_data", &self.include_peer_data)
             .field("request_timeout", &self.request_timeout)
             .field("retry", &self.retry)
             .field("shutdown_grace", &self.shutdown_grace)
             .finish()
-    }
-}
-
-impl WebhookOptions {
-    /// The webhook settings of a validated configuration; `None` when no webhook URL is set.
-    ///
-    /// # Errors
-    /// [`WebhookError::Client`] for a URL that does not parse (not after `Config::validate`).
-    pub fn from_config(config: &Config) -> Result<Option<Self>, WebhookError> {
-        let Some(url) = &config.webhook_url else {
-            return Ok(None);
-        };
-        let parse = |text: &str, what: &str| {
-            Url::parse(text).map_err(|error| WebhookError::Client {
-                reason: format!("invalid {what}: {error}"),
-            })
-        };
-        let oauth2 = match (&config.oauth2_client_id, &config.oauth2_client_secret) {
-            (Some(client_id), Some(client_secret)) => Some(OAuth2Options {
-                token_url: parse(&config.oauth2_token_url, "OAuth2 token URL")?,
-                audience: config.oauth2_audience.clone(),
-                client_id: client_id.clone(),
-                client_secret: client_secret.clone(),
-            }),
-            _ => None,
-        };
-        Ok(Some(Self {
-            url: parse(url, "webhook URL")?,
-            oauth2,
-            batch: config.webhook_batch.max(1),
-            skip_empty: config.webhook_skip_empty,
-            include_peer_data: config.webhook_include_peer_data,
-            request_timeout: Duration::from_secs(config.webhook_timeout_secs.max(1)),
-            retry: RetryPolicy {
-                max_attempts: config.webhook_max_attempts.max(1),
-                ..RetryPolicy::default()
-            },
-            shutdown_grace: SHUTDOWN_GRACE,
-        }))
     }
 }
 
@@ -238,18 +193,18 @@ impl WebhookStats {
     }
 }
 
-/// Starts the webhook task. It ends when `events` is closed and drained, or, once `drain` is
-/// cancelled (after the pipeline was dropped), at the latest `options.shutdown_grace` later.
-/// Must be called inside a tokio runtime.
+/// Builds the webhook's HTTP client and returns the task to run. The task ends when `events` is
+/// closed and drained, or, once `drain` is cancelled (after the pipeline was dropped), at the
+/// latest `options.shutdown_grace` later.
 ///
 /// # Errors
 /// [`WebhookError::Client`] when the HTTP client cannot be built.
-pub fn spawn(
+pub fn start(
     options: WebhookOptions,
     events: AsyncEventReceiver,
     stats: Arc<WebhookStats>,
     drain: CancellationToken,
-) -> Result<JoinHandle<()>, WebhookError> {
+) -> Result<impl Future<Output = ()> + Send + 'static, WebhookError> {
     // The HTTP client takes rustls' process-wide provider: ring, the one crypto provider of the
     // program (libp2p's Noise needs it; the TLS listener uses it too). Installing twice is a no-op.
     let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
@@ -269,7 +224,7 @@ pub fn spawn(
         "webhook on"
     );
     let run = deliver::Run::new(client, options, stats, drain);
-    Ok(tokio::spawn(run.run(events)))
+    Ok(run.run(events))
 }
 
 /// A URL for logs: scheme, host, port and path; user, password, query and fragment left out.

@@ -30,7 +30,7 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     fn default() -> Self {
         Self {
-            max_attempts: 6,
+            max_attempts: crate::config::defaults::WEBHOOK_MAX_ATTEMPTS,
             base_delay: Duration::from_secs(1),
             max_delay: Duration::from_secs(60),
             max_server_wait: Duration::from_secs(3_600),

@@ -7,7 +7,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::sip::parse::parse;
-use crate::sip::personality::{CallOutcome, PersonalitySettings};
+use crate::sip::personality::{CallOutcome, Personality};
 use crate::sip::respond::CANNED_REPLY;
 
 mod dialogs;
@@ -75,11 +75,7 @@ pub(super) const AUTH: &str = "Authorization: Digest username=\"105\",realm=\"as
 nonce=\"x\",uri=\"sip:192.0.2.1\",response=\"00000000000000000000000000000000\",algorithm=MD5";
 
 pub(super) fn pbx(name: &str, now: Instant) -> Pbx {
-    let settings = PersonalitySettings {
-        name: name.to_owned(),
-        ..PersonalitySettings::default()
-    };
-    Pbx::new(settings.resolve().expect("built in"), KEY, now)
+    Pbx::new(Personality::builtin(name).expect("built in"), KEY, now)
 }
 
 pub(super) fn handle_from(

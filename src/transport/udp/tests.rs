@@ -7,15 +7,11 @@ use uuid::Uuid;
 
 use super::*;
 use crate::pipeline::Pipeline;
-use crate::sip::PersonalitySettings;
+use crate::sip::Personality;
 
 fn handler(ring_ms: u64) -> Arc<ProbeHandler> {
-    let settings = PersonalitySettings {
-        name: "generic".to_owned(),
-        ring_ms: Some(ring_ms),
-        ..PersonalitySettings::default()
-    };
-    let personality = settings.resolve().expect("valid");
+    let mut personality = Personality::builtin("generic").expect("built in");
+    personality.invite.ring = Duration::from_millis(ring_ms);
     Arc::new(ProbeHandler::new(
         Uuid::nil(),
         true,

@@ -19,16 +19,18 @@ async fn run_once(server: &TestServer, batch: usize) -> f64 {
     drop(events);
     let stats = Arc::new(WebhookStats::default());
     let started = std::time::Instant::now();
-    let task = spawn(
-        WebhookOptions {
-            batch,
-            ..options(server.url("/api/events"))
-        },
-        receiver.into(),
-        Arc::clone(&stats),
-        CancellationToken::new(),
-    )
-    .expect("spawn");
+    let task = tokio::spawn(
+        start(
+            WebhookOptions {
+                batch,
+                ..options(server.url("/api/events"))
+            },
+            receiver.into(),
+            Arc::clone(&stats),
+            CancellationToken::new(),
+        )
+        .expect("start"),
+    );
     task.await.expect("task");
     let took = started.elapsed();
     assert_eq!(stats.snapshot().delivered, EVENTS as u64);

@@ -256,33 +256,6 @@ async fn a_dead_server_uses_up_the_attempts_then_drops_and_counts() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn peer_records_are_sent_only_when_asked() {
-    let peer = || BadActor {
-        origin: Origin::Peer("12D3KooWpeer".into()),
-        ..event(2)
-    };
-    let mut server = TestServer::start(|_, _| reply(201, "")).await;
-    let sink = Sink::start(options(server.url("/api/events")));
-    sink.send(peer()).await;
-    sink.send(event(3)).await;
-    assert_eq!(
-        server.next().await.numbers(),
-        ["3"],
-        "the peer record is skipped"
-    );
-    let stats = sink.finish().await;
-    assert_eq!((stats.delivered, stats.skipped), (1, 1));
-
-    let sink = Sink::start(WebhookOptions {
-        include_peer_data: true,
-        ..options(server.url("/api/events"))
-    });
-    sink.send(peer()).await;
-    assert_eq!(server.next().await.numbers(), ["2"]);
-    assert_eq!(sink.finish().await.skipped, 0);
-}
-
-#[tokio::test(start_paused = true)]
 async fn empty_field_events_are_sent_unless_skip_empty() {
     let empty = || BadActor {
         called_number: String::new(),

@@ -24,7 +24,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::fmt::MakeWriter;
 
-use super::{RetryPolicy, WebhookOptions, WebhookSnapshot, WebhookStats, spawn};
+use super::{RetryPolicy, WebhookOptions, WebhookSnapshot, WebhookStats, start};
 use crate::event::{Attack, BadActor, CollectedMethod, Origin, Transport};
 use crate::sip::{AttackType, MessageKind};
 
@@ -166,7 +166,6 @@ fn options(url: reqwest::Url) -> WebhookOptions {
         oauth2: None,
         batch: 1,
         skip_empty: false,
-        include_peer_data: false,
         request_timeout: Duration::from_secs(10),
         retry: RetryPolicy::default(),
         shutdown_grace: Duration::from_secs(5),
@@ -220,8 +219,9 @@ impl Sink {
         }
         let stats = Arc::new(WebhookStats::default());
         let drain = CancellationToken::new();
-        let task =
-            spawn(options, receiver.into(), Arc::clone(&stats), drain.clone()).expect("spawn");
+        let task = tokio::spawn(
+            start(options, receiver.into(), Arc::clone(&stats), drain.clone()).expect("start"),
+        );
         Self {
             events,
             task,

@@ -25,6 +25,8 @@ fn every_boolean_env_var_enables_its_feature_whatever_its_value() {
             "SENTRYPEER_P2P_MDNS" => config.p2p_mdns,
             "SENTRYPEER_WEBHOOK_SKIP_EMPTY" => config.webhook_skip_empty,
             "SENTRYPEER_WEBHOOK_INCLUDE_PEER_DATA" => config.webhook_include_peer_data,
+            "SENTRYPEER_JSON_LOG_INCLUDE_PEER_DATA" => config.json_log_include_peer_data,
+            "SENTRYPEER_SYSLOG_INCLUDE_PEER_DATA" => config.syslog_include_peer_data,
             other => panic!("untested variable {other}"),
         };
         assert!(enabled, "{name} did not enable its feature");
@@ -132,7 +134,6 @@ fn webhook_flags_are_merged() {
     assert_eq!(config.webhook_timeout_secs, 3);
     assert_eq!(config.webhook_max_attempts, 2);
     assert_eq!(config.oauth2_client_id.as_deref(), Some("id"));
-    assert!(config.validate().is_ok());
     let defaults = parse(&["-w", "http://127.0.0.1:9/e"]).merge(Config::default(), |_| false);
     assert_eq!(defaults.webhook_batch, 1);
     assert!(!defaults.webhook_skip_empty && !defaults.webhook_include_peer_data);
@@ -164,10 +165,13 @@ fn personality_flag_picks_the_name_and_keeps_the_files_overrides() {
     )
     .expect("valid");
     let config = parse(&["--sip-personality", "generic"]).merge(overrides, |_| false);
-    let personality = config.personality.resolve().expect("valid");
     assert_eq!(
-        (personality.name.as_str(), personality.auth_attempts),
-        ("generic", 1)
+        (
+            config.personality.name.as_str(),
+            config.personality.auth_attempts,
+            config.personality.ring_ms
+        ),
+        ("generic", Some(1), Some(50))
     );
     let untouched = parse(&[]).merge(Config::default(), |_| false);
     assert_eq!(untouched.personality.name, "freepbx");

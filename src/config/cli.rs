@@ -1,5 +1,5 @@
 //! Command-line flags and `SENTRYPEER_*` environment variables (the original's letters and names),
-//! merged over the TOML file into one [`Config`](crate::config::Config).
+//! merged over the TOML file into one [`Config`](super::Config).
 //!
 //! A boolean environment variable that is *set* turns its feature on, whatever its value
 //! (`SENTRYPEER_API=0` enables the API), as the original documents; the original's Rust build
@@ -213,6 +213,14 @@ pub struct Cli {
     #[arg(long = "webhook-include-peer-data")]
     pub webhook_include_peer_data: bool,
 
+    /// Also write events received from peers to the JSON log (only this node's captures by default) or use SENTRYPEER_JSON_LOG_INCLUDE_PEER_DATA env
+    #[arg(long = "json-log-include-peer-data")]
+    pub json_log_include_peer_data: bool,
+
+    /// Also send syslog lines for events received from peers (only this node's captures by default) or use SENTRYPEER_SYSLOG_INCLUDE_PEER_DATA env
+    #[arg(long = "syslog-include-peer-data")]
+    pub syslog_include_peer_data: bool,
+
     /// Seconds one WebHook or token request may take (default 10) or use SENTRYPEER_WEBHOOK_TIMEOUT env
     #[arg(
         long = "webhook-timeout",
@@ -386,7 +394,7 @@ pub struct Cli {
 }
 
 /// Boolean features and the environment variable that turns each on.
-pub const BOOLEAN_ENV_VARS: [&str; 12] = [
+pub const BOOLEAN_ENV_VARS: [&str; 14] = [
     "SENTRYPEER_JSON_LOG",
     "SENTRYPEER_PEER_TO_PEER",
     "SENTRYPEER_API",
@@ -399,6 +407,8 @@ pub const BOOLEAN_ENV_VARS: [&str; 12] = [
     "SENTRYPEER_JSON_LOG_FILE",
     "SENTRYPEER_WEBHOOK_SKIP_EMPTY",
     "SENTRYPEER_WEBHOOK_INCLUDE_PEER_DATA",
+    "SENTRYPEER_JSON_LOG_INCLUDE_PEER_DATA",
+    "SENTRYPEER_SYSLOG_INCLUDE_PEER_DATA",
 ];
 
 mod merge;

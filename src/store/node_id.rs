@@ -1,36 +1,24 @@
 //! The node's persistent id (`created_by_node_id`): a UUID kept in a file next to the database,
 //! so it survives restarts (the original made a new one on every start).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use uuid::Uuid;
+
+use super::sidecar::{SidecarError, read_or_create};
 
 /// Errors reading or creating the node id file.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum NodeIdError {
-    /// The file exists but cannot be read.
-    #[error("cannot read node id file {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
+    /// The file cannot be read or created.
+    #[error("node id: {0}")]
+    File(#[from] SidecarError),
     /// The file does not hold a UUID.
     #[error("node id file {path} does not hold a UUID")]
     Invalid {
         /// The file.
         path: PathBuf,
-    },
-    /// A new id could not be written.
-    #[error("cannot write node id file {path}: {source}")]
-    Write {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
     },
 }
 
@@ -44,33 +32,14 @@ pub fn path_for_database(db_file: &Path) -> PathBuf {
 /// # Errors
 /// When the file cannot be read, holds something else, or cannot be created.
 pub fn load_or_create(path: &Path) -> Result<Uuid, NodeIdError> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => Uuid::try_parse(text.trim()).map_err(|_| NodeIdError::Invalid {
+    let new_id = || Ok(format!("{}\n", Uuid::new_v4().hyphenated()).into_bytes());
+    let bytes = read_or_create(path, new_id)?;
+    std::str::from_utf8(&bytes)
+        .ok()
+        .and_then(|text| Uuid::try_parse(text.trim()).ok())
+        .ok_or_else(|| NodeIdError::Invalid {
             path: path.to_owned(),
-        }),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            let id = Uuid::new_v4();
-            let write_error = |source| NodeIdError::Write {
-                path: path.to_owned(),
-                source,
-            };
-            use std::os::unix::fs::OpenOptionsExt;
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(path)
-                .map_err(write_error)?;
-            writeln!(file, "{}", id.hyphenated())
-                .and_then(|()| file.sync_all())
-                .map_err(write_error)?;
-            Ok(id)
-        }
-        Err(source) => Err(NodeIdError::Read {
-            path: path.to_owned(),
-            source,
-        }),
-    }
+        })
 }
 
 #[cfg(test)]

@@ -9,15 +9,14 @@ impl Cli {
     /// environment variables and flags over it.
     ///
     /// # Errors
-    /// A missing or invalid `-g` file, an invalid default file, or a failed validation.
+    /// A missing or invalid `-g` file, or an invalid default file. What the values mean is
+    /// checked by `app::Settings::from_config`.
     pub fn into_config(self) -> Result<Config, ConfigError> {
         let file = match &self.config {
             Some(path) => Config::read(path)?,
             None => Config::load_default_file()?,
         };
-        let config = self.merge(file, |name| std::env::var_os(name).is_some());
-        config.validate()?;
-        Ok(config)
+        Ok(self.merge(file, |name| std::env::var_os(name).is_some()))
     }
 
     /// Merges flags (which clap already merged with string env vars) and boolean env vars
@@ -41,6 +40,10 @@ impl Cli {
             self.webhook_skip_empty || env_is_set("SENTRYPEER_WEBHOOK_SKIP_EMPTY");
         config.webhook_include_peer_data |=
             self.webhook_include_peer_data || env_is_set("SENTRYPEER_WEBHOOK_INCLUDE_PEER_DATA");
+        config.json_log_include_peer_data |=
+            self.json_log_include_peer_data || env_is_set("SENTRYPEER_JSON_LOG_INCLUDE_PEER_DATA");
+        config.syslog_include_peer_data |=
+            self.syslog_include_peer_data || env_is_set("SENTRYPEER_SYSLOG_INCLUDE_PEER_DATA");
 
         set_if_some(&mut config.db_file, self.db_file);
         set_if_some(&mut config.json_log_file, self.json_log_file);

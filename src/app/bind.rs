@@ -1,0 +1,99 @@
+//! The bind phase: the TLS certificate first (a bad one stops start-up before anything is opened
+//! or bound), then every socket, so a busy port or a bad address stops start-up before the
+//! database is touched.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::{TcpListener, UdpSocket};
+use tokio_rustls::rustls::ServerConfig;
+
+use super::settings::{Settings, TlsListener};
+use crate::transport::certs::{self, CertSource};
+use crate::transport::{self, TransportError};
+
+/// Every socket the daemon listens on, bound.
+pub(super) struct Bound {
+    /// UDP and TCP SIP sockets; `None` with `-R`.
+    pub sip: Option<(UdpSocket, TcpListener)>,
+    /// The TLS SIP socket and its configuration; `None` with `-R` or `-N`.
+    pub tls: Option<(TcpListener, Arc<ServerConfig>)>,
+    /// The REST API socket; `None` without `-a`.
+    pub api: Option<TcpListener>,
+}
+
+/// Loads (or generates) the certificate and binds every socket `settings` asks for.
+///
+/// # Errors
+/// A certificate that cannot be loaded or generated; a socket that cannot be bound, with how to
+/// allow a port below 1024 when that is why.
+pub(super) fn bind(settings: &Settings) -> anyhow::Result<Bound> {
+    let listeners = settings.capture.listeners.as_ref();
+    let tls_config = listeners
+        .and_then(|listeners| listeners.tls.as_ref())
+        .map(tls_config)
+        .transpose()?;
+    let sip = listeners
+        .map(|listeners| {
+            transport::bind_udp_and_tcp(listeners.sip_address)
+                .map_err(|error| explain_privileged_port(error, listeners.sip_address))
+        })
+        .transpose()?;
+    let tls = match (listeners.and_then(|l| l.tls.as_ref()), tls_config) {
+        (Some(tls), Some(config)) => Some((
+            transport::bind_tcp(tls.address, "TLS")
+                .map_err(|error| explain_privileged_port(error, tls.address))?,
+            config,
+        )),
+        _ => None,
+    };
+    let api = settings
+        .api
+        .as_ref()
+        .map(|api| {
+            let address = api.listen_address;
+            transport::bind_tcp(address, "API")
+                .map_err(|error| explain_privileged_port(error, address))
+                .with_context(|| format!("Failed to start HTTP server on {address}"))
+        })
+        .transpose()?;
+    Ok(Bound { sip, tls, api })
+}
+
+/// The TLS listener's configuration, from its files or generated (and said so).
+fn tls_config(tls: &TlsListener) -> anyhow::Result<Arc<ServerConfig>> {
+    let (config, source) =
+        certs::load_or_generate(&tls.cert, &tls.key).context("TLS certificate")?;
+    match source {
+        CertSource::Loaded => {}
+        CertSource::GeneratedAndSaved => tracing::warn!(
+            cert = %tls.cert.display(),
+            key = %tls.key.display(),
+            "generated a self-signed TLS certificate for localhost"
+        ),
+        CertSource::GeneratedInMemory { reason } => tracing::error!(
+            %reason,
+            "cannot save the generated TLS certificate; TLS uses an in-memory certificate that changes on every start"
+        ),
+    }
+    Ok(config)
+}
+
+/// A bind refused for lack of privilege on a port below 1024, with how to allow it.
+fn explain_privileged_port(error: TransportError, address: SocketAddr) -> anyhow::Error {
+    let denied = matches!(
+        &error,
+        TransportError::Bind { source, .. }
+            if source.kind() == std::io::ErrorKind::PermissionDenied
+    );
+    if denied && address.port() < 1024 {
+        anyhow::Error::new(error).context(format!(
+            "port {} is below 1024: run as root or with CAP_NET_BIND_SERVICE \
+             (see contrib/systemd/sentrypeer.service)",
+            address.port()
+        ))
+    } else {
+        error.into()
+    }
+}

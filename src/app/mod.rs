@@ -1,0 +1,129 @@
+//! The only module that knows every other one: it turns the configuration into each module's
+//! options, binds, opens, starts every long-running part as a service, waits for the shutdown
+//! signal and stops the services in order.
+//!
+//! # Layout
+//!
+//! - [`settings`]: the configuration validated and turned into each module's options.
+//! - `bind`: the TLS certificate and every socket, before anything is opened.
+//! - `services`: how every long-running part is started and stopped, and the stop order.
+//! - `start`: one file per service; [`run`] lists them in start order.
+
+mod bind;
+mod services;
+pub mod settings;
+mod start;
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+
+pub use settings::Settings;
+
+use crate::api::Telemetry;
+use crate::shutdown;
+use crate::transport::udp_drops::UdpDropMonitor;
+use services::Services;
+use start::Wiring;
+
+/// Runs the daemon until SIGINT/SIGTERM, until `shutdown` is cancelled, or until a service
+/// ends on its own.
+///
+/// # Errors
+/// Start-up failures (certificate, sockets, database, files) with context; a service that
+/// ended on its own or failed.
+pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
+    shutdown::survive_file_size_limit().context("installing the SIGXFSZ handler")?;
+    let bound = bind::bind(&settings)?;
+    let database = start::store::open(&settings.store)?;
+    let mut wiring = Wiring::new(&settings, Services::new(shutdown), &database);
+
+    // Consumers first, so nothing a listener accepts has nowhere to go.
+    let mut pipeline = crate::pipeline::Pipeline::builder();
+    start::store::start(&mut wiring, &mut pipeline, database)?;
+    start::json_log::start(&mut wiring, &mut pipeline)?;
+    start::syslog::start(&mut wiring, &mut pipeline)?;
+    start::webhook::start(&mut wiring, &mut pipeline)?;
+    let p2p_events = start::p2p::register(&mut wiring, &mut pipeline);
+    let pipeline = pipeline.build();
+    wiring.telemetry.pipeline = Some(pipeline.monitor());
+
+    // Then what produces events and serves them.
+    start::p2p::start(&mut wiring, &pipeline, p2p_events)?;
+    start::sip::start(&mut wiring, &pipeline, bound.sip, bound.tls)?;
+    start::api::start(&mut wiring, bound.api)?;
+    let Wiring {
+        mut services,
+        telemetry,
+        ..
+    } = wiring;
+    // The last pipeline handle: dropped once capture and peers have stopped, so the
+    // consumers drain their queues and stop.
+    services.hold_until_draining(pipeline);
+
+    shutdown::cancel_on_signal(services.shutdown().clone())
+        .context("installing signal handlers")?;
+    tracing::info!(version = crate::event::APP_VERSION, "sentrypeer ready");
+    services.wait().await;
+    let stopped = services.stop().await;
+    log_summary(&telemetry);
+    stopped
+}
+
+/// The last log line: what was received, stored and dropped since start.
+fn log_summary(telemetry: &Telemetry) {
+    let pipeline = telemetry.pipeline.as_ref().map(|monitor| monitor.stats());
+    tracing::info!(
+        received = pipeline
+            .as_ref()
+            .map_or(0, |stats| stats.received.iter().sum::<u64>()),
+        stored = telemetry.store.snapshot().events_stored,
+        dropped = pipeline.as_ref().map_or(0, |stats| stats.dropped()),
+        kernel_dropped = telemetry
+            .udp_drops
+            .as_ref()
+            .and_then(UdpDropMonitor::dropped),
+        "stopped"
+    );
+}
+
+/// `error` and its causes on one line, as `{:#}` writes them, except that a cause whose text
+/// the line already ends with is left out: our error types quote their source in their message
+/// (so `{}` alone is complete in a log field), and `{:#}` would print it twice.
+pub fn one_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.ends_with(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_names_each_cause_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::AddrInUse, "Address already in use");
+        let bind = crate::transport::TransportError::Bind {
+            transport: "TCP",
+            address: std::net::SocketAddr::from(([127, 0, 0, 1], 5060)),
+            source: io,
+        };
+        let error = anyhow::Error::new(bind).context("Failed to start SIP listeners");
+        assert_eq!(
+            one_line(&error),
+            "Failed to start SIP listeners: cannot bind TCP on 127.0.0.1:5060: \
+             Address already in use"
+        );
+        // A cause the message does not quote is still written.
+        let plain = anyhow::anyhow!("disk full").context("cannot store");
+        assert_eq!(one_line(&plain), "cannot store: disk full");
+    }
+}

@@ -1,0 +1,90 @@
+//! Settings of peer-to-peer sharing: addresses, PeerId lists, the network name, limits.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use jiff::SignedDuration;
+use libp2p::{Multiaddr, PeerId};
+
+use crate::config::{Config, ConfigError};
+use crate::p2p;
+
+/// How long a new peer has to share records before gossipsub scores it down.
+const FREELOADER_GRACE: Duration = Duration::from_secs(600);
+/// Longest `p2p_network` name.
+const MAX_NETWORK_NAME: usize = 64;
+
+/// Everything the P2P node is started with but its key (loaded when the node starts).
+#[derive(Debug, Clone)]
+pub struct P2pSettings {
+    /// The node's ed25519 key file.
+    pub key_file: PathBuf,
+    /// Community name.
+    pub network: String,
+    /// Where to listen.
+    pub listen: Vec<Multiaddr>,
+    /// Whom to dial first.
+    pub bootstrap: Vec<Multiaddr>,
+    /// mDNS discovery on the local network.
+    pub mdns: bool,
+    /// Records older than this are refused and not served; `None` keeps forever.
+    pub retention: Option<SignedDuration>,
+    /// Records a peer must have contributed before it gets catch-up.
+    pub min_contribution: u64,
+    /// Time a new peer has to contribute before gossipsub scores it down.
+    pub freeloader_grace: Duration,
+    /// When not empty, only records authored by these peers are accepted.
+    pub receive_only_from: Vec<PeerId>,
+    /// Peers refused and disconnected.
+    pub deny: Vec<PeerId>,
+    /// Records accepted per second from one author.
+    pub max_records_per_second: u32,
+}
+
+pub(super) fn settings(config: &Config) -> Result<P2pSettings, ConfigError> {
+    let addresses = |texts: &[String]| -> Result<Vec<Multiaddr>, ConfigError> {
+        texts
+            .iter()
+            .map(|text| p2p::parse_address(text))
+            .collect::<Result<_, _>>()
+            .map_err(|error| {
+                ConfigError::invalid("p2p_listen_address / bootstrap_node", error.to_string())
+            })
+    };
+    let listen = addresses(&config.p2p_listen_address)?;
+    let bootstrap = addresses(&config.bootstrap_node)?;
+    let peer_ids = |option: &'static str, texts: &[String]| {
+        p2p::parse_peer_ids(texts).map_err(|error| ConfigError::invalid(option, error.to_string()))
+    };
+    let receive_only_from = peer_ids("p2p_receive_only_from", &config.p2p_receive_only_from)?;
+    let deny = peer_ids("p2p_deny", &config.p2p_deny)?;
+    let network = &config.p2p_network;
+    let network_ok = !network.is_empty()
+        && network.len() <= MAX_NETWORK_NAME
+        && network
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+    if !network_ok {
+        return Err(ConfigError::invalid(
+            "p2p_network",
+            "1 to 64 letters, digits, '-', '_' or '.'",
+        ));
+    }
+    Ok(P2pSettings {
+        key_file: config
+            .p2p_key_file
+            .clone()
+            .unwrap_or_else(|| p2p::identity::key_path_for_database(&config.db_file)),
+        network: network.clone(),
+        listen,
+        bootstrap,
+        mdns: config.p2p_mdns,
+        retention: (config.retention_days > 0)
+            .then(|| SignedDuration::from_hours(24 * i64::from(config.retention_days))),
+        min_contribution: config.p2p_min_contribution,
+        freeloader_grace: FREELOADER_GRACE,
+        receive_only_from,
+        deny,
+        max_records_per_second: config.p2p_max_records_per_second,
+    })
+}

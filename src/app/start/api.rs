@@ -1,0 +1,50 @@
+//! The REST API (`-a`): the router over a read pool and the counters of every part started
+//! before it, served on its bound socket.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpListener;
+
+use super::Wiring;
+use crate::api::{self, ApiLimits, ApiState, CrowdSecKeys, ReadPool};
+use crate::app::services::{Grace, Stage};
+
+/// Time requests in flight have to finish at shutdown.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// Starts the API when it is on.
+///
+/// # Errors
+/// The bound socket's address cannot be read.
+pub(in crate::app) fn start(
+    wiring: &mut Wiring<'_>,
+    listener: Option<TcpListener>,
+) -> anyhow::Result<()> {
+    let (Some(settings), Some(listener)) = (&wiring.settings.api, listener) else {
+        return Ok(());
+    };
+    let state = ApiState {
+        reader: ReadPool::new(wiring.settings.store.db_file.clone()),
+        telemetry: wiring.telemetry.clone(),
+        node_id: wiring.node_id,
+        started: Instant::now(),
+        token: settings.token.clone(),
+        crowdsec: CrowdSecKeys::new(settings.crowdsec_keys.clone()),
+        crowdsec_ban: settings.crowdsec_ban,
+        metrics: api::install_recorder(),
+    };
+    tracing::info!("listening for API on {}", listener.local_addr()?);
+    let router = api::router(Arc::new(state), ApiLimits::default());
+    wiring.services.spawn(
+        "api",
+        Stage::Serving,
+        Grace::Within(STOP_GRACE),
+        move |stop| {
+            Ok(async move {
+                api::serve(listener, router, api::ServeLimits::default(), stop).await?;
+                Ok(())
+            })
+        },
+    )
+}

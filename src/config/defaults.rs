@@ -1,0 +1,140 @@
+//! Every default of the configuration, stated once: [`Config::default`] is built from these, and
+//! modules whose option structs have a `Default` (for tests and library users) take the same
+//! constants from here.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use super::Config;
+use super::personality::PersonalitySettings;
+
+/// UDP and TCP SIP listen address (the original's).
+pub const SIP_LISTEN_ADDRESS: SocketAddr = SocketAddr::new(UNSPECIFIED_V4, 5060);
+/// TLS SIP listen address (the original's).
+pub const TLS_LISTEN_ADDRESS: SocketAddr = SocketAddr::new(UNSPECIFIED_V4, 5061);
+/// REST API listen address (the original's).
+pub const API_LISTEN_ADDRESS: SocketAddr = SocketAddr::new(UNSPECIFIED_V4, 8082);
+/// Largest SIP message accepted on a stream (TCP/TLS), and the largest UDP datagram.
+pub const MAX_MESSAGE_BYTES: usize = 65_536;
+/// Replies per second to one source IP in responsive mode (twice that as a burst).
+pub const SIP_REPLY_RATE_LIMIT: u32 = 50;
+/// Seconds a silent TCP/TLS connection stays open.
+pub const TCP_IDLE_TIMEOUT_SECS: u64 = 30;
+/// Seconds a TLS handshake may take.
+pub const TLS_HANDSHAKE_TIMEOUT_SECS: u64 = 10;
+/// Seconds a TCP/TLS message may take from its first byte to its end.
+pub const SIP_HEADER_TIMEOUT_SECS: u64 = 10;
+/// Concurrent TCP and TLS connections, each.
+pub const MAX_CONNECTIONS: usize = 1024;
+/// Concurrent TCP and TLS connections from one source, each.
+pub const SIP_MAX_CONNECTIONS_PER_SOURCE: usize = 32;
+/// Events that may wait for each consumer.
+pub const EVENT_QUEUE_CAPACITY: usize = 8_192;
+/// Days of events kept in the database.
+pub const RETENTION_DAYS: u32 = 7;
+/// How long a CrowdSec decision lasts after the IP was last seen.
+pub const CROWDSEC_BAN_DURATION: &str = "24h";
+/// Peer-to-peer listen address: the original's DHT port.
+pub const P2P_LISTEN_ADDRESS: &str = "0.0.0.0:4222";
+/// Peer-to-peer community name.
+pub const P2P_NETWORK: &str = "sentrypeer";
+/// Records a peer must have shared before it is served catch-up.
+pub const P2P_MIN_CONTRIBUTION: u64 = 10;
+/// Records per second accepted from one peer.
+pub const P2P_MAX_RECORDS_PER_SECOND: u32 = 1000;
+/// SentryPeerHQ's OAuth2 token endpoint (the original's hard-coded one).
+pub const OAUTH2_TOKEN_URL: &str = "https://authz.sentrypeer.com/oauth/token";
+/// SentryPeerHQ's API audience (the original's hard-coded one).
+pub const OAUTH2_AUDIENCE: &str = "https://sentrypeer.com/api";
+/// Events per webhook POST (1: a JSON object per event, as the original).
+pub const WEBHOOK_BATCH: usize = 1;
+/// Seconds one webhook or token request may take.
+pub const WEBHOOK_TIMEOUT_SECS: u64 = 10;
+/// Attempts per webhook POST before its events are dropped and counted.
+pub const WEBHOOK_MAX_ATTEMPTS: u32 = 6;
+/// The personality of responsive mode when none is named.
+pub const PERSONALITY: &str = "freepbx";
+
+const UNSPECIFIED_V4: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            sip_listen_address: SIP_LISTEN_ADDRESS,
+            tls_listen_address: TLS_LISTEN_ADDRESS,
+            cert: PathBuf::from("cert.pem"),
+            key: PathBuf::from("key.pem"),
+            sip_disable: false,
+            tls_disable: false,
+            sip_responsive: false,
+            sip_reply_rate_limit: SIP_REPLY_RATE_LIMIT,
+            max_message_bytes: MAX_MESSAGE_BYTES,
+            tcp_idle_timeout_secs: TCP_IDLE_TIMEOUT_SECS,
+            tls_handshake_timeout_secs: TLS_HANDSHAKE_TIMEOUT_SECS,
+            sip_header_timeout_secs: SIP_HEADER_TIMEOUT_SECS,
+            max_connections: MAX_CONNECTIONS,
+            sip_max_connections_per_source: SIP_MAX_CONNECTIONS_PER_SOURCE,
+            event_queue_capacity: EVENT_QUEUE_CAPACITY,
+            db_file: PathBuf::from("sentrypeer.db"),
+            retention_days: RETENTION_DAYS,
+            json_log: false,
+            json_log_file: PathBuf::from("sentrypeer_json.log"),
+            json_log_include_peer_data: false,
+            syslog: false,
+            syslog_address: None,
+            syslog_include_peer_data: false,
+            verbose: false,
+            debug: false,
+            api: false,
+            api_listen_address: API_LISTEN_ADDRESS,
+            api_token: None,
+            crowdsec_api_key: Vec::new(),
+            crowdsec_ban_duration: CROWDSEC_BAN_DURATION.to_owned(),
+            peer_to_peer: false,
+            bootstrap_node: Vec::new(),
+            p2p_listen_address: vec![P2P_LISTEN_ADDRESS.to_owned()],
+            p2p_mdns: false,
+            p2p_network: P2P_NETWORK.to_owned(),
+            p2p_key_file: None,
+            p2p_receive_only_from: Vec::new(),
+            p2p_deny: Vec::new(),
+            p2p_min_contribution: P2P_MIN_CONTRIBUTION,
+            p2p_max_records_per_second: P2P_MAX_RECORDS_PER_SECOND,
+            webhook_url: None,
+            oauth2_client_id: None,
+            oauth2_client_secret: None,
+            oauth2_token_url: OAUTH2_TOKEN_URL.to_owned(),
+            oauth2_audience: OAUTH2_AUDIENCE.to_owned(),
+            webhook_batch: WEBHOOK_BATCH,
+            webhook_skip_empty: false,
+            webhook_include_peer_data: false,
+            webhook_timeout_secs: WEBHOOK_TIMEOUT_SECS,
+            webhook_max_attempts: WEBHOOK_MAX_ATTEMPTS,
+            personality: PersonalitySettings::default(),
+        }
+    }
+}
+
+impl Default for PersonalitySettings {
+    fn default() -> Self {
+        Self {
+            name: PERSONALITY.to_owned(),
+            server: None,
+            allow: None,
+            supported: None,
+            accept: None,
+            accept_encoding: None,
+            accept_language: None,
+            allow_events: None,
+            realm: None,
+            sdp_session_name: None,
+            extensions: None,
+            auth_attempts: None,
+            invite_challenge: None,
+            progress: None,
+            ring_ms: None,
+            call_outcome: None,
+            call_ms: None,
+        }
+    }
+}
