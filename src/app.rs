@@ -13,14 +13,14 @@ use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{self, ApiLimits, ApiState, CrowdSecKeys, ReadPool, Telemetry};
+use crate::api::{self, ApiLimits, ApiReader, ApiState, CrowdSecKeys, Telemetry};
 use crate::config::Config;
 use crate::p2p::{self, P2pConfig, P2pStats};
 use crate::pipeline::Pipeline;
 use crate::sinks::json_log::{self, JsonLogStats};
 use crate::sinks::syslog::{self, SyslogStats, SyslogTarget};
 use crate::sinks::webhook::{self, WebhookOptions, WebhookStats};
-use crate::store::{self, StoreStats, WriterOptions};
+use crate::store::{self, ReadPool, StoreStats, WriterOptions};
 use crate::transport::certs::{self, CertSource};
 use crate::transport::udp_drops::UdpDropMonitor;
 use crate::transport::{self, ConnectionCounters, ProbeHandler, StreamLimits};
@@ -151,6 +151,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let crowdsec_ban =
         api::parse_duration(&crowdsec_ban_duration).context("crowdsec_ban_duration")?;
 
+    // One pool of read connections for the API and the P2P node; it opens its first connection
+    // when first read, after the writer below has created and migrated the database.
+    let read_pool = ReadPool::new(db_file.clone());
     let p2p_config = if peer_to_peer {
         let key_file =
             p2p_key_file.unwrap_or_else(|| p2p::identity::key_path_for_database(&db_file));
@@ -172,7 +175,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             receive_only_from: p2p::parse_peer_ids(&p2p_receive_only_from)?,
             deny: p2p::parse_peer_ids(&p2p_deny)?,
             max_records_per_second: p2p_max_records_per_second,
-            db_file: db_file.clone(),
+            reader: read_pool.clone(),
         })
     } else {
         None
@@ -313,7 +316,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let api_server = match api_listener {
         Some(listener) => {
             let state = ApiState {
-                reader: ReadPool::new(db_file.clone()),
+                reader: ApiReader::new(read_pool.clone()),
                 telemetry: Telemetry {
                     pipeline: Some(pipeline.monitor()),
                     transport: Some(handler.shared_counters()),
