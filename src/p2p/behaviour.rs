@@ -1,10 +1,11 @@
 //! The libp2p behaviour of a node: gossipsub (push of new records), Kademlia and identify
+//! (discovery), request-response (catch-up), built from the names and limits in `protocol`.
+//! Every protocol name carries the network name, so separate communities (`--p2p-network`)
+//! never mix.
 #![allow(
     missing_docs,
     reason = "the NetworkBehaviour derive generates an event enum without documentation"
 )]
-//! (discovery), request-response (catch-up). Every protocol name carries the network name, so
-//! separate communities (`--p2p-network`) never mix.
 
 use std::time::Duration;
 

@@ -9,15 +9,19 @@ use libp2p::PeerId;
 use libp2p::identity::{Keypair, PublicKey};
 use uuid::Uuid;
 
+use super::protocol::{
+    MAX_CLOCK_SKEW, MAX_FIELD_BYTES, MAX_SIGNATURE_HEX_CHARS, PROTOCOL_VERSION, RecordBody,
+};
 use crate::event::{
     APP_NAME, BadActor, CollectedMethod, Credentials, Origin, PeerOrigin, Transport,
     format_timestamp, parse_timestamp,
 };
 use crate::sip::MessageKind;
 
-// The wire forms are named here too, where tools and tests have always found them.
-use super::protocol::{MAX_CLOCK_SKEW, MAX_FIELD_BYTES, MAX_SIGNATURE_HEX_CHARS, PROTOCOL_VERSION};
-pub use super::protocol::{MAX_RECORD_BYTES, MAX_SHARED_MESSAGE_BYTES, RecordBody, SignedRecord};
+// The signed record and its size limits are named here too, where tools, tests and the fuzz
+// target have always found them.
+pub use super::protocol::SignedRecord;
+pub(crate) use super::protocol::{MAX_RECORD_BYTES, MAX_SHARED_MESSAGE_BYTES};
 
 /// Why a record from the network was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
