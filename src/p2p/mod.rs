@@ -100,7 +100,8 @@ pub struct P2pConfig {
     pub receive_only_from: Vec<PeerId>,
     /// Peers whose records are refused and whose connections are closed.
     pub deny: Vec<PeerId>,
-    /// Records accepted per second from one author (twice that as a burst).
+    /// Records accepted per second from one author ([`protocol::RATE_BURST_SECONDS`] seconds'
+    /// worth at once).
     pub max_records_per_second: u32,
     /// The store's read pool: catch-up pages and contribution counts are read through it.
     pub reader: ReadPool,

@@ -21,7 +21,7 @@ use crate::p2p::protocol::{
 use crate::store::query;
 
 impl Node {
-    pub(super) fn send_ask(&mut self, swarm: &mut Swarm<Behaviour>, ask: Ask) {
+    pub(super) fn send_ask(&self, swarm: &mut Swarm<Behaviour>, ask: Ask) {
         let request = CatchUpRequest {
             since: window_start(self.config.retention, Timestamp::now()),
             after: ask.after,
