@@ -5,7 +5,7 @@
 //!
 //! Every response carries `Access-Control-Allow-Origin: *`, `X-Powered-By: SentryPeer` and
 //! `X-SentryPeer-Version`. Requests are GET (or HEAD) without a body; they run under a timeout
-//! and a global concurrency limit; queries use read-only connections on the blocking pool.
+//! and a global concurrency limit; queries use the store's shared read pool, on the blocking pool.
 
 mod auth;
 mod body;
@@ -40,7 +40,7 @@ use uuid::Uuid;
 pub use crowdsec::CrowdSecKeys;
 pub use error::ApiError;
 pub use metrics::install_recorder;
-pub use reader::ReadPool;
+pub use reader::ApiReader;
 pub use serve::{ServeLimits, serve};
 
 use crate::config::Secret;
@@ -117,7 +117,7 @@ pub struct Telemetry {
 #[derive(Debug)]
 pub struct ApiState {
     /// Read-only database access.
-    pub reader: ReadPool,
+    pub reader: ApiReader,
     /// Counters.
     pub telemetry: Telemetry,
     /// This node's id.

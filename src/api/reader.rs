@@ -1,10 +1,8 @@
-//! Read-only database connections for the API, used on tokio's blocking pool so queries never
-//! hold up the runtime, and never touch the writer's connection (WAL lets both run at once).
+//! The API's side of the store's read pool ([`crate::store::ReadPool`]): query errors as
+//! [`ApiError`], and response bodies streamed from a connection on the blocking pool.
 
 use std::io;
 use std::ops::ControlFlow;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -13,48 +11,18 @@ use rusqlite::Connection;
 use super::ApiError;
 use super::body::{ChunkWriter, streamed};
 use crate::store::query::{self, ListFilter, SeenRecord};
-use crate::store::{self, StoreError};
+use crate::store::{ReadPool, StoreError};
 
-/// Idle connections kept for reuse.
-const MAX_IDLE_CONNECTIONS: usize = 8;
-
-/// A small pool of read-only connections to one database file.
+/// Read-only database access for the handlers, on the pool `app` shares with the other readers.
 #[derive(Debug, Clone)]
-pub struct ReadPool {
-    inner: Arc<Inner>,
+pub struct ApiReader {
+    pool: ReadPool,
 }
 
-#[derive(Debug)]
-struct Inner {
-    path: PathBuf,
-    idle: Mutex<Vec<Connection>>,
-}
-
-impl ReadPool {
-    /// A pool for the database at `path` (which the writer has already created and migrated).
-    pub fn new(path: PathBuf) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                path,
-                idle: Mutex::new(Vec::new()),
-            }),
-        }
-    }
-
-    fn take(&self) -> Result<Connection, StoreError> {
-        let reused = self.inner.idle.lock().ok().and_then(|mut idle| idle.pop());
-        match reused {
-            Some(connection) => Ok(connection),
-            None => store::open_read_only(&self.inner.path),
-        }
-    }
-
-    fn give_back(&self, connection: Connection) {
-        if let Ok(mut idle) = self.inner.idle.lock()
-            && idle.len() < MAX_IDLE_CONNECTIONS
-        {
-            idle.push(connection);
-        }
+impl ApiReader {
+    /// Reads through `pool`.
+    pub fn new(pool: ReadPool) -> Self {
+        Self { pool }
     }
 
     /// Runs `query` with a connection on the blocking pool.
@@ -66,16 +34,10 @@ impl ReadPool {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let pool = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let connection = pool.take()?;
-            let result = query(&connection);
-            pool.give_back(connection);
-            result
+        self.pool.run(query).await.map_err(|error| match error {
+            StoreError::Task(reason) => ApiError::Task(reason),
+            other => ApiError::Store(other),
         })
-        .await
-        .map_err(|error| ApiError::Task(error.to_string()))?
-        .map_err(ApiError::from)
     }
 
     /// A 200 response whose body `produce` streams from a connection on the blocking pool.
@@ -83,12 +45,10 @@ impl ReadPool {
     where
         F: FnOnce(&Connection, &mut ChunkWriter) -> io::Result<()> + Send + 'static,
     {
-        let pool = self.clone();
+        let pool = self.pool.clone();
         streamed(StatusCode::OK, content_type, move |writer| {
-            let connection = pool.take().map_err(io::Error::other)?;
-            let result = produce(&connection, writer);
-            pool.give_back(connection);
-            result
+            pool.with_connection(|connection| produce(connection, writer))
+                .map_err(io::Error::other)?
         })
     }
 }

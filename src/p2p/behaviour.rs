@@ -1,10 +1,11 @@
 //! The libp2p behaviour of a node: gossipsub (push of new records), Kademlia and identify
+//! (discovery), request-response (catch-up), built from the names and limits in `protocol`.
+//! Every protocol name carries the network name, so separate communities (`--p2p-network`)
+//! never mix.
 #![allow(
     missing_docs,
     reason = "the NetworkBehaviour derive generates an event enum without documentation"
 )]
-//! (discovery), request-response (catch-up). Every protocol name carries the network name, so
-//! separate communities (`--p2p-network`) never mix.
 
 use std::time::Duration;
 
@@ -13,24 +14,13 @@ use libp2p::swarm::NetworkBehaviour;
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::{StreamProtocol, gossipsub, identify, kad, mdns, request_response};
 
+// `Protocols` is named here too, where tools and tests have always found it.
 use super::P2pError;
-use super::sync::{SyncRequest, SyncResponse};
-
-/// Largest gossipsub message: a batch of signed records.
-pub const MAX_GOSSIP_BYTES: usize = 256 * 1024;
-
-/// Largest batch of records we publish: well under [`MAX_GOSSIP_BYTES`]. libp2p-gossipsub
-/// (0.50.1) checks the size of its read buffer against the limit, not the size of the frame,
-/// and it reads 8 KiB at a time, so a frame within 8 KiB of the limit followed by the next one
-/// is refused by the receiver, which drops the stream; after five such drops the sender stops
-/// sending to that peer for the life of the connection. 16 KiB of room covers the 8 KiB read
-/// and the message's own envelope (source, sequence number, topic, signature).
-pub const MAX_BATCH_BYTES: usize = MAX_GOSSIP_BYTES - 16 * 1024;
-
-/// Messages queued for one peer before more are dropped (counted in `unsent_to_slow_peers`):
-/// at most about 8 MiB of batches per peer that reads too slowly, instead of gossipsub's default
-/// 5,000 messages (over a gigabyte of full batches).
-pub const PEER_SEND_QUEUE_MESSAGES: usize = 32;
+pub use super::protocol::Protocols;
+use super::protocol::{
+    CATCH_UP_REQUEST_TIMEOUT, CatchUpRequest, CatchUpResponse, MAX_GOSSIP_BYTES,
+    PEER_SEND_QUEUE_MESSAGES,
+};
 
 /// The node's protocols.
 #[derive(NetworkBehaviour)]
@@ -42,28 +32,9 @@ pub struct Behaviour {
     /// Exchanges listen addresses and the protocol version.
     pub identify: identify::Behaviour,
     /// Catch-up of the retention window.
-    pub sync: request_response::json::Behaviour<SyncRequest, SyncResponse>,
+    pub sync: request_response::json::Behaviour<CatchUpRequest, CatchUpResponse>,
     /// LAN discovery (`--p2p-mdns`), off unless asked for.
     pub mdns: Toggle<mdns::tokio::Behaviour>,
-}
-
-/// Protocol names of one network.
-#[derive(Debug, Clone)]
-pub struct Protocols {
-    /// Identify's protocol version string (`/sentrypeer/<network>/1`).
-    pub identify: String,
-    /// The gossipsub topic.
-    pub topic: gossipsub::IdentTopic,
-}
-
-impl Protocols {
-    /// Names for `network`.
-    pub fn new(network: &str) -> Self {
-        Self {
-            identify: format!("/sentrypeer/{network}/1"),
-            topic: gossipsub::IdentTopic::new(format!("sentrypeer/{network}/bad-actors/1")),
-        }
-    }
 }
 
 fn protocol(name: String) -> Result<StreamProtocol, P2pError> {
@@ -78,8 +49,9 @@ impl Behaviour {
     /// cannot start.
     pub fn new(key: &Keypair, network: &str, mdns: bool) -> Result<Self, P2pError> {
         let peer_id = key.public().to_peer_id();
+        let names = Protocols::new(network);
         let gossip_config = gossipsub::ConfigBuilder::default()
-            .protocol_id_prefix(format!("/sentrypeer/{network}/meshsub"))
+            .protocol_id_prefix(names.gossip_prefix)
             .heartbeat_interval(Duration::from_millis(500))
             .max_transmit_size(MAX_GOSSIP_BYTES)
             .connection_handler_queue_len(PEER_SEND_QUEUE_MESSAGES)
@@ -95,21 +67,19 @@ impl Behaviour {
         gossipsub
             .with_peer_score(gossipsub::PeerScoreParams::default(), score_thresholds())
             .map_err(P2pError::Network)?;
-        let mut kad_config = kad::Config::new(protocol(format!("/sentrypeer/{network}/kad/1"))?);
+        let mut kad_config = kad::Config::new(protocol(names.kademlia)?);
         kad_config.set_query_timeout(Duration::from_secs(30));
         let mut kademlia =
             kad::Behaviour::with_config(peer_id, kad::store::MemoryStore::new(peer_id), kad_config);
         kademlia.set_mode(Some(kad::Mode::Server));
-        let identify = identify::Behaviour::new(identify::Config::new(
-            Protocols::new(network).identify,
-            key.public(),
-        ));
+        let identify =
+            identify::Behaviour::new(identify::Config::new(names.identify, key.public()));
         let sync = request_response::json::Behaviour::new(
             [(
-                protocol(format!("/sentrypeer/{network}/sync/1"))?,
+                protocol(names.catch_up)?,
                 request_response::ProtocolSupport::Full,
             )],
-            request_response::Config::default().with_request_timeout(Duration::from_secs(30)),
+            request_response::Config::default().with_request_timeout(CATCH_UP_REQUEST_TIMEOUT),
         );
         let mdns = if mdns {
             Some(

@@ -6,19 +6,26 @@
 //!
 //! # Layout
 //!
-//! - `identity`: the persistent ed25519 key (PeerId).
-//! - `record`: the signed wire format and its validation.
-//! - `behaviour`: the libp2p protocols and their network-specific names.
-//! - `sync`: catch-up messages.
+//! - `protocol`: the wire protocol: version, protocol names, every message and every limit.
+//! - `record`: signing records and checking records from the network.
+//! - `inbound`: what becomes of a peer's record (the checks, dedup, per-author rate), as a plain
+//!   value.
+//! - `outbox`: our events gathered, signed and cut into batches, as a plain value.
+//! - `catch_up`: whom to ask for the window, whom to serve, what a page holds, as plain values.
 //! - `reciprocity`: who contributed, who may catch up, gossipsub application scores.
-//! - `node`: the event loop.
+//! - `identity`: the persistent ed25519 key (PeerId).
+//! - `behaviour`: the libp2p protocols, built from `protocol`'s names and limits.
+//! - `node`: the event loop, glue between the swarm and the plain values.
 
 pub mod behaviour;
+mod catch_up;
 pub mod identity;
+mod inbound;
 mod node;
+mod outbox;
+pub mod protocol;
 pub mod reciprocity;
 pub mod record;
-pub mod sync;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -29,7 +36,10 @@ use jiff::SignedDuration;
 use libp2p::identity::Keypair;
 use libp2p::{Multiaddr, PeerId};
 
-pub use node::{Batch, build_swarm, run};
+use crate::store::ReadPool;
+
+pub use node::{build_swarm, run};
+pub use protocol::Batch;
 
 /// Default `--p2p-listen-address`: the original's DHT port.
 pub const DEFAULT_LISTEN_ADDRESS: &str = "0.0.0.0:4222";
@@ -67,9 +77,9 @@ pub enum P2pError {
     },
 }
 
-/// Everything the node needs.
+/// What the node is configured with (everything but its key and the database).
 #[derive(Debug, Clone)]
-pub struct P2pConfig {
+pub struct P2pOptions {
     /// Separate communities never mix: protocol names carry this name.
     pub network: String,
     /// Where to listen.
@@ -78,8 +88,6 @@ pub struct P2pConfig {
     pub bootstrap: Vec<Multiaddr>,
     /// Find peers on the local network with mDNS.
     pub mdns: bool,
-    /// The node's identity.
-    pub key: Keypair,
     /// Records older than this are refused and not served; `None` keeps forever.
     pub retention: Option<SignedDuration>,
     /// Records a peer must have contributed before it gets catch-up.
@@ -90,10 +98,20 @@ pub struct P2pConfig {
     pub receive_only_from: Vec<PeerId>,
     /// Peers whose records are refused and whose connections are closed.
     pub deny: Vec<PeerId>,
-    /// Records accepted per second from one author (twice that as a burst).
+    /// Records accepted per second from one author ([`protocol::RATE_BURST_SECONDS`] seconds'
+    /// worth at once).
     pub max_records_per_second: u32,
-    /// The database, read for catch-up and contribution counts.
-    pub db_file: PathBuf,
+}
+
+/// Everything the node needs.
+#[derive(Debug, Clone)]
+pub struct P2pConfig {
+    /// Its options.
+    pub options: P2pOptions,
+    /// The node's identity.
+    pub key: Keypair,
+    /// The store's read pool: catch-up pages and contribution counts are read through it.
+    pub reader: ReadPool,
 }
 
 /// Parses `host:port` (IP or DNS name, TCP) or a multiaddr.

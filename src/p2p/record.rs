@@ -1,22 +1,5 @@
-//! The signed, versioned record a node shares for each bad actor it captured, and the checks
-//! every record from the network goes through before it may be stored.
-//!
-//! ```text
-//! SignedRecord { "body": "<RecordBody as compact JSON>", "signature": "<hex ed25519>" }
-//! RecordBody   { "v": 1, "network", "peer_id", the original's 13 fields (addresses as IP:port),
-//!                "request_uri_user", "message_kind",
-//!                optional: "attack_type", "auth_scheme", "auth_username", "auth_realm",
-//!                "auth_nonce", "auth_uri", "auth_response", "auth_algorithm", "auth_qop",
-//!                "auth_cnonce", "auth_nc", "from_user", "contact", "p_asserted_identity" }
-//! ```
-//!
-//! The optional keys are left out when empty. A record without `attack_type` (from a node that
-//! predates attack types) is still valid: its attack type and evidence are read from its
-//! `sip_message`. Nodes that predate them refuse records carrying the new keys (unknown fields).
-//!
-//! The signature covers the exact bytes of `body`, made with the key of the node whose PeerId is
-//! `body.peer_id` (the key is recovered from the PeerId, which embeds ed25519 public keys), so a
-//! record stays verifiable however many nodes pass it on.
+//! Signing this node's events into records and the checks every record from the network goes
+//! through before it may be stored (the wire forms and their limits are in `protocol`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,25 +7,21 @@ use std::sync::Arc;
 use jiff::{SignedDuration, Timestamp};
 use libp2p::PeerId;
 use libp2p::identity::{Keypair, PublicKey};
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::protocol::{
+    MAX_CLOCK_SKEW, MAX_FIELD_BYTES, MAX_SIGNATURE_HEX_CHARS, PROTOCOL_VERSION, RecordBody,
+};
 use crate::event::{
     APP_NAME, BadActor, CollectedMethod, Credentials, Origin, PeerOrigin, Transport,
     format_timestamp, parse_timestamp,
 };
 use crate::sip::MessageKind;
 
-/// Version of [`RecordBody`]; a record of another version is refused.
-pub const RECORD_VERSION: u8 = 1;
-/// Largest signed record accepted from the network.
-pub const MAX_RECORD_BYTES: usize = 8 * 1024;
-/// Raw SIP messages are shared up to this many bytes (the rest stays with the capturing node).
-pub const MAX_SHARED_MESSAGE_BYTES: usize = 4 * 1024;
-/// How far in the future a record's timestamp may be (clock skew between operators).
-const MAX_CLOCK_SKEW: SignedDuration = SignedDuration::from_secs(300);
-/// Longest called number, method and user agent accepted.
-const MAX_FIELD_BYTES: usize = 1024;
+// The signed record and its size limits are named here too, where tools, tests and the fuzz
+// target have always found them.
+pub use super::protocol::SignedRecord;
+pub(crate) use super::protocol::{MAX_RECORD_BYTES, MAX_SHARED_MESSAGE_BYTES};
 
 /// Why a record from the network was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -72,101 +51,6 @@ pub enum RecordError {
     /// Older than the retention window or in the future.
     #[error("timestamp outside the accepted window")]
     OutOfWindow,
-}
-
-/// What a node signs: one event as it captured it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RecordBody {
-    /// [`RECORD_VERSION`].
-    pub v: u8,
-    /// The `--p2p-network` it was shared on.
-    pub network: String,
-    /// The capturing node's PeerId.
-    pub peer_id: String,
-    /// Always `sentrypeer`.
-    pub app_name: String,
-    /// Version of the capturing program.
-    pub app_version: String,
-    /// UTC, `YYYY-MM-DD HH:MM:SS.nnnnnnnnn`.
-    pub event_timestamp: String,
-    /// UUID of the event.
-    pub event_uuid: String,
-    /// The capturing node's `created_by_node_id`.
-    pub created_by_node_id: String,
-    /// `passive` or `responsive`.
-    pub collected_method: String,
-    /// `UDP`, `TCP` or `TLS`.
-    pub transport_type: String,
-    /// `IP:port`.
-    pub source_ip: String,
-    /// `IP:port`.
-    pub destination_ip: String,
-    /// User part of the `To` URI.
-    pub called_number: String,
-    /// Request method.
-    pub sip_method: String,
-    /// `User-Agent`.
-    pub sip_user_agent: String,
-    /// The raw message, cut at [`MAX_SHARED_MESSAGE_BYTES`].
-    pub sip_message: String,
-    /// User part of the Request-URI.
-    pub request_uri_user: Option<String>,
-    /// `request`, `response`, `empty` or `malformed`.
-    pub message_kind: String,
-    /// What the event was after (a [`crate::sip::AttackType`] name); `None` in records from
-    /// nodes that predate attack types.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attack_type: Option<String>,
-    /// Credentials scheme.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth_scheme: Option<String>,
-    /// Account tried.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth_username: Option<String>,
-    /// Digest `realm`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth_realm: Option<String>,
-    /// Digest `nonce`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth_nonce: Option<String>,
-    /// Digest `uri`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth_uri: Option<String>,
-    /// Digest `response`, or a Basic token.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth_response: Option<String>,
-    /// Digest `algorithm`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth_algorithm: Option<String>,
-    /// Digest `qop`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth_qop: Option<String>,
-    /// Digest `cnonce`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth_cnonce: Option<String>,
-    /// Digest `nc`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth_nc: Option<String>,
-    /// User part of the `From` URI.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub from_user: Option<String>,
-    /// `Contact` value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub contact: Option<String>,
-    /// `P-Asserted-Identity` value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub p_asserted_identity: Option<String>,
-}
-
-/// A record with its signature, as it travels.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SignedRecord {
-    /// [`RecordBody`] as compact JSON: the exact bytes signed.
-    pub body: String,
-    /// Hex of the ed25519 signature over `body`.
-    pub signature: String,
 }
 
 impl SignedRecord {
@@ -210,7 +94,7 @@ impl SignedRecord {
         let signed: SignedRecord = serde_json::from_str(text).map_err(|error| malformed(&error))?;
         let body: RecordBody =
             serde_json::from_str(&signed.body).map_err(|error| malformed(&error))?;
-        if body.v != RECORD_VERSION {
+        if body.v != PROTOCOL_VERSION {
             return Err(RecordError::Version(body.v));
         }
         if body.network != network {
@@ -244,7 +128,7 @@ impl RecordBody {
             attack.credentials.as_ref().and_then(|c| field(c).clone())
         };
         Self {
-            v: RECORD_VERSION,
+            v: PROTOCOL_VERSION,
             network: network.to_owned(),
             peer_id: peer_id.to_base58(),
             app_name: json.app_name.to_owned(),
@@ -367,13 +251,13 @@ fn malformed(error: &serde_json::Error) -> RecordError {
     RecordError::Malformed(reason.chars().take(MAX_REASON_CHARS).collect())
 }
 
-/// Hex of a signature; longer texts than any signature are refused before decoding.
+/// Hex of a signature; texts longer than [`MAX_SIGNATURE_HEX_CHARS`] are refused before decoding.
 fn unhex(text: &str) -> Option<Vec<u8>> {
-    (text.len() <= 256)
+    (text.len() <= MAX_SIGNATURE_HEX_CHARS)
         .then(|| hex::decode(text).ok())
         .flatten()
 }
 
 mod attack;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -85,6 +85,9 @@ pub enum StoreError {
     /// An SQL statement on an open connection failed.
     #[error("sqlite error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// A read on the blocking pool did not finish (it panicked, or the runtime is stopping).
+    #[error("read task failed: {0}")]
+    Task(String),
 }
 
 /// A hint for errors that come from a file or directory this user cannot write.

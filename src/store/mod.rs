@@ -12,7 +12,9 @@
 //!   mean is documented there).
 //! - [`retention`]: deletes events older than the retention window, in small chunks, and the
 //!   aggregate rows whose events are all gone.
-//! - [`query`]: the read side the API calls, on a connection from [`open_read_only`].
+//! - [`query`]: the read side the API and the peer-to-peer node call, on a connection from
+//!   [`open_read_only`].
+//! - [`read_pool`]: the one pool of read connections, handed to the API and the node by `app`.
 //! - [`stats`]: the writer's counters, shared with health and metrics.
 //!
 //! # Connections
@@ -27,6 +29,7 @@ pub mod node_id;
 mod outage;
 mod ownership;
 pub mod query;
+pub mod read_pool;
 pub mod retention;
 pub mod schema;
 pub mod sidecar;
@@ -45,6 +48,7 @@ use rusqlite::{Connection, OpenFlags};
 use tracing::{debug, warn};
 
 pub use error::StoreError;
+pub use read_pool::ReadPool;
 pub use retention::{DEFAULT_RETENTION_DAYS, retention_cutoff, run_retention};
 pub use schema::{LATEST_VERSION, is_phone_number, migrate, schema_version};
 pub use stats::{StoreStats, StoreStatsSnapshot};

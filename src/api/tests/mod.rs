@@ -21,7 +21,7 @@ use tempfile::TempDir;
 use tower::ServiceExt;
 use uuid::Uuid;
 
-use super::{ApiLimits, ApiState, CrowdSecKeys, ReadPool, Telemetry, install_recorder, router};
+use super::{ApiLimits, ApiReader, ApiState, CrowdSecKeys, Telemetry, install_recorder, router};
 use crate::config::Secret;
 use crate::event::{Attack, BadActor, CollectedMethod, Origin, Transport, format_timestamp};
 use crate::sip::MessageKind;
@@ -65,7 +65,7 @@ impl Fixture {
 
     fn router_with(&self, token: Option<&str>, crowdsec_keys: Vec<&str>) -> Router {
         let state = ApiState {
-            reader: ReadPool::new(self.dir.path().join("sentrypeer.db")),
+            reader: ApiReader::new(store::ReadPool::new(self.dir.path().join("sentrypeer.db"))),
             telemetry: Telemetry {
                 pipeline: None,
                 transport: None,

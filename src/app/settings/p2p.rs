@@ -4,41 +4,23 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use jiff::SignedDuration;
-use libp2p::{Multiaddr, PeerId};
+use libp2p::Multiaddr;
 
 use crate::config::{Config, ConfigError};
-use crate::p2p;
+use crate::p2p::{self, P2pOptions};
 
 /// How long a new peer has to share records before gossipsub scores it down.
 const FREELOADER_GRACE: Duration = Duration::from_secs(600);
 /// Longest `p2p_network` name.
 const MAX_NETWORK_NAME: usize = 64;
 
-/// Everything the P2P node is started with but its key (loaded when the node starts).
+/// The P2P node's options and where its key is kept (loaded when the node starts).
 #[derive(Debug, Clone)]
 pub struct P2pSettings {
     /// The node's ed25519 key file.
     pub key_file: PathBuf,
-    /// Community name.
-    pub network: String,
-    /// Where to listen.
-    pub listen: Vec<Multiaddr>,
-    /// Whom to dial first.
-    pub bootstrap: Vec<Multiaddr>,
-    /// mDNS discovery on the local network.
-    pub mdns: bool,
-    /// Records older than this are refused and not served; `None` keeps forever.
-    pub retention: Option<SignedDuration>,
-    /// Records a peer must have contributed before it gets catch-up.
-    pub min_contribution: u64,
-    /// Time a new peer has to contribute before gossipsub scores it down.
-    pub freeloader_grace: Duration,
-    /// When not empty, only records authored by these peers are accepted.
-    pub receive_only_from: Vec<PeerId>,
-    /// Peers refused and disconnected.
-    pub deny: Vec<PeerId>,
-    /// Records accepted per second from one author.
-    pub max_records_per_second: u32,
+    /// Everything else the node is started with.
+    pub options: P2pOptions,
 }
 
 pub(super) fn settings(config: &Config) -> Result<P2pSettings, ConfigError> {
@@ -75,16 +57,18 @@ pub(super) fn settings(config: &Config) -> Result<P2pSettings, ConfigError> {
             .p2p_key_file
             .clone()
             .unwrap_or_else(|| p2p::identity::key_path_for_database(&config.db_file)),
-        network: network.clone(),
-        listen,
-        bootstrap,
-        mdns: config.p2p_mdns,
-        retention: (config.retention_days > 0)
-            .then(|| SignedDuration::from_hours(24 * i64::from(config.retention_days))),
-        min_contribution: config.p2p_min_contribution,
-        freeloader_grace: FREELOADER_GRACE,
-        receive_only_from,
-        deny,
-        max_records_per_second: config.p2p_max_records_per_second,
+        options: P2pOptions {
+            network: network.clone(),
+            listen,
+            bootstrap,
+            mdns: config.p2p_mdns,
+            retention: (config.retention_days > 0)
+                .then(|| SignedDuration::from_hours(24 * i64::from(config.retention_days))),
+            min_contribution: config.p2p_min_contribution,
+            freeloader_grace: FREELOADER_GRACE,
+            receive_only_from,
+            deny,
+            max_records_per_second: config.p2p_max_records_per_second,
+        },
     })
 }

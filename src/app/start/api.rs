@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 
 use super::Wiring;
-use crate::api::{self, ApiLimits, ApiState, CrowdSecKeys, ReadPool};
+use crate::api::{self, ApiLimits, ApiReader, ApiState, CrowdSecKeys};
 use crate::app::services::{Grace, Stage};
 
 /// Time requests in flight have to finish at shutdown.
@@ -25,7 +25,7 @@ pub(in crate::app) fn start(
         return Ok(());
     };
     let state = ApiState {
-        reader: ReadPool::new(wiring.settings.store.db_file.clone()),
+        reader: ApiReader::new(wiring.reader.clone()),
         telemetry: wiring.telemetry.clone(),
         node_id: wiring.node_id,
         started: Instant::now(),

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::services::Services;
 use super::settings::Settings;
 use crate::api::Telemetry;
-use crate::store::StoreStats;
+use crate::store::{ReadPool, StoreStats};
 
 /// What the services share while they start.
 pub(super) struct Wiring<'a> {
@@ -26,6 +26,10 @@ pub(super) struct Wiring<'a> {
     pub services: Services,
     /// This node's persistent id.
     pub node_id: Uuid,
+    /// Read-only database connections, for the API and the P2P node's catch-up. It opens its
+    /// first connection when first read, after the writer has created and migrated the
+    /// database.
+    pub reader: ReadPool,
     /// The counters of the parts started so far, for the API and the final summary.
     pub telemetry: Telemetry,
 }
@@ -41,6 +45,7 @@ impl<'a> Wiring<'a> {
             settings,
             services,
             node_id: database.node_id,
+            reader: ReadPool::new(settings.store.db_file.clone()),
             telemetry: Telemetry {
                 pipeline: None,
                 transport: None,

@@ -46,18 +46,9 @@ pub(in crate::app) fn start(
     let stats = Arc::new(P2pStats::default());
     let _ = stats.peer_id.set(peer_id.to_base58());
     let config = P2pConfig {
-        network: settings.network.clone(),
-        listen: settings.listen.clone(),
-        bootstrap: settings.bootstrap.clone(),
-        mdns: settings.mdns,
+        options: settings.options.clone(),
         key,
-        retention: settings.retention,
-        min_contribution: settings.min_contribution,
-        freeloader_grace: settings.freeloader_grace,
-        receive_only_from: settings.receive_only_from.clone(),
-        deny: settings.deny.clone(),
-        max_records_per_second: settings.max_records_per_second,
-        db_file: wiring.settings.store.db_file.clone(),
+        reader: wiring.reader.clone(),
     };
     let node_stats = Arc::clone(&stats);
     let pipeline = pipeline.clone();

@@ -1,8 +1,9 @@
 //! Reading a record's optional attack fields back into an [`Attack`], with the checks a record
 //! from the network goes through.
 
-use super::{MAX_FIELD_BYTES, RecordBody, RecordError};
+use super::RecordError;
 use crate::event::{Attack, Credentials};
+use crate::p2p::protocol::{MAX_FIELD_BYTES, RecordBody};
 use crate::sip::AttackType;
 
 impl RecordBody {

@@ -11,7 +11,8 @@ use crate::sip::{AttackType, MessageKind};
 
 const WEEK: Option<SignedDuration> = Some(SignedDuration::from_hours(7 * 24));
 
-fn event(at: Timestamp) -> BadActor {
+/// An event captured at `at` with every field filled (shared by the p2p unit tests).
+pub(crate) fn event(at: Timestamp) -> BadActor {
     BadActor {
         event_timestamp: at,
         event_uuid: Uuid::now_v7(),

@@ -1,6 +1,6 @@
 //! Store tests on temp-dir files and in-memory databases: migration from the original schema,
 //! the writer (column values, batching, shutdown flush, failing batches), the aggregate tables
-//! and their backfill, retention, and the read side (`query`). `bench` is an ignored
+//! and their backfill, retention, the read side (`query`) and the read pool. `bench` is an ignored
 //! measurement, not a test.
 
 mod aggregate;
@@ -12,6 +12,7 @@ mod query_events;
 mod query_matching;
 mod query_model;
 mod query_seen;
+mod read_pool;
 mod retention;
 mod writer;
 

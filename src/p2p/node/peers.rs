@@ -1,0 +1,120 @@
+//! Connections and discovery: denied peers are dropped, peers of another network too; new peers
+//! start their grace period and are asked for catch-up; Kademlia, identify and mDNS find more
+//! peers, dialled up to [`MAX_DIALLED_PEERS`]; bootstrap nodes are dialled again when alone.
+
+use libp2p::core::ConnectedPoint;
+use libp2p::{Multiaddr, PeerId, Swarm, identify};
+
+use super::{BOOTSTRAP_BACKOFF, Node};
+use crate::p2p::behaviour::Behaviour;
+use crate::p2p::protocol::MAX_DIALLED_PEERS;
+
+impl Node {
+    pub(super) fn bootstrap(&mut self, swarm: &mut Swarm<Behaviour>) {
+        for address in self.config.options.bootstrap.clone() {
+            if let Err(error) = swarm.dial(address.clone()) {
+                tracing::debug!(%address, %error, "cannot dial bootstrap node");
+            }
+        }
+        if !self.config.options.bootstrap.is_empty() {
+            tracing::debug!("bootstrapping");
+        }
+    }
+
+    fn count_connected(&self, swarm: &Swarm<Behaviour>) {
+        self.stats.connected_peers.store(
+            swarm.connected_peers().count() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
+    pub(super) fn on_connected(
+        &mut self,
+        swarm: &mut Swarm<Behaviour>,
+        peer: PeerId,
+        connections: u32,
+        endpoint: &ConnectedPoint,
+    ) {
+        if self.config.options.deny.contains(&peer) {
+            let _ = swarm.disconnect_peer_id(peer);
+            return;
+        }
+        self.count_connected(swarm);
+        self.bootstrap_backoff = BOOTSTRAP_BACKOFF.0;
+        self.contributions.connected(peer);
+        if endpoint.is_dialer() {
+            swarm
+                .behaviour_mut()
+                .kademlia
+                .add_address(&peer, endpoint.get_remote_address().clone());
+        }
+        tracing::info!(%peer, "peer connected");
+        if connections == 1
+            && let Some(ask) = self.catch_up.on_connected(peer)
+        {
+            self.send_ask(swarm, ask);
+        }
+    }
+
+    pub(super) fn on_disconnected(
+        &mut self,
+        swarm: &mut Swarm<Behaviour>,
+        peer: PeerId,
+        connections: u32,
+    ) {
+        self.count_connected(swarm);
+        if connections == 0 {
+            tracing::info!(%peer, "peer disconnected");
+            self.catch_up.on_disconnected(&peer);
+        }
+    }
+
+    pub(super) fn on_identified(
+        &mut self,
+        swarm: &mut Swarm<Behaviour>,
+        peer: PeerId,
+        info: identify::Info,
+    ) {
+        if info.protocol_version != self.protocols.identify {
+            tracing::debug!(%peer, version = %info.protocol_version, "peer of another network");
+            let _ = swarm.disconnect_peer_id(peer);
+            return;
+        }
+        for address in info.listen_addrs {
+            swarm.behaviour_mut().kademlia.add_address(&peer, address);
+        }
+        if swarm.behaviour().kademlia.iter_queries().next().is_none() {
+            let _ = swarm.behaviour_mut().kademlia.bootstrap();
+        }
+    }
+
+    pub(super) fn on_routing_updated(&mut self, swarm: &mut Swarm<Behaviour>, peer: PeerId) {
+        let connected = swarm.connected_peers().count() as u64;
+        if !swarm.is_connected(&peer)
+            && connected < MAX_DIALLED_PEERS
+            && !self.config.options.deny.contains(&peer)
+        {
+            let _ = swarm.dial(peer);
+        }
+    }
+
+    pub(super) fn on_discovered(
+        &mut self,
+        swarm: &mut Swarm<Behaviour>,
+        found: Vec<(PeerId, Multiaddr)>,
+    ) {
+        for (peer, address) in found {
+            if self.config.options.deny.contains(&peer) || peer == self.local_peer {
+                continue;
+            }
+            tracing::debug!(%peer, %address, "found on the LAN");
+            swarm
+                .behaviour_mut()
+                .kademlia
+                .add_address(&peer, address.clone());
+            if !swarm.is_connected(&peer) {
+                let _ = swarm.dial(address);
+            }
+        }
+    }
+}
