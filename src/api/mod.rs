@@ -4,8 +4,9 @@
 //! request-head timeout), tests drive it with `oneshot`.
 //!
 //! Every response carries `Access-Control-Allow-Origin: *`, `X-Powered-By: SentryPeer` and
-//! `X-SentryPeer-Version`. Requests are GET (or HEAD) without a body; they run under a timeout
-//! and a global concurrency limit; queries use read-only connections on the blocking pool.
+//! `X-SentryPeer-Version`. Requests are GET (or HEAD) without a body; any other method gets 405
+//! with `Allow`, body or not. Requests run under a timeout and a global concurrency limit; queries
+//! use read-only connections on the blocking pool.
 
 mod auth;
 mod body;
@@ -29,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::Request;
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use jiff::SignedDuration;
@@ -187,17 +188,24 @@ async fn add_common_headers(mut response: Response) -> Response {
     response
 }
 
-/// No route takes a body: refuse one rather than read it.
+/// No route takes a body: a `GET` or `HEAD` carrying one is refused rather than read. Any other
+/// method goes on to routing, which answers 405 (or 404) whether or not it carries a body, and
+/// never reads it.
 async fn reject_request_bodies(request: Request, next: Next) -> Result<Response, ApiError> {
-    let headers = request.headers();
+    let served_method = matches!(*request.method(), Method::GET | Method::HEAD);
+    if served_method && carries_body(request.headers()) {
+        return Err(ApiError::BodyNotAccepted);
+    }
+    Ok(next.run(request).await)
+}
+
+/// Whether the request head announces a body (a non-zero length, or any transfer coding).
+fn carries_body(headers: &HeaderMap) -> bool {
     let has_length = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|length| length.trim() != "0");
-    if has_length || headers.contains_key(header::TRANSFER_ENCODING) {
-        return Err(ApiError::BodyNotAccepted);
-    }
-    Ok(next.run(request).await)
+    has_length || headers.contains_key(header::TRANSFER_ENCODING)
 }
 
 #[cfg(test)]
