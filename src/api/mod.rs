@@ -14,6 +14,7 @@ mod crowdsec;
 mod error;
 mod events;
 mod feeds;
+mod header_case;
 mod health;
 mod ip_addresses;
 mod listings;

@@ -5,6 +5,7 @@ mod attack_types;
 mod compat;
 mod crowdsec;
 mod feeds;
+mod header_case;
 mod read_only;
 mod v1;
 
