@@ -9,7 +9,7 @@
 //! puts them on every response and title-cases every other name (`Content-Type`,
 //! `Content-Length`, `Date`), as the original's libmicrohttpd writes them.
 //!
-//! [`serve`]: super::serve
+//! [`serve`]: super::serve()
 
 use std::convert::Infallible;
 use std::io;
