@@ -5,11 +5,9 @@
 //! `X-Sentrypeer-Version`, and the only way to make it write a chosen spelling is a private
 //! response extension (its `HeaderCaseMap`), which hyper fills when it parses a message with
 //! `preserve_header_case` on. So [`original_spellings`] lets hyper parse, once at start and in
-//! memory, a request that carries the spellings, and keeps that request's extensions; [`serve`]
-//! puts them on every response and title-cases every other name (`Content-Type`,
-//! `Content-Length`, `Date`), as the original's libmicrohttpd writes them.
-//!
-//! [`serve`]: super::serve()
+//! memory, a request that carries the spellings, and keeps that request's extensions; the
+//! server loop (`serve.rs`) puts them on every response and title-cases every other name
+//! (`Content-Type`, `Content-Length`, `Date`), as the original's libmicrohttpd writes them.
 
 use std::convert::Infallible;
 use std::io;

@@ -22,9 +22,11 @@ mod metrics;
 mod numbers;
 mod original_list;
 mod params;
+mod placeholders;
 mod reader;
 mod serve;
 mod stats;
+mod value_counts;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -62,9 +64,18 @@ pub const DOCUMENTED_ROUTES: &[&str] = &[
     "/ip-addresses/ipset",
     "/numbers",
     "/numbers/{number}",
+    "/countries",
+    "/countries/:country",
+    "/countries/:country/:city",
+    "/user-agents",
+    "/user-agents/:user_agent",
+    "/sip-methods",
+    "/sip-methods/:sip_method",
     "/api/v1/health",
     "/api/v1/events",
     "/api/v1/stats",
+    "/api/v1/user-agents",
+    "/api/v1/sip-methods",
     "/api/v1/ip-addresses",
     "/api/v1/ip-addresses/{ip}",
     "/api/v1/numbers",
@@ -146,6 +157,8 @@ pub fn router(state: Arc<ApiState>, limits: ApiLimits) -> Router {
         .merge(listings::routes())
         .merge(events::routes())
         .merge(stats::routes())
+        .merge(value_counts::routes())
+        .merge(placeholders::routes())
         .merge(feeds::routes())
         .merge(metrics::routes())
         .route_layer(middleware::from_fn_with_state(

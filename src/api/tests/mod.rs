@@ -6,6 +6,7 @@ mod compat;
 mod crowdsec;
 mod feeds;
 mod header_case;
+mod placeholders;
 mod read_only;
 mod v1;
 
