@@ -12,6 +12,7 @@
 use std::convert::Infallible;
 use std::io;
 use std::sync::mpsc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Extensions, Request, Response};
@@ -23,20 +24,23 @@ use tokio::io::AsyncWriteExt;
 
 /// Header names written in exactly this case: the original's three on every response, and
 /// `WWW-Authenticate` as its RFC spells it (title case would give `Www-Authenticate`).
-pub(crate) const SPELLINGS: [&str; 4] = [
+const SPELLINGS: [&str; 4] = [
     "Access-Control-Allow-Origin",
     "X-Powered-By",
     "X-SentryPeer-Version",
     "WWW-Authenticate",
 ];
 
+/// How long hyper may take to parse the request in memory (it takes microseconds).
+const LEARNING_TIME_LIMIT: Duration = Duration::from_secs(5);
+
 /// Extensions that make hyper write [`SPELLINGS`] as spelled there. Empty (so those names are
-/// title-cased like the rest) if hyper would not parse the request, which is logged.
+/// title-cased like the rest) if hyper did not parse the request in time, which is logged.
 pub(crate) async fn original_spellings() -> Extensions {
     match learn_spellings().await {
         Ok(extensions) => extensions,
         Err(error) => {
-            tracing::error!(%error, "cannot set the original's header-name case; title case used");
+            tracing::error!(%error, "API header names cannot take the original's case; title case used");
             Extensions::new()
         }
     }
@@ -59,10 +63,13 @@ async fn learn_spellings() -> io::Result<Extensions> {
         let _ = sender.try_send(request.extensions().clone());
         async { Ok::<_, Infallible>(Response::new(Body::empty())) }
     });
-    http1::Builder::new()
+    let connection = http1::Builder::new()
         .preserve_header_case(true)
-        .serve_connection(TokioIo::new(server), keep_extensions)
+        .serve_connection(TokioIo::new(server), keep_extensions);
+    // `Connection: close` ends it after one answer; the limit only guards the daemon's start.
+    tokio::time::timeout(LEARNING_TIME_LIMIT, connection)
         .await
+        .map_err(io::Error::other)?
         .map_err(io::Error::other)?;
     drop(client);
     receiver
