@@ -11,6 +11,8 @@ use tokio::sync::mpsc;
 
 /// `Content-Type` of every JSON body, as the original sends it (no charset parameter).
 pub(crate) const JSON: &str = "application/json";
+/// `Content-Type` of the original's HTML bodies (no charset parameter, as it sends them).
+pub(crate) const HTML: &str = "text/html";
 /// `Content-Type` of the plain-text feeds.
 pub(crate) const TEXT: &str = "text/plain; charset=utf-8";
 /// Bytes gathered before a streamed chunk is sent.

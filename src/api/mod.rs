@@ -4,8 +4,9 @@
 //! request-head timeout), tests drive it with `oneshot`.
 //!
 //! Every response carries `Access-Control-Allow-Origin: *`, `X-Powered-By: SentryPeer` and
-//! `X-SentryPeer-Version`. Requests are GET (or HEAD) without a body; they run under a timeout
-//! and a global concurrency limit; queries use the store's shared read pool, on the blocking pool.
+//! `X-SentryPeer-Version`. Requests are GET (or HEAD) without a body; any other method gets 405
+//! with `Allow`, body or not. Requests run under a timeout and a global concurrency limit; queries
+//! use the store's shared read pool, on the blocking pool.
 
 mod auth;
 mod body;
@@ -13,6 +14,7 @@ mod crowdsec;
 mod error;
 mod events;
 mod feeds;
+mod header_case;
 mod health;
 mod ip_addresses;
 mod listings;
@@ -20,16 +22,18 @@ mod metrics;
 mod numbers;
 mod original_list;
 mod params;
+mod placeholders;
 mod reader;
 mod serve;
 mod stats;
+mod value_counts;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::Request;
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use jiff::SignedDuration;
@@ -59,9 +63,18 @@ pub const DOCUMENTED_ROUTES: &[&str] = &[
     "/ip-addresses/ipset",
     "/numbers",
     "/numbers/{number}",
+    "/countries",
+    "/countries/:country",
+    "/countries/:country/:city",
+    "/user-agents",
+    "/user-agents/:user_agent",
+    "/sip-methods",
+    "/sip-methods/:sip_method",
     "/api/v1/health",
     "/api/v1/events",
     "/api/v1/stats",
+    "/api/v1/user-agents",
+    "/api/v1/sip-methods",
     "/api/v1/ip-addresses",
     "/api/v1/ip-addresses/{ip}",
     "/api/v1/numbers",
@@ -143,6 +156,8 @@ pub fn router(state: Arc<ApiState>, limits: ApiLimits) -> Router {
         .merge(listings::routes())
         .merge(events::routes())
         .merge(stats::routes())
+        .merge(value_counts::routes())
+        .merge(placeholders::routes())
         .merge(feeds::routes())
         .merge(metrics::routes())
         .route_layer(middleware::from_fn_with_state(
@@ -186,17 +201,24 @@ async fn add_common_headers(mut response: Response) -> Response {
     response
 }
 
-/// No route takes a body: refuse one rather than read it.
+/// No route takes a body: a `GET` or `HEAD` carrying one is refused rather than read. Any other
+/// method goes on to routing, which answers 405 (or 404) whether or not it carries a body, and
+/// never reads it.
 async fn reject_request_bodies(request: Request, next: Next) -> Result<Response, ApiError> {
-    let headers = request.headers();
+    let served_method = matches!(*request.method(), Method::GET | Method::HEAD);
+    if served_method && carries_body(request.headers()) {
+        return Err(ApiError::BodyNotAccepted);
+    }
+    Ok(next.run(request).await)
+}
+
+/// Whether the request head announces a body (a non-zero length, or any transfer coding).
+fn carries_body(headers: &HeaderMap) -> bool {
     let has_length = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|length| length.trim() != "0");
-    if has_length || headers.contains_key(header::TRANSFER_ENCODING) {
-        return Err(ApiError::BodyNotAccepted);
-    }
-    Ok(next.run(request).await)
+    has_length || headers.contains_key(header::TRANSFER_ENCODING)
 }
 
 #[cfg(test)]

@@ -1,12 +1,14 @@
 //! Serves the API router over HTTP/1.1 with the limits `axum::serve` does not set: a cap on open
 //! connections (more wait in the kernel's backlog) and a time limit for each request head, so
-//! idle or slowloris clients cannot pile up; graceful shutdown on the daemon's token.
+//! idle or slowloris clients cannot pile up; graceful shutdown on the daemon's token. Header
+//! names go out in the original's case ([`super::header_case`]).
 
 use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::response::Response;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -14,6 +16,9 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tower::util::MapResponseLayer;
+
+use super::header_case::original_spellings;
 
 /// Limits of the HTTP server around the router.
 #[derive(Debug, Clone, Copy)]
@@ -45,6 +50,11 @@ pub async fn serve(
     limits: ServeLimits,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
+    let spellings = original_spellings().await;
+    let router = router.layer(MapResponseLayer::new(move |mut response: Response| {
+        response.extensions_mut().extend(spellings.clone());
+        response
+    }));
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let connections = TaskTracker::new();
     let mut backoff = Duration::from_millis(10);
@@ -81,6 +91,7 @@ pub async fn serve(
             let mut builder = http1::Builder::new();
             builder
                 .timer(TokioTimer::new())
+                .title_case_headers(true)
                 .header_read_timeout(limits.header_timeout);
             let mut connection = pin!(builder.serve_connection(TokioIo::new(stream), service));
             let mut stopping = pin!(shutdown.cancelled());

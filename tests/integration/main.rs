@@ -4,6 +4,7 @@
 mod harness;
 
 mod api;
+mod api_compat;
 mod bad_input;
 mod bouncer;
 mod calls;

@@ -5,6 +5,8 @@ mod attack_types;
 mod compat;
 mod crowdsec;
 mod feeds;
+mod header_case;
+mod placeholders;
 mod read_only;
 mod v1;
 

@@ -1,77 +1,21 @@
 //! Statistics: event counts by method, user agent, transport, message kind and attack type,
 //! source IPs per attack type, totals, and the most active source IPs and called numbers, all
-//! from one snapshot of the database.
+//! from one snapshot of the database; and one column's counts on its own ([`counts_of`]).
 
-use std::collections::HashMap;
+mod columns;
 
-use rusqlite::types::ValueRef;
+pub(in crate::store) use columns::counts_by_column;
+#[cfg(test)]
+pub(in crate::store) use columns::{ColumnCounts, count_columns, counts_of_within};
+pub use columns::{CountedColumn, counts_of};
+
 use rusqlite::{Connection, params};
 
 use super::seen::{count_ips, count_numbers, record};
-use super::{ListFilter, SeenRecord, as_i64, as_u64, text};
+use super::{ListFilter, SeenRecord, as_i64, as_u64};
 use crate::sip::AttackType;
 use crate::store::StoreError;
-
-/// The columns events are counted by, in [`Stats`] field order: without, then with `since`
-/// (`event_timestamp` index). One pass over `honey` counts all five: five `GROUP BY`s each read
-/// and sorted the whole table (10 s for a million events in the soak run; `bench/soak.sh`).
-const COUNTED_COLUMNS: [&str; 2] = [
-    "SELECT method, user_agent, transport_type, message_kind, attack_type FROM honey",
-    "SELECT method, user_agent, transport_type, message_kind, attack_type FROM honey
-     WHERE event_timestamp >= ?1",
-];
-
-/// The pair of statements counting events per value of `$column`, largest first, at most `?1`
-/// (or `?2` with `since` in `?1`). NULL and empty values are one group, reported as `''`.
-macro_rules! count_by_sql {
-    ($column:literal) => {
-        [
-            concat!(
-                "SELECT coalesce(",
-                $column,
-                ", '') AS value, COUNT(*) AS n FROM honey",
-                " GROUP BY value ORDER BY n DESC, value ASC LIMIT ?1"
-            ),
-            concat!(
-                "SELECT coalesce(",
-                $column,
-                ", '') AS value, COUNT(*) AS n FROM honey",
-                " WHERE event_timestamp >= ?1",
-                " GROUP BY value ORDER BY n DESC, value ASC LIMIT ?2"
-            ),
-        ]
-    };
-}
-
-/// Each counted column on its own, in [`COUNTED_COLUMNS`] order, for a column with more
-/// distinct values than [`COUNTS_IN_MEMORY_BUDGET`] allows: SQLite's sorter spills to disk.
-const COUNT_ONE_COLUMN: [[&str; 2]; 5] = [
-    count_by_sql!("method"),
-    count_by_sql!("user_agent"),
-    count_by_sql!("transport_type"),
-    count_by_sql!("message_kind"),
-    count_by_sql!("attack_type"),
-];
-
-/// Bytes one column's in-memory counts may hold (values plus [`COUNT_ENTRY_OVERHEAD`] each)
-/// before that column is counted by SQL instead. Methods and user agents are attacker-chosen
-/// text, so how many values there are and how long they are has no bound of our making.
-const COUNTS_IN_MEMORY_BUDGET: usize = 4 * 1024 * 1024;
-
-/// Approximate memory of one counted value besides its bytes: the hash table slot, the boxed
-/// slice's header and allocation rounding.
-const COUNT_ENTRY_OVERHEAD: usize = 64;
-
-/// Events per value of one column (the value's bytes as stored).
-type ValueCounts = HashMap<Box<[u8]>, u64>;
-
-/// One column's counts from the pass over the rows.
-pub(in crate::store) enum ColumnCounts {
-    /// Every value seen, with the bytes they take.
-    InMemory { counts: ValueCounts, bytes: usize },
-    /// Too many or too long values for [`COUNTS_IN_MEMORY_BUDGET`]: counted by SQL afterwards.
-    OverBudget,
-}
+use columns::{COUNTS_IN_MEMORY_BUDGET, sort_largest_first};
 
 /// Source IPs last seen at or after `?1` that sent each attack type (by their `attack_types`
 /// bits, in `AttackType::ALL` order).
@@ -207,117 +151,6 @@ fn count_events(conn: &Connection, since: Option<&str>) -> Result<u64, rusqlite:
     Ok(as_u64(count))
 }
 
-/// The `top` largest counts of each of the [`COUNTED_COLUMNS`], largest first, ties by value
-/// (NULL and empty text are one value, `""`): from one pass over the rows, and for any column
-/// whose values outgrow `budget` bytes, from a `GROUP BY` of its own.
-pub(in crate::store) fn counts_by_column(
-    conn: &Connection,
-    since: Option<&str>,
-    top: usize,
-    budget: usize,
-) -> Result<[Vec<CountBy>; 5], rusqlite::Error> {
-    let mut lists: [Vec<CountBy>; 5] = Default::default();
-    let columns = count_columns(conn, since, budget)?;
-    for (index, (column, list)) in columns.into_iter().zip(&mut lists).enumerate() {
-        *list = match column {
-            ColumnCounts::InMemory { counts, .. } => largest(counts, top),
-            ColumnCounts::OverBudget => count_by(conn, COUNT_ONE_COLUMN[index], since, top)?,
-        };
-    }
-    Ok(lists)
-}
-
-/// Events per value of each of the [`COUNTED_COLUMNS`], from one pass over the rows; a column
-/// stops being counted (and its memory is freed) once its values take more than `budget` bytes.
-pub(in crate::store) fn count_columns(
-    conn: &Connection,
-    since: Option<&str>,
-    budget: usize,
-) -> Result<[ColumnCounts; 5], rusqlite::Error> {
-    let mut columns: [ColumnCounts; 5] = std::array::from_fn(|_| ColumnCounts::InMemory {
-        counts: ValueCounts::new(),
-        bytes: 0,
-    });
-    let mut statement;
-    let mut rows = match since {
-        None => {
-            statement = conn.prepare_cached(COUNTED_COLUMNS[0])?;
-            statement.query([])?
-        }
-        Some(since) => {
-            statement = conn.prepare_cached(COUNTED_COLUMNS[1])?;
-            statement.query([since])?
-        }
-    };
-    while let Some(row) = rows.next()? {
-        for (index, column) in columns.iter_mut().enumerate() {
-            let ColumnCounts::InMemory { counts, bytes } = column else {
-                continue;
-            };
-            let value: &[u8] = match row.get_ref(index)? {
-                ValueRef::Text(value) | ValueRef::Blob(value) => value,
-                _ => b"",
-            };
-            if let Some(count) = counts.get_mut(value) {
-                *count += 1;
-                continue;
-            }
-            *bytes += value.len() + COUNT_ENTRY_OVERHEAD;
-            if *bytes > budget {
-                *column = ColumnCounts::OverBudget;
-            } else {
-                counts.insert(value.into(), 1);
-            }
-        }
-    }
-    Ok(columns)
-}
-
-/// Runs one of the [`COUNT_ONE_COLUMN`] pairs.
-fn count_by(
-    conn: &Connection,
-    sql: [&str; 2],
-    since: Option<&str>,
-    top: usize,
-) -> Result<Vec<CountBy>, rusqlite::Error> {
-    let row = |row: &rusqlite::Row<'_>| {
-        Ok(CountBy {
-            value: text(row, 0)?.unwrap_or_default(),
-            count: as_u64(row.get(1)?),
-        })
-    };
-    let limit = as_i64(top);
-    match since {
-        None => conn
-            .prepare_cached(sql[0])?
-            .query_map([limit], row)?
-            .collect(),
-        Some(since) => conn
-            .prepare_cached(sql[1])?
-            .query_map(params![since, limit], row)?
-            .collect(),
-    }
-}
-
-/// The `top` largest counts, largest first, ties by value.
-fn largest(counts: ValueCounts, top: usize) -> Vec<CountBy> {
-    let mut counts: Vec<CountBy> = counts
-        .into_iter()
-        .map(|(value, count)| CountBy {
-            value: String::from_utf8_lossy(&value).into_owned(),
-            count,
-        })
-        .collect();
-    sort_largest_first(&mut counts);
-    counts.truncate(top);
-    counts
-}
-
-/// Largest count first, ties by value (as the SQL fallback orders them).
-fn sort_largest_first(counts: &mut [CountBy]) {
-    counts.sort_unstable_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
-}
-
 /// Runs [`IPS_BY_ATTACK_TYPE`]: largest count first, ties by name, zero counts left out.
 fn ips_by_attack_type(
     conn: &Connection,
@@ -363,7 +196,6 @@ pub(in crate::store) fn all_statements() -> Vec<&'static str> {
         TOP_NUMBERS,
         IPS_BY_ATTACK_TYPE,
     ];
-    all.extend(COUNTED_COLUMNS);
-    all.extend(COUNT_ONE_COLUMN.concat());
+    all.extend(columns::all_statements());
     all
 }

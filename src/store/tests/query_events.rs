@@ -10,8 +10,8 @@ use super::{insert, memory_db, udp_invite};
 use crate::event::{BadActor, CollectedMethod, Origin, Transport};
 use crate::sip::MessageKind;
 use crate::store::query::{
-    self, CountBy, EventFilter, EventRow, OriginFilter, Stats, Totals, latest_event_timestamp,
-    recent_events, stats, summary,
+    self, CountBy, CountedColumn, EventFilter, EventRow, OriginFilter, Stats, Totals, counts_of,
+    latest_event_timestamp, recent_events, stats, summary,
 };
 
 /// `2024-01-01 00:00:0<second>.000000000`, as stored.
@@ -387,4 +387,48 @@ fn an_empty_database_has_empty_stats_and_no_latest_event() {
 fn latest_event_timestamp_is_the_newest() {
     let conn = fixture();
     assert_eq!(latest_event_timestamp(&conn).expect("latest"), Some(ts(5)));
+}
+
+#[test]
+fn one_column_is_counted_as_stats_counts_it() {
+    let mut conn = memory_db();
+    // 100 events from 40 user agents (agent-00 to agent-19 send 3, the others 2), three methods.
+    let events: Vec<BadActor> = (0..100u8)
+        .map(|i| BadActor {
+            sip_user_agent: format!("agent-{:02}", i % 40),
+            sip_method: ["REGISTER", "OPTIONS", "INVITE"][usize::from(i % 3)].to_owned(),
+            ..at(i % 10, "192.0.2.1")
+        })
+        .collect();
+    insert(&mut conn, &events);
+    for since in [None, Some(ts(5))] {
+        for top in [3, 100] {
+            let stats = stats(&conn, since.as_deref(), top).expect("stats");
+            for (column, expected) in [
+                (CountedColumn::Method, &stats.by_method),
+                (CountedColumn::UserAgent, &stats.by_user_agent),
+            ] {
+                assert_eq!(
+                    &counts_of(&conn, column, since.as_deref(), top).expect("counts"),
+                    expected,
+                    "{column:?}, since {since:?}, top {top}"
+                );
+                // Over a budget too small for any value: counted by SQL, same answer.
+                assert_eq!(
+                    &summary::counts_of_within(&conn, column, since.as_deref(), top, 0)
+                        .expect("by SQL"),
+                    expected,
+                    "{column:?} by SQL, since {since:?}, top {top}"
+                );
+            }
+        }
+    }
+    let all = counts_of(&conn, CountedColumn::UserAgent, None, 100).expect("counts");
+    assert_eq!(all.len(), 40);
+    assert_eq!(all[0], count("agent-00", 3));
+    assert_eq!(all[39], count("agent-39", 2));
+    assert_eq!(
+        counts_of(&memory_db(), CountedColumn::Method, None, 10).expect("empty"),
+        []
+    );
 }
