@@ -1,0 +1,69 @@
+//! Flags of the REST API and the CrowdSec decision stream, and how they merge over the file.
+
+use std::net::SocketAddr;
+
+use clap::Args;
+
+use super::merge::set_if_some;
+use crate::config::{Config, Secret};
+
+/// The REST API and the CrowdSec decision stream.
+#[derive(Debug, Args)]
+pub struct ApiFlags {
+    /// Enable RESTful API mode or use SENTRYPEER_API env
+    #[arg(short = 'a', long = "api")]
+    pub api: bool,
+
+    /// Set the REST API listen address (default '0.0.0.0:8082') or use SENTRYPEER_API_LISTEN_ADDRESS env
+    #[arg(
+        long = "api-listen-address",
+        env = "SENTRYPEER_API_LISTEN_ADDRESS",
+        value_name = "ADDR"
+    )]
+    pub api_listen_address: Option<SocketAddr>,
+
+    /// Bearer token the API requires on every route but /health-check or use SENTRYPEER_API_TOKEN env
+    #[arg(
+        long = "api-token",
+        env = "SENTRYPEER_API_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub api_token: Option<String>,
+
+    /// CrowdSec bouncer API key for /v1/decisions (repeatable, one per bouncer) or use SENTRYPEER_CROWDSEC_API_KEY env
+    #[arg(
+        long = "crowdsec-api-key",
+        env = "SENTRYPEER_CROWDSEC_API_KEY",
+        hide_env_values = true,
+        value_name = "KEY",
+        value_delimiter = ','
+    )]
+    pub crowdsec_api_key: Vec<String>,
+
+    /// How long a CrowdSec decision lasts after the IP was last seen (default 24h) or use SENTRYPEER_CROWDSEC_BAN_DURATION env
+    #[arg(
+        long = "crowdsec-ban-duration",
+        env = "SENTRYPEER_CROWDSEC_BAN_DURATION",
+        value_name = "DURATION"
+    )]
+    pub crowdsec_ban_duration: Option<String>,
+}
+
+impl ApiFlags {
+    /// Merges these flags and their boolean variables (`env_is_set`) over `config`.
+    pub(super) fn merge_into(self, config: &mut Config, env_is_set: &impl Fn(&str) -> bool) {
+        config.api |= self.api || env_is_set("SENTRYPEER_API");
+        set_if_some(&mut config.api_listen_address, self.api_listen_address);
+        set_if_some(
+            &mut config.crowdsec_ban_duration,
+            self.crowdsec_ban_duration,
+        );
+        if let Some(token) = self.api_token {
+            config.api_token = Some(Secret::new(token));
+        }
+        if !self.crowdsec_api_key.is_empty() {
+            config.crowdsec_api_key = self.crowdsec_api_key.into_iter().map(Secret::new).collect();
+        }
+    }
+}
