@@ -6,6 +6,7 @@
 //! - [`app`]: wiring: binds sockets, starts services, owns the shutdown order.
 //! - [`cli`] and [`config`]: flags, `SENTRYPEER_*` variables and the TOML file, merged.
 //! - [`shutdown`]: the one shutdown signal.
+//! - [`telemetry`]: the seam between what counts and `/api/v1/health` and `/metrics`.
 //! - [`event`]: [`event::BadActor`], the one record every consumer receives, and its JSON form.
 //! - [`sip`]: pure SIP handling (framing, parsing, credentials, attack classification,
 //!   personalities, the reply writer and the PBX state machine); no I/O.
@@ -34,5 +35,6 @@ pub mod shutdown;
 pub mod sinks;
 pub mod sip;
 pub mod store;
+pub mod telemetry;
 pub mod thread_priority;
 pub mod transport;
