@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{self, ApiLimits, ApiState, CrowdSecKeys, ReadPool, Telemetry};
+use crate::api::{self, ApiLimits, ApiState, CrowdSecKeys, ReadPool};
 use crate::config::Config;
 use crate::p2p::{self, P2pConfig, P2pStats};
 use crate::pipeline::Pipeline;
@@ -21,10 +21,11 @@ use crate::sinks::json_log::{self, JsonLogStats};
 use crate::sinks::syslog::{self, SyslogStats, SyslogTarget};
 use crate::sinks::webhook::{self, WebhookOptions, WebhookStats};
 use crate::store::{self, StoreStats, WriterOptions};
+use crate::telemetry::Count;
 use crate::transport::certs::{self, CertSource};
 use crate::transport::udp_drops::UdpDropMonitor;
 use crate::transport::{self, ConnectionCounters, ProbeHandler, StreamLimits};
-use crate::{node_id, shutdown};
+use crate::{node_id, shutdown, telemetry};
 
 /// How long a new peer has to share records before gossipsub scores it down.
 const P2P_FREELOADER_GRACE: Duration = Duration::from_secs(600);
@@ -314,21 +315,20 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         Some(listener) => {
             let state = ApiState {
                 reader: ReadPool::new(db_file.clone()),
-                telemetry: Telemetry {
-                    pipeline: Some(pipeline.monitor()),
-                    transport: Some(handler.shared_counters()),
-                    connections: Some(Arc::clone(&connection_counters)),
-                    store: Arc::clone(&store_stats),
-                    p2p: p2p_node.as_ref().map(|_| Arc::clone(&p2p_stats)),
-                    webhook: webhook.as_ref().map(|(_, stats)| Arc::clone(stats)),
-                    udp_drops: udp_drops.clone(),
-                },
+                // In the order they show in the health details.
+                telemetry: telemetry::Registry::default()
+                    .with(Some(Arc::new(pipeline.monitor())))
+                    .with(Some(Arc::clone(&store_stats)))
+                    .with(udp_drops.clone().map(Arc::new))
+                    .with(p2p_node.as_ref().map(|_| Arc::clone(&p2p_stats)))
+                    .with(webhook.as_ref().map(|(_, stats)| Arc::clone(stats)))
+                    .with(Some(handler.shared_counters()))
+                    .with(Some(Arc::clone(&connection_counters))),
                 node_id,
                 started: Instant::now(),
                 token: api_token,
                 crowdsec: CrowdSecKeys::new(crowdsec_api_key),
                 crowdsec_ban,
-                metrics: api::install_recorder(),
             };
             tracing::info!("listening for API on {}", listener.local_addr()?);
             let router = api::router(Arc::new(state), ApiLimits::default());
@@ -418,7 +418,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     }
     tracing::info!(
         received = stats.received.iter().sum::<u64>(),
-        stored = store_stats.snapshot().events_stored,
+        stored = store_stats.events_stored.count(),
         dropped = stats.consumers.iter().map(|c| c.dropped).sum::<u64>(),
         kernel_dropped = udp_drops.as_ref().and_then(UdpDropMonitor::dropped),
         "stopped"

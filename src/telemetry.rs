@@ -187,6 +187,20 @@ impl Readings {
         self.sample(name, help, Value::Histogram(histogram.totals()))
     }
 
+    /// Counters with no labels, each also in the health details under `section` (see
+    /// [`Reading::health_in`]).
+    pub fn counters_in(
+        &mut self,
+        section: &str,
+        help: &'static str,
+        counters: &[(&'static str, &AtomicU64)],
+    ) {
+        for (name, counter) in counters {
+            self.counter(name, help, counter.count())
+                .health_in(section, &[]);
+        }
+    }
+
     /// A value shown only in the health details, at `path`.
     pub fn health(&mut self, path: &[&str], value: impl Into<serde_json::Value>) {
         let path = path.iter().map(|key| (*key).to_owned()).collect();
@@ -231,6 +245,22 @@ impl Reading<'_> {
         let value = self.sample().value.to_json();
         self.readings.health(path, value);
         self
+    }
+
+    /// Also shows the value in the health details under `section`, at the key its metric name
+    /// gives (`sentrypeer_<section>_<key>`, less `_total`), then at `below`: the one naming rule
+    /// `/api/v1/health` and `/metrics` share, so such a counter is named once.
+    pub fn health_in(mut self, section: &str, below: &[&str]) -> Self {
+        let name = self.sample().name;
+        let key = name
+            .strip_prefix("sentrypeer_")
+            .and_then(|rest| rest.strip_prefix(section))
+            .and_then(|rest| rest.strip_prefix('_'))
+            .map(|rest| rest.strip_suffix("_total").unwrap_or(rest));
+        debug_assert!(key.is_some(), "{name} is not sentrypeer_{section}_<key>");
+        let mut path = vec![section, key.unwrap_or(name)];
+        path.extend_from_slice(below);
+        self.health(&path)
     }
 
     /// Leaves the sample out of `/metrics` when `shown` is false (it stays in health).

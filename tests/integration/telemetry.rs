@@ -81,8 +81,14 @@ fn exposition(api: SocketAddr) -> Exposition {
     exposition
 }
 
-fn assert_same(what: &str, seen: &BTreeSet<String>, expected: &[&str]) {
-    let expected: BTreeSet<String> = expected.iter().map(|s| (*s).to_owned()).collect();
+/// `base` and `more`.
+fn plus<S: Into<String>>(mut base: Vec<String>, more: impl IntoIterator<Item = S>) -> Vec<String> {
+    base.extend(more.into_iter().map(Into::into));
+    base
+}
+
+fn assert_same<S: AsRef<str>>(what: &str, seen: &BTreeSet<String>, expected: &[S]) {
+    let expected: BTreeSet<String> = expected.iter().map(|s| s.as_ref().to_owned()).collect();
     let missing: Vec<&String> = expected.difference(seen).collect();
     let extra: Vec<&String> = seen.difference(&expected).collect();
     assert!(
@@ -289,8 +295,8 @@ fn health_and_metrics_keep_their_shape_with_every_part_on() {
         &webhook,
     ]);
 
-    let mut expected_health = common_health();
-    expected_health.extend(
+    let mut expected_health = plus(
+        common_health(),
         [
             "events.kernel_dropped: number",
             "events.dropped_by_consumer.p2p: number",
@@ -298,27 +304,23 @@ fn health_and_metrics_keep_their_shape_with_every_part_on() {
             "p2p.peer_id: string",
             "p2p.dropped_by_peer: empty object",
             "p2p.received_from_peers: number",
-        ]
-        .map(str::to_owned),
+        ],
     );
     expected_health.extend(P2P_COUNTERS.map(|name| format!("p2p.{name}: number")));
     expected_health.extend(WEBHOOK_COUNTERS.map(|name| format!("webhook.{name}: number")));
-    let expected_health: Vec<&str> = expected_health.iter().map(String::as_str).collect();
     assert_same("health", &health, &expected_health);
 
-    let mut expected_series = common_series();
-    expected_series.extend(
+    let mut expected_series = plus(
+        common_series(),
         [
             "sentrypeer_events_dropped_total{consumer=\"p2p\"}",
             "sentrypeer_events_dropped_total{consumer=\"webhook\"}",
             "sentrypeer_udp_kernel_dropped_total",
-        ]
-        .map(str::to_owned),
+        ],
     );
     expected_series
         .extend(P2P_COUNTERS.map(|name| format!("sentrypeer_p2p_total{{counter=\"{name}\"}}")));
     expected_series.extend(WEBHOOK_COUNTERS.map(|name| format!("sentrypeer_webhook_{name}_total")));
-    let expected_series: Vec<&str> = expected_series.iter().map(String::as_str).collect();
     assert_same("metric series", &metrics.series, &expected_series);
 
     let mut expected_types = COMMON_TYPES.to_vec();
@@ -339,21 +341,17 @@ fn health_and_metrics_keep_their_shape_with_every_part_on() {
 fn parts_that_are_off_are_null_in_health_and_absent_from_metrics() {
     // No P2P, no webhook; the UDP socket's kernel drops are watched (Linux tells them).
     let (health, metrics) = shapes(&["-N"]);
-    let mut expected_health = common_health();
-    expected_health.extend(
+    let expected_health = plus(
+        common_health(),
         [
             "events.kernel_dropped: number",
             "p2p: null",
             "webhook: null",
-        ]
-        .map(str::to_owned),
+        ],
     );
-    let expected_health: Vec<&str> = expected_health.iter().map(String::as_str).collect();
     assert_same("health", &health, &expected_health);
 
-    let mut expected_series = common_series();
-    expected_series.push("sentrypeer_udp_kernel_dropped_total".to_owned());
-    let expected_series: Vec<&str> = expected_series.iter().map(String::as_str).collect();
+    let expected_series = plus(common_series(), ["sentrypeer_udp_kernel_dropped_total"]);
     assert_same("metric series", &metrics.series, &expected_series);
     let mut expected_types = COMMON_TYPES.to_vec();
     expected_types.push("sentrypeer_udp_kernel_dropped_total counter");
