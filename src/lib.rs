@@ -7,6 +7,7 @@
 //! - [`config`]: the TOML tree with every default, flags and `SENTRYPEER_*` variables merged
 //!   over it.
 //! - [`shutdown`]: the one shutdown signal.
+//! - [`telemetry`]: the seam between what counts and `/api/v1/health` and `/metrics`.
 //! - [`event`]: [`event::BadActor`], the one record every consumer receives, and its JSON form.
 //! - [`sip`]: pure SIP handling (framing, parsing, credentials, attack classification,
 //!   personalities, the reply writer and the PBX state machine); no I/O.
@@ -32,5 +33,6 @@ pub mod shutdown;
 pub mod sinks;
 pub mod sip;
 pub mod store;
+pub mod telemetry;
 pub mod thread_priority;
 pub mod transport;

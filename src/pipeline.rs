@@ -16,7 +16,8 @@ use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::event::BadActor;
+use crate::event::{BadActor, Transport};
+use crate::telemetry::{Readings, Report};
 
 /// How often at most a "queue full" warning is logged per consumer.
 const DROP_WARNING_INTERVAL: Duration = Duration::from_secs(10);
@@ -324,5 +325,42 @@ impl PipelineMonitor {
                 })
                 .collect(),
         }
+    }
+}
+
+impl Report for PipelineMonitor {
+    fn sections_when_off() -> &'static [&'static [&'static str]] {
+        &[
+            &["events", "received"],
+            &["events", "dropped"],
+            &["events", "dropped_by_consumer"],
+            &["p2p", "received_from_peers"],
+        ]
+    }
+
+    fn report(&self, out: &mut Readings) {
+        let stats = self.stats();
+        for (transport, received) in Transport::ALL.into_iter().zip(stats.received) {
+            out.counter(
+                "sentrypeer_events_received_total",
+                "Events captured, per transport.",
+                received,
+            )
+            .label("transport", transport.as_str())
+            .health(&["events", "received", transport.as_str()]);
+        }
+        out.health(&["events", "dropped"], stats.dropped());
+        // An object even before any consumer is added.
+        out.health(&["events", "dropped_by_consumer"], serde_json::Map::new());
+        for consumer in &stats.consumers {
+            out.counter(
+                "sentrypeer_events_dropped_total",
+                "Events a consumer never got (its queue was full, or it had stopped).",
+                consumer.dropped,
+            )
+            .label("consumer", consumer.name)
+            .health(&["events", "dropped_by_consumer", consumer.name]);
+        }
+        out.health(&["p2p", "received_from_peers"], stats.received_from_peers);
     }
 }

@@ -43,16 +43,12 @@ use uuid::Uuid;
 
 pub use crowdsec::CrowdSecKeys;
 pub use error::ApiError;
-pub use metrics::install_recorder;
 pub use reader::ApiReader;
 pub use serve::{ServeLimits, serve};
 
 use crate::config::Secret;
 use crate::event::APP_VERSION;
-use crate::pipeline::PipelineMonitor;
-use crate::sinks::webhook::WebhookStats;
-use crate::store::StoreStats;
-use crate::transport::{ConnectionCounters, TransportCounters};
+use crate::telemetry;
 
 /// Routes documented in `openapi.json` (a test checks both agree).
 pub const DOCUMENTED_ROUTES: &[&str] = &[
@@ -106,33 +102,14 @@ impl Default for ApiLimits {
     }
 }
 
-/// Counters the API reports (health details, stats, metrics). None of them keeps the capture
-/// pipeline open.
-#[derive(Debug, Clone)]
-pub struct Telemetry {
-    /// Events received and dropped per consumer.
-    pub pipeline: Option<PipelineMonitor>,
-    /// Replies sent, rate-limited, failed.
-    pub transport: Option<Arc<TransportCounters>>,
-    /// TCP/TLS connections open, refused over the per-source cap, timed out.
-    pub connections: Option<Arc<ConnectionCounters>>,
-    /// Events stored and failed.
-    pub store: Arc<StoreStats>,
-    /// Peer-to-peer counters, when `-p` is on.
-    pub p2p: Option<Arc<crate::p2p::P2pStats>>,
-    /// Webhook deliveries, when the webhook is on.
-    pub webhook: Option<Arc<WebhookStats>>,
-    /// Datagrams the kernel dropped on the UDP listener's socket, when listening.
-    pub udp_drops: Option<crate::transport::udp_drops::UdpDropMonitor>,
-}
-
 /// Everything the handlers share.
 #[derive(Debug)]
 pub struct ApiState {
     /// Read-only database access.
     pub reader: ApiReader,
-    /// Counters.
-    pub telemetry: Telemetry,
+    /// Every part that counts (health details, stats, metrics); none of them keeps the capture
+    /// pipeline open.
+    pub telemetry: telemetry::Registry,
     /// This node's id.
     pub node_id: Uuid,
     /// When the daemon started.
@@ -143,12 +120,11 @@ pub struct ApiState {
     pub crowdsec: CrowdSecKeys,
     /// How long a CrowdSec decision lasts after an IP was last seen.
     pub crowdsec_ban: SignedDuration,
-    /// Renders the Prometheus metrics.
-    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
 /// The whole API.
 pub fn router(state: Arc<ApiState>, limits: ApiLimits) -> Router {
+    let requests = Arc::new(metrics::RequestStats::default());
     let protected = Router::new()
         .merge(health::routes())
         .merge(ip_addresses::routes())
@@ -159,7 +135,7 @@ pub fn router(state: Arc<ApiState>, limits: ApiLimits) -> Router {
         .merge(value_counts::routes())
         .merge(placeholders::routes())
         .merge(feeds::routes())
-        .merge(metrics::routes())
+        .merge(metrics::routes(Arc::clone(&requests)))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             auth::require_bearer_token,
@@ -170,7 +146,10 @@ pub fn router(state: Arc<ApiState>, limits: ApiLimits) -> Router {
         .merge(crowdsec::routes(Arc::clone(&state)))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(middleware::from_fn(metrics::record_request))
+        .layer(middleware::from_fn_with_state(
+            requests,
+            metrics::record_request,
+        ))
         .layer(middleware::from_fn(reject_request_bodies))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

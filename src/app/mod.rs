@@ -14,16 +14,19 @@ mod services;
 pub mod settings;
 mod start;
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 pub use settings::Settings;
 
-use crate::api::Telemetry;
+use crate::pipeline::{PipelineMonitor, PipelineStats};
 use crate::shutdown;
+use crate::telemetry::Count;
 use crate::transport::udp_drops::UdpDropMonitor;
 use services::Services;
-use start::Wiring;
+use start::{Summary, Wiring};
 
 /// Runs the daemon until SIGINT/SIGTERM, until `shutdown` is cancelled, or until a service
 /// ends on its own.
@@ -45,7 +48,8 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     start::webhook::start(&mut wiring, &mut pipeline)?;
     let p2p_events = start::p2p::register(&mut wiring, &mut pipeline);
     let pipeline = pipeline.build();
-    wiring.telemetry.pipeline = Some(pipeline.monitor());
+    wiring.summary.pipeline = Some(pipeline.monitor());
+    wiring.report(Some(Arc::new(pipeline.monitor())));
 
     // Then what produces events and serves them.
     start::p2p::start(&mut wiring, &pipeline, p2p_events)?;
@@ -53,7 +57,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     start::api::start(&mut wiring, bound.api)?;
     let Wiring {
         mut services,
-        telemetry,
+        summary,
         ..
     } = wiring;
     // The last pipeline handle: dropped once capture and peers have stopped, so the
@@ -65,23 +69,20 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     tracing::info!(version = crate::event::APP_VERSION, "sentrypeer ready");
     services.wait().await;
     let stopped = services.stop().await;
-    log_summary(&telemetry);
+    log_summary(&summary);
     stopped
 }
 
 /// The last log line: what was received, stored and dropped since start.
-fn log_summary(telemetry: &Telemetry) {
-    let pipeline = telemetry.pipeline.as_ref().map(|monitor| monitor.stats());
+fn log_summary(summary: &Summary) {
+    let pipeline = summary.pipeline.as_ref().map(PipelineMonitor::stats);
     tracing::info!(
         received = pipeline
             .as_ref()
             .map_or(0, |stats| stats.received.iter().sum::<u64>()),
-        stored = telemetry.store.snapshot().events_stored,
-        dropped = pipeline.as_ref().map_or(0, |stats| stats.dropped()),
-        kernel_dropped = telemetry
-            .udp_drops
-            .as_ref()
-            .and_then(UdpDropMonitor::dropped),
+        stored = summary.store.events_stored.count(),
+        dropped = pipeline.as_ref().map_or(0, PipelineStats::dropped),
+        kernel_dropped = summary.udp_drops.as_ref().and_then(UdpDropMonitor::dropped),
         "stopped"
     );
 }

@@ -37,6 +37,7 @@ use libp2p::identity::Keypair;
 use libp2p::{Multiaddr, PeerId};
 
 use crate::store::ReadPool;
+use crate::telemetry::{Count, Readings, Report};
 
 pub use node::{build_swarm, run};
 pub use protocol::Batch;
@@ -230,33 +231,50 @@ impl P2pStats {
             .map(|counts| counts.clone())
             .unwrap_or_default()
     }
+}
 
-    /// Every counter by name, for health and metrics.
-    pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
-        let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
-        vec![
-            ("connected_peers", load(&self.connected_peers)),
-            ("published_records", load(&self.published_records)),
-            ("published_messages", load(&self.published_messages)),
-            ("published_bytes", load(&self.published_bytes)),
-            ("unpublished_records", load(&self.unpublished_records)),
-            ("unsent_to_slow_peers", load(&self.unsent_to_slow_peers)),
-            ("received_records", load(&self.received_records)),
-            ("accepted_records", load(&self.accepted_records)),
-            ("duplicate_records", load(&self.duplicate_records)),
-            ("rejected_signature", load(&self.rejected_signature)),
-            ("rejected_malformed", load(&self.rejected_malformed)),
-            ("rejected_window", load(&self.rejected_window)),
-            ("rejected_network", load(&self.rejected_network)),
-            ("rejected_denied", load(&self.rejected_denied)),
-            ("rate_limited", load(&self.rate_limited)),
-            ("catch_up_pages_served", load(&self.catch_up_pages_served)),
-            ("catch_up_refused", load(&self.catch_up_refused)),
-            (
-                "catch_up_refused_by_peers",
-                load(&self.catch_up_refused_by_peers),
-            ),
-        ]
+impl Report for P2pStats {
+    fn sections_when_off() -> &'static [&'static [&'static str]] {
+        &[&["p2p"]]
+    }
+
+    fn report(&self, out: &mut Readings) {
+        #[rustfmt::skip]
+        let counters = [
+            ("connected_peers", self.connected_peers.count()),
+            ("published_records", self.published_records.count()),
+            ("published_messages", self.published_messages.count()),
+            ("published_bytes", self.published_bytes.count()),
+            ("unpublished_records", self.unpublished_records.count()),
+            ("unsent_to_slow_peers", self.unsent_to_slow_peers.count()),
+            ("received_records", self.received_records.count()),
+            ("accepted_records", self.accepted_records.count()),
+            ("duplicate_records", self.duplicate_records.count()),
+            ("rejected_signature", self.rejected_signature.count()),
+            ("rejected_malformed", self.rejected_malformed.count()),
+            ("rejected_window", self.rejected_window.count()),
+            ("rejected_network", self.rejected_network.count()),
+            ("rejected_denied", self.rejected_denied.count()),
+            ("rate_limited", self.rate_limited.count()),
+            ("catch_up_pages_served", self.catch_up_pages_served.count()),
+            ("catch_up_refused", self.catch_up_refused.count()),
+            ("catch_up_refused_by_peers", self.catch_up_refused_by_peers.count()),
+        ];
+        for (name, count) in counters {
+            out.counter(
+                "sentrypeer_p2p_total",
+                "Peer-to-peer counters by name: records published, received, accepted and refused \
+                 by reason; catch-up.",
+                count,
+            )
+            .label("counter", name)
+            .health(&["p2p", name]);
+        }
+        out.health(&["p2p", "peer_id"], self.peer_id.get().cloned());
+        out.health(
+            &["p2p", "dropped_by_peer"],
+            serde_json::json!(self.dropped_by_peer()),
+        );
     }
 }
 

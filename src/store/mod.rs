@@ -51,7 +51,7 @@ pub use error::StoreError;
 pub use read_pool::ReadPool;
 pub use retention::{DEFAULT_RETENTION_DAYS, retention_cutoff, run_retention};
 pub use schema::{LATEST_VERSION, is_phone_number, migrate, schema_version};
-pub use stats::{StoreStats, StoreStatsSnapshot};
+pub use stats::StoreStats;
 pub use writer::{WriterOptions, run_writer, run_writer_in_background, spawn_writer};
 
 /// How long a statement waits for a lock held by another connection before failing with

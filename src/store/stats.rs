@@ -3,6 +3,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::telemetry::{Count, Histogram, Readings, Report};
+
 /// What the store writer has done since start-up. Shared as `Arc<StoreStats>`; every field only
 /// grows, except [`StoreStats::last_batch_micros`].
 #[derive(Debug, Default)]
@@ -19,38 +21,11 @@ pub struct StoreStats {
     pub last_batch_micros: AtomicU64,
     /// Rows deleted by retention.
     pub retention_deleted: AtomicU64,
-}
-
-/// A point-in-time copy of [`StoreStats`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct StoreStatsSnapshot {
-    /// See [`StoreStats::events_stored`].
-    pub events_stored: u64,
-    /// See [`StoreStats::events_failed`].
-    pub events_failed: u64,
-    /// See [`StoreStats::batches`].
-    pub batches: u64,
-    /// See [`StoreStats::batches_failed`].
-    pub batches_failed: u64,
-    /// See [`StoreStats::last_batch_micros`].
-    pub last_batch_micros: u64,
-    /// See [`StoreStats::retention_deleted`].
-    pub retention_deleted: u64,
+    /// How long committed batches took.
+    pub batch_duration: Histogram,
 }
 
 impl StoreStats {
-    /// Reads every counter (each one atomically; the set is not a single atomic snapshot).
-    pub fn snapshot(&self) -> StoreStatsSnapshot {
-        StoreStatsSnapshot {
-            events_stored: self.events_stored.load(Ordering::Relaxed),
-            events_failed: self.events_failed.load(Ordering::Relaxed),
-            batches: self.batches.load(Ordering::Relaxed),
-            batches_failed: self.batches_failed.load(Ordering::Relaxed),
-            last_batch_micros: self.last_batch_micros.load(Ordering::Relaxed),
-            retention_deleted: self.retention_deleted.load(Ordering::Relaxed),
-        }
-    }
-
     /// Counts a committed batch of `events` events that took `took`.
     pub(crate) fn record_batch(&self, events: usize, took: Duration) {
         self.events_stored
@@ -58,6 +33,7 @@ impl StoreStats {
         self.batches.fetch_add(1, Ordering::Relaxed);
         let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
         self.last_batch_micros.store(micros, Ordering::Relaxed);
+        self.batch_duration.observe(took);
     }
 
     /// Counts a dropped batch of `events` events.
@@ -70,6 +46,42 @@ impl StoreStats {
     /// Counts rows deleted by retention.
     pub(crate) fn record_retention(&self, deleted: u64) {
         self.retention_deleted.fetch_add(deleted, Ordering::Relaxed);
+    }
+}
+
+impl Report for StoreStats {
+    fn sections_when_off() -> &'static [&'static [&'static str]] {
+        &[&["events", "stored"], &["events", "store_failed"]]
+    }
+
+    fn report(&self, out: &mut Readings) {
+        const HELP: &str = "Store writer: events committed, events lost with a failed batch, \
+                            batches committed, rows deleted by retention.";
+        // Name, counter, and whether the health details show it (under `events`).
+        #[rustfmt::skip]
+        let counters = [
+            ("sentrypeer_events_stored_total", &self.events_stored, true),
+            ("sentrypeer_events_store_failed_total", &self.events_failed, true),
+            ("sentrypeer_store_batches_total", &self.batches, false),
+            ("sentrypeer_retention_deleted_total", &self.retention_deleted, false),
+        ];
+        for (name, counter, in_health) in counters {
+            let reading = out.counter(name, HELP, counter.count());
+            if in_health {
+                reading.health_in("events", &[]);
+            }
+        }
+        let last_batch = self.last_batch_micros.count() as f64 / 1_000_000.0;
+        out.gauge_float(
+            "sentrypeer_store_last_batch_seconds",
+            "How long the last batch took.",
+            last_batch,
+        );
+        out.histogram(
+            "sentrypeer_store_batch_duration_seconds",
+            "How long batches took.",
+            &self.batch_duration,
+        );
     }
 }
 

@@ -4,7 +4,6 @@
 
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::sync::mpsc::RecvTimeoutError;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -19,6 +18,7 @@ use super::{StoreError, StoreStats, connection_path, schema};
 use crate::event::{BadActor, Credentials, Origin, format_timestamp};
 use crate::pipeline::{EventQueue, event_bytes};
 use crate::sip::MessageKind;
+use crate::telemetry::Count;
 
 /// Largest batch per transaction by default. The writer never waits to fill a batch: it takes
 /// what is queued, so batches are small when traffic is light and grow under a flood, where
@@ -169,10 +169,9 @@ pub fn run_writer(
         retention.run_if_due(&conn, stats);
     }
     checkpoint(&conn);
-    let totals = stats.snapshot();
     info!(
-        stored = totals.events_stored,
-        failed = totals.events_failed,
+        stored = stats.events_stored.count(),
+        failed = stats.events_failed.count(),
         "store writer stopped"
     );
     Ok(())
@@ -190,13 +189,10 @@ fn write_batch(
     match outage.attempt(|| insert_events(conn, batch)) {
         Ok(()) => {
             outage.stored();
-            let elapsed = started.elapsed();
-            stats.record_batch(batch.len(), elapsed);
-            metrics::histogram!("sentrypeer_store_batch_duration_seconds")
-                .record(elapsed.as_secs_f64());
+            stats.record_batch(batch.len(), started.elapsed());
             debug!(
                 events = batch.len(),
-                stored_total = stats.events_stored.load(Ordering::Relaxed),
+                stored_total = stats.events_stored.count(),
                 "batch stored"
             );
         }

@@ -7,7 +7,9 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use super::report_per_transport;
 use crate::event::Transport;
+use crate::telemetry::{Count, Readings, Report};
 
 /// Live connections per source IP on one listener. An entry exists only while its source has a
 /// connection open, so the map never holds more entries than the listener's connection cap.
@@ -84,33 +86,23 @@ impl Drop for SourcePlace {
     }
 }
 
-/// Connection counters of the stream listeners, per transport (the UDP slot stays 0).
+/// Connection counters of the stream listeners, per transport in [`Transport::ALL`] order (the
+/// UDP slot stays 0).
 #[derive(Debug, Default)]
 pub struct ConnectionCounters {
-    open: [AtomicU64; 3],
-    accepted: [AtomicU64; 3],
-    over_source_cap: [AtomicU64; 3],
-    message_timeouts: [AtomicU64; 3],
-    idle_timeouts: [AtomicU64; 3],
-    handshake_timeouts: [AtomicU64; 3],
-}
-
-/// Snapshot of [`ConnectionCounters`], arrays in [`Transport::ALL`] order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConnectionStats {
     /// Connections open now (a gauge).
-    pub open: [u64; 3],
+    open: [AtomicU64; 3],
     /// Connections accepted and served since start-up.
-    pub accepted: [u64; 3],
+    accepted: [AtomicU64; 3],
     /// Connections closed at once because their source already had its cap of live ones.
-    pub over_source_cap: [u64; 3],
+    over_source_cap: [AtomicU64; 3],
     /// Connections closed because a message was not complete in time after its first byte
     /// (slowloris).
-    pub message_timeouts: [u64; 3],
+    message_timeouts: [AtomicU64; 3],
     /// Connections closed because they stayed silent too long.
-    pub idle_timeouts: [u64; 3],
+    idle_timeouts: [AtomicU64; 3],
     /// TLS connections whose handshake did not finish in time.
-    pub handshake_timeouts: [u64; 3],
+    handshake_timeouts: [AtomicU64; 3],
 }
 
 impl ConnectionCounters {
@@ -143,19 +135,34 @@ impl ConnectionCounters {
     pub(crate) fn handshake_timeout(&self, transport: Transport) {
         bump(&self.handshake_timeouts, transport);
     }
+}
 
-    /// Current values.
-    pub fn snapshot(&self) -> ConnectionStats {
-        let load =
-            |counters: &[AtomicU64; 3]| counters.each_ref().map(|c| c.load(Ordering::Relaxed));
-        ConnectionStats {
-            open: load(&self.open),
-            accepted: load(&self.accepted),
-            over_source_cap: load(&self.over_source_cap),
-            message_timeouts: load(&self.message_timeouts),
-            idle_timeouts: load(&self.idle_timeouts),
-            handshake_timeouts: load(&self.handshake_timeouts),
+impl Report for ConnectionCounters {
+    fn sections_when_off() -> &'static [&'static [&'static str]] {
+        &[&["connections"]]
+    }
+
+    fn report(&self, out: &mut Readings) {
+        const HELP: &str = "TCP/TLS connections: accepted, closed at once over the per-source \
+                            cap, closed on a slow message (slowloris), on silence, or on a slow \
+                            TLS handshake.";
+        // UDP has no connections: health shows its zeros, metrics leave it out.
+        let streams = |transport| transport != Transport::Udp;
+        for (transport, open) in Transport::ALL.into_iter().zip(self.open.count()) {
+            let label = transport.as_str();
+            out.gauge("sentrypeer_connections_open", "Connections open now.", open)
+                .label("transport", label)
+                .health_in("connections", &[label])
+                .in_metrics(streams(transport));
         }
+        #[rustfmt::skip]
+        report_per_transport(out, "connections", HELP, streams, &[
+            ("sentrypeer_connections_accepted_total", &self.accepted),
+            ("sentrypeer_connections_over_source_cap_total", &self.over_source_cap),
+            ("sentrypeer_connections_message_timeouts_total", &self.message_timeouts),
+            ("sentrypeer_connections_idle_timeouts_total", &self.idle_timeouts),
+            ("sentrypeer_connections_handshake_timeouts_total", &self.handshake_timeouts),
+        ]);
     }
 }
 
@@ -260,11 +267,10 @@ mod tests {
         let counters = Arc::new(ConnectionCounters::default());
         let one = counters.opened(Transport::Tcp);
         let two = counters.opened(Transport::Tls);
-        assert_eq!(counters.snapshot().open, [0, 1, 1]);
+        assert_eq!(counters.open.count(), [0, 1, 1]);
         drop(one);
         drop(two);
-        let stats = counters.snapshot();
-        assert_eq!(stats.open, [0, 0, 0]);
-        assert_eq!(stats.accepted, [0, 1, 1]);
+        assert_eq!(counters.open.count(), [0, 0, 0]);
+        assert_eq!(counters.accepted.count(), [0, 1, 1]);
     }
 }

@@ -10,9 +10,11 @@ use std::time::Instant;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use uuid::Uuid;
 
+use super::report_per_transport;
 use crate::event::{BadActor, Capture, CollectedMethod, Transport};
 use crate::pipeline::Pipeline;
 use crate::sip::{self, Inbound, Pbx, Personality, ReplyPlan, Timer};
+use crate::telemetry::{Count, Readings, Report};
 
 /// How big a reply may be for one message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,33 +27,25 @@ pub enum ReplyLimit {
     Unbounded,
 }
 
-/// Per-transport reply counters.
+/// Per-transport reply counters, arrays in [`Transport::ALL`] order.
 #[derive(Debug, Default)]
 pub struct TransportCounters {
-    replies_sent: [AtomicU64; 3],
-    replies_rate_limited: [AtomicU64; 3],
-    replies_failed: [AtomicU64; 3],
-    delayed_skipped: [AtomicU64; 3],
-    replies_by_status_class: [AtomicU64; 6],
-    requests_sent: AtomicU64,
+    /// Messages handed to the socket (replies and our own `BYE`s).
+    pub(crate) replies_sent: [AtomicU64; 3],
+    /// Replies not sent because the source exceeded its reply rate.
+    pub(crate) replies_rate_limited: [AtomicU64; 3],
+    /// Replies the socket refused (buffer full, peer gone).
+    pub(crate) replies_failed: [AtomicU64; 3],
+    /// Later sends (final responses, `BYE`s) not scheduled because too many were pending.
+    pub(crate) delayed_skipped: [AtomicU64; 3],
+    /// Responses sent, by status class: `[1xx, 2xx, 3xx, 4xx, 5xx, 6xx]`.
+    pub(crate) replies_by_status_class: [AtomicU64; 6],
+    /// Requests of ours sent (`BYE` ending an answered call).
+    pub(crate) requests_sent: AtomicU64,
 }
 
-/// Snapshot of [`TransportCounters`], arrays in [`Transport::ALL`] order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TransportStats {
-    /// Messages handed to the socket (replies and our own `BYE`s).
-    pub replies_sent: [u64; 3],
-    /// Replies not sent because the source exceeded its reply rate.
-    pub replies_rate_limited: [u64; 3],
-    /// Replies the socket refused (buffer full, peer gone).
-    pub replies_failed: [u64; 3],
-    /// Later sends (final responses, `BYE`s) not scheduled because too many were pending.
-    pub delayed_skipped: [u64; 3],
-    /// Responses sent, by status class: `[1xx, 2xx, 3xx, 4xx, 5xx, 6xx]`.
-    pub replies_by_status_class: [u64; 6],
-    /// Requests of ours sent (`BYE` ending an answered call).
-    pub requests_sent: u64,
-}
+/// Labels of [`TransportCounters::replies_by_status_class`].
+const STATUS_CLASSES: [&str; 6] = ["1xx", "2xx", "3xx", "4xx", "5xx", "6xx"];
 
 impl TransportCounters {
     /// Counts a message written to the socket: a response with its status, or a request of ours.
@@ -79,22 +73,43 @@ impl TransportCounters {
     pub fn reply_failed(&self, transport: Transport) {
         bump(&self.replies_failed, transport);
     }
+}
 
-    /// Current values.
-    pub fn snapshot(&self) -> TransportStats {
-        let load =
-            |counters: &[AtomicU64; 3]| counters.each_ref().map(|c| c.load(Ordering::Relaxed));
-        TransportStats {
-            replies_sent: load(&self.replies_sent),
-            replies_rate_limited: load(&self.replies_rate_limited),
-            replies_failed: load(&self.replies_failed),
-            delayed_skipped: load(&self.delayed_skipped),
-            replies_by_status_class: self
-                .replies_by_status_class
-                .each_ref()
-                .map(|c| c.load(Ordering::Relaxed)),
-            requests_sent: self.requests_sent.load(Ordering::Relaxed),
+impl Report for TransportCounters {
+    fn sections_when_off() -> &'static [&'static [&'static str]] {
+        &[&["replies"]]
+    }
+
+    fn report(&self, out: &mut Readings) {
+        const HELP: &str = "Replies per transport: handed to the socket (with our own BYEs), \
+                            not sent over the source's reply rate, refused by the socket, later \
+                            sends not scheduled because too many were pending.";
+        #[rustfmt::skip]
+        report_per_transport(out, "replies", HELP, |_| true, &[
+            ("sentrypeer_replies_sent_total", &self.replies_sent),
+            ("sentrypeer_replies_rate_limited_total", &self.replies_rate_limited),
+            ("sentrypeer_replies_failed_total", &self.replies_failed),
+            ("sentrypeer_replies_delayed_skipped_total", &self.delayed_skipped),
+        ]);
+        let by_class = STATUS_CLASSES
+            .into_iter()
+            .zip(self.replies_by_status_class.count());
+        for (class, sent) in by_class {
+            out.counter(
+                "sentrypeer_replies_by_status_total",
+                "Responses sent, by status class.",
+                sent,
+            )
+            .label("class", class)
+            .health(&["replies", "by_status_class", class]);
         }
+        let requests = self.requests_sent.count();
+        out.counter(
+            "sentrypeer_requests_sent_total",
+            "Requests of ours sent (BYE).",
+            requests,
+        )
+        .health(&["replies", "requests_sent"]);
     }
 }
 

@@ -14,10 +14,14 @@ pub mod udp;
 pub mod udp_drops;
 
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-pub use connections::{ConnectionCounters, ConnectionStats, raise_open_file_limit};
-pub use handler::{ProbeHandler, ReplyLimit, TransportCounters, TransportStats};
+pub use connections::{ConnectionCounters, raise_open_file_limit};
+pub use handler::{ProbeHandler, ReplyLimit, TransportCounters};
+
+use crate::event::Transport;
+use crate::telemetry::{Count, Readings};
 
 /// Kernel receive buffer requested for the UDP socket, so bursts wait in the kernel rather than
 /// being dropped while the listener is busy.
@@ -162,4 +166,25 @@ pub fn bind_udp_and_tcp(
         address,
         source: std::io::Error::other("no attempt made"),
     }))
+}
+
+/// Reports counters kept per transport (arrays in [`Transport::ALL`] order), each with a
+/// `transport` label, in the health details under `section` (the key its name gives, then the
+/// transport); `/metrics` shows the transports `in_metrics` accepts.
+fn report_per_transport(
+    out: &mut Readings,
+    section: &str,
+    help: &'static str,
+    in_metrics: impl Fn(Transport) -> bool,
+    counters: &[(&'static str, &[AtomicU64; 3])],
+) {
+    for (name, per_transport) in counters {
+        for (transport, count) in Transport::ALL.into_iter().zip(per_transport.count()) {
+            let label = transport.as_str();
+            out.counter(name, help, count)
+                .label("transport", label)
+                .health_in(section, &[label])
+                .in_metrics(in_metrics(transport));
+        }
+    }
 }

@@ -6,6 +6,8 @@
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::Arc;
 
+use crate::telemetry::{Readings, Report};
+
 /// The per-socket UDP tables of this process's network namespace.
 const UDP_TABLES: [&str; 2] = ["/proc/net/udp", "/proc/net/udp6"];
 
@@ -65,6 +67,28 @@ impl UdpDropMonitor {
     /// Datagrams dropped so far; `None` when the system does not tell.
     pub fn dropped(&self) -> Option<u64> {
         socket_drops(self.socket.as_ref())
+    }
+}
+
+impl Report for UdpDropMonitor {
+    fn sections_when_off() -> &'static [&'static [&'static str]] {
+        &[&["events", "kernel_dropped"]]
+    }
+
+    fn report(&self, out: &mut Readings) {
+        let health = ["events", "kernel_dropped"];
+        match self.dropped() {
+            Some(dropped) => {
+                out.counter(
+                    "sentrypeer_udp_kernel_dropped_total",
+                    "Datagrams the kernel dropped on the UDP socket (receive buffer full).",
+                    dropped,
+                )
+                .health(&health);
+            }
+            // The system does not tell: null in health, nothing in metrics.
+            None => out.health(&health, serde_json::Value::Null),
+        }
     }
 }
 

@@ -21,6 +21,7 @@ mod p2p;
 mod personality;
 mod privileges;
 mod storage;
+mod telemetry;
 mod throughput;
 mod tls;
 mod tools;

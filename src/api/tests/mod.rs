@@ -23,11 +23,17 @@ use tempfile::TempDir;
 use tower::ServiceExt;
 use uuid::Uuid;
 
-use super::{ApiLimits, ApiReader, ApiState, CrowdSecKeys, Telemetry, install_recorder, router};
+use super::{ApiLimits, ApiReader, ApiState, CrowdSecKeys, router};
 use crate::config::Secret;
 use crate::event::{Attack, BadActor, CollectedMethod, Origin, Transport, format_timestamp};
+use crate::p2p::P2pStats;
+use crate::pipeline::PipelineMonitor;
+use crate::sinks::webhook::WebhookStats;
 use crate::sip::MessageKind;
 use crate::store::{self, StoreStats};
+use crate::telemetry::Registry;
+use crate::transport::udp_drops::UdpDropMonitor;
+use crate::transport::{ConnectionCounters, TransportCounters};
 
 /// A database in a temp dir and a way to build routers on it.
 struct Fixture {
@@ -68,21 +74,20 @@ impl Fixture {
     fn router_with(&self, token: Option<&str>, crowdsec_keys: Vec<&str>) -> Router {
         let state = ApiState {
             reader: ApiReader::new(store::ReadPool::new(self.dir.path().join("sentrypeer.db"))),
-            telemetry: Telemetry {
-                pipeline: None,
-                transport: None,
-                connections: None,
-                store: Arc::new(StoreStats::default()),
-                p2p: None,
-                webhook: None,
-                udp_drops: None,
-            },
+            // Only the store counts; every other part is off.
+            telemetry: Registry::default()
+                .off::<PipelineMonitor>()
+                .with(Some(Arc::new(StoreStats::default())))
+                .off::<UdpDropMonitor>()
+                .off::<P2pStats>()
+                .off::<WebhookStats>()
+                .off::<TransportCounters>()
+                .off::<ConnectionCounters>(),
             node_id: Uuid::from_u128(42),
             started: Instant::now(),
             token: token.map(Secret::new),
             crowdsec: CrowdSecKeys::new(crowdsec_keys.into_iter().map(Secret::new).collect()),
             crowdsec_ban: SignedDuration::from_hours(24),
-            metrics: install_recorder(),
         };
         router(Arc::new(state), ApiLimits::default())
     }

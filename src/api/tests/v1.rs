@@ -208,6 +208,40 @@ async fn stats_and_health_details_count_what_was_stored() {
 }
 
 #[tokio::test]
+async fn health_details_show_null_for_every_part_that_is_off() {
+    // The fixture runs no pipeline, listener, P2P node or webhook: only the store counts.
+    let fixture = Fixture::empty();
+    let router = fixture.router();
+    let mut health = get(&router, "/api/v1/health").await.json();
+    for key in ["version", "node_id", "uptime_seconds"] {
+        assert!(health[key].is_string() || health[key].is_u64(), "{key}");
+        health[key] = serde_json::Value::Null;
+    }
+    assert_eq!(
+        health,
+        serde_json::json!({
+            "status": "OK",
+            "version": null,
+            "node_id": null,
+            "uptime_seconds": null,
+            "latest_event": null,
+            "events": {
+                "received": null,
+                "stored": 0,
+                "store_failed": 0,
+                "dropped": null,
+                "kernel_dropped": null,
+                "dropped_by_consumer": null,
+            },
+            "p2p": null,
+            "webhook": null,
+            "replies": null,
+            "connections": null,
+        })
+    );
+}
+
+#[tokio::test]
 async fn one_ip_and_one_number_in_v1_form() {
     let fixture = seeded();
     let router = fixture.router();

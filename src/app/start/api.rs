@@ -32,7 +32,6 @@ pub(in crate::app) fn start(
         token: settings.token.clone(),
         crowdsec: CrowdSecKeys::new(settings.crowdsec_keys.clone()),
         crowdsec_ban: settings.crowdsec_ban,
-        metrics: api::install_recorder(),
     };
     tracing::info!("listening for API on {}", listener.local_addr()?);
     let router = api::router(Arc::new(state), ApiLimits::default());

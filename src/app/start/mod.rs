@@ -15,8 +15,10 @@ use uuid::Uuid;
 
 use super::services::Services;
 use super::settings::Settings;
-use crate::api::Telemetry;
+use crate::pipeline::PipelineMonitor;
 use crate::store::{ReadPool, StoreStats};
+use crate::telemetry::{Registry, Report};
+use crate::transport::udp_drops::UdpDropMonitor;
 
 /// What the services share while they start.
 pub(super) struct Wiring<'a> {
@@ -30,8 +32,21 @@ pub(super) struct Wiring<'a> {
     /// first connection when first read, after the writer has created and migrated the
     /// database.
     pub reader: ReadPool,
-    /// The counters of the parts started so far, for the API and the final summary.
-    pub telemetry: Telemetry,
+    /// The counters of the parts started so far (and of those that are off), for the API.
+    pub telemetry: Registry,
+    /// What the last log line reports.
+    pub summary: Summary,
+}
+
+/// The counters the last log line reports: received, stored, dropped, dropped by the kernel.
+#[derive(Debug, Default)]
+pub(super) struct Summary {
+    /// The pipeline's counters.
+    pub pipeline: Option<PipelineMonitor>,
+    /// The store writer's counters.
+    pub store: Arc<StoreStats>,
+    /// Kernel drops on the UDP socket.
+    pub udp_drops: Option<UdpDropMonitor>,
 }
 
 impl<'a> Wiring<'a> {
@@ -46,15 +61,14 @@ impl<'a> Wiring<'a> {
             services,
             node_id: database.node_id,
             reader: ReadPool::new(settings.store.db_file.clone()),
-            telemetry: Telemetry {
-                pipeline: None,
-                transport: None,
-                connections: None,
-                store: Arc::new(StoreStats::default()),
-                p2p: None,
-                webhook: None,
-                udp_drops: None,
-            },
+            telemetry: Registry::default(),
+            summary: Summary::default(),
         }
+    }
+
+    /// Adds a part's counters to health and metrics: `Some` when it runs, `None` when it is
+    /// off (shown as `null` where it would be).
+    pub(super) fn report<R: Report + 'static>(&mut self, part: Option<Arc<R>>) {
+        self.telemetry = std::mem::take(&mut self.telemetry).with(part);
     }
 }

@@ -38,6 +38,7 @@ pub(in crate::app) fn start(
     events: Option<AsyncEventReceiver>,
 ) -> anyhow::Result<()> {
     let (Some(settings), Some(events)) = (&wiring.settings.p2p, events) else {
+        wiring.report::<P2pStats>(None);
         return Ok(());
     };
     let key = p2p::identity::load_or_create(&settings.key_file)?;
@@ -64,6 +65,6 @@ pub(in crate::app) fn start(
             })
         },
     )?;
-    wiring.telemetry.p2p = Some(stats);
+    wiring.report(Some(stats));
     Ok(())
 }

@@ -12,7 +12,7 @@ use super::Wiring;
 use crate::app::services::{Grace, Stage};
 use crate::pipeline::Pipeline;
 use crate::transport::udp_drops::UdpDropMonitor;
-use crate::transport::{self, ConnectionCounters, ProbeHandler};
+use crate::transport::{self, ConnectionCounters, ProbeHandler, TransportCounters};
 
 /// Time a listener has to stop once asked (it stops at its next turn; pending replies are
 /// cancelled).
@@ -35,6 +35,9 @@ pub(in crate::app) fn start(
     let settings = &wiring.settings.capture;
     let Some((udp, tcp)) = sip else {
         tracing::info!("SIP listeners disabled (-R)");
+        wiring.report::<UdpDropMonitor>(None);
+        wiring.report::<TransportCounters>(None);
+        wiring.report::<ConnectionCounters>(None);
         return Ok(());
     };
     let mut responder_key = [0u8; 16];
@@ -54,12 +57,14 @@ pub(in crate::app) fn start(
     let limits = settings.stream_limits;
     transport::raise_open_file_limit(1 + u64::from(tls.is_some()), limits.max_connections);
     let connections = Arc::new(ConnectionCounters::default());
-    wiring.telemetry.transport = Some(handler.shared_counters());
-    wiring.telemetry.connections = Some(Arc::clone(&connections));
     // Kernel drops on the UDP socket are the one loss the listener cannot count itself.
-    wiring.telemetry.udp_drops = UdpDropMonitor::new(&udp)
+    let udp_drops = UdpDropMonitor::new(&udp)
         .inspect_err(|error| tracing::warn!(%error, "cannot watch UDP kernel drops"))
         .ok();
+    wiring.summary.udp_drops.clone_from(&udp_drops);
+    wiring.report(udp_drops.map(Arc::new));
+    wiring.report(Some(handler.shared_counters()));
+    wiring.report(Some(Arc::clone(&connections)));
 
     tracing::info!("listening for UDP on {}", udp.local_addr()?);
     tracing::info!("listening for TCP on {}", tcp.local_addr()?);

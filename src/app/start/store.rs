@@ -52,7 +52,8 @@ pub(in crate::app) fn start(
         wiring.settings.event_queue_capacity,
         PeerRecords::Taken,
     );
-    let stats = Arc::clone(&wiring.telemetry.store);
+    let stats = Arc::clone(&wiring.summary.store);
+    wiring.report(Some(Arc::clone(&stats)));
     let options = settings.writer.clone();
     wiring.services.spawn_thread(
         "store-writer",

@@ -24,6 +24,7 @@ pub(in crate::app) fn start(
     pipeline: &mut PipelineBuilder,
 ) -> anyhow::Result<()> {
     let Some(settings) = &wiring.settings.webhook else {
+        wiring.report::<WebhookStats>(None);
         return Ok(());
     };
     let stats = Arc::new(WebhookStats::default());
@@ -44,6 +45,6 @@ pub(in crate::app) fn start(
                 Ok(())
             })
         })?;
-    wiring.telemetry.webhook = Some(stats);
+    wiring.report(Some(stats));
     Ok(())
 }

@@ -19,6 +19,7 @@ use super::{
 };
 use crate::event::BadActor;
 use crate::pipeline::AsyncEventReceiver;
+use crate::telemetry::Count;
 
 /// Largest response body read from the webhook (the rest is left unread).
 const MAX_RESPONSE_BYTES: usize = 64 * 1024;
@@ -207,12 +208,12 @@ impl Run {
                 break;
             }
         }
-        let stats = self.stats.snapshot();
+        let stats = &self.stats;
         tracing::info!(
-            delivered = stats.delivered,
-            failed = stats.failed,
-            retries = stats.retries,
-            skipped = stats.skipped,
+            delivered = stats.delivered.count(),
+            failed = stats.failed.count(),
+            retries = stats.retries.count(),
+            skipped = stats.skipped.count(),
             "webhook stopped"
         );
     }

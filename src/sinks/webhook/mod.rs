@@ -26,7 +26,7 @@ mod tests;
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use reqwest::Url;
@@ -36,6 +36,7 @@ pub use retry::RetryPolicy;
 
 use crate::config::Secret;
 use crate::pipeline::AsyncEventReceiver;
+use crate::telemetry::{Readings, Report};
 
 /// How long queued events may still be delivered once the pipeline has closed at shutdown.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -165,31 +166,22 @@ pub struct WebhookStats {
     pub token_requests: AtomicU64,
 }
 
-/// A copy of [`WebhookStats`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct WebhookSnapshot {
-    /// See [`WebhookStats::delivered`].
-    pub delivered: u64,
-    /// See [`WebhookStats::failed`].
-    pub failed: u64,
-    /// See [`WebhookStats::retries`].
-    pub retries: u64,
-    /// See [`WebhookStats::skipped`].
-    pub skipped: u64,
-    /// See [`WebhookStats::token_requests`].
-    pub token_requests: u64,
-}
+impl Report for WebhookStats {
+    fn sections_when_off() -> &'static [&'static [&'static str]] {
+        &[&["webhook"]]
+    }
 
-impl WebhookStats {
-    /// Current values.
-    pub fn snapshot(&self) -> WebhookSnapshot {
-        WebhookSnapshot {
-            delivered: self.delivered.load(Ordering::Relaxed),
-            failed: self.failed.load(Ordering::Relaxed),
-            retries: self.retries.load(Ordering::Relaxed),
-            skipped: self.skipped.load(Ordering::Relaxed),
-            token_requests: self.token_requests.load(Ordering::Relaxed),
-        }
+    fn report(&self, out: &mut Readings) {
+        const HELP: &str = "Webhook deliveries: events accepted, given up, requests retried, \
+                            events left out on purpose, OAuth2 token requests.";
+        #[rustfmt::skip]
+        out.counters_in("webhook", HELP, &[
+            ("sentrypeer_webhook_delivered_total", &self.delivered),
+            ("sentrypeer_webhook_failed_total", &self.failed),
+            ("sentrypeer_webhook_retries_total", &self.retries),
+            ("sentrypeer_webhook_skipped_total", &self.skipped),
+            ("sentrypeer_webhook_token_requests_total", &self.token_requests),
+        ]);
     }
 }
 

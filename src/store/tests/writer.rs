@@ -10,6 +10,7 @@ use super::{addr, temp_db, udp_invite};
 use crate::event::{BadActor, CollectedMethod, Origin, Transport};
 use crate::sip::MessageKind;
 use crate::store::{self, StoreError, StoreStats, WriterOptions, count_events, run_writer};
+use crate::telemetry::Count;
 
 /// Options that never prune (test timestamps are in the past).
 fn keep_all(batch_max: usize) -> WriterOptions {
@@ -80,8 +81,8 @@ fn every_column_is_stored_for_udp_ipv4_and_tcp_ipv6_events() {
         vec![udp.clone(), tcp.clone()],
         &keep_all(1000),
     );
-    assert_eq!(stats.snapshot().events_stored, 2);
-    assert_eq!(stats.snapshot().batches, 1);
+    assert_eq!(stats.events_stored.count(), 2);
+    assert_eq!(stats.batches.count(), 1);
 
     let rows = stored_rows(&store::open_read_only(&path).expect("reopen"));
     let node = "00000000-0000-0000-0000-000000001234";
@@ -186,9 +187,13 @@ fn queued_events_are_split_into_batches_of_batch_max() {
     let events = (0..2500)
         .map(|_| udp_invite("2024-01-01T00:00:00Z"))
         .collect();
-    let stats = write_all(store::open(&path).expect("open"), events, &keep_all(1000)).snapshot();
+    let stats = write_all(store::open(&path).expect("open"), events, &keep_all(1000));
     assert_eq!(
-        (stats.events_stored, stats.batches, stats.events_failed),
+        (
+            stats.events_stored.count(),
+            stats.batches.count(),
+            stats.events_failed.count()
+        ),
         (2500, 3, 0)
     );
     assert_eq!(
@@ -223,7 +228,7 @@ fn shutdown_flushes_everything_queued() {
         .expect("writer thread")
         .expect("writer ends cleanly");
 
-    assert_eq!(stats.snapshot().events_stored, 2500);
+    assert_eq!(stats.events_stored.count(), 2500);
     assert_eq!(count_events(&reader).expect("count"), 2500);
     assert_eq!(
         count_events(&store::open(&path).expect("reopen")).expect("count"),
@@ -249,10 +254,13 @@ fn failing_batch_is_counted_and_the_writer_goes_on() {
     };
     // batch_max 2: [ok, fail] is rolled back whole, [ok, ok] is stored.
     let events = vec![number("1"), number("fail"), number("2"), number("3")];
-    let stats = write_all(conn, events, &keep_all(2)).snapshot();
+    let stats = write_all(conn, events, &keep_all(2));
 
-    assert_eq!((stats.events_stored, stats.batches), (2, 1));
-    assert_eq!((stats.events_failed, stats.batches_failed), (2, 1));
+    assert_eq!((stats.events_stored.count(), stats.batches.count()), (2, 1));
+    assert_eq!(
+        (stats.events_failed.count(), stats.batches_failed.count()),
+        (2, 1)
+    );
     let conn = store::open(&path).expect("reopen");
     let mut stmt = conn
         .prepare("SELECT called_number FROM honey ORDER BY honey_id")

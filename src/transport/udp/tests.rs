@@ -8,6 +8,7 @@ use uuid::Uuid;
 use super::*;
 use crate::pipeline::Pipeline;
 use crate::sip::Personality;
+use crate::telemetry::Count;
 
 fn handler(ring_ms: u64) -> Arc<ProbeHandler> {
     let mut personality = Personality::builtin("generic").expect("built in");
@@ -92,9 +93,9 @@ async fn final_response_arrives_after_the_ring_time_within_the_size_limit() {
     assert!(replies.iter().all(|reply| reply.len() <= request.len()));
     shutdown.cancel();
     listener.await.expect("task").expect("clean stop");
-    let stats = handler.counters().snapshot();
-    assert_eq!(stats.replies_sent[0], 3);
-    assert_eq!(stats.replies_by_status_class, [2, 1, 0, 0, 0, 0]);
+    let counters = handler.counters();
+    assert_eq!(counters.replies_sent.count()[0], 3);
+    assert_eq!(counters.replies_by_status_class.count(), [2, 1, 0, 0, 0, 0]);
 }
 
 #[tokio::test]
@@ -106,7 +107,7 @@ async fn sends_over_the_pending_cap_are_skipped_and_counted_and_shutdown_ends_th
         receive(&client).await;
         receive(&client).await;
     }
-    assert_eq!(handler.counters().snapshot().delayed_skipped, [1, 0, 0]);
+    assert_eq!(handler.counters().delayed_skipped.count(), [1, 0, 0]);
     // Two calls ring for an hour: shutdown must not wait for them.
     shutdown.cancel();
     tokio::time::timeout(Duration::from_secs(5), listener)

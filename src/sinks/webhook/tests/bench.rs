@@ -33,7 +33,7 @@ async fn run_once(server: &TestServer, batch: usize) -> f64 {
     );
     task.await.expect("task");
     let took = started.elapsed();
-    assert_eq!(stats.snapshot().delivered, EVENTS as u64);
+    assert_eq!(stats.delivered.count(), EVENTS as u64);
     EVENTS as f64 / took.as_secs_f64()
 }
 

@@ -24,9 +24,10 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::fmt::MakeWriter;
 
-use super::{RetryPolicy, WebhookOptions, WebhookSnapshot, WebhookStats, start};
+use super::{RetryPolicy, WebhookOptions, WebhookStats, start};
 use crate::event::{Attack, BadActor, CollectedMethod, Origin, Transport};
 use crate::sip::{AttackType, MessageKind};
+use crate::telemetry::Count;
 
 /// Longest any wait in a test may take (virtual time on the paused clock).
 const WAIT: Duration = Duration::from_secs(4 * 3600);
@@ -235,14 +236,14 @@ impl Sink {
     }
 
     /// Closes the queue as the pipeline does at shutdown and waits for the task to end.
-    async fn finish(self) -> WebhookSnapshot {
+    async fn finish(self) -> Arc<WebhookStats> {
         drop(self.events);
         self.drain.cancel();
         tokio::time::timeout(WAIT, self.task)
             .await
             .expect("task ends")
             .expect("task did not panic");
-        self.stats.snapshot()
+        self.stats
     }
 }
 

@@ -72,7 +72,10 @@ async fn one_token_request_serves_many_events() {
     let numbers: Vec<String> = posts.iter().flat_map(Seen::numbers).collect();
     assert_eq!(numbers, ["1", "2", "3", "4", "5"]);
     let stats = sink.finish().await;
-    assert_eq!((stats.delivered, stats.token_requests), (5, 1));
+    assert_eq!(
+        (stats.delivered.count(), stats.token_requests.count()),
+        (5, 1)
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -109,7 +112,10 @@ async fn the_token_is_renewed_shortly_before_it_expires() {
         "renewed at 110 s of 120"
     );
     let stats = sink.finish().await;
-    assert_eq!((stats.delivered, stats.token_requests), (3, 2));
+    assert_eq!(
+        (stats.delivered.count(), stats.token_requests.count()),
+        (3, 2)
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -149,10 +155,10 @@ async fn a_401_fetches_one_new_token_then_succeeds() {
     let stats = sink.finish().await;
     assert_eq!(
         (
-            stats.delivered,
-            stats.failed,
-            stats.retries,
-            stats.token_requests
+            stats.delivered.count(),
+            stats.failed.count(),
+            stats.retries.count(),
+            stats.token_requests.count()
         ),
         (2, 0, 1, 2)
     );
@@ -182,7 +188,7 @@ async fn a_token_still_refused_after_the_refresh_is_retried_with_back_off_then_d
         "tok-1, tok-2, then tok-2 again after back-off"
     );
     assert!(posts[2].at - posts[1].at >= Duration::from_millis(500));
-    assert_eq!((stats.delivered, stats.failed), (0, 1));
+    assert_eq!((stats.delivered.count(), stats.failed.count()), (0, 1));
 }
 
 #[tokio::test(start_paused = true)]
@@ -206,7 +212,7 @@ async fn a_token_server_answering_garbage_is_a_clear_error_and_delivery_resumes(
     assert_eq!((tokens.len(), posts.len()), (4, 1));
     assert_eq!(posts[0].header("authorization"), Some("Bearer tok-4"));
     let stats = sink.finish().await;
-    assert_eq!((stats.delivered, stats.retries), (1, 3));
+    assert_eq!((stats.delivered.count(), stats.retries.count()), (1, 3));
     let text = logs.text();
     assert!(
         text.contains(r#"OAuth2 token response is not JSON with a string "access_token" (Syntax error at line 1 column 1; 24 bytes)"#),
@@ -237,7 +243,11 @@ async fn a_token_server_that_is_down_costs_the_events_not_the_daemon() {
     sink.send(event(1)).await;
     let stats = sink.finish().await;
     assert_eq!(
-        (stats.delivered, stats.failed, stats.token_requests),
+        (
+            stats.delivered.count(),
+            stats.failed.count(),
+            stats.token_requests.count()
+        ),
         (0, 1, 2)
     );
     assert!(server.received().is_empty(), "no POST without a token");
@@ -279,7 +289,7 @@ async fn secrets_never_reach_logs_or_debug_output() {
         server.next().await;
     }
     let stats = sink.finish().await;
-    assert_eq!(stats.delivered, 1);
+    assert_eq!(stats.delivered.count(), 1);
     let text = logs.text();
     assert!(text.contains("OAuth2 token server answered 400"), "{text}");
     assert!(text.contains("webhook answered 500"), "{text}");

@@ -1,0 +1,359 @@
+//! The shape of `/api/v1/health` and `/metrics` as operators' dashboards and alerts read them:
+//! every key of the health JSON (with `null` for the parts that are off) and every metric name,
+//! type and label, pinned from the real daemon, values left out.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+
+use crate::api::curl;
+use crate::harness::{Daemon, options, udp_client};
+
+/// Every leaf of a JSON value as `path: kind` (objects and arrays that are empty are leaves).
+fn leaves(value: &serde_json::Value, path: &str, out: &mut BTreeSet<String>) {
+    let kind = match value {
+        serde_json::Value::Object(map) if !map.is_empty() => {
+            for (key, child) in map {
+                let child_path = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                leaves(child, &child_path, out);
+            }
+            return;
+        }
+        serde_json::Value::Object(_) => "empty object",
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "bool",
+        serde_json::Value::Number(_) => "number",
+        serde_json::Value::String(_) => "string",
+        serde_json::Value::Array(_) => "array",
+    };
+    out.insert(format!("{path}: {kind}"));
+}
+
+fn health_leaves(api: SocketAddr) -> BTreeSet<String> {
+    let answer = curl(api, "/api/v1/health", &[]);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let health: serde_json::Value = serde_json::from_str(&answer.body).expect("health JSON");
+    let mut out = BTreeSet::new();
+    leaves(&health, "", &mut out);
+    out
+}
+
+/// The series of a Prometheus text page without their values; bucket series without their `le`
+/// (their bounds are checked apart); and the `# TYPE` lines.
+struct Exposition {
+    series: BTreeSet<String>,
+    types: BTreeSet<String>,
+    bucket_bounds: BTreeSet<String>,
+}
+
+fn exposition(api: SocketAddr) -> Exposition {
+    let answer = curl(api, "/metrics", &[]);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let mut exposition = Exposition {
+        series: BTreeSet::new(),
+        types: BTreeSet::new(),
+        bucket_bounds: BTreeSet::new(),
+    };
+    for line in answer.body.lines().filter(|line| !line.trim().is_empty()) {
+        if let Some(declared) = line.strip_prefix("# TYPE ") {
+            exposition.types.insert(declared.to_owned());
+            continue;
+        }
+        if line.starts_with('#') {
+            continue;
+        }
+        let (series, _value) = line.rsplit_once(' ').expect("series and value");
+        let series = match series.split_once("le=\"") {
+            Some((head, rest)) => {
+                let (bound, tail) = rest.split_once('"').expect("closing quote");
+                exposition.bucket_bounds.insert(bound.to_owned());
+                format!("{head}{}", tail.trim_start_matches(','))
+                    .replace(",}", "}")
+                    .replace("{}", "")
+            }
+            None => series.to_owned(),
+        };
+        exposition.series.insert(series);
+    }
+    exposition
+}
+
+/// `base` and `more`.
+fn plus<S: Into<String>>(mut base: Vec<String>, more: impl IntoIterator<Item = S>) -> Vec<String> {
+    base.extend(more.into_iter().map(Into::into));
+    base
+}
+
+fn assert_same<S: AsRef<str>>(what: &str, seen: &BTreeSet<String>, expected: &[S]) {
+    let expected: BTreeSet<String> = expected.iter().map(|s| s.as_ref().to_owned()).collect();
+    let missing: Vec<&String> = expected.difference(seen).collect();
+    let extra: Vec<&String> = seen.difference(&expected).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "{what}: missing {missing:#?}\nunexpected {extra:#?}"
+    );
+}
+
+const TRANSPORTS: [&str; 3] = ["UDP", "TCP", "TLS"];
+
+/// Health leaves that are there whatever is on.
+fn common_health() -> Vec<String> {
+    let mut keys: Vec<String> = [
+        "status: string",
+        "version: string",
+        "node_id: string",
+        "uptime_seconds: number",
+        "latest_event: string",
+        "events.stored: number",
+        "events.store_failed: number",
+        "events.dropped: number",
+        "events.dropped_by_consumer.store: number",
+        "events.dropped_by_consumer.json_log: number",
+        "replies.by_status_class.1xx: number",
+        "replies.by_status_class.2xx: number",
+        "replies.by_status_class.3xx: number",
+        "replies.by_status_class.4xx: number",
+        "replies.by_status_class.5xx: number",
+        "replies.by_status_class.6xx: number",
+        "replies.requests_sent: number",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    for transport in TRANSPORTS {
+        keys.push(format!("events.received.{transport}: number"));
+        for counter in ["sent", "rate_limited", "failed", "delayed_skipped"] {
+            keys.push(format!("replies.{counter}.{transport}: number"));
+        }
+        for counter in [
+            "open",
+            "accepted",
+            "over_source_cap",
+            "message_timeouts",
+            "idle_timeouts",
+            "handshake_timeouts",
+        ] {
+            keys.push(format!("connections.{counter}.{transport}: number"));
+        }
+    }
+    keys
+}
+
+const P2P_COUNTERS: [&str; 18] = [
+    "connected_peers",
+    "published_records",
+    "published_messages",
+    "published_bytes",
+    "unpublished_records",
+    "unsent_to_slow_peers",
+    "received_records",
+    "accepted_records",
+    "duplicate_records",
+    "rejected_signature",
+    "rejected_malformed",
+    "rejected_window",
+    "rejected_network",
+    "rejected_denied",
+    "rate_limited",
+    "catch_up_pages_served",
+    "catch_up_refused",
+    "catch_up_refused_by_peers",
+];
+
+const WEBHOOK_COUNTERS: [&str; 5] = [
+    "delivered",
+    "failed",
+    "retries",
+    "skipped",
+    "token_requests",
+];
+
+/// Metric series that are there whatever is on (after one stored event and one health request).
+fn common_series() -> Vec<String> {
+    let mut series: Vec<String> = [
+        "sentrypeer_events_dropped_total{consumer=\"store\"}",
+        "sentrypeer_events_dropped_total{consumer=\"json_log\"}",
+        "sentrypeer_events_stored_total",
+        "sentrypeer_events_store_failed_total",
+        "sentrypeer_store_batches_total",
+        "sentrypeer_store_last_batch_seconds",
+        "sentrypeer_retention_deleted_total",
+        "sentrypeer_store_batch_duration_seconds_bucket",
+        "sentrypeer_store_batch_duration_seconds_sum",
+        "sentrypeer_store_batch_duration_seconds_count",
+        "sentrypeer_requests_sent_total",
+        "sentrypeer_api_requests_total{route=\"/api/v1/health\",status=\"200\"}",
+        "sentrypeer_api_request_duration_seconds_bucket{route=\"/api/v1/health\"}",
+        "sentrypeer_api_request_duration_seconds_sum{route=\"/api/v1/health\"}",
+        "sentrypeer_api_request_duration_seconds_count{route=\"/api/v1/health\"}",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    for class in ["1xx", "2xx", "3xx", "4xx", "5xx", "6xx"] {
+        series.push(format!(
+            "sentrypeer_replies_by_status_total{{class=\"{class}\"}}"
+        ));
+    }
+    for transport in TRANSPORTS {
+        series.push(format!(
+            "sentrypeer_events_received_total{{transport=\"{transport}\"}}"
+        ));
+        for counter in ["sent", "rate_limited", "failed", "delayed_skipped"] {
+            series.push(format!(
+                "sentrypeer_replies_{counter}_total{{transport=\"{transport}\"}}"
+            ));
+        }
+    }
+    // Only the stream transports have connections.
+    for transport in ["TCP", "TLS"] {
+        series.push(format!(
+            "sentrypeer_connections_open{{transport=\"{transport}\"}}"
+        ));
+        for counter in [
+            "accepted",
+            "over_source_cap",
+            "message_timeouts",
+            "idle_timeouts",
+            "handshake_timeouts",
+        ] {
+            series.push(format!(
+                "sentrypeer_connections_{counter}_total{{transport=\"{transport}\"}}"
+            ));
+        }
+    }
+    series
+}
+
+/// `# TYPE` lines that are there whatever is on.
+const COMMON_TYPES: &[&str] = &[
+    "sentrypeer_events_received_total counter",
+    "sentrypeer_events_dropped_total counter",
+    "sentrypeer_events_stored_total counter",
+    "sentrypeer_events_store_failed_total counter",
+    "sentrypeer_store_batches_total counter",
+    "sentrypeer_store_last_batch_seconds gauge",
+    "sentrypeer_retention_deleted_total counter",
+    "sentrypeer_store_batch_duration_seconds histogram",
+    "sentrypeer_replies_sent_total counter",
+    "sentrypeer_replies_rate_limited_total counter",
+    "sentrypeer_replies_failed_total counter",
+    "sentrypeer_replies_delayed_skipped_total counter",
+    "sentrypeer_replies_by_status_total counter",
+    "sentrypeer_requests_sent_total counter",
+    "sentrypeer_connections_open gauge",
+    "sentrypeer_connections_accepted_total counter",
+    "sentrypeer_connections_over_source_cap_total counter",
+    "sentrypeer_connections_message_timeouts_total counter",
+    "sentrypeer_connections_idle_timeouts_total counter",
+    "sentrypeer_connections_handshake_timeouts_total counter",
+    "sentrypeer_api_requests_total counter",
+    "sentrypeer_api_request_duration_seconds histogram",
+];
+
+/// Upper bounds of the latency histograms' buckets, in seconds.
+const BUCKET_BOUNDS: &[&str] = &[
+    "0.0001", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5",
+    "1", "2.5", "+Inf",
+];
+
+/// Starts a daemon with `args` (API on; the harness's `-l` turns the JSON log on), stores one UDP probe, asks for the health details once
+/// (so the API's own counters have a route), then reads both pages.
+fn shapes(args: &[&str]) -> (BTreeSet<String>, Exposition) {
+    let daemon = Daemon::builder()
+        .args(["-a", "--api-listen-address", "127.0.0.1:0"])
+        .args(args.iter().copied())
+        .start();
+    let client = udp_client();
+    let probe = options("100", "UDP", "shape-test", "shape-1");
+    client
+        .send_to(probe.as_bytes(), daemon.udp.expect("UDP"))
+        .expect("send probe");
+    daemon.wait_for_stored(1);
+    let api = daemon.api.expect("API");
+    let health = health_leaves(api);
+    (health, exposition(api))
+}
+
+#[test]
+fn health_and_metrics_keep_their_shape_with_every_part_on() {
+    let webhook = {
+        // A port nothing listens on: deliveries fail, which changes values, not the shape.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        format!(
+            "http://{}/api/events",
+            listener.local_addr().expect("address")
+        )
+    };
+    let (health, metrics) = shapes(&[
+        "-r",
+        "-p",
+        "--p2p-listen-address",
+        "127.0.0.1:0",
+        "-w",
+        &webhook,
+    ]);
+
+    let mut expected_health = plus(
+        common_health(),
+        [
+            "events.kernel_dropped: number",
+            "events.dropped_by_consumer.p2p: number",
+            "events.dropped_by_consumer.webhook: number",
+            "p2p.peer_id: string",
+            "p2p.dropped_by_peer: empty object",
+            "p2p.received_from_peers: number",
+        ],
+    );
+    expected_health.extend(P2P_COUNTERS.map(|name| format!("p2p.{name}: number")));
+    expected_health.extend(WEBHOOK_COUNTERS.map(|name| format!("webhook.{name}: number")));
+    assert_same("health", &health, &expected_health);
+
+    let mut expected_series = plus(
+        common_series(),
+        [
+            "sentrypeer_events_dropped_total{consumer=\"p2p\"}",
+            "sentrypeer_events_dropped_total{consumer=\"webhook\"}",
+            "sentrypeer_udp_kernel_dropped_total",
+        ],
+    );
+    expected_series
+        .extend(P2P_COUNTERS.map(|name| format!("sentrypeer_p2p_total{{counter=\"{name}\"}}")));
+    expected_series.extend(WEBHOOK_COUNTERS.map(|name| format!("sentrypeer_webhook_{name}_total")));
+    assert_same("metric series", &metrics.series, &expected_series);
+
+    let mut expected_types = COMMON_TYPES.to_vec();
+    expected_types.extend([
+        "sentrypeer_udp_kernel_dropped_total counter",
+        "sentrypeer_p2p_total counter",
+        "sentrypeer_webhook_delivered_total counter",
+        "sentrypeer_webhook_failed_total counter",
+        "sentrypeer_webhook_retries_total counter",
+        "sentrypeer_webhook_skipped_total counter",
+        "sentrypeer_webhook_token_requests_total counter",
+    ]);
+    assert_same("metric types", &metrics.types, &expected_types);
+    assert_same("bucket bounds", &metrics.bucket_bounds, BUCKET_BOUNDS);
+}
+
+#[test]
+fn parts_that_are_off_are_null_in_health_and_absent_from_metrics() {
+    // No P2P, no webhook; the UDP socket's kernel drops are watched (Linux tells them).
+    let (health, metrics) = shapes(&["-N"]);
+    let expected_health = plus(
+        common_health(),
+        [
+            "events.kernel_dropped: number",
+            "p2p: null",
+            "webhook: null",
+        ],
+    );
+    assert_same("health", &health, &expected_health);
+
+    let expected_series = plus(common_series(), ["sentrypeer_udp_kernel_dropped_total"]);
+    assert_same("metric series", &metrics.series, &expected_series);
+    let mut expected_types = COMMON_TYPES.to_vec();
+    expected_types.push("sentrypeer_udp_kernel_dropped_total counter");
+    assert_same("metric types", &metrics.types, &expected_types);
+}
