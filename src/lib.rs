@@ -3,22 +3,28 @@
 //!
 //! # Layout
 //!
-//! - [`app`]: wiring: settings (validation), binding, the services and their stop order.
-//! - [`config`]: the TOML tree with every default, flags and `SENTRYPEER_*` variables merged
-//!   over it.
-//! - [`shutdown`]: the one shutdown signal.
-//! - [`telemetry`]: the seam between what counts and `/api/v1/health` and `/metrics`.
+//! Layers, from the top; a module imports only from layers below it, and there are no import
+//! circles (`python3 ../shared/tools/import_graph.py src` checks both):
+//!
+//! - [`app`]: the only module that knows every other: [`app::settings`] validates the
+//!   configuration and builds each module's options; `run` binds, opens, starts every
+//!   long-running part as a service and stops them in order.
+//! - [`api`]: the REST API (the original's routes, `/api/v1/`, feeds, CrowdSec stream, metrics).
+//! - [`sinks`] (JSON log, syslog, webhook) and [`p2p`] (signed sharing over rust-libp2p):
+//!   consumers of the pipeline.
+//! - [`transport`]: UDP, TCP and TLS listeners, and the probe handler they share.
+//! - [`store`]: SQLite schema, migrations, the writer thread, retention, the read pool and
+//!   queries; the files kept next to the database.
+//! - [`pipeline`]: bounded fan-out of events to consumers, with drop counters.
 //! - [`event`]: [`event::BadActor`], the one record every consumer receives, and its JSON form.
 //! - [`sip`]: pure SIP handling (framing, parsing, credentials, attack classification,
 //!   personalities, the reply writer and the PBX state machine); no I/O.
-//! - [`transport`]: UDP, TCP and TLS listeners, and the probe handler they share.
-//! - [`pipeline`]: bounded fan-out of events to consumers, with drop counters.
-//! - [`store`]: SQLite schema, migrations, the writer thread, retention and the read side.
-//! - [`api`]: the REST API (original routes, `/api/v1/`, feeds, CrowdSec stream, metrics).
-//! - [`sinks`]: JSON log, syslog and webhook.
-//! - [`p2p`]: peer-to-peer sharing of signed records over rust-libp2p.
-//! - [`fuzzing`]: the fuzz targets' bodies (`fuzz/`), shared with the corpus replay test.
-//! - [`thread_priority`]: background threads (the store writer) give way to capture.
+//!
+//! Leaf utilities, importing no feature module: [`config`] (the TOML tree with every default;
+//! flags and `SENTRYPEER_*` variables merged over it), [`telemetry`] (each part names its
+//! counters once; `/api/v1/health` and `/metrics` render them), [`shutdown`] (the one shutdown
+//! signal), [`thread_priority`] (background threads give way to capture). [`fuzzing`] holds the
+//! fuzz targets' bodies, shared with the corpus replay test.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

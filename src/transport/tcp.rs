@@ -17,7 +17,7 @@ use crate::event::Transport;
 
 /// Accepts connections until `shutdown` is cancelled, then waits for open connections to finish
 /// (they see the same token and record what they hold). With `tls`, each connection first does
-/// its TLS handshake (see [`super::tls`]); without, it is plain TCP.
+/// its TLS handshake (see `transport::tls`); without, it is plain TCP.
 ///
 /// # Errors
 /// [`TransportError::Socket`] when accepting keeps failing.
