@@ -281,7 +281,25 @@ impl BadActor {
     }
 }
 
-/// The JSON form of an event, keys in the original (C/jansson) order.
+/// The original's 13 JSON keys, in its order: the first keys of every [`EventJson`] (the JSON
+/// log, the webhook, T-Pot's dashboard read them in this order).
+pub const ORIGINAL_JSON_KEYS: [&str; 13] = [
+    "app_name",
+    "app_version",
+    "event_timestamp",
+    "event_uuid",
+    "created_by_node_id",
+    "collected_method",
+    "transport_type",
+    "source_ip",
+    "destination_ip",
+    "called_number",
+    "sip_method",
+    "sip_user_agent",
+    "sip_message",
+];
+
+/// The JSON form of an event, keys in the original (C/jansson) order ([`ORIGINAL_JSON_KEYS`]).
 #[derive(Debug, Serialize)]
 pub struct EventJson<'a> {
     /// Always `sentrypeer`.

@@ -16,7 +16,8 @@
 //! - [`sinks`]: JSON log, syslog and webhook.
 //! - [`p2p`]: peer-to-peer sharing of signed records over rust-libp2p.
 //! - [`node_id`]: the node's persistent id.
-//! - [`fuzzing`]: the fuzz targets' bodies (`fuzz/`), shared with the corpus replay test.
+//! - `fuzzing`: the fuzz targets' bodies (`fuzz/`), shared with the corpus replay test; compiled
+//!   only for tests and with the `fuzzing` feature (which the fuzz crate enables).
 //! - [`thread_priority`]: background threads (the store writer) give way to capture.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -26,6 +27,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod event;
+#[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod node_id;
 pub mod p2p;

@@ -9,7 +9,6 @@ use proptest::prelude::*;
 use uuid::Uuid;
 
 use super::*;
-use crate::fuzzing::ORIGINAL_KEYS;
 use crate::sip::AttackType;
 
 fn address() -> impl Strategy<Value = SocketAddr> {
@@ -92,7 +91,7 @@ proptest! {
         let value: serde_json::Value = serde_json::from_str(&line).expect("valid JSON");
         let object = value.as_object().expect("an object");
         let keys: Vec<&str> = object.keys().map(String::as_str).collect();
-        prop_assert_eq!(&keys[..ORIGINAL_KEYS.len()], &ORIGINAL_KEYS[..]);
+        prop_assert_eq!(&keys[..ORIGINAL_JSON_KEYS.len()], &ORIGINAL_JSON_KEYS[..]);
         // Then `origin` (peer events only), `attack_type`, and each field the event has.
         let present = |field: &Option<String>| usize::from(field.is_some());
         let username = event.attack.credentials.as_ref().map_or(0, |c| present(&c.username));

@@ -5,8 +5,9 @@
 use std::net::{SocketAddr, UdpSocket};
 use std::process::{Child, Stdio};
 
+use sentrypeer::event::ORIGINAL_JSON_KEYS;
+
 use crate::api::curl;
-use crate::capture::JSON_KEYS;
 use crate::harness::{Daemon, options};
 use crate::tools::{free_udp_port, tool};
 
@@ -142,7 +143,7 @@ fn each_kind_of_probe_is_classified_in_the_json_log_the_database_and_the_api() {
         let keys: Vec<&str> = object.keys().map(String::as_str).collect();
         assert_eq!(
             keys[..13],
-            JSON_KEYS,
+            ORIGINAL_JSON_KEYS,
             "the original 13 first, in order: {line}"
         );
         assert_eq!(keys[13], "attack_type", "{line}");

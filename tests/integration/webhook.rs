@@ -9,7 +9,8 @@ use std::process::Command;
 
 use receiver::{Answer, Receiver, Seen, answer, dead_url};
 
-use crate::capture::JSON_KEYS;
+use sentrypeer::event::ORIGINAL_JSON_KEYS;
+
 use crate::harness::{Daemon, options, udp_client};
 use crate::tools::{free_udp_port, run, tool};
 
@@ -71,8 +72,8 @@ fn real_probes_are_posted_to_the_webhook_without_oauth2() {
             .keys()
             .map(String::as_str)
             .collect();
-        assert_eq!(keys[..JSON_KEYS.len()], JSON_KEYS);
-        assert_eq!(keys[JSON_KEYS.len()], "attack_type");
+        assert_eq!(keys[..ORIGINAL_JSON_KEYS.len()], ORIGINAL_JSON_KEYS);
+        assert_eq!(keys[ORIGINAL_JSON_KEYS.len()], "attack_type");
     }
     assert_eq!(
         posts[0].json()["sip_user_agent"],

@@ -3,15 +3,15 @@
 use uuid::Uuid;
 
 use super::*;
-use crate::event::{BadActor, Capture, CollectedMethod, Origin, PeerOrigin, Transport};
+use crate::event::{
+    BadActor, Capture, CollectedMethod, ORIGINAL_JSON_KEYS, Origin, PeerOrigin, Transport,
+};
 
 macro_rules! fixture {
     ($name:literal) => {
         include_bytes!(concat!("../../../tests/fixtures/sip/", $name))
     };
 }
-
-use crate::fuzzing::ORIGINAL_KEYS;
 
 fn captured(message: &[u8]) -> BadActor {
     let capture = Capture {
@@ -131,7 +131,7 @@ fn json_keeps_the_original_thirteen_first_then_what_was_carried() {
     let event = captured(fixture!("svcrack_register_digest.sip"));
     assert_eq!(event.attack.attack_type, AttackType::PasswordCracking);
     let keys = json_keys(&event);
-    assert_eq!(keys[..13], ORIGINAL_KEYS);
+    assert_eq!(keys[..13], ORIGINAL_JSON_KEYS);
     assert_eq!(
         keys[13..],
         [
@@ -169,7 +169,7 @@ fn a_peer_event_keeps_origin_before_the_attack_keys() {
     let mut event = captured(fixture!("svmap_options.sip"));
     event.origin = Origin::Peer(PeerOrigin::from("12D3KooWPeer"));
     let keys = json_keys(&event);
-    assert_eq!(keys[..13], ORIGINAL_KEYS);
+    assert_eq!(keys[..13], ORIGINAL_JSON_KEYS);
     assert_eq!(
         keys[13..],
         ["origin", "attack_type", "from_user", "contact"]

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::*;
-use crate::fuzzing::ORIGINAL_KEYS as JSON_KEYS;
+use crate::event::ORIGINAL_JSON_KEYS;
 use crate::sinks::webhook::{loggable_body, redact_url};
 
 #[tokio::test(start_paused = true)]
@@ -33,8 +33,12 @@ async fn each_event_is_posted_as_one_json_object_with_the_headers() {
         .keys()
         .map(String::as_str)
         .collect();
-    assert_eq!(keys[..JSON_KEYS.len()], JSON_KEYS);
-    assert_eq!(keys[JSON_KEYS.len()..], ["attack_type"], "then what we add");
+    assert_eq!(keys[..ORIGINAL_JSON_KEYS.len()], ORIGINAL_JSON_KEYS);
+    assert_eq!(
+        keys[ORIGINAL_JSON_KEYS.len()..],
+        ["attack_type"],
+        "then what we add"
+    );
     assert_eq!(json["attack_type"], "call_attempt");
     let stats = sink.finish().await;
     assert_eq!(stats.delivered, 1);
