@@ -498,3 +498,6 @@ mod tests {
 
 #[cfg(test)]
 mod json_properties;
+
+#[cfg(test)]
+pub(crate) mod test_support;

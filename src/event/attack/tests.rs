@@ -1,11 +1,8 @@
 //! The recorded attack evidence, and where its keys go in the JSON form of an event.
 
-use uuid::Uuid;
-
 use super::*;
-use crate::event::{
-    BadActor, Capture, CollectedMethod, ORIGINAL_JSON_KEYS, Origin, PeerOrigin, Transport,
-};
+use crate::event::test_support::EventBuilder;
+use crate::event::{BadActor, ORIGINAL_JSON_KEYS, Origin, PeerOrigin};
 
 macro_rules! fixture {
     ($name:literal) => {
@@ -13,15 +10,12 @@ macro_rules! fixture {
     };
 }
 
+/// What a listener records of `message` from 192.0.2.7.
 fn captured(message: &[u8]) -> BadActor {
-    let capture = Capture {
-        node_id: Uuid::from_u128(1),
-        collected_method: CollectedMethod::Passive,
-        transport: Transport::Udp,
-        source: "192.0.2.7:5070".parse().expect("addr"),
-        destination: "192.0.2.10:5060".parse().expect("addr"),
-    };
-    BadActor::from_probe(&parse(message), &capture)
+    EventBuilder::new()
+        .source("192.0.2.7:5070")
+        .node(1)
+        .capture(message)
 }
 
 fn json_keys(event: &BadActor) -> Vec<String> {

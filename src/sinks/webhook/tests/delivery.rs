@@ -261,10 +261,7 @@ async fn a_dead_server_uses_up_the_attempts_then_drops_and_counts() {
 
 #[tokio::test(start_paused = true)]
 async fn peer_records_are_sent_only_when_asked() {
-    let peer = || BadActor {
-        origin: Origin::Peer("12D3KooWpeer".into()),
-        ..event(2)
-    };
+    let peer = || EventBuilder::new().number("2").peer("12D3KooWpeer").build();
     let mut server = TestServer::start(|_, _| reply(201, "")).await;
     let sink = Sink::start(options(server.url("/api/events")));
     sink.send(peer()).await;
@@ -288,13 +285,7 @@ async fn peer_records_are_sent_only_when_asked() {
 
 #[tokio::test(start_paused = true)]
 async fn empty_field_events_are_sent_unless_skip_empty() {
-    let empty = || BadActor {
-        called_number: String::new(),
-        sip_method: String::new(),
-        sip_user_agent: String::new(),
-        sip_message: String::new(),
-        ..event(0)
-    };
+    let empty = || EventBuilder::new().empty().build();
     let mut server = TestServer::start(|_, _| reply(201, "")).await;
     let sink = Sink::start(options(server.url("/api/events")));
     sink.send(empty()).await;
