@@ -78,7 +78,10 @@ async fn run_once(url: &reqwest::Url, batch: usize) -> anyhow::Result<f64> {
     .await?;
     let took = started.elapsed();
     let delivered = stats.delivered.load(Ordering::Relaxed);
-    anyhow::ensure!(delivered == EVENTS as u64, "delivered {delivered} of {EVENTS}");
+    anyhow::ensure!(
+        delivered == EVENTS as u64,
+        "delivered {delivered} of {EVENTS}"
+    );
     Ok(EVENTS as f64 / took.as_secs_f64())
 }
 

@@ -9,7 +9,12 @@ use sentrypeer::sip::MessageKind;
 use uuid::Uuid;
 
 /// A local, passive UDP INVITE from `source` calling `number` at `at`, recorded as `sip_message`.
-pub(crate) fn invite(at: Timestamp, source: SocketAddr, number: &str, sip_message: String) -> BadActor {
+pub(crate) fn invite(
+    at: Timestamp,
+    source: SocketAddr,
+    number: &str,
+    sip_message: String,
+) -> BadActor {
     BadActor {
         event_timestamp: at,
         event_uuid: Uuid::now_v7(),
@@ -28,4 +33,3 @@ pub(crate) fn invite(at: Timestamp, source: SocketAddr, number: &str, sip_messag
         origin: Origin::Local,
     }
 }
-

@@ -7,7 +7,8 @@ use std::os::unix::net::UnixDatagram;
 
 use sentrypeer::event::ORIGINAL_JSON_KEYS;
 
-use crate::harness::{Daemon, WAIT, options, udp_client, udp_exchange};
+use crate::support::daemon::{Daemon, WAIT};
+use crate::support::sip::{options, udp_client, udp_exchange};
 
 fn is_event_timestamp(text: &str) -> bool {
     // YYYY-MM-DD HH:MM:SS.nnnnnnnnn
@@ -244,7 +245,7 @@ fn destination_ip_is_the_address_the_datagram_was_sent_to() {
     // Listen on all of 127.0.0.0/8 (0.0.0.0 would also do) and send to 127.0.0.2: the
     // recorded destination must be 127.0.0.2, not the listen address.
     let daemon = Daemon::builder()
-        .args(["-r", "-N", "--sip-listen-address", "0.0.0.0:0"])
+        .args(["-r", "-N", "-j", "--sip-listen-address", "0.0.0.0:0"])
         .start();
     let port = daemon.udp.expect("UDP listening").port();
     let target: SocketAddr = format!("127.0.0.2:{port}").parse().expect("address");
@@ -271,7 +272,7 @@ fn ipv6_listener_records_ipv6_and_ipv4_sources_without_ports() {
         return;
     }
     let daemon = Daemon::builder()
-        .args(["-r", "-N", "--sip-listen-address", "[::]:0"])
+        .args(["-r", "-N", "-j", "--sip-listen-address", "[::]:0"])
         .start();
     let port = daemon.udp.expect("UDP listening").port();
     let v6 = std::net::UdpSocket::bind("[::1]:0").expect("bind v6");
