@@ -10,6 +10,8 @@
 #[allow(dead_code, reason = "only the median is used here")]
 #[path = "loadgen/report.rs"]
 mod report;
+#[path = "support/settings.rs"]
+mod settings;
 
 use std::hint::black_box;
 use std::path::Path;
@@ -30,11 +32,7 @@ fn nanoseconds_per_call(work: &dyn Fn()) -> f64 {
 }
 
 fn main() -> anyhow::Result<()> {
-    let runs: usize = std::env::var("RUNS")
-        .ok()
-        .and_then(|runs| runs.parse().ok())
-        .unwrap_or(3)
-        .max(1);
+    let runs = settings::runs();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sip");
     let mut fixtures: Vec<_> = std::fs::read_dir(&dir)
         .with_context(|| dir.display().to_string())?

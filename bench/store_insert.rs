@@ -19,6 +19,8 @@ mod events;
 #[allow(dead_code, reason = "only the median is used here")]
 #[path = "loadgen/report.rs"]
 mod report;
+#[path = "support/settings.rs"]
+mod settings;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -28,14 +30,7 @@ use anyhow::Context;
 use jiff::{SignedDuration, Timestamp};
 use sentrypeer::event::BadActor;
 use sentrypeer::store;
-
-/// A parameter from the environment, or its default.
-fn setting(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(default)
-}
+use settings::setting;
 
 /// CPU seconds this thread has used (user + system), from `/proc/thread-self/stat`; each run
 /// reports events per CPU second too, which a busy machine disturbs less.
@@ -127,7 +122,7 @@ fn run_once() -> anyhow::Result<(f64, f64)> {
 }
 
 fn main() -> anyhow::Result<()> {
-    let runs = setting("RUNS", 3).max(1);
+    let runs = settings::runs();
     let (mut rates, mut per_cpu) = (Vec::new(), Vec::new());
     for run in 1..=runs {
         let (rate, cpu_rate) = run_once()?;

@@ -11,6 +11,8 @@ mod events;
 #[allow(dead_code, reason = "only the median is used here")]
 #[path = "loadgen/report.rs"]
 mod report;
+#[path = "support/settings.rs"]
+mod settings;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -86,11 +88,7 @@ async fn run_once(url: &reqwest::Url, batch: usize) -> anyhow::Result<f64> {
 }
 
 fn main() -> anyhow::Result<()> {
-    let runs: usize = std::env::var("RUNS")
-        .ok()
-        .and_then(|runs| runs.parse().ok())
-        .unwrap_or(3)
-        .max(1);
+    let runs = settings::runs();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -9,7 +9,7 @@ use std::path::Path;
 use crate::support::daemon::{Daemon, WAIT};
 use crate::support::http::{curl, health};
 use crate::support::sip::{udp_client, udp_exchange};
-use crate::support::sip_tools::{free_udp_port, run, text, tool};
+use crate::support::sip_tools::{run, sipp_call, text};
 
 #[test]
 fn sipp_authenticated_call_against_freepbx_ends_with_our_bye_and_the_number_is_listed() {
@@ -20,19 +20,9 @@ fn sipp_authenticated_call_against_freepbx_ends_with_our_bye_and_the_number_is_l
     let udp = daemon.udp.expect("UDP listening");
     let scenario = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/sipp/invite_auth_wait_for_bye.xml");
-    let mut sipp = tool("sipp");
-    sipp.args(["-sf", &scenario.display().to_string(), &udp.to_string()])
-        .args(["-s", "0046812118532", "-au", "105", "-ap", "secret"])
-        .args(["-i", "127.0.0.1", "-p", &free_udp_port().to_string()])
-        .args([
-            "-m",
-            "1",
-            "-timeout",
-            "20s",
-            "-timeout_error",
-            "-nostdin",
-            "-trace_err",
-        ]);
+    let scenario = scenario.display().to_string();
+    let mut sipp = sipp_call(udp, "0046812118532", &["-sf", &scenario]);
+    sipp.args(["-au", "105", "-ap", "secret"]);
     let output = run(sipp, daemon.dir());
     assert!(
         output.status.success(),

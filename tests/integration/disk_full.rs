@@ -116,20 +116,9 @@ fn a_full_disk_fails_batches_capture_goes_on_and_storing_resumes_when_space_retu
     let mount_point = builder.dir().join("db");
     std::fs::create_dir(&mount_point).expect("mount point");
     let db = mount_point.join("sentrypeer.db");
-    let mount =
-        format!("mount -t tmpfs -o {TMPFS_SIZE},mode=0700 sentrypeer-test \"$0\" && exec \"$@\"");
+    let mount = format!("mount -t tmpfs -o {TMPFS_SIZE},mode=0700 sentrypeer-test \"$0\"");
     let daemon = builder
-        .wrapped([
-            "unshare",
-            "--mount",
-            "--propagation",
-            "private",
-            "--",
-            "sh",
-            "-c",
-            &mount,
-            mount_point.to_str().expect("path"),
-        ])
+        .in_mount_namespace(&mount, &mount_point)
         .args([
             "-r",
             "-N",

@@ -124,19 +124,10 @@ fn a_read_only_database_directory_stops_start_up_with_a_clear_error() {
                 return;
             }
             // Permissions do not bind root: a read-only bind mount does.
-            let remount =
-                "mount --bind \"$0\" \"$0\" && mount -o remount,bind,ro \"$0\" && exec \"$@\"";
-            builder.wrapped([
-                "unshare",
-                "--mount",
-                "--propagation",
-                "private",
-                "--",
-                "sh",
-                "-c",
-                remount,
-                dir.to_str().expect("path"),
-            ])
+            builder.in_mount_namespace(
+                "mount --bind \"$0\" \"$0\" && mount -o remount,bind,ro \"$0\"",
+                &dir,
+            )
         } else {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).expect("chmod");

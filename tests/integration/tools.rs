@@ -9,7 +9,7 @@ use std::path::Path;
 
 use crate::support::daemon::{Daemon, WAIT};
 use crate::support::sip::udp_client;
-use crate::support::sip_tools::{free_udp_port, run, tool};
+use crate::support::sip_tools::{free_udp_port, run, sipp_call, tool};
 
 #[test]
 fn svmap_finds_the_honeypot_and_its_probe_is_recorded() {
@@ -61,27 +61,8 @@ fn sipp_uac_completes_a_call_against_generic_and_every_request_is_recorded() {
         .args(["-r", "-N", "--sip-personality", "generic"])
         .start();
     let udp = daemon.udp.expect("UDP listening");
-    let mut sipp = tool("sipp");
-    sipp.args([
-        "-sn",
-        "uac",
-        &udp.to_string(),
-        "-s",
-        "0046812118532",
-        "-i",
-        "127.0.0.1",
-        "-p",
-        &free_udp_port().to_string(),
-        "-m",
-        "1",
-        "-d",
-        "100",
-        "-timeout",
-        "20s",
-        "-timeout_error",
-        "-nostdin",
-        "-trace_err",
-    ]);
+    let mut sipp = sipp_call(udp, "0046812118532", &["-sn", "uac"]);
+    sipp.args(["-d", "100"]);
     let output = run(sipp, daemon.dir());
     assert!(
         output.status.success(),

@@ -62,6 +62,25 @@ impl DaemonBuilder {
         self
     }
 
+    /// Starts the daemon in a private mount namespace of its own after `setup`, a shell command
+    /// in which `$0` is `dir` (e.g. mounting a tmpfs or a read-only bind mount on it); the daemon
+    /// keeps the wrapper's process id. Needs root.
+    pub(crate) fn in_mount_namespace(self, setup: &str, dir: &Path) -> Self {
+        let script = format!("{setup} && exec \"$@\"");
+        let dir = dir.display().to_string();
+        self.wrapped([
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "--",
+            "sh",
+            "-c",
+            &script,
+            &dir,
+        ])
+    }
+
     /// Do not add the default test flags (addresses, files); the test passes its own.
     pub(crate) fn without_defaults(mut self) -> Self {
         self.defaults = false;

@@ -44,6 +44,20 @@ pub(crate) fn svmap(target: SocketAddr, dir: &Path) -> Output {
     run(svmap, dir)
 }
 
+/// SIPp making one call from 127.0.0.1 (a port of its own) to `target`, calling `number`, with
+/// `scenario` (`["-sn", "uac"]`, or `["-sf", path]`); it gives up after 20 s and then fails. Add
+/// more arguments, then [`run`] it.
+pub(crate) fn sipp_call(target: SocketAddr, number: &str, scenario: &[&str]) -> Command {
+    let mut sipp = tool("sipp");
+    sipp.args(scenario)
+        .arg(target.to_string())
+        .args(["-s", number, "-i", "127.0.0.1", "-p"])
+        .arg(free_udp_port().to_string())
+        .args(["-m", "1", "-timeout", "20s", "-timeout_error"])
+        .args(["-nostdin", "-trace_err"]);
+    sipp
+}
+
 /// A UDP port on 127.0.0.1 nobody uses right now (for a tool's own socket).
 pub(crate) fn free_udp_port() -> u16 {
     let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
