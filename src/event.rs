@@ -7,14 +7,15 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use jiff::Timestamp;
-use serde::Serialize;
 use uuid::Uuid;
 
 use crate::sip::{MessageKind, Probe};
 
 mod attack;
+mod json;
 
 pub use attack::{Attack, Credentials, MAX_DETAIL_BYTES};
+pub use json::{EventJson, ORIGINAL_JSON_KEYS};
 
 /// `app_name` of every event.
 pub const APP_NAME: &str = "sentrypeer";
@@ -227,134 +228,6 @@ impl BadActor {
     pub fn timestamp_text(&self) -> String {
         format_timestamp(self.event_timestamp)
     }
-
-    /// The JSON log / webhook object: the original's 13 keys in the original order, all strings,
-    /// then `origin` for events received from peers, `attack_type`, and the credential and
-    /// caller-identity keys the message carried (absent ones are left out, so every value stays
-    /// a string). `source_ip` and `destination_ip` are `IP:port` (`[v6]:port`), as T-Pot parses
-    /// them.
-    pub fn to_json(&self) -> EventJson<'_> {
-        let credentials = self.attack.credentials.as_ref();
-        let credential = |field: fn(&Credentials) -> &Option<String>| {
-            credentials.and_then(|credentials| field(credentials).as_deref())
-        };
-        EventJson {
-            app_name: APP_NAME,
-            app_version: APP_VERSION,
-            event_timestamp: self.timestamp_text(),
-            event_uuid: self.event_uuid.hyphenated().to_string(),
-            created_by_node_id: self.created_by_node_id.hyphenated().to_string(),
-            collected_method: self.collected_method.as_str(),
-            transport_type: self.transport.as_str(),
-            source_ip: self.source.to_string(),
-            destination_ip: self.destination.to_string(),
-            called_number: &self.called_number,
-            sip_method: &self.sip_method,
-            sip_user_agent: &self.sip_user_agent,
-            sip_message: &self.sip_message,
-            origin: match &self.origin {
-                Origin::Local => None,
-                Origin::Peer(_) => Some(self.origin.to_column().into_owned()),
-            },
-            attack_type: self.attack.attack_type.as_str(),
-            auth_scheme: credential(|c| &c.scheme),
-            auth_username: credential(|c| &c.username),
-            auth_realm: credential(|c| &c.realm),
-            auth_nonce: credential(|c| &c.nonce),
-            auth_uri: credential(|c| &c.uri),
-            auth_response: credential(|c| &c.response),
-            auth_algorithm: credential(|c| &c.algorithm),
-            auth_qop: credential(|c| &c.qop),
-            auth_cnonce: credential(|c| &c.cnonce),
-            auth_nc: credential(|c| &c.nc),
-            from_user: self.attack.from_user.as_deref(),
-            contact: self.attack.contact.as_deref(),
-            p_asserted_identity: self.attack.p_asserted_identity.as_deref(),
-        }
-    }
-
-    /// One compact JSON line (no trailing newline).
-    pub fn to_json_line(&self) -> String {
-        // Serialising a struct of strings cannot fail; fall back to an empty object rather than
-        // panic should serde_json ever disagree.
-        serde_json::to_string(&self.to_json()).unwrap_or_else(|_| String::from("{}"))
-    }
-}
-
-/// The JSON form of an event, keys in the original (C/jansson) order.
-#[derive(Debug, Serialize)]
-pub struct EventJson<'a> {
-    /// Always `sentrypeer`.
-    pub app_name: &'a str,
-    /// Version of the capturing program.
-    pub app_version: &'a str,
-    /// UTC, nanoseconds, see [`format_timestamp`].
-    pub event_timestamp: String,
-    /// Lower-case hyphenated UUID.
-    pub event_uuid: String,
-    /// Lower-case hyphenated UUID of the capturing node.
-    pub created_by_node_id: String,
-    /// `passive` or `responsive`.
-    pub collected_method: &'a str,
-    /// `UDP`, `TCP` or `TLS`.
-    pub transport_type: &'a str,
-    /// `IP:port`.
-    pub source_ip: String,
-    /// `IP:port`.
-    pub destination_ip: String,
-    /// User part of the `To` URI.
-    pub called_number: &'a str,
-    /// Request method.
-    pub sip_method: &'a str,
-    /// `User-Agent` value.
-    pub sip_user_agent: &'a str,
-    /// The raw message.
-    pub sip_message: &'a str,
-    /// Only for events received from a peer: `peer:<PeerId>`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub origin: Option<String>,
-    /// What the message was after (`scan`, `extension_enumeration`, `password_cracking`,
-    /// `call_attempt`, `malformed`, `other`); always present.
-    pub attack_type: &'a str,
-    /// Scheme of the credentials (`Digest`, `Basic`, ...).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub auth_scheme: Option<&'a str>,
-    /// Account tried.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub auth_username: Option<&'a str>,
-    /// Digest `realm`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub auth_realm: Option<&'a str>,
-    /// Digest `nonce`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub auth_nonce: Option<&'a str>,
-    /// Digest `uri`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub auth_uri: Option<&'a str>,
-    /// Digest `response`, or the Basic token.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub auth_response: Option<&'a str>,
-    /// Digest `algorithm`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub auth_algorithm: Option<&'a str>,
-    /// Digest `qop`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub auth_qop: Option<&'a str>,
-    /// Digest `cnonce`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub auth_cnonce: Option<&'a str>,
-    /// Digest `nc`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub auth_nc: Option<&'a str>,
-    /// User part of the `From` URI.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub from_user: Option<&'a str>,
-    /// The `Contact` value.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub contact: Option<&'a str>,
-    /// The `P-Asserted-Identity` value.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub p_asserted_identity: Option<&'a str>,
 }
 
 /// Formats a timestamp as the original's `event_timestamp`, in UTC, always 9 fraction digits:
@@ -480,3 +353,6 @@ mod tests {
 
 #[cfg(test)]
 mod json_properties;
+
+#[cfg(test)]
+pub(crate) mod test_support;

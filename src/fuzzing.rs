@@ -23,7 +23,8 @@ use uuid::Uuid;
 
 use crate::config::{Config, ConfigError};
 use crate::event::{
-    BadActor, Capture, CollectedMethod, MAX_RECORDED_MESSAGE_BYTES, Origin, Transport,
+    BadActor, Capture, CollectedMethod, MAX_RECORDED_MESSAGE_BYTES, ORIGINAL_JSON_KEYS, Origin,
+    Transport,
 };
 use crate::p2p::Batch;
 use crate::p2p::record::{MAX_RECORD_BYTES, MAX_SHARED_MESSAGE_BYTES, SignedRecord};
@@ -365,7 +366,10 @@ fn check_event_json(event: &BadActor) {
         panic!("the event's JSON line is not a JSON object: {line}");
     };
     let keys: Vec<&str> = object.keys().map(String::as_str).collect();
-    assert_eq!(keys.get(..ORIGINAL_KEYS.len()), Some(&ORIGINAL_KEYS[..]));
+    assert_eq!(
+        keys.get(..ORIGINAL_JSON_KEYS.len()),
+        Some(&ORIGINAL_JSON_KEYS[..])
+    );
     assert!(object.values().all(serde_json::Value::is_string));
     for (key, field) in [
         ("called_number", &event.called_number),
@@ -379,23 +383,6 @@ fn check_event_json(event: &BadActor) {
         );
     }
 }
-
-/// The original's 13 JSON keys, in its order.
-pub const ORIGINAL_KEYS: [&str; 13] = [
-    "app_name",
-    "app_version",
-    "event_timestamp",
-    "event_uuid",
-    "created_by_node_id",
-    "collected_method",
-    "transport_type",
-    "source_ip",
-    "destination_ip",
-    "called_number",
-    "sip_method",
-    "sip_user_agent",
-    "sip_message",
-];
 
 fn assert_one_line(message: &str) {
     assert!(

@@ -23,8 +23,9 @@
 //! Leaf utilities, importing no feature module: [`config`] (the TOML tree with every default;
 //! flags and `SENTRYPEER_*` variables merged over it), [`telemetry`] (each part names its
 //! counters once; `/api/v1/health` and `/metrics` render them), [`shutdown`] (the one shutdown
-//! signal), [`thread_priority`] (background threads give way to capture). [`fuzzing`] holds the
-//! fuzz targets' bodies, shared with the corpus replay test.
+//! signal), [`thread_priority`] (background threads give way to capture). `fuzzing` holds the
+//! fuzz targets' bodies, shared with the corpus replay test (compiled only for tests and with the
+//! `fuzzing` feature, which the fuzz crate enables).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -32,6 +33,7 @@ pub mod api;
 pub mod app;
 pub mod config;
 pub mod event;
+#[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod p2p;
 pub mod pipeline;

@@ -8,8 +8,8 @@ use jiff::Timestamp;
 use proptest::prelude::*;
 use uuid::Uuid;
 
+use super::test_support::EventBuilder;
 use super::*;
-use crate::fuzzing::ORIGINAL_KEYS;
 use crate::sip::AttackType;
 
 fn address() -> impl Strategy<Value = SocketAddr> {
@@ -92,7 +92,7 @@ proptest! {
         let value: serde_json::Value = serde_json::from_str(&line).expect("valid JSON");
         let object = value.as_object().expect("an object");
         let keys: Vec<&str> = object.keys().map(String::as_str).collect();
-        prop_assert_eq!(&keys[..ORIGINAL_KEYS.len()], &ORIGINAL_KEYS[..]);
+        prop_assert_eq!(&keys[..ORIGINAL_JSON_KEYS.len()], &ORIGINAL_JSON_KEYS[..]);
         // Then `origin` (peer events only), `attack_type`, and each field the event has.
         let present = |field: &Option<String>| usize::from(field.is_some());
         let username = event.attack.credentials.as_ref().map_or(0, |c| present(&c.username));
@@ -130,14 +130,7 @@ proptest! {
     fn raw_bytes_are_recorded_lossily_and_survive_the_json_line(
         raw in proptest::collection::vec(any::<u8>(), 0..600),
     ) {
-        let capture = Capture {
-            node_id: Uuid::nil(),
-            collected_method: CollectedMethod::Passive,
-            transport: Transport::Udp,
-            source: "192.0.2.1:5060".parse().expect("address"),
-            destination: "192.0.2.2:5060".parse().expect("address"),
-        };
-        let event = BadActor::from_probe(&crate::sip::parse(&raw), &capture);
+        let event = EventBuilder::new().capture(&raw);
         prop_assert_eq!(&event.sip_message, &String::from_utf8_lossy(&raw));
         let value: serde_json::Value = serde_json::from_str(&event.to_json_line()).expect("valid JSON");
         prop_assert_eq!(value["sip_message"].as_str(), Some(event.sip_message.as_str()));

@@ -79,6 +79,15 @@ fn seeds_and_sip_fixtures_pass_their_targets() {
 fn every_fuzz_target_binary_calls_a_shared_body() {
     let manifest = std::fs::read_to_string(repo_path("fuzz/Cargo.toml")).expect("fuzz/Cargo.toml");
     let manifest: toml::Table = toml::from_str(&manifest).expect("valid TOML");
+    let features = manifest["dependencies"]["sentrypeer"]["features"]
+        .as_array()
+        .expect("the fuzz crate names the library's features");
+    assert!(
+        features
+            .iter()
+            .any(|feature| feature.as_str() == Some("fuzzing")),
+        "the fuzz crate enables the `fuzzing` feature (the bodies are not in the shipped library)"
+    );
     let bins = manifest["bin"].as_array().expect("[[bin]] entries");
     let mut names: Vec<&str> = bins
         .iter()

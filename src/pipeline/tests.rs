@@ -2,27 +2,12 @@
 //! consumers.
 
 use super::*;
-use crate::event::{Attack, CollectedMethod, Origin, Transport};
-use crate::sip::MessageKind;
+use crate::event::Transport;
+use crate::event::test_support::EventBuilder;
 
-fn event() -> BadActor {
-    BadActor {
-        event_timestamp: jiff::Timestamp::now(),
-        event_uuid: uuid::Uuid::now_v7(),
-        created_by_node_id: uuid::Uuid::new_v4(),
-        collected_method: CollectedMethod::Passive,
-        transport: Transport::Tcp,
-        source: "127.0.0.1:5060".parse().expect("addr"),
-        destination: "127.0.0.1:5060".parse().expect("addr"),
-        called_number: "100".to_owned(),
-        request_uri_user: None,
-        sip_method: "OPTIONS".to_owned(),
-        sip_user_agent: "test".to_owned(),
-        sip_message: String::new(),
-        message_kind: MessageKind::Request,
-        origin: Origin::Local,
-        attack: Attack::default(),
-    }
+/// An event that arrived over TCP (the per-transport counts tell it apart).
+fn tcp_event() -> BadActor {
+    EventBuilder::new().transport(Transport::Tcp).build()
 }
 
 #[test]
@@ -32,7 +17,7 @@ fn a_full_consumer_drops_and_counts_without_starving_the_others() {
     let fast = builder.consumer("fast", 10, PeerRecords::Taken);
     let pipeline = builder.build();
     for _ in 0..3 {
-        pipeline.submit(event());
+        pipeline.submit(tcp_event());
     }
     let stats = pipeline.stats();
     assert_eq!(stats.received, [0, 3, 0]);
@@ -56,7 +41,7 @@ async fn an_async_consumer_has_the_same_drop_and_count_semantics() {
     let thread = builder.consumer("thread", 10, PeerRecords::Taken);
     let pipeline = builder.build();
     for _ in 0..5 {
-        pipeline.submit(event());
+        pipeline.submit(tcp_event());
     }
     let stats = pipeline.stats();
     assert_eq!(stats.consumers[0].name, "task");
@@ -81,16 +66,17 @@ fn a_stopped_async_consumer_is_counted_as_dropping() {
     let mut builder = Pipeline::builder();
     drop(builder.async_consumer("gone", 4, PeerRecords::Taken));
     let pipeline = builder.build();
-    pipeline.submit(event());
+    pipeline.submit(tcp_event());
     assert_eq!(pipeline.stats().consumers[0].dropped, 1);
     assert_eq!(pipeline.stats().consumers[0].delivered, 0);
 }
 
+/// An event whose raw message is `bytes` long.
 fn sized(bytes: usize) -> BadActor {
-    BadActor {
-        sip_message: "x".repeat(bytes),
-        ..event()
-    }
+    EventBuilder::new()
+        .transport(Transport::Tcp)
+        .message(&"x".repeat(bytes))
+        .build()
 }
 
 #[test]
@@ -159,7 +145,7 @@ fn a_stopped_consumer_is_counted_as_dropping() {
     let mut builder = Pipeline::builder();
     drop(builder.consumer("gone", 4, PeerRecords::Taken));
     let pipeline = builder.build();
-    pipeline.submit(event());
+    pipeline.submit(tcp_event());
     assert_eq!(pipeline.stats().consumers[0].dropped, 1);
 }
 
@@ -169,11 +155,8 @@ fn a_local_only_consumer_is_never_offered_peer_records() {
     let everything = builder.consumer("store", 10, PeerRecords::Taken);
     let local_only = builder.consumer("json_log", 10, PeerRecords::LeftOut);
     let pipeline = builder.build();
-    pipeline.submit(event());
-    pipeline.submit_from_peer(BadActor {
-        origin: Origin::Peer("12D3KooWPeer".into()),
-        ..event()
-    });
+    pipeline.submit(EventBuilder::new().build());
+    pipeline.submit_from_peer(EventBuilder::new().peer("12D3KooWPeer").build());
     drop(pipeline);
     let origins = |queue: &EventReceiver| {
         std::iter::from_fn(|| queue.recv().ok())

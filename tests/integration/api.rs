@@ -1,55 +1,10 @@
 //! The REST API end to end: the real binary captures SIPVicious probes, then `curl` checks every
 //! route's status, headers and body; the bearer token; the API alone with `-R`.
 
-use std::net::SocketAddr;
-use std::process::Command;
-
-use crate::harness::{Daemon, options, udp_client};
-use crate::tools::svmap;
-
-/// `curl -i` output: status code, lower-cased header lines, body.
-pub(crate) struct Curl {
-    pub(crate) status: u16,
-    headers: Vec<String>,
-    pub(crate) body: String,
-}
-
-impl Curl {
-    fn header(&self, name: &str) -> Option<&str> {
-        let prefix = format!("{name}: ");
-        self.headers
-            .iter()
-            .find_map(|line| line.strip_prefix(prefix.as_str()))
-    }
-}
-
-pub(crate) fn curl(api: SocketAddr, path: &str, extra: &[&str]) -> Curl {
-    let mut command = Command::new("curl");
-    command
-        .args(["-s", "-i", "--max-time", "20"])
-        .args(extra)
-        .arg(format!("http://{api}{path}"));
-    let output = command.output().expect("run curl (apt-get install curl)");
-    let text = String::from_utf8_lossy(&output.stdout).replace("\r\n", "\n");
-    let (head, body) = text.split_once("\n\n").unwrap_or((&text, ""));
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|line| line.split_whitespace().nth(1))
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0);
-    let headers = lines
-        .map(|line| {
-            let (name, value) = line.split_once(": ").unwrap_or((line, ""));
-            format!("{}: {value}", name.to_ascii_lowercase())
-        })
-        .collect();
-    Curl {
-        status,
-        headers,
-        body: body.to_owned(),
-    }
-}
+use crate::support::daemon::Daemon;
+use crate::support::http::curl;
+use crate::support::sip::{options, udp_client};
+use crate::support::sip_tools::svmap;
 
 #[test]
 fn every_route_answers_over_http_after_a_sipvicious_scan() {

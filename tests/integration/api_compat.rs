@@ -9,7 +9,8 @@ use std::process::Command;
 
 use sentrypeer::api::DOCUMENTED_ROUTES;
 
-use crate::harness::{Daemon, WAIT, options, udp_client};
+use crate::support::daemon::{Daemon, WAIT};
+use crate::support::sip::{options, udp_client};
 
 /// The 405 body.
 const METHOD_NOT_ALLOWED: &str = r#"{"error": "Method not allowed: this API only answers GET."}"#;

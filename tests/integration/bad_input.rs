@@ -3,9 +3,9 @@
 
 use std::io::Write;
 use std::net::TcpStream;
-use std::time::Duration;
 
-use crate::harness::{Daemon, options, udp_client};
+use crate::support::daemon::Daemon;
+use crate::support::sip::{options, udp_client, udp_exchange};
 
 /// kind, method, called number, user agent, stored message length.
 type StoredProbe = (
@@ -21,9 +21,12 @@ fn broken_udp_input_is_recorded_without_a_crash_or_a_reply() {
     let daemon = Daemon::builder().args(["-r", "-N"]).start();
     let udp = daemon.udp.expect("UDP listening");
     let client = udp_client();
-    client
-        .set_read_timeout(Some(Duration::from_millis(300)))
-        .expect("timeout");
+    client.set_nonblocking(true).expect("non-blocking");
+    // After each probe, a probe that is always answered, from a second socket: the daemon
+    // handles datagrams in order and sends replies at once, so when the marker's reply is in,
+    // any reply to the probe is already in the client's queue.
+    let marker_socket = udp_client();
+    let marker = options("1", "UDP", "order-marker", "marker");
 
     let mut random = vec![0u8; 777];
     let mut state = 0x2545_f491_4f6c_dd1du64;
@@ -62,6 +65,7 @@ fn broken_udp_input_is_recorded_without_a_crash_or_a_reply() {
     let mut buffer = vec![0u8; 65_536];
     for (name, probe) in &probes {
         client.send_to(probe, udp).expect("send");
+        udp_exchange(&marker_socket, udp, marker.as_bytes());
         match client.recv_from(&mut buffer) {
             Ok((length, _)) => {
                 assert!(
@@ -80,10 +84,10 @@ fn broken_udp_input_is_recorded_without_a_crash_or_a_reply() {
             ),
         }
     }
-    daemon.wait_for_probes(probes.len());
+    daemon.wait_for_probes(2 * probes.len());
     let stopped = daemon.stop();
     stopped.assert_clean_exit();
-    let rows: Vec<StoredProbe> = stopped.rows("SELECT message_kind, method, called_number, user_agent, length(CAST(sip_message AS BLOB)) FROM honey ORDER BY honey_id", |r| {
+    let rows: Vec<StoredProbe> = stopped.rows("SELECT message_kind, method, called_number, user_agent, length(CAST(sip_message AS BLOB)) FROM honey WHERE user_agent IS NOT 'order-marker' ORDER BY honey_id", |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
         });
     assert_eq!(

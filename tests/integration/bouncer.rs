@@ -3,40 +3,31 @@
 //! ipset and nftables feeds load with `ipset restore` and `nft -f`.
 
 use std::net::{IpAddr, SocketAddr};
-use std::process::Command;
 use std::time::Instant;
 
-use crate::firewall::{
-    BouncerMode, FIREWALL_WAIT, NFT_CHAIN_V4, NFT_TABLE_V4, NetNs, NsProcess, firewall_ready,
-    ipset_restore_accepts, nft_apply, nft_chain_packets, nft_check_accepts, run_bouncer,
-    send_udp_from,
+use crate::support::bouncer::{
+    BOUNCER, BouncerMode, NFT_CHAIN_V4, NFT_TABLE_V4, ipset_restore_accepts, nft_apply,
+    nft_chain_packets, nft_check_accepts, poll_until, run_bouncer,
 };
-use crate::harness::{Daemon, options, udp_client, udp_exchange};
-
-/// The address after `listening for <what> on ` in the daemon's log.
-fn listening(lines: &[String], what: &str) -> Option<SocketAddr> {
-    let marker = format!("listening for {what} on ");
-    lines
-        .iter()
-        .find_map(|line| line.split(&marker).nth(1)?.trim().parse().ok())
-}
+use crate::support::daemon::{Daemon, WAIT, listening_address};
+use crate::support::http::curl;
+use crate::support::namespaces::{NsProcess, daemon_in, new_ns, send_udp_from};
+use crate::support::prerequisites::firewall_ready;
+use crate::support::sip::{options, udp_client, udp_exchange};
 
 #[test]
 fn the_stock_crowdsec_bouncer_blocks_an_attacker_the_honeypot_saw() {
-    if !firewall_ready(&[crate::firewall::BOUNCER, "nft", "svmap"]) {
+    if !firewall_ready(&[BOUNCER, "nft", "svmap"]) {
         return;
     }
-    let server = NetNs::new().expect("server namespace");
-    let attacker = NetNs::new().expect("attacker namespace");
+    let server = new_ns();
+    let attacker = new_ns();
     server
         .connect(&attacker, &["192.0.2.1/24"], &["192.0.2.7/24"])
         .expect("veth pair between our namespaces");
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut command = server.command(env!("CARGO_BIN_EXE_sentrypeer"));
+    let mut command = daemon_in(&server, dir.path());
     command
-        .current_dir(dir.path())
-        .env("HOME", dir.path())
-        .env("RUST_LOG", "sentrypeer=debug,info")
         .args(["-r", "-N", "--sip-listen-address", "0.0.0.0:0", "-a"])
         .args([
             "--api-listen-address",
@@ -45,15 +36,15 @@ fn the_stock_crowdsec_bouncer_blocks_an_attacker_the_honeypot_saw() {
             "bouncer-key",
         ]);
     let daemon = NsProcess::spawn(&server, "sentrypeer", command, false);
-    let deadline = Instant::now() + FIREWALL_WAIT;
+    let deadline = Instant::now() + WAIT;
     assert!(
         daemon.wait_for_line("sentrypeer ready", deadline),
         "{}",
         daemon.log_text()
     );
     let lines = daemon.lines();
-    let sip_port = listening(&lines, "UDP").expect("UDP port").port();
-    let api = listening(&lines, "API").expect("API address");
+    let sip_port = listening_address(&lines, "UDP").expect("UDP port").port();
+    let api = listening_address(&lines, "API").expect("API address");
 
     // A real scanner in the attacker's namespace probes the honeypot over the veth.
     let scan = attacker.run("svmap", &["192.0.2.1", "-p", &sip_port.to_string()]);
@@ -88,7 +79,7 @@ fn the_stock_crowdsec_bouncer_blocks_an_attacker_the_honeypot_saw() {
         &options("100", "UDP", "after-ban", "ban"),
     )
     .expect("send");
-    let dropped = poll(deadline, || {
+    let dropped = poll_until(deadline, || {
         nft_chain_packets(&server, "ip", NFT_TABLE_V4, NFT_CHAIN_V4).unwrap_or(0) > dropped_before
     });
     assert!(dropped, "the bouncer's chain dropped the second probe");
@@ -122,18 +113,15 @@ fn ipset_and_nftables_feeds_load_into_the_real_tools() {
     );
     daemon.wait_for_stored(1);
     let fetch = |path: &str| {
-        let output = Command::new("curl")
-            .args(["-s", "--fail", &format!("http://{api}{path}")])
-            .output()
-            .expect("curl");
-        assert!(output.status.success(), "{path}");
-        String::from_utf8(output.stdout).expect("UTF-8 feed")
+        let answer = curl(api, path, &[]);
+        assert_eq!(answer.status, 200, "{path}: {}", answer.body);
+        answer.body
     };
     let ipset = fetch("/api/v1/feeds/ipset");
     let nft = fetch("/api/v1/feeds/nftables");
     daemon.stop().assert_clean_exit();
 
-    let ns = NetNs::new().expect("namespace");
+    let ns = new_ns();
     // Loading twice proves the file replaces the sets (the swap needs the first load's sets).
     for round in 1..=2 {
         ipset_restore_accepts(&ns, &ipset)
@@ -164,17 +152,4 @@ fn ipset_and_nftables_feeds_load_into_the_real_tools() {
         String::from_utf8_lossy(&set.stdout).contains("127.0.0.1"),
         "{set:?}"
     );
-}
-
-fn poll(deadline: Instant, mut done: impl FnMut() -> bool) -> bool {
-    loop {
-        if done() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        // Firewall counters are external state with nothing to wait on.
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
 }

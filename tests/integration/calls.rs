@@ -6,42 +6,23 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 
-use crate::api::curl;
-use crate::harness::{Daemon, WAIT, udp_client, udp_exchange};
-use crate::personality::{text, with_personality, write_config};
-use crate::tools::{free_udp_port, run, tool};
+use crate::support::daemon::{Daemon, WAIT};
+use crate::support::http::{curl, health};
+use crate::support::sip::{udp_client, udp_exchange};
+use crate::support::sip_tools::{run, sipp_call, text};
 
 #[test]
 fn sipp_authenticated_call_against_freepbx_ends_with_our_bye_and_the_number_is_listed() {
-    let builder = Daemon::builder();
-    let config = write_config(&builder, "ring_ms = 200\ncall_ms = 300");
-    let daemon = builder
-        .args([
-            "-r",
-            "-N",
-            "-g",
-            &config,
-            "-a",
-            "--api-listen-address",
-            "127.0.0.1:0",
-        ])
-        .start();
+    let daemon = Daemon::with_personality(
+        "ring_ms = 200\ncall_ms = 300",
+        &["-a", "--api-listen-address", "127.0.0.1:0"],
+    );
     let udp = daemon.udp.expect("UDP listening");
     let scenario = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/sipp/invite_auth_wait_for_bye.xml");
-    let mut sipp = tool("sipp");
-    sipp.args(["-sf", &scenario.display().to_string(), &udp.to_string()])
-        .args(["-s", "0046812118532", "-au", "105", "-ap", "secret"])
-        .args(["-i", "127.0.0.1", "-p", &free_udp_port().to_string()])
-        .args([
-            "-m",
-            "1",
-            "-timeout",
-            "20s",
-            "-timeout_error",
-            "-nostdin",
-            "-trace_err",
-        ]);
+    let scenario = scenario.display().to_string();
+    let mut sipp = sipp_call(udp, "0046812118532", &["-sf", &scenario]);
+    sipp.args(["-au", "105", "-ap", "secret"]);
     let output = run(sipp, daemon.dir());
     assert!(
         output.status.success(),
@@ -62,8 +43,7 @@ fn sipp_authenticated_call_against_freepbx_ends_with_our_bye_and_the_number_is_l
     );
     // The replies, by status class: 407; 100 and 183; 200; plus our BYE, a request of ours.
     let api = daemon.api.expect("API listening");
-    let health = curl(api, "/api/v1/health", &[]);
-    let health: serde_json::Value = serde_json::from_str(&health.body).expect("health JSON");
+    let health = health(api);
     let replies = &health["replies"];
     assert_eq!(
         (
@@ -170,7 +150,7 @@ fn in_dialog(method: &str, transport: &str, call_id: &str) -> String {
 
 #[test]
 fn tcp_call_gets_its_final_response_and_our_bye_on_the_same_connection() {
-    let daemon = with_personality("name = \"generic\"\nring_ms = 100\ncall_ms = 200", &[]);
+    let daemon = Daemon::with_personality("name = \"generic\"\nring_ms = 100\ncall_ms = 200", &[]);
     let tcp = daemon.tcp.expect("TCP listening");
     let mut stream = TcpStream::connect(tcp).expect("connect");
     stream.set_read_timeout(Some(WAIT)).expect("timeout");
@@ -214,7 +194,7 @@ fn tcp_call_gets_its_final_response_and_our_bye_on_the_same_connection() {
 
 #[test]
 fn udp_cancel_while_ringing_gets_200_and_487() {
-    let daemon = with_personality("name = \"generic\"", &[]);
+    let daemon = Daemon::with_personality("name = \"generic\"", &[]);
     let udp = daemon.udp.expect("UDP listening");
     let client = udp_client();
     let first = udp_exchange(&client, udp, invite("UDP", "udp-cancel").as_bytes());

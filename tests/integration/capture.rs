@@ -5,24 +5,10 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::net::UnixDatagram;
 
-use crate::harness::{Daemon, WAIT, options, udp_client, udp_exchange};
+use sentrypeer::event::ORIGINAL_JSON_KEYS;
 
-/// The 13 keys of the original's JSON log, in order.
-pub(crate) const JSON_KEYS: [&str; 13] = [
-    "app_name",
-    "app_version",
-    "event_timestamp",
-    "event_uuid",
-    "created_by_node_id",
-    "collected_method",
-    "transport_type",
-    "source_ip",
-    "destination_ip",
-    "called_number",
-    "sip_method",
-    "sip_user_agent",
-    "sip_message",
-];
+use crate::support::daemon::{Daemon, WAIT};
+use crate::support::sip::{options, udp_client, udp_exchange};
 
 fn is_event_timestamp(text: &str) -> bool {
     // YYYY-MM-DD HH:MM:SS.nnnnnnnnn
@@ -84,15 +70,15 @@ fn udp_probe_is_recorded_in_sqlite_json_log_and_syslog() {
     assert_eq!(log.len(), 1);
     let object = log[0].as_object().expect("object");
     let keys: Vec<&str> = object.keys().map(String::as_str).collect();
-    assert_eq!(keys[..JSON_KEYS.len()], JSON_KEYS);
+    assert_eq!(keys[..ORIGINAL_JSON_KEYS.len()], ORIGINAL_JSON_KEYS);
     assert_eq!(
-        keys[JSON_KEYS.len()..],
+        keys[ORIGINAL_JSON_KEYS.len()..],
         ["attack_type", "from_user"],
         "then what the probe carried"
     );
     assert_eq!(object["attack_type"], "scan");
     let raw = std::fs::read_to_string(stopped.path("sentrypeer_json.log")).expect("JSON log");
-    let positions: Vec<usize> = JSON_KEYS
+    let positions: Vec<usize> = ORIGINAL_JSON_KEYS
         .iter()
         .map(|key| raw.find(&format!("\"{key}\":")).expect("key present"))
         .collect();
@@ -259,7 +245,7 @@ fn destination_ip_is_the_address_the_datagram_was_sent_to() {
     // Listen on all of 127.0.0.0/8 (0.0.0.0 would also do) and send to 127.0.0.2: the
     // recorded destination must be 127.0.0.2, not the listen address.
     let daemon = Daemon::builder()
-        .args(["-r", "-N", "--sip-listen-address", "0.0.0.0:0"])
+        .args(["-r", "-N", "-j", "--sip-listen-address", "0.0.0.0:0"])
         .start();
     let port = daemon.udp.expect("UDP listening").port();
     let target: SocketAddr = format!("127.0.0.2:{port}").parse().expect("address");
@@ -286,7 +272,7 @@ fn ipv6_listener_records_ipv6_and_ipv4_sources_without_ports() {
         return;
     }
     let daemon = Daemon::builder()
-        .args(["-r", "-N", "--sip-listen-address", "[::]:0"])
+        .args(["-r", "-N", "-j", "--sip-listen-address", "[::]:0"])
         .start();
     let port = daemon.udp.expect("UDP listening").port();
     let v6 = std::net::UdpSocket::bind("[::1]:0").expect("bind v6");

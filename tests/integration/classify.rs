@@ -2,13 +2,14 @@
 //! SIPVicious `svmap`, `svwar` and `svcrack` runs, classified by the real daemon and seen in the
 //! JSON log, the database and the API.
 
-use std::net::{SocketAddr, UdpSocket};
 use std::process::{Child, Stdio};
 
-use crate::api::curl;
-use crate::capture::JSON_KEYS;
-use crate::harness::{Daemon, options};
-use crate::tools::{free_udp_port, tool};
+use sentrypeer::event::ORIGINAL_JSON_KEYS;
+
+use crate::support::daemon::Daemon;
+use crate::support::http::{curl, get_json};
+use crate::support::sip::{options, send_from};
+use crate::support::sip_tools::{free_udp_port, tool};
 
 const SVWAR_REGISTER: &[u8] = include_bytes!("../fixtures/sip/svwar_register.sip");
 const SVCRACK_REGISTER: &[u8] = include_bytes!("../fixtures/sip/svcrack_register_digest.sip");
@@ -38,19 +39,6 @@ type StoredEvent = (
 /// svcrack's (`To` user 105).
 type ToolEvent = (String, String, Option<String>, Option<String>, bool);
 
-/// Sends `message` to `to` from a socket bound to `from` (any loopback address).
-fn send_from(from: &str, to: SocketAddr, message: &[u8]) {
-    let socket = UdpSocket::bind(format!("{from}:0")).expect("bind a loopback address");
-    socket.send_to(message, to).expect("send");
-}
-
-/// The JSON body of an API answer.
-fn api_json(api: SocketAddr, path: &str) -> serde_json::Value {
-    let answer = curl(api, path, &[]);
-    assert_eq!(answer.status, 200, "{path}: {}", answer.body);
-    serde_json::from_str(&answer.body).expect("JSON body")
-}
-
 #[test]
 fn each_kind_of_probe_is_classified_in_the_json_log_the_database_and_the_api() {
     let daemon = Daemon::builder()
@@ -72,7 +60,7 @@ fn each_kind_of_probe_is_classified_in_the_json_log_the_database_and_the_api() {
     daemon.wait_for_probes(probes.len());
     daemon.wait_for_stored(5);
 
-    let cracking = api_json(api, "/api/v1/events?attack_type=password_cracking");
+    let cracking = get_json(api, "/api/v1/events?attack_type=password_cracking");
     let events = cracking["events"].as_array().expect("events");
     assert_eq!(events.len(), 1, "{cracking}");
     assert_eq!(events[0]["source_ip"], "127.0.0.3");
@@ -82,7 +70,7 @@ fn each_kind_of_probe_is_classified_in_the_json_log_the_database_and_the_api() {
         events[0]["auth_response"],
         "321dcfbd02c4763dba804cf7dbfef882"
     );
-    let calls = api_json(api, "/api/v1/events?attack_type=call_attempt");
+    let calls = get_json(api, "/api/v1/events?attack_type=call_attempt");
     assert_eq!(
         calls["events"][0]["p_asserted_identity"],
         "\"CEO\" <sip:+442071234567@127.0.0.1>"
@@ -92,7 +80,7 @@ fn each_kind_of_probe_is_classified_in_the_json_log_the_database_and_the_api() {
     let bad: serde_json::Value = serde_json::from_str(&bad.body).expect("JSON error");
     assert_eq!(bad["parameter"], "attack_type");
 
-    let stats = api_json(api, "/api/v1/stats");
+    let stats = get_json(api, "/api/v1/stats");
     for attack_type in [
         "extension_enumeration",
         "password_cracking",
@@ -120,7 +108,7 @@ fn each_kind_of_probe_is_classified_in_the_json_log_the_database_and_the_api() {
         ("call_attempt", "127.0.0.5"),
         ("malformed", "127.0.0.6"),
     ] {
-        let listing = api_json(
+        let listing = get_json(
             api,
             &format!("/api/v1/ip-addresses?attack_type={attack_type}"),
         );
@@ -128,7 +116,7 @@ fn each_kind_of_probe_is_classified_in_the_json_log_the_database_and_the_api() {
         assert_eq!(items.len(), 1, "{attack_type}: {listing}");
         assert_eq!(items[0]["ip_address"], ip);
         assert_eq!(items[0]["attack_types"], serde_json::json!([attack_type]));
-        let one = api_json(api, &format!("/api/v1/ip-addresses/{ip}"));
+        let one = get_json(api, &format!("/api/v1/ip-addresses/{ip}"));
         assert_eq!(one["attack_types"], serde_json::json!([attack_type]));
     }
 
@@ -142,7 +130,7 @@ fn each_kind_of_probe_is_classified_in_the_json_log_the_database_and_the_api() {
         let keys: Vec<&str> = object.keys().map(String::as_str).collect();
         assert_eq!(
             keys[..13],
-            JSON_KEYS,
+            ORIGINAL_JSON_KEYS,
             "the original 13 first, in order: {line}"
         );
         assert_eq!(keys[13], "attack_type", "{line}");

@@ -2,11 +2,12 @@
 
 use std::process::Command;
 
-use crate::harness::Daemon;
+use crate::support::daemon::{BINARY, Daemon};
+use crate::support::sip::{options, udp_client, udp_exchange};
 
 fn sentrypeer(args: &[&str]) -> std::process::Output {
     let home = tempfile::tempdir().expect("temp home");
-    Command::new(env!("CARGO_BIN_EXE_sentrypeer"))
+    Command::new(BINARY)
         .args(args)
         .env_clear()
         .env("HOME", home.path())
@@ -140,10 +141,10 @@ fn file_then_environment_then_flags_take_precedence() {
         .start();
     assert!(daemon.udp.is_some() && daemon.tls.is_none());
     let udp = daemon.udp.expect("udp");
-    let reply = crate::harness::udp_exchange(
-        &crate::harness::udp_client(),
+    let reply = udp_exchange(
+        &udp_client(),
         udp,
-        crate::harness::options("9", "UDP", "cfg", "cfg").as_bytes(),
+        options("9", "UDP", "cfg", "cfg").as_bytes(),
     );
     assert!(
         reply.starts_with(b"SIP/2.0 200 OK"),

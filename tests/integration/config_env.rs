@@ -3,7 +3,8 @@
 
 use std::os::unix::net::UnixDatagram;
 
-use crate::harness::{Daemon, WAIT, options, udp_client, udp_exchange};
+use crate::support::daemon::{Daemon, WAIT};
+use crate::support::sip::{options, udp_client, udp_exchange};
 
 #[test]
 fn string_and_boolean_variables_configure_the_daemon_without_flags() {

@@ -2,27 +2,14 @@
 //! full disk (a tmpfs in a private mount namespace, root only). The error is reported once per
 //! outage, capture goes on, failed events are counted, and storing resumes when writes work again.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use crate::faults::root_ready;
-use crate::harness::{Daemon, WAIT, options, udp_client, udp_exchange};
-use crate::limits::{health, wait_for_health};
-
-/// Probes `count` times over UDP (each answered), numbering the called numbers from `first`.
-pub(crate) fn probe_answered(udp: SocketAddr, first: u64, count: u64) {
-    let client = udp_client();
-    for number in first..first + count {
-        let probe = options(&number.to_string(), "UDP", "outage", &format!("o-{number}"));
-        let reply = udp_exchange(&client, udp, probe.as_bytes());
-        assert!(
-            reply.starts_with(b"SIP/2.0 200 OK"),
-            "probe {number} answered"
-        );
-    }
-}
+use crate::support::daemon::{Daemon, WAIT};
+use crate::support::http::{curl, health, wait_for_health};
+use crate::support::prerequisites::mount_namespace_ready;
+use crate::support::sip::probe_answered;
 
 /// Drives a daemon whose database can be made to refuse writes: `fill` makes writes fail,
 /// `free` lets them through again. Checks the error is reported clearly (once per outage),
@@ -54,7 +41,7 @@ fn outage_and_recovery(daemon: &Daemon, fill: impl FnOnce(), free: impl FnOnce()
         .as_u64()
         .expect("store_failed");
     assert!(store_failed >= 1, "{during}");
-    let metrics = crate::api::curl(api, "/metrics", &[]).body;
+    let metrics = curl(api, "/metrics", &[]).body;
     let in_metrics: u64 = metrics
         .lines()
         .find_map(|line| line.strip_prefix("sentrypeer_events_store_failed_total "))
@@ -122,27 +109,16 @@ const TMPFS_SIZE: &str = "size=64m";
 
 #[test]
 fn a_full_disk_fails_batches_capture_goes_on_and_storing_resumes_when_space_returns() {
-    if !root_ready("disk-full test") {
+    if !mount_namespace_ready("disk-full test") {
         return;
     }
     let builder = Daemon::builder();
     let mount_point = builder.dir().join("db");
     std::fs::create_dir(&mount_point).expect("mount point");
     let db = mount_point.join("sentrypeer.db");
-    let mount =
-        format!("mount -t tmpfs -o {TMPFS_SIZE},mode=0700 sentrypeer-test \"$0\" && exec \"$@\"");
+    let mount = format!("mount -t tmpfs -o {TMPFS_SIZE},mode=0700 sentrypeer-test \"$0\"");
     let daemon = builder
-        .wrapped([
-            "unshare",
-            "--mount",
-            "--propagation",
-            "private",
-            "--",
-            "sh",
-            "-c",
-            &mount,
-            mount_point.to_str().expect("path"),
-        ])
+        .in_mount_namespace(&mount, &mount_point)
         .args([
             "-r",
             "-N",

@@ -8,38 +8,14 @@
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::disk_full::probe_answered;
-use crate::harness::{Daemon, WAIT, options, udp_client, udp_exchange};
-
-/// Set to make a skipped root-only test a failure instead.
-const REQUIRE_ROOT_ENV: &str = "SENTRYPEER_REQUIRE_ROOT";
-
-/// Whether this process can run root-only tests (root, and `unshare` makes a mount namespace);
-/// when not, says why on stderr and returns false, or panics if [`REQUIRE_ROOT_ENV`] is set.
-pub(crate) fn root_ready(test: &str) -> bool {
-    let missing = if !rustix::process::geteuid().is_root() {
-        Some("root".to_owned())
-    } else {
-        let works = Command::new("unshare")
-            .args(["--mount", "--propagation", "private", "true"])
-            .status()
-            .is_ok_and(|status| status.success());
-        (!works).then(|| "a working `unshare --mount` (util-linux)".to_owned())
-    };
-    let Some(missing) = missing else {
-        return true;
-    };
-    let why = format!("{test} skipped: needs {missing}");
-    assert!(std::env::var_os(REQUIRE_ROOT_ENV).is_none(), "{why}");
-    eprintln!("{why}");
-    false
-}
+use crate::support::daemon::{Daemon, WAIT};
+use crate::support::prerequisites::{is_root, mount_namespace_ready};
+use crate::support::sip::{options, probe_answered, udp_client, udp_exchange};
 
 /// Sends OPTIONS probes to `udp` from one socket as fast as it can until stopped (or a bound
 /// is reached), on its own thread; returns how many it sent.
@@ -143,24 +119,15 @@ fn a_read_only_database_directory_stops_start_up_with_a_clear_error() {
         }
         let before = std::fs::read(&db).ok();
         let builder = builder.args(["-N", "-f", db.to_str().expect("path")]);
-        let builder = if rustix::process::geteuid().is_root() {
-            if !root_ready("read-only directory test") {
+        let builder = if is_root() {
+            if !mount_namespace_ready("read-only directory test") {
                 return;
             }
             // Permissions do not bind root: a read-only bind mount does.
-            let remount =
-                "mount --bind \"$0\" \"$0\" && mount -o remount,bind,ro \"$0\" && exec \"$@\"";
-            builder.wrapped([
-                "unshare",
-                "--mount",
-                "--propagation",
-                "private",
-                "--",
-                "sh",
-                "-c",
-                remount,
-                dir.to_str().expect("path"),
-            ])
+            builder.in_mount_namespace(
+                "mount --bind \"$0\" \"$0\" && mount -o remount,bind,ro \"$0\"",
+                &dir,
+            )
         } else {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).expect("chmod");

@@ -4,9 +4,9 @@
 
 use std::net::{IpAddr, SocketAddr, TcpStream};
 
-use crate::api::curl;
-use crate::harness::{Daemon, options, udp_client, udp_exchange};
-use crate::limits::{counter, health, wait_for_health};
+use crate::support::daemon::Daemon;
+use crate::support::http::{counter, curl, health, wait_for_health};
+use crate::support::sip::{options, udp_client, udp_exchange};
 
 /// Idle connections the flood test opens.
 const IDLE_CONNECTIONS: usize = 3000;

@@ -3,48 +3,12 @@
 //! their options come from. Events are recorded whatever the limits do to replies.
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::net::{IpAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use crate::api::curl;
-use crate::harness::{Daemon, WAIT, options, udp_client};
-
-/// `/api/v1/health` as JSON.
-pub(crate) fn health(api: SocketAddr) -> serde_json::Value {
-    let answer = curl(api, "/api/v1/health", &[]);
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    serde_json::from_str(&answer.body).expect("health JSON")
-}
-
-/// Polls `/api/v1/health` until `done` holds (the daemon has no log line per connection).
-pub(crate) fn wait_for_health(
-    api: SocketAddr,
-    done: impl Fn(&serde_json::Value) -> bool,
-) -> serde_json::Value {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let details = health(api);
-        if done(&details) {
-            return details;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "health never got there: {details}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// A TCP connection to `to` from the loopback address `from` (any port).
-fn connect_from(from: IpAddr, to: SocketAddr) -> TcpStream {
-    let socket =
-        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
-    socket
-        .bind(&SocketAddr::new(from, 0).into())
-        .expect("bind the source address");
-    socket.connect(&to.into()).expect("connect");
-    socket.into()
-}
+use crate::support::daemon::{BINARY, Daemon, WAIT};
+use crate::support::http::{counter, curl, health, wait_for_health};
+use crate::support::sip::{connect_from, options, udp_client};
 
 /// Reads until the daemon closes the connection (or resets it); panics if it stays open for
 /// [`WAIT`]. Returns what was read.
@@ -76,13 +40,6 @@ fn read_reply(stream: &mut TcpStream) -> Vec<u8> {
             Err(error) => panic!("no reply: {error}"),
         }
     }
-}
-
-/// `details[section][key]["TCP" | "TLS"]`.
-pub(crate) fn counter(details: &serde_json::Value, key: &str, transport: &str) -> u64 {
-    details["connections"][key][transport]
-        .as_u64()
-        .unwrap_or_else(|| panic!("connections.{key}.{transport} in {details}"))
 }
 
 #[test]
@@ -202,23 +159,26 @@ fn a_message_trickled_slower_than_the_header_timeout_is_cut_off_and_recorded() {
         .start();
     let tcp = daemon.tcp.expect("TCP listening");
     let mut slow = TcpStream::connect(tcp).expect("connect");
-    slow.write_all(b"OPTIONS sip:slowloris@127.0.0.1 SIP/2.0\r\n")
-        .expect("start line");
-    // One byte of a never-ending header every 100 ms: never idle, never complete. Only the
-    // message timeout can end this before WAIT.
+    // The start line and the start of a header at once, so what is recorded does not depend on
+    // how far the trickle got before the timeout on a busy machine.
+    let mut sent = b"OPTIONS sip:slowloris@127.0.0.1 SIP/2.0\r\nX-Slow: z".to_vec();
+    slow.write_all(&sent).expect("start line");
+    // Then one more byte of that never-ending header every 100 ms: never idle, never complete.
+    // Only the message timeout can end this before WAIT.
     slow.set_read_timeout(Some(Duration::from_millis(100)))
         .expect("timeout");
-    let header = b"X-Slow: ".iter().chain(std::iter::repeat(&b'z'));
     let deadline = Instant::now() + WAIT;
     let mut buffer = [0u8; 256];
-    for (sent, byte) in header.enumerate() {
+    loop {
         assert!(
             Instant::now() < deadline,
-            "still open after {sent} trickled bytes"
+            "still open after {} bytes",
+            sent.len()
         );
-        if slow.write_all(&[*byte]).is_err() {
+        if slow.write_all(b"z").is_err() {
             break;
         }
+        sent.push(b'z');
         match slow.read(&mut buffer) {
             Ok(0) => break,
             Ok(_) => panic!("no reply to an unfinished message"),
@@ -237,7 +197,8 @@ fn a_message_trickled_slower_than_the_header_timeout_is_cut_off_and_recorded() {
     });
     assert_eq!(messages.len(), 1);
     assert!(
-        messages[0].starts_with("OPTIONS sip:slowloris@127.0.0.1 SIP/2.0\r\nX-Slow: z"),
+        messages[0].starts_with("OPTIONS sip:slowloris@127.0.0.1 SIP/2.0\r\nX-Slow: z")
+            && sent.starts_with(messages[0].as_bytes()),
         "what was received is recorded: {:?}",
         messages[0]
     );
@@ -280,7 +241,7 @@ fn tls_clients_that_never_finish_the_handshake_are_dropped_after_the_timeout() {
 
 /// `sentrypeer --check-config` with `args` and `env`, its printed configuration.
 fn checked_config(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> String {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sentrypeer"))
+    let output = std::process::Command::new(BINARY)
         .env_clear()
         .env("HOME", dir)
         .envs(env.iter().copied())

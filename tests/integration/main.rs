@@ -1,7 +1,8 @@
-//! Integration tests: the real `sentrypeer` binary on loopback ports, driven over real sockets and
-//! by real SIP tools.
+//! Integration tests: the real `sentrypeer` binary on loopback ports (and in network namespaces
+//! the tests create), driven over real sockets and by real SIP tools. Every test file imports
+//! only from `support`.
 
-mod harness;
+mod support;
 
 mod api;
 mod api_compat;
@@ -18,6 +19,8 @@ mod firewall;
 mod idle_connections;
 mod limits;
 mod p2p;
+mod p2p_load;
+mod p2p_untrusted;
 mod personality;
 mod privileges;
 mod storage;

@@ -4,34 +4,10 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::Output;
 
-use crate::harness::{Daemon, DaemonBuilder, WAIT, options, udp_client, udp_exchange};
-use crate::tools::{free_udp_port, run, svmap, tool};
-
-/// Starts a responsive daemon (UDP and TCP, no TLS) with `[personality]` set to `table`.
-pub(crate) fn with_personality(table: &str, extra: &[&str]) -> Daemon {
-    let builder = Daemon::builder();
-    let config = write_config(&builder, table);
-    builder
-        .args(["-r", "-N", "-g", &config])
-        .args(extra.iter().copied())
-        .start()
-}
-
-pub(crate) fn write_config(builder: &DaemonBuilder, table: &str) -> String {
-    let path = builder.dir().join("personality.toml");
-    std::fs::write(&path, format!("[personality]\n{table}\n")).expect("write config");
-    path.display().to_string()
-}
-
-pub(crate) fn text(output: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
+use crate::support::daemon::{Daemon, WAIT};
+use crate::support::sip::{options, udp_client, udp_exchange};
+use crate::support::sip_tools::{free_udp_port, run, svmap, text, tool};
 
 /// The `| extension | status |` rows of an svwar/svcrack result table.
 fn table_rows(stdout: &str) -> Vec<(String, String)> {
@@ -158,7 +134,7 @@ fn svcrack_cracks_an_extension_after_the_configured_attempts() {
 
 #[test]
 fn sipsak_options_and_register_pass_sipsaks_own_checks() {
-    let daemon = with_personality("auth_attempts = 1", &[]);
+    let daemon = Daemon::with_personality("auth_attempts = 1", &[]);
     let udp = daemon.udp.expect("UDP listening");
     let target = format!("sip:110@127.0.0.1:{}", udp.port());
     let mut options = tool("sipsak");

@@ -10,14 +10,16 @@
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Instant;
 
-use crate::firewall::{FIREWALL_WAIT, NetNs, NsProcess, send_udp_from};
-use crate::harness::{Daemon, options, udp_client};
+use crate::support::daemon::{BINARY, Daemon, TEST_LOG, WAIT};
+use crate::support::namespaces::{NetNs, NsProcess, send_udp_from};
+use crate::support::prerequisites::{REQUIRE_ROOT, on_path, ready, root_ready};
+use crate::support::sip::{options, udp_client};
 
-/// Set to make missing prerequisites a test failure instead of a skip.
-const REQUIRE_ENV: &str = "SENTRYPEER_REQUIRE_ROOT";
+/// What the tests that run the daemon as [`NOBODY`] in a namespace need besides root.
+const NOBODY_TOOLS: &[&str] = &["ip", "setpriv", "curl"];
 /// `nobody`/`nogroup`: an unprivileged user and group that exist everywhere.
 const NOBODY: u32 = 65534;
 /// `CAP_NET_BIND_SERVICE` is capability 10: the only bit set in a `Cap*` mask holding only it.
@@ -29,42 +31,6 @@ fn mode(path: &Path) -> u32 {
         .permissions()
         .mode()
         & 0o777
-}
-
-fn on_path(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// Whether the prerequisites are there; says why not (or panics under [`REQUIRE_ENV`]).
-fn ready(what: &str, missing: Vec<&str>) -> bool {
-    if missing.is_empty() {
-        return true;
-    }
-    let why = format!("{what} skipped, missing: {}", missing.join(", "));
-    assert!(std::env::var_os(REQUIRE_ENV).is_none(), "{why}");
-    eprintln!("{why}");
-    false
-}
-
-fn root_ready(what: &str) -> bool {
-    let mut missing = Vec::new();
-    let is_root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    if !is_root {
-        missing.push("root (to create network namespaces and drop to another user)");
-    }
-    for tool in ["ip", "setpriv", "curl"] {
-        if !on_path(tool) {
-            missing.push(tool);
-        }
-    }
-    ready(what, missing)
 }
 
 /// The files a daemon with TLS, P2P and the JSON log on creates, and the mode each must have.
@@ -182,7 +148,7 @@ fn the_systemd_unit_sandboxes_an_unprivileged_user_with_one_capability() {
     );
 
     // The daemon accepts the unit's command line.
-    let checked = Command::new(env!("CARGO_BIN_EXE_sentrypeer"))
+    let checked = Command::new(BINARY)
         .args(exec.iter().skip(1))
         .arg("--check-config")
         .env_clear()
@@ -195,25 +161,17 @@ fn the_systemd_unit_sandboxes_an_unprivileged_user_with_one_capability() {
     );
 
     // systemd itself finds nothing to complain about (it warns on stderr and still exits 0).
-    if !ready("systemd-analyze verify", {
-        if on_path("systemd-analyze") {
-            Vec::new()
-        } else {
-            vec!["systemd-analyze (apt-get install systemd)"]
-        }
-    }) {
+    let missing: Vec<String> = (!on_path("systemd-analyze"))
+        .then(|| "systemd-analyze (apt-get install systemd)".to_owned())
+        .into_iter()
+        .collect();
+    if !ready("systemd-analyze verify", REQUIRE_ROOT, &missing) {
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");
     let copy = dir.path().join("sentrypeer.service");
-    std::fs::write(
-        &copy,
-        unit.replace(
-            "/usr/local/bin/sentrypeer",
-            env!("CARGO_BIN_EXE_sentrypeer"),
-        ),
-    )
-    .expect("write unit copy");
+    std::fs::write(&copy, unit.replace("/usr/local/bin/sentrypeer", BINARY))
+        .expect("write unit copy");
     let verified = Command::new("systemd-analyze")
         .arg("verify")
         .arg(&copy)
@@ -276,13 +234,13 @@ fn as_nobody(ns: &NetNs, dir: &Path, capabilities: &str) -> Command {
             format!("--ambient-caps={capabilities}"),
             format!("--bounding-set={capabilities}"),
             "--".to_owned(),
-            env!("CARGO_BIN_EXE_sentrypeer").to_owned(),
+            BINARY.to_owned(),
         ])
         .args(standard_ports_args(dir))
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", dir)
-        .env("RUST_LOG", "sentrypeer=debug,info");
+        .env("RUST_LOG", TEST_LOG);
     command
 }
 
@@ -298,7 +256,7 @@ fn proc_status(pid: u32, name: &str) -> String {
 
 #[test]
 fn an_unprivileged_user_with_only_cap_net_bind_service_serves_the_standard_ports() {
-    if !root_ready("unprivileged-user test") {
+    if !root_ready("unprivileged-user test", NOBODY_TOOLS) {
         return;
     }
     let ns = NetNs::new().expect("network namespace");
@@ -309,7 +267,7 @@ fn an_unprivileged_user_with_only_cap_net_bind_service_serves_the_standard_ports
         as_nobody(&ns, dir.path(), "-all,+net_bind_service"),
         false,
     );
-    let deadline = Instant::now() + FIREWALL_WAIT;
+    let deadline = Instant::now() + WAIT;
     assert!(
         daemon.wait_for_line("sentrypeer ready", deadline),
         "{}",
@@ -363,20 +321,20 @@ fn an_unprivileged_user_with_only_cap_net_bind_service_serves_the_standard_ports
         assert_eq!(mode(&path), expected, "{name}");
         assert_eq!(std::fs::metadata(&path).expect("metadata").uid(), NOBODY);
     }
-    let status = daemon.terminate(FIREWALL_WAIT);
+    let status = daemon.terminate(WAIT);
     assert!(status.success(), "{status:?}\n{}", daemon.log_text());
 }
 
 #[test]
 fn without_the_capability_the_standard_ports_fail_saying_what_is_missing() {
-    if !root_ready("no-capability test") {
+    if !root_ready("no-capability test", NOBODY_TOOLS) {
         return;
     }
     let ns = NetNs::new().expect("network namespace");
     let dir = nobody_dir();
     let daemon = NsProcess::spawn(&ns, "sentrypeer", as_nobody(&ns, dir.path(), "-all"), false);
     let status = daemon
-        .wait_exit(Instant::now() + FIREWALL_WAIT)
+        .wait_exit(Instant::now() + WAIT)
         .expect("daemon exits");
     assert_eq!(status.code(), Some(1), "{}", daemon.log_text());
     let log = daemon.log_text();

@@ -1,7 +1,8 @@
 //! The database: created with the original schema at start-up, migrated from the original's
 //! files without loss, pruned by retention; the node id survives restarts.
 
-use crate::harness::{Daemon, options, udp_client};
+use crate::support::daemon::Daemon;
+use crate::support::sip::{options, udp_client};
 
 /// event uuid, source ip, source port, called number, method.
 type MigratedRow = (String, String, Option<i64>, Option<String>, Option<String>);

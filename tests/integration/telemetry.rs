@@ -5,8 +5,9 @@
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
-use crate::api::curl;
-use crate::harness::{Daemon, options, udp_client};
+use crate::support::daemon::Daemon;
+use crate::support::http::curl;
+use crate::support::sip::{options, udp_client};
 
 /// Every leaf of a JSON value as `path: kind` (objects and arrays that are empty are leaves).
 fn leaves(value: &serde_json::Value, path: &str, out: &mut BTreeSet<String>) {
@@ -258,11 +259,11 @@ const BUCKET_BOUNDS: &[&str] = &[
     "1", "2.5", "+Inf",
 ];
 
-/// Starts a daemon with `args` (API on; the harness's `-l` turns the JSON log on), stores one UDP probe, asks for the health details once
-/// (so the API's own counters have a route), then reads both pages.
+/// Starts a daemon with `args` (API and JSON log on), stores one UDP probe, asks for the health
+/// details once (so the API's own counters have a route), then reads both pages.
 fn shapes(args: &[&str]) -> (BTreeSet<String>, Exposition) {
     let daemon = Daemon::builder()
-        .args(["-a", "--api-listen-address", "127.0.0.1:0"])
+        .args(["-a", "--api-listen-address", "127.0.0.1:0", "-j"])
         .args(args.iter().copied())
         .start();
     let client = udp_client();

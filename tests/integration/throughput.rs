@@ -6,8 +6,8 @@
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
 
-use crate::api::curl;
-use crate::harness::Daemon;
+use crate::support::daemon::Daemon;
+use crate::support::http::health;
 
 // The benchmark's probe builder, shared so the smoke test sends what the benchmark sends.
 #[allow(dead_code)]
@@ -87,20 +87,17 @@ fn send_tcp(target: SocketAddr, source: IpAddr, first: u64) -> u64 {
 
 #[test]
 fn every_probe_sent_under_load_is_stored_or_counted_as_dropped() {
-    let builder = Daemon::builder();
     // A small store queue, so a burst is likely to overflow it and exercise the drop counts.
-    let config = builder.dir().join("small-queue.toml");
-    std::fs::write(&config, "event_queue_capacity = 64\n").expect("write config");
+    let builder = Daemon::builder().config_file("event_queue_capacity = 64\n");
     let db = builder.dir().join("sentrypeer.db");
-    // Without the harness's defaults, which name a JSON log (and so turn it on): the store is
-    // the one consumer, so the shutdown line's `dropped` is the store queue's.
+    // The store is the one consumer (no JSON log, syslog or webhook), so the shutdown line's
+    // `dropped` is the store queue's.
     let daemon = builder
         .without_defaults()
         .args(["-N", "-r", "--sip-reply-rate-limit", "0"])
         .args(["--sip-listen-address", "127.0.0.1:0"])
         .args(["-a", "--api-listen-address", "127.0.0.1:0"])
         .args(["-f", db.to_str().expect("path")])
-        .args(["-g", config.to_str().expect("path")])
         .env("RUST_LOG", "info")
         .start();
     let udp = daemon.udp.expect("UDP listening");
@@ -118,9 +115,7 @@ fn every_probe_sent_under_load_is_stored_or_counted_as_dropped() {
         sent += sender.join().expect("TCP sender");
     }
     // The counters are live: the kernel's drops on the UDP socket are a number (Linux).
-    let health: serde_json::Value =
-        serde_json::from_str(&curl(daemon.api.expect("API"), "/api/v1/health", &[]).body)
-            .expect("health JSON");
+    let health = health(daemon.api.expect("API"));
     assert!(
         health["events"]["kernel_dropped"].is_u64(),
         "kernel_dropped in {health}"

@@ -9,7 +9,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 
-use crate::harness::{Daemon, options, udp_client, udp_exchange};
+use crate::support::daemon::{Daemon, WAIT};
+use crate::support::sip::{options, udp_client, udp_exchange};
 
 async fn tls_exchange(
     address: std::net::SocketAddr,
@@ -38,7 +39,7 @@ async fn tls_exchange(
         .expect("TLS handshake");
     tls.write_all(message.as_bytes()).await.expect("write");
     let mut reply = vec![0u8; 4096];
-    let read = tokio::time::timeout(crate::harness::WAIT, tls.read(&mut reply))
+    let read = tokio::time::timeout(WAIT, tls.read(&mut reply))
         .await
         .expect("reply in time")
         .expect("read");

@@ -6,44 +6,10 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
-use std::process::{Command, Output};
 
-use crate::harness::{Daemon, WAIT, udp_client};
-
-pub(crate) fn tool(name: &str) -> Command {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {name}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        found,
-        "{name} is not installed; .ci/run installs it (apt-get install sipvicious sip-tester sipsak fail2ban)"
-    );
-    Command::new(name)
-}
-
-pub(crate) fn run(mut command: Command, dir: &Path) -> Output {
-    command.current_dir(dir).stdin(std::process::Stdio::null());
-    command.output().expect("run tool")
-}
-
-/// Runs SIPVicious `svmap` against a UDP SIP address on loopback.
-pub(crate) fn svmap(target: std::net::SocketAddr, dir: &Path) -> Output {
-    let mut svmap = tool("svmap");
-    svmap.args([
-        &target.ip().to_string(),
-        "-p",
-        &target.port().to_string(),
-        "-P",
-        &free_udp_port().to_string(),
-    ]);
-    run(svmap, dir)
-}
-
-pub(crate) fn free_udp_port() -> u16 {
-    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
-    socket.local_addr().expect("addr").port()
-}
+use crate::support::daemon::{Daemon, WAIT};
+use crate::support::sip::udp_client;
+use crate::support::sip_tools::{free_udp_port, run, sipp_call, tool};
 
 #[test]
 fn svmap_finds_the_honeypot_and_its_probe_is_recorded() {
@@ -95,27 +61,8 @@ fn sipp_uac_completes_a_call_against_generic_and_every_request_is_recorded() {
         .args(["-r", "-N", "--sip-personality", "generic"])
         .start();
     let udp = daemon.udp.expect("UDP listening");
-    let mut sipp = tool("sipp");
-    sipp.args([
-        "-sn",
-        "uac",
-        &udp.to_string(),
-        "-s",
-        "0046812118532",
-        "-i",
-        "127.0.0.1",
-        "-p",
-        &free_udp_port().to_string(),
-        "-m",
-        "1",
-        "-d",
-        "100",
-        "-timeout",
-        "20s",
-        "-timeout_error",
-        "-nostdin",
-        "-trace_err",
-    ]);
+    let mut sipp = sipp_call(udp, "0046812118532", &["-sn", "uac"]);
+    sipp.args(["-d", "100"]);
     let output = run(sipp, daemon.dir());
     assert!(
         output.status.success(),

@@ -2,16 +2,14 @@
 //! loopback port 0, with and without OAuth2; a dead receiver or a broken token server never stops
 //! capture; queued events are delivered at shutdown.
 
-mod receiver;
+use sentrypeer::event::ORIGINAL_JSON_KEYS;
 
-use std::net::SocketAddr;
-use std::process::Command;
-
-use receiver::{Answer, Receiver, Seen, answer, dead_url};
-
-use crate::capture::JSON_KEYS;
-use crate::harness::{Daemon, options, udp_client};
-use crate::tools::{free_udp_port, run, tool};
+use crate::support::daemon::Daemon;
+use crate::support::http::{curl, health};
+use crate::support::process::signal;
+use crate::support::sip::{options, udp_client};
+use crate::support::sip_tools::{free_udp_port, run, tool};
+use crate::support::webhook_receiver::{Answer, Receiver, Seen, answer, dead_url};
 
 /// Sends an OPTIONS probe to `number` over UDP (passive mode: no reply).
 fn probe(daemon: &Daemon, number: &str) {
@@ -20,14 +18,6 @@ fn probe(daemon: &Daemon, number: &str) {
     client
         .send_to(message.as_bytes(), daemon.udp.expect("UDP"))
         .expect("send probe");
-}
-
-fn curl_text(api: SocketAddr, path: &str) -> String {
-    let output = Command::new("curl")
-        .args(["-s", "--max-time", "20", &format!("http://{api}{path}")])
-        .output()
-        .expect("run curl");
-    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 #[test]
@@ -71,8 +61,8 @@ fn real_probes_are_posted_to_the_webhook_without_oauth2() {
             .keys()
             .map(String::as_str)
             .collect();
-        assert_eq!(keys[..JSON_KEYS.len()], JSON_KEYS);
-        assert_eq!(keys[JSON_KEYS.len()], "attack_type");
+        assert_eq!(keys[..ORIGINAL_JSON_KEYS.len()], ORIGINAL_JSON_KEYS);
+        assert_eq!(keys[ORIGINAL_JSON_KEYS.len()], "attack_type");
     }
     assert_eq!(
         posts[0].json()["sip_user_agent"],
@@ -151,12 +141,10 @@ fn oauth2_from_the_environment_fetches_one_token_for_every_post() {
 
 #[test]
 fn a_dead_webhook_never_stops_capture_and_every_loss_is_counted() {
-    let builder = Daemon::builder();
-    let config = builder.dir().join("small-queues.toml");
-    std::fs::write(&config, "event_queue_capacity = 2\n").expect("write config");
-    let daemon = builder
+    let daemon = Daemon::builder()
+        .config_file("event_queue_capacity = 2\n")
         .args(["-N", "-a", "--api-listen-address", "127.0.0.1:0"])
-        .args(["-g", config.to_str().expect("path"), "-w", &dead_url()])
+        .args(["-w", &dead_url()])
         // Enough attempts (backoff 1, 2, 4, ... s, capped at 60) that the first event is still
         // being retried at shutdown however slow the machine is: with the default 6 it could be
         // given up after 15.5 s, and the queue would move on.
@@ -174,8 +162,7 @@ fn a_dead_webhook_never_stops_capture_and_every_loss_is_counted() {
             .any(|line| line.contains("webhook delivery failed; retrying"))
     }));
     let api = daemon.api.expect("API");
-    let health: serde_json::Value =
-        serde_json::from_str(&curl_text(api, "/api/v1/health")).expect("health JSON");
+    let health = health(api);
     let dropped = health["events"]["dropped_by_consumer"]["webhook"]
         .as_u64()
         .expect("webhook consumer counted");
@@ -183,7 +170,7 @@ fn a_dead_webhook_never_stops_capture_and_every_loss_is_counted() {
     assert_eq!(health["events"]["dropped_by_consumer"]["store"], 0);
     assert_eq!(health["webhook"]["delivered"], 0, "{health}");
     assert!(health["webhook"]["retries"].as_u64() >= Some(1), "{health}");
-    let metrics = curl_text(api, "/metrics");
+    let metrics = curl(api, "/metrics", &[]).body;
     assert!(
         metrics.contains(&format!(
             "sentrypeer_events_dropped_total{{consumer=\"webhook\"}} {dropped}"
@@ -283,10 +270,7 @@ fn events_queued_at_shutdown_are_still_delivered() {
     let first = receiver.next();
     assert_eq!(first.json()["called_number"], "400");
     // SIGTERM while the first POST is held and two events wait in the queue.
-    Command::new("kill")
-        .args(["-TERM", &daemon.pid().to_string()])
-        .status()
-        .expect("kill");
+    signal(daemon.pid(), "TERM");
     assert!(daemon.wait_for(|lines| lines.iter().any(|line| line.contains("shutting down"))));
     receiver.release();
     let rest: Vec<serde_json::Value> = (0..2).map(|_| receiver.next().json()).collect();

@@ -3,12 +3,10 @@
 //! they were.
 
 use axum::http::StatusCode;
-use jiff::{SignedDuration, Timestamp};
-use uuid::Uuid;
 
 use super::{Fixture, assert_common_headers, get};
-use crate::event::{BadActor, Capture, CollectedMethod, Transport};
-use crate::sip::parse;
+use crate::event::BadActor;
+use crate::event::test_support::EventBuilder;
 
 macro_rules! fixture {
     ($name:literal) => {
@@ -18,16 +16,10 @@ macro_rules! fixture {
 
 /// What a listener records of `message` from `ip`, `seconds_ago` old.
 fn captured(ip: &str, message: &[u8], seconds_ago: i64) -> BadActor {
-    let capture = Capture {
-        node_id: Uuid::from_u128(7),
-        collected_method: CollectedMethod::Passive,
-        transport: Transport::Udp,
-        source: format!("{ip}:5070").parse().expect("addr"),
-        destination: "192.0.2.10:5060".parse().expect("addr"),
-    };
-    let mut event = BadActor::from_probe(&parse(message), &capture);
-    event.event_timestamp = Timestamp::now() - SignedDuration::from_secs(seconds_ago);
-    event
+    EventBuilder::new()
+        .source_ip(ip)
+        .seconds_ago(seconds_ago)
+        .capture(message)
 }
 
 /// A scanner (OPTIONS then REGISTER), a password cracker, a caller and a garbage sender.

@@ -10,7 +10,6 @@ mod placeholders;
 mod read_only;
 mod v1;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -18,18 +17,18 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use jiff::{SignedDuration, Timestamp};
+use jiff::SignedDuration;
 use tempfile::TempDir;
 use tower::ServiceExt;
 use uuid::Uuid;
 
 use super::{ApiLimits, ApiReader, ApiState, CrowdSecKeys, router};
 use crate::config::Secret;
-use crate::event::{Attack, BadActor, CollectedMethod, Origin, Transport, format_timestamp};
+use crate::event::test_support::EventBuilder;
+use crate::event::{BadActor, format_timestamp};
 use crate::p2p::P2pStats;
 use crate::pipeline::PipelineMonitor;
 use crate::sinks::webhook::WebhookStats;
-use crate::sip::MessageKind;
 use crate::store::{self, StoreStats};
 use crate::telemetry::Registry;
 use crate::transport::udp_drops::UdpDropMonitor;
@@ -51,13 +50,7 @@ impl Fixture {
     /// The original's test row (`104.149.141.214`, number `100`, INVITE, `friendly-scanner`).
     fn original() -> Self {
         let fixture = Self::empty();
-        fixture.insert(&[event(
-            "104.149.141.214",
-            "100",
-            "INVITE",
-            "friendly-scanner",
-            60,
-        )]);
+        fixture.insert(&[EventBuilder::new().seconds_ago(60).build()]);
         fixture
     }
 
@@ -93,27 +86,15 @@ impl Fixture {
     }
 }
 
-/// A local UDP event `seconds_ago` old.
+/// A local UDP request from `ip` calling `number`, `seconds_ago` old.
 fn event(ip: &str, number: &str, method: &str, agent: &str, seconds_ago: i64) -> BadActor {
-    let sip_message = format!("{method} sip:{number}@192.0.2.10 SIP/2.0\r\n\r\n");
-    let attack = Attack::from_message(sip_message.as_bytes());
-    BadActor {
-        event_timestamp: Timestamp::now() - SignedDuration::from_secs(seconds_ago),
-        event_uuid: Uuid::now_v7(),
-        created_by_node_id: Uuid::from_u128(7),
-        collected_method: CollectedMethod::Responsive,
-        transport: Transport::Udp,
-        source: SocketAddr::new(ip.parse().expect("ip"), 5070),
-        destination: "192.0.2.10:5060".parse().expect("addr"),
-        called_number: number.to_owned(),
-        request_uri_user: Some(number.to_owned()),
-        sip_method: method.to_owned(),
-        sip_user_agent: agent.to_owned(),
-        sip_message,
-        message_kind: MessageKind::Request,
-        origin: Origin::Local,
-        attack,
-    }
+    EventBuilder::new()
+        .source_ip(ip)
+        .number(number)
+        .method(method)
+        .user_agent(agent)
+        .seconds_ago(seconds_ago)
+        .build()
 }
 
 /// The stored text of an event's timestamp.

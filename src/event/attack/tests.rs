@@ -1,9 +1,8 @@
 //! The recorded attack evidence, and where its keys go in the JSON form of an event.
 
-use uuid::Uuid;
-
 use super::*;
-use crate::event::{BadActor, Capture, CollectedMethod, Origin, PeerOrigin, Transport};
+use crate::event::test_support::EventBuilder;
+use crate::event::{BadActor, ORIGINAL_JSON_KEYS, Origin, PeerOrigin};
 
 macro_rules! fixture {
     ($name:literal) => {
@@ -11,17 +10,12 @@ macro_rules! fixture {
     };
 }
 
-use crate::fuzzing::ORIGINAL_KEYS;
-
+/// What a listener records of `message` from 192.0.2.7.
 fn captured(message: &[u8]) -> BadActor {
-    let capture = Capture {
-        node_id: Uuid::from_u128(1),
-        collected_method: CollectedMethod::Passive,
-        transport: Transport::Udp,
-        source: "192.0.2.7:5070".parse().expect("addr"),
-        destination: "192.0.2.10:5060".parse().expect("addr"),
-    };
-    BadActor::from_probe(&parse(message), &capture)
+    EventBuilder::new()
+        .source("192.0.2.7:5070")
+        .node(1)
+        .capture(message)
 }
 
 fn json_keys(event: &BadActor) -> Vec<String> {
@@ -131,7 +125,7 @@ fn json_keeps_the_original_thirteen_first_then_what_was_carried() {
     let event = captured(fixture!("svcrack_register_digest.sip"));
     assert_eq!(event.attack.attack_type, AttackType::PasswordCracking);
     let keys = json_keys(&event);
-    assert_eq!(keys[..13], ORIGINAL_KEYS);
+    assert_eq!(keys[..13], ORIGINAL_JSON_KEYS);
     assert_eq!(
         keys[13..],
         [
@@ -169,7 +163,7 @@ fn a_peer_event_keeps_origin_before_the_attack_keys() {
     let mut event = captured(fixture!("svmap_options.sip"));
     event.origin = Origin::Peer(PeerOrigin::from("12D3KooWPeer"));
     let keys = json_keys(&event);
-    assert_eq!(keys[..13], ORIGINAL_KEYS);
+    assert_eq!(keys[..13], ORIGINAL_JSON_KEYS);
     assert_eq!(
         keys[13..],
         ["origin", "attack_type", "from_user", "contact"]

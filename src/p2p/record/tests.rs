@@ -3,32 +3,25 @@
 use jiff::{SignedDuration, Timestamp};
 use libp2p::identity::Keypair;
 use proptest::prelude::*;
-use uuid::Uuid;
 
 use super::*;
-use crate::event::{Attack, BadActor, CollectedMethod, Credentials, Origin, Transport};
-use crate::sip::{AttackType, MessageKind};
+use crate::event::test_support::EventBuilder;
+use crate::event::{Attack, BadActor, Credentials, Origin};
+use crate::sip::AttackType;
 
 const WEEK: Option<SignedDuration> = Some(SignedDuration::from_hours(7 * 24));
 
-/// An event captured at `at` with every field filled (shared by the p2p unit tests).
+/// A responsive UDP INVITE to an IPv6 address carrying every credential and identity field (each
+/// must survive signing and verifying); shared by the p2p unit tests.
 pub(crate) fn event(at: Timestamp) -> BadActor {
-    BadActor {
-        event_timestamp: at,
-        event_uuid: Uuid::now_v7(),
-        created_by_node_id: Uuid::new_v4(),
-        collected_method: CollectedMethod::Responsive,
-        transport: Transport::Udp,
-        source: "192.0.2.7:5070".parse().expect("addr"),
-        destination: "[2001:db8::1]:5060".parse().expect("addr"),
-        called_number: "0046812118532".to_owned(),
-        request_uri_user: Some("0046812118532".to_owned()),
-        sip_method: "INVITE".to_owned(),
-        sip_user_agent: "friendly-scanner".to_owned(),
-        sip_message: "INVITE sip:0046812118532@x SIP/2.0\r\n\r\n".to_owned(),
-        message_kind: MessageKind::Request,
-        origin: Origin::Local,
-        attack: Attack {
+    EventBuilder::new()
+        .timestamp(at)
+        .responsive()
+        .source("192.0.2.7:5070")
+        .destination("[2001:db8::1]:5060")
+        .number("0046812118532")
+        .message("INVITE sip:0046812118532@x SIP/2.0\r\n\r\n")
+        .attack(Attack {
             attack_type: AttackType::CallAttempt,
             credentials: Some(Credentials {
                 scheme: Some("Digest".to_owned()),
@@ -45,8 +38,8 @@ pub(crate) fn event(at: Timestamp) -> BadActor {
             from_user: Some("100".to_owned()),
             contact: Some("<sip:100@192.0.2.7:5070>".to_owned()),
             p_asserted_identity: Some("<sip:+442071234567@x>".to_owned()),
-        },
-    }
+        })
+        .build()
 }
 
 /// `body` signed with `key`, as it would travel.

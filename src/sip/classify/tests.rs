@@ -422,32 +422,3 @@ proptest! {
         }
     }
 }
-
-/// A cost measurement, not a test: nanoseconds per fixture for `parse`, and for `parse` plus
-/// `classify` (what capture adds per message). Run with
-/// `cargo test --release --lib -- --ignored --nocapture classification_cost`.
-#[test]
-#[ignore = "measurement, run in release with --ignored --nocapture"]
-fn classification_cost() {
-    use std::hint::black_box;
-    use std::time::Instant;
-
-    const ITERATIONS: u32 = 200_000;
-    let per_message = |f: &dyn Fn()| {
-        let start = Instant::now();
-        for _ in 0..ITERATIONS {
-            f();
-        }
-        start.elapsed().as_nanos() / u128::from(ITERATIONS)
-    };
-    for (name, bytes, _) in FIXTURES {
-        let parse_only = per_message(&|| {
-            black_box(parse(black_box(bytes)));
-        });
-        let classified = per_message(&|| {
-            let probe = parse(black_box(bytes));
-            black_box(classify(&probe));
-        });
-        eprintln!("{name}: parse {parse_only} ns, parse + classify {classified} ns");
-    }
-}

@@ -4,8 +4,8 @@
 use jiff::{SignedDuration, Timestamp};
 use rusqlite::Connection;
 
-use super::{addr, insert, memory_db, temp_db, udp_invite};
-use crate::event::{BadActor, Origin};
+use super::{PEER, call, insert, memory_db, temp_db};
+use crate::event::Origin;
 use crate::store::{self, run_retention};
 
 /// One aggregate row: (seen_count, first_seen, last_seen, local_count, local_last_seen,
@@ -69,33 +69,17 @@ fn ts(second: u8) -> String {
     format!("2024-01-01 00:00:0{second}.000000000")
 }
 
-/// An event from `ip` calling `number` at second `second`, captured by `origin`.
-fn event(ip: &str, number: &str, second: u8, origin: Origin) -> BadActor {
-    BadActor {
-        event_timestamp: format!("2024-01-01T00:00:0{second}Z").parse().expect("ts"),
-        source: addr(&format!("{ip}:5060")),
-        called_number: number.into(),
-        origin,
-        ..udp_invite("2024-01-01T00:00:00Z")
-    }
-}
-
-fn peer() -> Origin {
-    Origin::Peer("12D3KooWPeer".into())
-}
-
 #[test]
 fn writer_keeps_counts_and_timestamps_across_batches_and_origins() {
     let mut conn = memory_db();
-    let local = Origin::Local;
     insert(
         &mut conn,
         &[
-            event("192.0.2.1", "0046812118532", 1, local.clone()),
-            event("192.0.2.1", "NOT_FOUND", 3, local.clone()),
-            event("192.0.2.2", "+442012345678", 2, peer()),
-            event("192.0.2.2", "asterisk", 2, peer()),
-            event("192.0.2.2", "100abc", 2, peer()),
+            call("192.0.2.1", "0046812118532", 1).build(),
+            call("192.0.2.1", "NOT_FOUND", 3).build(),
+            call("192.0.2.2", "+442012345678", 2).peer(PEER).build(),
+            call("192.0.2.2", "asterisk", 2).peer(PEER).build(),
+            call("192.0.2.2", "100abc", 2).peer(PEER).build(),
         ],
     );
     assert_eq!(
@@ -111,12 +95,12 @@ fn writer_keeps_counts_and_timestamps_across_batches_and_origins() {
     insert(
         &mut conn,
         &[
-            event("192.0.2.1", "0046812118532", 2, peer()),
-            event("192.0.2.2", "0046812118532", 5, local.clone()),
-            event("192.0.2.2", "+442012345678", 0, local.clone()),
+            call("192.0.2.1", "0046812118532", 2).peer(PEER).build(),
+            call("192.0.2.2", "0046812118532", 5).build(),
+            call("192.0.2.2", "+442012345678", 0).build(),
         ],
     );
-    insert(&mut conn, &[event("192.0.2.1", "", 4, local)]);
+    insert(&mut conn, &[call("192.0.2.1", "", 4).build()]);
     assert_eq!(
         aggregate(&conn, "ip_addresses", "192.0.2.1"),
         Some((4, ts(1), ts(4), 3, Some(ts(4)), 1, Some(ts(2))))
@@ -142,8 +126,8 @@ fn writer_keeps_counts_and_timestamps_across_batches_and_origins() {
 #[test]
 fn ids_stay_put_as_keys_are_seen_again() {
     let mut conn = memory_db();
-    insert(&mut conn, &[event("192.0.2.1", "1", 1, Origin::Local)]);
-    insert(&mut conn, &[event("192.0.2.2", "2", 2, Origin::Local)]);
+    insert(&mut conn, &[call("192.0.2.1", "1", 1).build()]);
+    insert(&mut conn, &[call("192.0.2.2", "2", 2).build()]);
     let id = |conn: &Connection| -> i64 {
         conn.query_row(
             "SELECT id FROM ip_addresses WHERE source_ip = '192.0.2.1'",
@@ -153,22 +137,22 @@ fn ids_stay_put_as_keys_are_seen_again() {
         .expect("id")
     };
     let before = id(&conn);
-    insert(&mut conn, &[event("192.0.2.1", "1", 3, Origin::Local)]);
+    insert(&mut conn, &[call("192.0.2.1", "1", 3).build()]);
     assert_eq!(id(&conn), before);
 }
 
 #[test]
 fn a_failed_batch_leaves_the_aggregates_untouched() {
     let mut conn = memory_db();
-    insert(&mut conn, &[event("192.0.2.1", "100", 1, Origin::Local)]);
+    insert(&mut conn, &[call("192.0.2.1", "100", 1).build()]);
     conn.execute_batch(
         "CREATE TRIGGER reject_fail BEFORE INSERT ON honey WHEN NEW.called_number = 'fail'
          BEGIN SELECT RAISE(ABORT, 'rejected by test trigger'); END;",
     )
     .expect("trigger");
     let batch: Vec<_> = [
-        event("192.0.2.1", "100", 2, Origin::Local),
-        event("192.0.2.9", "fail", 2, Origin::Local),
+        call("192.0.2.1", "100", 2).build(),
+        call("192.0.2.9", "fail", 2).build(),
     ]
     .into_iter()
     .map(std::sync::Arc::new)
@@ -185,20 +169,20 @@ fn a_failed_batch_leaves_the_aggregates_untouched() {
 fn retention_prunes_silent_keys_and_resets_silent_sides() {
     let mut conn = memory_db();
     let now: Timestamp = "2024-06-15T12:00:00Z".parse().expect("now");
-    let aged = |ip: &str, number: &str, days: i64, origin: Origin| BadActor {
-        event_timestamp: now
-            .checked_sub(SignedDuration::from_hours(days * 24))
-            .expect("in range"),
-        ..event(ip, number, 0, origin)
+    let aged = |ip: &str, number: &str, days: i64, origin: Origin| {
+        call(ip, number, 0)
+            .timestamp(now - SignedDuration::from_hours(days * 24))
+            .origin(origin)
+            .build()
     };
     insert(
         &mut conn,
         &[
             aged("192.0.2.1", "111", 10, Origin::Local),
             aged("192.0.2.2", "222", 10, Origin::Local),
-            aged("192.0.2.2", "222", 1, peer()),
+            aged("192.0.2.2", "222", 1, Origin::Peer(PEER.into())),
             aged("192.0.2.3", "333", 1, Origin::Local),
-            aged("192.0.2.3", "333", 9, peer()),
+            aged("192.0.2.3", "333", 9, Origin::Peer(PEER.into())),
         ],
     );
     assert_eq!(run_retention(&conn, 7, now).expect("retention"), 3);

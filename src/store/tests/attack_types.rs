@@ -4,15 +4,12 @@
 
 use std::ops::ControlFlow;
 
-use jiff::Timestamp;
 use proptest::prelude::*;
 use rusqlite::{Connection, params};
-use uuid::Uuid;
 
 use super::{insert, memory_db};
-use crate::event::{
-    Attack, BadActor, Capture, CollectedMethod, Origin, PeerOrigin, Transport, format_timestamp,
-};
+use crate::event::test_support::EventBuilder;
+use crate::event::{Attack, BadActor, Origin, PeerOrigin, format_timestamp};
 use crate::sip::{AttackType, parse};
 use crate::store::query::{
     self, EventFilter, EventMatch, ListFilter, OriginFilter, SeenRecord, Shareable,
@@ -27,18 +24,10 @@ macro_rules! fixture {
 
 /// The event a local listener makes of `message` from `ip`, at second `second`.
 fn captured(ip: &str, message: &[u8], second: u8) -> BadActor {
-    let capture = Capture {
-        node_id: Uuid::from_u128(0x1234),
-        collected_method: CollectedMethod::Passive,
-        transport: Transport::Udp,
-        source: format!("{ip}:5070").parse().expect("addr"),
-        destination: "192.0.2.10:5060".parse().expect("addr"),
-    };
-    let mut event = BadActor::from_probe(&parse(message), &capture);
-    event.event_timestamp = format!("2024-01-01T00:00:{second:02}Z")
-        .parse::<Timestamp>()
-        .expect("timestamp");
-    event
+    EventBuilder::new()
+        .source_ip(ip)
+        .at(&format!("2024-01-01T00:00:{second:02}Z"))
+        .capture(message)
 }
 
 fn attack_types_of(conn: &Connection, ip: &str) -> Option<u8> {

@@ -5,7 +5,8 @@ use std::fs;
 
 use rusqlite::{Connection, params};
 
-use super::{has_index, insert, raw_open, temp_db, udp_invite};
+use super::{has_index, insert, raw_open, temp_db};
+use crate::event::test_support::EventBuilder;
 use crate::store::{self, LATEST_VERSION, StoreError, count_events, schema_version};
 
 /// `src/database.c`, verbatim.
@@ -185,7 +186,10 @@ fn database_written_by_the_original_migrates_without_loss() {
     }
 
     // The migrated database takes new events.
-    insert(&mut conn, &[udp_invite("2024-01-01T00:00:00Z")]);
+    insert(
+        &mut conn,
+        &[EventBuilder::new().at("2024-01-01T00:00:00Z").build()],
+    );
     assert_eq!(count_events(&conn).expect("count"), 7);
 }
 
@@ -227,7 +231,10 @@ fn opening_twice_is_idempotent() {
             .expect("rows")
     };
     let mut first = store::open(&path).expect("first open");
-    insert(&mut first, &[udp_invite("2024-01-01T00:00:00Z")]);
+    insert(
+        &mut first,
+        &[EventBuilder::new().at("2024-01-01T00:00:00Z").build()],
+    );
     let first_schema = schema(&first);
     drop(first);
 
@@ -284,7 +291,10 @@ fn file_with_a_sqlite_header_and_garbage_is_refused_and_left_alone() {
 fn read_only_connection_reads_a_migrated_database_and_cannot_write() {
     let (_dir, path) = temp_db();
     let mut writer = store::open(&path).expect("open");
-    insert(&mut writer, &[udp_invite("2024-01-01T00:00:00Z")]);
+    insert(
+        &mut writer,
+        &[EventBuilder::new().at("2024-01-01T00:00:00Z").build()],
+    );
 
     let reader = store::open_read_only(&path).expect("open read-only");
     assert_eq!(count_events(&reader).expect("count"), 1);
@@ -395,7 +405,7 @@ fn a_database_cut_short_is_refused_and_left_alone() {
     let (_dir, path) = temp_db();
     let mut conn = store::open(&path).expect("open");
     let events: Vec<_> = (0..200)
-        .map(|_| udp_invite("2024-01-01T00:00:00Z"))
+        .map(|_| EventBuilder::new().at("2024-01-01T00:00:00Z").build())
         .collect();
     insert(&mut conn, &events);
     drop(conn);

@@ -1,12 +1,10 @@
 //! Store tests on temp-dir files and in-memory databases: migration from the original schema,
 //! the writer (column values, batching, shutdown flush, failing batches), the aggregate tables
-//! and their backfill, retention, the read side (`query`) and the read pool. `bench` is an ignored
-//! measurement, not a test.
+//! and their backfill, retention, the read side (`query`) and the read pool.
 
 mod aggregate;
 mod attack_types;
 mod backfill;
-mod bench;
 mod migration;
 mod query_events;
 mod query_matching;
@@ -16,17 +14,14 @@ mod read_pool;
 mod retention;
 mod writer;
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use jiff::Timestamp;
 use rusqlite::Connection;
 use tempfile::TempDir;
-use uuid::Uuid;
 
-use crate::event::{Attack, BadActor, CollectedMethod, Origin, Transport};
-use crate::sip::MessageKind;
+use crate::event::BadActor;
+use crate::event::test_support::EventBuilder;
 
 /// A temp dir and the path of `sentrypeer.db` inside it (the dir lives as long as the guard).
 fn temp_db() -> (TempDir, PathBuf) {
@@ -42,29 +37,16 @@ fn memory_db() -> Connection {
     conn
 }
 
-/// A typical UDP IPv4 scanner INVITE, captured at `timestamp`.
-fn udp_invite(timestamp: &str) -> BadActor {
-    BadActor {
-        event_timestamp: timestamp.parse::<Timestamp>().expect("valid timestamp"),
-        event_uuid: Uuid::now_v7(),
-        created_by_node_id: Uuid::from_u128(0x1234),
-        collected_method: CollectedMethod::Passive,
-        transport: Transport::Udp,
-        source: addr("104.149.141.214:5070"),
-        destination: addr("192.0.2.10:5060"),
-        called_number: "100".into(),
-        request_uri_user: Some("100".into()),
-        sip_method: "INVITE".into(),
-        sip_user_agent: "friendly-scanner".into(),
-        sip_message: "INVITE sip:100@192.0.2.10 SIP/2.0\r\n\r\n".into(),
-        message_kind: MessageKind::Request,
-        origin: Origin::Local,
-        attack: Attack::from_message(b"INVITE sip:100@192.0.2.10 SIP/2.0\r\n\r\n"),
-    }
-}
+/// The peer the tests' shared events come from.
+const PEER: &str = "12D3KooWPeer";
 
-fn addr(text: &str) -> SocketAddr {
-    text.parse().expect("valid socket address")
+/// A local UDP INVITE from `ip` calling `number` at second `second` of 2024-01-01 (add what else
+/// the test needs, then `build`).
+fn call(ip: &str, number: &str, second: u8) -> EventBuilder {
+    EventBuilder::new()
+        .source_ip(ip)
+        .number(number)
+        .at(&format!("2024-01-01T00:00:{second:02}Z"))
 }
 
 /// Stores `events` straight through the writer's insert (one transaction).

@@ -1,14 +1,12 @@
 //! The read side over `honey`: recent events with each filter and keyset pagination, both
 //! access paths for `since`, statistics, and the newest timestamp.
 
-use std::net::SocketAddr;
-
 use rusqlite::Connection;
 
 use super::query_seen::plan;
-use super::{insert, memory_db, udp_invite};
-use crate::event::{BadActor, CollectedMethod, Origin, Transport};
-use crate::sip::MessageKind;
+use super::{insert, memory_db};
+use crate::event::test_support::EventBuilder;
+use crate::event::{BadActor, Transport};
 use crate::store::query::{
     self, CountBy, CountedColumn, EventFilter, EventRow, OriginFilter, Stats, Totals, counts_of,
     latest_event_timestamp, recent_events, stats, summary,
@@ -19,46 +17,34 @@ fn ts(second: u8) -> String {
     format!("2024-01-01 00:00:0{second}.000000000")
 }
 
-/// `udp_invite` at second `second` from `ip`.
-fn at(second: u8, ip: &str) -> BadActor {
-    BadActor {
-        event_timestamp: format!("2024-01-01T00:00:0{second}Z").parse().expect("ts"),
-        source: SocketAddr::new(ip.parse().expect("ip"), 5070),
-        ..udp_invite("2024-01-01T00:00:00Z")
-    }
+/// A UDP INVITE from `ip` at second `second`.
+fn at(second: u8, ip: &str) -> EventBuilder {
+    EventBuilder::new()
+        .at(&format!("2024-01-01T00:00:0{second}Z"))
+        .source_ip(ip)
 }
 
 /// Five events, honey_id 1 to 5 (see the comments).
 fn fixture() -> Connection {
     let mut conn = memory_db();
-    let options = BadActor {
-        transport: Transport::Tcp,
-        collected_method: CollectedMethod::Responsive,
-        called_number: "NOT_FOUND".into(),
-        request_uri_user: None,
-        sip_method: "OPTIONS".into(),
-        sip_user_agent: "sipvicious".into(),
-        origin: Origin::Peer("12D3KooWPeer".into()),
-        ..at(2, "192.0.2.2")
-    };
-    let register = BadActor {
-        transport: Transport::Tls,
-        called_number: "+44".into(),
-        sip_method: "REGISTER".into(),
-        sip_user_agent: "NOT_FOUND".into(),
-        ..at(3, "2001:db8::1")
-    };
-    let empty = BadActor {
-        called_number: String::new(),
-        request_uri_user: None,
-        sip_method: String::new(),
-        sip_user_agent: String::new(),
-        sip_message: String::new(),
-        message_kind: MessageKind::Empty,
-        ..at(4, "192.0.2.1")
-    };
-    insert(&mut conn, &[at(1, "192.0.2.1"), options, register]);
-    insert(&mut conn, &[empty, at(5, "192.0.2.1")]);
+    let options = at(2, "192.0.2.2")
+        .transport(Transport::Tcp)
+        .responsive()
+        .number("NOT_FOUND")
+        .request_uri_user(None)
+        .method("OPTIONS")
+        .user_agent("sipvicious")
+        .peer("12D3KooWPeer")
+        .build();
+    let register = at(3, "2001:db8::1")
+        .transport(Transport::Tls)
+        .number("+44")
+        .method("REGISTER")
+        .user_agent("NOT_FOUND")
+        .build();
+    let empty = at(4, "192.0.2.1").empty().build();
+    insert(&mut conn, &[at(1, "192.0.2.1").build(), options, register]);
+    insert(&mut conn, &[empty, at(5, "192.0.2.1").build()]);
     conn
 }
 
@@ -100,10 +86,10 @@ fn recent_events_are_newest_first_with_every_column() {
             request_uri_user: None,
             method: some("OPTIONS"),
             user_agent: some("sipvicious"),
-            sip_message: some("INVITE sip:100@192.0.2.10 SIP/2.0\r\n\r\n"),
+            sip_message: some("OPTIONS sip:192.0.2.10 SIP/2.0\r\n\r\n"),
             origin: "peer:12D3KooWPeer".into(),
             message_kind: some("request"),
-            attack_type: some("call_attempt"),
+            attack_type: some("scan"),
             ..EventRow::default()
         }
     );
@@ -329,9 +315,10 @@ fn a_column_with_too_many_values_is_counted_by_sql_with_the_same_result() {
     // 40 user agents; agent i sent (i % 4) + 1 events, so agent-03, agent-07, ... lead with 4.
     let events: Vec<BadActor> = (0..40u8)
         .flat_map(|i| {
-            (0..=i % 4).map(move |_| BadActor {
-                sip_user_agent: format!("agent-{i:02}"),
-                ..at(i % 10, "192.0.2.1")
+            (0..=i % 4).map(move |_| {
+                at(i % 10, "192.0.2.1")
+                    .user_agent(&format!("agent-{i:02}"))
+                    .build()
             })
         })
         .collect();
@@ -394,10 +381,11 @@ fn one_column_is_counted_as_stats_counts_it() {
     let mut conn = memory_db();
     // 100 events from 40 user agents (agent-00 to agent-19 send 3, the others 2), three methods.
     let events: Vec<BadActor> = (0..100u8)
-        .map(|i| BadActor {
-            sip_user_agent: format!("agent-{:02}", i % 40),
-            sip_method: ["REGISTER", "OPTIONS", "INVITE"][usize::from(i % 3)].to_owned(),
-            ..at(i % 10, "192.0.2.1")
+        .map(|i| {
+            at(i % 10, "192.0.2.1")
+                .user_agent(&format!("agent-{:02}", i % 40))
+                .method(["REGISTER", "OPTIONS", "INVITE"][usize::from(i % 3)])
+                .build()
         })
         .collect();
     insert(&mut conn, &events);

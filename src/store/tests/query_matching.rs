@@ -2,27 +2,25 @@
 
 use std::ops::ControlFlow;
 
-use super::{insert, memory_db, udp_invite};
+use super::{insert, memory_db};
+use crate::event::test_support::EventBuilder;
 use crate::store::query::{
     Cursor, EventMatch, ListFilter, SeenRecord, each_ip_matching, each_number_matching,
 };
 
-fn event(at: &str, ip: &str, number: &str) -> crate::event::BadActor {
-    let mut event = udp_invite(at);
-    event.source = std::net::SocketAddr::new(ip.parse().expect("ip"), 5060);
-    event.called_number = number.to_owned();
-    event
-}
-
 #[test]
 fn listings_narrow_to_matching_events_and_paginate() {
     let mut conn = memory_db();
-    let mut register = event("2026-11-21T10:00:00Z", "192.0.2.1", "0046123");
-    register.sip_method = "REGISTER".to_owned();
-    let invite_a = event("2026-11-21T10:00:01Z", "192.0.2.2", "0046123");
-    let invite_b = event("2026-11-21T10:00:02Z", "192.0.2.3", "+4412");
-    let mut named = event("2026-11-21T10:00:03Z", "192.0.2.4", "NOT_FOUND");
-    named.sip_user_agent = "sipsak".to_owned();
+    let event =
+        |at: &str, ip: &str, number: &str| EventBuilder::new().at(at).source_ip(ip).number(number);
+    let register = event("2026-11-21T10:00:00Z", "192.0.2.1", "0046123")
+        .method("REGISTER")
+        .build();
+    let invite_a = event("2026-11-21T10:00:01Z", "192.0.2.2", "0046123").build();
+    let invite_b = event("2026-11-21T10:00:02Z", "192.0.2.3", "+4412").build();
+    let named = event("2026-11-21T10:00:03Z", "192.0.2.4", "NOT_FOUND")
+        .user_agent("sipsak")
+        .build();
     insert(&mut conn, &[register, invite_a, invite_b, named]);
     let collect = |matching: &EventMatch, numbers: bool, after: Option<&Cursor>, limit| {
         let mut keys = Vec::new();

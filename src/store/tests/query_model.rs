@@ -5,8 +5,8 @@ use std::cmp::Reverse;
 
 use proptest::prelude::*;
 
-use super::query_seen::{ORIGINS, event, listed, summary, ts};
-use super::{insert, memory_db};
+use super::query_seen::{ORIGINS, listed, summary, ts};
+use super::{PEER, call, insert, memory_db};
 use crate::store;
 use crate::store::query::{Cursor, ListFilter, OriginFilter, count_ips, count_numbers};
 
@@ -61,7 +61,10 @@ proptest! {
         let mut conn = memory_db();
         let events: Vec<_> = case
             .iter()
-            .map(|&(ip, number, second, local)| event(IPS[ip], NUMBERS[number], second, local))
+            .map(|&(ip, number, second, local)| {
+                let event = call(IPS[ip], NUMBERS[number], second);
+                if local { event } else { event.peer(PEER) }.build()
+            })
             .collect();
         let (first, second) = events.split_at(split.min(events.len()));
         insert(&mut conn, first);

@@ -1,13 +1,11 @@
 //! The read side over the aggregate tables: point lookups, counts and listings through each
 //! origin filter, `since`, minimum counts, keyset pagination, query plans, empty databases.
 
-use std::net::SocketAddr;
 use std::ops::ControlFlow;
 
 use rusqlite::Connection;
 
-use super::{insert, memory_db, temp_db, udp_invite};
-use crate::event::{BadActor, Origin};
+use super::{PEER, call, insert, memory_db, temp_db};
 use crate::store::query::{
     self, Cursor, ListFilter, OriginFilter, SeenRecord, count_ips, count_numbers, each_ip,
     each_number, ip_seen, ips_last_seen_between, number_seen,
@@ -22,39 +20,24 @@ pub(super) fn ts(second: u8) -> String {
     format!("2024-01-01 00:00:0{second}.000000000")
 }
 
-/// An event from `ip` calling `number` at second `second`, local or from a peer.
-pub(super) fn event(ip: &str, number: &str, second: u8, local: bool) -> BadActor {
-    BadActor {
-        event_timestamp: format!("2024-01-01T00:00:0{second}Z").parse().expect("ts"),
-        source: SocketAddr::new(ip.parse().expect("ip"), 5060),
-        called_number: number.into(),
-        origin: if local {
-            Origin::Local
-        } else {
-            Origin::Peer("12D3KooWPeer".into())
-        },
-        ..udp_invite("2024-01-01T00:00:00Z")
-    }
-}
-
 /// Four IPs and their numbers; see the assertions for what each saw.
 fn fixture() -> Connection {
     let mut conn = memory_db();
     insert(
         &mut conn,
         &[
-            event("192.0.2.1", "0046812118532", 1, true),
-            event("192.0.2.1", "0046812118532", 5, true),
-            event("192.0.2.2", "+442012345678", 5, false),
-            event("192.0.2.3", "NOT_FOUND", 2, true),
+            call("192.0.2.1", "0046812118532", 1).build(),
+            call("192.0.2.1", "0046812118532", 5).build(),
+            call("192.0.2.2", "+442012345678", 5).peer(PEER).build(),
+            call("192.0.2.3", "NOT_FOUND", 2).build(),
         ],
     );
     insert(
         &mut conn,
         &[
-            event("192.0.2.1", "100", 3, false),
-            event("2001:db8::1", "100", 5, true),
-            event("2001:db8::1", "asterisk", 4, true),
+            call("192.0.2.1", "100", 3).peer(PEER).build(),
+            call("2001:db8::1", "100", 5).build(),
+            call("2001:db8::1", "asterisk", 4).build(),
         ],
     );
     conn
@@ -340,12 +323,12 @@ fn every_statement_prepares_on_a_read_only_connection() {
 fn a_read_snapshot_keeps_the_total_and_the_listing_in_step() -> Result<(), StoreError> {
     let (_dir, path) = temp_db();
     let mut writer = store::open(&path)?;
-    insert(&mut writer, &[event("192.0.2.1", "100", 1, true)]);
+    insert(&mut writer, &[call("192.0.2.1", "100", 1).build()]);
     let reader = store::open_read_only(&path)?;
     let snapshot = query::begin_read(&reader)?;
     let filter = ListFilter::default();
     assert_eq!(count_ips(&snapshot, &filter)?, 1);
-    insert(&mut writer, &[event("192.0.2.2", "200", 2, true)]);
+    insert(&mut writer, &[call("192.0.2.2", "200", 2).build()]);
     assert_eq!(listed(&snapshot, false, &filter, None, None).len(), 1);
     drop(snapshot);
     assert_eq!(listed(&reader, false, &filter, None, None).len(), 2);

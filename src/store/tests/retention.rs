@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 use jiff::{SignedDuration, Timestamp};
 use rusqlite::Connection;
 
-use super::{insert, memory_db, raw_open, temp_db, udp_invite};
+use super::{insert, memory_db, raw_open, temp_db};
 use crate::event::BadActor;
+use crate::event::test_support::EventBuilder;
 use crate::store::retention::delete_older_than;
 use crate::store::{
     self, StoreStats, WriterOptions, count_events, retention_cutoff, run_retention, run_writer,
@@ -17,11 +18,10 @@ use crate::telemetry::Count;
 
 /// An event `age` before `now`, calling `number`.
 fn aged(now: Timestamp, age: SignedDuration, number: &str) -> BadActor {
-    BadActor {
-        event_timestamp: now.checked_sub(age).expect("in range"),
-        called_number: number.into(),
-        ..udp_invite("2024-01-01T00:00:00Z")
-    }
+    EventBuilder::new()
+        .timestamp(now - age)
+        .number(number)
+        .build()
 }
 
 fn days(n: i64) -> SignedDuration {

@@ -6,8 +6,9 @@ use std::sync::mpsc;
 use rusqlite::Connection;
 use rusqlite::types::Value;
 
-use super::{addr, temp_db, udp_invite};
-use crate::event::{BadActor, CollectedMethod, Origin, Transport};
+use super::temp_db;
+use crate::event::test_support::EventBuilder;
+use crate::event::{BadActor, Transport};
 use crate::sip::MessageKind;
 use crate::store::{self, StoreError, StoreStats, WriterOptions, count_events, run_writer};
 use crate::telemetry::Count;
@@ -55,26 +56,27 @@ fn text(value: &str) -> Value {
 }
 
 fn tcp_ipv6_options_from_peer() -> BadActor {
-    BadActor {
-        event_timestamp: "2024-03-05T07:08:09.000000005Z".parse().expect("timestamp"),
-        collected_method: CollectedMethod::Responsive,
-        transport: Transport::Tcp,
-        source: addr("[2001:db8::5]:40000"),
-        destination: addr("[2001:db8::10]:5061"),
-        called_number: "NOT_FOUND".into(),
-        request_uri_user: None,
-        sip_method: "OPTIONS".into(),
-        sip_user_agent: "NOT_FOUND".into(),
-        sip_message: "OPTIONS sip:192.0.2.1 SIP/2.0\r\n\r\n".into(),
-        origin: Origin::Peer("12D3KooWExample".into()),
-        ..udp_invite("2024-03-05T07:08:09Z")
-    }
+    EventBuilder::new()
+        .at("2024-03-05T07:08:09.000000005Z")
+        .responsive()
+        .transport(Transport::Tcp)
+        .source("[2001:db8::5]:40000")
+        .destination("[2001:db8::10]:5061")
+        .number("NOT_FOUND")
+        .request_uri_user(None)
+        .method("OPTIONS")
+        .user_agent("NOT_FOUND")
+        .message("OPTIONS sip:192.0.2.1 SIP/2.0\r\n\r\n")
+        .peer("12D3KooWExample")
+        .build()
 }
 
 #[test]
 fn every_column_is_stored_for_udp_ipv4_and_tcp_ipv6_events() {
     let (_dir, path) = temp_db();
-    let udp = udp_invite("2024-03-05T07:08:09.123456789Z");
+    let udp = EventBuilder::new()
+        .at("2024-03-05T07:08:09.123456789Z")
+        .build();
     let tcp = tcp_ipv6_options_from_peer();
     let stats = write_all(
         store::open(&path).expect("open"),
@@ -133,28 +135,18 @@ fn every_column_is_stored_for_udp_ipv4_and_tcp_ipv6_events() {
 #[test]
 fn empty_message_stores_nulls_like_the_original() {
     let (_dir, path) = temp_db();
-    let empty = BadActor {
-        called_number: String::new(),
-        request_uri_user: None,
-        sip_method: String::new(),
-        sip_user_agent: String::new(),
-        sip_message: String::new(),
-        message_kind: MessageKind::Empty,
-        ..udp_invite("2024-01-01T00:00:00Z")
-    };
-    let keep_alive = BadActor {
-        sip_message: "\r\n\r\n".into(),
-        ..empty.clone()
-    };
-    let response = BadActor {
-        sip_method: "NOT_FOUND".into(),
-        message_kind: MessageKind::Response,
-        ..udp_invite("2024-01-01T00:00:00Z")
-    };
-    let garbage = BadActor {
-        message_kind: MessageKind::Malformed,
-        ..udp_invite("2024-01-01T00:00:00Z")
-    };
+    let empty = EventBuilder::new().at("2024-01-01T00:00:00Z").empty();
+    let keep_alive = empty.clone().message("\r\n\r\n").build();
+    let response = EventBuilder::new()
+        .at("2024-01-01T00:00:00Z")
+        .method("NOT_FOUND")
+        .kind(MessageKind::Response)
+        .build();
+    let garbage = EventBuilder::new()
+        .at("2024-01-01T00:00:00Z")
+        .kind(MessageKind::Malformed)
+        .build();
+    let empty = empty.build();
     let events = vec![empty, keep_alive, response, garbage];
     write_all(store::open(&path).expect("open"), events, &keep_all(10));
     let rows = stored_rows(&store::open_read_only(&path).expect("reopen"));
@@ -185,7 +177,7 @@ fn empty_message_stores_nulls_like_the_original() {
 fn queued_events_are_split_into_batches_of_batch_max() {
     let (_dir, path) = temp_db();
     let events = (0..2500)
-        .map(|_| udp_invite("2024-01-01T00:00:00Z"))
+        .map(|_| EventBuilder::new().at("2024-01-01T00:00:00Z").build())
         .collect();
     let stats = write_all(store::open(&path).expect("open"), events, &keep_all(1000));
     assert_eq!(
@@ -216,7 +208,9 @@ fn shutdown_flushes_everything_queued() {
     .expect("spawn");
     for _ in 0..2500 {
         sender
-            .send(Arc::new(udp_invite("2024-01-01T00:00:00Z")))
+            .send(Arc::new(
+                EventBuilder::new().at("2024-01-01T00:00:00Z").build(),
+            ))
             .expect("queue");
     }
     // An idle reader keeps SQLite from deleting the WAL when the writer closes, so an empty
@@ -248,9 +242,11 @@ fn failing_batch_is_counted_and_the_writer_goes_on() {
          BEGIN SELECT RAISE(ABORT, 'rejected by test trigger'); END;",
     )
     .expect("trigger");
-    let number = |n: &str| BadActor {
-        called_number: n.into(),
-        ..udp_invite("2024-01-01T00:00:00Z")
+    let number = |n: &str| {
+        EventBuilder::new()
+            .at("2024-01-01T00:00:00Z")
+            .number(n)
+            .build()
     };
     // batch_max 2: [ok, fail] is rolled back whole, [ok, ok] is stored.
     let events = vec![number("1"), number("fail"), number("2"), number("3")];

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::*;
-use crate::fuzzing::ORIGINAL_KEYS as JSON_KEYS;
+use crate::event::ORIGINAL_JSON_KEYS;
 use crate::sinks::webhook::{loggable_body, redact_url};
 
 #[tokio::test(start_paused = true)]
@@ -33,8 +33,12 @@ async fn each_event_is_posted_as_one_json_object_with_the_headers() {
         .keys()
         .map(String::as_str)
         .collect();
-    assert_eq!(keys[..JSON_KEYS.len()], JSON_KEYS);
-    assert_eq!(keys[JSON_KEYS.len()..], ["attack_type"], "then what we add");
+    assert_eq!(keys[..ORIGINAL_JSON_KEYS.len()], ORIGINAL_JSON_KEYS);
+    assert_eq!(
+        keys[ORIGINAL_JSON_KEYS.len()..],
+        ["attack_type"],
+        "then what we add"
+    );
     assert_eq!(json["attack_type"], "call_attempt");
     let stats = sink.finish().await;
     assert_eq!(stats.delivered.count(), 1);
@@ -282,13 +286,7 @@ async fn a_dead_server_uses_up_the_attempts_then_drops_and_counts() {
 
 #[tokio::test(start_paused = true)]
 async fn empty_field_events_are_sent_unless_skip_empty() {
-    let empty = || BadActor {
-        called_number: String::new(),
-        sip_method: String::new(),
-        sip_user_agent: String::new(),
-        sip_message: String::new(),
-        ..event(0)
-    };
+    let empty = || EventBuilder::new().empty().build();
     let mut server = TestServer::start(|_, _| reply(201, "")).await;
     let sink = Sink::start(options(server.url("/api/events")));
     sink.send(empty()).await;

@@ -2,7 +2,6 @@
 //! answers from a script. Timing is checked on tokio's paused clock: back-offs and waits elapse
 //! instantly, and requests are stamped with the virtual time they arrived.
 
-mod bench;
 mod delivery;
 mod oauth;
 mod shutdown;
@@ -25,8 +24,8 @@ use tokio_util::sync::CancellationToken;
 use tracing_subscriber::fmt::MakeWriter;
 
 use super::{RetryPolicy, WebhookOptions, WebhookStats, start};
-use crate::event::{Attack, BadActor, CollectedMethod, Origin, Transport};
-use crate::sip::{AttackType, MessageKind};
+use crate::event::BadActor;
+use crate::event::test_support::EventBuilder;
 use crate::telemetry::Count;
 
 /// Longest any wait in a test may take (virtual time on the paused clock).
@@ -173,28 +172,9 @@ fn options(url: reqwest::Url) -> WebhookOptions {
     }
 }
 
-/// A local UDP INVITE whose `called_number` is `n`.
+/// A local UDP INVITE calling `n`.
 fn event(n: usize) -> BadActor {
-    BadActor {
-        event_timestamp: jiff::Timestamp::now(),
-        event_uuid: uuid::Uuid::now_v7(),
-        created_by_node_id: uuid::Uuid::from_u128(7),
-        collected_method: CollectedMethod::Responsive,
-        transport: Transport::Udp,
-        source: "203.0.113.7:5071".parse().expect("addr"),
-        destination: "192.0.2.10:5060".parse().expect("addr"),
-        called_number: n.to_string(),
-        request_uri_user: None,
-        sip_method: "INVITE".to_owned(),
-        sip_user_agent: "friendly-scanner".to_owned(),
-        sip_message: format!("INVITE sip:{n}@192.0.2.10 SIP/2.0\r\n\r\n"),
-        message_kind: MessageKind::Request,
-        origin: Origin::Local,
-        attack: Attack {
-            attack_type: AttackType::CallAttempt,
-            ..Attack::default()
-        },
-    }
+    EventBuilder::new().number(&n.to_string()).build()
 }
 
 /// A running webhook task and its queue.

@@ -11,34 +11,34 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::Semaphore;
 
-use crate::harness::WAIT;
+use super::daemon::WAIT;
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
-pub(super) struct Seen {
-    pub(super) path: String,
+pub(crate) struct Seen {
+    pub(crate) path: String,
     headers: HashMap<String, String>,
-    pub(super) body: Vec<u8>,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Seen {
-    pub(super) fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).map(String::as_str)
     }
 
-    pub(super) fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).expect("JSON body")
     }
 }
 
 /// What the receiver answers; `hold` keeps the answer until [`Receiver::release`].
-pub(super) struct Answer {
-    pub(super) status: u16,
-    pub(super) body: String,
-    pub(super) hold: bool,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) body: String,
+    pub(crate) hold: bool,
 }
 
-pub(super) fn answer(status: u16, body: &str) -> Answer {
+pub(crate) fn answer(status: u16, body: &str) -> Answer {
     Answer {
         status,
         body: body.to_owned(),
@@ -56,7 +56,7 @@ struct Shared {
 }
 
 /// An HTTP receiver on 127.0.0.1:0 in its own runtime.
-pub(super) struct Receiver {
+pub(crate) struct Receiver {
     _runtime: tokio::runtime::Runtime,
     addr: SocketAddr,
     seen: mpsc::Receiver<Seen>,
@@ -64,7 +64,7 @@ pub(super) struct Receiver {
 }
 
 impl Receiver {
-    pub(super) fn start(script: impl Fn(&Seen, usize) -> Answer + Send + Sync + 'static) -> Self {
+    pub(crate) fn start(script: impl Fn(&Seen, usize) -> Answer + Send + Sync + 'static) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -92,22 +92,22 @@ impl Receiver {
         }
     }
 
-    pub(super) fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
     /// The next request (fails the test after [`WAIT`]).
-    pub(super) fn next(&self) -> Seen {
+    pub(crate) fn next(&self) -> Seen {
         self.seen.recv_timeout(WAIT).expect("a request in time")
     }
 
     /// Lets every held answer go.
-    pub(super) fn release(&self) {
+    pub(crate) fn release(&self) {
         self.gate.add_permits(1_000);
     }
 
     /// Requests received so far, without waiting.
-    pub(super) fn received(&self) -> Vec<Seen> {
+    pub(crate) fn received(&self) -> Vec<Seen> {
         self.seen.try_iter().collect()
     }
 }
@@ -147,7 +147,7 @@ async fn record(
 }
 
 /// A closed loopback port.
-pub(super) fn dead_url() -> String {
+pub(crate) fn dead_url() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("address");
     format!("http://{addr}/api/events")

@@ -1,0 +1,146 @@
+//! Our own peer-to-peer nodes on loopback (and in network namespaces for mDNS), a bare libp2p
+//! peer to speak to them, and what they report.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use libp2p::futures::StreamExt;
+use libp2p::identity::Keypair;
+use libp2p::swarm::SwarmEvent;
+use sentrypeer::p2p::behaviour::{Behaviour, BehaviourEvent, Protocols};
+use sentrypeer::p2p::build_swarm;
+
+use super::daemon::{Daemon, DaemonBuilder, WAIT};
+use super::http::health;
+use super::namespaces::{NetNs, NsProcess, daemon_in};
+use super::sip::{invite_with_sdp, udp_client};
+
+/// A sharing node, not started yet: responsive, no TLS, P2P on a loopback port, catch-up for
+/// anyone who gave one record, API on loopback; bootstrapping from `bootstrap`, with `extra`
+/// flags.
+pub(crate) fn sharing_node(bootstrap: Option<&str>, extra: &[&str]) -> DaemonBuilder {
+    let mut builder = Daemon::builder().args([
+        "-r",
+        "-N",
+        "-p",
+        "--p2p-listen-address",
+        "127.0.0.1:0",
+        "--p2p-min-contribution",
+        "1",
+        "-a",
+        "--api-listen-address",
+        "127.0.0.1:0",
+    ]);
+    if let Some(address) = bootstrap {
+        builder = builder.args(["-b", address]);
+    }
+    builder.args(extra.iter().copied())
+}
+
+/// [`sharing_node`], started.
+pub(crate) fn node(bootstrap: Option<&str>, extra: &[&str]) -> Daemon {
+    sharing_node(bootstrap, extra).start()
+}
+
+/// A node's `/api/v1/health`.
+pub(crate) fn node_health(node: &Daemon) -> serde_json::Value {
+    health(node.api.expect("the node serves the API"))
+}
+
+/// Records `node` has read from peers so far.
+pub(crate) fn received(node: &Daemon) -> u64 {
+    node_health(node)["p2p"]["received_records"]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+/// Waits until `node`'s gossip knows `peer` takes its records (the peer's subscription
+/// arrived), so a record published now reaches it. Fails with both logs.
+pub(crate) fn wait_for_subscriber(node: &Daemon, peer: &Daemon) {
+    let peer_id = peer.peer_id();
+    let subscribed = node.wait_for(|lines| {
+        lines
+            .iter()
+            .any(|line| line.contains("peer subscribed") && line.contains(&peer_id))
+    });
+    assert!(
+        subscribed,
+        "{peer_id} never subscribed; node's log:\n{}\n\npeer's log:\n{}",
+        node.log_lines().join("\n"),
+        peer.log_lines().join("\n")
+    );
+}
+
+/// Sends [`invite_with_sdp`] probes numbered `sequences` to `node`'s UDP listener, without
+/// waiting for replies.
+pub(crate) fn send_invites(node: &Daemon, sequences: std::ops::Range<usize>) {
+    let udp = node.udp.expect("the node listens for SIP");
+    let socket = udp_client();
+    for sequence in sequences {
+        socket
+            .send_to(invite_with_sdp(sequence, udp).as_bytes(), udp)
+            .expect("loopback send");
+    }
+}
+
+/// A bare libp2p peer (not a sentrypeer node) with a key of its own, connected to `node` and
+/// subscribed to the topic, returned once `node` has joined the topic too (its subscription
+/// arrives after the connection).
+pub(crate) async fn raw_peer_of(
+    node: &Daemon,
+) -> (
+    Keypair,
+    libp2p::Swarm<Behaviour>,
+    libp2p::gossipsub::IdentTopic,
+) {
+    let address: libp2p::Multiaddr = node.p2p_address().parse().expect("multiaddr");
+    let key = Keypair::generate_ed25519();
+    let mut swarm = build_swarm(&key, "sentrypeer", false).expect("swarm");
+    let topic = Protocols::new("sentrypeer").topic;
+    swarm
+        .behaviour_mut()
+        .gossipsub
+        .subscribe(&topic)
+        .expect("subscribe");
+    swarm.dial(address).expect("dial");
+    let subscribed = tokio::time::timeout(WAIT, async {
+        loop {
+            if let SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(
+                libp2p::gossipsub::Event::Subscribed { .. },
+            )) = swarm.select_next_some().await
+            {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(subscribed.is_ok(), "the node subscribed to the topic");
+    (key, swarm, topic)
+}
+
+/// An mDNS-enabled responsive node inside `ns`, its files in `dir`, listening on every address
+/// of the namespace.
+pub(crate) fn mdns_node_in<'ns>(ns: &'ns NetNs, dir: &Path, label: &str) -> NsProcess<'ns> {
+    let mut command = daemon_in(ns, dir);
+    command
+        .args([
+            "-r",
+            "-N",
+            "-p",
+            "--p2p-mdns",
+            "--p2p-min-contribution",
+            "1",
+        ])
+        .args([
+            "--sip-listen-address",
+            "0.0.0.0:0",
+            "--p2p-listen-address",
+            "0.0.0.0:0",
+        ]);
+    NsProcess::spawn(ns, label, command, false)
+}
+
+/// The UDP address a node inside a namespace listens on, from its log.
+pub(crate) fn udp_address_of(node: &NsProcess<'_>) -> SocketAddr {
+    super::daemon::listening_address(&node.lines(), "UDP").expect("UDP port")
+}
