@@ -12,6 +12,8 @@
 //! - [`transport`]: UDP, TCP and TLS listeners, and the probe handler they share.
 //! - [`pipeline`]: bounded fan-out of events to consumers, with drop counters.
 //! - [`store`]: SQLite schema, migrations, the writer thread, retention and the read side.
+//! - [`blocklist`]: the live in-memory verdicts (IPs, numbers), their change stream and the
+//!   verdict policy.
 //! - [`api`]: the REST API (original routes, `/api/v1/`, feeds, CrowdSec stream, metrics).
 //! - [`sinks`]: JSON log, syslog and webhook.
 //! - [`p2p`]: peer-to-peer sharing of signed records over rust-libp2p.
@@ -23,6 +25,7 @@
 
 pub mod api;
 pub mod app;
+pub mod blocklist;
 pub mod cli;
 pub mod config;
 pub mod event;
