@@ -243,7 +243,8 @@ pub struct EntryView {
     pub remote_last_seen: Option<Timestamp>,
     /// Attack types seen, as `AttackType::bit`s.
     pub attack_types: u8,
-    /// Transports of local events, as bits `1 << Transport::index()` (IPs only).
+    /// Transports of local events, as bits `1 << Transport::index()` (for a number: the
+    /// transports it was dialled over).
     pub transports: u8,
     /// Whether the source proved it receives our replies (IPs only).
     pub proven: bool,

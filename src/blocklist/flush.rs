@@ -88,11 +88,11 @@ impl Pending {
         &self,
         key: K,
         name: impl Fn(AuthorId) -> Option<Arc<str>>,
-    ) -> FlushRow<K> {
+    ) -> AggregateRow<K> {
         let local_last_seen = (self.local_last != i64::MIN).then(|| from_nanos(self.local_last));
         let remote_last_seen = (self.remote_last != i64::MIN).then(|| from_nanos(self.remote_last));
         let authors = AuthorSet::new(self.authors, self.more_authors);
-        FlushRow {
+        AggregateRow {
             key,
             seen_count: self.local_count + self.remote_count,
             first_seen: from_nanos(self.first),
@@ -109,21 +109,26 @@ impl Pending {
     }
 }
 
-/// One key's events since the previous flush: exactly what an UPSERT into `ip_addresses` or
-/// `called_numbers` adds (`seen_count += seen_count`, `first_seen = min(..)`,
-/// `last_seen = max(..)`, `local_count += ..`, `local_last_seen = max(..)`, the `peer_*`
-/// columns from the `remote_*` fields, `attack_types |= ..`).
+/// One row of the store's aggregate tables (`ip_addresses`, `called_numbers`), both ways:
+///
+/// - from [`take_changed`](super::Blocklist::take_changed), one key's events since the previous
+///   flush: exactly what an UPSERT adds (`seen_count += ..`, `first_seen = min(..)`,
+///   `last_seen = max(..)`, `local_count += ..`, `local_last_seen = max(..)`, the `peer_*`
+///   columns from the `remote_*` fields, `attack_types |= ..`);
+/// - to [`load_ips`](super::Blocklist::load_ips) / [`load_numbers`](super::Blocklist::load_numbers),
+///   a row as stored (`seen_count` is not used: the live table counts per side; rows with
+///   neither local nor remote events, which retention has reset, are skipped).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FlushRow<K> {
-    /// The IP or the number.
+pub struct AggregateRow<K> {
+    /// The IP (any form; normalised) or the number (a phone number).
     pub key: K,
-    /// Events since the previous flush (`local_count + remote_count`).
+    /// Events (`local_count + remote_count`).
     pub seen_count: u64,
-    /// The oldest of them (nanosecond precision, as the events carry it).
+    /// The oldest (nanosecond precision, as the events carry it).
     pub first_seen: Timestamp,
-    /// The newest of them.
+    /// The newest.
     pub last_seen: Timestamp,
-    /// Those this node captured.
+    /// Those this node captured (saturates at `u32::MAX` in the live table).
     pub local_count: u64,
     /// The newest of those.
     pub local_last_seen: Option<Timestamp>,
@@ -131,13 +136,15 @@ pub struct FlushRow<K> {
     pub remote_count: u64,
     /// The newest of those (the store's `peer_last_seen`).
     pub remote_last_seen: Option<Timestamp>,
-    /// Their attack types (`AttackType::bit`s).
+    /// Their attack types (`AttackType::bit`s; the store keeps them for IPs only).
     pub attack_types: u8,
-    /// Transports of the local ones (bits `1 << Transport::index()`).
+    /// Transports of the local ones (bits `1 << Transport::index()`; 0 when not stored).
     pub transports: u8,
-    /// Whether one of them proved the source receives our replies.
+    /// Whether one of them proved the source receives our replies (`false` when not stored).
     pub proven: bool,
-    /// Remote authors among them (up to [`MAX_TRACKED_AUTHORS`] per flush).
+    /// Remote authors (a flush carries at most [`MAX_TRACKED_AUTHORS`] new ones). When the
+    /// store does not keep them, a key reported only by peers loads with none, so it needs
+    /// trusted or fresh reports to reach a quorum again.
     pub authors: Vec<Arc<str>>,
 }
 
@@ -145,9 +152,9 @@ pub struct FlushRow<K> {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Flush {
     /// Per source IP.
-    pub ips: Vec<FlushRow<IpAddr>>,
+    pub ips: Vec<AggregateRow<IpAddr>>,
     /// Per called number.
-    pub numbers: Vec<FlushRow<Box<str>>>,
+    pub numbers: Vec<AggregateRow<Box<str>>>,
 }
 
 impl Flush {
@@ -155,35 +162,6 @@ impl Flush {
     pub fn is_empty(&self) -> bool {
         self.ips.is_empty() && self.numbers.is_empty()
     }
-}
-
-/// One aggregate row as the store reads it at start, for [`load`](super::Blocklist::load_ips).
-/// Rows with neither local nor remote events are skipped (retention has reset both sides).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoadRow<K> {
-    /// The IP (any form; normalised) or the number (must be a phone number).
-    pub key: K,
-    /// `first_seen`.
-    pub first_seen: Timestamp,
-    /// `last_seen`.
-    pub last_seen: Timestamp,
-    /// `local_count` (saturates at `u32::MAX` in the live table).
-    pub local_count: u64,
-    /// `local_last_seen`.
-    pub local_last_seen: Option<Timestamp>,
-    /// `peer_count`.
-    pub remote_count: u64,
-    /// `peer_last_seen`.
-    pub remote_last_seen: Option<Timestamp>,
-    /// `attack_types` (0 for numbers).
-    pub attack_types: u8,
-    /// Transports seen, when the store keeps them (0 otherwise).
-    pub transports: u8,
-    /// Whether the source was proven, when the store keeps it.
-    pub proven: bool,
-    /// Remote authors, when the store keeps them. Without them a key reported only by peers
-    /// loads with no author, so it needs trusted or fresh reports to reach a quorum again.
-    pub authors: Vec<String>,
 }
 
 /// What a load did.

@@ -56,18 +56,24 @@ mod changes;
 mod entry;
 mod flush;
 mod key;
+mod options;
 mod policy;
 mod table;
 
 pub use authors::{AuthorId, AuthorSet, MAX_AUTHOR_NAME_BYTES, MAX_AUTHORS, MAX_TRACKED_AUTHORS};
 pub use changes::{Change, ChangeKind, Reasons, ReplayError, Subscription, SubscriptionEnded};
 pub use entry::{EntryView, ObservedOrigin, transport_bit};
-pub use flush::{Flush, FlushRow, LoadReport, LoadRow};
+pub use flush::{AggregateRow, Flush, LoadReport};
 pub use key::Key;
+pub use options::{
+    BlocklistOptions, BlocklistStats, DEFAULT_COUNT_THRESHOLDS, DEFAULT_MAX_IPS,
+    DEFAULT_MAX_NUMBERS, DEFAULT_REPLAY_WINDOW, DEFAULT_SHARDS, DEFAULT_SUBSCRIBER_LAG,
+    Observation,
+};
 pub use policy::{
     ConsumerOptions, CountedOrigins, DEFAULT_PEER_QUORUM, EMERGENCY_NUMBERS, MULTICAST_V4,
     NeverList, NumberRule, NumberRuleError, Policy, Refusal, SPECIAL_V4, SPECIAL_V6, SpecialBlock,
-    UdpOnlySources, Verdict, VerdictOptions, special_purpose,
+    UdpOnlySources, Verdict, VerdictOptions, special_blocks, special_purpose,
 };
 
 use authors::Authors;
@@ -76,121 +82,7 @@ use entry::{Entry, Side, Update, to_seconds};
 use key::{IpKey, NumberKey, TableKey};
 use table::{Observed, Table};
 
-use crate::event::{BadActor, Origin, Transport};
-use crate::sip::AttackType;
-
-/// Default IP cap: 2^20, about 100 MB at the cap.
-pub const DEFAULT_MAX_IPS: usize = 1 << 20;
-/// Default number cap: 5 × 2^20, about 500 MB at the cap.
-pub const DEFAULT_MAX_NUMBERS: usize = 5 << 20;
-/// Default shards per table: enough that two capture threads rarely meet, few enough that an
-/// expiry scan of one shard is short.
-pub const DEFAULT_SHARDS: usize = 64;
-/// Default replay window for resuming (about 7 MB of changes).
-pub const DEFAULT_REPLAY_WINDOW: usize = 65_536;
-/// Default lag a subscriber may have before it is dropped.
-pub const DEFAULT_SUBSCRIBER_LAG: usize = 16_384;
-/// Default counts whose reaching is a change (set these to every consumer's `min_count`).
-pub const DEFAULT_COUNT_THRESHOLDS: [u32; 5] = [2, 5, 10, 100, 1000];
-
-/// How the blocklist is sized.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BlocklistOptions {
-    /// IP cap.
-    pub max_ips: usize,
-    /// Number cap.
-    pub max_numbers: usize,
-    /// Keys whose newest event is older than this are removed by [`Blocklist::expire`];
-    /// `None` keeps them (retention 0).
-    pub retention: Option<Duration>,
-    /// Counts (local, remote, or their sum) whose reaching publishes a change.
-    pub count_thresholds: Vec<u32>,
-    /// Changes kept for [`Blocklist::resume`].
-    pub replay_window: usize,
-    /// Changes a subscriber may lag before it is dropped.
-    pub subscriber_lag: usize,
-    /// Shards per table (rounded up to a power of two).
-    pub shards: usize,
-}
-
-impl Default for BlocklistOptions {
-    fn default() -> Self {
-        Self {
-            max_ips: DEFAULT_MAX_IPS,
-            max_numbers: DEFAULT_MAX_NUMBERS,
-            retention: Some(Duration::from_secs(7 * 86_400)),
-            count_thresholds: DEFAULT_COUNT_THRESHOLDS.to_vec(),
-            replay_window: DEFAULT_REPLAY_WINDOW,
-            subscriber_lag: DEFAULT_SUBSCRIBER_LAG,
-            shards: DEFAULT_SHARDS,
-        }
-    }
-}
-
-/// One event as the blocklist counts it.
-#[derive(Debug, Clone, Copy)]
-pub struct Observation<'a> {
-    /// When it happened (the event's timestamp).
-    pub at: Timestamp,
-    /// Its source IP (any form; normalised).
-    pub source: Option<IpAddr>,
-    /// Its called number as received; anything but a phone number is ignored.
-    pub called_number: Option<&'a str>,
-    /// Its attack type.
-    pub attack_type: AttackType,
-    /// Who saw it.
-    pub origin: ObservedOrigin<'a>,
-}
-
-impl<'a> Observation<'a> {
-    /// The observation of an event; `proven` says whether it proved its source receives our
-    /// replies (local events only).
-    pub fn from_event(event: &'a BadActor, proven: bool) -> Self {
-        let origin = match &event.origin {
-            Origin::Local => ObservedOrigin::Local {
-                transport: event.transport,
-                proven,
-            },
-            Origin::Peer(peer) => ObservedOrigin::Remote {
-                author: &peer.peer_id,
-            },
-        };
-        Self {
-            at: event.event_timestamp,
-            source: Some(event.source.ip()),
-            called_number: Some(&event.called_number),
-            attack_type: event.attack.attack_type,
-            origin,
-        }
-    }
-}
-
-/// Counters and sizes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct BlocklistStats {
-    /// IPs held.
-    pub ips: usize,
-    /// Numbers held.
-    pub numbers: usize,
-    /// IPs evicted at the cap.
-    pub evicted_ips: u64,
-    /// Numbers evicted at the cap.
-    pub evicted_numbers: u64,
-    /// Keys removed by retention.
-    pub expired: u64,
-    /// Events not in any flush because the pending tallies were full.
-    pub flush_overflow: u64,
-    /// Author names held.
-    pub authors: usize,
-    /// Author names not interned.
-    pub authors_refused: u64,
-    /// Subscribers dropped for lagging.
-    pub subscribers_dropped: u64,
-    /// Current subscribers.
-    pub subscribers: usize,
-    /// The next change's id.
-    pub next_seq: u64,
-}
+use crate::event::Transport;
 
 /// The live blocklist. Share it as `Arc<Blocklist>`; every method takes `&self`.
 #[derive(Debug)]
@@ -319,7 +211,7 @@ impl Blocklist {
     }
 
     /// Fills the IP table from the store's rows (no changes published, nothing pending).
-    pub fn load_ips(&self, rows: impl IntoIterator<Item = LoadRow<IpAddr>>) -> LoadReport {
+    pub fn load_ips(&self, rows: impl IntoIterator<Item = AggregateRow<IpAddr>>) -> LoadReport {
         self.load(&self.ips, rows, |ip| Some(IpKey::new(*ip)))
     }
 
@@ -327,7 +219,7 @@ impl Blocklist {
     /// skipped.
     pub fn load_numbers<S: AsRef<str>>(
         &self,
-        rows: impl IntoIterator<Item = LoadRow<S>>,
+        rows: impl IntoIterator<Item = AggregateRow<S>>,
     ) -> LoadReport {
         self.load(&self.numbers, rows, |number| {
             NumberKey::new(number.as_ref())
@@ -387,7 +279,7 @@ impl Blocklist {
     fn load<K: TableKey, S>(
         &self,
         table: &Table<K>,
-        rows: impl IntoIterator<Item = LoadRow<S>>,
+        rows: impl IntoIterator<Item = AggregateRow<S>>,
         key: impl Fn(&S) -> Option<K>,
     ) -> LoadReport {
         let (evicted_before, _, _) = table.counters();
@@ -404,7 +296,7 @@ impl Blocklist {
         report
     }
 
-    fn loaded_view<S>(&self, row: &LoadRow<S>) -> EntryView {
+    fn loaded_view<S>(&self, row: &AggregateRow<S>) -> EntryView {
         let saturate = |count: u64| u32::try_from(count).unwrap_or(u32::MAX);
         let mut interned: Vec<u16> = (row.authors.iter())
             .filter_map(|name| self.authors.intern(name).map(AuthorId::get))

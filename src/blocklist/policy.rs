@@ -26,7 +26,9 @@ mod never;
 mod special;
 
 pub use never::{EMERGENCY_NUMBERS, NeverList, NumberRule, NumberRuleError};
-pub use special::{MULTICAST_V4, SPECIAL_V4, SPECIAL_V6, SpecialBlock, special_purpose};
+pub use special::{
+    MULTICAST_V4, SPECIAL_V4, SPECIAL_V6, SpecialBlock, special_blocks, special_purpose,
+};
 
 /// Distinct authors that make remote data count without trust (`--peer-quorum`).
 pub const DEFAULT_PEER_QUORUM: usize = 2;

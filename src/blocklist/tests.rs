@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use proptest::prelude::*;
 
 use super::*;
+use crate::sip::AttackType;
 
 mod concurrency;
 
@@ -307,9 +308,10 @@ fn a_flush_keeps_what_eviction_and_expiry_removed() {
 fn loading_fills_the_table_without_changes_or_pending_tallies() {
     let list = small(2, 8);
     let mut subscription = list.subscribe();
-    fn row<K>(key: K, local_count: u64, remote_count: u64) -> LoadRow<K> {
-        LoadRow {
+    fn row<K>(key: K, local_count: u64, remote_count: u64) -> AggregateRow<K> {
+        AggregateRow {
             key,
+            seen_count: local_count + remote_count,
             first_seen: at(0, 0),
             last_seen: at(10, 0),
             local_count,
@@ -319,7 +321,7 @@ fn loading_fills_the_table_without_changes_or_pending_tallies() {
             attack_types: AttackType::Scan.bit(),
             transports: 0,
             proven: false,
-            authors: vec!["peerA".into(), "peerB".into(), "peerA".into()],
+            authors: ["peerA", "peerB", "peerA"].map(Arc::from).to_vec(),
         }
     }
     let report = list.load_numbers([row("111", 3, 2), row("NOT_FOUND", 1, 0), row("222", 0, 0)]);

@@ -94,14 +94,7 @@ fn a_local_probe_is_a_verdict_for_feeds_crowdsec_and_the_sip_agent() {
 
 #[test]
 fn no_special_purpose_address_is_ever_a_verdict_by_default() {
-    let blocks = SPECIAL_V4
-        .iter()
-        .chain([&MULTICAST_V4])
-        .chain(SPECIAL_V6.iter());
-    for block in blocks {
-        if block.name == "IPv4-mapped Address" {
-            continue;
-        }
+    for block in super::special::blocks_checked_as_written() {
         for address in [block.network.network(), block.network.broadcast()] {
             let key = Key::ip(address);
             assert!(
@@ -178,14 +171,7 @@ fn the_sip_agent_never_blocks_emergency_numbers_but_feeds_list_them() {
 #[test]
 fn one_hostile_peer_cannot_list_anything_by_itself() {
     // The issue's poisoning case: one peer's records for these reached every feed.
-    for address in [
-        "0.0.0.0",
-        "255.255.255.255",
-        "127.0.0.1",
-        "::1",
-        "10.0.0.1",
-        "192.168.1.1",
-    ] {
+    for address in super::special::POISONED_IN_THE_ISSUE {
         let key = Key::ip(ip(address));
         assert!(matches!(
             feeds(&key, &[(peer("evil"), 0)]),
