@@ -71,17 +71,27 @@ impl AuthorSet {
 }
 
 /// The author table.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct Authors {
     names: RwLock<Names>,
     /// Names not interned (table full or name too long).
     refused: AtomicU64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct Names {
     ids: HashMap<Arc<str>, AuthorId>,
     by_id: Vec<Arc<str>>,
+}
+
+/// Counts only: the names are up to [`MAX_AUTHORS`] strings from outside.
+impl std::fmt::Debug for Authors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authors")
+            .field("names", &self.len())
+            .field("refused", &self.refused())
+            .finish()
+    }
 }
 
 impl Authors {

@@ -75,6 +75,22 @@ fn observed_keys_are_looked_up_normalised() {
 }
 
 #[test]
+fn debug_output_shows_sizes_not_keys() {
+    let list = Blocklist::new(&BlocklistOptions::default());
+    let mut report = local("192.0.2.77", "5550001", at(0, 0));
+    list.observe(&report);
+    report.origin = ObservedOrigin::Remote {
+        author: "12D3KooWSecretName",
+    };
+    list.observe(&report);
+    let text = format!("{list:?}");
+    for hidden in ["192.0.2.77", "5550001", "12D3KooWSecretName"] {
+        assert!(!text.contains(hidden), "{text}");
+    }
+    assert!(text.contains("cap_per_shard"));
+}
+
+#[test]
 fn tcp_and_tls_prove_the_source_but_udp_needs_an_echo() {
     let list = Blocklist::new(&BlocklistOptions::default());
     list.observe(&local("192.0.2.1", "100", at(0, 0)));
