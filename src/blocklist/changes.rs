@@ -119,7 +119,7 @@ pub struct Change {
     pub entry: EntryView,
 }
 
-/// Why [`ChangeLog::resume`] cannot replay from an id.
+/// Why [`Blocklist::resume`](super::Blocklist::resume) cannot replay from an id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReplayError {

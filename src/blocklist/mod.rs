@@ -34,6 +34,30 @@
 //! sequence number one above the previous (starting at the start time in microseconds) and the
 //! key's facts after the change. A key's changes are published in the order they happened.
 //!
+//! # Verdict policy
+//!
+//! A [`Policy`] per consumer decides what becomes a verdict (everything is still recorded):
+//!
+//! | Knob | Default | Where |
+//! |---|---|---|
+//! | special-purpose addresses (IANA registries, multicast) count | no | [`VerdictOptions::include_special_addresses`] |
+//! | the node's own addresses | never a verdict | [`VerdictOptions::own_addresses`] |
+//! | never-list: CIDRs, numbers, prefixes (`0900*`) | empty | [`VerdictOptions::never`], and per consumer [`ConsumerOptions::never`] |
+//! | trusted authors (reports count alone) | none | [`VerdictOptions::trusted_authors`] |
+//! | distinct authors that make untrusted reports count | [`DEFAULT_PEER_QUORUM`] (2) | [`VerdictOptions::peer_quorum`] |
+//! | minimum counted events | 1 | [`ConsumerOptions::min_count`] |
+//! | maximum age of the newest counted event | none (retention) | [`ConsumerOptions::max_age`] |
+//! | origins that count | local and remote | [`ConsumerOptions::origins`] |
+//! | UDP-only sources | listed; BGP: only once proven | [`ConsumerOptions::udp_only`] |
+//! | SIP agent never-block numbers | [`EMERGENCY_NUMBERS`] | [`ConsumerOptions::sip_agent`] |
+//!
+//! # Figures
+//!
+//! `bench/blocklist.rs` (2 cores, loaded machine, CPU time, medians of 3): `observe` about
+//! 1.1 µs per event on one thread and on each of two; lookups among 1 M IPs + 5 M numbers
+//! 59 ns (IP) and 140 ns (number) for hot keys, 417 and 612 ns for random ones (cache and TLB
+//! misses); 100 bytes per key in the tables, 124 bytes of RSS.
+//!
 //! # Use
 //!
 //! - capture path: [`Blocklist::observe`] (any thread; a shard lock held for a hash-table update);

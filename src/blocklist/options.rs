@@ -31,12 +31,12 @@ pub struct BlocklistOptions {
     pub max_ips: usize,
     /// Number cap.
     pub max_numbers: usize,
-    /// Keys whose newest event is older than this are removed by [`Blocklist::expire`];
+    /// Keys whose newest event is older than this are removed by [`Blocklist::expire`](super::Blocklist::expire);
     /// `None` keeps them (retention 0).
     pub retention: Option<Duration>,
     /// Counts (local, remote, or their sum) whose reaching publishes a change.
     pub count_thresholds: Vec<u32>,
-    /// Changes kept for [`Blocklist::resume`].
+    /// Changes kept for [`Blocklist::resume`](super::Blocklist::resume).
     pub replay_window: usize,
     /// Changes a subscriber may lag before it is dropped.
     pub subscriber_lag: usize,
