@@ -435,3 +435,61 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn the_cap_holds_and_every_key_is_held_or_evicted(
+        events in proptest::collection::vec((0..200u8, 0..1000i64), 1..400),
+        cap in 1..80usize,
+    ) {
+        let list = small(cap, 8);
+        let mut subscription = list.subscribe();
+        for (source, seconds) in &events {
+            let source = format!("10.0.{}.{}", source / 100, source % 100);
+            list.observe(&local(&source, "NOT_FOUND", at(*seconds, 0)));
+            prop_assert!(list.stats().ips <= cap);
+        }
+        let changes = drain(&mut subscription);
+        let count = |kind| changes.iter().filter(|c| c.kind == kind).count();
+        let stats = list.stats();
+        prop_assert_eq!(count(ChangeKind::New), stats.ips + count(ChangeKind::Evicted));
+        prop_assert_eq!(count(ChangeKind::Evicted) as u64, stats.evicted_ips);
+        // Each event is flushed once, or counted as lost when more than twice the cap of
+        // distinct keys came between two flushes.
+        let in_flush: u64 = list.take_changed().ips.iter().map(|row| row.seen_count).sum();
+        prop_assert_eq!(in_flush + list.stats().flush_overflow, events.len() as u64);
+        let distinct: std::collections::HashSet<_> = events.iter().map(|(source, _)| source).collect();
+        if distinct.len() <= 2 * cap {
+            prop_assert_eq!(list.stats().flush_overflow, 0);
+        }
+    }
+
+    #[test]
+    fn expiry_removes_exactly_the_keys_older_than_the_window(
+        seen in proptest::collection::vec(0..10_000i64, 1..100),
+        now in 0..20_000i64,
+    ) {
+        let retention = 5_000;
+        let list = Blocklist::new(&BlocklistOptions {
+            retention: Some(Duration::from_secs(retention)),
+            ..BlocklistOptions::default()
+        });
+        for (n, seconds) in seen.iter().enumerate() {
+            list.observe(&local(&format!("10.1.{}.{}", n / 100, n % 100), "NOT_FOUND", at(*seconds, 0)));
+        }
+        let cutoff = now - i64::try_from(retention).expect("small");
+        let removed = list.expire(at(now, 0));
+        let expected = seen.iter().filter(|seconds| **seconds < cutoff).count();
+        prop_assert_eq!(removed.len(), expected);
+        for change in &removed {
+            prop_assert!(change.entry.last_seen < at(cutoff, 0));
+        }
+        list.for_each_ip(|_, view| {
+            assert!(view.last_seen >= at(cutoff, 0));
+            ControlFlow::Continue(())
+        });
+        prop_assert_eq!(list.stats().ips, seen.len() - expected);
+    }
+}
