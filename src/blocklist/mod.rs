@@ -53,10 +53,11 @@
 //!
 //! # Figures
 //!
-//! `bench/blocklist.rs` (2 cores, loaded machine, CPU time, medians of 3): `observe` about
-//! 1.1 µs per event on one thread and on each of two; lookups among 1 M IPs + 5 M numbers
-//! 59 ns (IP) and 140 ns (number) for hot keys, 417 and 612 ns for random ones (cache and TLB
-//! misses); 100 bytes per key in the tables, 124 bytes of RSS.
+//! `bench/blocklist.rs` (2 cores shared with other work, CPU time, medians of 3): `observe`
+//! about 1.1 µs per event on one thread and on each of two (memory-bound: the probes' cache
+//! misses); lookups among 1 M IPs + 5 M numbers 56 ns (IP) and 107 ns (number) for hot keys,
+//! 380 and 554 ns for random ones (cache and TLB misses); 100 bytes per key in the tables,
+//! 126 bytes of RSS.
 //!
 //! # Use
 //!
