@@ -1,5 +1,7 @@
 //! What changed since the last flush, per key, for the store's aggregate tables
-//! (`ip_addresses`, `called_numbers`), and the rows the store hands back at start.
+//! (`ip_addresses`, `called_numbers`), and the rows the store hands back at start. The row
+//! types are the store's ([`AggregateRow`], [`Flush`] = `store::AggregateFlush`): the store,
+//! a layer below, pulls them through its `AggregateSource` trait.
 //!
 //! Every observation adds to its key's [`Pending`] tally (exact: `u64` counts, nanosecond
 //! times), kept beside the live table under the same shard lock; [`take`](super::Blocklist::take_changed)
@@ -8,13 +10,16 @@
 //! `flush_overflow`, which only a flusher stalled for millions of new keys can reach). Eviction
 //! and expiry remove live entries, never their pending tally.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use jiff::Timestamp;
 
 use super::authors::{AuthorId, AuthorSet, MAX_TRACKED_AUTHORS};
 use super::entry::{Side, Update};
+pub use crate::store::aggregate::{AggregateFlush as Flush, AggregateRow};
+
+// A flushed row names as many authors as an entry tracks.
+const _: () = assert!(crate::store::aggregate::MAX_ROW_AUTHORS == MAX_TRACKED_AUTHORS);
 
 /// A key's events since the last flush.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,62 +110,8 @@ impl Pending {
             transports: self.transports,
             proven: self.proven,
             authors: authors.ids().filter_map(name).collect(),
+            more_authors: self.more_authors,
         }
-    }
-}
-
-/// One row of the store's aggregate tables (`ip_addresses`, `called_numbers`), both ways:
-///
-/// - from [`take_changed`](super::Blocklist::take_changed), one key's events since the previous
-///   flush: exactly what an UPSERT adds (`seen_count += ..`, `first_seen = min(..)`,
-///   `last_seen = max(..)`, `local_count += ..`, `local_last_seen = max(..)`, the `peer_*`
-///   columns from the `remote_*` fields, `attack_types |= ..`);
-/// - to [`load_ips`](super::Blocklist::load_ips) / [`load_numbers`](super::Blocklist::load_numbers),
-///   a row as stored (`seen_count` is not used: the live table counts per side; rows with
-///   neither local nor remote events, which retention has reset, are skipped).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AggregateRow<K> {
-    /// The IP (any form; normalised) or the number (a phone number).
-    pub key: K,
-    /// Events (`local_count + remote_count`).
-    pub seen_count: u64,
-    /// The oldest (nanosecond precision, as the events carry it).
-    pub first_seen: Timestamp,
-    /// The newest.
-    pub last_seen: Timestamp,
-    /// Those this node captured (saturates at `u32::MAX` in the live table).
-    pub local_count: u64,
-    /// The newest of those.
-    pub local_last_seen: Option<Timestamp>,
-    /// Those reported by peers and feeds (the store's `peer_count`).
-    pub remote_count: u64,
-    /// The newest of those (the store's `peer_last_seen`).
-    pub remote_last_seen: Option<Timestamp>,
-    /// Their attack types (`AttackType::bit`s; the store keeps them for IPs only).
-    pub attack_types: u8,
-    /// Transports of the local ones (bits `1 << Transport::index()`; 0 when not stored).
-    pub transports: u8,
-    /// Whether one of them proved the source receives our replies (`false` when not stored).
-    pub proven: bool,
-    /// Remote authors (a flush carries at most [`MAX_TRACKED_AUTHORS`] new ones). When the
-    /// store does not keep them, a key reported only by peers loads with none, so it needs
-    /// trusted or fresh reports to reach a quorum again.
-    pub authors: Vec<Arc<str>>,
-}
-
-/// Everything that changed since the previous [`take_changed`](super::Blocklist::take_changed).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Flush {
-    /// Per source IP.
-    pub ips: Vec<AggregateRow<IpAddr>>,
-    /// Per called number.
-    pub numbers: Vec<AggregateRow<Box<str>>>,
-}
-
-impl Flush {
-    /// Whether nothing changed.
-    pub fn is_empty(&self) -> bool {
-        self.ips.is_empty() && self.numbers.is_empty()
     }
 }
 

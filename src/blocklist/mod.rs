@@ -342,7 +342,10 @@ impl Blocklist {
             attack_types: row.attack_types,
             transports: row.transports,
             proven: row.proven,
-            authors: AuthorSet::new(ids, interned.len() > MAX_TRACKED_AUTHORS),
+            authors: AuthorSet::new(
+                ids,
+                row.more_authors || interned.len() > MAX_TRACKED_AUTHORS,
+            ),
         }
     }
 }

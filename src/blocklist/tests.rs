@@ -11,6 +11,7 @@ use super::*;
 use crate::sip::AttackType;
 
 mod concurrency;
+mod store_round_trip;
 
 /// A timestamp `seconds` after 2024-01-01 (nanoseconds kept).
 pub(super) fn at(seconds: i64, nanos: i32) -> Timestamp {
@@ -338,6 +339,7 @@ fn loading_fills_the_table_without_changes_or_pending_tallies() {
             transports: 0,
             proven: false,
             authors: ["peerA", "peerB", "peerA"].map(Arc::from).to_vec(),
+            more_authors: false,
         }
     }
     let report = list.load_numbers([row("111", 3, 2), row("NOT_FOUND", 1, 0), row("222", 0, 0)]);

@@ -85,6 +85,9 @@ pub enum StoreError {
     /// An SQL statement on an open connection failed.
     #[error("sqlite error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// A time handed to a query is not a stored timestamp (`YYYY-MM-DD HH:MM:SS.nnnnnnnnn`).
+    #[error("not a stored timestamp: {0:?}")]
+    InvalidTime(String),
     /// A read on the blocking pool did not finish (it panicked, or the runtime is stopping).
     #[error("read task failed: {0}")]
     Task(String),

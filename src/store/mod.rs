@@ -5,13 +5,17 @@
 //!
 //! - [`schema`]: the `honey` table, the aggregate tables `ip_addresses` and `called_numbers`,
 //!   and their numbered migrations (`PRAGMA user_version`).
-//! - [`writer`]: the one thread that inserts events, a batch per transaction.
+//! - [`writer`]: the one thread that inserts events, a batch per transaction, and writes the
+//!   aggregate flushes.
 //! - `ownership`: before anything is written, refuses files cut short or of another program.
 //! - `outage`: what the writer does when batches fail (retries, reporting, recovery).
-//! - `aggregate`: the writer's per-batch UPSERTs into the aggregate tables (what their counters
-//!   mean is documented there).
-//! - [`retention`]: deletes events older than the retention window, in small chunks, and the
-//!   aggregate rows whose events are all gone.
+//! - [`aggregate`]: the aggregate tables: the rows the writer pulls from an
+//!   [`AggregateSource`] (the live blocklist) and writes, what their counters mean, and
+//!   [`load_ips`] / [`load_numbers`] to read them back at start-up.
+//! - `rollup`: per-minute and per-hour counts the writer keeps with the rows they count, so
+//!   statistics cost the same at any size.
+//! - [`retention`]: deletes events older than the retention window, in small chunks, the
+//!   aggregate rows whose events are all gone, and their rollups.
 //! - [`query`]: the read side the API and the peer-to-peer node call, on a connection from
 //!   [`open_read_only`].
 //! - [`read_pool`]: the one pool of read connections, handed to the API and the node by `app`.
@@ -23,7 +27,8 @@
 //! to [`LATEST_VERSION`]); [`open_read_only`] gives connections for readers, which never block the
 //! writer under WAL.
 
-mod aggregate;
+pub mod aggregate;
+mod checkpoint;
 mod error;
 pub mod node_id;
 mod outage;
@@ -31,6 +36,7 @@ mod ownership;
 pub mod query;
 pub mod read_pool;
 pub mod retention;
+mod rollup;
 pub mod schema;
 pub mod sidecar;
 pub mod stats;
@@ -47,12 +53,18 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 use tracing::{debug, warn};
 
+pub use aggregate::{
+    AggregateFlush, AggregateLoad, AggregateRow, AggregateSource, load_ips, load_numbers,
+};
 pub use error::StoreError;
 pub use read_pool::ReadPool;
 pub use retention::{DEFAULT_RETENTION_DAYS, retention_cutoff, run_retention};
 pub use schema::{LATEST_VERSION, is_phone_number, migrate, schema_version};
 pub use stats::StoreStats;
-pub use writer::{WriterOptions, run_writer, run_writer_in_background, spawn_writer};
+pub use writer::{
+    DEFAULT_AGGREGATE_FLUSH_INTERVAL, WriterOptions, run_writer, run_writer_in_background,
+    spawn_writer,
+};
 
 /// How long a statement waits for a lock held by another connection before failing with
 /// `SQLITE_BUSY` (readers and a second process can hold locks briefly).
@@ -67,11 +79,16 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// cache alone, 29k with the checkpoint interval alone, 32k with both.
 const WRITER_CACHE_KIB: i64 = 16 * 1024;
 
-/// WAL pages (4 KiB each) after which a commit checkpoints (SQLite's default is 1,000). Each
-/// batch dirties hundreds of aggregate pages; a longer interval copies each hot page back to
-/// the database once per checkpoint instead of once per batch, at the cost of a WAL of up to
-/// ~40 MiB between checkpoints.
+/// WAL pages (4 KiB each) after which a commit checkpoints (SQLite's default is 1,000). A
+/// longer interval copies each hot page back to the database once per checkpoint instead of
+/// once per batch, at the cost of a WAL of up to ~40 MiB between checkpoints. Most of the
+/// copying is done beforehand by the checkpoint thread (`store::checkpoint`); this one finishes
+/// the tail so the WAL can start over while writes keep coming.
 const WRITER_WAL_AUTOCHECKPOINT: i64 = 10_000;
+
+/// Size the WAL file is cut back to when it starts over (a flood can grow it past the
+/// checkpoint interval; this gives the space back).
+const WAL_SIZE_LIMIT_BYTES: i64 = 64 * 1024 * 1024;
 
 /// The first 16 bytes of every SQLite 3 database file.
 const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
@@ -160,6 +177,7 @@ fn configure_writer(conn: &Connection) -> Result<(), rusqlite::Error> {
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
     conn.pragma_update(None, "wal_autocheckpoint", WRITER_WAL_AUTOCHECKPOINT)?;
+    conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT_BYTES)?;
     debug!(journal_mode = %mode, "database connection configured");
     Ok(())
 }

@@ -45,10 +45,10 @@ impl Outage {
     }
 
     /// Runs `write` until it succeeds, retrying with back-off only while no outage is known.
-    pub(super) fn attempt<E: std::fmt::Display>(
+    pub(super) fn attempt<T, E: std::fmt::Display>(
         &self,
-        mut write: impl FnMut() -> Result<(), E>,
-    ) -> Result<(), E> {
+        mut write: impl FnMut() -> Result<T, E>,
+    ) -> Result<T, E> {
         let mut result = write();
         if self.since.is_some() {
             return result;
@@ -68,11 +68,7 @@ impl Outage {
     pub(super) fn failed(&mut self, err: &dyn std::fmt::Display, events: usize) {
         self.failed_batches += 1;
         self.failed_events += u64::try_from(events).unwrap_or(u64::MAX);
-        let now = Instant::now();
-        let first = self.since.is_none();
-        if first || now.duration_since(self.last_report) >= REPORT_INTERVAL {
-            self.since.get_or_insert(now);
-            self.last_report = now;
+        if self.report_due() {
             error!(
                 path = %self.path.display(),
                 error = %err,
@@ -83,6 +79,35 @@ impl Outage {
             );
         } else {
             debug!(error = %err, events, "batch dropped: the database still refuses writes");
+        }
+    }
+
+    /// An aggregate flush could not be written because of `err`; `held` rows wait for the
+    /// next try.
+    pub(super) fn aggregates_failed(&mut self, err: &dyn std::fmt::Display, held: usize) {
+        if self.report_due() {
+            error!(
+                path = %self.path.display(),
+                error = %err,
+                held,
+                "cannot store aggregate rows in the database; they are held and retried every flush interval (capture goes on)"
+            );
+        } else {
+            debug!(error = %err, held, "aggregate flush held: the database still refuses writes");
+        }
+    }
+
+    /// Marks the store as failing; whether the failure is to be reported now (the first of an
+    /// outage, then once per [`REPORT_INTERVAL`]).
+    fn report_due(&mut self) -> bool {
+        let now = Instant::now();
+        let first = self.since.is_none();
+        if first || now.duration_since(self.last_report) >= REPORT_INTERVAL {
+            self.since.get_or_insert(now);
+            self.last_report = now;
+            true
+        } else {
+            false
         }
     }
 

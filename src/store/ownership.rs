@@ -27,7 +27,15 @@ const ORIGINAL_HONEY_COLUMNS: [&str; 12] = [
 ];
 
 /// Tables this program's migrations create.
-const OUR_TABLES: [&str; 3] = ["honey", "ip_addresses", "called_numbers"];
+const OUR_TABLES: [&str; 7] = [
+    "honey",
+    "ip_addresses",
+    "called_numbers",
+    "event_counts_minute",
+    "event_counts_hour",
+    "key_counts_minute",
+    "key_counts_hour",
+];
 
 /// Length of the SQLite file header.
 const HEADER_BYTES: usize = 100;

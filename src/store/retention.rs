@@ -6,6 +6,9 @@
 //! So an aggregate row's `seen_count` counts the key's events since the row was created, for as
 //! long as the key stays active within the window; after a silence longer than the window the
 //! key starts again from zero (with a new `id`).
+//!
+//! The cutoff is rounded down to the minute, so retention deletes whole minutes and the
+//! rollups of exactly those minutes go with them (see `store::rollup`).
 
 use std::time::{Duration, Instant};
 
@@ -13,7 +16,7 @@ use jiff::{SignedDuration, Timestamp};
 use rusqlite::{Connection, params};
 use tracing::{debug, error};
 
-use super::{StoreError, StoreStats};
+use super::{StoreError, StoreStats, rollup};
 use crate::event::format_timestamp;
 
 /// Days of events kept when the configuration says nothing.
@@ -50,17 +53,25 @@ const RESET_SILENT_SIDES: [&str; 4] = [
 ];
 
 /// The `event_timestamp` before which events are out of a `retention_days` window ending at
-/// `now`; `None` when nothing is ever deleted (0 days, or a window reaching before year -9999).
+/// `now`, rounded down to the minute; `None` when nothing is ever deleted (0 days, or a window
+/// reaching before year -9999).
 pub fn retention_cutoff(now: Timestamp, retention_days: u32) -> Option<String> {
+    cutoff_time(now, retention_days).map(format_timestamp)
+}
+
+/// [`retention_cutoff`] as a time.
+fn cutoff_time(now: Timestamp, retention_days: u32) -> Option<Timestamp> {
     if retention_days == 0 {
         return None;
     }
     let window = SignedDuration::from_hours(i64::from(retention_days) * 24);
-    now.checked_sub(window).ok().map(format_timestamp)
+    let cutoff = now.checked_sub(window).ok()?;
+    Timestamp::from_second(rollup::minute_of(cutoff).checked_mul(60)?).ok()
 }
 
-/// Deletes every event older than `retention_days` before `now` (0 = keep everything) and the
-/// aggregate rows last seen before the same cutoff, and returns how many events went.
+/// Deletes every event older than `retention_days` before `now` (0 = keep everything; the
+/// cutoff rounded down to the minute), the aggregate rows last seen before the same cutoff, and
+/// the rollups of both, and returns how many events went.
 ///
 /// # Errors
 ///
@@ -70,9 +81,11 @@ pub fn run_retention(
     retention_days: u32,
     now: Timestamp,
 ) -> Result<u64, StoreError> {
-    let Some(cutoff) = retention_cutoff(now, retention_days) else {
+    let Some(cutoff_at) = cutoff_time(now, retention_days) else {
         return Ok(0);
     };
+    let cutoff = format_timestamp(cutoff_at);
+    rollup::prune(conn, rollup::minute_of(cutoff_at))?;
     let deleted = delete_older_than(conn, &cutoff, RETENTION_CHUNK_ROWS)?;
     let keys = prune_aggregates(conn, &cutoff, RETENTION_CHUNK_ROWS)?;
     debug!(

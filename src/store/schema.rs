@@ -13,6 +13,9 @@
 //! | 4 | `p2p_record`: the signed record a peer's event came in |
 //! | 5 | attack type, credentials and caller identity per event; attack types seen per source IP |
 //! | 6 | drops the original's `source_ip_index` and `called_number_index` (unread; see below) |
+//! | 7 | per key: transports, proof, reporting peers (and attack types of numbers); top-list indexes; the rollups (`store::rollup`), all backfilled |
+
+mod lossless;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -202,7 +205,7 @@ DROP INDEX IF EXISTS called_number_index;
 ";
 
 /// The schema version [`migrate`] brings a database to.
-pub const LATEST_VERSION: u32 = 6;
+pub const LATEST_VERSION: u32 = 7;
 
 /// The migrations, in order: index 0 takes version 0 to 1, and so on.
 pub(super) fn migrations() -> Migrations<'static> {
@@ -215,6 +218,8 @@ pub(super) fn migrations() -> Migrations<'static> {
         M::up(ATTACK_TYPES).comment("attack type, credentials, caller identity; types per IP"),
         M::up(DROP_UNREAD_INDEXES)
             .comment("no random-key indexes on honey: aggregates serve lookups"),
+        M::up_with_hook(lossless::LOSSLESS_AGGREGATES, lossless::backfill_rollups)
+            .comment("what the live blocklist reloads; rollups for constant-time stats"),
     ])
 }
 
@@ -351,6 +356,7 @@ mod tests {
             SHARED_RECORDS,
             ATTACK_TYPES,
             DROP_UNREAD_INDEXES,
+            lossless::LOSSLESS_AGGREGATES,
         ]
         .len();
         assert_eq!(usize::try_from(LATEST_VERSION).ok(), Some(count));

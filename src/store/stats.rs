@@ -23,6 +23,19 @@ pub struct StoreStats {
     pub retention_deleted: AtomicU64,
     /// How long committed batches took.
     pub batch_duration: Histogram,
+    /// Aggregate flushes committed.
+    pub aggregate_flushes: AtomicU64,
+    /// Aggregate rows (one per key and flush) committed.
+    pub aggregate_rows: AtomicU64,
+    /// Aggregate flush writes that failed (their rows are held and retried).
+    pub aggregate_flushes_failed: AtomicU64,
+    /// Aggregate rows lost: held past the bound while the store failed, or still held at
+    /// shutdown.
+    pub aggregate_rows_lost: AtomicU64,
+    /// Number rows refused because the key is not a phone number.
+    pub aggregate_rows_refused: AtomicU64,
+    /// Events not counted under their value in the rollups (the bucket held its most values).
+    pub rollup_values_over_cap: AtomicU64,
 }
 
 impl StoreStats {
@@ -43,6 +56,32 @@ impl StoreStats {
         self.batches_failed.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts a committed aggregate flush of `rows` rows, with `refused` rows left out.
+    pub(crate) fn record_aggregate_flush(&self, rows: u64, refused: u64) {
+        self.aggregate_flushes.fetch_add(1, Ordering::Relaxed);
+        self.aggregate_rows.fetch_add(rows, Ordering::Relaxed);
+        self.aggregate_rows_refused
+            .fetch_add(refused, Ordering::Relaxed);
+    }
+
+    /// Counts a failed aggregate flush write.
+    pub(crate) fn record_aggregate_flush_failed(&self) {
+        self.aggregate_flushes_failed
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts lost aggregate rows.
+    pub(crate) fn record_aggregate_rows_lost(&self, rows: usize) {
+        self.aggregate_rows_lost
+            .fetch_add(as_u64(rows), Ordering::Relaxed);
+    }
+
+    /// Counts events the rollup cap left out of their value.
+    pub(crate) fn record_over_cap(&self, events: u64) {
+        self.rollup_values_over_cap
+            .fetch_add(events, Ordering::Relaxed);
+    }
+
     /// Counts rows deleted by retention.
     pub(crate) fn record_retention(&self, deleted: u64) {
         self.retention_deleted.fetch_add(deleted, Ordering::Relaxed);
@@ -56,7 +95,9 @@ impl Report for StoreStats {
 
     fn report(&self, out: &mut Readings) {
         const HELP: &str = "Store writer: events committed, events lost with a failed batch, \
-                            batches committed, rows deleted by retention.";
+                            batches committed, rows deleted by retention, aggregate flushes \
+                            and rows committed, failed, lost and refused, events over the \
+                            rollup value cap.";
         // Name, counter, and whether the health details show it (under `events`).
         #[rustfmt::skip]
         let counters = [
@@ -64,6 +105,12 @@ impl Report for StoreStats {
             ("sentrypeer_events_store_failed_total", &self.events_failed, true),
             ("sentrypeer_store_batches_total", &self.batches, false),
             ("sentrypeer_retention_deleted_total", &self.retention_deleted, false),
+            ("sentrypeer_aggregate_flushes_total", &self.aggregate_flushes, false),
+            ("sentrypeer_aggregate_rows_total", &self.aggregate_rows, false),
+            ("sentrypeer_aggregate_flushes_failed_total", &self.aggregate_flushes_failed, false),
+            ("sentrypeer_aggregate_rows_lost_total", &self.aggregate_rows_lost, false),
+            ("sentrypeer_aggregate_rows_refused_total", &self.aggregate_rows_refused, false),
+            ("sentrypeer_rollup_values_over_cap_total", &self.rollup_values_over_cap, false),
         ];
         for (name, counter, in_health) in counters {
             let reading = out.counter(name, HELP, counter.count());

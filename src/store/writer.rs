@@ -1,29 +1,40 @@
-//! The single writer thread: receives events over a channel, inserts them a batch per
-//! transaction (with the aggregate tables updated in the same transaction), runs retention, and
-//! on shutdown flushes and checkpoints. Nothing else writes.
+//! The single writer thread: receives events over a channel and inserts them a batch per
+//! transaction (with the event rollups in the same transaction), pulls the aggregate rows from
+//! its source every flush interval, runs retention, and on shutdown stores what is queued, pulls
+//! once more and checkpoints. Nothing else writes (a helper thread only copies the WAL back into
+//! the database file, see `store::checkpoint`).
 
+mod aggregates;
+mod batch;
+
+use std::fmt;
 use std::io;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc::RecvTimeoutError;
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use rusqlite::{Connection, TransactionBehavior, params};
+use rusqlite::Connection;
 use tracing::{debug, info, warn};
 
-use super::aggregate::BatchTally;
+use super::aggregate::AggregateSource;
+use super::checkpoint::Checkpointer;
 use super::outage::Outage;
 use super::retention::{DEFAULT_RETENTION_DAYS, RetentionSchedule};
 use super::{StoreError, StoreStats, connection_path, schema};
-use crate::event::{BadActor, Credentials, Origin, format_timestamp};
+use crate::event::BadActor;
 use crate::pipeline::{EventQueue, event_bytes};
-use crate::sip::MessageKind;
 use crate::telemetry::Count;
+use aggregates::AggregateFeed;
+use batch::BatchWriter;
+
+pub use batch::insert_events;
 
 /// Largest batch per transaction by default. The writer never waits to fill a batch: it takes
 /// what is queued, so batches are small when traffic is light and grow under a flood, where
-/// each commit and each aggregate row's update is then shared by many events (measured: 54k
-/// events per CPU second in batches of 1,000, 78k in batches of 8,000; `store::tests::bench`).
+/// each commit is then shared by many events (measured: 54k events per CPU second in batches of
+/// 1,000, 78k in batches of 8,000; `bench/store_insert.rs`).
 pub const DEFAULT_BATCH_MAX: usize = 10_000;
 
 /// A batch stops growing once its events hold this many bytes (see
@@ -33,27 +44,16 @@ const BATCH_MAX_BYTES: usize = 8 * 1024 * 1024;
 /// Time between retention runs by default.
 pub const DEFAULT_RETENTION_INTERVAL: Duration = Duration::from_secs(60 * 60);
 
-/// Shortest retention interval honoured, so a zero interval cannot spin the thread.
-const MIN_RETENTION_INTERVAL: Duration = Duration::from_millis(10);
+/// Time between aggregate flushes by default: every distinct IP and number that reached a
+/// listener is in the database within this much (the issue's bound is 1 s), and a key seen
+/// many times in that second costs one row update, not one per event.
+pub const DEFAULT_AGGREGATE_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Every column the writer fills; `honey_id` and `created_at` are left to SQLite.
-const INSERT_EVENT: &str = "
-INSERT INTO honey (
-    event_timestamp, event_uuid, collected_method, source_ip, source_port,
-    called_number, transport_type, method, user_agent, sip_message,
-    created_by_node_id, destination_ip, destination_port, origin, request_uri_user,
-    message_kind, p2p_record,
-    attack_type, auth_scheme, auth_username, auth_realm, auth_nonce, auth_uri, auth_response,
-    auth_algorithm, auth_qop, auth_cnonce, auth_nc, from_user, contact, p_asserted_identity)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-    ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)";
+/// Shortest retention and flush interval honoured, so a zero interval cannot spin the thread.
+const MIN_INTERVAL: Duration = Duration::from_millis(10);
 
-/// Whether an event is already stored (peer records arrive by push and by catch-up, from several
-/// peers: each is stored once).
-const EVENT_EXISTS: &str = "SELECT EXISTS(SELECT 1 FROM honey WHERE event_uuid = ?1)";
-
-/// How the writer batches and prunes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How the writer batches, prunes and gets its aggregate rows.
+#[derive(Clone)]
 pub struct WriterOptions {
     /// Most events per transaction (at least 1).
     pub batch_max: usize,
@@ -61,6 +61,11 @@ pub struct WriterOptions {
     pub retention_days: u32,
     /// Time between retention runs (the first is at start-up); at least 10 ms.
     pub retention_interval: Duration,
+    /// Where `ip_addresses` and `called_numbers` come from (the live blocklist in the daemon).
+    /// `None`: each batch's own events, so events shed before the writer are not counted.
+    pub aggregate_source: Option<Arc<dyn AggregateSource>>,
+    /// Time between pulls from `aggregate_source`; at least 10 ms.
+    pub aggregate_flush_interval: Duration,
 }
 
 impl Default for WriterOptions {
@@ -69,7 +74,21 @@ impl Default for WriterOptions {
             batch_max: DEFAULT_BATCH_MAX,
             retention_days: DEFAULT_RETENTION_DAYS,
             retention_interval: DEFAULT_RETENTION_INTERVAL,
+            aggregate_source: None,
+            aggregate_flush_interval: DEFAULT_AGGREGATE_FLUSH_INTERVAL,
         }
+    }
+}
+
+impl fmt::Debug for WriterOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WriterOptions")
+            .field("batch_max", &self.batch_max)
+            .field("retention_days", &self.retention_days)
+            .field("retention_interval", &self.retention_interval)
+            .field("aggregate_source", &self.aggregate_source.is_some())
+            .field("aggregate_flush_interval", &self.aggregate_flush_interval)
+            .finish()
     }
 }
 
@@ -109,13 +128,16 @@ pub fn run_writer_in_background(
     run_writer(conn, events, options, stats)
 }
 
-/// The writer loop, on the calling thread. Waits for an event (waking for retention when idle),
-/// takes up to `batch_max` queued events, inserts them in one transaction, and repeats until
-/// every sender is gone; then stores what is left, checkpoints the WAL (best effort) and returns.
+/// The writer loop, on the calling thread. Waits for an event (waking for retention and
+/// aggregate flushes), takes up to `batch_max` queued events, inserts them in one transaction,
+/// pulls the aggregate source when its interval is up (also while events pour in), and repeats
+/// until every sender is gone; then stores what is left, pulls the source a last time,
+/// checkpoints the WAL (best effort) and returns.
 ///
 /// A failing batch (disk full, `SQLITE_BUSY`, ...) is retried a few times with back-off while
 /// the store was healthy; if it still fails it is logged, counted in
-/// [`StoreStats::events_failed`], and dropped, and the loop goes on (see `store::outage`).
+/// [`StoreStats::events_failed`], and dropped, and the loop goes on (see `store::outage`). A
+/// failing aggregate flush is held and retried instead (see `store::aggregate`).
 ///
 /// # Errors
 ///
@@ -131,43 +153,53 @@ pub fn run_writer(
     schema::check_version(&path, schema::schema_version(&conn)?)?;
     let mut outage = Outage::new(&path);
     let batch_max = options.batch_max.max(1);
-    let interval = options.retention_interval.max(MIN_RETENTION_INTERVAL);
+    let interval = options.retention_interval.max(MIN_INTERVAL);
     let mut retention = RetentionSchedule::new(options.retention_days, interval);
+    let mut feed = options.aggregate_source.as_ref().map(|source| {
+        AggregateFeed::new(
+            Arc::clone(source),
+            options.aggregate_flush_interval.max(MIN_INTERVAL),
+        )
+    });
+    let mut writer = BatchWriter::new(feed.is_none());
     let mut batch: Vec<Arc<BadActor>> = Vec::with_capacity(batch_max);
+    let checkpointer = (path != Path::new(":memory:"))
+        .then(|| Checkpointer::start(&path))
+        .flatten();
     debug!(
         batch_max,
         retention_days = options.retention_days,
+        aggregate_source = feed.is_some(),
         "store writer started"
     );
     retention.run_if_due(&conn, stats);
     loop {
-        let first = match retention.time_until_due() {
+        let wait = match (retention.time_until_due(), &feed) {
+            (Some(retention), Some(feed)) => Some(retention.min(feed.time_until_due())),
+            (retention, feed) => retention.or(feed.as_ref().map(AggregateFeed::time_until_due)),
+        };
+        let first = match wait {
             Some(wait) => events.recv_timeout(wait),
             None => events.recv().map_err(|_| RecvTimeoutError::Disconnected),
         };
         match first {
             Ok(event) => {
-                // Bounded by count and by bytes: events taken off the queue no longer count
-                // against its byte bound, so the batch keeps its own.
-                let mut bytes = event_bytes(&event);
-                batch.push(event);
-                while batch.len() < batch_max && bytes < BATCH_MAX_BYTES {
-                    match events.try_recv() {
-                        Ok(event) => {
-                            bytes += event_bytes(&event);
-                            batch.push(event);
-                        }
-                        Err(_) => break,
-                    }
-                }
-                write_batch(&mut conn, &batch, stats, &mut outage);
+                fill(&mut batch, event, events, batch_max);
+                writer.write(&mut conn, &batch, stats, &mut outage);
                 batch.clear();
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
+        if let Some(feed) = &mut feed {
+            feed.pull_if_due(&mut conn, stats, &mut outage);
+        }
         retention.run_if_due(&conn, stats);
     }
+    if let Some(feed) = &mut feed {
+        feed.pull_final(&mut conn, stats, &mut outage);
+    }
+    drop(checkpointer);
     checkpoint(&conn);
     info!(
         stored = stats.events_stored.count(),
@@ -177,112 +209,25 @@ pub fn run_writer(
     Ok(())
 }
 
-/// Inserts one batch (retried while the store was healthy), counting the outcome; a failure is
-/// reported and the batch dropped.
-fn write_batch(
-    conn: &mut Connection,
-    batch: &[Arc<BadActor>],
-    stats: &StoreStats,
-    outage: &mut Outage,
+/// Fills `batch` with `first` and what else is queued, bounded by count and by bytes: events
+/// taken off the queue no longer count against its byte bound, so the batch keeps its own.
+fn fill(
+    batch: &mut Vec<Arc<BadActor>>,
+    first: Arc<BadActor>,
+    events: &impl EventQueue,
+    batch_max: usize,
 ) {
-    let started = Instant::now();
-    match outage.attempt(|| insert_events(conn, batch)) {
-        Ok(()) => {
-            outage.stored();
-            stats.record_batch(batch.len(), started.elapsed());
-            debug!(
-                events = batch.len(),
-                stored_total = stats.events_stored.count(),
-                "batch stored"
-            );
-        }
-        Err(err) => {
-            outage.failed(&err, batch.len());
-            stats.record_failed_batch(batch.len());
+    let mut bytes = event_bytes(&first);
+    batch.push(first);
+    while batch.len() < batch_max && bytes < BATCH_MAX_BYTES {
+        match events.try_recv() {
+            Ok(event) => {
+                bytes += event_bytes(&event);
+                batch.push(event);
+            }
+            Err(_) => break,
         }
     }
-}
-
-/// Inserts `events` in one transaction, all or none, and adds them to `ip_addresses` and
-/// `called_numbers` in the same transaction. The writer thread is the one caller in the daemon;
-/// benchmarks and tests use it to fill a database.
-///
-/// # Errors
-///
-/// Any SQLite error; the transaction is then rolled back.
-pub fn insert_events(
-    conn: &mut Connection,
-    events: &[Arc<BadActor>],
-) -> Result<(), rusqlite::Error> {
-    // IMMEDIATE takes the write lock up front, so a busy database waits (busy_timeout) at BEGIN
-    // rather than failing half-way through the batch.
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut tally = BatchTally::with_capacity(events.len());
-    {
-        let mut insert = tx.prepare_cached(INSERT_EVENT)?;
-        let mut exists = tx.prepare_cached(EVENT_EXISTS)?;
-        for event in events {
-            let uuid = event.event_uuid.hyphenated().to_string();
-            let shared = match &event.origin {
-                Origin::Local => None,
-                Origin::Peer(peer) => {
-                    if exists.query_row([&uuid], |row| row.get::<_, bool>(0))? {
-                        continue;
-                    }
-                    peer.signed_record.as_deref()
-                }
-            };
-            tally.add(event);
-            let empty = event.message_kind == MessageKind::Empty;
-            let attack = &event.attack;
-            let credential = |field: fn(&Credentials) -> &Option<String>| {
-                attack
-                    .credentials
-                    .as_ref()
-                    .and_then(|c| field(c).as_deref())
-            };
-            insert.execute(params![
-                format_timestamp(event.event_timestamp),
-                uuid,
-                event.collected_method.as_str(),
-                event.source.ip().to_string(),
-                event.source.port(),
-                null_if_empty(empty, &event.called_number),
-                event.transport.as_str(),
-                null_if_empty(empty, &event.sip_method),
-                null_if_empty(empty, &event.sip_user_agent),
-                null_if_empty(empty, &event.sip_message),
-                event.created_by_node_id.hyphenated().to_string(),
-                event.destination.ip().to_string(),
-                event.destination.port(),
-                event.origin.to_column(),
-                event.request_uri_user.as_deref(),
-                event.message_kind.as_str(),
-                shared,
-                attack.attack_type.as_str(),
-                credential(|c| &c.scheme),
-                credential(|c| &c.username),
-                credential(|c| &c.realm),
-                credential(|c| &c.nonce),
-                credential(|c| &c.uri),
-                credential(|c| &c.response),
-                credential(|c| &c.algorithm),
-                credential(|c| &c.qop),
-                credential(|c| &c.cnonce),
-                credential(|c| &c.nc),
-                attack.from_user.as_deref(),
-                attack.contact.as_deref(),
-                attack.p_asserted_identity.as_deref(),
-            ])?;
-        }
-    }
-    tally.write(&tx)?;
-    tx.commit()
-}
-
-/// For an empty message, an empty field is stored as NULL, as the original did.
-fn null_if_empty(empty_message: bool, value: &str) -> Option<&str> {
-    (!(empty_message && value.is_empty())).then_some(value)
 }
 
 /// Folds the WAL back into the database file and truncates it, so a stopped honeypot leaves one

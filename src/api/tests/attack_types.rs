@@ -15,10 +15,10 @@ macro_rules! fixture {
 }
 
 /// What a listener records of `message` from `ip`, `seconds_ago` old.
-fn captured(ip: &str, message: &[u8], seconds_ago: i64) -> BadActor {
+fn captured(ip: &str, message: &[u8], minutes_ago: i64) -> BadActor {
     EventBuilder::new()
         .source_ip(ip)
-        .seconds_ago(seconds_ago)
+        .seconds_ago(minutes_ago * 60)
         .capture(message)
 }
 
@@ -182,7 +182,8 @@ async fn stats_count_events_and_ips_per_attack_type() {
         strings(&top["attack_types"]),
         ["scan", "extension_enumeration"]
     );
-    let recent = get(&router, "/api/v1/stats?since=15s").await.json();
+    // `since` counts from the start of its minute.
+    let recent = get(&router, "/api/v1/stats?since=15m").await.json();
     assert_eq!(
         recent["by_attack_type"],
         serde_json::json!([

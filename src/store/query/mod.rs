@@ -21,7 +21,7 @@
 //!   [`ips_last_seen_between`].
 //! - `matching`: [`each_ip_matching`], [`each_number_matching`] (narrowed by event attributes).
 //! - `events`: [`recent_events`], [`latest_event_timestamp`].
-//! - `summary`: [`stats`], [`counts_of`].
+//! - `summary`: [`stats`], [`counts_of`], [`events_per_minute`] (from the rollups).
 
 mod events;
 mod matching;
@@ -41,7 +41,7 @@ pub use seen::{
     count_ips, count_numbers, each_ip, each_number, ip_seen, ips_last_seen_between, number_seen,
 };
 pub use share::{SharePage, Shareable, contributions_since, shareable_events};
-pub use summary::{CountBy, CountedColumn, Stats, Totals, counts_of, stats};
+pub use summary::{CountBy, CountedColumn, Stats, Totals, counts_of, events_per_minute, stats};
 
 /// Which events a query counts, by where they were captured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

@@ -120,11 +120,12 @@ const NUMBER_SQL: [SeenSql; 3] = [
     ),
 ];
 
-/// Every IP, unfiltered: the smallest index answers it without touching the table.
-const COUNT_ALL_IPS: &str = "SELECT COUNT(*) FROM ip_addresses";
+/// Every IP, unfiltered: the key rollups hold the count per hour of `last_seen` (a few hundred
+/// rows, where `COUNT(*)` reads a whole index).
+const COUNT_ALL_IPS: &str = "SELECT coalesce(sum(keys), 0) FROM key_counts_hour WHERE kind = 0";
 
 /// Every called number, unfiltered.
-const COUNT_ALL_NUMBERS: &str = "SELECT COUNT(*) FROM called_numbers";
+const COUNT_ALL_NUMBERS: &str = "SELECT coalesce(sum(keys), 0) FROM key_counts_hour WHERE kind = 1";
 
 /// IPs whose newest event falls in `[?1, ?2)`, newest first (down the `last_seen` index).
 const IPS_LAST_SEEN_BETWEEN: &str = "

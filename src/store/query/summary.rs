@@ -1,47 +1,22 @@
 //! Statistics: event counts by method, user agent, transport, message kind and attack type,
 //! source IPs per attack type, totals, and the most active source IPs and called numbers, all
-//! from one snapshot of the database; and one column's counts on its own ([`counts_of`]).
+//! from one snapshot of the database; one dimension's counts on its own ([`counts_of`]); events
+//! per minute ([`events_per_minute`]). Everything but the top lists is read from the rollups
+//! (`store::rollup`), so it costs the same at any size; `since` is rounded down to its minute.
 
-mod columns;
+mod rollups;
+mod top;
 
-pub(in crate::store) use columns::counts_by_column;
-#[cfg(test)]
-pub(in crate::store) use columns::{ColumnCounts, count_columns, counts_of_within};
-pub use columns::{CountedColumn, counts_of};
+use jiff::Timestamp;
+use rusqlite::Connection;
 
-use rusqlite::{Connection, params};
-
-use super::seen::{count_ips, count_numbers, record};
-use super::{ListFilter, SeenRecord, as_i64, as_u64};
+use super::SeenRecord;
+use crate::event::format_timestamp;
 use crate::sip::AttackType;
 use crate::store::StoreError;
-use columns::{COUNTS_IN_MEMORY_BUDGET, sort_largest_first};
-
-/// Source IPs last seen at or after `?1` that sent each attack type (by their `attack_types`
-/// bits, in `AttackType::ALL` order).
-const IPS_BY_ATTACK_TYPE: &str = "
-SELECT coalesce(sum((attack_types & 1) != 0), 0), coalesce(sum((attack_types & 2) != 0), 0),
-       coalesce(sum((attack_types & 4) != 0), 0), coalesce(sum((attack_types & 8) != 0), 0),
-       coalesce(sum((attack_types & 16) != 0), 0), coalesce(sum((attack_types & 32) != 0), 0)
-FROM ip_addresses WHERE last_seen >= ?1";
-
-/// Events counted: without, then with `since` (`event_timestamp` index).
-const COUNT_EVENTS: [&str; 2] = [
-    "SELECT COUNT(*) FROM honey",
-    "SELECT COUNT(*) FROM honey WHERE event_timestamp >= ?1",
-];
-
-/// Most active IPs last seen at or after `?1`; at most `?2`.
-const TOP_IPS: &str = "
-SELECT id, source_ip, last_seen, seen_count, attack_types FROM ip_addresses
-WHERE last_seen >= ?1
-ORDER BY seen_count DESC, source_ip ASC LIMIT ?2";
-
-/// Most active called numbers last seen at or after `?1`; at most `?2`.
-const TOP_NUMBERS: &str = "
-SELECT id, called_number, last_seen, seen_count, 0 FROM called_numbers
-WHERE last_seen >= ?1
-ORDER BY seen_count DESC, called_number ASC LIMIT ?2";
+use crate::store::aggregate::parse_stored;
+use crate::store::rollup::{Dimension, KeyKind, Window, minute_of};
+use top::{Sizes, TOP_IPS, TOP_NUMBERS, top_records};
 
 /// How many events had one value of a column.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
@@ -88,49 +63,64 @@ pub struct Stats {
     pub top_called_numbers: Vec<SeenRecord>,
 }
 
-/// Counts events (at or after `since`, a timestamp text, when given) by method, user agent,
-/// transport and message kind, and lists the `top` source IPs and called numbers by
-/// `seen_count` among those last seen at or after `since`. Each list is capped at `top`
-/// entries: method and user agent are attacker-chosen text with no bound on how many values
-/// exist. Runs in one read transaction (unless `conn` is already in one, see
+/// A column whose events [`counts_of`] counts on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CountedColumn {
+    /// The SIP method.
+    Method,
+    /// The `User-Agent` header.
+    UserAgent,
+}
+
+/// Counts events (at or after `since`, a stored timestamp text, rounded down to its minute) by
+/// method, user agent, transport, message kind and attack type, counts the source IPs and
+/// called numbers last seen since then, and lists the `top` of them by `seen_count`. Each list
+/// is capped at `top` entries. Runs in one read transaction (unless `conn` is already in one, see
 /// [`super::begin_read`]), so every figure comes from the same snapshot.
 ///
 /// # Errors
 ///
-/// [`StoreError::Sqlite`] when a query fails.
+/// [`StoreError::InvalidTime`] when `since` is not a stored timestamp, [`StoreError::Sqlite`]
+/// when a query fails.
 pub fn stats(conn: &Connection, since: Option<&str>, top: usize) -> Result<Stats, StoreError> {
+    let since_minute = since.map(minute_since).transpose()?;
+    let window = Window::since(since_minute);
+    let since_text = since_minute.map_or_else(String::new, minute_text);
     let snapshot = if conn.is_autocommit() {
         Some(conn.unchecked_transaction()?)
     } else {
         None
     };
-    let filter = ListFilter {
-        since: since.map(str::to_owned),
-        ..ListFilter::default()
+    let ips = rollups::keys_by_attack_types(conn, KeyKind::Ip, window)?;
+    let numbers = rollups::keys_by_attack_types(conn, KeyKind::Number, window)?;
+    let sizes = |matching: &[u64; 64], kind| -> Result<Sizes, rusqlite::Error> {
+        let all = rollups::keys_by_attack_types(conn, kind, Window::since(None))?;
+        Ok(Sizes {
+            all: all.iter().sum(),
+            matching: matching.iter().sum(),
+        })
     };
-    let totals = Totals {
-        events: count_events(conn, since)?,
-        ip_addresses: count_ips(conn, &filter)?,
-        called_numbers: count_numbers(conn, &filter)?,
-    };
-    let top_limit = as_i64(top);
-    let [
-        by_method,
-        by_user_agent,
-        by_transport,
-        by_message_kind,
-        by_attack_type,
-    ] = counts_by_column(conn, since, top, COUNTS_IN_MEMORY_BUDGET)?;
+    let by = |dimension| rollups::counts_by_value(conn, dimension, window, top);
     let stats = Stats {
-        totals,
-        by_method,
-        by_user_agent,
-        by_transport,
-        by_message_kind,
-        by_attack_type,
-        ip_addresses_by_attack_type: ips_by_attack_type(conn, since)?,
-        top_ip_addresses: top_records(conn, TOP_IPS, since, top_limit)?,
-        top_called_numbers: top_records(conn, TOP_NUMBERS, since, top_limit)?,
+        totals: Totals {
+            events: rollups::events(conn, window)?,
+            ip_addresses: ips.iter().sum(),
+            called_numbers: numbers.iter().sum(),
+        },
+        by_method: by(Dimension::Method)?,
+        by_user_agent: by(Dimension::UserAgent)?,
+        by_transport: by(Dimension::Transport)?,
+        by_message_kind: by(Dimension::MessageKind)?,
+        by_attack_type: by(Dimension::AttackType)?,
+        ip_addresses_by_attack_type: per_attack_type(&ips),
+        top_ip_addresses: top_records(conn, &TOP_IPS, &since_text, top, sizes(&ips, KeyKind::Ip)?)?,
+        top_called_numbers: top_records(
+            conn,
+            &TOP_NUMBERS,
+            &since_text,
+            top,
+            sizes(&numbers, KeyKind::Number)?,
+        )?,
     };
     if let Some(snapshot) = snapshot {
         snapshot.finish()?;
@@ -138,64 +128,86 @@ pub fn stats(conn: &Connection, since: Option<&str>, top: usize) -> Result<Stats
     Ok(stats)
 }
 
-/// Events in `honey`, at or after `since` when given.
-fn count_events(conn: &Connection, since: Option<&str>) -> Result<u64, rusqlite::Error> {
-    let count: i64 = match since {
-        None => conn
-            .prepare_cached(COUNT_EVENTS[0])?
-            .query_row([], |row| row.get(0))?,
-        Some(since) => conn
-            .prepare_cached(COUNT_EVENTS[1])?
-            .query_row([since], |row| row.get(0))?,
+/// Events (at or after `since`, rounded down to its minute) per value of one column, as
+/// [`stats`] counts them: largest first, ties by value, at most `top` entries, NULL and empty
+/// text as one value `""`.
+///
+/// # Errors
+///
+/// [`StoreError::InvalidTime`] when `since` is not a stored timestamp, [`StoreError::Sqlite`]
+/// when the query fails.
+pub fn counts_of(
+    conn: &Connection,
+    column: CountedColumn,
+    since: Option<&str>,
+    top: usize,
+) -> Result<Vec<CountBy>, StoreError> {
+    let window = Window::since(since.map(minute_since).transpose()?);
+    let dimension = match column {
+        CountedColumn::Method => Dimension::Method,
+        CountedColumn::UserAgent => Dimension::UserAgent,
     };
-    Ok(as_u64(count))
+    Ok(rollups::counts_by_value(conn, dimension, window, top)?)
 }
 
-/// Runs [`IPS_BY_ATTACK_TYPE`]: largest count first, ties by name, zero counts left out.
-fn ips_by_attack_type(
+/// Events stored per minute from the minute of `since` on (a stored timestamp text), oldest
+/// first: each minute's start and its events; minutes without events are left out.
+///
+/// # Errors
+///
+/// [`StoreError::InvalidTime`] when `since` is not a stored timestamp, [`StoreError::Sqlite`]
+/// when the query fails.
+pub fn events_per_minute(
     conn: &Connection,
-    since: Option<&str>,
-) -> Result<Vec<CountBy>, rusqlite::Error> {
-    let counts =
-        conn.prepare_cached(IPS_BY_ATTACK_TYPE)?
-            .query_row([since.unwrap_or("")], |row| {
-                AttackType::ALL
-                    .iter()
-                    .map(|attack_type| {
-                        Ok(CountBy {
-                            value: attack_type.as_str().to_owned(),
-                            count: as_u64(row.get(attack_type.index())?),
-                        })
-                    })
-                    .collect::<Result<Vec<_>, rusqlite::Error>>()
-            })?;
-    let mut counts: Vec<CountBy> = counts.into_iter().filter(|c| c.count > 0).collect();
-    sort_largest_first(&mut counts);
-    Ok(counts)
+    since: &str,
+) -> Result<Vec<(Timestamp, u64)>, StoreError> {
+    Ok(rollups::events_per_minute(conn, minute_since(since)?)?)
 }
 
-/// Runs [`TOP_IPS`] or [`TOP_NUMBERS`].
-fn top_records(
-    conn: &Connection,
-    sql: &str,
-    since: Option<&str>,
-    limit: i64,
-) -> Result<Vec<SeenRecord>, rusqlite::Error> {
-    conn.prepare_cached(sql)?
-        .query_map(params![since.unwrap_or(""), limit], record)?
-        .collect()
+/// The minute bucket of a `since` text.
+fn minute_since(since: &str) -> Result<i64, StoreError> {
+    parse_stored(since)
+        .map(minute_of)
+        .ok_or_else(|| StoreError::InvalidTime(since.to_owned()))
+}
+
+/// The stored text of a minute bucket's start.
+fn minute_text(minute: i64) -> String {
+    let start = Timestamp::from_second(minute.saturating_mul(60)).unwrap_or(Timestamp::MIN);
+    format_timestamp(start)
+}
+
+/// Keys per attack type from keys per set of attack types: largest count first, ties by name,
+/// zero counts left out.
+fn per_attack_type(keys: &[u64; 64]) -> Vec<CountBy> {
+    let mut counts: Vec<CountBy> = AttackType::ALL
+        .iter()
+        .map(|attack_type| CountBy {
+            value: attack_type.as_str().to_owned(),
+            count: (keys.iter().enumerate())
+                .filter(|(bits, _)| bits & usize::from(attack_type.bit()) != 0)
+                .map(|(_, keys)| *keys)
+                .sum(),
+        })
+        .filter(|count| count.count > 0)
+        .collect();
+    counts.sort_unstable_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+    counts
+}
+
+/// The two ways of reading each top list (IPs, numbers), for a test that compares them.
+#[cfg(test)]
+pub(in crate::store) fn top_statements() -> [[&'static str; 2]; 2] {
+    [
+        [TOP_IPS.by_count, TOP_IPS.by_last_seen],
+        [TOP_NUMBERS.by_count, TOP_NUMBERS.by_last_seen],
+    ]
 }
 
 /// Every statement of this module, for a test that prepares them all.
 #[cfg(test)]
 pub(in crate::store) fn all_statements() -> Vec<&'static str> {
-    let mut all = vec![
-        COUNT_EVENTS[0],
-        COUNT_EVENTS[1],
-        TOP_IPS,
-        TOP_NUMBERS,
-        IPS_BY_ATTACK_TYPE,
-    ];
-    all.extend(columns::all_statements());
+    let mut all = rollups::all_statements();
+    all.extend(top::all_statements());
     all
 }

@@ -5,6 +5,7 @@
 mod aggregate;
 mod attack_types;
 mod backfill;
+mod flush;
 mod migration;
 mod query_events;
 mod query_matching;
@@ -12,6 +13,8 @@ mod query_model;
 mod query_seen;
 mod read_pool;
 mod retention;
+mod rollups;
+mod upgrade;
 mod writer;
 
 use std::path::{Path, PathBuf};

@@ -9,7 +9,7 @@ use crate::event::test_support::EventBuilder;
 use crate::event::{BadActor, Transport};
 use crate::store::query::{
     self, CountBy, CountedColumn, EventFilter, EventRow, OriginFilter, Stats, Totals, counts_of,
-    latest_event_timestamp, recent_events, stats, summary,
+    latest_event_timestamp, recent_events, stats,
 };
 
 /// `2024-01-01 00:00:0<second>.000000000`, as stored.
@@ -282,21 +282,20 @@ fn stats_count_by_value_with_nulls_as_empty() {
 }
 
 #[test]
-fn stats_since_and_top_limit() {
+fn stats_since_rounds_down_to_the_minute_and_top_limits() {
     let conn = fixture();
-    let recent = stats(&conn, Some(&ts(3)), 10).expect("stats");
+    let all = stats(&conn, None, 10).expect("stats");
     assert_eq!(
-        recent.totals,
-        Totals {
-            events: 3,
-            ip_addresses: 2,
-            called_numbers: 2
-        }
+        stats(&conn, Some(&ts(3)), 10).expect("stats"),
+        all,
+        "00:00:03 counts from 00:00:00, the start of its minute"
     );
-    assert_eq!(
-        recent.by_method,
-        [count("", 1), count("INVITE", 1), count("REGISTER", 1)]
-    );
+    let next_minute = stats(&conn, Some("2024-01-01 00:01:00.000000000"), 10).expect("stats");
+    assert_eq!(next_minute, Stats::default());
+    assert!(matches!(
+        stats(&conn, Some("yesterday"), 10),
+        Err(crate::store::StoreError::InvalidTime(_))
+    ));
     let capped = stats(&conn, None, 1).expect("stats");
     assert_eq!(capped.by_method, [count("INVITE", 2)]);
     assert_eq!(capped.top_ip_addresses.len(), 1);
@@ -307,50 +306,6 @@ fn stats_since_and_top_limit() {
         stats(&snapshot, None, 10).expect("stats"),
         stats(&conn, None, 10).expect("stats")
     );
-}
-
-#[test]
-fn a_column_with_too_many_values_is_counted_by_sql_with_the_same_result() {
-    let mut conn = memory_db();
-    // 40 user agents; agent i sent (i % 4) + 1 events, so agent-03, agent-07, ... lead with 4.
-    let events: Vec<BadActor> = (0..40u8)
-        .flat_map(|i| {
-            (0..=i % 4).map(move |_| {
-                at(i % 10, "192.0.2.1")
-                    .user_agent(&format!("agent-{i:02}"))
-                    .build()
-            })
-        })
-        .collect();
-    insert(&mut conn, &events);
-    // 40 agents take 40 * (8 + 64) bytes; the other columns hold one value each.
-    let budget = 1000;
-    let columns = summary::count_columns(&conn, None, budget).expect("count");
-    let over: Vec<bool> = columns
-        .iter()
-        .map(|column| matches!(column, summary::ColumnCounts::OverBudget))
-        .collect();
-    assert_eq!(over, [false, true, false, false, false], "only user_agent");
-    let in_memory = summary::counts_by_column(&conn, None, 5, usize::MAX).expect("in memory");
-    assert_eq!(
-        in_memory[1],
-        ["agent-03", "agent-07", "agent-11", "agent-15", "agent-19"].map(|agent| count(agent, 4))
-    );
-    assert_eq!(in_memory[0], [count("INVITE", 100)]);
-    for since in [None, Some(ts(5))] {
-        for top in [3, 100] {
-            let reference = summary::counts_by_column(&conn, since.as_deref(), top, usize::MAX)
-                .expect("in memory");
-            for budget in [0, budget] {
-                assert_eq!(
-                    summary::counts_by_column(&conn, since.as_deref(), top, budget)
-                        .expect("by SQL"),
-                    reference,
-                    "since {since:?}, top {top}, budget {budget}"
-                );
-            }
-        }
-    }
 }
 
 #[test]
@@ -400,13 +355,6 @@ fn one_column_is_counted_as_stats_counts_it() {
                     &counts_of(&conn, column, since.as_deref(), top).expect("counts"),
                     expected,
                     "{column:?}, since {since:?}, top {top}"
-                );
-                // Over a budget too small for any value: counted by SQL, same answer.
-                assert_eq!(
-                    &summary::counts_of_within(&conn, column, since.as_deref(), top, 0)
-                        .expect("by SQL"),
-                    expected,
-                    "{column:?} by SQL, since {since:?}, top {top}"
                 );
             }
         }

@@ -160,11 +160,11 @@ fn writer_runs_retention_periodically_while_idle() {
     let mut other = store::open(&path).expect("second connection");
     insert(&mut other, &[aged(Timestamp::now(), days(30), "old")]);
     let deadline = Instant::now() + Duration::from_secs(10);
-    while count_events(&other).expect("count") > 0 {
+    // The rows go first, the counter follows once the whole run is done.
+    while count_events(&other).expect("count") > 0 || stats.retention_deleted.count() == 0 {
         assert!(Instant::now() < deadline, "retention never ran");
         std::thread::sleep(Duration::from_millis(10));
     }
-    assert!(stats.retention_deleted.count() >= 1);
 
     drop(sender);
     handle

@@ -1,0 +1,95 @@
+//! Checkpoints off the writer's path: a thread with a connection of its own copies the WAL back
+//! into the database file every [`CHECKPOINT_INTERVAL`] (`PRAGMA wal_checkpoint(PASSIVE)`, which
+//! never waits for the writer or for readers), so the writer's own automatic checkpoint (kept as
+//! a safety net, every `WRITER_WAL_AUTOCHECKPOINT` pages) finds most pages already copied and
+//! only has to finish the tail before the WAL starts over.
+
+use std::path::Path;
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+use tracing::{debug, warn};
+
+use super::{BUSY_TIMEOUT, WAL_SIZE_LIMIT_BYTES};
+
+/// Time between background checkpoints: short enough that the writer's safety-net checkpoint
+/// has little left to copy, long enough that an idle database costs nothing measurable.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(250);
+
+/// The checkpoint thread; stopped (and joined) when dropped.
+#[derive(Debug)]
+pub(super) struct Checkpointer {
+    stop: Option<Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    /// Starts checkpointing the database at `path`; `None` (logged) when it cannot open a
+    /// connection or start a thread: the writer's own checkpoints then do all the work.
+    pub(super) fn start(path: &Path) -> Option<Self> {
+        let conn = match open(path) {
+            Ok(conn) => conn,
+            Err(err) => {
+                warn!(error = %err, "no background checkpoints: the writer checkpoints alone");
+                return None;
+            }
+        };
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = thread::Builder::new()
+            .name("store-checkpoint".into())
+            .spawn(move || {
+                crate::thread_priority::lower_current_thread(
+                    crate::thread_priority::BACKGROUND_NICENESS,
+                );
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_INTERVAL)
+                {
+                    checkpoint(&conn);
+                }
+            });
+        match thread {
+            Ok(thread) => Some(Self {
+                stop: Some(stop),
+                thread: Some(thread),
+            }),
+            Err(err) => {
+                warn!(error = %err, "no background checkpoints: the writer checkpoints alone");
+                None
+            }
+        }
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            warn!("the checkpoint thread panicked");
+        }
+    }
+}
+
+/// The checkpoint thread's connection (the file exists and is migrated: the writer opened it).
+fn open(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT_BYTES)?;
+    Ok(conn)
+}
+
+/// One passive checkpoint; a failure is logged and the next interval tries again.
+fn checkpoint(conn: &Connection) {
+    let result = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+        Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
+    });
+    match result {
+        Ok((frames, copied)) => debug!(frames, copied, "background checkpoint"),
+        Err(err) => debug!(error = %err, "background checkpoint failed; retrying"),
+    }
+}
