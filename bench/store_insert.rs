@@ -1,18 +1,29 @@
-//! Micro-benchmark: the store writer's insert rate (not a test). Events go through the writer's
-//! own insert, a batch per transaction, into a fresh temp-file database each run; prints each run
-//! and the median.
+//! Micro-benchmark: the store writer's insert rate (not a test), into a fresh temp-file database
+//! each run; prints each run and the median.
 //!
 //! ```text
 //! cargo run --release --example store_insert
+//! MODE=writer BATCH=10000 cargo run --release --example store_insert
 //! EVENTS=200000 BATCH=500 RUNS=5 cargo run --release --example store_insert
 //! ```
+//!
+//! Two modes:
+//!
+//! - `MODE=direct` (default): the events go through `store::writer::insert_events`, a batch per
+//!   call, on this thread: raw rows, rollups and each batch's own aggregate rows (the writer
+//!   without an aggregate source). CPU is this thread's.
+//! - `MODE=writer`: the daemon's path. The events are first observed by a live blocklist
+//!   (untimed: capture pays that), then queued, and the writer (`store::run_writer`, with its
+//!   checkpoint thread) stores them in batches of up to `BATCH`, pulling the blocklist's
+//!   aggregate rows every second and at the end. CPU is the whole process's (writer and
+//!   checkpoint threads).
 //!
 //! Defaults: 100,000 INVITEs with realistic repetition (5,000 source IPs, 50,000 called
 //! numbers), batches of 1,000, 3 runs. The environment variables `EVENTS`, `BATCH`, `IPS`,
 //! `NUMBERS`, `INVITE_PERCENT` (the rest are OPTIONS-like calls to `100`, as `bench/loadgen`'s mix
 //! sends), `PADDING` (bytes added to each message), `PRESEED` (events stored first, untimed, so
-//! the tables start that big), `CACHE_KIB` (the writer's page cache), `AUTOCHECKPOINT` (WAL pages)
-//! and `RUNS` change the shape.
+//! the tables start that big), `CACHE_KIB` (the writer's page cache, direct mode),
+//! `AUTOCHECKPOINT` (WAL pages, direct mode) and `RUNS` change the shape.
 
 #[path = "support/events.rs"]
 mod events;
@@ -28,14 +39,25 @@ use std::time::Instant;
 
 use anyhow::Context;
 use jiff::{SignedDuration, Timestamp};
+use sentrypeer::blocklist::{Blocklist, BlocklistOptions, Observation};
 use sentrypeer::event::BadActor;
-use sentrypeer::store;
+use sentrypeer::store::{self, AggregateFlush, AggregateSource, StoreStats, WriterOptions};
 use settings::setting;
 
 /// CPU seconds this thread has used (user + system), from `/proc/thread-self/stat`; each run
 /// reports events per CPU second too, which a busy machine disturbs less.
 fn thread_cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+    cpu_seconds("/proc/thread-self/stat")
+}
+
+/// CPU seconds the whole process has used (every thread).
+fn process_cpu_seconds() -> f64 {
+    cpu_seconds("/proc/self/stat")
+}
+
+/// User + system CPU seconds from a `stat` file.
+fn cpu_seconds(path: &str) -> f64 {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
     let fields: Vec<f64> = stat
         .rsplit_once(')')
         .map(|(_, rest)| {
@@ -84,6 +106,46 @@ fn events(first: u64, count: u64, state: &mut u64) -> Vec<Arc<BadActor>> {
         .collect()
 }
 
+/// The blocklist as the writer's aggregate source (as the daemon wires it).
+struct Source(Arc<Blocklist>);
+
+impl AggregateSource for Source {
+    fn take(&self) -> AggregateFlush {
+        self.0.take_changed()
+    }
+}
+
+/// One run of the writer's thread over `events`, queued beforehand, with a blocklist that has
+/// observed them as its aggregate source: events per second (wall clock) and per CPU second of
+/// the whole process.
+fn run_writer_once(
+    conn: rusqlite::Connection,
+    events: Vec<Arc<BadActor>>,
+    batch: u64,
+) -> anyhow::Result<(f64, f64)> {
+    let count = events.len() as f64;
+    let blocklist = Arc::new(Blocklist::new(&BlocklistOptions::default()));
+    let (sender, receiver) = std::sync::mpsc::channel();
+    for event in events {
+        blocklist.observe(&Observation::from_event(&event, false));
+        sender.send(event).context("queue")?;
+    }
+    drop(sender);
+    let options = WriterOptions {
+        batch_max: usize::try_from(batch)?,
+        retention_days: 0,
+        aggregate_source: Some(Arc::new(Source(blocklist))),
+        ..WriterOptions::default()
+    };
+    let stats = StoreStats::default();
+    let started = Instant::now();
+    let cpu = process_cpu_seconds();
+    store::run_writer(conn, &receiver, &options, &stats).context("writer")?;
+    let took = started.elapsed();
+    let cpu = process_cpu_seconds() - cpu;
+    Ok((count / took.as_secs_f64(), count / cpu.max(0.01)))
+}
+
 /// One run into a fresh database: events per second (wall clock) and per CPU second.
 fn run_once() -> anyhow::Result<(f64, f64)> {
     let dir = tempfile::tempdir().context("temp dir")?;
@@ -104,6 +166,15 @@ fn run_once() -> anyhow::Result<(f64, f64)> {
         conn.execute_batch(&format!("PRAGMA cache_size = -{kib}"))?;
     }
     let events = events(preseed, count, &mut state);
+    if std::env::var("MODE").as_deref() == Ok("writer") {
+        let rates = run_writer_once(conn, events, batch)?;
+        let conn = store::open_read_only(&dir.path().join("sentrypeer.db")).context("reopen")?;
+        anyhow::ensure!(
+            store::count_events(&conn)? == preseed + count,
+            "every event stored"
+        );
+        return Ok(rates);
+    }
     let started = Instant::now();
     let cpu = thread_cpu_seconds();
     for chunk in events.chunks(usize::try_from(batch)?) {
@@ -131,7 +202,8 @@ fn main() -> anyhow::Result<()> {
         per_cpu.push(cpu_rate);
     }
     println!(
-        "store_insert: {} events (batch {}), median of {runs}: {:.0} events/s, {:.0} events per CPU second",
+        "store_insert ({} mode): {} events (batch {}), median of {runs}: {:.0} events/s, {:.0} events per CPU second",
+        std::env::var("MODE").unwrap_or_else(|_| "direct".to_owned()),
         setting("EVENTS", 100_000),
         setting("BATCH", 1000),
         report::median(rates),
