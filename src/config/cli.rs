@@ -94,6 +94,10 @@ pub struct Cli {
     #[command(flatten)]
     pub webhook: WebhookFlags,
 
+    /// The verdict policy.
+    #[command(flatten)]
+    pub verdicts: VerdictFlags,
+
     /// Load and check the configuration, print it and exit
     #[arg(long = "check-config")]
     pub check_config: bool,
@@ -108,7 +112,7 @@ pub struct Cli {
 }
 
 /// Boolean features and the environment variable that turns each on.
-pub const BOOLEAN_ENV_VARS: [&str; 14] = [
+pub const BOOLEAN_ENV_VARS: [&str; 15] = [
     "SENTRYPEER_JSON_LOG",
     "SENTRYPEER_PEER_TO_PEER",
     "SENTRYPEER_API",
@@ -123,17 +127,20 @@ pub const BOOLEAN_ENV_VARS: [&str; 14] = [
     "SENTRYPEER_WEBHOOK_INCLUDE_PEER_DATA",
     "SENTRYPEER_JSON_LOG_INCLUDE_PEER_DATA",
     "SENTRYPEER_SYSLOG_INCLUDE_PEER_DATA",
+    "SENTRYPEER_VERDICT_INCLUDE_SPECIAL_ADDRESSES",
 ];
 
 mod api;
 mod merge;
 mod p2p;
 mod sip;
+mod verdicts;
 mod webhook;
 
 pub use api::ApiFlags;
 pub use p2p::P2pFlags;
 pub use sip::SipFlags;
+pub use verdicts::VerdictFlags;
 pub use webhook::WebhookFlags;
 #[cfg(test)]
 mod tests;

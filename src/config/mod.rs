@@ -13,6 +13,7 @@ mod personality;
 mod secret;
 #[cfg(test)]
 mod tests;
+mod verdicts;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ use serde::Deserialize;
 pub use duration::parse_duration;
 pub use personality::{CallOutcomeSetting, PersonalitySettings, ProgressSetting};
 pub use secret::Secret;
+pub use verdicts::{ConsumerConfig, OriginSetting, UdpOnlySetting, VerdictsConfig};
 
 /// Errors while loading or validating the configuration.
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +107,12 @@ pub struct Config {
     pub db_file: PathBuf,
     /// Days of events kept in the database; 0 keeps them forever.
     pub retention_days: u32,
+    /// Most source IPs the live blocklist holds; beyond, the least recently seen are evicted.
+    pub blocklist_max_ips: usize,
+    /// Most called numbers the live blocklist holds; beyond, the least recently seen are evicted.
+    pub blocklist_max_numbers: usize,
+    /// What of the blocklist becomes a verdict (`[verdicts]` table).
+    pub verdicts: VerdictsConfig,
     /// Write one JSON object per event to `json_log_file` (`-j`).
     pub json_log: bool,
     /// JSON log file (`-l`).
