@@ -18,6 +18,7 @@ mod firewall;
 mod idle_connections;
 mod limits;
 mod p2p;
+mod packaging;
 mod personality;
 mod privileges;
 mod storage;

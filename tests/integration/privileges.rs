@@ -20,6 +20,8 @@ use crate::harness::{Daemon, options, udp_client};
 const REQUIRE_ENV: &str = "SENTRYPEER_REQUIRE_ROOT";
 /// `nobody`/`nogroup`: an unprivileged user and group that exist everywhere.
 const NOBODY: u32 = 65534;
+/// Where the package installs the binary the unit starts.
+const PACKAGED_BINARY: &str = "/usr/bin/sentrypeer";
 /// `CAP_NET_BIND_SERVICE` is capability 10: the only bit set in a `Cap*` mask holding only it.
 const NET_BIND_SERVICE_MASK: &str = "0000000000000400";
 
@@ -129,14 +131,6 @@ fn unit_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/systemd/sentrypeer.service")
 }
 
-/// The value after `flag` in an argument list.
-fn flag_value<'a>(args: &'a [&'a str], flag: &str) -> &'a str {
-    args.iter()
-        .position(|arg| *arg == flag)
-        .and_then(|at| args.get(at + 1))
-        .unwrap_or_else(|| panic!("ExecStart sets {flag}"))
-}
-
 #[test]
 fn the_systemd_unit_sandboxes_an_unprivileged_user_with_one_capability() {
     let unit = std::fs::read_to_string(unit_path()).expect("contrib/systemd/sentrypeer.service");
@@ -157,23 +151,22 @@ fn the_systemd_unit_sandboxes_an_unprivileged_user_with_one_capability() {
         assert_eq!(value(key), expected, "{key}=");
     }
     assert!(value("SystemCallFilter").contains("@system-service"));
-    let writable: Vec<&str> = value("ReadWritePaths").split_whitespace().collect();
+    // The packaged configuration (whose files lie in ReadWritePaths: tests/integration/
+    // packaging.rs), and the original package's OPTIONS.
     let exec: Vec<&str> = value("ExecStart").split_whitespace().collect();
-    assert_eq!(exec.first(), Some(&"/usr/local/bin/sentrypeer"));
-    for flag in ["--db-file", "--cert", "--key", "--json-log-file"] {
-        let path = Path::new(flag_value(&exec, flag));
-        assert!(
-            writable
-                .iter()
-                .any(|dir| path.parent() == Some(Path::new(dir))),
-            "{flag} {} is in a ReadWritePaths directory",
-            path.display()
-        );
-    }
-    assert!(flag_value(&exec, "--db-file").starts_with("/var/lib/sentrypeer/"));
+    assert_eq!(
+        exec,
+        [
+            PACKAGED_BINARY,
+            "--config",
+            "/etc/sentrypeer/sentrypeer.toml",
+            "$OPTIONS"
+        ]
+    );
+    assert_eq!(value("EnvironmentFile"), "-/etc/default/sentrypeer");
 
     // The user the unit names is the one the sysusers snippet creates.
-    let sysusers = std::fs::read_to_string(unit_path().with_file_name("sentrypeer.sysusers.conf"))
+    let sysusers = std::fs::read_to_string(unit_path().with_file_name("sentrypeer.sysusers"))
         .expect("sysusers snippet");
     assert!(
         sysusers
@@ -181,9 +174,12 @@ fn the_systemd_unit_sandboxes_an_unprivileged_user_with_one_capability() {
             .any(|line| line.split_whitespace().take(2).eq(["u", "sentrypeer"]))
     );
 
-    // The daemon accepts the unit's command line.
+    // The daemon accepts the unit's command line, with the configuration from the checkout and
+    // no OPTIONS.
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/config/sentrypeer.toml");
     let checked = Command::new(env!("CARGO_BIN_EXE_sentrypeer"))
-        .args(exec.iter().skip(1))
+        .arg("--config")
+        .arg(&config)
         .arg("--check-config")
         .env_clear()
         .output()
@@ -208,10 +204,7 @@ fn the_systemd_unit_sandboxes_an_unprivileged_user_with_one_capability() {
     let copy = dir.path().join("sentrypeer.service");
     std::fs::write(
         &copy,
-        unit.replace(
-            "/usr/local/bin/sentrypeer",
-            env!("CARGO_BIN_EXE_sentrypeer"),
-        ),
+        unit.replace(PACKAGED_BINARY, env!("CARGO_BIN_EXE_sentrypeer")),
     )
     .expect("write unit copy");
     let verified = Command::new("systemd-analyze")
