@@ -12,6 +12,7 @@ mod capture;
 mod classify;
 mod cli;
 mod config_env;
+mod container;
 mod disk_full;
 mod faults;
 mod firewall;
