@@ -1,7 +1,8 @@
 //! Datagrams the kernel dropped on a UDP socket because its receive buffer was full: the losses
 //! that happen before the listener ever sees a datagram. Linux keeps a per-socket count, shown in
 //! the `drops` column of `/proc/net/udp` and `/proc/net/udp6` on the socket's inode line; other
-//! systems report nothing (`None`: `/api/v1/health` and `/metrics` leave the count out).
+//! systems report nothing (`None`: `kernel_dropped` is `null` in `/api/v1/health`, and `/metrics`
+//! leaves the counter out).
 
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::Arc;

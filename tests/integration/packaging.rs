@@ -53,6 +53,11 @@ const HEADER: &str = "\
 # Generated from the program's defaults (tests/integration/packaging.rs).
 ";
 
+/// Under the `[personality]` header.
+const PERSONALITY_NOTE: &str = "\
+# Its keys follow the header (put top-level keys above it); a key not set
+# takes the named personality's own value.";
+
 fn repo_path(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
 }
@@ -160,7 +165,7 @@ fn render_config() -> String {
         assert_eq!(field.key, "personality", "only [personality] is a table");
         out.push(String::new());
         out.extend(field.docs.iter().map(|doc| format!("# {doc}")));
-        out.push("# Its keys follow the header: put top-level keys above it.".to_owned());
+        out.extend(PERSONALITY_NOTE.lines().map(str::to_owned));
         out.push(format!("[{}]", field.key));
         for inner in fields_of(&source("src/config/personality.rs"), "PersonalitySettings") {
             render_key(&mut out, &inner, table.get(&inner.key));
@@ -210,31 +215,27 @@ fn packaged_config_lists_every_key_at_its_default() {
          packaged_config` and review the diff"
     );
 
-    // Every key serde accepts is in the file, and no other.
-    let listed = |prefix: &str| -> Vec<String> {
-        let source = source(prefix);
-        let name = if prefix.ends_with("mod.rs") {
-            "Config"
-        } else {
-            "PersonalitySettings"
-        };
-        fields_of(&source, name)
+    // The fields read from the sources are the keys serde accepts: none missed, none extra.
+    for (file, name, table) in [
+        ("src/config/mod.rs", "Config", ""),
+        (
+            "src/config/personality.rs",
+            "PersonalitySettings",
+            "[personality]",
+        ),
+    ] {
+        let mut listed: Vec<String> = fields_of(&source(file), name)
             .into_iter()
-            .map(|f| f.key)
-            .collect()
-    };
-    let sorted = |mut keys: Vec<String>| {
-        keys.sort();
-        keys
-    };
-    assert_eq!(
-        sorted(listed("src/config/mod.rs")),
-        sorted(accepted_keys(""))
-    );
-    assert_eq!(
-        sorted(listed("src/config/personality.rs")),
-        sorted(accepted_keys("[personality]"))
-    );
+            .map(|field| field.key)
+            .collect();
+        let mut accepted = accepted_keys(table);
+        listed.sort();
+        accepted.sort();
+        assert_eq!(
+            listed, accepted,
+            "{name}: fields in {file}, keys serde accepts"
+        );
+    }
     for field in fields_of(&source("src/config/mod.rs"), "Config") {
         assert!(
             checked_in.contains(&format!("\n#{} = ", field.key))
