@@ -8,8 +8,10 @@
 //! - `bind`: the TLS certificate and every socket, before anything is opened.
 //! - `services`: how every long-running part is started and stopped, and the stop order.
 //! - `start`: one file per service; [`run`] lists them in start order.
+//! - `health_probe`: `--health-check`, a client of a running daemon's `/health-check`.
 
 mod bind;
+mod health_probe;
 mod services;
 pub mod settings;
 mod start;
@@ -19,6 +21,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
+pub use health_probe::{HealthProbeError, probe_health};
 pub use settings::Settings;
 
 use crate::blocklist::Intake;

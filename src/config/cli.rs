@@ -102,6 +102,10 @@ pub struct Cli {
     #[arg(long = "check-config")]
     pub check_config: bool,
 
+    /// Ask the running daemon's /health-check (at the API listen address; 0.0.0.0 asks 127.0.0.1) and exit 0 if it answers 200, else 1 (a container HEALTHCHECK without curl)
+    #[arg(long = "health-check", conflicts_with = "check_config")]
+    pub health_check: bool,
+
     /// Enable verbose logging or use SENTRYPEER_VERBOSE env
     #[arg(short = 'v', long = "verbose")]
     pub verbose: bool,

@@ -18,7 +18,7 @@ mod verdicts;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 pub use duration::parse_duration;
 pub use personality::{CallOutcomeSetting, PersonalitySettings, ProgressSetting};
@@ -67,8 +67,9 @@ impl ConfigError {
     }
 }
 
-/// Every option of the daemon. TOML keys are the field names.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// Every option of the daemon. TOML keys are the field names. It serialises back to TOML (the
+/// packaged, commented configuration file is rendered from [`Config::default`]), secrets masked.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// UDP and TCP SIP listen address (`[::]:5060` listens on IPv6 and IPv4).

@@ -2,12 +2,12 @@
 //! (feeds, the CrowdSec stream, the SIP agent, BGP) and for each one. Only the shape lives here;
 //! `app::settings` checks the values and builds the blocklist's policy options.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::defaults;
 
 /// Node-wide verdict options and each consumer's thresholds.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct VerdictsConfig {
     /// Let addresses of the IANA special-purpose registries (private, loopback, documentation,
@@ -31,7 +31,7 @@ pub struct VerdictsConfig {
 }
 
 /// One consumer's thresholds; a key left out takes that consumer's default.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ConsumerConfig {
     /// Events (from the origins that count) a key needs. Default 1.
@@ -49,7 +49,7 @@ pub struct ConsumerConfig {
 }
 
 /// `origins` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OriginSetting {
     /// Events this node captured.
@@ -59,7 +59,7 @@ pub enum OriginSetting {
 }
 
 /// `udp_only` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UdpOnlySetting {
     /// Listed like any other source.
