@@ -80,15 +80,18 @@ mod authors;
 mod changes;
 mod entry;
 mod flush;
+mod intake;
 mod key;
 mod options;
 mod policy;
+mod report;
 mod table;
 
 pub use authors::{AuthorId, AuthorSet, MAX_AUTHOR_NAME_BYTES, MAX_AUTHORS, MAX_TRACKED_AUTHORS};
 pub use changes::{Change, ChangeKind, Reasons, ReplayError, Subscription, SubscriptionEnded};
 pub use entry::{EntryView, ObservedOrigin, transport_bit};
 pub use flush::{AggregateRow, Flush, LoadReport};
+pub use intake::Intake;
 pub use key::Key;
 pub use options::{
     BlocklistOptions, BlocklistStats, DEFAULT_COUNT_THRESHOLDS, DEFAULT_MAX_IPS,

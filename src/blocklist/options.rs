@@ -11,9 +11,9 @@ use crate::event::{BadActor, Origin};
 use crate::sip::AttackType;
 
 /// Default IP cap: 2^20, about 100 MB at the cap.
-pub const DEFAULT_MAX_IPS: usize = 1 << 20;
+pub const DEFAULT_MAX_IPS: usize = crate::config::defaults::BLOCKLIST_MAX_IPS;
 /// Default number cap: 5 × 2^20, about 500 MB at the cap.
-pub const DEFAULT_MAX_NUMBERS: usize = 5 << 20;
+pub const DEFAULT_MAX_NUMBERS: usize = crate::config::defaults::BLOCKLIST_MAX_NUMBERS;
 /// Default shards per table: enough that two capture threads rarely meet, few enough that an
 /// expiry scan of one shard is short.
 pub const DEFAULT_SHARDS: usize = 64;
@@ -49,7 +49,9 @@ impl Default for BlocklistOptions {
         Self {
             max_ips: DEFAULT_MAX_IPS,
             max_numbers: DEFAULT_MAX_NUMBERS,
-            retention: Some(Duration::from_secs(7 * 86_400)),
+            retention: Some(Duration::from_secs(
+                u64::from(crate::config::defaults::RETENTION_DAYS) * 86_400,
+            )),
             count_thresholds: DEFAULT_COUNT_THRESHOLDS.to_vec(),
             replay_window: DEFAULT_REPLAY_WINDOW,
             subscriber_lag: DEFAULT_SUBSCRIBER_LAG,

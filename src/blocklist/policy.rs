@@ -31,7 +31,7 @@ pub use special::{
 };
 
 /// Distinct authors that make remote data count without trust (`--peer-quorum`).
-pub const DEFAULT_PEER_QUORUM: usize = 2;
+pub const DEFAULT_PEER_QUORUM: usize = crate::config::defaults::PEER_QUORUM;
 
 /// Node-wide options (the same for every consumer).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,8 +11,8 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use uuid::Uuid;
 
 use super::report_per_transport;
+use crate::blocklist::Intake;
 use crate::event::{BadActor, Capture, CollectedMethod, Transport};
-use crate::pipeline::Pipeline;
 use crate::sip::{self, Inbound, Pbx, Personality, ReplyPlan, Timer};
 use crate::telemetry::{Count, Readings, Report};
 
@@ -125,13 +125,14 @@ pub struct ProbeHandler {
     node_id: Uuid,
     responsive: bool,
     pbx: Mutex<Pbx>,
-    pipeline: Pipeline,
+    intake: Intake,
     reply_limiter: Option<DefaultKeyedRateLimiter<IpAddr>>,
     counters: Arc<TransportCounters>,
 }
 
 impl ProbeHandler {
-    /// A handler submitting to `pipeline`, answering as `personality` when `responsive`. `key`
+    /// A handler counting each message in the blocklist and submitting it to the pipeline
+    /// (`intake`), answering as `personality` when `responsive`. `key`
     /// keys the responder's tags and nonces (random bytes). `reply_rate_limit` is replied-to
     /// requests per second per source IP (burst: twice that); 0 disables the limit.
     pub fn new(
@@ -139,7 +140,7 @@ impl ProbeHandler {
         responsive: bool,
         personality: Personality,
         key: [u8; 16],
-        pipeline: Pipeline,
+        intake: Intake,
         reply_rate_limit: u32,
     ) -> Self {
         let reply_limiter = NonZeroU32::new(reply_rate_limit).map(|rate| {
@@ -150,7 +151,7 @@ impl ProbeHandler {
             node_id,
             responsive,
             pbx: Mutex::new(Pbx::new(personality, key, Instant::now())),
-            pipeline,
+            intake,
             reply_limiter,
             counters: Arc::default(),
         }
@@ -212,7 +213,9 @@ impl ProbeHandler {
             later = plan.timers.len(),
             "probe recorded"
         );
-        self.pipeline.submit(event);
+        // TCP and TLS prove their source by themselves; a UDP source's proof (an echo of our
+        // nonce or To-tag) is not tracked yet.
+        self.intake.captured(event, false);
         plan
     }
 
