@@ -12,8 +12,8 @@
 //! (IP `n` is `10.0.0.0 + n`, number `n` is `00` followed by `4600000000 + n`, last seen within
 //! the past day, one key in a hundred reported by a peer). Then `RUNS` (default 3) fresh
 //! processes each load every row into a blocklist with the default caps
-//! (`store::load_ips` / `store::load_numbers`, chunk by chunk) and report the time and their RSS
-//! before and after; the median is printed last.
+//! (`Blocklist::load_from_store`, chunk by chunk, as the daemon does at start) and report the
+//! time and their RSS before and after; the median is printed last.
 
 #[allow(dead_code, reason = "only the median is used here")]
 #[path = "loadgen/report.rs"]
@@ -49,7 +49,7 @@ struct Keys {
 impl Keys {
     fn row<K>(&self, key: K, n: u64) -> AggregateRow<K> {
         let last = self.now - SignedDuration::from_secs(i64::try_from(n % 86_400).unwrap_or(0));
-        let remote = n % 100 == 0;
+        let remote = n.is_multiple_of(100);
         AggregateRow {
             key,
             seen_count: 1 + n % 7,
@@ -78,7 +78,9 @@ impl AggregateSource for Keys {
         let mut flush = AggregateFlush::default();
         let (ip, number) = &mut *next;
         while flush.ips.len() < FLUSH_KEYS as usize && *ip < self.ips {
-            let address = IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + u32::try_from(*ip).unwrap_or(0)));
+            let address = IpAddr::V4(Ipv4Addr::from(
+                0x0a00_0000 + u32::try_from(*ip).unwrap_or(0),
+            ));
             flush.ips.push(self.row(address, *ip));
             *ip += 1;
         }
@@ -145,7 +147,14 @@ fn rss_bytes() -> u64 {
     status
         .lines()
         .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .and_then(|value| {
+            value
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
         .unwrap_or(0)
         * 1024
 }
@@ -156,13 +165,7 @@ fn load_once(path: &Path) -> anyhow::Result<()> {
     let blocklist = Blocklist::new(&BlocklistOptions::default());
     let before = rss_bytes();
     let started = Instant::now();
-    let mut keys = 0;
-    for chunk in store::load_ips(&conn, None) {
-        keys += blocklist.load_ips(chunk?).loaded;
-    }
-    for chunk in store::load_numbers(&conn, None) {
-        keys += blocklist.load_numbers(chunk?).loaded;
-    }
+    let keys = blocklist.load_from_store(&conn, None)?.loaded;
     let seconds = started.elapsed().as_secs_f64();
     println!("{seconds} {before} {} {keys}", rss_bytes());
     Ok(())
@@ -189,7 +192,10 @@ fn main() -> anyhow::Result<()> {
             .env("LOAD_CHILD", "1")
             .output()?;
         let line = String::from_utf8_lossy(&output.stdout);
-        let fields: Vec<f64> = line.split_whitespace().filter_map(|f| f.parse().ok()).collect();
+        let fields: Vec<f64> = line
+            .split_whitespace()
+            .filter_map(|f| f.parse().ok())
+            .collect();
         let [seconds, before, after, keys] = fields[..] else {
             bail!("load failed: {}", String::from_utf8_lossy(&output.stderr));
         };

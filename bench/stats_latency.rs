@@ -11,6 +11,10 @@
 #[allow(dead_code, reason = "only the median is used here")]
 #[path = "loadgen/report.rs"]
 mod report;
+#[allow(
+    dead_code,
+    reason = "runs() defaults to 3; this benchmark's RUNS defaults to 5"
+)]
 #[path = "support/settings.rs"]
 mod settings;
 
@@ -39,7 +43,9 @@ fn main() -> anyhow::Result<()> {
         bail!("usage: stats_latency DB_FILE");
     };
     let conn = store::open_read_only(db.as_ref()).context("open")?;
-    let runs = usize::try_from(settings::setting("RUNS", 5)).unwrap_or(5).max(1);
+    let runs = usize::try_from(settings::setting("RUNS", 5))
+        .unwrap_or(5)
+        .max(1);
     let started = Instant::now();
     let events = store::count_events(&conn)?;
     let all = query::stats(&conn, None, 10)?;
@@ -66,7 +72,12 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         })?;
         let agents_ms = time(runs, || {
-            query::counts_of(&conn, query::CountedColumn::UserAgent, since.as_deref(), 100)?;
+            query::counts_of(
+                &conn,
+                query::CountedColumn::UserAgent,
+                since.as_deref(),
+                100,
+            )?;
             Ok(())
         })?;
         let stats = query::stats(&conn, since.as_deref(), 10)?;

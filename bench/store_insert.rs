@@ -41,7 +41,7 @@ use anyhow::Context;
 use jiff::{SignedDuration, Timestamp};
 use sentrypeer::blocklist::{Blocklist, BlocklistOptions, Observation};
 use sentrypeer::event::BadActor;
-use sentrypeer::store::{self, AggregateFlush, AggregateSource, StoreStats, WriterOptions};
+use sentrypeer::store::{self, AggregateSource, StoreStats, WriterOptions};
 use settings::setting;
 
 /// CPU seconds this thread has used (user + system), from `/proc/thread-self/stat`; each run
@@ -106,15 +106,6 @@ fn events(first: u64, count: u64, state: &mut u64) -> Vec<Arc<BadActor>> {
         .collect()
 }
 
-/// The blocklist as the writer's aggregate source (as the daemon wires it).
-struct Source(Arc<Blocklist>);
-
-impl AggregateSource for Source {
-    fn take(&self) -> AggregateFlush {
-        self.0.take_changed()
-    }
-}
-
 /// One run of the writer's thread over `events`, queued beforehand, with a blocklist that has
 /// observed them as its aggregate source: events per second (wall clock) and per CPU second of
 /// the whole process.
@@ -134,7 +125,7 @@ fn run_writer_once(
     let options = WriterOptions {
         batch_max: usize::try_from(batch)?,
         retention_days: 0,
-        aggregate_source: Some(Arc::new(Source(blocklist))),
+        aggregate_source: Some(blocklist as Arc<dyn AggregateSource>),
         ..WriterOptions::default()
     };
     let stats = StoreStats::default();

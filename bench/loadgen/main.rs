@@ -11,6 +11,7 @@
 //! ```
 
 mod honeypot;
+mod lossless;
 mod probes;
 mod report;
 mod scenarios;
@@ -137,6 +138,7 @@ fn main() -> anyhow::Result<()> {
                 limit: limit(duration, count),
                 sources: parse_sources(&sources)?,
                 count_replies,
+                per_source: None,
             };
             let report = match transport {
                 TransportArg::Udp => send::udp(&options, || {})?,

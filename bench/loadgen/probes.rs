@@ -117,6 +117,21 @@ impl ProbeWriter {
         }
     }
 
+    /// The number INVITE `sequence` calls (without its `00`): in a scrambled order, every one
+    /// of `numbers` reached in `numbers` consecutive probes (7,919 is prime).
+    fn invite_number(&self, sequence: u64) -> u64 {
+        4_600_000_000 + (sequence.wrapping_mul(7_919) % self.numbers)
+    }
+
+    /// The called number (the `To` user) of probe number `sequence`.
+    pub(crate) fn called_number(&self, sequence: u64) -> String {
+        match self.mix.kind(sequence) {
+            ProbeKind::Options | ProbeKind::Huge => "100".to_owned(),
+            ProbeKind::Register => (100 + sequence % 9_900).to_string(),
+            ProbeKind::Invite => format!("00{}", self.invite_number(sequence)),
+        }
+    }
+
     /// Replaces `buffer` with probe number `sequence`, sent from `source` over `transport`
     /// (`UDP` or `TCP`, as written in `Via`); returns its kind.
     pub(crate) fn write(
@@ -161,8 +176,7 @@ impl ProbeWriter {
                 )
             }
             ProbeKind::Invite => {
-                // Numbers in a scrambled order, every one of `numbers` reached.
-                let number = 4_600_000_000 + (sequence.wrapping_mul(7_919) % self.numbers);
+                let number = self.invite_number(sequence);
                 let body = format!(
                     "v=0\r\no=- 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\n\
                      m=audio 10000 RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\n\

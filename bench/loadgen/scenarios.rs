@@ -10,10 +10,13 @@
 //!    seeded with `--seed-events` events, with point lookups (`/ip-addresses/{ip}`,
 //!    `/numbers/{number}`) at a fixed rate meanwhile, latency measured from each request's
 //!    scheduled time (so a stalled server cannot hide its queue).
-//! 5. `numbers`: `/numbers` with `--seed-numbers` numbers: first byte, whole body, RSS growth.
-//! 6. `idle`: RSS of an idle honeypot, and the binary's size.
+//! 5. `spread`: INVITEs from `--spread-sources` (65,536) addresses to 250,000 numbers, paced.
+//! 6. `numbers`: `/numbers` with `--seed-numbers` numbers: first byte, whole body, RSS growth.
+//! 7. `idle`: RSS of an idle honeypot, and the binary's size.
 //!
-//! Every flood checks the accounting: sent = stored rows + store drops + kernel drops.
+//! Every flood checks the accounting: sent = stored rows + store drops + kernel drops; and that
+//! every distinct IP and number that reached the honeypot is in its database and API with
+//! `seen_count`s summing to the probes received (`lossless`, one table at the end).
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -23,6 +26,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 
 use crate::honeypot::{Counters, Honeypot, count_rows};
+use crate::lossless::{self, Found};
 use crate::probes::{DEFAULT_NUMBERS, Mix, ProbeWriter};
 use crate::report::{Table, median, mib, thousands};
 use crate::send::{self, Limit, SendOptions, SendReport};
@@ -35,6 +39,7 @@ pub(crate) enum Scenario {
     Tcp,
     Huge,
     Persist,
+    Spread,
     Numbers,
     Idle,
 }
@@ -81,6 +86,16 @@ pub(crate) struct BenchOptions {
     /// Point lookups per second during the persistence flood.
     #[arg(long, default_value_t = 500)]
     lookup_rate: u64,
+    /// Source addresses of the spread flood (from 127.1.0.0 on).
+    #[arg(long, default_value_t = 65_536)]
+    spread_sources: u32,
+    /// Probes (INVITEs, each to a new number until 250,000 are called) per source of the
+    /// spread flood.
+    #[arg(long, default_value_t = 4)]
+    spread_per_source: u64,
+    /// Probes per second of the spread flood.
+    #[arg(long, default_value_t = 50_000)]
+    spread_rate: u64,
     /// Scenarios to run (all when absent), comma-separated.
     #[arg(long, value_enum, value_delimiter = ',')]
     only: Vec<Scenario>,
@@ -199,9 +214,13 @@ pub(crate) async fn run(options: &BenchOptions) -> anyhow::Result<()> {
             tables.extend(persist(options, &client, &sources, work, &seeded).await?);
         }
     }
+    if options.wants(Scenario::Spread) {
+        tables.push(spread(options, client.clone(), work).await?);
+    }
     if options.wants(Scenario::Idle) {
         tables.push(idle(options, work)?);
     }
+    tables.extend(lossless::table());
     println!("\nSentryPeer benchmark, {}, {}", date(), machine());
     for table in &tables {
         print!("{}", table.render());
@@ -275,29 +294,68 @@ async fn honeypot_flood(
         args.push("-r");
     }
     args.extend_from_slice(extra_args);
+    let db = args
+        .iter()
+        .position(|arg| *arg == "-f")
+        .and_then(|index| args.get(index + 1))
+        .map_or_else(|| dir.join("sentrypeer.db"), PathBuf::from);
+    let seeded = if plan.seeded_rows > 0 {
+        lossless::check_db(&db, Found::default())?
+    } else {
+        Found::default()
+    };
     let honeypot = Honeypot::start(&options.binary, dir, &args)?;
     let target = if plan.tcp { honeypot.tcp } else { honeypot.udp }.context("honeypot address")?;
+    let probes = ProbeWriter::new(plan.mix.clone(), target, DEFAULT_NUMBERS);
     let send_options = SendOptions {
         target,
-        probes: ProbeWriter::new(plan.mix.clone(), target, DEFAULT_NUMBERS),
+        probes: probes.clone(),
         rate: plan.rate,
-        limit: Limit::Duration(Duration::from_secs_f64(plan.seconds)),
+        limit: plan.count.map_or_else(
+            || Limit::Duration(Duration::from_secs_f64(plan.seconds)),
+            Limit::Count,
+        ),
         sources: plan.sources.to_vec(),
         // The honeypot counts its replies; reading them here would only take CPU from it.
         count_replies: false,
+        per_source: plan.per_source,
     };
     let during = plan.lookups.map(|lookups| LookupPlan {
         api: honeypot.api.map(|api| api.to_string()).unwrap_or_default(),
         ..lookups
     });
     let (mut run, lookups) = flood(&honeypot, client, send_options, plan.tcp, during).await?;
-    let db = args
-        .iter()
-        .position(|arg| *arg == "-f")
-        .and_then(|index| args.get(index + 1))
-        .map_or_else(|| dir.join("sentrypeer.db"), PathBuf::from);
+    let mut expected = if plan.tcp {
+        lossless::Expected {
+            ips: plan.sources.to_vec(),
+            ..lossless::Expected::default()
+        }
+    } else {
+        let sources = match plan.per_source {
+            // Source after source: only those whose turn came.
+            Some(per_source) => {
+                let used = run.send.sequences.div_ceil(per_source.max(1));
+                &plan.sources[..usize::try_from(used)
+                    .unwrap_or(usize::MAX)
+                    .min(plan.sources.len())]
+            }
+            None => plan.sources,
+        };
+        lossless::Expected::udp(sources, run.send.sent, &probes, run.send.sequences)
+    };
+    if plan.seeded_rows > 0 {
+        // The seeded database holds the numbers the probes call: only the sums can tell.
+        expected.numbers = None;
+    }
+    expected.received = run.settled.received_udp + run.settled.received_tcp;
+    let mut completeness = lossless::Completeness::default();
+    if let Some(api) = honeypot.api {
+        lossless::check_api(client, api, &expected, seeded, &mut completeness).await?;
+    }
     let stopped = honeypot.stop()?;
     run.stored_rows = count_rows(&db)?.saturating_sub(plan.seeded_rows);
+    completeness.db = lossless::check_db(&db, seeded)?;
+    lossless::record(plan.name, completeness);
     eprintln!(
         "  sent {} ({:.0}/s) received {} ({:.0}/s while sending) replied {} (client read {}) \
          stored {} store-dropped {} kernel-dropped {} unaccounted {} cpu {:.0}% peak {} | {}",
@@ -315,6 +373,26 @@ async fn honeypot_flood(
         mib(run.peak_rss_kib),
         stopped.trim(),
     );
+    eprintln!(
+        "  lossless: {} IPs sent from, {}/{} in DB/API; {} numbers called, {}/{} in DB/API; \
+         received {}, seen_count sums IPs {}/{} numbers {}/{}; lookups {}/{}; complete: {}",
+        completeness.expected_ips,
+        completeness.db.ips,
+        completeness.api.ips,
+        completeness
+            .expected_numbers
+            .map_or_else(|| "?".to_owned(), |n| n.to_string()),
+        completeness.db.numbers,
+        completeness.api.numbers,
+        completeness.received,
+        completeness.db.ip_seen,
+        completeness.api.ip_seen,
+        completeness.db.number_seen,
+        completeness.api.number_seen,
+        completeness.lookups_found,
+        completeness.lookups,
+        completeness.whole(),
+    );
     Ok((run, lookups))
 }
 
@@ -330,6 +408,12 @@ struct FloodPlan<'a> {
     lookups: Option<LookupPlan>,
     /// Run the honeypot without `-r`: it records probes and answers none.
     passive: bool,
+    /// Probes to send (instead of `seconds`).
+    count: Option<u64>,
+    /// UDP: consecutive probes per source, one source's socket at a time (see `send`).
+    per_source: Option<u64>,
+    /// The flood's name in the lossless table.
+    name: &'a str,
 }
 
 impl<'a> FloodPlan<'a> {
@@ -345,6 +429,9 @@ impl<'a> FloodPlan<'a> {
             seeded_rows: 0,
             lookups: None,
             passive: false,
+            count: None,
+            per_source: None,
+            name: "",
         }
     }
 }
@@ -454,6 +541,11 @@ async fn capture(
             let dir = work.join(format!("capture-{run}"));
             let plan = FloodPlan {
                 passive,
+                name: if passive {
+                    "capture, passive"
+                } else {
+                    "capture, answering (-r)"
+                },
                 ..FloodPlan::as_fast_as_possible(sources, options.flood_seconds)
             };
             let (result, _) = honeypot_flood(options, client, &dir, &[], plan).await?;
@@ -531,6 +623,7 @@ async fn sink_flood(
         limit: Limit::Duration(Duration::from_secs_f64(options.flood_seconds)),
         sources: sources.to_vec(),
         count_replies: false,
+        per_source: None,
     };
     let (sent_tx, sent_rx) = std::sync::mpsc::channel();
     let sender = tokio::task::spawn_blocking(move || {
@@ -568,6 +661,7 @@ async fn tcp(
         let dir = work.join(format!("tcp-{run}"));
         let plan = FloodPlan {
             tcp: true,
+            name: "TCP",
             ..FloodPlan::as_fast_as_possible(sources, options.flood_seconds)
         };
         runs.push(honeypot_flood(options, client, &dir, &[], plan).await?.0);
@@ -598,6 +692,7 @@ async fn huge(
         let dir = work.join(format!("huge-{run}"));
         let plan = FloodPlan {
             mix: Mix::parse("huge").map_err(anyhow::Error::msg)?,
+            name: "huge datagrams",
             ..FloodPlan::as_fast_as_possible(sources, options.huge_seconds)
         };
         runs.push(honeypot_flood(options, client, &dir, &[], plan).await?.0);
@@ -743,6 +838,11 @@ async fn persist(
         "persist: UDP at {}/s for {} s into a database of {} events, wrk lookups meanwhile",
         options.persist_rate, options.persist_seconds, seeded.rows
     );
+    let name = format!(
+        "paced {}/s into {} events",
+        thousands(options.persist_rate as f64),
+        thousands(seeded.rows as f64)
+    );
     let mut runs = Vec::new();
     let mut lookups: Vec<Vec<LookupResult>> = Vec::new();
     for run in 0..options.runs {
@@ -758,6 +858,7 @@ async fn persist(
         let plan = FloodPlan {
             rate: Some(options.persist_rate),
             seeded_rows: seeded.rows,
+            name: &name,
             lookups: Some(LookupPlan {
                 api: String::new(),
                 warm_up: Duration::from_secs(5),
@@ -813,6 +914,57 @@ async fn persist(
         ]);
     }
     Ok(vec![table, api])
+}
+
+/// INVITEs from `spread_sources` addresses (source after source, `spread_per_source` each) to
+/// 250,000 distinct numbers, paced, into a passive honeypot: every key must reach the database
+/// and the API.
+async fn spread(
+    options: &BenchOptions,
+    client: reqwest::Client,
+    work: &Path,
+) -> anyhow::Result<Table> {
+    let first = u32::from(std::net::Ipv4Addr::new(127, 1, 0, 0));
+    let sources: Vec<IpAddr> = (0..options.spread_sources)
+        .map(|index| IpAddr::V4(first.saturating_add(index).into()))
+        .collect();
+    let probes = u64::from(options.spread_sources) * options.spread_per_source;
+    eprintln!(
+        "spread: {probes} INVITEs from {} sources to {DEFAULT_NUMBERS} numbers at {}/s",
+        sources.len(),
+        options.spread_rate
+    );
+    let name = format!(
+        "spread: {} sources -> {} numbers",
+        thousands(sources.len() as f64),
+        thousands(DEFAULT_NUMBERS as f64)
+    );
+    let mut runs = Vec::new();
+    for run in 0..options.runs {
+        let dir = work.join(format!("spread-{run}"));
+        let plan = FloodPlan {
+            mix: Mix::parse("invite").map_err(anyhow::Error::msg)?,
+            rate: Some(options.spread_rate),
+            count: Some(probes),
+            per_source: Some(options.spread_per_source),
+            passive: true,
+            name: &name,
+            ..FloodPlan::as_fast_as_possible(&sources, 0.0)
+        };
+        runs.push(honeypot_flood(options, &client, &dir, &[], plan).await?.0);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    let mut table = flood_table(&format!(
+        "Spread: {} INVITEs from {} sources (127.1.0.0 on, {} each) to {} numbers, paced at {}/s, passive, median of {} runs",
+        thousands(probes as f64),
+        thousands(sources.len() as f64),
+        options.spread_per_source,
+        thousands(DEFAULT_NUMBERS as f64),
+        thousands(options.spread_rate as f64),
+        options.runs
+    ));
+    table.row(flood_row("honeypot, spread flood", &runs, None));
+    Ok(table)
 }
 
 fn idle(options: &BenchOptions, work: &Path) -> anyhow::Result<Table> {

@@ -44,6 +44,9 @@ pub(crate) struct SendOptions {
     pub(crate) sources: Vec<IpAddr>,
     /// Whether to read and count UDP replies (TCP replies are always read).
     pub(crate) count_replies: bool,
+    /// UDP from more sources than sockets may be open: this many consecutive probes per source,
+    /// one source's socket at a time (see [`udp_source_by_source`]); replies are not read.
+    pub(crate) per_source: Option<u64>,
 }
 
 /// What a send did.
@@ -57,6 +60,9 @@ pub(crate) struct SendReport {
     pub(crate) replies: u64,
     /// Time spent sending.
     pub(crate) elapsed: Duration,
+    /// UDP: probes `0..sequences` were written (sent or refused), so their called numbers are
+    /// known; 0 for TCP (each connection numbers its own).
+    pub(crate) sequences: u64,
 }
 
 impl SendReport {
@@ -116,6 +122,9 @@ impl Pacer {
 /// at every reply). Without it nothing reads them; the honeypot counts what it sent.
 /// `on_sent` is called as soon as the last probe is sent, before waiting for late replies.
 pub(crate) fn udp(options: &SendOptions, on_sent: impl FnOnce()) -> anyhow::Result<SendReport> {
+    if let Some(per_source) = options.per_source {
+        return udp_source_by_source(options, per_source, on_sent);
+    }
     let sockets = options
         .sources
         .iter()
@@ -178,6 +187,7 @@ pub(crate) fn udp(options: &SendOptions, on_sent: impl FnOnce()) -> anyhow::Resu
         }
     }
     report.elapsed = pacer.started.elapsed();
+    report.sequences = sequence;
     on_sent();
     if let Some(drain) = drain {
         wait_for_replies(&replies);
@@ -185,6 +195,42 @@ pub(crate) fn udp(options: &SendOptions, on_sent: impl FnOnce()) -> anyhow::Resu
         let _ = drain.join();
     }
     report.replies = replies.load(Ordering::Relaxed);
+    Ok(report)
+}
+
+/// Sends over UDP from more source addresses than a process may hold sockets (20,000 here):
+/// source after source, each with a socket of its own for `per_source` consecutive probes,
+/// closed before the next source's is opened. Replies are not read. `on_sent` as for [`udp`].
+fn udp_source_by_source(
+    options: &SendOptions,
+    per_source: u64,
+    on_sent: impl FnOnce(),
+) -> anyhow::Result<SendReport> {
+    let per_source = per_source.max(1);
+    let pacer = Pacer::new(options.rate, options.limit);
+    let mut report = SendReport::default();
+    let mut buffer = Vec::with_capacity(2048);
+    let mut sequence = 0u64;
+    let mut socket: Option<(UdpSocket, SocketAddr)> = None;
+    while pacer.next(report.sent).is_some() {
+        if sequence.is_multiple_of(per_source) {
+            let index = usize::try_from(sequence / per_source).unwrap_or(0) % options.sources.len();
+            let ip = options.sources[index];
+            let bound = UdpSocket::bind((ip, 0)).with_context(|| format!("bind {ip}"))?;
+            let local = bound.local_addr()?;
+            socket = Some((bound, local));
+        }
+        let (current, local) = socket.as_ref().context("a socket is bound first")?;
+        options.probes.write(sequence, *local, "UDP", &mut buffer);
+        sequence += 1;
+        match current.send_to(&buffer, options.target) {
+            Ok(_) => report.sent += 1,
+            Err(_) => report.errors += 1,
+        }
+    }
+    report.elapsed = pacer.started.elapsed();
+    report.sequences = sequence;
+    on_sent();
     Ok(report)
 }
 

@@ -45,7 +45,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     let mut wiring = Wiring::new(&settings, Services::new(shutdown), &database);
 
     // Consumers first, so nothing a listener accepts has nowhere to go.
-    start::blocklist::start(&mut wiring)?;
+    start::blocklist::start(&mut wiring, &database)?;
     let mut pipeline = crate::pipeline::Pipeline::builder();
     start::store::start(&mut wiring, &mut pipeline, database)?;
     start::json_log::start(&mut wiring, &mut pipeline)?;

@@ -14,12 +14,21 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 
+use super::Blocklist;
 use super::authors::{AuthorId, AuthorSet, MAX_TRACKED_AUTHORS};
 use super::entry::{Side, Update};
+use crate::store::AggregateSource;
 pub use crate::store::aggregate::{AggregateFlush as Flush, AggregateRow};
 
 // A flushed row names as many authors as an entry tracks.
 const _: () = assert!(crate::store::aggregate::MAX_ROW_AUTHORS == MAX_TRACKED_AUTHORS);
+
+/// The daemon's store writer pulls the aggregate rows from the live blocklist.
+impl AggregateSource for Blocklist {
+    fn take(&self) -> Flush {
+        self.take_changed()
+    }
+}
 
 /// A key's events since the last flush.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,6 +133,42 @@ pub struct LoadReport {
     pub skipped: u64,
     /// Keys evicted to stay under the cap (the least recently seen).
     pub evicted: u64,
+}
+
+impl std::ops::AddAssign for LoadReport {
+    fn add_assign(&mut self, other: Self) {
+        self.loaded += other.loaded;
+        self.skipped += other.skipped;
+        self.evicted += other.evicted;
+    }
+}
+
+impl Blocklist {
+    /// Fills both tables from the store's aggregate rows last seen at or after `since` (a
+    /// stored timestamp, as `store::retention_cutoff` gives; `None` for every row), chunk by
+    /// chunk, on any connection (it only reads), before capture starts.
+    ///
+    /// # Errors
+    ///
+    /// A chunk cannot be read; what was loaded before it stays loaded.
+    pub fn load_from_store(
+        &self,
+        conn: &rusqlite::Connection,
+        since: Option<&str>,
+    ) -> Result<LoadReport, crate::store::StoreError> {
+        let mut report = LoadReport::default();
+        let mut ips = crate::store::load_ips(conn, since);
+        for chunk in &mut ips {
+            report += self.load_ips(chunk?);
+        }
+        report.skipped += ips.skipped();
+        let mut numbers = crate::store::load_numbers(conn, since);
+        for chunk in &mut numbers {
+            report += self.load_numbers(chunk?);
+        }
+        report.skipped += numbers.skipped();
+        Ok(report)
+    }
 }
 
 /// Nanoseconds since the Unix epoch, clamped to `i64` (years 1678 to 2262).

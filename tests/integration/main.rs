@@ -19,6 +19,7 @@ mod faults;
 mod firewall;
 mod idle_connections;
 mod limits;
+mod lossless;
 mod p2p;
 mod p2p_load;
 mod p2p_untrusted;

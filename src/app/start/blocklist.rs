@@ -1,5 +1,6 @@
-//! The live blocklist: created with the settings' caps, told the node's own addresses (never a
-//! verdict), and kept by a service that removes keys older than the retention window.
+//! The live blocklist: created with the settings' caps, loaded from the database's aggregate
+//! tables, told the node's own addresses (never a verdict), and kept by a service that removes
+//! keys older than the retention window.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -8,6 +9,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use super::Wiring;
+use super::store::Database;
 use crate::app::services::{Grace, Stage};
 use crate::blocklist::VerdictOptions;
 
@@ -17,12 +19,13 @@ const EXPIRY_INTERVAL: Duration = Duration::from_secs(60);
 /// Time the upkeep task has to stop.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
-/// Starts the blocklist's upkeep and reports its counters.
+/// Loads the blocklist from the database, starts its upkeep and reports its counters.
 ///
 /// # Errors
-/// Never at present (the task is spawned on the runtime).
-pub(in crate::app) fn start(wiring: &mut Wiring<'_>) -> anyhow::Result<()> {
+/// The database's aggregate tables cannot be read.
+pub(in crate::app) fn start(wiring: &mut Wiring<'_>, database: &Database) -> anyhow::Result<()> {
     let blocklist = Arc::clone(&wiring.blocklist);
+    database.load_blocklist(&blocklist, wiring.settings.store.writer.retention_days)?;
     wiring.report(Some(Arc::clone(&blocklist)));
     wiring.services.spawn(
         "blocklist",

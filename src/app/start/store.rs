@@ -10,8 +10,9 @@ use uuid::Uuid;
 use super::Wiring;
 use crate::app::services::{Grace, Stage};
 use crate::app::settings::StoreSettings;
+use crate::blocklist::Blocklist;
 use crate::pipeline::{PeerRecords, PipelineBuilder};
-use crate::store::{self, node_id};
+use crate::store::{self, AggregateSource, node_id};
 
 /// The opened database and the node id kept next to it.
 pub(in crate::app) struct Database {
@@ -37,7 +38,37 @@ pub(in crate::app) fn open(settings: &StoreSettings) -> anyhow::Result<Database>
     })
 }
 
-/// Starts the writer thread on the store's queue (it takes peer records too).
+impl Database {
+    /// Fills the live blocklist from the aggregate tables: every key last seen within the
+    /// retention window (read on the writer's connection before the writer starts).
+    ///
+    /// # Errors
+    /// The tables cannot be read.
+    pub(in crate::app) fn load_blocklist(
+        &self,
+        blocklist: &Blocklist,
+        retention_days: u32,
+    ) -> anyhow::Result<()> {
+        let started = std::time::Instant::now();
+        let since = store::retention_cutoff(jiff::Timestamp::now(), retention_days);
+        let report = blocklist
+            .load_from_store(&self.connection, since.as_deref())
+            .context("loading the blocklist from the database")?;
+        let stats = blocklist.stats();
+        tracing::info!(
+            ips = stats.ips,
+            numbers = stats.numbers,
+            skipped = report.skipped,
+            evicted = report.evicted,
+            millis = started.elapsed().as_millis(),
+            "blocklist loaded from the database"
+        );
+        Ok(())
+    }
+}
+
+/// Starts the writer thread on the store's queue (it takes peer records too); it writes the
+/// aggregate tables from the live blocklist's changes.
 ///
 /// # Errors
 /// The thread cannot be started.
@@ -54,7 +85,10 @@ pub(in crate::app) fn start(
     );
     let stats = Arc::clone(&wiring.summary.store);
     wiring.report(Some(Arc::clone(&stats)));
-    let options = settings.writer.clone();
+    let options = store::WriterOptions {
+        aggregate_source: Some(Arc::clone(&wiring.blocklist) as Arc<dyn AggregateSource>),
+        ..settings.writer.clone()
+    };
     wiring.services.spawn_thread(
         "store-writer",
         Stage::Draining,

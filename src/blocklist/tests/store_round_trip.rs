@@ -13,15 +13,6 @@ use crate::event::{BadActor, Transport};
 use crate::store::{self, AggregateSource, StoreStats, WriterOptions};
 use crate::telemetry::Count;
 
-/// The blocklist as the writer's source (the daemon's wiring does the same).
-struct Source(Arc<Blocklist>);
-
-impl AggregateSource for Source {
-    fn take(&self) -> Flush {
-        self.0.take_changed()
-    }
-}
-
 /// A view with authors as names.
 type NamedView = (EntryView, Vec<Arc<str>>, bool);
 
@@ -104,7 +95,7 @@ proptest! {
         let (sender, receiver) = mpsc::channel();
         let options = WriterOptions {
             retention_days: 0,
-            aggregate_source: Some(Arc::new(Source(Arc::clone(&list)))),
+            aggregate_source: Some(Arc::clone(&list) as Arc<dyn AggregateSource>),
             aggregate_flush_interval: std::time::Duration::from_millis(10),
             ..WriterOptions::default()
         };
@@ -131,12 +122,7 @@ proptest! {
 
         let restarted = Blocklist::new(&BlocklistOptions::default());
         let conn = store::open_read_only(&path).expect("reopen");
-        for chunk in store::load_ips(&conn, None) {
-            restarted.load_ips(chunk.expect("chunk"));
-        }
-        for chunk in store::load_numbers(&conn, None) {
-            restarted.load_numbers(chunk.expect("chunk"));
-        }
+        restarted.load_from_store(&conn, None).expect("load");
         prop_assert_eq!(views(&restarted), views(&list));
         prop_assert_eq!(stats.aggregate_rows_lost.count(), 0);
     }
