@@ -130,9 +130,12 @@ pub fn run_writer_in_background(
 
 /// The writer loop, on the calling thread. Waits for an event (waking for retention and
 /// aggregate flushes), takes up to `batch_max` queued events, inserts them in one transaction,
-/// pulls the aggregate source when its interval is up (also while events pour in), and repeats
-/// until every sender is gone; then stores what is left, pulls the source a last time,
-/// checkpoints the WAL (best effort) and returns.
+/// pulls the aggregate source when its interval is up (also while events pour in) and whenever
+/// a batch empties the queue (before storing that batch: so at light load an event's IP and
+/// number are in the aggregate tables once the event is stored, and under a flood, when the
+/// queue never empties, a key costs one row write per interval), and repeats until every
+/// sender is gone; then stores what is left, pulls the source a last time, checkpoints the WAL
+/// (best effort) and returns.
 ///
 /// A failing batch (disk full, `SQLITE_BUSY`, ...) is retried a few times with back-off while
 /// the store was healthy; if it still fails it is logged, counted in
@@ -184,7 +187,13 @@ pub fn run_writer(
         };
         match first {
             Ok(event) => {
-                fill(&mut batch, event, events, batch_max);
+                let drained = fill(&mut batch, event, events, batch_max);
+                if let Some(feed) = feed.as_mut().filter(|_| drained) {
+                    // Nothing else to do: the aggregates now, before the batch (whose events
+                    // the source counted before they were queued), so a stored event's IP and
+                    // number are in the aggregate tables too.
+                    feed.pull_now(&mut conn, stats, &mut outage);
+                }
                 writer.write(&mut conn, &batch, stats, &mut outage);
                 batch.clear();
             }
@@ -211,12 +220,13 @@ pub fn run_writer(
 
 /// Fills `batch` with `first` and what else is queued, bounded by count and by bytes: events
 /// taken off the queue no longer count against its byte bound, so the batch keeps its own.
+/// Whether it emptied the queue.
 fn fill(
     batch: &mut Vec<Arc<BadActor>>,
     first: Arc<BadActor>,
     events: &impl EventQueue,
     batch_max: usize,
-) {
+) -> bool {
     let mut bytes = event_bytes(&first);
     batch.push(first);
     while batch.len() < batch_max && bytes < BATCH_MAX_BYTES {
@@ -225,9 +235,10 @@ fn fill(
                 bytes += event_bytes(&event);
                 batch.push(event);
             }
-            Err(_) => break,
+            Err(_) => return true,
         }
     }
+    false
 }
 
 /// Folds the WAL back into the database file and truncates it, so a stopped honeypot leaves one

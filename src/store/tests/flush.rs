@@ -1,7 +1,7 @@
 //! Aggregate flushes: rows written exactly (sums, extremes, bits, authors), refused keys, the
-//! writer pulling its source every interval, also under a backlog, and once more at shutdown
-//! after draining, a flush surviving a failed batch, a failing flush held and retried, and the
-//! start-up loader returning what was written.
+//! writer pulling its source every interval, also under a backlog, before the batch that empties
+//! its queue, and once more at shutdown after draining, a flush surviving a failed batch, a
+//! failing flush held and retried, and the start-up loader returning what was written.
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -279,8 +279,8 @@ fn with_a_source_the_batches_write_no_aggregates_and_the_last_pull_follows_the_d
 
     assert_eq!(
         source.takes.load(Ordering::SeqCst),
-        1,
-        "only the final pull"
+        2,
+        "before the batch that emptied the queue, and the final pull"
     );
     assert_eq!(
         source.stored_at_take.load(Ordering::SeqCst),
@@ -302,6 +302,44 @@ fn with_a_source_the_batches_write_no_aggregates_and_the_last_pull_follows_the_d
         ),
         (1, 1)
     );
+}
+
+#[test]
+fn an_idle_writer_pulls_before_storing_the_batch_that_emptied_its_queue() {
+    let (_dir, path) = temp_db();
+    let stats = Arc::new(StoreStats::default());
+    let source = Arc::new(QueuedSource {
+        stats: Some(Arc::clone(&stats)),
+        ..QueuedSource::default()
+    });
+    source.push(AggregateFlush {
+        ips: vec![row(ip("192.0.2.10"), 1, 0, 0)],
+        numbers: Vec::new(),
+    });
+    let (sender, receiver) = mpsc::channel();
+    let options = with_source(&source, Duration::from_secs(3600), 1000);
+    let writer = store::spawn_writer(
+        store::open(&path).expect("open"),
+        receiver,
+        options,
+        Arc::clone(&stats),
+    )
+    .expect("spawn");
+    let event = EventBuilder::new().source_ip("192.0.2.10").build();
+    sender.send(Arc::new(event)).expect("queue");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while stats.events_stored.count() < 1 {
+        assert!(Instant::now() < deadline, "the event was never stored");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Long before the interval: the pull came with the batch, before it was stored.
+    assert_eq!(source.takes.load(Ordering::SeqCst), 1);
+    assert_eq!(source.stored_at_take.load(Ordering::SeqCst), 0);
+    let conn = store::open_read_only(&path).expect("read");
+    let keys: Vec<IpAddr> = loaded_ips(&conn).into_iter().map(|row| row.key).collect();
+    assert_eq!(keys, [ip("192.0.2.10")], "the stored event's IP is there");
+    drop(sender);
+    writer.join().expect("thread").expect("writer");
 }
 
 #[test]
@@ -373,12 +411,10 @@ fn a_flush_survives_a_failed_batch_and_a_failing_flush_is_held_and_retried() {
             )
             .ok()
     };
-    wait_until("the first flush", || seen(&other) == Some(1));
-    assert_eq!(
-        stats.events_failed.count(),
-        1,
-        "the batch failed, the flush did not"
-    );
+    // The batch failed, the flush did not.
+    wait_until("the first flush and the failed batch", || {
+        seen(&other) == Some(1) && stats.events_failed.count() == 1
+    });
 
     other
         .execute("INSERT INTO refuse VALUES (1)", [])

@@ -47,12 +47,20 @@ impl AggregateFeed {
         stats: &StoreStats,
         outage: &mut Outage,
     ) {
-        let now = Instant::now();
-        if now < self.next {
-            return;
+        if Instant::now() >= self.next {
+            self.pull_now(conn, stats, outage);
         }
+    }
+
+    /// Pulls and writes a flush now; the next is one interval from now.
+    pub(super) fn pull_now(
+        &mut self,
+        conn: &mut Connection,
+        stats: &StoreStats,
+        outage: &mut Outage,
+    ) {
         self.pull(conn, stats, outage);
-        self.next = now + self.interval;
+        self.next = Instant::now() + self.interval;
     }
 
     /// The last pull, after the event queue is drained: what is still held afterwards is lost
