@@ -47,9 +47,10 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     let pipeline = pipeline.build();
     wiring.telemetry.pipeline = Some(pipeline.monitor());
 
-    // Then what produces events and serves them.
-    start::p2p::start(&mut wiring, &pipeline, p2p_events)?;
+    // Then what produces events and serves them (SIP first: it raises the open-file limit the
+    // P2P node's caps are fitted to).
     start::sip::start(&mut wiring, &pipeline, bound.sip, bound.tls)?;
+    start::p2p::start(&mut wiring, &pipeline, p2p_events)?;
     start::api::start(&mut wiring, bound.api)?;
     let Wiring {
         mut services,

@@ -119,6 +119,30 @@ pub struct Cli {
     )]
     pub p2p_max_records_per_second: Option<u32>,
 
+    /// Records one peer may send in one catch-up; beyond, it is cut off (default 2000000) or use SENTRYPEER_P2P_MAX_CATCH_UP_RECORDS env
+    #[arg(
+        long = "p2p-max-catch-up-records",
+        env = "SENTRYPEER_P2P_MAX_CATCH_UP_RECORDS",
+        value_name = "N"
+    )]
+    pub p2p_max_catch_up_records: Option<u64>,
+
+    /// Peer-to-peer connections, both ways (default 128) or use SENTRYPEER_P2P_MAX_CONNECTIONS env
+    #[arg(
+        long = "p2p-max-connections",
+        env = "SENTRYPEER_P2P_MAX_CONNECTIONS",
+        value_name = "N"
+    )]
+    pub p2p_max_connections: Option<u32>,
+
+    /// Incoming peer-to-peer connections from one IP address (default 32) or use SENTRYPEER_P2P_MAX_CONNECTIONS_PER_ADDRESS env
+    #[arg(
+        long = "p2p-max-connections-per-address",
+        env = "SENTRYPEER_P2P_MAX_CONNECTIONS_PER_ADDRESS",
+        value_name = "N"
+    )]
+    pub p2p_max_connections_per_address: Option<u32>,
+
     /// Set OAuth 2 client ID or use SENTRYPEER_OAUTH2_CLIENT_ID env to get a Bearer token for WebHook
     #[arg(
         short = 'i',

@@ -98,6 +98,15 @@ impl Cli {
             &mut config.p2p_max_records_per_second,
             self.p2p_max_records_per_second,
         );
+        set_if_some(
+            &mut config.p2p_max_catch_up_records,
+            self.p2p_max_catch_up_records,
+        );
+        set_if_some(&mut config.p2p_max_connections, self.p2p_max_connections);
+        set_if_some(
+            &mut config.p2p_max_connections_per_address,
+            self.p2p_max_connections_per_address,
+        );
         if self.p2p_key_file.is_some() {
             config.p2p_key_file = self.p2p_key_file;
         }
