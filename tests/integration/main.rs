@@ -18,6 +18,8 @@ mod firewall;
 mod idle_connections;
 mod limits;
 mod p2p;
+mod p2p_hostile;
+mod p2p_scale;
 mod personality;
 mod privileges;
 mod storage;

@@ -22,12 +22,12 @@ use crate::tools::svmap;
 
 /// A sharing node: responsive, no TLS, P2P on a loopback port, catch-up for anyone who gave one
 /// record, API on loopback.
-fn node(bootstrap: Option<&str>, extra: &[&str]) -> Daemon {
+pub(crate) fn node(bootstrap: Option<&str>, extra: &[&str]) -> Daemon {
     sharing_node(bootstrap, extra).start()
 }
 
 /// [`node`], not started yet.
-fn sharing_node(bootstrap: Option<&str>, extra: &[&str]) -> DaemonBuilder {
+pub(crate) fn sharing_node(bootstrap: Option<&str>, extra: &[&str]) -> DaemonBuilder {
     let mut builder = Daemon::builder().args([
         "-r",
         "-N",
@@ -47,7 +47,7 @@ fn sharing_node(bootstrap: Option<&str>, extra: &[&str]) -> DaemonBuilder {
 }
 
 /// Status and body of a GET on a node's API.
-fn get(api: SocketAddr, path: &str) -> (u16, String) {
+pub(crate) fn get(api: SocketAddr, path: &str) -> (u16, String) {
     let answer = curl(api, path, &[]);
     (answer.status, answer.body)
 }
@@ -219,7 +219,7 @@ fn catch_up_goes_to_contributors_and_not_to_freeloaders() {
 /// A bare libp2p peer (not a sentrypeer node) with a key of its own, connected to `node` and
 /// subscribed to the topic, returned once `node` has joined the topic too (its subscription
 /// arrives after the connection).
-async fn raw_peer_of(
+pub(crate) async fn raw_peer_of(
     node: &Daemon,
 ) -> (
     Keypair,
@@ -607,7 +607,7 @@ fn a_flood_of_full_size_batches_keeps_reaching_the_peer() {
 }
 
 /// A node's `/api/v1/health`, as JSON.
-fn health(daemon: &Daemon) -> serde_json::Value {
+pub(crate) fn health(daemon: &Daemon) -> serde_json::Value {
     let (_, health) = get(daemon.api.expect("API"), "/api/v1/health");
     serde_json::from_str(&health).expect("JSON")
 }

@@ -126,15 +126,15 @@ impl Serving {
             return Err(OverBound::Busy);
         }
         let pass = self.passes.entry((peer, connection)).or_default();
+        let backwards = pass.started && request.after < pass.position;
+        if pass.finished || backwards {
+            return Err(OverBound::WindowServed);
+        }
         if pass
             .last_page
             .is_some_and(|last| now.saturating_duration_since(last) < SERVE_PAGE_INTERVAL)
         {
             return Err(OverBound::TooFast);
-        }
-        let backwards = pass.started && request.after < pass.position;
-        if pass.finished || backwards {
-            return Err(OverBound::WindowServed);
         }
         if !pass.started {
             let starts = self.windows.get_or_insert_mut(peer, VecDeque::new);
