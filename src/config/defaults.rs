@@ -48,8 +48,9 @@ pub const P2P_MAX_CATCH_UP_RECORDS: u64 = 2_000_000;
 /// Peer-to-peer connections, both ways: a node dials up to 24 peers and others dial it; this
 /// leaves room for five times that, at about 50 KB each.
 pub const P2P_MAX_CONNECTIONS: u32 = 128;
-/// Incoming peer-to-peer connections from one IP address: room for a few dozen nodes behind
-/// one NAT or on one host, while one address cannot take a node's every connection.
+/// Incoming peer-to-peer connections from one IP address once the node is half full: room for
+/// a few dozen nodes behind one NAT or on one host, while one address cannot take a node's
+/// every connection.
 pub const P2P_MAX_CONNECTIONS_PER_ADDRESS: u32 = 32;
 /// SentryPeerHQ's OAuth2 token endpoint (the original's hard-coded one).
 pub const OAUTH2_TOKEN_URL: &str = "https://authz.sentrypeer.com/oauth/token";

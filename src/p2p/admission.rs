@@ -2,6 +2,12 @@
 //! one address, to one peer, and in their handshake ([`ConnectionCaps`]), so identities, however
 //! many, cannot take the file descriptors SIP, TLS and the API need. [`Admission`] counts the
 //! connections and says yes or no; `gate` applies its answers to the swarm.
+//!
+//! The cap per address holds once the node is half full: before, nobody is waiting for the
+//! places, and refusing would only keep out nodes that share an address (behind one NAT, on one
+//! host), which may have no other way into the network than this node. So one address holds at
+//! most its cap or half the node's connections, whichever is more, and the other half stays for
+//! everyone else.
 
 mod gate;
 
@@ -22,7 +28,8 @@ use super::protocol::{
 pub struct ConnectionCaps {
     /// Connections established, both ways.
     pub max_connections: u32,
-    /// Incoming connections (in their handshake or established) from one IP address.
+    /// Incoming connections (in their handshake or established) from one IP address, once the
+    /// node is half full.
     pub max_per_address: u32,
     /// Connections established with one peer.
     pub max_per_peer: u32,
@@ -139,7 +146,9 @@ impl Admission {
             return Err(Refusal::Handshakes);
         }
         let from_address = self.per_address.get(&from).copied().unwrap_or(0);
-        if from_address >= self.caps.max_per_address {
+        let held = self.established.len() + self.pending_inbound.len();
+        let half_full = held >= self.caps.max_connections as usize / 2;
+        if half_full && from_address >= self.caps.max_per_address {
             return Err(Refusal::Address);
         }
         self.check_room()?;

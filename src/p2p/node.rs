@@ -108,8 +108,12 @@ pub async fn run(
     let mut tick = tokio::time::interval(TICK);
     let mut local_open = true;
     loop {
+        let catch_up_wake = node.catch_up_wake();
+        let far = Instant::now() + TICK;
         tokio::select! {
             () = shutdown.cancelled() => break,
+            () = tokio::time::sleep_until(catch_up_wake.unwrap_or(far).into()),
+                if catch_up_wake.is_some() => node.catch_up(&mut swarm),
             event = local_events.recv(), if local_open => match event {
                 Some(event) => {
                     if node.outbox.push(event) {
@@ -242,13 +246,7 @@ impl Node {
             self.next_bootstrap = now + self.bootstrap_backoff;
             self.bootstrap_backoff = (self.bootstrap_backoff * 2).min(BOOTSTRAP_BACKOFF.1);
         }
-        self.take_held(swarm);
-        if let Some(ask) = self
-            .catch_up
-            .due(now, self.pipeline.has_room_for_peer_records())
-        {
-            self.send_ask(swarm, ask);
-        }
+        self.catch_up(swarm);
         if now >= self.next_prune {
             self.inbound.prune();
             self.next_prune = now + PRUNE_INTERVAL;
@@ -291,6 +289,9 @@ impl Node {
                 error: libp2p::swarm::DialError::Denied { cause },
                 ..
             } => self.on_refused(&cause),
+            SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+                tracing::debug!(peer = ?peer_id, %error, "dial failed");
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(event)) => self.on_gossip(swarm, event),
             SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
                 peer_id,

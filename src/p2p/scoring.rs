@@ -15,6 +15,10 @@
 //! - the library's behaviour penalties (broken IHAVE promises, grafting during a back-off) and
 //!   slow-peer penalty, as the library sets them: they fade within seconds.
 //!
+//! A peer's counters are kept [`RETAIN_SCORE`] after it leaves (the library keeps them an hour),
+//! so a cheat that reconnects keeps most of its penalty while identities that connect and leave
+//! cost memory for ten minutes, not sixty.
+//!
 //! Left out on purpose:
 //!
 //! - **IP colocation (P6).** The library's default (-5 × (peers on one IP - 10)²) graylists
@@ -46,6 +50,8 @@ pub const PUBLISH_THRESHOLD: f64 = -50.0;
 pub const GRAYLIST_THRESHOLD: f64 = -80.0;
 /// Gossipsub's heartbeat: mesh upkeep and gossip about messages.
 pub const HEARTBEAT: Duration = Duration::from_millis(500);
+/// How long a gone peer's score counters are kept.
+pub const RETAIN_SCORE: Duration = Duration::from_secs(600);
 /// Weight of one invalid message (squared count) on the bad-actors topic.
 const INVALID_MESSAGE_WEIGHT: f64 = -100.0;
 /// Time for the invalid-message count to fade to a tenth (to nothing soon after).
@@ -80,6 +86,7 @@ pub fn params(topic: TopicHash) -> PeerScoreParams {
         topics: HashMap::from([(topic, bad_actors)]),
         app_specific_weight: 1.0,
         ip_colocation_factor_weight: 0.0,
+        retain_score: RETAIN_SCORE,
         ..PeerScoreParams::default()
     }
 }

@@ -358,8 +358,17 @@ async fn a_thousand_connecting_identities_leave_sip_tcp_and_the_api_answering() 
 }
 
 #[tokio::test]
-async fn one_address_gets_no_more_connections_than_its_cap() {
-    let a = sharing_node(None, &["--p2p-max-connections-per-address", "2"]).start();
+async fn once_half_full_one_address_gets_no_more_connections_than_its_cap() {
+    let a = sharing_node(
+        None,
+        &[
+            "--p2p-max-connections",
+            "4",
+            "--p2p-max-connections-per-address",
+            "2",
+        ],
+    )
+    .start();
     let address: Multiaddr = a.p2p_address().parse().expect("multiaddr");
     let mut tasks = tokio::task::JoinSet::new();
     dial_identities(&address, 5, &mut tasks);

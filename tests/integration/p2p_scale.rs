@@ -1,7 +1,9 @@
 //! The sharing network at community scale: twenty nodes on one address (where gossipsub's
 //! default IP-colocation penalty graylisted every peer past about fourteen, so the capturing
 //! node published to nobody) and twenty in network namespaces of their own, with distinct
-//! addresses on one LAN. In both, a probe captured by one node is stored by every other.
+//! addresses routed through a hub namespace (routed, not bridged: the kernel's ARP table is
+//! shared by every namespace, and hosts that all talk to each other on one bridged LAN fill it).
+//! In both, a probe captured by one node is stored by every other.
 //!
 //! Each node bootstraps from an earlier one (node i from node (i - 1) / 2, a tree) and finds
 //! the rest through Kademlia and identify; only the first node captures (`-r`), the others are
@@ -96,18 +98,28 @@ fn twenty_nodes_with_addresses_of_their_own_all_store_a_probe_captured_by_one() 
     if !firewall_ready(&[]) {
         return;
     }
-    // One LAN: a bridge in a namespace of its own, and each node's namespace on it.
+    // A hub namespace routing between the nodes' namespaces, one address each.
     let hub = NetNs::new().expect("namespace");
-    hub.ip(&["link", "add", "lan", "type", "bridge"])
-        .expect("bridge");
-    hub.ip(&["link", "set", "lan", "up"]).expect("bridge up");
+    let forwarding = hub.run("sysctl", &["-qw", "net.ipv4.ip_forward=1"]);
+    assert!(forwarding.status.success(), "{forwarding:?}");
+    let gateway = "198.51.100.254";
     let hosts: Vec<NetNs> = (0..NODES)
         .map(|index| {
             let host = NetNs::new().expect("namespace");
-            let address = format!("{}/24", lan_address(index));
-            let link = hub.connect(&host, &[], &[&address]).expect("veth pair");
-            hub.ip(&["link", "set", &link, "master", "lan"])
-                .expect("on the bridge");
+            let address = lan_address(index);
+            let link = hub
+                .connect(
+                    &host,
+                    &[&format!("{gateway}/32")],
+                    &[&format!("{address}/32")],
+                )
+                .expect("veth pair");
+            hub.ip(&["route", "add", &format!("{address}/32"), "dev", &link])
+                .expect("route to the host");
+            host.ip(&["route", "add", &format!("{gateway}/32"), "dev", &link])
+                .expect("route to the hub");
+            host.ip(&["route", "add", "198.51.100.0/24", "via", gateway])
+                .expect("route to the others");
             host
         })
         .collect();

@@ -16,8 +16,8 @@ fn caps(max_connections: u32, max_per_address: u32) -> ConnectionCaps {
 }
 
 #[test]
-fn one_address_gets_its_cap_and_others_still_get_in() {
-    let mut admission = Admission::new(caps(10, 2));
+fn once_half_full_one_address_gets_its_cap_and_others_still_get_in() {
+    let mut admission = Admission::new(caps(4, 2));
     let crowded = ip("192.0.2.1");
     for n in 0..2 {
         admission
@@ -26,7 +26,8 @@ fn one_address_gets_its_cap_and_others_still_get_in() {
     }
     assert_eq!(
         admission.on_pending_inbound(id(2), crowded),
-        Err(Refusal::Address)
+        Err(Refusal::Address),
+        "half full"
     );
     admission
         .on_pending_inbound(id(3), ip("192.0.2.2"))
@@ -46,6 +47,26 @@ fn one_address_gets_its_cap_and_others_still_get_in() {
     admission
         .on_pending_inbound(id(6), crowded)
         .expect("a closed connection gives its place back");
+}
+
+#[test]
+fn under_half_full_one_address_may_hold_more_than_its_cap() {
+    let mut admission = Admission::new(caps(100, 2));
+    let shared = ip("192.0.2.1");
+    for n in 0..50 {
+        admission
+            .on_pending_inbound(id(n), shared)
+            .expect("nodes behind one address, nobody else waiting");
+        admission.on_established(id(n), PeerId::random());
+    }
+    assert_eq!(
+        admission.on_pending_inbound(id(50), shared),
+        Err(Refusal::Address),
+        "half of the node for one address"
+    );
+    admission
+        .on_pending_inbound(id(51), ip("192.0.2.2"))
+        .expect("the other half for everyone else");
 }
 
 #[test]

@@ -157,6 +157,17 @@ impl CatchUpRequests {
         })
     }
 
+    /// When something is due next without a network event: held records whose authors may send
+    /// again, or the current source's next page (`None`: nothing, or a request is out).
+    pub(crate) fn wake_at(&self) -> Option<Instant> {
+        if !self.held.is_empty() {
+            return self.held_until;
+        }
+        self.source
+            .filter(|source| !source.in_flight && self.passes < CATCH_UP_PASSES)
+            .map(|source| source.next_at)
+    }
+
     /// `peer` sent `records` and `next` at `now`; `latest` is the latest position a record may
     /// have (now plus the clock skew, as an event timestamp). The records are held until taken
     /// ([`next_held`](Self::next_held)). Returns whether the pass is complete, or how the page

@@ -27,7 +27,24 @@ use crate::p2p::protocol::{
 use crate::store::query;
 
 impl Node {
-    pub(super) fn send_ask(&self, swarm: &mut Swarm<Behaviour>, ask: Ask) {
+    /// When catch-up is due next without a network event; `None` leaves it to the tick, also
+    /// while a page is due but the pipeline has no room for it (the tick asks again).
+    pub(super) fn catch_up_wake(&self) -> Option<Instant> {
+        let wake = self.catch_up.wake_at()?;
+        (wake > Instant::now() || self.pipeline.has_room_for_peer_records()).then_some(wake)
+    }
+
+    /// Takes the held records that may be taken, then asks for the next page when it is due
+    /// and the pipeline has room for it.
+    pub(super) fn catch_up(&mut self, swarm: &mut Swarm<Behaviour>) {
+        self.take_held(swarm);
+        let ready = self.pipeline.has_room_for_peer_records();
+        if let Some(ask) = self.catch_up.due(Instant::now(), ready) {
+            self.send_ask(swarm, ask);
+        }
+    }
+
+    fn send_ask(&self, swarm: &mut Swarm<Behaviour>, ask: Ask) {
         let request = CatchUpRequest {
             since: window_start(self.config.options.retention, Timestamp::now()),
             after: ask.after,

@@ -43,6 +43,7 @@ fn one_peer_is_asked_page_after_page_at_a_pace_once_the_last_page_is_taken() {
     let later = start + CATCH_UP_PAGE_INTERVAL;
     assert_eq!(requests.due(later, true), None, "the page is not taken yet");
     assert_eq!(take_all(&mut requests, start), 3);
+    assert_eq!(requests.wake_at(), Some(later), "the next page is due then");
     assert_eq!(
         requests.due(start, true),
         None,
@@ -77,6 +78,11 @@ fn records_over_their_authors_rate_wait_and_hold_back_the_next_page() {
     let (_, second) = requests.next_held(start).expect("a record");
     let until = start + Duration::from_secs(1);
     requests.hold_back(second.clone(), until);
+    assert_eq!(
+        requests.wake_at(),
+        Some(until),
+        "the author may send again then"
+    );
     assert_eq!(
         requests.next_held(start),
         None,
