@@ -1,5 +1,5 @@
 //! Our catch-up of the window from peers, decided without a network. One peer at a time is
-//! asked, page after page, at most one page every [`CATCH_UP_PAGE_INTERVAL`], and only once the
+//! asked, page after page, at most one request every [`CATCH_UP_PAGE_INTERVAL`], and only once the
 //! records of the last page are all taken: each goes through the per-author rate like a pushed
 //! one, and when an author is over its rate the rest of the page waits (nothing an honest peer
 //! sends is lost, and a hostile one gets no more than the rate stored). A pass over the window
@@ -132,6 +132,7 @@ impl CatchUpRequests {
                 return None;
             }
             source.in_flight = true;
+            source.next_at = now + CATCH_UP_PAGE_INTERVAL;
             return Some(Ask {
                 peer: source.peer,
                 after: self.cursor.clone(),
@@ -148,7 +149,7 @@ impl CatchUpRequests {
         self.source = Some(Source {
             peer,
             in_flight: true,
-            next_at: now,
+            next_at: now + CATCH_UP_PAGE_INTERVAL,
             records: 0,
         });
         Some(Ask {
@@ -168,8 +169,8 @@ impl CatchUpRequests {
             .map(|source| source.next_at)
     }
 
-    /// `peer` sent `records` and `next` at `now`; `latest` is the latest position a record may
-    /// have (now plus the clock skew, as an event timestamp). The records are held until taken
+    /// `peer` sent `records` and `next`; `latest` is the latest position a record may have (now
+    /// plus the clock skew, as an event timestamp). The records are held until taken
     /// ([`next_held`](Self::next_held)). Returns whether the pass is complete, or how the page
     /// broke the protocol (the peer is then forgotten and the page dropped).
     pub(crate) fn on_page(
@@ -177,7 +178,6 @@ impl CatchUpRequests {
         peer: PeerId,
         records: Vec<String>,
         next: Option<Cursor>,
-        now: Instant,
         latest: &str,
     ) -> Result<bool, Violation> {
         let Some(source) = self.source.as_mut().filter(|source| source.peer == peer) else {
@@ -205,7 +205,6 @@ impl CatchUpRequests {
         }
         source.records = total;
         source.in_flight = false;
-        source.next_at = now + CATCH_UP_PAGE_INTERVAL;
         self.held.extend(records);
         self.held_from = Some(peer);
         let complete = next.is_none();

@@ -89,13 +89,9 @@ impl Node {
                 let latest = Timestamp::now()
                     .checked_add(MAX_CLOCK_SKEW)
                     .unwrap_or_else(|_| Timestamp::now());
-                let page = self.catch_up.on_page(
-                    peer,
-                    records,
-                    next,
-                    Instant::now(),
-                    &format_timestamp(latest),
-                );
+                let page = self
+                    .catch_up
+                    .on_page(peer, records, next, &format_timestamp(latest));
                 match page {
                     Err(violation) => self.cut_off(swarm, peer, violation),
                     Ok(complete) => {

@@ -38,7 +38,7 @@ fn one_peer_is_asked_page_after_page_at_a_pace_once_the_last_page_is_taken() {
         }
     );
     assert_eq!(requests.due(start, true), None, "one request at a time");
-    let complete = requests.on_page(first, records(3), Some(cursor(1)), start, LATEST);
+    let complete = requests.on_page(first, records(3), Some(cursor(1)), LATEST);
     assert_eq!(complete, Ok(false));
     let later = start + CATCH_UP_PAGE_INTERVAL;
     assert_eq!(requests.due(later, true), None, "the page is not taken yet");
@@ -71,7 +71,7 @@ fn records_over_their_authors_rate_wait_and_hold_back_the_next_page() {
     requests.on_connected(peer, true);
     requests.due(start, true).expect("asked");
     requests
-        .on_page(peer, records(3), Some(cursor(1)), start, LATEST)
+        .on_page(peer, records(3), Some(cursor(1)), LATEST)
         .expect("a valid page");
     let (from, first) = requests.next_held(start).expect("a record");
     assert_eq!(from, peer);
@@ -112,7 +112,7 @@ fn two_passes_come_from_two_peers_and_dialled_peers_go_first() {
         assert_eq!(ask.after, None, "each pass starts at the window's start");
         sources.push(ask.peer);
         assert_eq!(
-            requests.on_page(ask.peer, records(1), None, now, LATEST),
+            requests.on_page(ask.peer, records(1), None, LATEST),
             Ok(true)
         );
         take_all(&mut requests, now);
@@ -129,7 +129,7 @@ fn refusals_and_failures_move_on_to_another_peer_from_where_the_pass_stands() {
     requests.on_connected(second, true);
     requests.due(start, true).expect("asked");
     requests
-        .on_page(first, records(1), Some(cursor(1)), start, LATEST)
+        .on_page(first, records(1), Some(cursor(1)), LATEST)
         .expect("a page");
     take_all(&mut requests, start);
     let next = start + CATCH_UP_PAGE_INTERVAL;
@@ -178,7 +178,7 @@ fn peers_that_leave_are_forgotten_and_their_request_is_lost() {
     assert_eq!(requests.remembered(), 0);
     assert_eq!(requests.due(now, true), None);
     assert_eq!(
-        requests.on_page(peer, records(1), None, now, LATEST),
+        requests.on_page(peer, records(1), None, LATEST),
         Ok(false),
         "a page nobody waits for is ignored"
     );
@@ -208,15 +208,12 @@ fn pages_that_break_the_protocol_cut_the_peer_off() {
         requests.on_connected(peer, true);
         requests.due(now, true).expect("asked");
         requests
-            .on_page(peer, records(5), Some(cursor(1)), now, LATEST)
+            .on_page(peer, records(5), Some(cursor(1)), LATEST)
             .expect("a valid first page");
         let later = now + CATCH_UP_PAGE_INTERVAL;
         assert_eq!(take_all(&mut requests, later), 5);
         requests.due(later, true).expect("the second page");
-        assert_eq!(
-            requests.on_page(peer, page, next, later, LATEST),
-            Err(violation)
-        );
+        assert_eq!(requests.on_page(peer, page, next, LATEST), Err(violation));
         assert_eq!(take_all(&mut requests, later), 0, "the page is dropped");
         assert_eq!(requests.remembered(), 0, "the peer is forgotten");
         assert_eq!(requests.due(later, true), None, "and not asked again");
@@ -231,7 +228,7 @@ fn a_peer_cut_off_for_a_forged_record_loses_what_it_sent() {
     requests.on_connected(peer, true);
     requests.due(now, true).expect("asked");
     requests
-        .on_page(peer, records(5), None, now, LATEST)
+        .on_page(peer, records(5), None, LATEST)
         .expect("a page");
     requests.next_held(now).expect("the forged one");
     requests.cut_off(&peer);
