@@ -251,14 +251,10 @@ pub(crate) async fn raw_peer_of(
     (key, swarm, topic)
 }
 
-#[tokio::test]
-async fn forged_foreign_garbage_and_flooding_records_are_dropped_and_counted_per_peer() {
-    let a = node(None, &["--p2p-max-records-per-second", "1"]);
-    let (key, mut swarm, topic) = raw_peer_of(&a).await;
-
-    let now = jiff::Timestamp::now();
-    let event = |ip: &str| BadActor {
-        event_timestamp: now,
+/// An event about a scanner at `ip`, captured now, for a raw peer to sign.
+pub(crate) fn scanner_event(ip: &str) -> BadActor {
+    BadActor {
+        event_timestamp: jiff::Timestamp::now(),
         event_uuid: uuid::Uuid::now_v7(),
         created_by_node_id: uuid::Uuid::new_v4(),
         collected_method: CollectedMethod::Passive,
@@ -273,7 +269,15 @@ async fn forged_foreign_garbage_and_flooding_records_are_dropped_and_counted_per
         message_kind: MessageKind::Request,
         origin: Origin::Local,
         attack: Attack::default(),
-    };
+    }
+}
+
+#[tokio::test]
+async fn forged_foreign_garbage_and_flooding_records_are_dropped_and_counted_per_peer() {
+    let a = node(None, &["--p2p-max-records-per-second", "1"]);
+    let (key, mut swarm, topic) = raw_peer_of(&a).await;
+
+    let event = scanner_event;
     let honest = SignedRecord::sign(&event("192.0.2.10"), "sentrypeer", &key).expect("sign");
     let mut forged = SignedRecord::sign(&event("192.0.2.66"), "sentrypeer", &key).expect("sign");
     forged.body = forged.body.replace("192.0.2.66", "192.0.2.99");

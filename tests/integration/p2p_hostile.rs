@@ -13,40 +13,18 @@ use libp2p::identity::Keypair;
 use libp2p::request_response::{self, ResponseChannel};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, Swarm, noise, tcp, yamux};
-use sentrypeer::event::{Attack, BadActor, CollectedMethod, Origin, Transport, format_timestamp};
+use sentrypeer::event::format_timestamp;
 use sentrypeer::p2p::behaviour::{Behaviour, BehaviourEvent};
 use sentrypeer::p2p::protocol::{CatchUpRequest, CatchUpResponse, PAGE_RECORDS};
 use sentrypeer::p2p::record::SignedRecord;
 use sentrypeer::p2p::{Batch, record::public_key_of};
-use sentrypeer::sip::MessageKind;
 
 use crate::harness::{Daemon, WAIT, options, udp_client, udp_exchange};
-use crate::p2p::{get, health, node, raw_peer_of, sharing_node};
-
-/// A fresh event about `source`, as a scanner probe captured now.
-fn event(source: &str) -> BadActor {
-    BadActor {
-        event_timestamp: jiff::Timestamp::now(),
-        event_uuid: uuid::Uuid::now_v7(),
-        created_by_node_id: uuid::Uuid::new_v4(),
-        collected_method: CollectedMethod::Passive,
-        transport: Transport::Udp,
-        source: format!("{source}:5060").parse().expect("addr"),
-        destination: "127.0.0.1:5060".parse().expect("addr"),
-        called_number: "100".to_owned(),
-        request_uri_user: None,
-        sip_method: "OPTIONS".to_owned(),
-        sip_user_agent: "hostile".to_owned(),
-        sip_message: String::new(),
-        message_kind: MessageKind::Request,
-        origin: Origin::Local,
-        attack: Attack::default(),
-    }
-}
+use crate::p2p::{get, health, node, raw_peer_of, scanner_event, sharing_node};
 
 /// A record about `source` signed by `key`.
 fn record(key: &Keypair, source: &str) -> String {
-    SignedRecord::sign(&event(source), "sentrypeer", key)
+    SignedRecord::sign(&scanner_event(source), "sentrypeer", key)
         .expect("sign")
         .to_json()
 }
@@ -77,11 +55,12 @@ async fn next_request(
     wait.await.ok()
 }
 
-/// Answers every catch-up request `swarm` gets for `period` with a full page of records from
-/// `sign` and "more"; returns the pages sent and when the first was asked for.
+/// Answers every catch-up request `swarm` gets with a full page of records from `sign` and
+/// "more", for `period` or until `done`; returns the pages sent and when the first was asked for.
 async fn answer_endlessly(
     swarm: &mut Swarm<Behaviour>,
     period: Duration,
+    done: impl Fn() -> bool,
     mut sign: impl FnMut(usize) -> String,
 ) -> (usize, Instant) {
     let (request, channel) = next_request(swarm)
@@ -92,7 +71,7 @@ async fn answer_endlessly(
     let base = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1);
     let mut pages = 0;
     let mut channel = Some(channel);
-    while first.elapsed() < period {
+    while first.elapsed() < period && !done() {
         if let Some(channel) = channel.take() {
             pages += 1;
             let records = (0..PAGE_RECORDS).map(&mut sign).collect();
@@ -101,7 +80,9 @@ async fn answer_endlessly(
             let page = CatchUpResponse::Page { records, next };
             let _ = swarm.behaviour_mut().sync.send_response(channel, page);
         }
-        let wait = period.saturating_sub(first.elapsed());
+        let wait = period
+            .saturating_sub(first.elapsed())
+            .min(Duration::from_millis(200));
         if let Ok(Some((_, next))) = tokio::time::timeout(wait, next_request(swarm)).await {
             channel = Some(next);
         }
@@ -114,10 +95,9 @@ async fn endless_catch_up_pages_of_one_author_get_no_more_than_its_rate_stored()
     const RATE: u64 = 10;
     let a = node(None, &["-R", "--p2p-max-records-per-second", "10"]);
     let (key, mut hostile, _) = raw_peer_of(&a).await;
-    let (pages, first) = answer_endlessly(&mut hostile, Duration::from_secs(6), |n| {
-        record(&key, &format!("203.0.113.{}", n % 250))
-    })
-    .await;
+    let sign = |n| record(&key, &format!("203.0.113.{}", n % 250));
+    let (pages, first) =
+        answer_endlessly(&mut hostile, Duration::from_secs(6), || false, sign).await;
     let accepted = counter(&a, "accepted_records");
     let elapsed = first.elapsed().as_secs() + 1;
     // Two seconds' worth at once, then the rate.
@@ -141,13 +121,11 @@ async fn endless_catch_up_pages_of_new_identities_cut_their_sender_off() {
     let a = node(None, &["-R", "--p2p-max-catch-up-records", "1000"]);
     let (key, mut hostile, _) = raw_peer_of(&a).await;
     // Every record from an identity of its own: each has a fresh per-author rate.
-    answer_endlessly(&mut hostile, Duration::from_secs(4), |n| {
-        record(
-            &Keypair::generate_ed25519(),
-            &format!("203.0.113.{}", n % 250),
-        )
-    })
-    .await;
+    let sign = |n| {
+        let author = Keypair::generate_ed25519();
+        record(&author, &format!("203.0.113.{}", n % 250))
+    };
+    answer_endlessly(&mut hostile, WAIT, || a.logged("peer cut off"), sign).await;
     a.wait_for_logged("peer cut off", 1);
     assert_eq!(counter(&a, "catch_up_cut_off"), 1, "{}", health(&a)["p2p"]);
     assert!(counter(&a, "accepted_records") <= 1000);
