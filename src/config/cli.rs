@@ -135,7 +135,7 @@ pub struct Cli {
     )]
     pub p2p_max_connections: Option<u32>,
 
-    /// Incoming peer-to-peer connections from one IP address (default 32) or use SENTRYPEER_P2P_MAX_CONNECTIONS_PER_ADDRESS env
+    /// Incoming peer-to-peer connections from one IP address once half full (default 32) or use SENTRYPEER_P2P_MAX_CONNECTIONS_PER_ADDRESS env
     #[arg(
         long = "p2p-max-connections-per-address",
         env = "SENTRYPEER_P2P_MAX_CONNECTIONS_PER_ADDRESS",

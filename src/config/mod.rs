@@ -157,7 +157,7 @@ pub struct Config {
     pub p2p_max_catch_up_records: u64,
     /// Peer-to-peer connections, both ways (lowered to fit the open-file limit).
     pub p2p_max_connections: u32,
-    /// Incoming peer-to-peer connections from one IP address.
+    /// Incoming peer-to-peer connections from one IP address, once the node is half full.
     pub p2p_max_connections_per_address: u32,
     /// Webhook receiving each event (`-w`).
     pub webhook_url: Option<String>,
