@@ -303,6 +303,7 @@ def late_joiner(args):
         # not ask a newcomer for it (these peers, just started, would).
         joiner.start(common + ["--p2p-min-contribution", "1000000000"]
                      + [arg for address in addresses for arg in ("-b", address)])
+        serving, nodes = nodes, nodes + [joiner]
         joiner.udp = joiner.wait_for(r"listening for UDP on (\S+)")
         joiner.api = joiner.wait_for(r"listening for API on (\S+)")
         joiner.wait_for("peer subscribed")
@@ -316,7 +317,7 @@ def late_joiner(args):
             now = time.time()
             while next_probe <= now:
                 target = sum(sent) % peers
-                host, port = nodes[target].udp.rsplit(":", 1)
+                host, port = serving[target].udp.rsplit(":", 1)
                 sock.sendto(probe(3000 + sum(sent), f"live-{sum(sent)}"), (host, int(port)))
                 sent[target] += 1
                 next_probe += gap
@@ -325,11 +326,11 @@ def late_joiner(args):
                 done_at = stamp(caught_up.group(1))
             time.sleep(0.01)
         elapsed = (done_at or time.time()) - started
-        cpu = [(node.cpu_seconds() - before) / elapsed * 100 for node, before in zip(nodes, cpu_before)]
+        cpu = [(node.cpu_seconds() - before) / elapsed * 100 for node, before in zip(serving, cpu_before)]
         joiner_cpu = joiner.cpu_seconds() / elapsed * 100
         time.sleep(2)
-        captured = [sum(events(node)["received"].values()) for node in nodes]
-        dropped = [events(node)["dropped"] + (events(node)["kernel_dropped"] or 0) for node in nodes]
+        captured = [sum(events(node)["received"].values()) for node in serving]
+        dropped = [events(node)["dropped"] + (events(node)["kernel_dropped"] or 0) for node in serving]
         joiner.stop()
         with sqlite3.connect(os.path.join(joiner.dir, "sentrypeer.db")) as db:
             window = db.execute("SELECT COUNT(*) FROM honey WHERE user_agent = 'friendly-scanner'"
