@@ -14,6 +14,7 @@ mod query_seen;
 mod read_pool;
 mod retention;
 mod rollups;
+mod share;
 mod upgrade;
 mod writer;
 
