@@ -28,6 +28,10 @@ pub(super) struct Outage {
     /// When the current outage began; `None` while batches are stored.
     since: Option<Instant>,
     last_report: Instant,
+    /// Whether this outage's dropped batches, and its held aggregate rows, were reported yet:
+    /// each is reported the first time (whichever fails first), then once per interval.
+    batches_reported: bool,
+    aggregates_reported: bool,
     failed_batches: u64,
     failed_events: u64,
 }
@@ -39,6 +43,8 @@ impl Outage {
             path: path.to_path_buf(),
             since: None,
             last_report: Instant::now(),
+            batches_reported: false,
+            aggregates_reported: false,
             failed_batches: 0,
             failed_events: 0,
         }
@@ -68,7 +74,8 @@ impl Outage {
     pub(super) fn failed(&mut self, err: &dyn std::fmt::Display, events: usize) {
         self.failed_batches += 1;
         self.failed_events += u64::try_from(events).unwrap_or(u64::MAX);
-        if self.report_due() {
+        let first = !std::mem::replace(&mut self.batches_reported, true);
+        if self.report_due(first) {
             error!(
                 path = %self.path.display(),
                 error = %err,
@@ -85,7 +92,8 @@ impl Outage {
     /// An aggregate flush could not be written because of `err`; `held` rows wait for the
     /// next try.
     pub(super) fn aggregates_failed(&mut self, err: &dyn std::fmt::Display, held: usize) {
-        if self.report_due() {
+        let first = !std::mem::replace(&mut self.aggregates_reported, true);
+        if self.report_due(first) {
             error!(
                 path = %self.path.display(),
                 error = %err,
@@ -97,13 +105,12 @@ impl Outage {
         }
     }
 
-    /// Marks the store as failing; whether the failure is to be reported now (the first of an
-    /// outage, then once per [`REPORT_INTERVAL`]).
-    fn report_due(&mut self) -> bool {
+    /// Marks the store as failing; whether the failure is to be reported now (`first`: the
+    /// first of its kind in this outage; then once per [`REPORT_INTERVAL`]).
+    fn report_due(&mut self, first: bool) -> bool {
         let now = Instant::now();
-        let first = self.since.is_none();
+        self.since.get_or_insert(now);
         if first || now.duration_since(self.last_report) >= REPORT_INTERVAL {
-            self.since.get_or_insert(now);
             self.last_report = now;
             true
         } else {
@@ -123,6 +130,8 @@ impl Outage {
             );
             self.failed_batches = 0;
             self.failed_events = 0;
+            self.batches_reported = false;
+            self.aggregates_reported = false;
         }
     }
 }
@@ -162,5 +171,21 @@ mod tests {
         outage.stored();
         assert!(outage.since.is_none());
         assert_eq!(outage.failed_events, 0);
+    }
+
+    #[test]
+    fn dropped_batches_are_reported_even_when_held_aggregates_were_first() {
+        let mut outage = Outage::new(Path::new("test.db"));
+        assert!(outage.report_due(true), "the first failure of an outage");
+        assert!(!outage.report_due(false), "then once per interval");
+        outage.aggregates_failed(&"disk full", 3);
+        assert!(outage.aggregates_reported && !outage.batches_reported);
+        outage.failed(&"disk full", 5);
+        assert!(
+            outage.batches_reported,
+            "the first dropped batch is reported too"
+        );
+        outage.stored();
+        assert!(!outage.batches_reported && !outage.aggregates_reported);
     }
 }

@@ -192,7 +192,7 @@ pub fn run_writer(
                     // Nothing else to do: the aggregates now, before the batch (whose events
                     // the source counted before they were queued), so a stored event's IP and
                     // number are in the aggregate tables too.
-                    feed.pull_now(&mut conn, stats, &mut outage);
+                    feed.pull_while_idle(&mut conn, stats, &mut outage);
                 }
                 writer.write(&mut conn, &batch, stats, &mut outage);
                 batch.clear();

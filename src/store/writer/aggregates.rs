@@ -15,6 +15,15 @@ use crate::store::aggregate::{
 };
 use crate::store::outage::Outage;
 
+/// How a pull meets a refusing database.
+#[derive(Debug, Clone, Copy)]
+enum Retry {
+    /// As a batch does: with back-off while the store was healthy, then reported.
+    AsBatches,
+    /// Not at all: held for the next pull.
+    Never,
+}
+
 /// Pulls and writes the source's flushes.
 pub(super) struct AggregateFeed {
     source: Arc<dyn AggregateSource>,
@@ -48,19 +57,21 @@ impl AggregateFeed {
         outage: &mut Outage,
     ) {
         if Instant::now() >= self.next {
-            self.pull_now(conn, stats, outage);
+            self.pull(conn, stats, outage, Retry::AsBatches);
+            self.next = Instant::now() + self.interval;
         }
     }
 
-    /// Pulls and writes a flush now; the next is one interval from now.
-    pub(super) fn pull_now(
+    /// Pulls and writes a flush now, because the writer has nothing else to do; one try: a
+    /// refused flush is held, quietly, for the next pull (the batch that follows meets the
+    /// same database and reports it).
+    pub(super) fn pull_while_idle(
         &mut self,
         conn: &mut Connection,
         stats: &StoreStats,
         outage: &mut Outage,
     ) {
-        self.pull(conn, stats, outage);
-        self.next = Instant::now() + self.interval;
+        self.pull(conn, stats, outage, Retry::Never);
     }
 
     /// The last pull, after the event queue is drained: what is still held afterwards is lost
@@ -71,7 +82,7 @@ impl AggregateFeed {
         stats: &StoreStats,
         outage: &mut Outage,
     ) {
-        self.pull(conn, stats, outage);
+        self.pull(conn, stats, outage, Retry::AsBatches);
         if !self.held.is_empty() {
             let rows = self.held.len();
             stats.record_aggregate_rows_lost(rows);
@@ -84,13 +95,23 @@ impl AggregateFeed {
     }
 
     /// Takes a flush and writes it with whatever is held, or holds it all.
-    fn pull(&mut self, conn: &mut Connection, stats: &StoreStats, outage: &mut Outage) {
+    fn pull(
+        &mut self,
+        conn: &mut Connection,
+        stats: &StoreStats,
+        outage: &mut Outage,
+        retry: Retry,
+    ) {
         let flush = self.source.take();
+        let attempt = |write: &mut dyn FnMut() -> rusqlite::Result<RowsWritten>| match retry {
+            Retry::AsBatches => outage.attempt(write),
+            Retry::Never => write(),
+        };
         let result = if self.held.is_empty() {
             if flush.is_empty() {
                 return;
             }
-            let result = outage.attempt(|| write_flush(conn, &flush));
+            let result = attempt(&mut || write_flush(conn, &flush));
             if result.is_err() {
                 self.hold(flush, stats);
             }
@@ -98,7 +119,7 @@ impl AggregateFeed {
         } else {
             self.hold(flush, stats);
             let held = &self.held;
-            let result = outage.attempt(|| write_held(conn, held));
+            let result = attempt(&mut || write_held(conn, held));
             if result.is_ok() {
                 self.held.clear();
             }
@@ -116,7 +137,12 @@ impl AggregateFeed {
             }
             Err(err) => {
                 stats.record_aggregate_flush_failed();
-                outage.aggregates_failed(&err, self.held.len());
+                match retry {
+                    Retry::AsBatches => outage.aggregates_failed(&err, self.held.len()),
+                    Retry::Never => {
+                        debug!(error = %err, held = self.held.len(), "aggregate flush held")
+                    }
+                }
             }
         }
     }
