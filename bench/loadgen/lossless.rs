@@ -22,8 +22,9 @@ const SAMPLED_LOOKUPS: usize = 500;
 pub(crate) struct Expected {
     /// Distinct source IPs that sent.
     pub(crate) ips: Vec<IpAddr>,
-    /// Distinct called numbers, when known (UDP into a fresh database: every probe's number;
-    /// `None` over TCP, and into a seeded database whose numbers the probes call too).
+    /// Distinct called numbers, when known (UDP into a fresh database, nothing dropped by the
+    /// kernel: every probe's number; `None` over TCP, after kernel drops, and into a seeded
+    /// database whose numbers the probes call too).
     pub(crate) numbers: Option<Vec<String>>,
     /// Probes the honeypot received (its own count).
     pub(crate) received: u64,
