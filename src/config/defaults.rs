@@ -68,6 +68,8 @@ pub const WEBHOOK_BATCH: usize = 1;
 pub const WEBHOOK_TIMEOUT_SECS: u64 = 10;
 /// Attempts per webhook POST before its events are dropped and counted.
 pub const WEBHOOK_MAX_ATTEMPTS: u32 = 6;
+/// Events put on OpenDHT per second at most.
+pub const OPENDHT_PUBLISH_RATE: u32 = 10;
 /// The personality of responsive mode when none is named.
 pub const PERSONALITY: &str = "freepbx";
 
@@ -132,6 +134,10 @@ impl Default for Config {
             webhook_include_peer_data: false,
             webhook_timeout_secs: WEBHOOK_TIMEOUT_SECS,
             webhook_max_attempts: WEBHOOK_MAX_ATTEMPTS,
+            opendht_proxy: None,
+            opendht_publish: false,
+            opendht_publish_rate: OPENDHT_PUBLISH_RATE,
+            opendht_verdicts: false,
             personality: PersonalitySettings::default(),
         }
     }
