@@ -10,6 +10,7 @@
 //! - [`value`]: the original's value, written and checked.
 //! - [`proxy`]: the REST proxy's client and the listen stream's lines.
 //! - [`receive`], [`publish`]: the two tasks.
+//! - [`discovery`]: our P2P nodes finding each other through OpenDHT (`-p`).
 //! - `stats`: the counters and the proxy's up/down state.
 
 use std::num::NonZeroU32;
@@ -22,6 +23,7 @@ use uuid::Uuid;
 use crate::blocklist::Intake;
 use crate::pipeline::AsyncEventReceiver;
 
+pub mod discovery;
 pub mod proxy;
 pub mod publish;
 pub mod receive;
@@ -95,18 +97,36 @@ impl Default for Backoff {
     }
 }
 
-/// Runs the bridge until `stop`: the listen task, and the publish task when `events` is given.
+/// What the bridge's tasks take from the rest of the daemon.
+#[derive(Debug)]
+pub struct BridgeLinks {
+    /// Every event enters through here.
+    pub intake: Intake,
+    /// This node's captured events to put (`--opendht-publish`).
+    pub events: Option<AsyncEventReceiver>,
+    /// This node's id (our own values are recognised by it).
+    pub node_id: Uuid,
+    /// The P2P node's side of discovery (`-p`).
+    pub discovery: Option<discovery::DiscoveryLink>,
+}
+
+/// Runs the bridge until `stop`: the listen task, the publish task when `events` is given, and
+/// discovery when linked to the P2P node.
 ///
 /// # Errors
 /// [`BridgeError::Client`] when the HTTP client cannot be built.
 pub fn start(
     options: &BridgeOptions,
-    intake: Intake,
-    events: Option<AsyncEventReceiver>,
-    node_id: Uuid,
+    links: BridgeLinks,
     stats: Arc<BridgeStats>,
     stop: CancellationToken,
 ) -> Result<impl Future<Output = ()> + Send + 'static, BridgeError> {
+    let BridgeLinks {
+        intake,
+        events,
+        node_id,
+        discovery,
+    } = links;
     let proxy = proxy::Proxy::new(&options.proxy, options.request_timeout)?;
     let importer = receive::Importer::new(
         intake,
@@ -117,13 +137,21 @@ pub fn start(
     );
     let receiving = receive::run(proxy.clone(), importer, stop.clone());
     let rate = options.publish_rate;
+    let discovering =
+        discovery.map(|link| discovery::run(proxy.clone(), link, Arc::clone(&stats), stop.clone()));
+    let publishing = events.map(|events| publish::run(proxy, events, rate, stats, stop));
     Ok(async move {
-        match events {
-            Some(events) => {
-                tokio::join!(receiving, publish::run(proxy, events, rate, stats, stop));
+        let publishing = async {
+            if let Some(publishing) = publishing {
+                publishing.await;
             }
-            None => receiving.await,
-        }
+        };
+        let discovering = async {
+            if let Some(discovering) = discovering {
+                discovering.await;
+            }
+        };
+        tokio::join!(receiving, publishing, discovering);
     })
 }
 

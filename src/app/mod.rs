@@ -62,8 +62,8 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     // Then what produces events and serves them (SIP first: it raises the open-file limit the
     // P2P node's caps are fitted to).
     start::sip::start(&mut wiring, &intake, bound.sip, bound.tls)?;
-    start::p2p::start(&mut wiring, &intake, p2p_events)?;
-    start::bridge::start(&mut wiring, &intake, opendht_events)?;
+    let discovery = start::p2p::start(&mut wiring, &intake, p2p_events)?;
+    start::bridge::start(&mut wiring, &intake, opendht_events, discovery)?;
     start::api::start(&mut wiring, bound.api)?;
     let Wiring {
         mut services,

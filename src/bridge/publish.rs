@@ -10,10 +10,10 @@ use governor::{Quota, RateLimiter};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::BAD_ACTORS_KEY;
 use super::proxy::Proxy;
 use super::stats::BridgeStats;
 use super::value::OriginalValue;
+use super::{BAD_ACTORS_KEY, BridgeError};
 use crate::pipeline::AsyncEventReceiver;
 
 /// Puts waiting for the proxy's answer at most; a slow proxy makes the next events counted as
@@ -49,7 +49,9 @@ pub async fn run(
                 let stats = Arc::clone(&stats);
                 in_flight.spawn(async move {
                     match proxy.put(BAD_ACTORS_KEY, &value).await {
-                        Ok(()) => {
+                        // 502: the proxy's node keeps and serves the value, but no other DHT
+                        // node confirmed it (a proxy node alone); it is out there all the same.
+                        Ok(()) | Err(BridgeError::Status(502)) => {
                             stats.published.fetch_add(1, Ordering::Relaxed);
                             stats.proxy_state(true, proxy.base(), "");
                         }

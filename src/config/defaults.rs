@@ -114,6 +114,7 @@ impl Default for Config {
             peer_to_peer: false,
             bootstrap_node: Vec::new(),
             p2p_listen_address: vec![P2P_LISTEN_ADDRESS.to_owned()],
+            p2p_announce_address: Vec::new(),
             p2p_mdns: false,
             p2p_network: P2P_NETWORK.to_owned(),
             p2p_key_file: None,

@@ -148,6 +148,8 @@ pub struct Config {
     pub bootstrap_node: Vec<String>,
     /// Where the peer-to-peer node listens: `host:port` or multiaddrs.
     pub p2p_listen_address: Vec<String>,
+    /// Addresses announced for OpenDHT discovery (port 0: the port the node listens on).
+    pub p2p_announce_address: Vec<String>,
     /// Find peers on the local network with mDNS.
     pub p2p_mdns: bool,
     /// Name of the peer-to-peer community; nodes of different names never talk.

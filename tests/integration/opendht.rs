@@ -1,11 +1,13 @@
 //! The OpenDHT bridge against a real `dhtnode --proxyserver` and `python3-opendht` on loopback:
 //! values put in the original's format are served with `origin=opendht`, our captured probes are
-//! read back in the original's format, bogus values are refused and counted, and a restarted
-//! dhtnode is reconnected to.
+//! read back in the original's format, bogus values are refused and counted, a restarted
+//! dhtnode is reconnected to, and two of our nodes that know only the same dhtnode find each
+//! other.
 
 use crate::support::daemon::Daemon;
 use crate::support::dhtnode::{self, BAD_ACTORS, DhtNode};
 use crate::support::http::{curl, wait_for_health};
+use crate::support::p2p::{node_health, send_invites, sharing_node, wait_for_subscriber};
 use crate::support::sip::{options, udp_client};
 
 /// The original's 13 keys, in the C build's order.
@@ -196,4 +198,49 @@ fn the_bridge_recovers_when_dhtnode_is_killed_and_restarted() {
         200
     );
     daemon.stop().assert_clean_exit();
+}
+
+#[test]
+fn two_nodes_that_know_only_the_same_dhtnode_find_each_other_and_share_a_record() {
+    if !dhtnode::ready() {
+        return;
+    }
+    let dht = DhtNode::start();
+    let discovered = |dht: &DhtNode| {
+        sharing_node(
+            None,
+            &[
+                "--p2p-announce-address",
+                "127.0.0.1:0",
+                "--opendht-proxy",
+                &dht.url(),
+            ],
+        )
+        .start()
+    };
+    let first = discovered(&dht);
+    let second = discovered(&dht);
+    for (node, other) in [(&first, &second), (&second, &first)] {
+        let other_id = other.peer_id();
+        node.expect("the other node connected", |lines| {
+            lines
+                .iter()
+                .any(|line| line.contains("peer connected") && line.contains(&other_id))
+        });
+    }
+    wait_for_subscriber(&first, &second);
+    send_invites(&first, 0..1);
+    first.wait_for_stored(1);
+    second.wait_for_stored(1);
+    let details = node_health(&second);
+    assert!(
+        details["p2p"]["accepted_records"].as_u64() >= Some(1),
+        "{details}"
+    );
+    assert!(
+        details["opendht"]["discovery_found"].as_u64() >= Some(1),
+        "{details}"
+    );
+    first.stop().assert_clean_exit();
+    second.stop().assert_clean_exit();
 }

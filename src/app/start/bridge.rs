@@ -1,6 +1,6 @@
 //! The OpenDHT bridge (`--opendht-proxy`): a queue of this node's own events to put, registered
 //! with the other consumers when publishing is on, then the bridge itself, which imports the
-//! community's values through the intake.
+//! community's values through the intake and, with `-p`, runs discovery for the P2P node.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +10,8 @@ use anyhow::Context;
 use super::Wiring;
 use crate::app::services::{Grace, Stage};
 use crate::blocklist::Intake;
-use crate::bridge::{self, BridgeStats};
+use crate::bridge::discovery::DiscoveryLink;
+use crate::bridge::{self, BridgeLinks, BridgeStats};
 use crate::pipeline::{AsyncEventReceiver, PeerRecords, PipelineBuilder};
 
 /// Time the bridge has to stop (it drops its connections and puts in flight).
@@ -39,6 +40,7 @@ pub(in crate::app) fn start(
     wiring: &mut Wiring<'_>,
     intake: &Intake,
     events: Option<AsyncEventReceiver>,
+    discovery: Option<DiscoveryLink>,
 ) -> anyhow::Result<()> {
     let Some(options) = &wiring.settings.opendht else {
         wiring.report::<BridgeStats>(None);
@@ -46,15 +48,19 @@ pub(in crate::app) fn start(
     };
     let stats = Arc::new(BridgeStats::default());
     let task_stats = Arc::clone(&stats);
-    let intake = intake.clone();
-    let node_id = wiring.node_id;
+    let links = BridgeLinks {
+        intake: intake.clone(),
+        events,
+        node_id: wiring.node_id,
+        discovery,
+    };
+    let discovering = links.discovery.is_some();
     wiring.services.spawn(
         "opendht",
         Stage::Serving,
         Grace::Within(STOP_GRACE),
         |stop| {
-            let task = bridge::start(options, intake, events, node_id, task_stats, stop)
-                .context("OpenDHT bridge")?;
+            let task = bridge::start(options, links, task_stats, stop).context("OpenDHT bridge")?;
             Ok(async move {
                 task.await;
                 Ok(())
@@ -65,6 +71,7 @@ pub(in crate::app) fn start(
         proxy = %options.proxy,
         publish = options.publish,
         counts_toward_verdicts = options.counts_toward_verdicts,
+        discovery = discovering,
         "OpenDHT bridge on"
     );
     wiring.report(Some(stats));
