@@ -79,7 +79,7 @@ impl Backoff {
     const MAX: Duration = Duration::from_secs(10);
 
     /// The wait before the next attempt (then doubled).
-    pub fn next(&mut self) -> Duration {
+    pub fn next_wait(&mut self) -> Duration {
         let wait = self.next;
         self.next = (self.next * 2).min(Self::MAX);
         wait
@@ -162,11 +162,11 @@ mod tests {
     #[test]
     fn backoff_doubles_to_its_cap_and_resets() {
         let mut backoff = Backoff::default();
-        let waits: Vec<Duration> = (0..8).map(|_| backoff.next()).collect();
+        let waits: Vec<Duration> = (0..8).map(|_| backoff.next_wait()).collect();
         assert_eq!(waits[0], Duration::from_millis(250));
         assert_eq!(waits[1], Duration::from_millis(500));
         assert_eq!(waits[7], Duration::from_secs(10));
         backoff.reset();
-        assert_eq!(backoff.next(), Duration::from_millis(250));
+        assert_eq!(backoff.next_wait(), Duration::from_millis(250));
     }
 }

@@ -141,7 +141,7 @@ pub async fn run(proxy: Proxy, mut importer: Importer, stop: CancellationToken) 
         }
         tokio::select! {
             () = stop.cancelled() => return,
-            () = tokio::time::sleep(backoff.next()) => {}
+            () = tokio::time::sleep(backoff.next_wait()) => {}
         }
     }
 }
