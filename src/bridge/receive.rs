@@ -145,3 +145,60 @@ pub async fn run(proxy: Proxy, mut importer: Importer, stop: CancellationToken) 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blocklist::{Blocklist, BlocklistOptions};
+    use crate::event::test_support::EventBuilder;
+    use crate::pipeline::{PeerRecords, Pipeline};
+
+    fn line(value: &[u8], expired: bool) -> Line {
+        use base64::Engine;
+        let data = base64::engine::general_purpose::STANDARD.encode(value);
+        let json = serde_json::json!({ "data": data, "id": "1", "type": 0, "expired": expired });
+        Line::Whole(json.to_string().into_bytes())
+    }
+
+    #[test]
+    fn values_are_imported_once_and_ours_expired_and_bogus_ones_counted() {
+        let blocklist = Arc::new(Blocklist::new(&BlocklistOptions::default()));
+        let mut builder = Pipeline::builder();
+        let store = builder.consumer("store", 16, PeerRecords::Taken);
+        let intake = Intake::new(Arc::clone(&blocklist), builder.build());
+        let stats = Arc::new(BridgeStats::default());
+        let ours = Uuid::from_u128(7);
+        let mut importer = Importer::new(intake, Arc::clone(&stats), ours, None, false);
+        let theirs = EventBuilder::new().source_ip("198.51.100.7").build();
+        let mut own = theirs.clone();
+        own.created_by_node_id = ours;
+        own.event_uuid = Uuid::from_u128(8);
+        let value = |event| value::OriginalValue::of(event).to_bytes();
+        importer.line(line(&value(&theirs), false));
+        importer.line(line(&value(&theirs), false));
+        importer.line(line(&value(&own), false));
+        importer.line(line(&value(&theirs), true));
+        importer.line(line(b"{}", false));
+        importer.line(Line::Whole(b"not json".to_vec()));
+        importer.line(Line::TooLong);
+        let count = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
+        assert_eq!(count(&stats.imported), 1);
+        assert_eq!(count(&stats.duplicates), 1);
+        assert_eq!(count(&stats.own), 1);
+        assert_eq!(count(&stats.expired), 1);
+        assert_eq!(count(&stats.received), 6);
+        assert_eq!(count(&stats.refused[Refusal::WrongKeys.index()]), 1);
+        assert_eq!(count(&stats.refused[Refusal::Malformed.index()]), 1);
+        assert_eq!(count(&stats.refused[Refusal::TooLarge.index()]), 1);
+        // Not counted toward verdicts by default.
+        assert!(
+            blocklist
+                .lookup_ip("198.51.100.7".parse().expect("ip"))
+                .is_none()
+        );
+        drop(importer);
+        let stored: Vec<_> = store.iter().collect();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].origin, crate::event::Origin::OpenDht);
+    }
+}

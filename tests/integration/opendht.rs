@@ -5,27 +5,10 @@
 //! other.
 
 use crate::support::daemon::Daemon;
-use crate::support::dhtnode::{self, BAD_ACTORS, DhtNode};
+use crate::support::dhtnode::{self, BAD_ACTORS, DhtNode, ORIGINAL_JSON_KEYS};
 use crate::support::http::{curl, wait_for_health};
 use crate::support::p2p::{node_health, send_invites, sharing_node, wait_for_subscriber};
 use crate::support::sip::{options, udp_client};
-
-/// The original's 13 keys, in the C build's order.
-const ORIGINAL_KEYS: [&str; 13] = [
-    "app_name",
-    "app_version",
-    "event_timestamp",
-    "event_uuid",
-    "created_by_node_id",
-    "collected_method",
-    "transport_type",
-    "source_ip",
-    "destination_ip",
-    "called_number",
-    "sip_method",
-    "sip_user_agent",
-    "sip_message",
-];
 
 /// A value as the original's C build puts it, stamped now, from `source_ip`.
 fn original_value(source_ip: &str, event_uuid: &str) -> serde_json::Value {
@@ -150,7 +133,7 @@ fn our_captured_probes_are_read_back_by_python3_opendht_as_the_original_s_json()
     let json: serde_json::Map<String, serde_json::Value> =
         serde_json::from_slice(value).expect("a JSON object");
     let keys: Vec<&str> = json.keys().map(String::as_str).collect();
-    assert_eq!(keys, ORIGINAL_KEYS);
+    assert_eq!(keys, ORIGINAL_JSON_KEYS);
     assert!(json.values().all(serde_json::Value::is_string));
     assert_eq!(
         json["source_ip"], "127.0.0.1",

@@ -1,20 +1,20 @@
 //! Peer-to-peer sharing (`-p`): a queue of this node's own events to publish, registered with the
 //! other consumers, then the node itself, which also submits the records peers send. Its
 //! connection caps are lowered, when needed, so that the node never holds the file descriptors
-//! SIP, TLS and the API may need at their own caps.
+//! SIP, TLS and the API may need at their own caps. With the OpenDHT bridge on, the node and the
+//! bridge's discovery get the two ends of the channels between them.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use tokio::sync::{mpsc, watch};
 
 use super::Wiring;
 use crate::api::ServeLimits;
 use crate::app::services::{Grace, Stage};
 use crate::app::settings::Settings;
 use crate::blocklist::Intake;
-use tokio::sync::{mpsc, watch};
-
 use crate::bridge::discovery::DiscoveryLink;
 use crate::p2p::{self, ConnectionCaps, DiscoveryChannels, P2pConfig, P2pStats};
 use crate::pipeline::{AsyncEventReceiver, PeerRecords, PipelineBuilder};

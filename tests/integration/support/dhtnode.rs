@@ -15,6 +15,10 @@ use super::daemon::WAIT;
 use super::prerequisites;
 use super::process::{Output, signal};
 
+/// The original's 13 JSON keys in the C build's order (the compatibility surface the library
+/// pins in its own tests).
+pub(crate) use sentrypeer::event::ORIGINAL_JSON_KEYS;
+
 /// The original's key.
 pub(crate) const BAD_ACTORS: &str = "bad_actors";
 /// Set to make missing `dhtnode` / `python3-opendht` a failure instead of a skip.
