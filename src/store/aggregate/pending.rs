@@ -103,6 +103,8 @@ fn row_of<K>(event: &BadActor, key: K, source: bool) -> AggregateRow<K> {
         Origin::Local => (true, Vec::new()),
         Origin::Peer(peer) if peer.peer_id.is_empty() => (false, Vec::new()),
         Origin::Peer(peer) => (false, vec![peer.peer_id.as_str().into()]),
+        // Unsigned: every OpenDHT value is one author, as the blocklist counts it.
+        Origin::OpenDht => (false, vec![crate::event::OPENDHT_ORIGIN.into()]),
     };
     AggregateRow {
         key,
