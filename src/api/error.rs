@@ -34,6 +34,9 @@ pub enum ApiError {
     /// Missing or wrong bearer token.
     #[error("missing or invalid bearer token")]
     Unauthorized,
+    /// The most `/api/v1/stream` clients allowed are connected.
+    #[error("too many stream clients")]
+    TooManyClients,
     /// Missing or wrong CrowdSec API key (LAPI's answer).
     #[error("missing or invalid API key")]
     Forbidden,
@@ -82,6 +85,16 @@ impl IntoResponse for ApiError {
                 response
                     .headers_mut()
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                response
+            }
+            Self::TooManyClients => {
+                let mut response = fixed_json(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    r#"{"error": "Too many stream clients; try again later."}"#,
+                );
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
                 response
             }
             Self::Forbidden => {

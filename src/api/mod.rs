@@ -1,7 +1,8 @@
 //! REST API (`-a`): the original's routes with their exact bodies and headers, versioned
-//! `/api/v1/` routes, blocklist feeds, a CrowdSec-compatible decision stream and Prometheus
-//! metrics. [`router`] is pure; `app.rs` binds and serves it with [`serve`] (connection cap,
-//! request-head timeout), tests drive it with `oneshot`.
+//! `/api/v1/` routes, blocklist feeds, a CrowdSec-compatible decision stream, the live
+//! Server-Sent Events stream and Prometheus metrics. [`router`] is pure; `app.rs` binds and
+//! serves it with [`serve`] (connection cap, request-head timeout), tests drive it with
+//! `oneshot`.
 //!
 //! Every response carries `Access-Control-Allow-Origin: *`, `X-Powered-By: SentryPeer` and
 //! `X-SentryPeer-Version`. Requests are GET (or HEAD) without a body; any other method gets 405
@@ -26,6 +27,7 @@ mod placeholders;
 mod reader;
 mod serve;
 mod stats;
+mod stream;
 mod value_counts;
 
 use std::sync::Arc;
@@ -49,6 +51,7 @@ pub use serve::{ServeLimits, serve};
 use crate::blocklist::{Blocklist, Policy};
 use crate::config::Secret;
 use crate::event::APP_VERSION;
+use crate::sinks::live_events::LiveEvents;
 use crate::telemetry;
 
 /// Routes documented in `openapi.json` (a test checks both agree).
@@ -80,6 +83,7 @@ pub const DOCUMENTED_ROUTES: &[&str] = &[
     "/api/v1/feeds/ipset",
     "/api/v1/feeds/nftables",
     "/api/v1/feeds/numbers.txt",
+    "/api/v1/stream",
     "/v1/decisions",
     "/v1/decisions/stream",
     "/metrics",
@@ -121,6 +125,8 @@ pub struct ApiState {
     pub crowdsec: CrowdSecKeys,
     /// How long a CrowdSec decision lasts after an IP was last seen.
     pub crowdsec_ban: SignedDuration,
+    /// The events `/api/v1/stream` hands on, and its clients' counters.
+    pub live_events: Arc<LiveEvents>,
     /// The live blocklist.
     pub blocklist: Arc<Blocklist>,
     /// What of the blocklist the feeds list.
@@ -142,6 +148,7 @@ pub fn router(state: Arc<ApiState>, limits: ApiLimits) -> Router {
         .merge(value_counts::routes())
         .merge(placeholders::routes())
         .merge(feeds::routes())
+        .merge(stream::routes())
         .merge(metrics::routes(Arc::clone(&requests)))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),

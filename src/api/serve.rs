@@ -1,14 +1,18 @@
 //! Serves the API router over HTTP/1.1 with the limits `axum::serve` does not set: a cap on open
 //! connections (more wait in the kernel's backlog) and a time limit for each request head, so
 //! idle or slowloris clients cannot pile up; graceful shutdown on the daemon's token. Header
-//! names go out in the original's case ([`super::header_case`]).
+//! names go out in the original's case ([`super::header_case`]). Each request carries its
+//! connection's [`ConnectionControl`], so a streamed response can end with the server or close a
+//! client that stopped reading.
 
 use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::http::Request;
 use axum::response::Response;
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -16,6 +20,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tower::ServiceBuilder;
 use tower::util::MapResponseLayer;
 
 use super::header_case::original_spellings;
@@ -36,6 +41,29 @@ impl Default for ServeLimits {
             max_connections: 512,
             header_timeout: Duration::from_secs(10),
         }
+    }
+}
+
+/// What a long-lived response (`/api/v1/stream`) knows of its connection: when the server is
+/// stopping (end the body, so the connection can close gracefully), and how to close the
+/// connection at once (a client that stopped reading: a body nobody reads never ends, and hyper
+/// stops polling it while the socket is full). The default is a connection nothing stops (tests
+/// driving the router without a server).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ConnectionControl {
+    stopping: CancellationToken,
+    abort: CancellationToken,
+}
+
+impl ConnectionControl {
+    /// Waits until the server is stopping.
+    pub(crate) async fn stopping(&self) {
+        self.stopping.cancelled().await;
+    }
+
+    /// Closes the connection now, whatever is in flight on it.
+    pub(crate) fn abort(&self) {
+        self.abort.cancel();
     }
 }
 
@@ -85,7 +113,18 @@ pub async fn serve(
                 continue;
             }
         };
-        let service = TowerToHyperService::new(router.clone());
+        let control = ConnectionControl {
+            stopping: shutdown.clone(),
+            abort: CancellationToken::new(),
+        };
+        let abort = control.abort.clone();
+        let service = ServiceBuilder::new()
+            .map_request(move |mut request: Request<Incoming>| {
+                request.extensions_mut().insert(control.clone());
+                request
+            })
+            .service(router.clone());
+        let service = TowerToHyperService::new(service);
         let shutdown = shutdown.clone();
         connections.spawn(async move {
             let mut builder = http1::Builder::new();
@@ -107,6 +146,10 @@ pub async fn serve(
                     () = &mut stopping, if !asked_to_stop => {
                         asked_to_stop = true;
                         connection.as_mut().graceful_shutdown();
+                    }
+                    () = abort.cancelled() => {
+                        tracing::debug!("API connection closed by its handler");
+                        break;
                     }
                 }
             }

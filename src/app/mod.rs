@@ -51,6 +51,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     start::json_log::start(&mut wiring, &mut pipeline)?;
     start::syslog::start(&mut wiring, &mut pipeline)?;
     start::webhook::start(&mut wiring, &mut pipeline)?;
+    start::live_events::start(&mut wiring, &mut pipeline)?;
     let p2p_events = start::p2p::register(&mut wiring, &mut pipeline);
     let pipeline = pipeline.build();
     wiring.summary.pipeline = Some(pipeline.monitor());

@@ -8,6 +8,7 @@ mod feeds;
 mod header_case;
 mod placeholders;
 mod read_only;
+mod stream;
 mod v1;
 
 use std::sync::Arc;
@@ -23,21 +24,27 @@ use tower::ServiceExt;
 use uuid::Uuid;
 
 use super::{ApiLimits, ApiReader, ApiState, CrowdSecKeys, router};
-use crate::blocklist::{Blocklist, BlocklistOptions, ConsumerOptions, Policy, VerdictOptions};
+use crate::blocklist::{
+    Blocklist, BlocklistOptions, ConsumerOptions, Observation, Policy, VerdictOptions,
+};
 use crate::config::Secret;
 use crate::event::test_support::EventBuilder;
 use crate::event::{BadActor, format_timestamp};
 use crate::p2p::P2pStats;
 use crate::pipeline::PipelineMonitor;
+use crate::sinks::live_events::LiveEvents;
 use crate::sinks::webhook::WebhookStats;
 use crate::store::{self, StoreStats};
 use crate::telemetry::Registry;
 use crate::transport::udp_drops::UdpDropMonitor;
 use crate::transport::{ConnectionCounters, TransportCounters};
 
-/// A database in a temp dir and a way to build routers on it.
+/// A database in a temp dir, the live blocklist fed the same events, and a way to build
+/// routers on them.
 struct Fixture {
     dir: TempDir,
+    blocklist: Arc<Blocklist>,
+    live_events: Arc<LiveEvents>,
 }
 
 impl Fixture {
@@ -45,7 +52,11 @@ impl Fixture {
     fn empty() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         store::open(&dir.path().join("sentrypeer.db")).expect("create database");
-        Self { dir }
+        Self {
+            dir,
+            blocklist: Arc::new(Blocklist::new(&BlocklistOptions::default())),
+            live_events: Arc::new(LiveEvents::default()),
+        }
     }
 
     /// The original's test row (`104.149.141.214`, number `100`, INVITE, `friendly-scanner`).
@@ -55,10 +66,23 @@ impl Fixture {
         fixture
     }
 
+    /// The fixture with a blocklist sized by `options`.
+    fn with_blocklist(options: &BlocklistOptions) -> Self {
+        Self {
+            blocklist: Arc::new(Blocklist::new(options)),
+            ..Self::empty()
+        }
+    }
+
+    /// Stores `events` and counts them in the blocklist, as capture does.
     fn insert(&self, events: &[BadActor]) {
         let mut conn = store::open(&self.dir.path().join("sentrypeer.db")).expect("open");
         let events: Vec<Arc<BadActor>> = events.iter().cloned().map(Arc::new).collect();
         store::writer::insert_events(&mut conn, &events).expect("insert");
+        for event in &events {
+            self.blocklist
+                .observe(&Observation::from_event(event, false));
+        }
     }
 
     fn router(&self) -> Router {
@@ -66,12 +90,28 @@ impl Fixture {
     }
 
     fn router_with(&self, token: Option<&str>, crowdsec_keys: Vec<&str>) -> Router {
-        let blocklist = Arc::new(Blocklist::new(&BlocklistOptions::default()));
-        let policy = |consumer| Policy::new(&VerdictOptions::default(), &consumer, &blocklist);
+        // The fixtures' addresses are documentation addresses (special-purpose): let them be
+        // verdicts, as `--verdict-include-special-addresses` does.
+        let verdicts = VerdictOptions {
+            include_special_addresses: true,
+            ..VerdictOptions::default()
+        };
+        self.router_with_verdicts(token, crowdsec_keys, &verdicts)
+    }
+
+    fn router_with_verdicts(
+        &self,
+        token: Option<&str>,
+        crowdsec_keys: Vec<&str>,
+        verdicts: &VerdictOptions,
+    ) -> Router {
+        let blocklist = &self.blocklist;
+        let policy = |consumer| Policy::new(verdicts, &consumer, blocklist);
         let state = ApiState {
             feeds_policy: policy(ConsumerOptions::feeds()),
             crowdsec_policy: policy(ConsumerOptions::crowdsec()),
-            blocklist: Arc::clone(&blocklist),
+            blocklist: Arc::clone(blocklist),
+            live_events: Arc::clone(&self.live_events),
             reader: ApiReader::new(store::ReadPool::new(self.dir.path().join("sentrypeer.db"))),
             // Only the store counts; every other part is off.
             telemetry: Registry::default()

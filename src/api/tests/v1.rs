@@ -3,7 +3,9 @@
 
 use std::collections::BTreeSet;
 
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use tower::ServiceExt;
 
 use super::{Fixture, assert_common_headers, event, get};
 use crate::api::DOCUMENTED_ROUTES;
@@ -313,6 +315,13 @@ async fn the_openapi_document_matches_the_router() {
         let uri = route
             .replace("{ip}", "192.0.2.1")
             .replace("{number}", "004600");
+        if uri == "/api/v1/stream" {
+            // It never ends: look at the head only.
+            let request = Request::get(&uri).body(Body::empty()).expect("request");
+            let response = router.clone().oneshot(request).await.expect("infallible");
+            assert_eq!(response.status(), StatusCode::OK, "{uri} is routed");
+            continue;
+        }
         let answer = get(&router, &uri).await;
         assert_ne!(
             answer.body, r#"{"error": "The requested resource could not be found."}"#,

@@ -33,6 +33,7 @@ pub(in crate::app) fn start(
         token: settings.token.clone(),
         crowdsec: CrowdSecKeys::new(settings.crowdsec_keys.clone()),
         crowdsec_ban: settings.crowdsec_ban,
+        live_events: wiring.live_events.clone().unwrap_or_default(),
         blocklist: Arc::clone(&wiring.blocklist),
         feeds_policy: Policy::new(
             &wiring.verdicts,

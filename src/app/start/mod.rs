@@ -4,6 +4,7 @@
 pub(super) mod api;
 pub(super) mod blocklist;
 pub(super) mod json_log;
+pub(super) mod live_events;
 pub(super) mod p2p;
 pub(super) mod sip;
 pub(super) mod store;
@@ -18,6 +19,7 @@ use super::services::Services;
 use super::settings::Settings;
 use crate::blocklist::{Blocklist, VerdictOptions};
 use crate::pipeline::PipelineMonitor;
+use crate::sinks::live_events::LiveEvents;
 use crate::store::{ReadPool, StoreStats};
 use crate::telemetry::{Registry, Report};
 use crate::transport::udp_drops::UdpDropMonitor;
@@ -40,6 +42,8 @@ pub(super) struct Wiring<'a> {
     pub reader: ReadPool,
     /// The counters of the parts started so far (and of those that are off), for the API.
     pub telemetry: Registry,
+    /// The events `/api/v1/stream` hands on (when the API is on).
+    pub live_events: Option<Arc<LiveEvents>>,
     /// What the last log line reports.
     pub summary: Summary,
 }
@@ -70,6 +74,7 @@ impl<'a> Wiring<'a> {
             verdicts: blocklist::with_interface_addresses(&settings.verdicts.node),
             reader: ReadPool::new(settings.store.db_file.clone()),
             telemetry: Registry::default(),
+            live_events: None,
             summary: Summary::default(),
         }
     }
