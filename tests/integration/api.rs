@@ -139,8 +139,16 @@ fn every_route_answers_over_http_after_a_sipvicious_scan() {
         decisions.body
     );
     // The node's own address is recorded (above) but never a verdict.
-    assert!(!decisions.body.contains("\"127.0.0.1\""), "{}", decisions.body);
-    assert!(!curl(api, "/api/v1/feeds/ips.txt", &[]).body.contains("127.0.0.1"));
+    assert!(
+        !decisions.body.contains("\"127.0.0.1\""),
+        "{}",
+        decisions.body
+    );
+    assert!(
+        !curl(api, "/api/v1/feeds/ips.txt", &[])
+            .body
+            .contains("127.0.0.1")
+    );
     let post = curl(api, "/ip-addresses", &["-X", "POST"]);
     assert_eq!(post.status, 405);
     assert!(post.body.contains("\"error\""));

@@ -112,7 +112,11 @@ fn ipset_and_nftables_feeds_load_into_the_real_tools() {
         .start();
     let udp = daemon.udp.expect("UDP");
     let api = daemon.api.expect("API");
-    send_from("127.0.0.2", udp, options("1", "UDP", "feed", "feed").as_bytes());
+    send_from(
+        "127.0.0.2",
+        udp,
+        options("1", "UDP", "feed", "feed").as_bytes(),
+    );
     daemon.wait_for_stored(1);
     let fetch = |path: &str| {
         let answer = curl(api, path, &[]);

@@ -111,6 +111,14 @@ const BLOCKLIST_COUNTERS: [&str; 6] = [
     "subscribers_dropped",
 ];
 
+/// The counters of `/api/v1/stream` (on with the API), by health key.
+const STREAM_COUNTERS: [&str; 4] = [
+    "events_published",
+    "events_missed",
+    "clients_dropped",
+    "clients_refused",
+];
+
 /// Health leaves that are there whatever is on.
 fn common_health() -> Vec<String> {
     let mut keys: Vec<String> = [
@@ -124,6 +132,8 @@ fn common_health() -> Vec<String> {
         "events.dropped: number",
         "events.dropped_by_consumer.store: number",
         "events.dropped_by_consumer.json_log: number",
+        "events.dropped_by_consumer.stream: number",
+        "stream.clients: number",
         "replies.by_status_class.1xx: number",
         "replies.by_status_class.2xx: number",
         "replies.by_status_class.3xx: number",
@@ -136,6 +146,9 @@ fn common_health() -> Vec<String> {
     .to_vec();
     for key in BLOCKLIST_GAUGES.iter().chain(&BLOCKLIST_COUNTERS) {
         keys.push(format!("blocklist.{key}: number"));
+    }
+    for key in STREAM_COUNTERS {
+        keys.push(format!("stream.{key}: number"));
     }
     for transport in TRANSPORTS {
         keys.push(format!("events.received.{transport}: number"));
@@ -190,6 +203,8 @@ fn common_series() -> Vec<String> {
     let mut series: Vec<String> = [
         "sentrypeer_events_dropped_total{consumer=\"store\"}",
         "sentrypeer_events_dropped_total{consumer=\"json_log\"}",
+        "sentrypeer_events_dropped_total{consumer=\"stream\"}",
+        "sentrypeer_stream_clients",
         "sentrypeer_events_stored_total",
         "sentrypeer_events_store_failed_total",
         "sentrypeer_store_batches_total",
@@ -211,6 +226,9 @@ fn common_series() -> Vec<String> {
     }
     for counter in BLOCKLIST_COUNTERS {
         series.push(format!("sentrypeer_blocklist_{counter}_total"));
+    }
+    for counter in STREAM_COUNTERS {
+        series.push(format!("sentrypeer_stream_{counter}_total"));
     }
     for class in ["1xx", "2xx", "3xx", "4xx", "5xx", "6xx"] {
         series.push(format!(
@@ -281,6 +299,11 @@ const COMMON_TYPES: &[&str] = &[
     "sentrypeer_blocklist_flush_overflow_total counter",
     "sentrypeer_blocklist_authors_refused_total counter",
     "sentrypeer_blocklist_subscribers_dropped_total counter",
+    "sentrypeer_stream_clients gauge",
+    "sentrypeer_stream_events_published_total counter",
+    "sentrypeer_stream_events_missed_total counter",
+    "sentrypeer_stream_clients_dropped_total counter",
+    "sentrypeer_stream_clients_refused_total counter",
 ];
 
 /// Upper bounds of the latency histograms' buckets, in seconds.
