@@ -97,33 +97,47 @@ fn each_listed_ip(
 ) -> io::Result<()> {
     let now = Timestamp::now();
     let policy: &Policy = &state.feeds_policy;
-    let mut result = Ok(());
-    state.blocklist.for_each_ip(|ip, entry| {
-        let listed = policy
-            .decide_ip(ip, &entry, now)
-            .is_ok_and(|verdict| filter.keeps(&verdict, &entry));
-        if listed && let Err(error) = write(ip) {
-            result = Err(error);
-            return ControlFlow::Break(());
-        }
-        ControlFlow::Continue(())
-    });
-    result
+    write_listed(
+        |visit| state.blocklist.for_each_ip(|ip, entry| visit(&ip, entry)),
+        |ip, entry| {
+            policy
+                .decide_ip(*ip, entry, now)
+                .is_ok_and(|verdict| filter.keeps(&verdict, entry))
+        },
+        |ip| write(*ip),
+    )
 }
 
 /// Calls `write` with each number the feeds list, until it fails.
 fn each_listed_number(
     state: &ApiState,
     filter: FeedFilter,
-    mut write: impl FnMut(&str) -> io::Result<()>,
+    write: impl FnMut(&str) -> io::Result<()>,
 ) -> io::Result<()> {
     let now = Timestamp::now();
+    let policy: &Policy = &state.feeds_policy;
+    write_listed(
+        |visit| state.blocklist.for_each_number(visit),
+        |number, entry| {
+            policy
+                .decide_number(number, entry, now)
+                .is_ok_and(|verdict| filter.keeps(&verdict, entry))
+        },
+        write,
+    )
+}
+
+/// Walks the list with `walk`, writing each key `listed` keeps, until a write fails.
+fn write_listed<K: ?Sized>(
+    walk: impl FnOnce(&mut dyn FnMut(&K, EntryView) -> ControlFlow<()>),
+    listed: impl Fn(&K, &EntryView) -> bool,
+    mut write: impl FnMut(&K) -> io::Result<()>,
+) -> io::Result<()> {
     let mut result = Ok(());
-    state.blocklist.for_each_number(|number, entry| {
-        let listed = (state.feeds_policy)
-            .decide_number(number, &entry, now)
-            .is_ok_and(|verdict| filter.keeps(&verdict, &entry));
-        if listed && let Err(error) = write(number) {
+    walk(&mut |key, entry| {
+        if listed(key, &entry)
+            && let Err(error) = write(key)
+        {
             result = Err(error);
             return ControlFlow::Break(());
         }

@@ -69,6 +69,8 @@ impl<'a> Decider<'a> {
 
     /// The active decision on `ip`, if any.
     pub(super) fn active(&self, ip: IpAddr, now: Timestamp) -> Option<Decision> {
+        // `::ffff:192.0.2.7` is 192.0.2.7: the decision names it so.
+        let ip = ip.to_canonical();
         let entry = self.blocklist.lookup_ip(ip)?;
         let end = self.active_until(ip, &entry, now)?.1;
         Some(decision(ip, end.duration_since(now)))
@@ -192,6 +194,14 @@ mod tests {
         (blocklist, policy)
     }
 
+    fn decider<'a>(blocklist: &'a Blocklist, policy: &'a Policy, ban_hours: i64) -> Decider<'a> {
+        Decider {
+            blocklist,
+            policy,
+            ban: SignedDuration::from_hours(ban_hours),
+        }
+    }
+
     fn observe(blocklist: &Blocklist, source: &str, seconds_ago: i64, peer: Option<&str>) {
         let mut builder = EventBuilder::new()
             .source_ip(source)
@@ -216,11 +226,7 @@ mod tests {
     #[test]
     fn a_decision_lasts_the_ban_after_the_newest_event_then_is_deleted() {
         let (blocklist, policy) = setup(&BlocklistOptions::default(), &ConsumerOptions::crowdsec());
-        let decider = Decider {
-            blocklist: &blocklist,
-            policy: &policy,
-            ban: SignedDuration::from_hours(1),
-        };
+        let decider = decider(&blocklist, &policy, 1);
         observe(&blocklist, IP, 1800, None);
         observe(&blocklist, "198.51.100.8", 7200, None);
         let now = Timestamp::now();
@@ -248,11 +254,7 @@ mod tests {
     #[test]
     fn an_ip_seen_again_is_renewed_without_a_change_being_published() {
         let (blocklist, policy) = setup(&BlocklistOptions::default(), &ConsumerOptions::crowdsec());
-        let decider = Decider {
-            blocklist: &blocklist,
-            policy: &policy,
-            ban: SignedDuration::from_hours(24),
-        };
+        let decider = decider(&blocklist, &policy, 24);
         for _ in 0..3 {
             observe(&blocklist, IP, 600, None);
         }
@@ -274,11 +276,7 @@ mod tests {
             ..ConsumerOptions::crowdsec()
         };
         let (blocklist, policy) = setup(&BlocklistOptions::default(), &consumer);
-        let decider = Decider {
-            blocklist: &blocklist,
-            policy: &policy,
-            ban: SignedDuration::from_hours(24),
-        };
+        let decider = decider(&blocklist, &policy, 24);
         observe(&blocklist, IP, 300, None);
         let now = Timestamp::now();
         assert_eq!(values(&decider.startup(now).new), [IP]);
@@ -296,11 +294,7 @@ mod tests {
             ..BlocklistOptions::default()
         };
         let (blocklist, policy) = setup(&options, &ConsumerOptions::crowdsec());
-        let decider = Decider {
-            blocklist: &blocklist,
-            policy: &policy,
-            ban: SignedDuration::from_hours(24),
-        };
+        let decider = decider(&blocklist, &policy, 24);
         // The oldest of 64 is evicted by the 65th; one more expires by retention.
         observe(&blocklist, "198.51.100.200", 3000, None);
         for host in 1..=63 {
@@ -325,11 +319,7 @@ mod tests {
     #[test]
     fn an_old_peer_record_completing_a_quorum_becomes_a_decision() {
         let (blocklist, policy) = setup(&BlocklistOptions::default(), &ConsumerOptions::crowdsec());
-        let decider = Decider {
-            blocklist: &blocklist,
-            policy: &policy,
-            ban: SignedDuration::from_hours(24),
-        };
+        let decider = decider(&blocklist, &policy, 24);
         observe(&blocklist, IP, 3600, Some("12D3KooWPeerOne"));
         let now = Timestamp::now();
         assert!(decider.startup(now).new.is_empty(), "one untrusted author");
@@ -350,11 +340,7 @@ mod tests {
             ..BlocklistOptions::default()
         };
         let (blocklist, policy) = setup(&options, &ConsumerOptions::crowdsec());
-        let decider = Decider {
-            blocklist: &blocklist,
-            policy: &policy,
-            ban: SignedDuration::from_hours(24),
-        };
+        let decider = decider(&blocklist, &policy, 24);
         observe(&blocklist, IP, 3600, None);
         let now = Timestamp::now();
         let position = decider.position(now);
