@@ -1,13 +1,18 @@
 //! `/api/v1/stream` against the real daemon over real sockets: a UDP probe yields an `event`
 //! and a `decision`; `Last-Event-ID` resumes exactly the missed decisions; the token applies;
-//! a client that stops reading is disconnected and counted while capture keeps storing.
+//! a client that stops reading is disconnected and counted while capture keeps storing; a key
+//! that retention expires is an `expired` decision and leaves the feeds.
 
 use std::net::TcpStream;
+use std::time::Duration;
 
+use jiff::{SignedDuration, Timestamp};
+use libp2p::identity::Keypair;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::support::daemon::Daemon;
 use crate::support::http::{curl, health, wait_for_health};
+use crate::support::p2p::{accepted, node, publish_until, raw_peer_with_key, signed_invite_at};
 use crate::support::sip::{options, send_from};
 use crate::support::sse::{Message, SseClient, of_kind};
 
@@ -190,4 +195,50 @@ fn a_client_that_stops_reading_is_dropped_while_capture_keeps_storing() {
     );
     assert!(stalled.closed_by_server(), "the connection was closed");
     daemon.stop().assert_clean_exit();
+}
+
+/// The daemon looks for expired keys once a minute: a key can wait that long, twice when the
+/// machine is slow to deliver the record.
+const EXPIRY_WAIT: Duration = Duration::from_secs(150);
+
+#[tokio::test]
+async fn a_key_that_retention_expires_is_an_expired_decision_and_leaves_the_feeds() {
+    // A day of retention, and a trusted peer whose record is from just inside it (only a peer's
+    // record can be that old: our own captures are from now).
+    let key = Keypair::generate_ed25519();
+    let peer_id = key.public().to_peer_id().to_base58();
+    let a = node(None, &["--retention-days", "1", "--p2p-trust", &peer_id]);
+    let api = a.api.expect("API");
+    let mut decisions = SseClient::open(api, "/api/v1/stream?kind=decision", &[]);
+    decisions.opening();
+    let (mut swarm, topic) = raw_peer_with_key(&a, &key).await;
+    let inside = Timestamp::now() - SignedDuration::from_hours(24) + SignedDuration::from_secs(20);
+    let record = signed_invite_at("9.9.9.9", &key, inside);
+    assert!(
+        publish_until(&mut swarm, &topic, vec![record], || accepted(&a) >= 1).await,
+        "the record was accepted"
+    );
+    let messages = decisions.read_until("the new key", |m| decision_for(m, "9.9.9.9").is_some());
+    let new = decision_for(&messages, "9.9.9.9").expect("new").clone();
+    assert_eq!(new.data["change"], "new");
+    assert_eq!(curl(api, "/api/v1/feeds/ips.txt", &[]).body, "9.9.9.9\n");
+
+    let messages = decisions.read_until_within(EXPIRY_WAIT, "the key's expiry", |m| {
+        of_kind(m, "decision")
+            .iter()
+            .any(|d| d.data["key"] == "9.9.9.9" && d.data["change"] == "expired")
+    });
+    let expiry = of_kind(&messages, "decision")
+        .into_iter()
+        .find(|d| d.data["key"] == "9.9.9.9" && d.data["change"] == "expired")
+        .expect("expiry");
+    assert_eq!(expiry.data["removed"], true, "{expiry:?}");
+    assert_eq!(
+        expiry.data["last_seen"], new.data["last_seen"],
+        "{expiry:?}"
+    );
+    assert_eq!(curl(api, "/api/v1/feeds/ips.txt", &[]).body, "");
+    assert!(health(api)["blocklist"]["expired"].as_u64() >= Some(1));
+    drop(swarm);
+    a.stop().assert_clean_exit();
 }

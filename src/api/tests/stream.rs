@@ -365,3 +365,52 @@ async fn a_client_that_never_reads_is_dropped_and_counted() {
         tokio::task::yield_now().await;
     }
 }
+
+#[tokio::test]
+async fn retention_expiry_is_a_removal_on_the_stream_and_leaves_the_feeds() {
+    let fixture = Fixture::with_blocklist(&BlocklistOptions {
+        retention: Some(Duration::from_secs(86_400)),
+        ..BlocklistOptions::default()
+    });
+    let router = fixture.router();
+    capture(
+        &fixture,
+        event("203.0.113.1", "NOT_FOUND", "OPTIONS", "a", 86_400 - 60),
+    );
+    capture(
+        &fixture,
+        event("203.0.113.2", "NOT_FOUND", "OPTIONS", "a", 0),
+    );
+    let listed = |body: &str| body.lines().map(str::to_owned).collect::<Vec<_>>();
+    let before = get(&router, "/api/v1/feeds/ips.txt").await.body;
+    assert_eq!(listed(&before).len(), 2, "{before}");
+    let mut raw = Stream::open(&router, "/api/v1/stream?kind=decision", &[]).await;
+    raw.opening().await;
+    let mut feeds = Stream::open(&router, "/api/v1/stream?kind=decision&policy=feeds", &[]).await;
+    feeds.opening().await;
+
+    // Two minutes later, the older key's newest event is out of the one-day window.
+    let later = jiff::Timestamp::now() + jiff::SignedDuration::from_mins(2);
+    let expired = fixture.blocklist.expire(later);
+    assert_eq!(expired.len(), 1, "{expired:?}");
+    for stream in [&mut raw, &mut feeds] {
+        let messages = stream
+            .read_until(|m| !kinds(m, "decision").is_empty())
+            .await;
+        let decisions = kinds(&messages, "decision");
+        assert_eq!(decisions.len(), 1, "{messages:?}");
+        let removal = &decisions[0].data;
+        assert_eq!(removal["key"], "203.0.113.1");
+        assert_eq!(removal["change"], "expired");
+        assert_eq!(removal["removed"], true);
+        assert_eq!(decisions[0].id, Some(expired[0].seq));
+    }
+    assert!(
+        fixture
+            .blocklist
+            .lookup_ip("203.0.113.1".parse().expect("IP"))
+            .is_none()
+    );
+    let after = get(&router, "/api/v1/feeds/ips.txt").await.body;
+    assert_eq!(listed(&after), ["203.0.113.2"], "{after}");
+}

@@ -134,6 +134,11 @@ pub(crate) async fn raw_peer_with_key(
 /// The signed record (JSON) of an INVITE from `ip` as a listener of `key`'s node would have
 /// captured it now.
 pub(crate) fn signed_invite_from(ip: &str, key: &Keypair) -> String {
+    signed_invite_at(ip, key, jiff::Timestamp::now())
+}
+
+/// [`signed_invite_from`], captured at `at`.
+pub(crate) fn signed_invite_at(ip: &str, key: &Keypair, at: jiff::Timestamp) -> String {
     let invite = b"INVITE sip:100@127.0.0.1 SIP/2.0\r\nTo: <sip:100@127.0.0.1>\r\n\
                    User-Agent: raw-peer\r\n\r\n";
     let capture = Capture {
@@ -143,7 +148,8 @@ pub(crate) fn signed_invite_from(ip: &str, key: &Keypair) -> String {
         source: SocketAddr::new(ip.parse().expect("an IP"), 5060),
         destination: "127.0.0.1:5060".parse().expect("addr"),
     };
-    let event = BadActor::from_probe(&sentrypeer::sip::parse(invite), &capture);
+    let mut event = BadActor::from_probe(&sentrypeer::sip::parse(invite), &capture);
+    event.event_timestamp = at;
     SignedRecord::sign(&event, "sentrypeer", key)
         .expect("sign")
         .to_json()

@@ -172,7 +172,17 @@ impl SseClient {
         what: &str,
         done: impl Fn(&[Message]) -> bool,
     ) -> Vec<Message> {
-        let deadline = Instant::now() + WAIT;
+        self.read_until_within(WAIT, what, done)
+    }
+
+    /// [`SseClient::read_until`], failing the test after `wait`.
+    pub(crate) fn read_until_within(
+        &mut self,
+        wait: Duration,
+        what: &str,
+        done: impl Fn(&[Message]) -> bool,
+    ) -> Vec<Message> {
+        let deadline = Instant::now() + wait;
         loop {
             let messages = self.messages();
             if done(&messages) {
