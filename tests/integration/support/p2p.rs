@@ -139,16 +139,7 @@ pub(crate) fn signed_invite_from(ip: &str, key: &Keypair) -> String {
 
 /// [`signed_invite_from`], captured at `at`.
 pub(crate) fn signed_invite_at(ip: &str, key: &Keypair, at: jiff::Timestamp) -> String {
-    let invite = b"INVITE sip:100@127.0.0.1 SIP/2.0\r\nTo: <sip:100@127.0.0.1>\r\n\
-                   User-Agent: raw-peer\r\n\r\n";
-    let capture = Capture {
-        node_id: uuid::Uuid::new_v4(),
-        collected_method: CollectedMethod::Passive,
-        transport: Transport::Udp,
-        source: SocketAddr::new(ip.parse().expect("an IP"), 5060),
-        destination: "127.0.0.1:5060".parse().expect("addr"),
-    };
-    let mut event = BadActor::from_probe(&sentrypeer::sip::parse(invite), &capture);
+    let mut event = scanner_event(ip);
     event.event_timestamp = at;
     SignedRecord::sign(&event, "sentrypeer", key)
         .expect("sign")
@@ -182,6 +173,21 @@ pub(crate) fn accepted(node: &Daemon) -> u64 {
     node_health(node)["p2p"]["accepted_records"]
         .as_u64()
         .unwrap_or(0)
+}
+
+/// What a listener of a forging peer's would record of an INVITE from `ip` (port 5060) to
+/// number 100, captured now: an event for a raw peer to sign.
+pub(crate) fn scanner_event(ip: &str) -> BadActor {
+    let invite = b"INVITE sip:100@127.0.0.1 SIP/2.0\r\nTo: <sip:100@127.0.0.1>\r\n\
+                   User-Agent: forger\r\n\r\n";
+    let capture = Capture {
+        node_id: uuid::Uuid::new_v4(),
+        collected_method: CollectedMethod::Passive,
+        transport: Transport::Udp,
+        source: format!("{ip}:5060").parse().expect("addr"),
+        destination: "127.0.0.1:5060".parse().expect("addr"),
+    };
+    BadActor::from_probe(&sentrypeer::sip::parse(invite), &capture)
 }
 
 /// An mDNS-enabled responsive node inside `ns`, its files in `dir`, listening on every address
