@@ -2,8 +2,10 @@
 //! that hands every captured event and accepted peer record to a bounded broadcast, with its JSON
 //! form made once for every client; and the counters of the stream's clients.
 //!
-//! Nothing here waits for a client. The pipeline's queue in front of the task drops and counts
-//! like every consumer's (`dropped_by_consumer.stream`); a client that falls more than
+//! The pipeline offers the task events only while a client follows them ([`Demand`]): with none,
+//! nothing is queued, made or dropped. Nothing here waits for a client. The pipeline's queue in
+//! front of the task drops and counts like every consumer's (`dropped_by_consumer.stream`); a
+//! client that falls more than
 //! [`BROADCAST_CAPACITY`] events behind the broadcast misses the oldest ones (counted in
 //! `events_missed`, and the client is told); a client that stops reading is disconnected by the
 //! API (counted in `clients_dropped`).
@@ -14,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::broadcast;
 
 use crate::event::BadActor;
-use crate::pipeline::AsyncEventReceiver;
+use crate::pipeline::{AsyncEventReceiver, Demand, Wanted};
 use crate::telemetry::{Count, Readings, Report};
 
 /// Events the broadcast keeps for clients that are behind.
@@ -33,6 +35,7 @@ pub struct LiveEvent {
 #[derive(Debug)]
 pub struct LiveEvents {
     sender: broadcast::Sender<Arc<LiveEvent>>,
+    demand: Demand,
     published: AtomicU64,
     missed: AtomicU64,
     clients: Arc<AtomicU64>,
@@ -51,6 +54,7 @@ impl LiveEvents {
     pub fn new(capacity: usize) -> Self {
         Self {
             sender: broadcast::Sender::new(capacity.max(1)),
+            demand: Demand::default(),
             published: AtomicU64::new(0),
             missed: AtomicU64::new(0),
             clients: Arc::default(),
@@ -76,9 +80,17 @@ impl LiveEvents {
         }
     }
 
-    /// Events from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<LiveEvent>> {
-        self.sender.subscribe()
+    /// Events from now on (the pipeline offers them while a subscription is held).
+    pub fn subscribe(&self) -> EventSubscription {
+        EventSubscription {
+            receiver: self.sender.subscribe(),
+            _wanted: self.demand.want(),
+        }
+    }
+
+    /// Whether a client follows the events: the pipeline offers them to the feed only then.
+    pub fn demand(&self) -> Demand {
+        self.demand.clone()
     }
 
     /// A place for one more client when fewer than `max` are connected (it is given back when
@@ -120,6 +132,15 @@ impl LiveEvents {
     pub fn dropped_clients(&self) -> u64 {
         self.clients_dropped.count()
     }
+}
+
+/// A client's subscription to the events.
+#[derive(Debug)]
+pub struct EventSubscription {
+    /// The events.
+    pub receiver: broadcast::Receiver<Arc<LiveEvent>>,
+    /// Keeps the pipeline offering them.
+    _wanted: Wanted,
 }
 
 /// A connected client's place; dropping it frees the place.
@@ -181,10 +202,10 @@ mod tests {
             0,
             "no subscriber, nothing published"
         );
-        let mut receiver = feed.subscribe();
+        let mut subscription = feed.subscribe();
         let event = Arc::new(EventBuilder::new().source_ip("192.0.2.7").build());
         feed.publish(Arc::clone(&event));
-        let live = receiver.try_recv().expect("published");
+        let live = subscription.receiver.try_recv().expect("published");
         assert_eq!(&*live.json, event.to_json_line());
         assert_eq!(feed.published.count(), 1);
     }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use jiff::Timestamp;
-use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::mpsc::{self, error::TrySendError};
 
 use super::filter::{PolicyChoice, StreamFilter};
@@ -19,7 +19,7 @@ use super::message;
 use crate::api::ApiState;
 use crate::api::serve::ConnectionControl;
 use crate::blocklist::{Change, Policy, Subscription, SubscriptionEnded};
-use crate::sinks::live_events::{ClientSlot, LiveEvent};
+use crate::sinks::live_events::{ClientSlot, EventSubscription, LiveEvent};
 
 /// Chunks queued for the response body; a client that lets them pile up is dropped.
 pub(crate) const QUEUED_CHUNKS: usize = 64;
@@ -46,7 +46,7 @@ pub(crate) struct Client {
     pub(crate) state: Arc<ApiState>,
     pub(crate) filter: StreamFilter,
     pub(crate) decisions: Option<Subscription>,
-    pub(crate) events: Option<broadcast::Receiver<Arc<LiveEvent>>>,
+    pub(crate) events: Option<EventSubscription>,
     pub(crate) body: BodySender,
     pub(crate) control: ConnectionControl,
     /// Held while the client is connected.
@@ -118,7 +118,11 @@ impl Client {
                 Some(Err(ended)) => Some(Err(ended)),
                 Some(Ok(None)) | None => None,
             };
-            let event = match self.events.as_mut().map(broadcast::Receiver::try_recv) {
+            let event = match self
+                .events
+                .as_mut()
+                .map(|events| events.receiver.try_recv())
+            {
                 Some(Ok(event)) => Some(Ok(event)),
                 Some(Err(TryRecvError::Lagged(missed))) => Some(Err(RecvError::Lagged(missed))),
                 Some(Err(TryRecvError::Closed)) => Some(Err(RecvError::Closed)),
@@ -222,11 +226,9 @@ async fn next_change(
 }
 
 /// The next event, or never without a receiver.
-async fn next_event(
-    events: &mut Option<broadcast::Receiver<Arc<LiveEvent>>>,
-) -> Result<Arc<LiveEvent>, RecvError> {
+async fn next_event(events: &mut Option<EventSubscription>) -> Result<Arc<LiveEvent>, RecvError> {
     match events {
-        Some(receiver) => receiver.recv().await,
+        Some(events) => events.receiver.recv().await,
         None => std::future::pending().await,
     }
 }

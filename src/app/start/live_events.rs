@@ -1,5 +1,6 @@
 //! The live event feed of `/api/v1/stream` (when the API is on): a task on its own pipeline
-//! queue (`stream`, taking peer records too) that publishes every event to the stream's clients.
+//! queue (`stream`, taking peer records too, offered events only while a client follows them)
+//! that publishes every event to the stream's clients.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,12 +25,13 @@ pub(in crate::app) fn start(
         wiring.report::<LiveEvents>(None);
         return Ok(());
     }
-    let events = pipeline.async_consumer(
+    let feed = Arc::new(LiveEvents::default());
+    let events = pipeline.async_consumer_on_demand(
         "stream",
         wiring.settings.event_queue_capacity,
         PeerRecords::Taken,
+        feed.demand(),
     );
-    let feed = Arc::new(LiveEvents::default());
     let task_feed = Arc::clone(&feed);
     wiring.services.spawn(
         "live-events",

@@ -184,7 +184,7 @@ pub(crate) fn scanner_event(ip: &str) -> BadActor {
         node_id: uuid::Uuid::new_v4(),
         collected_method: CollectedMethod::Passive,
         transport: Transport::Udp,
-        source: format!("{ip}:5060").parse().expect("addr"),
+        source: SocketAddr::new(ip.parse().expect("an IP"), 5060),
         destination: "127.0.0.1:5060".parse().expect("addr"),
     };
     BadActor::from_probe(&sentrypeer::sip::parse(invite), &capture)
