@@ -2,7 +2,8 @@
 //! while the honeypot takes a paced flood (the flood's sources and numbers are known after a
 //! warm-up, so the stream carries their threshold changes, and each new attacker is one `new`
 //! decision). Latency is from the attacker's `send` to the line `curl` prints, both seen by
-//! this process's monotonic clock; an attacker whose decision never arrives counts as lost.
+//! this process's monotonic clock; an attacker whose decision never arrives counts as lost,
+//! and as an infinite latency in the percentiles (a run that lost more than 1% has p99 `inf`).
 //!
 //! ```text
 //! loadgen stream --binary target/release/sentrypeer [--rate 50000] [--attackers 200]
@@ -195,6 +196,9 @@ fn one_run(options: &StreamOptions, dir: &Path) -> anyhow::Result<RunFigures> {
                 .map(|at| at.duration_since(*sent).as_secs_f64() * 1e3)
         })
         .collect();
+    let lost = sent_at.len() - latencies.len();
+    // A lost attacker never arrived: it counts in the percentiles as never.
+    latencies.extend(std::iter::repeat_n(f64::INFINITY, lost));
     latencies.sort_by(f64::total_cmp);
     let number = |path: &str| {
         health
@@ -206,7 +210,7 @@ fn one_run(options: &StreamOptions, dir: &Path) -> anyhow::Result<RunFigures> {
         p50_ms: percentile(&latencies, 0.50),
         p99_ms: percentile(&latencies, 0.99),
         max_ms: latencies.last().copied().unwrap_or(0.0),
-        lost: (sent_at.len() - latencies.len()) as u64,
+        lost: lost as u64,
         flood_rate: report.rate(),
         kernel_dropped: number("/events/kernel_dropped"),
         clients_dropped: number("/stream/clients_dropped"),

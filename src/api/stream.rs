@@ -14,9 +14,10 @@
 //!
 //! Filters: `kind`, `origin`, `attack_type`, `policy` ([`filter`]). The API token applies. At
 //! most [`MAX_CLIENTS`] clients at once (more get 503). A client that stops reading is
-//! disconnected once [`client::QUEUED_CHUNKS`] chunks wait for it; capture never waits.
+//! disconnected once its [`client::QUEUED_CHUNKS`] queued chunks have had no room for
+//! [`client::STALL_TIMEOUT`]; capture never waits.
 
-mod client;
+pub(crate) mod client;
 mod filter;
 mod message;
 

@@ -1,9 +1,11 @@
 //! One client of the stream: a task that reads the blocklist's changes and the live events,
 //! keeps what the client's filters pass, and hands the text to the response body through a
-//! small bounded queue. Nothing waits for the client: when the queue is full it is too slow, and
-//! it is disconnected (its connection closed at once) and counted. The replay of a resumed
-//! stream is the exception: it is sent as the client reads it, each chunk within
-//! [`REPLAY_CHUNK_TIMEOUT`].
+//! small bounded queue. Capture never waits for the client: when the queue is full the task
+//! waits for room while the client's decisions wait in the blocklist's bounded subscription and
+//! its events in the live broadcast. The client is too slow, disconnected (its connection closed
+//! at once) and counted, when the queue has no room for [`STALL_TIMEOUT`] (for each chunk of a
+//! resumed stream's replay, [`REPLAY_CHUNK_TIMEOUT`]) or its decisions fall more than the
+//! subscription's lag behind; its events are best effort (`missed`).
 
 use std::io;
 use std::sync::Arc;
@@ -12,7 +14,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use jiff::Timestamp;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
-use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio::sync::mpsc;
 
 use super::filter::{PolicyChoice, StreamFilter};
 use super::message;
@@ -29,6 +31,10 @@ const CHUNK_BYTES: usize = 16 * 1024;
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// How long a resuming client may take to read each chunk of its replay.
 const REPLAY_CHUNK_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a following client's queue may stay full. A queue of small chunks fills in
+/// milliseconds when the connection's task is not scheduled (a flood on a busy machine):
+/// disconnecting at once dropped readers that were keeping up.
+pub(crate) const STALL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The sending end of the response body.
 type BodySender = mpsc::Sender<Result<Bytes, io::Error>>;
@@ -75,10 +81,11 @@ impl Client {
         for change in replay {
             self.write_change(&mut out, &change, now);
             if out.len() >= CHUNK_BYTES {
-                self.send_waiting(std::mem::take(&mut out)).await?;
+                self.send_waiting(std::mem::take(&mut out), REPLAY_CHUNK_TIMEOUT)
+                    .await?;
             }
         }
-        self.send_waiting(out).await
+        self.send_waiting(out, REPLAY_CHUNK_TIMEOUT).await
     }
 
     async fn follow(&mut self) -> End {
@@ -104,7 +111,7 @@ impl Client {
             if let Err(end) = step.and_then(|()| self.take_ready(&mut out)) {
                 return end;
             }
-            if let Err(end) = self.send_now(out) {
+            if let Err(end) = self.send_waiting(out, STALL_TIMEOUT).await {
                 return end;
             }
         }
@@ -184,29 +191,14 @@ impl Client {
         })
     }
 
-    /// Queues `out` for the body without waiting: a full queue means the client is too slow.
-    fn send_now(&self, out: String) -> Result<(), End> {
-        if out.is_empty() {
-            return Ok(());
-        }
-        match self.body.try_send(Ok(Bytes::from(out))) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(_)) => Err(End::TooSlow),
-            Err(TrySendError::Closed(_)) => Err(End::Quietly),
-        }
-    }
-
-    /// Queues `out` for the body, waiting up to [`REPLAY_CHUNK_TIMEOUT`] for room.
-    async fn send_waiting(&self, out: String) -> Result<(), End> {
+    /// Queues `out` for the body, waiting up to `timeout` for room.
+    async fn send_waiting(&self, out: String, timeout: Duration) -> Result<(), End> {
         if out.is_empty() {
             return Ok(());
         }
         tokio::select! {
             () = self.control.stopping() => Err(End::Quietly),
-            sent = tokio::time::timeout(
-                REPLAY_CHUNK_TIMEOUT,
-                self.body.send(Ok(Bytes::from(out))),
-            ) => match sent {
+            sent = tokio::time::timeout(timeout, self.body.send(Ok(Bytes::from(out)))) => match sent {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(_closed)) => Err(End::Quietly),
                 Err(_elapsed) => Err(End::TooSlow),

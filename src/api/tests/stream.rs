@@ -12,6 +12,7 @@ use tower::ServiceExt;
 
 use super::{Fixture, event, get};
 use crate::api::stream::MAX_CLIENTS;
+use crate::api::stream::client::STALL_TIMEOUT;
 use crate::blocklist::{BlocklistOptions, Observation, VerdictOptions};
 use crate::event::BadActor;
 use crate::event::test_support::EventBuilder;
@@ -344,14 +345,15 @@ async fn a_client_that_never_reads_is_dropped_and_counted() {
     let stream = Stream::open(&router, "/api/v1/stream?kind=event", &[]).await;
     assert_eq!(stream.status, StatusCode::OK);
     let big = EventBuilder::new().message(&"x".repeat(8000)).build();
-    let deadline = tokio::time::Instant::now() + PATIENCE;
+    // Its queue fills, then stays full for the stall timeout.
+    let deadline = tokio::time::Instant::now() + STALL_TIMEOUT + PATIENCE;
     while fixture.live_events.dropped_clients() == 0 {
         assert!(tokio::time::Instant::now() < deadline, "never dropped");
         for _ in 0..16 {
             fixture.live_events.publish(Arc::new(big.clone()));
         }
         // Let the client's task run (the test runtime has one thread).
-        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(fixture.live_events.dropped_clients(), 1);
     drop(stream);
