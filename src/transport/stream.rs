@@ -114,7 +114,7 @@ pub(crate) async fn serve<S>(
             () = shutdown.cancelled() => break Ending::Shutdown,
             () = pending::sleep_until(timers.next_due()) => {
                 for timer in timers.take_due(Instant::now()) {
-                    let plan = handler.fire(&timer);
+                    let plan = handler.fire(&timer, info.transport);
                     if !send_plan(&mut stream, plan, &mut timers, info, handler, limits).await {
                         break 'connection Ending::WriteFailed;
                     }

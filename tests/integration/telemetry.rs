@@ -100,6 +100,17 @@ fn assert_same<S: AsRef<str>>(what: &str, seen: &BTreeSet<String>, expected: &[S
 
 const TRANSPORTS: [&str; 3] = ["UDP", "TCP", "TLS"];
 
+/// The per-transport reply counters (`replies.<counter>.<transport>`).
+const REPLY_COUNTERS: [&str; 7] = [
+    "sent",
+    "rate_limited",
+    "failed",
+    "delayed_skipped",
+    "withheld",
+    "foreign_to_tag",
+    "foreign_nonce",
+];
+
 /// Health leaves that are there whatever is on.
 fn common_health() -> Vec<String> {
     let mut keys: Vec<String> = [
@@ -125,7 +136,7 @@ fn common_health() -> Vec<String> {
     .to_vec();
     for transport in TRANSPORTS {
         keys.push(format!("events.received.{transport}: number"));
-        for counter in ["sent", "rate_limited", "failed", "delayed_skipped"] {
+        for counter in REPLY_COUNTERS {
             keys.push(format!("replies.{counter}.{transport}: number"));
         }
         for counter in [
@@ -201,7 +212,7 @@ fn common_series() -> Vec<String> {
         series.push(format!(
             "sentrypeer_events_received_total{{transport=\"{transport}\"}}"
         ));
-        for counter in ["sent", "rate_limited", "failed", "delayed_skipped"] {
+        for counter in REPLY_COUNTERS {
             series.push(format!(
                 "sentrypeer_replies_{counter}_total{{transport=\"{transport}\"}}"
             ));
@@ -241,6 +252,9 @@ const COMMON_TYPES: &[&str] = &[
     "sentrypeer_replies_rate_limited_total counter",
     "sentrypeer_replies_failed_total counter",
     "sentrypeer_replies_delayed_skipped_total counter",
+    "sentrypeer_replies_withheld_total counter",
+    "sentrypeer_replies_foreign_to_tag_total counter",
+    "sentrypeer_replies_foreign_nonce_total counter",
     "sentrypeer_replies_by_status_total counter",
     "sentrypeer_requests_sent_total counter",
     "sentrypeer_connections_open gauge",

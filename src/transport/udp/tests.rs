@@ -1,5 +1,6 @@
 //! Tests of the UDP listener's later sends: timers fire on their own task, the pending cap skips
-//! and counts, and shutdown ends pending sends at once.
+//! and counts, shutdown ends pending sends at once, and a caller not proven to receive our
+//! replies gets no more bytes than it sent (what is held back is counted).
 
 use std::time::Duration;
 
@@ -23,14 +24,17 @@ fn handler(ring_ms: u64) -> Arc<ProbeHandler> {
     ))
 }
 
-fn invite(call_id: &str) -> Vec<u8> {
+/// An INVITE; `padding` bytes of an extra header make room for provisional responses beside
+/// the final one within what an unproven caller sent.
+fn invite(call_id: &str, padding: usize) -> Vec<u8> {
     let body = "v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 4000 RTP/AVP 0\r\n";
+    let padding = ".".repeat(padding);
     format!(
         "INVITE sip:0046812118532@127.0.0.1 SIP/2.0\r\n\
          Via: SIP/2.0/UDP 127.0.0.1:5099;branch=z9hG4bK-{call_id}\r\n\
          From: <sip:caller@127.0.0.1>;tag=t-{call_id}\r\nTo: <sip:0046812118532@127.0.0.1>\r\n\
          Call-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:caller@127.0.0.1:5099>\r\n\
-         X-Padding: ................................................................\r\n\
+         X-Padding: {padding}\r\n\
          Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )
@@ -72,7 +76,7 @@ async fn start(
 async fn final_response_arrives_after_the_ring_time_within_the_size_limit() {
     let handler = handler(50);
     let (client, shutdown, listener) = start(&handler, 8).await;
-    let request = invite("ring");
+    let request = invite("ring", 2000);
     client.send(&request).await.expect("send");
     let mut replies = Vec::new();
     for _ in 0..3 {
@@ -91,6 +95,12 @@ async fn final_response_arrives_after_the_ring_time_within_the_size_limit() {
         ]
     );
     assert!(replies.iter().all(|reply| reply.len() <= request.len()));
+    let total: usize = replies.iter().map(String::len).sum();
+    assert!(
+        total <= request.len(),
+        "{total} bytes out for {}",
+        request.len()
+    );
     shutdown.cancel();
     listener.await.expect("task").expect("clean stop");
     let counters = handler.counters();
@@ -99,11 +109,31 @@ async fn final_response_arrives_after_the_ring_time_within_the_size_limit() {
 }
 
 #[tokio::test]
+async fn an_unproven_caller_gets_only_the_final_response_when_nothing_else_fits() {
+    let handler = handler(50);
+    let (client, shutdown, listener) = start(&handler, 8).await;
+    let request = invite("tight", 0);
+    client.send(&request).await.expect("send");
+    let answer = receive(&client).await;
+    assert!(answer.starts_with("SIP/2.0 200 OK\r\n"), "{answer}");
+    assert!(answer.len() <= request.len());
+    shutdown.cancel();
+    listener.await.expect("task").expect("clean stop");
+    let counters = handler.counters();
+    assert_eq!(counters.replies_sent.count()[0], 1);
+    assert_eq!(
+        counters.replies_withheld.count(),
+        [2, 0, 0],
+        "the 100 and the 180, counted"
+    );
+}
+
+#[tokio::test]
 async fn sends_over_the_pending_cap_are_skipped_and_counted_and_shutdown_ends_the_rest() {
     let handler = handler(3_600_000);
     let (client, shutdown, listener) = start(&handler, 2).await;
     for call in ["cap-1", "cap-2", "cap-3"] {
-        client.send(&invite(call)).await.expect("send");
+        client.send(&invite(call, 2000)).await.expect("send");
         receive(&client).await;
         receive(&client).await;
     }
