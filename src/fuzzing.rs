@@ -98,9 +98,16 @@ pub fn sip_parse(data: &[u8]) {
 
     let event = BadActor::from_probe(&probe, &capture());
     let recorded = data.get(..data.len().min(MAX_RECORDED_MESSAGE_BYTES));
+    let decoded = String::from_utf8_lossy(recorded.unwrap_or_default());
+    assert!(
+        decoded.starts_with(&event.sip_message)
+            && event.sip_message.len() <= MAX_RECORDED_MESSAGE_BYTES,
+        "the message is recorded as decoded, at most the cap after decoding"
+    );
     assert_eq!(
-        event.sip_message,
-        String::from_utf8_lossy(recorded.unwrap_or_default())
+        event.sip_message.len() < decoded.len(),
+        crate::event::message_is_cut(data),
+        "a cut is told"
     );
     check_event_json(&event);
 

@@ -82,6 +82,14 @@ pub enum StoreError {
         /// The newest version this program knows.
         expected: u32,
     },
+    /// The database path is a symbolic link that cannot be followed (unreadable, or a loop).
+    #[error("cannot follow database path {}: {source}", path.display())]
+    Path {
+        /// The path given.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// An SQL statement on an open connection failed.
     #[error("sqlite error: {0}")]
     Sqlite(#[from] rusqlite::Error),

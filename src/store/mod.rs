@@ -76,7 +76,8 @@ const WRITER_WAL_AUTOCHECKPOINT: i64 = 10_000;
 /// The first 16 bytes of every SQLite 3 database file.
 const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
 
-/// Opens (creating it, mode 0600, if missing) the database at `path` for writing, sets WAL,
+/// Opens (creating it, mode 0600, if missing; a symbolic link's target, if `path` is one) the
+/// database at `path` for writing, sets WAL,
 /// `synchronous=NORMAL` and [`BUSY_TIMEOUT`], and migrates it to [`LATEST_VERSION`].
 ///
 /// A database written by the original SentryPeer (schema version 0, `honey` table present) is
@@ -86,9 +87,17 @@ const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
 ///
 /// [`StoreError::NotADatabase`] when the file exists and is not an SQLite database,
 /// [`StoreError::Corrupt`] when it is cut short or damaged, [`StoreError::Foreign`] when it is
-/// another program's database (in these three cases it is not touched), [`StoreError::Open`], [`StoreError::Configure`], [`StoreError::Migrate`] or
+/// another program's database (in these three cases it is not touched), [`StoreError::Path`]
+/// for a link that cannot be followed, [`StoreError::Open`], [`StoreError::Configure`], [`StoreError::Migrate`] or
 /// [`StoreError::SchemaTooNew`] otherwise; each names `path`.
 pub fn open(path: &Path) -> Result<Connection, StoreError> {
+    // A symbolic link (dangling or not) is followed, so the file created below is its target,
+    // mode 0600, and SQLite puts `-wal` and `-shm` beside it with the same mode.
+    let resolved = sidecar::resolve_symlinks(path).map_err(|source| StoreError::Path {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let path = resolved.as_path();
     check_header(path)?;
     ownership::check_not_truncated(path)?;
     create_private(path);

@@ -11,7 +11,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use uuid::Uuid;
 
 use super::report_per_transport;
-use crate::event::{BadActor, Capture, CollectedMethod, Transport};
+use crate::event::{self, BadActor, Capture, CollectedMethod, Transport};
 use crate::pipeline::Pipeline;
 use crate::sip::{self, Inbound, Pbx, Personality, ReplyPlan, Screening, Timer};
 use crate::telemetry::{Count, Readings, Report};
@@ -49,6 +49,8 @@ pub struct TransportCounters {
     pub(crate) replies_foreign_to_tag: [AtomicU64; 3],
     /// Requests whose credentials did not answer our nonce (answered as unauthenticated).
     pub(crate) replies_foreign_nonce: [AtomicU64; 3],
+    /// Events whose `sip_message` was cut at the recorded size after decoding.
+    pub(crate) messages_cut: [AtomicU64; 3],
 }
 
 /// Labels of [`TransportCounters::replies_by_status_class`].
@@ -127,6 +129,17 @@ impl Report for TransportCounters {
             )
             .label("class", class)
             .health(&["replies", "by_status_class", class]);
+        }
+        for (transport, cut) in Transport::ALL.into_iter().zip(self.messages_cut.count()) {
+            let label = transport.as_str();
+            out.counter(
+                "sentrypeer_events_messages_cut_total",
+                "Events whose sip_message was cut at 64 KiB after decoding (invalid bytes \
+                 grow to 3 bytes each).",
+                cut,
+            )
+            .label("transport", label)
+            .health_in("events", &[label]);
         }
         let requests = self.requests_sent.count();
         out.counter(
@@ -239,6 +252,10 @@ impl ProbeHandler {
             destination,
         };
         let event = BadActor::from_probe(&probe, &capture);
+        let message_cut = event::message_is_cut(message);
+        if message_cut {
+            bump(&self.counters.messages_cut, transport);
+        }
         // Attacker text as Debug fields: quoted, CR/LF/ESC escaped, one line.
         tracing::debug!(
             transport = transport.as_str(),
@@ -250,6 +267,7 @@ impl ProbeHandler {
             replies = plan.immediate.len(),
             later = plan.timers.len(),
             source_proven,
+            message_cut,
             "probe recorded"
         );
         self.pipeline.submit(event);

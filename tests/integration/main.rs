@@ -16,6 +16,7 @@ mod config_env;
 mod disk_full;
 mod faults;
 mod firewall;
+mod hostile_udp;
 mod idle_connections;
 mod limits;
 mod p2p;

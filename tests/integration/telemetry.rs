@@ -136,6 +136,7 @@ fn common_health() -> Vec<String> {
     .to_vec();
     for transport in TRANSPORTS {
         keys.push(format!("events.received.{transport}: number"));
+        keys.push(format!("events.messages_cut.{transport}: number"));
         for counter in REPLY_COUNTERS {
             keys.push(format!("replies.{counter}.{transport}: number"));
         }
@@ -212,6 +213,9 @@ fn common_series() -> Vec<String> {
         series.push(format!(
             "sentrypeer_events_received_total{{transport=\"{transport}\"}}"
         ));
+        series.push(format!(
+            "sentrypeer_events_messages_cut_total{{transport=\"{transport}\"}}"
+        ));
         for counter in REPLY_COUNTERS {
             series.push(format!(
                 "sentrypeer_replies_{counter}_total{{transport=\"{transport}\"}}"
@@ -256,6 +260,7 @@ const COMMON_TYPES: &[&str] = &[
     "sentrypeer_replies_foreign_to_tag_total counter",
     "sentrypeer_replies_foreign_nonce_total counter",
     "sentrypeer_replies_by_status_total counter",
+    "sentrypeer_events_messages_cut_total counter",
     "sentrypeer_requests_sent_total counter",
     "sentrypeer_connections_open gauge",
     "sentrypeer_connections_accepted_total counter",
