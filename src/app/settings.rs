@@ -93,6 +93,8 @@ pub struct ApiSettings {
     pub max_connections_per_source: usize,
     /// IPv6 sources count against that cap by this prefix.
     pub ipv6_source_prefix: u8,
+    /// Longest a response write may wait for its client.
+    pub write_timeout: std::time::Duration,
     /// CrowdSec bouncer keys.
     pub crowdsec_keys: Vec<Secret>,
     /// How long a CrowdSec decision lasts after the IP was last seen.
@@ -153,6 +155,12 @@ fn api_settings(config: &Config) -> Result<ApiSettings, ConfigError> {
     {
         return Err(ConfigError::invalid("api_token", "empty token"));
     }
+    at_least(
+        "api_write_timeout_secs",
+        config.api_write_timeout_secs,
+        1,
+        " second",
+    )?;
     let token = match (&config.api_token, &config.api_token_file) {
         (Some(_), Some(_)) => {
             return Err(ConfigError::invalid(
@@ -179,6 +187,7 @@ fn api_settings(config: &Config) -> Result<ApiSettings, ConfigError> {
         token,
         max_connections_per_source: config.api_max_connections_per_source,
         ipv6_source_prefix: config.source_ipv6_prefix,
+        write_timeout: std::time::Duration::from_secs(config.api_write_timeout_secs),
         crowdsec_keys: config.crowdsec_api_key.clone(),
         crowdsec_ban,
     })

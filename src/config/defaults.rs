@@ -32,6 +32,8 @@ pub const SIP_MAX_CONNECTIONS_PER_SOURCE: usize = 32;
 pub const SOURCE_IPV6_PREFIX: u8 = 64;
 /// Concurrent API connections from one source (a browser opens 6, a script 1).
 pub const API_MAX_CONNECTIONS_PER_SOURCE: usize = 32;
+/// Seconds an API response write may wait for its client.
+pub const API_WRITE_TIMEOUT_SECS: u64 = 10;
 /// Events that may wait for each consumer.
 pub const EVENT_QUEUE_CAPACITY: usize = 8_192;
 /// Days of events kept in the database.
@@ -95,6 +97,7 @@ impl Default for Config {
             api_token: None,
             api_token_file: None,
             api_max_connections_per_source: API_MAX_CONNECTIONS_PER_SOURCE,
+            api_write_timeout_secs: API_WRITE_TIMEOUT_SECS,
             crowdsec_api_key: Vec::new(),
             crowdsec_ban_duration: CROWDSEC_BAN_DURATION.to_owned(),
             peer_to_peer: false,

@@ -138,6 +138,9 @@ pub struct Config {
     /// Concurrent API connections from one source IP (IPv6 by `source_ipv6_prefix`); further
     /// ones are closed at once and counted. 0 = no per-source cap.
     pub api_max_connections_per_source: usize,
+    /// Seconds a response write may wait for its client (which must also take at least 4 KiB/s
+    /// on average) before the connection is cut.
+    pub api_write_timeout_secs: u64,
     /// CrowdSec bouncer API keys (`X-Api-Key`), one per bouncer; none disables `/v1/decisions`.
     pub crowdsec_api_key: Vec<Secret>,
     /// How long a CrowdSec decision lasts after the IP was last seen (`30m`, `24h`, `7d`).

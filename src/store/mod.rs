@@ -48,7 +48,7 @@ use rusqlite::{Connection, OpenFlags};
 use tracing::{debug, warn};
 
 pub use error::StoreError;
-pub use read_pool::ReadPool;
+pub use read_pool::{ReadOptions, ReadPool, ReadStats};
 pub use retention::{DEFAULT_RETENTION_DAYS, retention_cutoff, run_retention};
 pub use schema::{LATEST_VERSION, is_phone_number, migrate, schema_version};
 pub use stats::StoreStats;
@@ -72,6 +72,12 @@ const WRITER_CACHE_KIB: i64 = 16 * 1024;
 /// the database once per checkpoint instead of once per batch, at the cost of a WAL of up to
 /// ~40 MiB between checkpoints.
 const WRITER_WAL_AUTOCHECKPOINT: i64 = 10_000;
+
+/// Size the WAL file is cut back to when SQLite restarts it after a complete checkpoint: a
+/// flood or a burst of readers may grow it past the checkpoint interval for a while, but the
+/// file never keeps that size. Readers hold their snapshot for one short query at a time (see
+/// [`read_pool`]), so checkpoints complete and the WAL restarts.
+pub const WAL_SIZE_LIMIT_BYTES: i64 = 64 * 1024 * 1024;
 
 /// The first 16 bytes of every SQLite 3 database file.
 const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
@@ -169,6 +175,7 @@ fn configure_writer(conn: &Connection) -> Result<(), rusqlite::Error> {
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
     conn.pragma_update(None, "wal_autocheckpoint", WRITER_WAL_AUTOCHECKPOINT)?;
+    conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT_BYTES)?;
     debug!(journal_mode = %mode, "database connection configured");
     Ok(())
 }
