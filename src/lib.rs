@@ -13,6 +13,8 @@
 //! - [`sinks`] (JSON log, syslog, webhook) and [`p2p`] (signed sharing over rust-libp2p):
 //!   consumers of the pipeline.
 //! - [`transport`]: UDP, TCP and TLS listeners, and the probe handler they share.
+//! - [`blocklist`]: the live in-memory verdicts (IPs, numbers), their change stream and the
+//!   verdict policy.
 //! - [`store`]: SQLite schema, migrations, the writer thread, retention, the read pool and
 //!   queries; the files kept next to the database.
 //! - [`pipeline`]: bounded fan-out of events to consumers, with drop counters.
@@ -32,6 +34,7 @@
 
 pub mod api;
 pub mod app;
+pub mod blocklist;
 pub mod config;
 pub mod event;
 #[cfg(any(test, feature = "fuzzing"))]

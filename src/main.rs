@@ -15,6 +15,7 @@ use tracing_subscriber::EnvFilter;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let check_only = cli.check_config;
+    let health_check = cli.health_check;
     let config = match cli.into_config() {
         Ok(config) => config,
         Err(error) => {
@@ -22,6 +23,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if health_check {
+        return match sentrypeer::app::probe_health(&config) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("sentrypeer: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     // Before the settings, so what they warn about is logged.
     init_logging(&config);
     let settings = match Settings::from_config(&config) {

@@ -47,6 +47,7 @@ pub use error::ApiError;
 pub use reader::ApiReader;
 pub use serve::{ServeLimits, ServerStats, WritePace, serve};
 
+use crate::blocklist::{Blocklist, Policy};
 use crate::config::Secret;
 use crate::event::APP_VERSION;
 use crate::telemetry;
@@ -121,6 +122,12 @@ pub struct ApiState {
     pub crowdsec: CrowdSecKeys,
     /// How long a CrowdSec decision lasts after an IP was last seen.
     pub crowdsec_ban: SignedDuration,
+    /// The live blocklist.
+    pub blocklist: Arc<Blocklist>,
+    /// What of the blocklist the feeds list.
+    pub feeds_policy: Policy,
+    /// What of the blocklist the CrowdSec stream decides on.
+    pub crowdsec_policy: Policy,
 }
 
 /// The whole API.

@@ -80,6 +80,16 @@ fn tls_config(tls: &TlsListener) -> anyhow::Result<Arc<ServerConfig>> {
     Ok(config)
 }
 
+/// How to allow a port below 1024 on this system.
+#[cfg(target_os = "linux")]
+const PRIVILEGED_PORT_HINT: &str =
+    "run as root or with CAP_NET_BIND_SERVICE (see contrib/systemd/sentrypeer.service)";
+#[cfg(target_os = "freebsd")]
+const PRIVILEGED_PORT_HINT: &str =
+    "run as root or let users bind it (sysctl net.inet.ip.portrange.reservedhigh=0)";
+#[cfg(not(any(target_os = "linux", target_os = "freebsd")))]
+const PRIVILEGED_PORT_HINT: &str = "run as root or listen on a port above 1023";
+
 /// A bind refused for lack of privilege on a port below 1024, with how to allow it.
 fn explain_privileged_port(error: TransportError, address: SocketAddr) -> anyhow::Error {
     let denied = matches!(
@@ -89,8 +99,7 @@ fn explain_privileged_port(error: TransportError, address: SocketAddr) -> anyhow
     );
     if denied && address.port() < 1024 {
         anyhow::Error::new(error).context(format!(
-            "port {} is below 1024: run as root or with CAP_NET_BIND_SERVICE \
-             (see contrib/systemd/sentrypeer.service)",
+            "port {} is below 1024: {PRIVILEGED_PORT_HINT}",
             address.port()
         ))
     } else {

@@ -8,8 +8,10 @@
 //! - `bind`: the TLS certificate and every socket, before anything is opened.
 //! - `services`: how every long-running part is started and stopped, and the stop order.
 //! - `start`: one file per service; [`run`] lists them in start order.
+//! - `health_probe`: `--health-check`, a client of a running daemon's `/health-check`.
 
 mod bind;
+mod health_probe;
 mod services;
 pub mod settings;
 mod start;
@@ -19,8 +21,10 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
+pub use health_probe::{HealthProbeError, probe_health};
 pub use settings::Settings;
 
+use crate::blocklist::Intake;
 use crate::pipeline::{PipelineMonitor, PipelineStats};
 use crate::shutdown;
 use crate::telemetry::Count;
@@ -41,6 +45,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     let mut wiring = Wiring::new(&settings, Services::new(shutdown), &database);
 
     // Consumers first, so nothing a listener accepts has nowhere to go.
+    start::blocklist::start(&mut wiring)?;
     let mut pipeline = crate::pipeline::Pipeline::builder();
     start::store::start(&mut wiring, &mut pipeline, database)?;
     start::json_log::start(&mut wiring, &mut pipeline)?;
@@ -50,10 +55,12 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     let pipeline = pipeline.build();
     wiring.summary.pipeline = Some(pipeline.monitor());
     wiring.report(Some(Arc::new(pipeline.monitor())));
+    // Every event enters through here: counted in the blocklist, then handed to the pipeline.
+    let intake = Intake::new(Arc::clone(&wiring.blocklist), pipeline);
 
     // Then what produces events and serves them.
-    start::p2p::start(&mut wiring, &pipeline, p2p_events)?;
-    start::sip::start(&mut wiring, &pipeline, bound.sip, bound.tls)?;
+    start::p2p::start(&mut wiring, &intake, p2p_events)?;
+    start::sip::start(&mut wiring, &intake, bound.sip, bound.tls)?;
     start::api::start(&mut wiring, bound.api)?;
     let Wiring {
         mut services,
@@ -62,7 +69,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     } = wiring;
     // The last pipeline handle: dropped once capture and peers have stopped, so the
     // consumers drain their queues and stop.
-    services.hold_until_draining(pipeline);
+    services.hold_until_draining(intake);
 
     shutdown::cancel_on_signal(services.shutdown().clone())
         .context("installing signal handlers")?;

@@ -8,6 +8,7 @@ mod p2p;
 mod personality;
 #[cfg(test)]
 mod tests;
+mod verdicts;
 mod webhook;
 
 use std::net::SocketAddr;
@@ -15,6 +16,7 @@ use std::path::PathBuf;
 
 use jiff::SignedDuration;
 
+use crate::blocklist::BlocklistOptions;
 use crate::config::{Config, ConfigError, Secret, parse_duration};
 use crate::pipeline::PeerRecords;
 use crate::sinks::syslog::SyslogTarget;
@@ -23,6 +25,7 @@ use crate::store::WriterOptions;
 
 pub use capture::{CaptureSettings, SipListeners, TlsListener};
 pub use p2p::P2pSettings;
+pub use verdicts::VerdictSettings;
 
 /// Everything the daemon runs with, per module.
 #[derive(Debug, Clone)]
@@ -31,6 +34,10 @@ pub struct Settings {
     pub capture: CaptureSettings,
     /// The database and its writer.
     pub store: StoreSettings,
+    /// The live blocklist's caps and retention.
+    pub blocklist: BlocklistOptions,
+    /// What of the blocklist becomes a verdict, per consumer.
+    pub verdicts: VerdictSettings,
     /// Events that may wait for each consumer before new ones are dropped and counted.
     pub event_queue_capacity: usize,
     /// The JSON log, when on.
@@ -120,6 +127,8 @@ impl Settings {
         let api = api_settings(config)?;
         let p2p = p2p::settings(config)?;
         let webhook = webhook::settings(config)?;
+        let verdicts = verdicts::verdicts(config)?;
+        let blocklist = verdicts::blocklist(config, &verdicts)?;
         let syslog_target = SyslogTarget::parse(config.syslog_address.as_deref())
             .map_err(|error| ConfigError::invalid("syslog_address", error.to_string()))?;
         Ok(Self {
@@ -131,6 +140,8 @@ impl Settings {
                     ..WriterOptions::default()
                 },
             },
+            blocklist,
+            verdicts,
             event_queue_capacity: config.event_queue_capacity,
             json_log: config.json_log.then(|| JsonLogSettings {
                 path: config.json_log_file.clone(),

@@ -102,9 +102,17 @@ pub struct Cli {
     #[command(flatten)]
     pub webhook: WebhookFlags,
 
+    /// The verdict policy.
+    #[command(flatten)]
+    pub verdicts: VerdictFlags,
+
     /// Load and check the configuration, print it and exit
     #[arg(long = "check-config")]
     pub check_config: bool,
+
+    /// Ask the running daemon's /health-check (at the API listen address; 0.0.0.0 asks 127.0.0.1) and exit 0 if it answers 200, else 1 (a container HEALTHCHECK without curl)
+    #[arg(long = "health-check", conflicts_with = "check_config")]
+    pub health_check: bool,
 
     /// Enable verbose logging or use SENTRYPEER_VERBOSE env
     #[arg(short = 'v', long = "verbose")]
@@ -116,7 +124,7 @@ pub struct Cli {
 }
 
 /// Boolean features and the environment variable that turns each on.
-pub const BOOLEAN_ENV_VARS: [&str; 14] = [
+pub const BOOLEAN_ENV_VARS: [&str; 15] = [
     "SENTRYPEER_JSON_LOG",
     "SENTRYPEER_PEER_TO_PEER",
     "SENTRYPEER_API",
@@ -131,17 +139,20 @@ pub const BOOLEAN_ENV_VARS: [&str; 14] = [
     "SENTRYPEER_WEBHOOK_INCLUDE_PEER_DATA",
     "SENTRYPEER_JSON_LOG_INCLUDE_PEER_DATA",
     "SENTRYPEER_SYSLOG_INCLUDE_PEER_DATA",
+    "SENTRYPEER_VERDICT_INCLUDE_SPECIAL_ADDRESSES",
 ];
 
 mod api;
 mod merge;
 mod p2p;
 mod sip;
+mod verdicts;
 mod webhook;
 
 pub use api::ApiFlags;
 pub use p2p::P2pFlags;
 pub use sip::SipFlags;
+pub use verdicts::VerdictFlags;
 pub use webhook::WebhookFlags;
 #[cfg(test)]
 mod tests;

@@ -38,6 +38,12 @@ pub const API_WRITE_TIMEOUT_SECS: u64 = 10;
 pub const EVENT_QUEUE_CAPACITY: usize = 8_192;
 /// Days of events kept in the database.
 pub const RETENTION_DAYS: u32 = 7;
+/// Most source IPs the live blocklist holds: 2^20 (about 100 MB at the cap).
+pub const BLOCKLIST_MAX_IPS: usize = 1 << 20;
+/// Most called numbers the live blocklist holds: 5 × 2^20 (about 500 MB at the cap).
+pub const BLOCKLIST_MAX_NUMBERS: usize = 5 << 20;
+/// Distinct untrusted peers that must report a key before their reports count.
+pub const PEER_QUORUM: usize = 2;
 /// How long a CrowdSec decision lasts after the IP was last seen.
 pub const CROWDSEC_BAN_DURATION: &str = "24h";
 /// Peer-to-peer listen address: the original's DHT port.
@@ -84,6 +90,9 @@ impl Default for Config {
             event_queue_capacity: EVENT_QUEUE_CAPACITY,
             db_file: PathBuf::from("sentrypeer.db"),
             retention_days: RETENTION_DAYS,
+            blocklist_max_ips: BLOCKLIST_MAX_IPS,
+            blocklist_max_numbers: BLOCKLIST_MAX_NUMBERS,
+            verdicts: super::VerdictsConfig::default(),
             json_log: false,
             json_log_file: PathBuf::from("sentrypeer_json.log"),
             json_log_include_peer_data: false,

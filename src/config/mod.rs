@@ -13,15 +13,17 @@ mod personality;
 mod secret;
 #[cfg(test)]
 mod tests;
+mod verdicts;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 pub use duration::parse_duration;
 pub use personality::{CallOutcomeSetting, PersonalitySettings, ProgressSetting};
 pub use secret::Secret;
+pub use verdicts::{ConsumerConfig, OriginSetting, UdpOnlySetting, VerdictsConfig};
 
 /// Errors while loading or validating the configuration.
 #[derive(Debug, thiserror::Error)]
@@ -65,8 +67,9 @@ impl ConfigError {
     }
 }
 
-/// Every option of the daemon. TOML keys are the field names.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// Every option of the daemon. TOML keys are the field names. It serialises back to TOML (the
+/// packaged, commented configuration file is rendered from [`Config::default`]), secrets masked.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// UDP and TCP SIP listen address (`[::]:5060` listens on IPv6 and IPv4).
@@ -108,6 +111,12 @@ pub struct Config {
     pub db_file: PathBuf,
     /// Days of events kept in the database; 0 keeps them forever.
     pub retention_days: u32,
+    /// Most source IPs the live blocklist holds; beyond, the least recently seen are evicted.
+    pub blocklist_max_ips: usize,
+    /// Most called numbers the live blocklist holds; beyond, the least recently seen are evicted.
+    pub blocklist_max_numbers: usize,
+    /// What of the blocklist becomes a verdict (`[verdicts]` table).
+    pub verdicts: VerdictsConfig,
     /// Write one JSON object per event to `json_log_file` (`-j`).
     pub json_log: bool,
     /// JSON log file (`-l`).

@@ -2,10 +2,10 @@
 //! Only the shape lives here (its default in `defaults`); `app::settings` applies the overrides to the
 //! built-in personality and validates the result.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The `[personality]` TOML table: a built-in `name` and optional overrides of its fields.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PersonalitySettings {
     /// Built-in personality: `freepbx` (default), `generic` or `canned`.
@@ -45,7 +45,7 @@ pub struct PersonalitySettings {
 }
 
 /// `progress` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProgressSetting {
     /// `180 Ringing`.
@@ -55,7 +55,7 @@ pub enum ProgressSetting {
 }
 
 /// `call_outcome` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CallOutcomeSetting {
     /// `200 OK`, then our `BYE`.

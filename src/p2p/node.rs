@@ -27,7 +27,8 @@ use super::outbox::Outbox;
 use super::protocol::{CatchUpResponse, Protocols};
 use super::reciprocity::Contributions;
 use super::{P2pConfig, P2pError, P2pStats};
-use crate::pipeline::{AsyncEventReceiver, Pipeline};
+use crate::blocklist::Intake;
+use crate::pipeline::AsyncEventReceiver;
 use crate::store::query;
 
 /// How often the outbox is pushed, scores are updated, catch-up retried and bootstrap retried.
@@ -47,7 +48,7 @@ struct Node {
     config: P2pConfig,
     local_peer: PeerId,
     protocols: Protocols,
-    pipeline: Pipeline,
+    intake: Intake,
     stats: Arc<P2pStats>,
     contributions: Contributions,
     inbound: InboundPolicy,
@@ -61,14 +62,14 @@ struct Node {
 
 /// Runs the node until `shutdown`: listens, dials the bootstrap nodes, shares what arrives on
 /// `local_events` (events of other origins are ignored: peers' records are never re-published as
-/// ours), submits peers' records to `pipeline`.
+/// ours), hands peers' records to `intake`.
 ///
 /// # Errors
 /// When the transport cannot be built or a listen address cannot be used.
 pub async fn run(
     config: P2pConfig,
     mut local_events: AsyncEventReceiver,
-    pipeline: Pipeline,
+    intake: Intake,
     stats: Arc<P2pStats>,
     shutdown: CancellationToken,
 ) -> Result<(), P2pError> {
@@ -91,7 +92,7 @@ pub async fn run(
         .map_err(|error| P2pError::Network(error.to_string()))?;
     let contributions = load_contributions(&config).await;
     let (served, mut served_pages) = mpsc::channel::<ServedPage>(SERVED_PAGES_QUEUE);
-    let mut node = Node::new(config, local_peer, pipeline, stats, contributions, served);
+    let mut node = Node::new(config, local_peer, intake, stats, contributions, served);
     let mut tick = tokio::time::interval(TICK);
     let mut local_open = true;
     loop {
@@ -173,7 +174,7 @@ impl Node {
     fn new(
         config: P2pConfig,
         local_peer: PeerId,
-        pipeline: Pipeline,
+        intake: Intake,
         stats: Arc<P2pStats>,
         contributions: Contributions,
         served: mpsc::Sender<ServedPage>,
@@ -193,7 +194,7 @@ impl Node {
         Self {
             local_peer,
             protocols: Protocols::new(&config.options.network),
-            pipeline,
+            intake,
             stats,
             contributions,
             inbound,

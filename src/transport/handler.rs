@@ -11,8 +11,8 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use uuid::Uuid;
 
 use super::report_per_transport;
+use crate::blocklist::Intake;
 use crate::event::{self, BadActor, Capture, CollectedMethod, Transport};
-use crate::pipeline::Pipeline;
 use crate::sip::{self, Inbound, Pbx, Personality, ReplyPlan, Screening, Timer};
 use crate::telemetry::{Count, Readings, Report};
 
@@ -163,13 +163,14 @@ pub struct ProbeHandler {
     node_id: Uuid,
     responsive: bool,
     pbx: Mutex<Pbx>,
-    pipeline: Pipeline,
+    intake: Intake,
     reply_limiter: Option<DefaultKeyedRateLimiter<IpAddr>>,
     counters: Arc<TransportCounters>,
 }
 
 impl ProbeHandler {
-    /// A handler submitting to `pipeline`, answering as `personality` when `responsive`. `key`
+    /// A handler counting each message in the blocklist and submitting it to the pipeline
+    /// (`intake`), answering as `personality` when `responsive`. `key`
     /// keys the responder's tags and nonces (random bytes). `reply_rate_limit` is replied-to
     /// requests per second per source IP (burst: twice that); 0 disables the limit.
     pub fn new(
@@ -177,7 +178,7 @@ impl ProbeHandler {
         responsive: bool,
         personality: Personality,
         key: [u8; 16],
-        pipeline: Pipeline,
+        intake: Intake,
         reply_rate_limit: u32,
     ) -> Self {
         let reply_limiter = NonZeroU32::new(reply_rate_limit).map(|rate| {
@@ -188,7 +189,7 @@ impl ProbeHandler {
             node_id,
             responsive,
             pbx: Mutex::new(Pbx::new(personality, key, Instant::now())),
-            pipeline,
+            intake,
             reply_limiter,
             counters: Arc::default(),
         }
@@ -270,7 +271,7 @@ impl ProbeHandler {
             message_cut,
             "probe recorded"
         );
-        self.pipeline.submit(event);
+        self.intake.captured(event, source_proven);
         plan
     }
 

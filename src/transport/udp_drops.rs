@@ -1,7 +1,8 @@
 //! Datagrams the kernel dropped on a UDP socket because its receive buffer was full: the losses
 //! that happen before the listener ever sees a datagram. Linux keeps a per-socket count, shown in
 //! the `drops` column of `/proc/net/udp` and `/proc/net/udp6` on the socket's inode line; other
-//! systems report nothing (`None`).
+//! systems report nothing (`None`: `kernel_dropped` is `null` in `/api/v1/health`, and `/metrics`
+//! leaves the counter out).
 
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::Arc;
@@ -11,8 +12,12 @@ use crate::telemetry::{Readings, Report};
 /// The per-socket UDP tables of this process's network namespace.
 const UDP_TABLES: [&str; 2] = ["/proc/net/udp", "/proc/net/udp6"];
 
-/// Datagrams the kernel dropped on `socket` so far; `None` when it cannot be told.
+/// Datagrams the kernel dropped on `socket` so far; `None` when it cannot be told (always, but
+/// on Linux).
 pub fn socket_drops(socket: &impl AsFd) -> Option<u64> {
+    if cfg!(not(target_os = "linux")) {
+        return None;
+    }
     let inode = socket_inode(socket)?;
     UDP_TABLES.iter().find_map(|table| {
         let text = std::fs::read_to_string(table).ok()?;

@@ -111,6 +111,17 @@ const REPLY_COUNTERS: [&str; 7] = [
     "foreign_nonce",
 ];
 
+/// The live blocklist's gauges and counters (always on), by health key.
+const BLOCKLIST_GAUGES: [&str; 4] = ["ips", "numbers", "authors", "subscribers"];
+const BLOCKLIST_COUNTERS: [&str; 6] = [
+    "evicted_ips",
+    "evicted_numbers",
+    "expired",
+    "flush_overflow",
+    "authors_refused",
+    "subscribers_dropped",
+];
+
 /// Health leaves that are there whatever is on.
 fn common_health() -> Vec<String> {
     let mut keys: Vec<String> = [
@@ -142,6 +153,9 @@ fn common_health() -> Vec<String> {
     ]
     .map(str::to_owned)
     .to_vec();
+    for key in BLOCKLIST_GAUGES.iter().chain(&BLOCKLIST_COUNTERS) {
+        keys.push(format!("blocklist.{key}: number"));
+    }
     for transport in TRANSPORTS {
         keys.push(format!("events.received.{transport}: number"));
         keys.push(format!("events.messages_cut.{transport}: number"));
@@ -220,6 +234,12 @@ fn common_series() -> Vec<String> {
     ]
     .map(str::to_owned)
     .to_vec();
+    for gauge in BLOCKLIST_GAUGES {
+        series.push(format!("sentrypeer_blocklist_{gauge}"));
+    }
+    for counter in BLOCKLIST_COUNTERS {
+        series.push(format!("sentrypeer_blocklist_{counter}_total"));
+    }
     for class in ["1xx", "2xx", "3xx", "4xx", "5xx", "6xx"] {
         series.push(format!(
             "sentrypeer_replies_by_status_total{{class=\"{class}\"}}"
@@ -294,6 +314,16 @@ const COMMON_TYPES: &[&str] = &[
     "sentrypeer_connections_handshake_timeouts_total counter",
     "sentrypeer_api_requests_total counter",
     "sentrypeer_api_request_duration_seconds histogram",
+    "sentrypeer_blocklist_ips gauge",
+    "sentrypeer_blocklist_numbers gauge",
+    "sentrypeer_blocklist_authors gauge",
+    "sentrypeer_blocklist_subscribers gauge",
+    "sentrypeer_blocklist_evicted_ips_total counter",
+    "sentrypeer_blocklist_evicted_numbers_total counter",
+    "sentrypeer_blocklist_expired_total counter",
+    "sentrypeer_blocklist_flush_overflow_total counter",
+    "sentrypeer_blocklist_authors_refused_total counter",
+    "sentrypeer_blocklist_subscribers_dropped_total counter",
 ];
 
 /// Upper bounds of the latency histograms' buckets, in seconds.

@@ -24,6 +24,7 @@ use tower::ServiceExt;
 use uuid::Uuid;
 
 use super::{ApiLimits, ApiReader, ApiState, CrowdSecKeys, router};
+use crate::blocklist::{Blocklist, BlocklistOptions, ConsumerOptions, Policy, VerdictOptions};
 use crate::config::Secret;
 use crate::event::test_support::EventBuilder;
 use crate::event::{BadActor, format_timestamp};
@@ -66,7 +67,12 @@ impl Fixture {
     }
 
     fn router_with(&self, token: Option<&str>, crowdsec_keys: Vec<&str>) -> Router {
+        let blocklist = Arc::new(Blocklist::new(&BlocklistOptions::default()));
+        let policy = |consumer| Policy::new(&VerdictOptions::default(), &consumer, &blocklist);
         let state = ApiState {
+            feeds_policy: policy(ConsumerOptions::feeds()),
+            crowdsec_policy: policy(ConsumerOptions::crowdsec()),
+            blocklist: Arc::clone(&blocklist),
             reader: ApiReader::new(store::ReadPool::new(self.dir.path().join("sentrypeer.db"))),
             // Only the store counts; every other part is off.
             telemetry: Registry::default()

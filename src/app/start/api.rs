@@ -11,6 +11,7 @@ use crate::api::{
     self, ApiLimits, ApiReader, ApiState, CrowdSecKeys, ServeLimits, ServerStats, WritePace,
 };
 use crate::app::services::{Grace, Stage};
+use crate::blocklist::Policy;
 
 /// Time requests in flight have to finish at shutdown.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -45,6 +46,17 @@ pub(in crate::app) fn start(
         token: settings.token.clone(),
         crowdsec: CrowdSecKeys::new(settings.crowdsec_keys.clone()),
         crowdsec_ban: settings.crowdsec_ban,
+        blocklist: Arc::clone(&wiring.blocklist),
+        feeds_policy: Policy::new(
+            &wiring.verdicts,
+            &wiring.settings.verdicts.feeds,
+            &wiring.blocklist,
+        ),
+        crowdsec_policy: Policy::new(
+            &wiring.verdicts,
+            &wiring.settings.verdicts.crowdsec,
+            &wiring.blocklist,
+        ),
     };
     tracing::info!("listening for API on {}", listener.local_addr()?);
     let router = api::router(Arc::new(state), ApiLimits::default());

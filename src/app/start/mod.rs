@@ -2,6 +2,7 @@
 //! calls them in start order. [`Wiring`] is what they share while starting.
 
 pub(super) mod api;
+pub(super) mod blocklist;
 pub(super) mod json_log;
 pub(super) mod p2p;
 pub(super) mod sip;
@@ -15,6 +16,7 @@ use uuid::Uuid;
 
 use super::services::Services;
 use super::settings::Settings;
+use crate::blocklist::{Blocklist, VerdictOptions};
 use crate::pipeline::PipelineMonitor;
 use crate::store::{ReadPool, StoreStats};
 use crate::telemetry::{Registry, Report};
@@ -28,6 +30,10 @@ pub(super) struct Wiring<'a> {
     pub services: Services,
     /// This node's persistent id.
     pub node_id: Uuid,
+    /// The live blocklist every event is counted in.
+    pub blocklist: Arc<Blocklist>,
+    /// The verdict policy's node-wide options, with this host's addresses among its own.
+    pub verdicts: VerdictOptions,
     /// Read-only database connections, for the API and the P2P node's catch-up. It opens its
     /// first connection when first read, after the writer has created and migrated the
     /// database.
@@ -61,6 +67,8 @@ impl<'a> Wiring<'a> {
             settings,
             services,
             node_id: database.node_id,
+            blocklist: Arc::new(Blocklist::new(&settings.blocklist)),
+            verdicts: blocklist::with_interface_addresses(&settings.verdicts.node),
             telemetry: Registry::default().with(Some(reader.stats())),
             reader,
             summary: Summary::default(),

@@ -8,8 +8,9 @@ use anyhow::Context;
 
 use super::Wiring;
 use crate::app::services::{Grace, Stage};
+use crate::blocklist::Intake;
 use crate::p2p::{self, P2pConfig, P2pStats};
-use crate::pipeline::{AsyncEventReceiver, PeerRecords, Pipeline, PipelineBuilder};
+use crate::pipeline::{AsyncEventReceiver, PeerRecords, PipelineBuilder};
 
 /// Time the node has to close its connections at shutdown.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -34,7 +35,7 @@ pub(in crate::app) fn register(
 /// The key cannot be read or created.
 pub(in crate::app) fn start(
     wiring: &mut Wiring<'_>,
-    pipeline: &Pipeline,
+    intake: &Intake,
     events: Option<AsyncEventReceiver>,
 ) -> anyhow::Result<()> {
     let (Some(settings), Some(events)) = (&wiring.settings.p2p, events) else {
@@ -52,14 +53,14 @@ pub(in crate::app) fn start(
         reader: wiring.reader.clone(),
     };
     let node_stats = Arc::clone(&stats);
-    let pipeline = pipeline.clone();
+    let intake = intake.clone();
     wiring.services.spawn(
         "p2p",
         Stage::Serving,
         Grace::Within(STOP_GRACE),
         move |stop| {
             Ok(async move {
-                p2p::run(config, events, pipeline, node_stats, stop)
+                p2p::run(config, events, intake, node_stats, stop)
                     .await
                     .context("peer-to-peer")
             })

@@ -10,7 +10,7 @@ use tokio_rustls::rustls::ServerConfig;
 
 use super::Wiring;
 use crate::app::services::{Grace, Stage};
-use crate::pipeline::Pipeline;
+use crate::blocklist::Intake;
 use crate::transport::udp_drops::UdpDropMonitor;
 use crate::transport::{self, ConnectionCounters, ProbeHandler, TransportCounters};
 
@@ -28,7 +28,7 @@ const RATE_LIMIT_CLEANUP_INTERVAL: Duration = Duration::from_secs(1);
 /// No randomness for the responder's key; a listener thread that cannot start.
 pub(in crate::app) fn start(
     wiring: &mut Wiring<'_>,
-    pipeline: &Pipeline,
+    intake: &Intake,
     sip: Option<(UdpSocket, TcpListener)>,
     tls: Option<(TcpListener, Arc<ServerConfig>)>,
 ) -> anyhow::Result<()> {
@@ -51,7 +51,7 @@ pub(in crate::app) fn start(
         settings.responsive,
         settings.personality.clone(),
         responder_key,
-        pipeline.clone(),
+        intake.clone(),
         settings.reply_rate_limit,
     ));
     let limits = settings.stream_limits;

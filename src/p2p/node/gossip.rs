@@ -93,7 +93,7 @@ impl Node {
         }
     }
 
-    /// Judges one record sent by `from`, counts it and submits it to the pipeline when accepted.
+    /// Judges one record sent by `from`, counts it and hands it to the intake when accepted.
     /// Returns whether it was forged.
     pub(super) fn ingest(&mut self, text: &str, from: PeerId, arrival: Arrival) -> bool {
         let verdict = self.inbound.check(text, arrival, Timestamp::now());
@@ -108,7 +108,7 @@ impl Node {
                     event_uuid = %event.event_uuid,
                     "peer record accepted"
                 );
-                self.pipeline.submit_from_peer(*event);
+                self.intake.from_peer(*event);
             }
             Verdict::Rejected(Rejection::Invalid(error)) => {
                 tracing::debug!(peer = %from, %error, "record refused");

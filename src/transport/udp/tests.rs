@@ -7,6 +7,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use super::*;
+use crate::blocklist::{Blocklist, BlocklistOptions, Intake};
 use crate::pipeline::Pipeline;
 use crate::sip::Personality;
 use crate::telemetry::Count;
@@ -19,7 +20,10 @@ fn handler(ring_ms: u64) -> Arc<ProbeHandler> {
         true,
         personality,
         [3; 16],
-        Pipeline::builder().build(),
+        Intake::new(
+            Arc::new(Blocklist::new(&BlocklistOptions::default())),
+            Pipeline::builder().build(),
+        ),
         0,
     ))
 }
