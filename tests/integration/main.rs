@@ -17,6 +17,8 @@ mod container;
 mod disk_full;
 mod faults;
 mod firewall;
+mod hostile_api;
+mod hostile_files;
 mod hostile_udp;
 mod idle_connections;
 mod limits;

@@ -1,6 +1,7 @@
 //! Tests of the UDP listener's later sends: timers fire on their own task, the pending cap skips
 //! and counts, shutdown ends pending sends at once, and a caller not proven to receive our
-//! replies gets no more bytes than it sent (what is held back is counted).
+//! replies gets no more bytes than it sent (what is held back is counted), and the blocklist
+//! learns a UDP source as proven only once it echoed our `To` tag (streams at once).
 
 use std::time::Duration;
 
@@ -13,6 +14,14 @@ use crate::sip::Personality;
 use crate::telemetry::Count;
 
 fn handler(ring_ms: u64) -> Arc<ProbeHandler> {
+    handler_feeding(
+        ring_ms,
+        Arc::new(Blocklist::new(&BlocklistOptions::default())),
+    )
+}
+
+/// A responsive `generic` handler whose events enter `blocklist`.
+fn handler_feeding(ring_ms: u64, blocklist: Arc<Blocklist>) -> Arc<ProbeHandler> {
     let mut personality = Personality::builtin("generic").expect("built in");
     personality.invite.ring = Duration::from_millis(ring_ms);
     Arc::new(ProbeHandler::new(
@@ -20,10 +29,7 @@ fn handler(ring_ms: u64) -> Arc<ProbeHandler> {
         true,
         personality,
         [3; 16],
-        Intake::new(
-            Arc::new(Blocklist::new(&BlocklistOptions::default())),
-            Pipeline::builder().build(),
-        ),
+        Intake::new(blocklist, Pipeline::builder().build()),
         0,
     ))
 }
@@ -149,4 +155,72 @@ async fn sends_over_the_pending_cap_are_skipped_and_counted_and_shutdown_ends_th
         .expect("listener stops at once")
         .expect("task")
         .expect("clean stop");
+}
+
+/// An `OPTIONS` of dialog `call_id` (`From` tag `f-<call_id>`), with `to_tag` if any, padded so
+/// that our answer fits within what it sent.
+fn options_request(call_id: &str, to_tag: Option<&str>) -> Vec<u8> {
+    let to_tag = to_tag.map(|tag| format!(";tag={tag}")).unwrap_or_default();
+    let padding = ".".repeat(2000);
+    format!(
+        "OPTIONS sip:100@127.0.0.1 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:5099;branch=z9hG4bK-{call_id}\r\n\
+         From: <sip:caller@127.0.0.1>;tag=f-{call_id}\r\nTo: <sip:100@127.0.0.1>{to_tag}\r\n\
+         Call-ID: {call_id}\r\nCSeq: 1 OPTIONS\r\nX-Padding: {padding}\r\n\
+         Content-Length: 0\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn the_blocklist_learns_a_udp_source_as_proven_only_once_it_echoes_our_to_tag() {
+    let blocklist = Arc::new(Blocklist::new(&BlocklistOptions::default()));
+    let handler = handler_feeding(50, Arc::clone(&blocklist));
+    let (client, shutdown, listener) = start(&handler, 8).await;
+    let source = client.local_addr().expect("client address").ip();
+    let proven = || blocklist.lookup_ip(source).expect("listed").proven;
+
+    client
+        .send(&options_request("prove", None))
+        .await
+        .expect("send");
+    let answer = receive(&client).await;
+    assert!(answer.starts_with("SIP/2.0 200 OK\r\n"), "{answer}");
+    assert!(!proven(), "a UDP source that only sent is not proven");
+
+    let to = answer
+        .lines()
+        .find(|line| line.starts_with("To:"))
+        .expect("To header");
+    let (_, our_tag) = to.split_once(";tag=").expect("our To tag");
+    let other_tag = "not-ours";
+    client
+        .send(&options_request("prove", Some(other_tag)))
+        .await
+        .expect("send");
+    receive(&client).await;
+    assert!(!proven(), "a To tag that is not ours proves nothing");
+
+    client
+        .send(&options_request("prove", Some(our_tag.trim())))
+        .await
+        .expect("send");
+    receive(&client).await;
+    assert!(proven(), "our To tag echoed: proven");
+    shutdown.cancel();
+    listener.await.expect("task").expect("clean stop");
+
+    // A stream's handshake proves its source by itself.
+    let tcp_source: SocketAddr = "192.0.2.9:5099".parse().expect("address");
+    let local: SocketAddr = "192.0.2.1:5060".parse().expect("address");
+    let message = options_request("tcp", None);
+    handler.handle(
+        &message,
+        Transport::Tcp,
+        tcp_source,
+        local,
+        ReplyLimit::Unbounded,
+    );
+    let tcp_entry = blocklist.lookup_ip(tcp_source.ip()).expect("listed");
+    assert!(tcp_entry.proven);
 }
