@@ -5,7 +5,7 @@
 //! event, and one source cannot take every connection slot.
 
 use std::io::Read;
-use std::net::{IpAddr, Ipv4Addr, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
@@ -85,6 +85,19 @@ fn read_until_closed(stream: &mut TcpStream) -> Option<usize> {
     None
 }
 
+/// Waits until every probe of a flood of `sent` is stored or counted as dropped (by the store
+/// queue or the kernel); the health document then.
+fn settled(api: SocketAddr, sent: u64) -> serde_json::Value {
+    wait_for_health(api, |details| {
+        let events = &details["events"];
+        ["stored", "dropped", "kernel_dropped"]
+            .iter()
+            .map(|key| events[key].as_u64().unwrap_or(0))
+            .sum::<u64>()
+            >= sent
+    })
+}
+
 fn wal_path(db: &Path) -> PathBuf {
     let mut wal = db.as_os_str().to_owned();
     wal.push("-wal");
@@ -146,13 +159,7 @@ fn the_wal_stays_bounded_during_a_flood_while_a_list_is_unread() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let sent = flood.finish();
-    let details = wait_for_health(api, |details| {
-        let events = &details["events"];
-        events["stored"].as_u64().unwrap_or(0)
-            + events["dropped"].as_u64().unwrap_or(0)
-            + events["kernel_dropped"].as_u64().unwrap_or(0)
-            >= sent
-    });
+    let details = settled(api, sent);
     largest = largest.max(wal_size(&db));
     assert!(
         wal_restarts(&db) > restarts_before,
@@ -272,13 +279,7 @@ fn statistics_asked_for_during_a_flood_lose_no_event() {
         }
     }
     let sent = flood.finish();
-    let details = wait_for_health(api, |details| {
-        let events = &details["events"];
-        events["stored"].as_u64().unwrap_or(0)
-            + events["dropped"].as_u64().unwrap_or(0)
-            + events["kernel_dropped"].as_u64().unwrap_or(0)
-            >= sent
-    });
+    let details = settled(api, sent);
     assert!(asked >= 8);
     assert_eq!(
         api_counter(&details, "events", "dropped"),

@@ -7,20 +7,11 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::support::daemon::{Daemon, WAIT};
 use crate::support::http::curl;
 use crate::support::sip::{options, udp_client};
-
-fn mode(path: &Path) -> u32 {
-    std::fs::metadata(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .permissions()
-        .mode()
-        & 0o777
-}
 
 #[test]
 fn a_database_path_that_is_a_dangling_symlink_ends_with_private_files() {
@@ -39,7 +30,8 @@ fn a_database_path_that_is_a_dangling_symlink_ends_with_private_files() {
     daemon.wait_for_stored(1);
     // While it runs, so the WAL and shared-memory files exist.
     for name in ["real.db", "real.db-wal", "real.db-shm"] {
-        let actual = mode(&data.join(name));
+        let meta = std::fs::metadata(data.join(name)).expect(name);
+        let actual = meta.permissions().mode() & 0o777;
         assert_eq!(actual, 0o600, "{name} is {actual:o}");
     }
     assert!(
