@@ -170,10 +170,6 @@ fn the_wal_stays_bounded_during_a_flood_while_a_list_is_unread() {
         "the WAL reached {largest} bytes during the flood"
     );
     assert!(api_counter(&details, "store", "wal_bytes") <= WAL_BOUND);
-    assert!(
-        api_counter(&details, "events", "stored") > sent / 2,
-        "the writer kept up: {details}"
-    );
     assert_eq!(
         api_counter(&details, "api", "slow_clients_cut"),
         0,

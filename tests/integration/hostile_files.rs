@@ -1,16 +1,19 @@
 //! Hostile set-ups and clients around the daemon's files and its token (issue 21): a database
 //! path that is a dangling symbolic link ends with private files, a JSON log path that is a FIFO
 //! stops start-up with one line instead of hanging it, the API token can come from a file and
-//! its `Bearer` scheme is matched in any case, and a TCP connection sending only CRLF
-//! keep-alives still ends at the idle timeout.
+//! its `Bearer` scheme is matched in any case, a TCP connection sending only CRLF keep-alives
+//! still ends at the idle timeout, and IPv6 sources of one /64 share one per-source cap (in a
+//! network namespace of our own, where the test can hold several addresses).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
-use crate::support::daemon::{Daemon, WAIT};
+use crate::support::daemon::{Daemon, WAIT, listening_address};
 use crate::support::http::curl;
+use crate::support::namespaces::{NsProcess, daemon_in, new_ns};
+use crate::support::prerequisites::root_ready;
 use crate::support::sip::{options, udp_client};
 
 #[test]
@@ -138,4 +141,100 @@ fn a_connection_sending_only_keep_alives_ends_at_the_idle_timeout() {
     // What it sent is recorded: one empty probe.
     daemon.wait_for_stored(1);
     daemon.stop().assert_clean_exit();
+}
+
+/// Connects to the SIP port from each address given (in order), says `connected`, and closes
+/// them all when told `close` on stdin.
+const HOLD_CONNECTIONS: &str = r#"
+import socket, sys
+server, port, sources = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+held = []
+for source in sources:
+    conn = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    conn.bind((source, 0))
+    conn.connect((server, port))
+    held.append(conn)
+print("connected", flush=True)
+sys.stdin.readline()
+for conn in held:
+    conn.close()
+print("closed", flush=True)
+"#;
+
+#[test]
+fn ipv6_sources_of_one_prefix_share_the_per_source_cap() {
+    if !root_ready("IPv6 per-source cap test", &["ip", "python3"]) {
+        return;
+    }
+    let ns = new_ns();
+    let server = "2001:db8:0:9::1";
+    let same_prefix = ["2001:db8:0:1::a", "2001:db8:0:1::b", "2001:db8:0:1::c"];
+    let other_prefix = "2001:db8:0:2::a";
+    for address in [server, other_prefix].iter().chain(&same_prefix) {
+        ns.ip(&[
+            "-6",
+            "addr",
+            "add",
+            &format!("{address}/64"),
+            "dev",
+            "lo",
+            "nodad",
+        ])
+        .expect("address on the namespace's loopback");
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut command = daemon_in(&ns, dir.path());
+    command
+        .args(["-N", "--sip-listen-address", &format!("[{server}]:0")])
+        .args(["--sip-max-connections-per-source", "2"])
+        .args(["-f", "sentrypeer.db"]);
+    let mut daemon = NsProcess::spawn(&ns, "sentrypeer", command, false);
+    let deadline = Instant::now() + WAIT;
+    assert!(
+        daemon.wait_for_line("sentrypeer ready", deadline),
+        "{}",
+        daemon.log_text()
+    );
+    let port = listening_address(&daemon.lines(), "TCP")
+        .expect("TCP port")
+        .port();
+    let mut client_command = ns.command("python3");
+    client_command
+        .args(["-c", HOLD_CONNECTIONS, server, &port.to_string()])
+        .args(same_prefix)
+        .arg(other_prefix);
+    let mut client = NsProcess::spawn(&ns, "client", client_command, true);
+    assert!(
+        client.wait_for_line("connected", deadline),
+        "{}",
+        client.log_text()
+    );
+    let refused = "connection refused: source at its connection cap";
+    assert!(
+        daemon.wait_for_line(refused, deadline),
+        "the third address of one /64 was let in: {}",
+        daemon.log_text()
+    );
+    client.send_line("close");
+    assert!(
+        client.wait_for_line("closed", deadline),
+        "{}",
+        client.log_text()
+    );
+    // The other /64 was served; of the first, two were, the third refused.
+    let closed_from = |address: &str| {
+        daemon.wait_for_lines(deadline, |lines| {
+            lines
+                .iter()
+                .any(|l| l.contains("connection closed") && l.contains(address))
+        })
+    };
+    assert!(closed_from(other_prefix), "{}", daemon.log_text());
+    assert!(closed_from(same_prefix[0]) && closed_from(same_prefix[1]));
+    let lines = daemon.lines();
+    let refusals: Vec<&String> = lines.iter().filter(|l| l.contains(refused)).collect();
+    assert_eq!(refusals.len(), 1, "{refusals:?}");
+    assert!(refusals[0].contains(same_prefix[2]), "{}", refusals[0]);
+    drop(client);
+    daemon.terminate(WAIT);
 }
