@@ -22,6 +22,7 @@ mod hostile_files;
 mod hostile_udp;
 mod idle_connections;
 mod limits;
+mod opendht;
 mod p2p;
 mod p2p_hostile;
 mod p2p_load;
