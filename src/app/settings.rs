@@ -6,6 +6,7 @@
 mod capture;
 mod p2p;
 mod personality;
+mod sip_agent;
 #[cfg(test)]
 mod tests;
 mod verdicts;
@@ -16,6 +17,7 @@ use std::path::PathBuf;
 
 use jiff::SignedDuration;
 
+use crate::api::{ApiClient, ApiClientError};
 use crate::blocklist::BlocklistOptions;
 use crate::config::{Config, ConfigError, Secret, parse_duration};
 use crate::pipeline::PeerRecords;
@@ -25,6 +27,7 @@ use crate::store::WriterOptions;
 
 pub use capture::{CaptureSettings, SipListeners, TlsListener};
 pub use p2p::P2pSettings;
+pub use sip_agent::SipAgentSettings;
 pub use verdicts::VerdictSettings;
 
 /// Everything the daemon runs with, per module.
@@ -50,6 +53,8 @@ pub struct Settings {
     pub api: Option<ApiSettings>,
     /// Peer-to-peer sharing, when on.
     pub p2p: Option<P2pSettings>,
+    /// The SIP verdict agent, when it has an address.
+    pub sip_agent: Option<SipAgentSettings>,
 }
 
 /// The database and how its writer batches and prunes.
@@ -99,6 +104,10 @@ pub struct ApiSettings {
     pub crowdsec_keys: Vec<Secret>,
     /// How long a CrowdSec decision lasts after the IP was last seen.
     pub crowdsec_ban: SignedDuration,
+    /// OAuth2 clients of `POST /oauth/token`.
+    pub clients: Vec<ApiClient>,
+    /// How long an issued token is valid.
+    pub token_lifetime: std::time::Duration,
 }
 
 impl Settings {
@@ -121,6 +130,7 @@ impl Settings {
         let p2p = p2p::settings(config)?;
         let webhook = webhook::settings(config)?;
         let verdicts = verdicts::verdicts(config)?;
+        let sip_agent = sip_agent::settings(config)?;
         let blocklist = verdicts::blocklist(config, &verdicts)?;
         let syslog_target = SyslogTarget::parse(config.syslog_address.as_deref())
             .map_err(|error| ConfigError::invalid("syslog_address", error.to_string()))?;
@@ -147,6 +157,7 @@ impl Settings {
             webhook,
             api: config.api.then_some(api),
             p2p: config.peer_to_peer.then_some(p2p),
+            sip_agent,
         })
     }
 }
@@ -170,11 +181,30 @@ fn api_settings(config: &Config) -> Result<ApiSettings, ConfigError> {
                 ),
             )
         })?;
+    let clients = config
+        .api_client
+        .iter()
+        .map(|client| client.expose().parse())
+        .collect::<Result<Vec<ApiClient>, _>>()
+        .map_err(|error: ApiClientError| ConfigError::invalid("api_client", error.to_string()))?;
+    let token_lifetime = parse_duration(&config.api_token_lifetime)
+        .filter(|duration| duration.is_positive())
+        .ok_or_else(|| {
+            ConfigError::invalid(
+                "api_token_lifetime",
+                format!(
+                    "{:?} is not a duration such as 1h or 24h",
+                    config.api_token_lifetime
+                ),
+            )
+        })?;
     Ok(ApiSettings {
         listen_address: config.api_listen_address,
         token: config.api_token.clone(),
         crowdsec_keys: config.crowdsec_api_key.clone(),
         crowdsec_ban,
+        clients,
+        token_lifetime: token_lifetime.unsigned_abs(),
     })
 }
 

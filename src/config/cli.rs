@@ -98,6 +98,14 @@ pub struct Cli {
     #[command(flatten)]
     pub verdicts: VerdictFlags,
 
+    /// The SIP verdict agent.
+    #[command(flatten)]
+    pub sip_agent: SipAgentFlags,
+
+    /// Lookups in the local database instead of running the daemon.
+    #[command(flatten)]
+    pub lookup: LookupFlags,
+
     /// Load and check the configuration, print it and exit
     #[arg(long = "check-config")]
     pub check_config: bool,
@@ -135,15 +143,19 @@ pub const BOOLEAN_ENV_VARS: [&str; 15] = [
 ];
 
 mod api;
+mod lookup;
 mod merge;
 mod p2p;
 mod sip;
+mod sip_agent;
 mod verdicts;
 mod webhook;
 
 pub use api::ApiFlags;
+pub use lookup::{Lookup, LookupFlags};
 pub use p2p::P2pFlags;
 pub use sip::SipFlags;
+pub use sip_agent::SipAgentFlags;
 pub use verdicts::VerdictFlags;
 pub use webhook::WebhookFlags;
 #[cfg(test)]

@@ -22,7 +22,7 @@ use tempfile::TempDir;
 use tower::ServiceExt;
 use uuid::Uuid;
 
-use super::{ApiLimits, ApiReader, ApiState, CrowdSecKeys, router};
+use super::{ApiLimits, ApiReader, ApiState, CrowdSecKeys, OAuthClients, router};
 use crate::blocklist::{Blocklist, BlocklistOptions, ConsumerOptions, Policy, VerdictOptions};
 use crate::config::Secret;
 use crate::event::test_support::EventBuilder;
@@ -87,6 +87,8 @@ impl Fixture {
             token: token.map(Secret::new),
             crowdsec: CrowdSecKeys::new(crowdsec_keys.into_iter().map(Secret::new).collect()),
             crowdsec_ban: SignedDuration::from_hours(24),
+            oauth: OAuthClients::none(),
+            call_policy: policy(ConsumerOptions::sip_agent()),
         };
         router(Arc::new(state), ApiLimits::default())
     }

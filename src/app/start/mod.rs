@@ -6,6 +6,7 @@ pub(super) mod blocklist;
 pub(super) mod json_log;
 pub(super) mod p2p;
 pub(super) mod sip;
+pub(super) mod sip_agent;
 pub(super) mod store;
 pub(super) mod syslog;
 pub(super) mod webhook;
