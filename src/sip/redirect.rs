@@ -15,9 +15,9 @@
 //!
 //! Non-INVITE requests are answered statelessly (RFC 3261 §8.2.7): a retransmission gets the
 //! same answer again (our `To` tag is a keyed hash of `Call-ID` and `From` tag). Replies carry
-//! only what their meaning needs, and never exceed the caller's size limit (over UDP the
-//! request's size): the verdict header goes first, then compact header names; a reply that
-//! still does not fit is not sent.
+//! only what their meaning needs (the transaction headers, `Contact` or `Allow` where the
+//! status needs it, the verdict header) and no body, and never exceed the caller's size limit:
+//! compact header names first; a reply that still does not fit is not sent.
 
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
@@ -362,13 +362,14 @@ fn allow() -> Option<Field> {
     Field::text("Allow", ALLOW, Keep::Always)
 }
 
-/// The response an answer makes: its `Contact` always, the verdict header while it fits.
+/// The response an answer makes: its `Contact` and the verdict header, both part of what it
+/// means.
 fn answer_response(answer: &Answer) -> Response {
     let contact = answer
         .contact
         .as_deref()
         .and_then(|uri| Field::text("Contact", &format!("<{uri}>"), Keep::Always));
-    let verdict = Field::text(VERDICT_HEADER, &answer.verdict, Keep::Identity);
+    let verdict = Field::text(VERDICT_HEADER, &answer.verdict, Keep::Always);
     Response::new(answer.code, reason_phrase(answer.code)).with(contact.into_iter().chain(verdict))
 }
 

@@ -28,7 +28,11 @@ fn blocklist(numbers: &[&str], ips: &[&str]) -> Arc<Blocklist> {
     blocklist
 }
 
-fn seen<'a>(at: Timestamp, source: Option<IpAddr>, called_number: Option<&'a str>) -> Observation<'a> {
+fn seen<'a>(
+    at: Timestamp,
+    source: Option<IpAddr>,
+    called_number: Option<&'a str>,
+) -> Observation<'a> {
     Observation {
         at,
         source,
@@ -126,7 +130,11 @@ fn the_policy_counts_and_age_are_applied() {
     };
     let agent = agent_with(AgentOptions::default(), &recent_only, list);
     let answer = agent.decide(&dip(&["5551234"], None), Timestamp::now());
-    assert!(answer.verdict.ends_with("refused=too-old"), "{}", answer.verdict);
+    assert!(
+        answer.verdict.ends_with("refused=too-old"),
+        "{}",
+        answer.verdict
+    );
 }
 
 #[test]
@@ -152,8 +160,17 @@ fn block_and_clean_answers_follow_the_options() {
         block: BlockAnswer::Status(486),
         ..AgentOptions::default()
     };
-    let agent = agent_with(busy, &ConsumerOptions::sip_agent(), blocklist(&["5551234"], &[]));
-    assert_eq!(agent.decide(&dip(&["5551234"], None), Timestamp::now()).code, 486);
+    let agent = agent_with(
+        busy,
+        &ConsumerOptions::sip_agent(),
+        blocklist(&["5551234"], &[]),
+    );
+    assert_eq!(
+        agent
+            .decide(&dip(&["5551234"], None), Timestamp::now())
+            .code,
+        486
+    );
 }
 
 #[test]
@@ -165,13 +182,19 @@ fn only_allowed_sources_within_their_rate_are_answered() {
     };
     let agent = agent_with(options, &ConsumerOptions::sip_agent(), blocklist(&[], &[]));
     let outsider: SocketAddr = "192.0.2.1:5060".parse().expect("addr");
-    assert_eq!(agent.admit(outsider, AgentTransport::Udp), Admission::Refused);
+    assert_eq!(
+        agent.admit(outsider, AgentTransport::Udp),
+        Admission::Refused
+    );
     let mapped: SocketAddr = "[::ffff:10.1.2.3]:5060".parse().expect("addr");
     let admitted = (0..10)
         .filter(|_| agent.admit(mapped, AgentTransport::Udp) == Admission::Answer)
         .count();
     assert_eq!(admitted, 2, "a burst of twice the rate, then limited");
-    assert_eq!(agent.admit(mapped, AgentTransport::Udp), Admission::RateLimited);
+    assert_eq!(
+        agent.admit(mapped, AgentTransport::Udp),
+        Admission::RateLimited
+    );
     let health = health(&agent);
     assert_eq!(health["sip_agent"]["refused_sources"]["udp"], 1);
     assert_eq!(health["sip_agent"]["rate_limited"], 9);

@@ -26,6 +26,10 @@ const RECEIVE_BATCH: usize = 8;
 const RECEIVES_PER_TURN: usize = 32;
 /// How often quiet sources' rate state is forgotten and the gauges refreshed.
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(1);
+/// A reply may be as large as its request or this (RFC 3261 §18.1.1: what fits any path's MTU
+/// without fragments), whichever is larger: only allowed sources are answered, and a small
+/// INVITE's answer still carries its verdict header.
+const UDP_REPLY_LIMIT: usize = 1300;
 
 /// The socket and its quinn-udp state.
 struct Socket {
@@ -116,7 +120,7 @@ fn answer(
     let request = Request {
         probe: &probe,
         source,
-        max_reply_bytes: Some(datagram.len()),
+        max_reply_bytes: Some(datagram.len().max(UDP_REPLY_LIMIT)),
     };
     let handled = server.handle(&request, received_at, |dip| {
         agent.decide(dip, Timestamp::now())

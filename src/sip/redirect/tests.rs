@@ -87,7 +87,10 @@ fn an_invite_gets_the_decided_answer_with_its_verdict_header() {
     assert!(reply.contains("X-SentryPeer-Verdict: blocked; key=number\r\n"));
     assert!(reply.contains("CSeq: 7 INVITE\r\n"));
     assert!(reply.contains(";received=127.0.0.1") || reply.contains(";rport=5060"));
-    assert!(reply.contains("To: <sip:0044123@127.0.0.1>;tag="), "{reply}");
+    assert!(
+        reply.contains("To: <sip:0044123@127.0.0.1>;tag="),
+        "{reply}"
+    );
     assert_eq!(server.transactions(), 1);
 }
 
@@ -107,8 +110,14 @@ fn a_redirect_carries_its_contact() {
         verdict: "clean".into(),
     });
     let reply = text(&handled.replies[0]);
-    assert!(reply.starts_with("SIP/2.0 302 Moved Temporarily\r\n"), "{reply}");
-    assert!(reply.contains("Contact: <sip:uas@127.0.0.1:5090>\r\n"), "{reply}");
+    assert!(
+        reply.starts_with("SIP/2.0 302 Moved Temporarily\r\n"),
+        "{reply}"
+    );
+    assert!(
+        reply.contains("Contact: <sip:uas@127.0.0.1:5090>\r\n"),
+        "{reply}"
+    );
 }
 
 #[test]
@@ -200,7 +209,10 @@ fn cancel_before_the_answer_gets_200_and_487_after_it_200_only() {
     // The INVITE, arriving after its CANCEL, gets the 487 again.
     let late = handle(&mut server, &invite("z9hG4bK-6"), now);
     assert_eq!(late.outcome, Outcome::Retransmission);
-    assert_eq!(status_line(&late.replies[0]), "SIP/2.0 487 Request Terminated");
+    assert_eq!(
+        status_line(&late.replies[0]),
+        "SIP/2.0 487 Request Terminated"
+    );
 
     handle(&mut server, &invite("z9hG4bK-7"), now);
     let cancel = request("CANCEL", "CANCEL", "0044123", "z9hG4bK-7", "");
@@ -262,24 +274,19 @@ fn garbage_responses_and_unknown_acks_get_nothing() {
 }
 
 #[test]
-fn a_reply_never_exceeds_the_request_and_a_verdict_too_long_is_dropped_first() {
-    let mut server = server(false);
+fn a_reply_never_exceeds_the_limit_and_always_says_why() {
     let bytes = invite("z9hG4bK-11");
-    let probe = parse(&bytes);
-    let request = Request {
-        probe: &probe,
-        source: SOURCE.parse().expect("address"),
-        max_reply_bytes: Some(bytes.len()),
-    };
-    let long_verdict = |_: &Dip| Answer {
-        code: 603,
-        contact: None,
-        verdict: "x".repeat(2000),
-    };
-    let handled = server.handle(&request, Instant::now(), long_verdict);
+    let full = handle(&mut server(false), &bytes, Instant::now()).replies[0].clone();
+    let limit = full.bytes.len() - 1;
+    let mut server = server(false);
+    let handled = handle_limited(&mut server, &bytes, Instant::now(), Some(limit));
     let reply = &handled.replies[0];
-    assert!(reply.bytes.len() <= bytes.len());
-    assert_eq!(status_line(reply), "SIP/2.0 603 Decline");
+    assert!(reply.bytes.len() <= limit);
+    assert!(text(reply).contains("X-SentryPeer-Verdict: blocked; key=number\r\n"));
+    assert!(
+        text(reply).contains("\r\nv: SIP/2.0/UDP"),
+        "compact names to fit"
+    );
     let tiny = handle_limited(&mut server, &invite("z9hG4bK-12"), Instant::now(), Some(40));
     assert_eq!(tiny.outcome, Outcome::TooLarge);
     assert!(tiny.replies.is_empty());
