@@ -147,7 +147,11 @@ impl OAuthClients {
     }
 
     /// A token for client number `index`, and its lifetime in seconds.
-    fn issue(&self, index: usize, now: Timestamp) -> Result<(String, u64), getrandom::Error> {
+    pub(super) fn issue(
+        &self,
+        index: usize,
+        now: Timestamp,
+    ) -> Result<(String, u64), getrandom::Error> {
         let lifetime = self.lifetime.as_secs();
         let expires = now
             .as_second()

@@ -8,6 +8,7 @@ mod feeds;
 mod header_case;
 mod placeholders;
 mod read_only;
+mod sentrypeerhq;
 mod v1;
 
 use std::sync::Arc;
@@ -66,6 +67,15 @@ impl Fixture {
     }
 
     fn router_with(&self, token: Option<&str>, crowdsec_keys: Vec<&str>) -> Router {
+        self.router_with_clients(token, crowdsec_keys, OAuthClients::none())
+    }
+
+    fn router_with_clients(
+        &self,
+        token: Option<&str>,
+        crowdsec_keys: Vec<&str>,
+        oauth: OAuthClients,
+    ) -> Router {
         let blocklist = Arc::new(Blocklist::new(&BlocklistOptions::default()));
         let policy = |consumer| Policy::new(&VerdictOptions::default(), &consumer, &blocklist);
         let state = ApiState {
@@ -87,7 +97,7 @@ impl Fixture {
             token: token.map(Secret::new),
             crowdsec: CrowdSecKeys::new(crowdsec_keys.into_iter().map(Secret::new).collect()),
             crowdsec_ban: SignedDuration::from_hours(24),
-            oauth: OAuthClients::none(),
+            oauth,
             call_policy: policy(ConsumerOptions::sip_agent()),
         };
         router(Arc::new(state), ApiLimits::default())
