@@ -49,7 +49,9 @@ fn parse_args() -> anyhow::Result<Args> {
     };
     let mut given = std::env::args().skip(1);
     while let Some(flag) = given.next() {
-        let value = given.next().with_context(|| format!("{flag} needs a value"))?;
+        let value = given
+            .next()
+            .with_context(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--rates" => {
                 args.rates = value
@@ -132,7 +134,11 @@ fn filled_blocklist() -> Blocklist {
     blocklist
 }
 
-fn observation(at: Timestamp, source: Option<IpAddr>, called_number: Option<&str>) -> Observation<'_> {
+fn observation(
+    at: Timestamp,
+    source: Option<IpAddr>,
+    called_number: Option<&str>,
+) -> Observation<'_> {
     Observation {
         at,
         source,
@@ -259,7 +265,8 @@ fn measure(agent: SocketAddr, rate: u64, seconds: u64) -> anyhow::Result<Run> {
         .map_err(|_| anyhow::anyhow!("receiver panicked"))?;
     latencies.sort_unstable();
     let at = |share: f64| {
-        let index = ((latencies.len() as f64 * share) as usize).min(latencies.len().saturating_sub(1));
+        let index =
+            ((latencies.len() as f64 * share) as usize).min(latencies.len().saturating_sub(1));
         latencies.get(index).copied().unwrap_or(0)
     };
     Ok(Run {
