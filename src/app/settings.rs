@@ -4,6 +4,7 @@
 //! TOML key. `--check-config` runs exactly this.
 
 mod capture;
+mod opendht;
 mod p2p;
 mod personality;
 mod sip_agent;
@@ -55,6 +56,8 @@ pub struct Settings {
     pub p2p: Option<P2pSettings>,
     /// The SIP verdict agent, when it has an address.
     pub sip_agent: Option<SipAgentSettings>,
+    /// The OpenDHT bridge, when a proxy is set.
+    pub opendht: Option<crate::bridge::BridgeOptions>,
 }
 
 /// The database and how its writer batches and prunes.
@@ -129,6 +132,7 @@ impl Settings {
         let api = api_settings(config)?;
         let p2p = p2p::settings(config)?;
         let webhook = webhook::settings(config)?;
+        let opendht = opendht::settings(config)?;
         let verdicts = verdicts::verdicts(config)?;
         let sip_agent = sip_agent::settings(config)?;
         let blocklist = verdicts::blocklist(config, &verdicts)?;
@@ -158,6 +162,7 @@ impl Settings {
             api: config.api.then_some(api),
             p2p: config.peer_to_peer.then_some(p2p),
             sip_agent,
+            opendht,
         })
     }
 }

@@ -94,6 +94,10 @@ pub struct Cli {
     #[command(flatten)]
     pub webhook: WebhookFlags,
 
+    /// The OpenDHT bridge.
+    #[command(flatten)]
+    pub opendht: OpenDhtFlags,
+
     /// The verdict policy.
     #[command(flatten)]
     pub verdicts: VerdictFlags,
@@ -124,7 +128,7 @@ pub struct Cli {
 }
 
 /// Boolean features and the environment variable that turns each on.
-pub const BOOLEAN_ENV_VARS: [&str; 15] = [
+pub const BOOLEAN_ENV_VARS: [&str; 17] = [
     "SENTRYPEER_JSON_LOG",
     "SENTRYPEER_PEER_TO_PEER",
     "SENTRYPEER_API",
@@ -140,11 +144,14 @@ pub const BOOLEAN_ENV_VARS: [&str; 15] = [
     "SENTRYPEER_JSON_LOG_INCLUDE_PEER_DATA",
     "SENTRYPEER_SYSLOG_INCLUDE_PEER_DATA",
     "SENTRYPEER_VERDICT_INCLUDE_SPECIAL_ADDRESSES",
+    "SENTRYPEER_OPENDHT_PUBLISH",
+    "SENTRYPEER_OPENDHT_VERDICTS",
 ];
 
 mod api;
 mod lookup;
 mod merge;
+mod opendht;
 mod p2p;
 mod sip;
 mod sip_agent;
@@ -153,6 +160,7 @@ mod webhook;
 
 pub use api::ApiFlags;
 pub use lookup::{Lookup, LookupFlags};
+pub use opendht::OpenDhtFlags;
 pub use p2p::P2pFlags;
 pub use sip::SipFlags;
 pub use sip_agent::SipAgentFlags;
