@@ -47,6 +47,7 @@ pub mod pipeline;
 pub mod shutdown;
 pub mod sinks;
 pub mod sip;
+pub mod sip_agent;
 pub mod store;
 pub mod telemetry;
 pub mod thread_priority;

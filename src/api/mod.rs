@@ -4,10 +4,10 @@
 //! request-head timeout and size, paced writes), tests drive it with `oneshot`.
 //!
 //! Every response carries `Access-Control-Allow-Origin: *`, `X-Powered-By: SentryPeer` and
-//! `X-SentryPeer-Version`. Requests are GET (or HEAD) without a body; any other method gets 405
-//! with `Allow`, body or not. Requests run under a timeout and a global concurrency limit; queries
-//! use the store's shared read pool, expensive ones a few at a time, long lists a page at a time
-//! (`reader.rs`).
+//! `X-SentryPeer-Version`. Requests are GET (or HEAD) without a body, but for the one POST route
+//! ([`POST_ROUTES`]: `/oauth/token`); any other method gets 405 with `Allow`, body or not.
+//! Requests run under a timeout and a global concurrency limit; queries use the store's shared
+//! read pool, expensive ones a few at a time, long lists a page at a time (`reader.rs`).
 
 mod auth;
 mod body;
@@ -17,10 +17,12 @@ mod events;
 mod feeds;
 mod header_case;
 mod health;
+mod hq_lookups;
 mod ip_addresses;
 mod listings;
 mod metrics;
 mod numbers;
+mod oauth;
 mod original_list;
 mod params;
 mod placeholders;
@@ -44,6 +46,7 @@ use uuid::Uuid;
 
 pub use crowdsec::CrowdSecKeys;
 pub use error::ApiError;
+pub use oauth::{ApiClient, ApiClientError, OAuthClients};
 pub use reader::ApiReader;
 pub use serve::{ServeLimits, ServerStats, WritePace, serve};
 
@@ -84,7 +87,14 @@ pub const DOCUMENTED_ROUTES: &[&str] = &[
     "/v1/decisions",
     "/v1/decisions/stream",
     "/metrics",
+    "/oauth/token",
+    "/api/ip-addresses/{ip}",
+    "/api/phone-numbers/{number}",
 ];
+
+/// The documented routes that take a `POST` with a body (every other one answers GET and HEAD
+/// only).
+pub const POST_ROUTES: &[&str] = &["/oauth/token"];
 
 /// Limits of the HTTP server.
 #[derive(Debug, Clone, Copy)]
@@ -128,6 +138,11 @@ pub struct ApiState {
     pub feeds_policy: Policy,
     /// What of the blocklist the CrowdSec stream decides on.
     pub crowdsec_policy: Policy,
+    /// Clients that get bearer tokens from `POST /oauth/token`.
+    pub oauth: OAuthClients,
+    /// What of the blocklist SentryPeerHQ's lookups call known (the SIP agent's policy: both
+    /// answer a switch about to route a call).
+    pub call_policy: Policy,
 }
 
 /// The whole API.
@@ -152,6 +167,8 @@ pub fn router(state: Arc<ApiState>, limits: ApiLimits) -> Router {
         .merge(health::open_routes())
         .merge(protected)
         .merge(crowdsec::routes(Arc::clone(&state)))
+        .merge(oauth::routes())
+        .merge(hq_lookups::routes(Arc::clone(&state)))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn_with_state(

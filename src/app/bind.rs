@@ -21,6 +21,8 @@ pub(super) struct Bound {
     pub tls: Option<(TcpListener, Arc<ServerConfig>)>,
     /// The REST API socket; `None` without `-a`.
     pub api: Option<TcpListener>,
+    /// The SIP agent's UDP and TCP sockets; `None` without its address.
+    pub sip_agent: Option<(UdpSocket, TcpListener)>,
 }
 
 /// Loads (or generates) the certificate and binds every socket `settings` asks for.
@@ -58,7 +60,22 @@ pub(super) fn bind(settings: &Settings) -> anyhow::Result<Bound> {
                 .with_context(|| format!("Failed to start HTTP server on {address}"))
         })
         .transpose()?;
-    Ok(Bound { sip, tls, api })
+    let sip_agent = settings
+        .sip_agent
+        .as_ref()
+        .map(|agent| {
+            let address = agent.listen_address;
+            transport::bind_udp_and_tcp(address)
+                .map_err(|error| explain_privileged_port(error, address))
+                .with_context(|| format!("Failed to start the SIP agent on {address}"))
+        })
+        .transpose()?;
+    Ok(Bound {
+        sip,
+        tls,
+        api,
+        sip_agent,
+    })
 }
 
 /// The TLS listener's configuration, from its files or generated (and said so).

@@ -7,6 +7,7 @@ mod capture;
 mod opendht;
 mod p2p;
 mod personality;
+mod sip_agent;
 #[cfg(test)]
 mod tests;
 mod verdicts;
@@ -17,6 +18,7 @@ use std::path::PathBuf;
 
 use jiff::SignedDuration;
 
+use crate::api::{ApiClient, ApiClientError};
 use crate::blocklist::BlocklistOptions;
 use crate::config::{Config, ConfigError, Secret, parse_duration};
 use crate::pipeline::PeerRecords;
@@ -26,6 +28,7 @@ use crate::store::WriterOptions;
 
 pub use capture::{CaptureSettings, SipListeners, TlsListener};
 pub use p2p::P2pSettings;
+pub use sip_agent::SipAgentSettings;
 pub use verdicts::VerdictSettings;
 
 /// Everything the daemon runs with, per module.
@@ -51,6 +54,8 @@ pub struct Settings {
     pub api: Option<ApiSettings>,
     /// Peer-to-peer sharing, when on.
     pub p2p: Option<P2pSettings>,
+    /// The SIP verdict agent, when it has an address.
+    pub sip_agent: Option<SipAgentSettings>,
     /// The OpenDHT bridge, when a proxy is set.
     pub opendht: Option<crate::bridge::BridgeOptions>,
 }
@@ -109,6 +114,10 @@ pub struct ApiSettings {
     pub crowdsec_keys: Vec<Secret>,
     /// How long a CrowdSec decision lasts after the IP was last seen.
     pub crowdsec_ban: SignedDuration,
+    /// OAuth2 clients of `POST /oauth/token`.
+    pub clients: Vec<ApiClient>,
+    /// How long an issued token is valid.
+    pub token_lifetime: std::time::Duration,
 }
 
 impl Settings {
@@ -132,6 +141,7 @@ impl Settings {
         let webhook = webhook::settings(config)?;
         let opendht = opendht::settings(config)?;
         let verdicts = verdicts::verdicts(config)?;
+        let sip_agent = sip_agent::settings(config)?;
         let blocklist = verdicts::blocklist(config, &verdicts)?;
         let syslog_target = SyslogTarget::parse(config.syslog_address.as_deref())
             .map_err(|error| ConfigError::invalid("syslog_address", error.to_string()))?;
@@ -158,6 +168,7 @@ impl Settings {
             webhook,
             api: config.api.then_some(api),
             p2p: config.peer_to_peer.then_some(p2p),
+            sip_agent,
             opendht,
         })
     }
@@ -198,6 +209,23 @@ fn api_settings(config: &Config) -> Result<ApiSettings, ConfigError> {
                 ),
             )
         })?;
+    let clients = config
+        .api_client
+        .iter()
+        .map(|client| client.expose().parse())
+        .collect::<Result<Vec<ApiClient>, _>>()
+        .map_err(|error: ApiClientError| ConfigError::invalid("api_client", error.to_string()))?;
+    let token_lifetime = parse_duration(&config.api_token_lifetime)
+        .filter(|duration| duration.is_positive())
+        .ok_or_else(|| {
+            ConfigError::invalid(
+                "api_token_lifetime",
+                format!(
+                    "{:?} is not a duration such as 1h or 24h",
+                    config.api_token_lifetime
+                ),
+            )
+        })?;
     Ok(ApiSettings {
         listen_address: config.api_listen_address,
         token,
@@ -206,6 +234,8 @@ fn api_settings(config: &Config) -> Result<ApiSettings, ConfigError> {
         write_timeout: std::time::Duration::from_secs(config.api_write_timeout_secs),
         crowdsec_keys: config.crowdsec_api_key.clone(),
         crowdsec_ban,
+        clients,
+        token_lifetime: token_lifetime.unsigned_abs(),
     })
 }
 

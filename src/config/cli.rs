@@ -110,6 +110,14 @@ pub struct Cli {
     #[command(flatten)]
     pub verdicts: VerdictFlags,
 
+    /// The SIP verdict agent.
+    #[command(flatten)]
+    pub sip_agent: SipAgentFlags,
+
+    /// Lookups in the local database instead of running the daemon.
+    #[command(flatten)]
+    pub lookup: LookupFlags,
+
     /// Load and check the configuration, print it and exit
     #[arg(long = "check-config")]
     pub check_config: bool,
@@ -149,17 +157,21 @@ pub const BOOLEAN_ENV_VARS: [&str; 17] = [
 ];
 
 mod api;
+mod lookup;
 mod merge;
 mod opendht;
 mod p2p;
 mod sip;
+mod sip_agent;
 mod verdicts;
 mod webhook;
 
 pub use api::ApiFlags;
+pub use lookup::{Lookup, LookupFlags};
 pub use opendht::OpenDhtFlags;
 pub use p2p::P2pFlags;
 pub use sip::SipFlags;
+pub use sip_agent::SipAgentFlags;
 pub use verdicts::VerdictFlags;
 pub use webhook::WebhookFlags;
 #[cfg(test)]

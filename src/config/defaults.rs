@@ -78,6 +78,16 @@ pub const WEBHOOK_MAX_ATTEMPTS: u32 = 6;
 pub const OPENDHT_PUBLISH_RATE: u32 = 10;
 /// The personality of responsive mode when none is named.
 pub const PERSONALITY: &str = "freepbx";
+/// Who may ask the SIP agent: loopback only (a proxy on the same host).
+pub const SIP_AGENT_ALLOW: [&str; 2] = ["127.0.0.0/8", "::1/128"];
+/// The header a proxy adds with the caller's IP for the SIP agent.
+pub const SIP_AGENT_SOURCE_IP_HEADER: &str = "X-Source-IP";
+/// The SIP agent's answer to a blocked call: `603 Decline`.
+pub const SIP_AGENT_BLOCK_RESPONSE: u16 = 603;
+/// Requests per second one source may send the SIP agent (a busy SBC's call attempts, with room).
+pub const SIP_AGENT_RATE_LIMIT: u32 = 50_000;
+/// How long a token from `POST /oauth/token` is valid (SentryPeerHQ's tokens: 24 hours).
+pub const API_TOKEN_LIFETIME: &str = "24h";
 
 const UNSPECIFIED_V4: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
 
@@ -105,6 +115,7 @@ impl Default for Config {
             blocklist_max_ips: BLOCKLIST_MAX_IPS,
             blocklist_max_numbers: BLOCKLIST_MAX_NUMBERS,
             verdicts: super::VerdictsConfig::default(),
+            sip_agent: super::SipAgentConfig::default(),
             json_log: false,
             json_log_file: PathBuf::from("sentrypeer_json.log"),
             json_log_include_peer_data: false,
@@ -119,6 +130,8 @@ impl Default for Config {
             api_token_file: None,
             api_max_connections_per_source: API_MAX_CONNECTIONS_PER_SOURCE,
             api_write_timeout_secs: API_WRITE_TIMEOUT_SECS,
+            api_client: Vec::new(),
+            api_token_lifetime: API_TOKEN_LIFETIME.to_owned(),
             crowdsec_api_key: Vec::new(),
             crowdsec_ban_duration: CROWDSEC_BAN_DURATION.to_owned(),
             peer_to_peer: false,

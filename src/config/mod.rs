@@ -11,6 +11,7 @@ pub mod defaults;
 mod duration;
 mod personality;
 mod secret;
+mod sip_agent;
 #[cfg(test)]
 mod tests;
 mod verdicts;
@@ -23,6 +24,7 @@ use serde::{Deserialize, Serialize};
 pub use duration::parse_duration;
 pub use personality::{CallOutcomeSetting, PersonalitySettings, ProgressSetting};
 pub use secret::Secret;
+pub use sip_agent::SipAgentConfig;
 pub use verdicts::{ConsumerConfig, OriginSetting, UdpOnlySetting, VerdictsConfig};
 
 /// Errors while loading or validating the configuration.
@@ -117,6 +119,8 @@ pub struct Config {
     pub blocklist_max_numbers: usize,
     /// What of the blocklist becomes a verdict (`[verdicts]` table).
     pub verdicts: VerdictsConfig,
+    /// The SIP redirect agent switches ask before routing a call (`[sip_agent]` table).
+    pub sip_agent: SipAgentConfig,
     /// Write one JSON object per event to `json_log_file` (`-j`).
     pub json_log: bool,
     /// JSON log file (`-l`).
@@ -150,6 +154,11 @@ pub struct Config {
     /// Seconds a response write may wait for its client (which must also take at least 4 KiB/s
     /// on average) before the connection is cut.
     pub api_write_timeout_secs: u64,
+    /// OAuth2 clients (`ID:SECRET`) that may get bearer tokens from `POST /oauth/token`, as
+    /// SentryPeerHQ's clients (CGRateS, the FreePBX module) do.
+    pub api_client: Vec<Secret>,
+    /// How long a token from `POST /oauth/token` is valid (`1h`, `24h`).
+    pub api_token_lifetime: String,
     /// CrowdSec bouncer API keys (`X-Api-Key`), one per bouncer; none disables `/v1/decisions`.
     pub crowdsec_api_key: Vec<Secret>,
     /// How long a CrowdSec decision lasts after the IP was last seen (`30m`, `24h`, `7d`).

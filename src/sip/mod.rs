@@ -8,6 +8,7 @@ pub mod framing;
 pub mod parse;
 pub mod pbx;
 pub mod personality;
+pub mod redirect;
 pub mod respond;
 mod start_line;
 mod syntax;

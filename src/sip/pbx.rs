@@ -106,6 +106,11 @@ impl Default for StateLimits {
 pub(crate) struct Keyed([u8; 16]);
 
 impl Keyed {
+    /// Hashes under `key` (random bytes).
+    pub(crate) fn new(key: [u8; 16]) -> Self {
+        Self(key)
+    }
+
     /// A hash of `parts` (each length-prefixed) under `domain`.
     pub(crate) fn hash(&self, domain: &[u8], parts: &[&[u8]]) -> u64 {
         let mut hasher = SipHasher13::new_with_key(&self.0);

@@ -249,7 +249,7 @@ impl Replier {
 }
 
 /// Errors that concern one datagram or an ICMP report, not the socket.
-fn is_transient(error: &std::io::Error) -> bool {
+pub(crate) fn is_transient(error: &std::io::Error) -> bool {
     use std::io::ErrorKind;
     matches!(
         error.kind(),

@@ -31,6 +31,7 @@ mod p2p_untrusted;
 mod packaging;
 mod personality;
 mod privileges;
+mod sip_agent;
 mod storage;
 mod telemetry;
 mod throughput;

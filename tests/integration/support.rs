@@ -1,9 +1,9 @@
 //! What the integration tests share, and the only place they import from: the daemon under test
 //! ([`daemon`]), child processes and their output ([`process`]), HTTP ([`http`]), raw SIP
-//! ([`sip`]), the SIP tools ([`sip_tools`]), OpenDHT's dhtnode and python3-opendht ([`dhtnode`]),
-//! load and what it costs ([`load`]), large databases made in seconds ([`seed`]), the
-//! peer-to-peer helpers ([`p2p`]), network
-//! namespaces ([`namespaces`]), the CrowdSec bouncer ([`bouncer`]), the webhook receiver
+//! ([`sip`]), the SIP tools ([`sip_tools`]), Kamailio and a SIPp UAS in the background
+//! ([`switch`]), OpenDHT's dhtnode and python3-opendht ([`dhtnode`]), load and what it costs
+//! ([`load`]), large databases made in seconds ([`seed`]), the peer-to-peer helpers ([`p2p`]),
+//! network namespaces ([`namespaces`]), the CrowdSec bouncer ([`bouncer`]), the webhook receiver
 //! ([`webhook_receiver`]) and what a test needs to be able to run ([`prerequisites`]).
 
 pub(crate) mod bouncer;
@@ -18,6 +18,7 @@ pub(crate) mod process;
 pub(crate) mod seed;
 pub(crate) mod sip;
 pub(crate) mod sip_tools;
+pub(crate) mod switch;
 pub(crate) mod webhook_receiver;
 
 /// The environment variable that makes this test binary act as a child process inside a

@@ -208,6 +208,63 @@ const P2P_COUNTERS: [&str; 29] = [
     "connections_refused_per_peer",
 ];
 
+/// The SIP agent's counters (`sentrypeer_sip_agent_<name>_total`), by health key.
+const SIP_AGENT_COUNTERS: [&str; 15] = [
+    "dips",
+    "policy_refusals",
+    "invite_retransmissions",
+    "response_retransmissions",
+    "acks",
+    "ack_timeouts",
+    "cancels",
+    "keepalives",
+    "not_allowed",
+    "bad_requests",
+    "ignored",
+    "too_large",
+    "rate_limited",
+    "replies_failed",
+    "transactions_evicted",
+];
+const SIP_AGENT_GAUGES: [&str; 2] = ["transactions", "connections"];
+const SIP_AGENT_OUTCOMES: [&str; 3] = ["blocked_number", "blocked_ip", "clean"];
+
+/// The SIP agent's health leaves, metric series and `# TYPE` lines when it is on.
+fn sip_agent_shape() -> (Vec<String>, Vec<String>, Vec<String>) {
+    let mut health = vec!["sip_agent.dip_seconds: number".to_owned()];
+    let mut series: Vec<String> = ["bucket", "sum", "count"]
+        .map(|part| format!("sentrypeer_sip_agent_dip_seconds_{part}"))
+        .to_vec();
+    let mut types = vec![
+        "sentrypeer_sip_agent_dip_seconds histogram".to_owned(),
+        "sentrypeer_sip_agent_verdicts_total counter".to_owned(),
+        "sentrypeer_sip_agent_refused_sources_total counter".to_owned(),
+    ];
+    for outcome in SIP_AGENT_OUTCOMES {
+        health.push(format!("sip_agent.verdicts.{outcome}: number"));
+        series.push(format!(
+            "sentrypeer_sip_agent_verdicts_total{{outcome=\"{outcome}\"}}"
+        ));
+    }
+    for transport in ["udp", "tcp"] {
+        health.push(format!("sip_agent.refused_sources.{transport}: number"));
+        series.push(format!(
+            "sentrypeer_sip_agent_refused_sources_total{{transport=\"{transport}\"}}"
+        ));
+    }
+    for counter in SIP_AGENT_COUNTERS {
+        health.push(format!("sip_agent.{counter}: number"));
+        series.push(format!("sentrypeer_sip_agent_{counter}_total"));
+        types.push(format!("sentrypeer_sip_agent_{counter}_total counter"));
+    }
+    for gauge in SIP_AGENT_GAUGES {
+        health.push(format!("sip_agent.{gauge}: number"));
+        series.push(format!("sentrypeer_sip_agent_{gauge}"));
+        types.push(format!("sentrypeer_sip_agent_{gauge} gauge"));
+    }
+    (health, series, types)
+}
+
 const OPENDHT_COUNTERS: [&str; 13] = [
     "received",
     "imported",
@@ -407,7 +464,10 @@ fn health_and_metrics_keep_their_shape_with_every_part_on() {
         "--opendht-proxy",
         &opendht_proxy,
         "--opendht-publish",
+        "--sip-agent-listen-address",
+        "127.0.0.1:0",
     ]);
+    let (agent_health, agent_series, agent_types) = sip_agent_shape();
 
     let mut expected_health = plus(
         common_health(),
@@ -424,6 +484,7 @@ fn health_and_metrics_keep_their_shape_with_every_part_on() {
     );
     expected_health.extend(P2P_COUNTERS.map(|name| format!("p2p.{name}: number")));
     expected_health.extend(WEBHOOK_COUNTERS.map(|name| format!("webhook.{name}: number")));
+    expected_health.extend(agent_health);
     expected_health.extend(OPENDHT_COUNTERS.map(|name| format!("opendht.{name}: number")));
     expected_health.extend(OPENDHT_REFUSALS.map(|name| format!("opendht.refused.{name}: number")));
     assert_same("health", &health, &expected_health);
@@ -448,21 +509,26 @@ fn health_and_metrics_keep_their_shape_with_every_part_on() {
         OPENDHT_REFUSALS
             .map(|reason| format!("sentrypeer_opendht_refused_total{{reason=\"{reason}\"}}")),
     );
+    expected_series.extend(agent_series);
     assert_same("metric series", &metrics.series, &expected_series);
 
-    let mut expected_types = COMMON_TYPES.to_vec();
-    expected_types.extend([
-        "sentrypeer_udp_kernel_dropped_total counter",
-        "sentrypeer_p2p_total counter",
-        "sentrypeer_webhook_delivered_total counter",
-        "sentrypeer_webhook_failed_total counter",
-        "sentrypeer_webhook_retries_total counter",
-        "sentrypeer_webhook_skipped_total counter",
-        "sentrypeer_webhook_token_requests_total counter",
-        "sentrypeer_opendht_total counter",
-        "sentrypeer_opendht_refused_total counter",
-        "sentrypeer_opendht_proxy_up gauge",
-    ]);
+    let mut expected_types: Vec<String> = COMMON_TYPES.iter().map(|t| (*t).to_owned()).collect();
+    expected_types.extend(agent_types);
+    expected_types.extend(
+        [
+            "sentrypeer_udp_kernel_dropped_total counter",
+            "sentrypeer_p2p_total counter",
+            "sentrypeer_webhook_delivered_total counter",
+            "sentrypeer_webhook_failed_total counter",
+            "sentrypeer_webhook_retries_total counter",
+            "sentrypeer_webhook_skipped_total counter",
+            "sentrypeer_webhook_token_requests_total counter",
+            "sentrypeer_opendht_total counter",
+            "sentrypeer_opendht_refused_total counter",
+            "sentrypeer_opendht_proxy_up gauge",
+        ]
+        .map(str::to_owned),
+    );
     assert_same("metric types", &metrics.types, &expected_types);
     assert_same("bucket bounds", &metrics.bucket_bounds, BUCKET_BOUNDS);
 }
@@ -478,6 +544,7 @@ fn parts_that_are_off_are_null_in_health_and_absent_from_metrics() {
             "p2p: null",
             "webhook: null",
             "opendht: null",
+            "sip_agent: null",
         ],
     );
     assert_same("health", &health, &expected_health);

@@ -8,6 +8,7 @@ mod feeds;
 mod header_case;
 mod placeholders;
 mod read_only;
+mod sentrypeerhq;
 mod serve;
 mod v1;
 
@@ -23,7 +24,7 @@ use tempfile::TempDir;
 use tower::ServiceExt;
 use uuid::Uuid;
 
-use super::{ApiLimits, ApiReader, ApiState, CrowdSecKeys, router};
+use super::{ApiLimits, ApiReader, ApiState, CrowdSecKeys, OAuthClients, router};
 use crate::blocklist::{Blocklist, BlocklistOptions, ConsumerOptions, Policy, VerdictOptions};
 use crate::config::Secret;
 use crate::event::test_support::EventBuilder;
@@ -67,6 +68,15 @@ impl Fixture {
     }
 
     fn router_with(&self, token: Option<&str>, crowdsec_keys: Vec<&str>) -> Router {
+        self.router_with_clients(token, crowdsec_keys, OAuthClients::none())
+    }
+
+    fn router_with_clients(
+        &self,
+        token: Option<&str>,
+        crowdsec_keys: Vec<&str>,
+        oauth: OAuthClients,
+    ) -> Router {
         let blocklist = Arc::new(Blocklist::new(&BlocklistOptions::default()));
         let policy = |consumer| Policy::new(&VerdictOptions::default(), &consumer, &blocklist);
         let state = ApiState {
@@ -88,6 +98,8 @@ impl Fixture {
             token: token.map(Secret::new),
             crowdsec: CrowdSecKeys::new(crowdsec_keys.into_iter().map(Secret::new).collect()),
             crowdsec_ban: SignedDuration::from_hours(24),
+            oauth,
+            call_policy: policy(ConsumerOptions::sip_agent()),
         };
         router(Arc::new(state), ApiLimits::default())
     }

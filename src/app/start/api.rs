@@ -8,7 +8,8 @@ use tokio::net::TcpListener;
 
 use super::Wiring;
 use crate::api::{
-    self, ApiLimits, ApiReader, ApiState, CrowdSecKeys, ServeLimits, ServerStats, WritePace,
+    self, ApiLimits, ApiReader, ApiState, CrowdSecKeys, OAuthClients, ServeLimits, ServerStats,
+    WritePace,
 };
 use crate::app::services::{Grace, Stage};
 use crate::blocklist::Policy;
@@ -19,7 +20,7 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 /// Starts the API when it is on.
 ///
 /// # Errors
-/// The bound socket's address cannot be read.
+/// The bound socket's address cannot be read; no randomness for the token key.
 pub(in crate::app) fn start(
     wiring: &mut Wiring<'_>,
     listener: Option<TcpListener>,
@@ -55,6 +56,13 @@ pub(in crate::app) fn start(
         crowdsec_policy: Policy::new(
             &wiring.verdicts,
             &wiring.settings.verdicts.crowdsec,
+            &wiring.blocklist,
+        ),
+        oauth: OAuthClients::new(settings.clients.clone(), settings.token_lifetime)
+            .map_err(|error| anyhow::anyhow!("no randomness for the token key: {error}"))?,
+        call_policy: Policy::new(
+            &wiring.verdicts,
+            &wiring.settings.verdicts.sip_agent,
             &wiring.blocklist,
         ),
     };

@@ -7,6 +7,7 @@ pub(super) mod bridge;
 pub(super) mod json_log;
 pub(super) mod p2p;
 pub(super) mod sip;
+pub(super) mod sip_agent;
 pub(super) mod store;
 pub(super) mod syslog;
 pub(super) mod webhook;

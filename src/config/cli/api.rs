@@ -48,6 +48,24 @@ pub struct ApiFlags {
     )]
     pub api_max_connections_per_source: Option<usize>,
 
+    /// An OAuth2 client allowed to get bearer tokens from POST /oauth/token, as ID:SECRET (repeatable) or use SENTRYPEER_API_CLIENT env
+    #[arg(
+        long = "api-client",
+        env = "SENTRYPEER_API_CLIENT",
+        hide_env_values = true,
+        value_name = "ID:SECRET",
+        value_delimiter = ','
+    )]
+    pub api_client: Vec<String>,
+
+    /// How long a token from POST /oauth/token is valid (default 24h) or use SENTRYPEER_API_TOKEN_LIFETIME env
+    #[arg(
+        long = "api-token-lifetime",
+        env = "SENTRYPEER_API_TOKEN_LIFETIME",
+        value_name = "DURATION"
+    )]
+    pub api_token_lifetime: Option<String>,
+
     /// CrowdSec bouncer API key for /v1/decisions (repeatable, one per bouncer) or use SENTRYPEER_CROWDSEC_API_KEY env
     #[arg(
         long = "crowdsec-api-key",
@@ -86,6 +104,10 @@ impl ApiFlags {
         if let Some(token) = self.api_token {
             config.api_token = Some(Secret::new(token));
         }
+        if !self.api_client.is_empty() {
+            config.api_client = self.api_client.into_iter().map(Secret::new).collect();
+        }
+        set_if_some(&mut config.api_token_lifetime, self.api_token_lifetime);
         if !self.crowdsec_api_key.is_empty() {
             config.crowdsec_api_key = self.crowdsec_api_key.into_iter().map(Secret::new).collect();
         }

@@ -48,6 +48,7 @@ impl Cli {
         self.webhook.merge_into(&mut config, &env_is_set);
         self.opendht.merge_into(&mut config, &env_is_set);
         self.verdicts.merge_into(&mut config, &env_is_set);
+        self.sip_agent.merge_into(&mut config);
         config
     }
 }

@@ -20,6 +20,22 @@ pub(crate) fn options(to_user: &str, transport: &str, user_agent: &str, call_id:
     )
 }
 
+/// A bare INVITE calling `number` at `target` (no body), with `extra` header lines (each ending
+/// in CRLF); `call_id` also names its branch and tag.
+pub(crate) fn invite(number: &str, target: SocketAddr, call_id: &str, extra: &str) -> String {
+    format!(
+        "INVITE sip:{number}@{target} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:5099;branch=z9hG4bK-{call_id};rport\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:1000@127.0.0.1>;tag={call_id}\r\n\
+         To: <sip:{number}@{target}>\r\n\
+         Call-ID: {call_id}@127.0.0.1\r\n\
+         CSeq: 1 INVITE\r\n\
+         Contact: <sip:1000@127.0.0.1:5099>\r\n\
+         {extra}Content-Length: 0\r\n\r\n"
+    )
+}
+
 /// An INVITE with SDP from a scanner to `target`, about 900 bytes (a record of it is near 2 KB
 /// once escaped inside a gossip batch); `sequence` numbers the called number and the Call-ID.
 pub(crate) fn invite_with_sdp(sequence: usize, target: SocketAddr) -> String {
