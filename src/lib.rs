@@ -33,6 +33,7 @@
 
 pub mod api;
 pub mod app;
+pub mod bgp;
 pub mod blocklist;
 pub mod config;
 pub mod event;

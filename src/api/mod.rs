@@ -9,6 +9,7 @@
 //! use the store's shared read pool, on the blocking pool.
 
 mod auth;
+mod bgp;
 mod body;
 mod crowdsec;
 mod error;
@@ -83,6 +84,7 @@ pub const DOCUMENTED_ROUTES: &[&str] = &[
     "/v1/decisions",
     "/v1/decisions/stream",
     "/metrics",
+    "/api/v1/bgp/routes",
 ];
 
 /// Limits of the HTTP server.
@@ -127,6 +129,8 @@ pub struct ApiState {
     pub feeds_policy: Policy,
     /// What of the blocklist the CrowdSec stream decides on.
     pub crowdsec_policy: Policy,
+    /// The BGP speaker's routes and sessions, when `--bgp` is on.
+    pub bgp: Option<Arc<crate::bgp::SpeakerStatus>>,
 }
 
 /// The whole API.
@@ -143,6 +147,7 @@ pub fn router(state: Arc<ApiState>, limits: ApiLimits) -> Router {
         .merge(placeholders::routes())
         .merge(feeds::routes())
         .merge(metrics::routes(Arc::clone(&requests)))
+        .merge(bgp::routes())
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             auth::require_bearer_token,

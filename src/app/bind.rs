@@ -21,6 +21,8 @@ pub(super) struct Bound {
     pub tls: Option<(TcpListener, Arc<ServerConfig>)>,
     /// The REST API socket; `None` without `-a`.
     pub api: Option<TcpListener>,
+    /// The BGP socket for passive peers; `None` without `--bgp` or `bgp.listen_address`.
+    pub bgp: Option<TcpListener>,
 }
 
 /// Loads (or generates) the certificate and binds every socket `settings` asks for.
@@ -58,7 +60,14 @@ pub(super) fn bind(settings: &Settings) -> anyhow::Result<Bound> {
                 .with_context(|| format!("Failed to start HTTP server on {address}"))
         })
         .transpose()?;
-    Ok(Bound { sip, tls, api })
+    let bgp = (settings.bgp.as_ref())
+        .and_then(|bgp| bgp.listen_address)
+        .map(|address| {
+            transport::bind_tcp(address, "BGP")
+                .map_err(|error| explain_privileged_port(error, address))
+        })
+        .transpose()?;
+    Ok(Bound { sip, tls, api, bgp })
 }
 
 /// The TLS listener's configuration, from its files or generated (and said so).

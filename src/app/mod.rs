@@ -61,6 +61,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     // Then what produces events and serves them.
     start::p2p::start(&mut wiring, &intake, p2p_events)?;
     start::sip::start(&mut wiring, &intake, bound.sip, bound.tls)?;
+    start::bgp::start(&mut wiring, bound.bgp)?;
     start::api::start(&mut wiring, bound.api)?;
     let Wiring {
         mut services,

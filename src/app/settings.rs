@@ -3,6 +3,7 @@
 //! bad value in the file is an error even while its feature is off), and every error names the
 //! TOML key. `--check-config` runs exactly this.
 
+mod bgp;
 mod capture;
 mod p2p;
 mod personality;
@@ -23,6 +24,7 @@ use crate::sinks::syslog::SyslogTarget;
 use crate::sinks::webhook::WebhookOptions;
 use crate::store::WriterOptions;
 
+pub use bgp::BgpSettings;
 pub use capture::{CaptureSettings, SipListeners, TlsListener};
 pub use p2p::P2pSettings;
 pub use verdicts::VerdictSettings;
@@ -50,6 +52,8 @@ pub struct Settings {
     pub api: Option<ApiSettings>,
     /// Peer-to-peer sharing, when on.
     pub p2p: Option<P2pSettings>,
+    /// The BGP blackhole feed, when on.
+    pub bgp: Option<BgpSettings>,
 }
 
 /// The database and how its writer batches and prunes.
@@ -122,6 +126,7 @@ impl Settings {
         let webhook = webhook::settings(config)?;
         let verdicts = verdicts::verdicts(config)?;
         let blocklist = verdicts::blocklist(config, &verdicts)?;
+        let bgp = bgp::settings(config)?;
         let syslog_target = SyslogTarget::parse(config.syslog_address.as_deref())
             .map_err(|error| ConfigError::invalid("syslog_address", error.to_string()))?;
         Ok(Self {
@@ -147,6 +152,7 @@ impl Settings {
             webhook,
             api: config.api.then_some(api),
             p2p: config.peer_to_peer.then_some(p2p),
+            bgp,
         })
     }
 }

@@ -98,6 +98,10 @@ pub struct Cli {
     #[command(flatten)]
     pub verdicts: VerdictFlags,
 
+    /// The BGP blackhole feed.
+    #[command(flatten)]
+    pub bgp: BgpFlags,
+
     /// Load and check the configuration, print it and exit
     #[arg(long = "check-config")]
     pub check_config: bool,
@@ -116,7 +120,7 @@ pub struct Cli {
 }
 
 /// Boolean features and the environment variable that turns each on.
-pub const BOOLEAN_ENV_VARS: [&str; 15] = [
+pub const BOOLEAN_ENV_VARS: [&str; 16] = [
     "SENTRYPEER_JSON_LOG",
     "SENTRYPEER_PEER_TO_PEER",
     "SENTRYPEER_API",
@@ -132,9 +136,11 @@ pub const BOOLEAN_ENV_VARS: [&str; 15] = [
     "SENTRYPEER_JSON_LOG_INCLUDE_PEER_DATA",
     "SENTRYPEER_SYSLOG_INCLUDE_PEER_DATA",
     "SENTRYPEER_VERDICT_INCLUDE_SPECIAL_ADDRESSES",
+    "SENTRYPEER_BGP",
 ];
 
 mod api;
+mod bgp;
 mod merge;
 mod p2p;
 mod sip;
@@ -142,6 +148,7 @@ mod verdicts;
 mod webhook;
 
 pub use api::ApiFlags;
+pub use bgp::BgpFlags;
 pub use p2p::P2pFlags;
 pub use sip::SipFlags;
 pub use verdicts::VerdictFlags;

@@ -87,6 +87,7 @@ impl Fixture {
             token: token.map(Secret::new),
             crowdsec: CrowdSecKeys::new(crowdsec_keys.into_iter().map(Secret::new).collect()),
             crowdsec_ban: SignedDuration::from_hours(24),
+            bgp: None,
         };
         router(Arc::new(state), ApiLimits::default())
     }

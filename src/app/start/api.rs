@@ -44,6 +44,7 @@ pub(in crate::app) fn start(
             &wiring.settings.verdicts.crowdsec,
             &wiring.blocklist,
         ),
+        bgp: wiring.bgp.clone(),
     };
     tracing::info!("listening for API on {}", listener.local_addr()?);
     let router = api::router(Arc::new(state), ApiLimits::default());

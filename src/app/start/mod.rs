@@ -2,6 +2,7 @@
 //! calls them in start order. [`Wiring`] is what they share while starting.
 
 pub(super) mod api;
+pub(super) mod bgp;
 pub(super) mod blocklist;
 pub(super) mod json_log;
 pub(super) mod p2p;
@@ -42,6 +43,8 @@ pub(super) struct Wiring<'a> {
     pub telemetry: Registry,
     /// What the last log line reports.
     pub summary: Summary,
+    /// The BGP speaker's routes and sessions, once it started (for the API).
+    pub bgp: Option<Arc<crate::bgp::SpeakerStatus>>,
 }
 
 /// The counters the last log line reports: received, stored, dropped, dropped by the kernel.
@@ -71,6 +74,7 @@ impl<'a> Wiring<'a> {
             reader: ReadPool::new(settings.store.db_file.clone()),
             telemetry: Registry::default(),
             summary: Summary::default(),
+            bgp: None,
         }
     }
 

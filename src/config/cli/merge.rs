@@ -46,6 +46,7 @@ impl Cli {
         self.p2p.merge_into(&mut config, &env_is_set);
         self.webhook.merge_into(&mut config, &env_is_set);
         self.verdicts.merge_into(&mut config, &env_is_set);
+        self.bgp.merge_into(&mut config, &env_is_set);
         config
     }
 }
