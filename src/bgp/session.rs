@@ -237,7 +237,7 @@ impl<'a> Connection<'a> {
                 if let Event::NotificationReceived(notification) = &event {
                     peer.notifications_received.fetch_add(1, RELAXED);
                     let reason = format!(
-                        "NOTIFICATION {}/{}",
+                        "received NOTIFICATION {}/{}",
                         notification.code.as_u8(),
                         notification.subcode
                     );
@@ -281,12 +281,13 @@ impl<'a> Connection<'a> {
             Action::SendOpen(open) => self.send(&Message::Open(open)),
             Action::SendKeepalive => self.send(&Message::Keepalive),
             Action::SendNotification(notification) => {
-                tracing::info!(
-                    peer = %self.peer.options.address,
-                    code = notification.code.as_u8(),
-                    subcode = notification.subcode,
-                    "sending BGP NOTIFICATION"
+                let reason = format!(
+                    "sent NOTIFICATION {}/{}",
+                    notification.code.as_u8(),
+                    notification.subcode
                 );
+                tracing::info!(peer = %self.peer.options.address, %reason, "BGP session closed");
+                self.peer.set_last_error(reason);
                 self.send(&Message::Notification(notification));
             }
             Action::StartTimer(timer, seconds) => self.timers.start(timer, seconds),

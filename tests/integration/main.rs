@@ -7,6 +7,7 @@ mod support;
 mod api;
 mod api_compat;
 mod bad_input;
+mod bgp;
 mod bouncer;
 mod calls;
 mod capture;

@@ -1,9 +1,10 @@
 //! What the integration tests share, and the only place they import from: the daemon under test
 //! ([`daemon`]), child processes and their output ([`process`]), HTTP ([`http`]), raw SIP
 //! ([`sip`]), the SIP tools ([`sip_tools`]), the peer-to-peer helpers ([`p2p`]), network
-//! namespaces ([`namespaces`]), the CrowdSec bouncer ([`bouncer`]), the webhook receiver
+//! namespaces ([`namespaces`]), BGP routers and their namespaces ([`bgp`]), the CrowdSec bouncer ([`bouncer`]), the webhook receiver
 //! ([`webhook_receiver`]) and what a test needs to be able to run ([`prerequisites`]).
 
+pub(crate) mod bgp;
 pub(crate) mod bouncer;
 pub(crate) mod daemon;
 pub(crate) mod http;
@@ -37,6 +38,7 @@ fn netns_child() {
     match role.as_str() {
         "lapi-stub" => bouncer::lapi_stub::serve(),
         "udp-send" => namespaces::send_udp_as_child(),
+        "probe-send" => bgp::send_probe_as_child(),
         other => panic!("unknown child role {other}"),
     }
 }

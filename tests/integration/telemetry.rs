@@ -177,6 +177,32 @@ const P2P_COUNTERS: [&str; 18] = [
     "catch_up_refused_by_peers",
 ];
 
+/// The BGP speaker's counters (health keys under `bgp`; `sentrypeer_bgp_<key>_total`).
+const BGP_COUNTERS: [&str; 4] = ["capped", "resyncs", "withdrawn", "inbound_refused"];
+/// Each BGP session's gauges and counters (`sentrypeer_bgp_*{peer="..."}`).
+const BGP_SESSION_GAUGES: [&str; 3] = [
+    "session_established",
+    "session_uptime_seconds",
+    "prefixes_sent",
+];
+const BGP_SESSION_COUNTERS: [&str; 7] = [
+    "sessions_established",
+    "updates_sent",
+    "prefixes_announced",
+    "prefixes_withdrawn",
+    "prefixes_received",
+    "malformed_updates",
+    "notifications_received",
+];
+/// The BGP flags of the "every part on" test: a peer on a closed loopback port.
+const BGP_ON: [&str; 5] = [
+    "--bgp",
+    "--bgp-router-id",
+    "192.0.2.10",
+    "--bgp-peer",
+    "127.0.0.1:1@65001",
+];
+
 const WEBHOOK_COUNTERS: [&str; 5] = [
     "delivered",
     "failed",
@@ -317,14 +343,16 @@ fn health_and_metrics_keep_their_shape_with_every_part_on() {
             listener.local_addr().expect("address")
         )
     };
-    let (health, metrics) = shapes(&[
+    let mut args = vec![
         "-r",
         "-p",
         "--p2p-listen-address",
         "127.0.0.1:0",
         "-w",
         &webhook,
-    ]);
+    ];
+    args.extend(BGP_ON);
+    let (health, metrics) = shapes(&args);
 
     let mut expected_health = plus(
         common_health(),
@@ -339,6 +367,11 @@ fn health_and_metrics_keep_their_shape_with_every_part_on() {
     );
     expected_health.extend(P2P_COUNTERS.map(|name| format!("p2p.{name}: number")));
     expected_health.extend(WEBHOOK_COUNTERS.map(|name| format!("webhook.{name}: number")));
+    expected_health.extend([
+        "bgp.routes: number".to_owned(),
+        "bgp.sessions: array".to_owned(),
+    ]);
+    expected_health.extend(BGP_COUNTERS.map(|name| format!("bgp.{name}: number")));
     assert_same("health", &health, &expected_health);
 
     let mut expected_series = plus(
@@ -352,6 +385,12 @@ fn health_and_metrics_keep_their_shape_with_every_part_on() {
     expected_series
         .extend(P2P_COUNTERS.map(|name| format!("sentrypeer_p2p_total{{counter=\"{name}\"}}")));
     expected_series.extend(WEBHOOK_COUNTERS.map(|name| format!("sentrypeer_webhook_{name}_total")));
+    expected_series.push("sentrypeer_bgp_routes".to_owned());
+    expected_series.extend(BGP_COUNTERS.map(|name| format!("sentrypeer_bgp_{name}_total")));
+    let peer = "{peer=\"127.0.0.1\"}";
+    expected_series.extend(BGP_SESSION_GAUGES.map(|name| format!("sentrypeer_bgp_{name}{peer}")));
+    expected_series
+        .extend(BGP_SESSION_COUNTERS.map(|name| format!("sentrypeer_bgp_{name}_total{peer}")));
     assert_same("metric series", &metrics.series, &expected_series);
 
     let mut expected_types = COMMON_TYPES.to_vec();
@@ -363,7 +402,13 @@ fn health_and_metrics_keep_their_shape_with_every_part_on() {
         "sentrypeer_webhook_retries_total counter",
         "sentrypeer_webhook_skipped_total counter",
         "sentrypeer_webhook_token_requests_total counter",
+        "sentrypeer_bgp_routes gauge",
     ]);
+    let bgp_types = (BGP_COUNTERS.iter().chain(&BGP_SESSION_COUNTERS))
+        .map(|name| format!("sentrypeer_bgp_{name}_total counter"))
+        .chain(BGP_SESSION_GAUGES.map(|name| format!("sentrypeer_bgp_{name} gauge")));
+    let mut expected_types: Vec<String> = expected_types.iter().map(|t| (*t).to_owned()).collect();
+    expected_types.extend(bgp_types);
     assert_same("metric types", &metrics.types, &expected_types);
     assert_same("bucket bounds", &metrics.bucket_bounds, BUCKET_BOUNDS);
 }
@@ -378,6 +423,7 @@ fn parts_that_are_off_are_null_in_health_and_absent_from_metrics() {
             "events.kernel_dropped: number",
             "p2p: null",
             "webhook: null",
+            "bgp: null",
         ],
     );
     assert_same("health", &health, &expected_health);

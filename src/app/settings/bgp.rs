@@ -154,7 +154,8 @@ fn never_announce(entries: &[String]) -> Result<Vec<IpNet>, ConfigError> {
         .collect()
 }
 
-/// The first IPv4 address the node listens on (BGP, SIP, TLS, API), unspecified ones skipped.
+/// The first IPv4 address the node listens on (BGP, SIP, TLS, API), unspecified and loopback
+/// ones skipped (a router id must tell this node from others).
 fn first_ipv4(config: &Config) -> Option<Ipv4Addr> {
     [
         config.bgp.listen_address,
@@ -165,7 +166,7 @@ fn first_ipv4(config: &Config) -> Option<Ipv4Addr> {
     .into_iter()
     .flatten()
     .find_map(|address| match address.ip() {
-        IpAddr::V4(ip) if !ip.is_unspecified() => Some(ip),
+        IpAddr::V4(ip) if !ip.is_unspecified() && !ip.is_loopback() => Some(ip),
         _ => None,
     })
 }
