@@ -15,8 +15,8 @@ pub struct BgpConfig {
     pub enabled: bool,
     /// Our AS number (a private one by default).
     pub local_as: u32,
-    /// Our BGP identifier. Default: the first IPv4 listen address, else the host's first IPv4
-    /// interface address that is not loopback.
+    /// Our BGP identifier. Default: the first IPv4 listen address that is not loopback, else
+    /// the host's first IPv4 interface address that is not loopback.
     pub router_id: Option<Ipv4Addr>,
     /// Where passive peers connect to us; not listening when unset.
     pub listen_address: Option<SocketAddr>,
