@@ -97,9 +97,10 @@ impl Framer {
 pub(crate) enum Inbound {
     /// An event for the state machine.
     Event(Event),
-    /// An UPDATE: ignored but counted (prefixes it announced; `None` when it did not parse),
+    /// An UPDATE: ignored but counted (prefixes it announced, or why it did not parse: RFC
+    /// 7606's treat-as-withdraw, which for a speaker that accepts no route is nothing to do),
     /// and [`Event::UpdateReceived`] for the state machine (it restarts the hold timer).
-    Update(Option<usize>),
+    Update(Result<usize, DecodeError>),
     /// A ROUTE-REFRESH, with its event; `resend` for a normal request of a family we send
     /// (Enhanced Route Refresh markers only restart the hold timer).
     RouteRefresh {
@@ -121,9 +122,7 @@ pub(crate) fn interpret(decoded: Result<Message, DecodeError>, four_octet_as: bo
         Ok(Message::Notification(notification)) => {
             Inbound::Event(Event::NotificationReceived(notification))
         }
-        Ok(Message::Update(update)) => {
-            Inbound::Update(announced_prefixes(&update, four_octet_as).ok())
-        }
+        Ok(Message::Update(update)) => Inbound::Update(announced_prefixes(&update, four_octet_as)),
         Ok(Message::RouteRefresh(refresh)) => match (refresh.afi(), refresh.safi()) {
             (Some(afi), Some(safi)) => Inbound::RouteRefresh {
                 event: Event::RouteRefreshReceived { afi, safi },

@@ -48,6 +48,9 @@ pub use options::{
 };
 pub use stats::{PeerStatus, SpeakerCounters, SpeakerStatus};
 
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) use inbound::{Framer, Inbound, interpret};
+
 use crate::blocklist::{Blocklist, Policy};
 use selector::Selector;
 use table::RouteTable;

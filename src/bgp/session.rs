@@ -248,9 +248,11 @@ impl<'a> Connection<'a> {
             }
             Inbound::Update(prefixes) => {
                 match prefixes {
-                    Some(count) => peer.prefixes_received.fetch_add(count as u64, RELAXED),
-                    None => peer.malformed_updates.fetch_add(1, RELAXED),
-                };
+                    Ok(count) => {
+                        peer.prefixes_received.fetch_add(count as u64, RELAXED);
+                    }
+                    Err(error) => malformed_update(peer, &error),
+                }
                 self.handle(Event::UpdateReceived);
             }
             Inbound::RouteRefresh { event, resend } => {
@@ -377,6 +379,16 @@ impl<'a> Connection<'a> {
             writer.abort();
         }
         established
+    }
+}
+
+/// Counts an UPDATE that did not parse; the first of a peer is a warning, the rest (a router
+/// that keeps sending them) only debug lines.
+fn malformed_update(peer: &PeerStatus, error: &rustbgpd_wire::DecodeError) {
+    if peer.malformed_updates.fetch_add(1, RELAXED) == 0 {
+        tracing::warn!(peer = %peer.options.address, %error, "malformed BGP UPDATE ignored (counted from now on)");
+    } else {
+        tracing::debug!(peer = %peer.options.address, %error, "malformed BGP UPDATE ignored");
     }
 }
 

@@ -70,7 +70,7 @@ fn messages_are_cut_from_the_stream_however_it_is_split() {
             "{seen:?}"
         );
         assert!(matches!(seen[1], Inbound::Event(Event::KeepaliveReceived)));
-        assert!(matches!(seen[2], Inbound::Update(Some(3))));
+        assert!(matches!(seen[2], Inbound::Update(Ok(3))));
         assert!(matches!(
             seen[3],
             Inbound::Event(Event::NotificationReceived(_))
@@ -86,7 +86,7 @@ fn the_reader_never_asks_for_more_than_the_message_it_is_in() {
     framer.extend(&update[..19]);
     assert_eq!(framer.wanted(), update.len() - 19);
     framer.extend(&update[19..]);
-    assert!(matches!(all(&mut framer)[..], [Inbound::Update(Some(500))]));
+    assert!(matches!(all(&mut framer)[..], [Inbound::Update(Ok(500))]));
     assert_eq!(framer.wanted(), 19);
 }
 
@@ -113,7 +113,7 @@ fn an_update_that_does_not_parse_is_counted_as_such() {
     let mut framer = Framer::default();
     framer.extend(&update);
     let seen = all(&mut framer);
-    assert!(matches!(seen[..], [Inbound::Update(None)]), "{seen:?}");
+    assert!(matches!(seen[..], [Inbound::Update(Err(_))]), "{seen:?}");
 }
 
 #[test]
