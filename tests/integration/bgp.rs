@@ -4,18 +4,20 @@
 //! attacker's next probe; a listed address is captured but never announced; the table comes back
 //! whole after BIRD restarts; an IP that ages out of the policy is withdrawn, and at the cap the
 //! least recently seen goes first; GoBGP, connecting to the daemon's listening socket, receives
-//! the same routes, and what it announces is counted and ignored.
+//! the same routes, and what it announces is counted and ignored; FRR, with README's policy,
+//! accepts them too.
 //!
-//! These tests need root (network namespaces), `bird`/`birdc`, `gobgpd`/`gobgp`, `nft` and
-//! `curl`; they skip (saying why) without them unless `SENTRYPEER_REQUIRE_ROOT` is set, as in CI.
+//! These tests need root (network namespaces), `bird`/`birdc`, `gobgpd`/`gobgp`, FRR's `bgpd`
+//! and `vtysh`, `nft` and `curl`; they skip (saying why) without them unless
+//! `SENTRYPEER_REQUIRE_ROOT` is set, as in CI.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use crate::support::bgp::{
-    ATTACKER, ATTACKER_MORE, ATTACKER_NEVER, ATTACKER_V6, ATTACKER_V6_NEVER, Bird, DAEMON_AS,
-    GoBgp, HONEYPOT, HONEYPOT_V6, ROUTER, ROUTER_AS, Topology, api_json, bgp_ready, eventually,
-    fixture, seen_count, start_daemon, tcp_probe, udp_probe,
+    ATTACKER, ATTACKER_MORE, ATTACKER_NEVER, ATTACKER_V6, ATTACKER_V6_NEVER, BGPD, Bird, DAEMON_AS,
+    Frr, GoBgp, HONEYPOT, HONEYPOT_V6, ROUTER, ROUTER_AS, Topology, api_json, bgp_ready,
+    eventually, fixture, seen_count, start_daemon, tcp_probe, udp_probe,
 };
 use crate::support::daemon::WAIT;
 use crate::support::sip::options;
@@ -334,4 +336,60 @@ fn gobgp_receives_the_same_routes_and_what_it_announces_is_ignored() {
         Some(2),
         "{routes}"
     );
+}
+
+#[test]
+fn frr_accepts_the_routes_with_the_readme_policy() {
+    if !bgp_ready(&["vtysh", BGPD]) {
+        return;
+    }
+    let net = Topology::new();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let frr = Frr::start(
+        &net.router,
+        dir.path(),
+        &fixture(
+            "frr.conf",
+            &[
+                ("ROUTER", ROUTER.to_owned()),
+                ("HONEYPOT", HONEYPOT.to_owned()),
+                ("ROUTER_AS", ROUTER_AS.to_string()),
+                ("DAEMON_AS", DAEMON_AS.to_string()),
+            ],
+        ),
+        ROUTER,
+    );
+    let (daemon, port, _api) = start_daemon(&net.honeypot, dir.path(), &daemon_config("", ""), &[]);
+    let deadline = Instant::now() + WAIT;
+    assert!(
+        daemon.wait_for_line("BGP session established", deadline),
+        "{}\n{}",
+        daemon.log_text(),
+        frr.log_text()
+    );
+    for (source, honeypot) in [(ATTACKER, HONEYPOT), (ATTACKER_V6, HONEYPOT_V6)] {
+        tcp_probe(&net.attacker, source, target(honeypot, port)).expect("probe");
+    }
+    for (family, prefix, next_hop) in [
+        ("ipv4", format!("{ATTACKER}/32"), "192.0.2.1"),
+        ("ipv6", format!("{ATTACKER_V6}/128"), "100::1"),
+    ] {
+        assert!(
+            eventually(deadline, || !frr.route(family, &prefix).is_null()),
+            "FRR never accepted {prefix}\n{}\n{}",
+            frr.vtysh(&format!("show bgp {family} unicast")),
+            daemon.log_text()
+        );
+        let path = &frr.route(family, &prefix)["paths"][0];
+        // FRR names 65535:666 (RFC 7999) and NO_EXPORT.
+        assert_eq!(
+            path["community"]["list"],
+            serde_json::json!(["blackhole", "noExport"]),
+            "{path}"
+        );
+        assert_eq!(path["valid"], true, "{path}");
+        assert_eq!(path["aspath"]["string"], DAEMON_AS.to_string(), "{path}");
+        assert_eq!(path["origin"], "IGP", "{path}");
+        assert!(path["nexthops"].to_string().contains(next_hop), "{path}");
+    }
 }

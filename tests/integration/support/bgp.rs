@@ -1,7 +1,7 @@
 //! The BGP blackhole feed's world: three namespaces of our own (attacker ─ router ─ honeypot,
 //! the router forwarding between them), the daemon in the honeypot namespace with `--bgp`, and
-//! real routers in the router namespace: BIRD 2 (`bird`, `birdc`) and GoBGP (`gobgpd`, `gobgp`),
-//! configured from `tests/fixtures/bgp/`. TCP and UDP probes come from a chosen attacker address
+//! real routers in the router namespace: BIRD 2 (`bird`, `birdc`), GoBGP (`gobgpd`, `gobgp`) and
+//! FRR's `bgpd` (`vtysh`), configured from `tests/fixtures/bgp/`. TCP and UDP probes come from a chosen attacker address
 //! (this test binary run again as the `probe-send` child).
 
 use std::io::{Read, Write};
@@ -12,6 +12,10 @@ use std::time::{Duration, Instant};
 use super::daemon::WAIT;
 use super::namespaces::{NetNs, NsProcess, child_says, daemon_in, new_ns, self_child};
 use super::prerequisites::root_ready;
+
+mod frr;
+
+pub(crate) use frr::{BGPD, Frr};
 
 /// The router's address towards the honeypot (the BGP peer of the daemon).
 pub(crate) const ROUTER: &str = "198.51.100.1";
