@@ -1,14 +1,35 @@
 #!/usr/bin/env bash
-# Peer-to-peer benchmark (not a test): NODES nodes in a chain on loopback (node i bootstraps from
-# node i-1), probes captured by the first node.
+# Peer-to-peer benchmarks (not tests), release build:
+#
+#   bench/p2p.sh [chain]                  NODES (6) nodes in a chain on loopback, see below
+#   bench/p2p.sh scale                    NODES (50) nodes on one loopback address, every one
+#   TOPOLOGY=netns bench/p2p.sh scale     capturing; or each in a namespace of its own (root)
+#   bench/p2p.sh late-joiner              a node joins 2 peers holding a 7-day window of
+#                                         RECORDS (1,000,000) records and catches up
+#
+# scale and late-joiner are in bench/p2p_cluster.py (what they measure is described there);
+# RUNS=3 repeats a run. PRIORITY=1 (root) runs in a scheduling group of its own, weighted 10x,
+# as bench/run.sh does, so other work on a shared machine does not decide the figures.
+#
+# chain: node i bootstraps from node i-1, probes captured by the first node.
 #   1. propagation latency to the last node: PROBES probes, 20 ms apart; latency = time the last
 #      node accepted the record - the record's event_timestamp (same clock); median and p99;
 #   2. ingest rate: a burst of BURST probes into node 1 (kept under the default queue of 8,192
 #      so node 1 drops none), records/s node 2 verifies and accepts, from its own log;
 #   3. payload bytes per record published by node 1.
-# Needs python3 and curl. Loopback only.
+# Needs python3 and curl. Loopback (and namespaces of its own) only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ -n "${PRIORITY:-}" ] && [ -z "${SENTRYPEER_BENCH_GROUP:-}" ]; then
+    export SENTRYPEER_BENCH_GROUP=1
+    exec setsid --wait bash -c 'echo -10 > /proc/self/autogroup && exec "$0" "$@"' "$0" "$@"
+fi
+MODE=${1:-chain}
+if [ "$MODE" != chain ]; then
+    cargo build --release --quiet --bin sentrypeer --example seed
+    for _ in $(seq "${RUNS:-1}"); do python3 bench/p2p_cluster.py "$MODE"; done
+    exit 0
+fi
 NODES=${NODES:-6}
 PROBES=${PROBES:-200}
 BURST=${BURST:-8000}

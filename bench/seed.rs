@@ -2,12 +2,16 @@
 //! writer path (aggregates included), fast, deterministic.
 //!
 //! ```text
-//! cargo run --release --example seed -- DB_FILE EVENTS IPS NUMBERS
+//! cargo run --release --example seed -- DB_FILE EVENTS IPS NUMBERS [AUTHORS]
 //! ```
 //!
 //! IP `i` is `198.18.(i / 256 % 256).(i % 256)` spread over 198.18.0.0/15 (the benchmarking
 //! range), number `j` is `00` followed by `4600000000 + j`; `bench/lookups.lua` asks for the same
 //! keys. Events are spread over the last 6 days (inside the default 7-day retention).
+//!
+//! With `AUTHORS` (`bench/p2p.sh late-joiner`), the events are records received from that many
+//! peers in turn, each signed by its author's key for the `sentrypeer` network and stored with
+//! its signed record, as catch-up serves them.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -15,7 +19,9 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use jiff::{SignedDuration, Timestamp};
-use sentrypeer::event::{Attack, BadActor, CollectedMethod, Origin, Transport};
+use libp2p::identity::Keypair;
+use sentrypeer::event::{Attack, BadActor, CollectedMethod, Origin, PeerOrigin, Transport};
+use sentrypeer::p2p::record::SignedRecord;
 use sentrypeer::sip::MessageKind;
 use uuid::Uuid;
 
@@ -24,9 +30,14 @@ const BATCH: usize = 10_000;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [db, events, ips, numbers] = args.as_slice() else {
-        bail!("usage: seed DB_FILE EVENTS IPS NUMBERS");
+    let (db, events, ips, numbers, authors) = match args.as_slice() {
+        [db, events, ips, numbers] => (db, events, ips, numbers, "0"),
+        [db, events, ips, numbers, authors] => (db, events, ips, numbers, authors.as_str()),
+        _ => bail!("usage: seed DB_FILE EVENTS IPS NUMBERS [AUTHORS]"),
     };
+    let authors: Vec<Keypair> = (0..authors.parse::<usize>().context("AUTHORS")?)
+        .map(|_| Keypair::generate_ed25519())
+        .collect();
     let events: u64 = events.parse().context("EVENTS")?;
     let ips: u64 = ips.parse().context("IPS")?;
     let numbers: u64 = numbers.parse().context("NUMBERS")?;
@@ -57,7 +68,11 @@ fn main() -> anyhow::Result<()> {
             )
             .unwrap_or(0),
         );
-        batch.push(Arc::new(event(node, now - age, ip, number)));
+        let mut event = event(node, now - age, ip, number);
+        if let Some(author) = authors.get(index as usize % authors.len().max(1)) {
+            received_from(&mut event, author)?;
+        }
+        batch.push(Arc::new(event));
         if batch.len() == BATCH {
             sentrypeer::store::writer::insert_events(&mut conn, &batch).context("insert")?;
             batch.clear();
@@ -71,6 +86,16 @@ fn main() -> anyhow::Result<()> {
         "seeded {events} events ({ips} IPs, {numbers} numbers) in {seconds:.1} s: {:.0} events/s",
         events as f64 / seconds
     );
+    Ok(())
+}
+
+/// Makes `event` a record received from `author`, as catch-up stores and serves it.
+fn received_from(event: &mut BadActor, author: &Keypair) -> anyhow::Result<()> {
+    let record = SignedRecord::sign(event, "sentrypeer", author).context("sign")?;
+    event.origin = Origin::Peer(PeerOrigin {
+        peer_id: author.public().to_peer_id().to_base58(),
+        signed_record: Some(Arc::from(record.to_json())),
+    });
     Ok(())
 }
 

@@ -289,6 +289,18 @@ impl Pipeline {
         self.monitor().stats()
     }
 
+    /// Whether every consumer that takes peer records has less than a quarter of its byte bound
+    /// queued: a producer that can wait (peer-to-peer catch-up) asks for more only then, so
+    /// what it fetches is never dropped.
+    pub fn has_room_for_peer_records(&self) -> bool {
+        self.inner
+            .counters
+            .consumers
+            .iter()
+            .filter(|consumer| consumer.peer_records == PeerRecords::Taken)
+            .all(|consumer| consumer.queued.bytes() < self.inner.queue_bytes / 4)
+    }
+
     /// A handle that reads the counters without keeping the queues open.
     pub fn monitor(&self) -> PipelineMonitor {
         PipelineMonitor {

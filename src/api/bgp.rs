@@ -21,7 +21,10 @@ pub(crate) fn routes() -> Router<Arc<ApiState>> {
 }
 
 async fn bgp_routes(State(state): State<Arc<ApiState>>) -> Result<Response, ApiError> {
-    let speaker = state.bgp.clone().ok_or(ApiError::NotFound)?;
+    let speaker = state
+        .bgp
+        .clone()
+        .ok_or(ApiError::Off("The BGP speaker (--bgp)"))?;
     Ok(streamed(StatusCode::OK, JSON, move |out| {
         write_routes(&speaker, &mut |text| out.write(text))
     }))

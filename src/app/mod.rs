@@ -58,9 +58,10 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     // Every event enters through here: counted in the blocklist, then handed to the pipeline.
     let intake = Intake::new(Arc::clone(&wiring.blocklist), pipeline);
 
-    // Then what produces events and serves them.
-    start::p2p::start(&mut wiring, &intake, p2p_events)?;
+    // Then what produces events and serves them (SIP first: it raises the open-file limit the
+    // P2P node's caps are fitted to).
     start::sip::start(&mut wiring, &intake, bound.sip, bound.tls)?;
+    start::p2p::start(&mut wiring, &intake, p2p_events)?;
     start::bgp::start(&mut wiring, bound.bgp)?;
     start::api::start(&mut wiring, bound.api)?;
     let Wiring {

@@ -98,7 +98,7 @@ impl RouteTable {
     /// routes withdrawn.
     pub(crate) fn replace_all(&self, mut wanted: Vec<(IpAddr, i64)>) -> usize {
         // Newest first, so the cap keeps the most recently seen.
-        wanted.sort_unstable_by(|a, b| b.1.cmp(&a.1));
+        wanted.sort_unstable_by_key(|route| std::cmp::Reverse(route.1));
         let cap = self.lock().cap;
         wanted.truncate(cap);
         let keep: HashSet<IpAddr> = wanted.iter().map(|(ip, _)| *ip).collect();
@@ -196,6 +196,8 @@ pub(crate) struct OutboxState {
     pub(crate) dirty: HashSet<IpAddr>,
     /// Compare the whole table instead (too many dirty, or a new or refreshed session).
     pub(crate) resync: bool,
+    /// With `resync`: announce every route again, sent or not (a ROUTE-REFRESH).
+    pub(crate) announce_again: bool,
     /// What the session has announced.
     pub(crate) sent: HashSet<IpAddr>,
 }
@@ -211,14 +213,13 @@ impl Outbox {
         self.lock().sent.contains(ip)
     }
 
-    /// Asks for the whole table to be compared and, if `again`, announced again (a ROUTE-REFRESH).
+    /// Asks for the whole table to be compared and, if `again`, announced again (a ROUTE-REFRESH);
+    /// what was sent and left the table is withdrawn either way.
     pub(crate) fn resync(&self, again: bool) {
         let mut state = self.lock();
         state.resync = true;
+        state.announce_again |= again;
         state.dirty.clear();
-        if again {
-            state.sent.clear();
-        }
         drop(state);
         self.notify.notify_one();
     }

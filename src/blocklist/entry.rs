@@ -6,7 +6,7 @@ use std::num::NonZeroU16;
 use jiff::Timestamp;
 
 use super::authors::{AuthorId, AuthorSet, MAX_TRACKED_AUTHORS};
-use super::changes::Reasons;
+use super::reasons::Reasons;
 use crate::event::Transport;
 use crate::sip::AttackType;
 

@@ -40,6 +40,12 @@ impl Intake {
         self.pipeline.submit_from_peer(event);
     }
 
+    /// Whether every consumer that takes peers' records has room for a page of them (a
+    /// catch-up waits otherwise; the blocklist itself always has room).
+    pub fn has_room_for_peer_records(&self) -> bool {
+        self.pipeline.has_room_for_peer_records()
+    }
+
     /// The live blocklist.
     pub fn blocklist(&self) -> &Arc<Blocklist> {
         &self.blocklist

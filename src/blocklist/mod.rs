@@ -84,11 +84,12 @@ mod intake;
 mod key;
 mod options;
 mod policy;
+mod reasons;
 mod report;
 mod table;
 
 pub use authors::{AuthorId, AuthorSet, MAX_AUTHOR_NAME_BYTES, MAX_AUTHORS, MAX_TRACKED_AUTHORS};
-pub use changes::{Change, ChangeKind, Reasons, ReplayError, Subscription, SubscriptionEnded};
+pub use changes::{Change, ChangeKind, ReplayError, Subscription, SubscriptionEnded};
 pub use entry::{EntryView, ObservedOrigin, transport_bit};
 pub use flush::{AggregateRow, Flush, LoadReport};
 pub use intake::Intake;
@@ -103,6 +104,7 @@ pub use policy::{
     NeverList, NumberRule, NumberRuleError, Policy, Refusal, SPECIAL_V4, SPECIAL_V6, SpecialBlock,
     UdpOnlySources, Verdict, VerdictOptions, special_blocks, special_purpose,
 };
+pub use reasons::Reasons;
 
 use authors::Authors;
 use changes::ChangeLog;

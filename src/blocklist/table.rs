@@ -13,10 +13,11 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use hashbrown::HashTable;
 use jiff::Timestamp;
 
-use super::changes::{ChangeKind, ChangeLog, Reasons};
+use super::changes::{ChangeKind, ChangeLog};
 use super::entry::{Entry, EntryView, Update};
 use super::flush::Pending;
 use super::key::TableKey;
+use super::reasons::Reasons;
 
 /// Share of a full shard evicted at once: amortises the scan that finds the oldest entries.
 const EVICTION_DIVISOR: usize = 64;

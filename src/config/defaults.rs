@@ -48,6 +48,16 @@ pub const P2P_NETWORK: &str = "sentrypeer";
 pub const P2P_MIN_CONTRIBUTION: u64 = 10;
 /// Records per second accepted from one peer.
 pub const P2P_MAX_RECORDS_PER_SECOND: u32 = 1000;
+/// Records one peer may send in one catch-up pass: a week of a busy community (a million
+/// records is the benchmark's) twice over.
+pub const P2P_MAX_CATCH_UP_RECORDS: u64 = 2_000_000;
+/// Peer-to-peer connections, both ways: a node dials up to 24 peers and others dial it; this
+/// leaves room for five times that, at about 50 KB each.
+pub const P2P_MAX_CONNECTIONS: u32 = 128;
+/// Incoming peer-to-peer connections from one IP address once the node is half full: room for
+/// a few dozen nodes behind one NAT or on one host, while one address cannot take a node's
+/// every connection.
+pub const P2P_MAX_CONNECTIONS_PER_ADDRESS: u32 = 32;
 /// SentryPeerHQ's OAuth2 token endpoint (the original's hard-coded one).
 pub const OAUTH2_TOKEN_URL: &str = "https://authz.sentrypeer.com/oauth/token";
 /// SentryPeerHQ's API audience (the original's hard-coded one).
@@ -125,6 +135,9 @@ impl Default for Config {
             p2p_deny: Vec::new(),
             p2p_min_contribution: P2P_MIN_CONTRIBUTION,
             p2p_max_records_per_second: P2P_MAX_RECORDS_PER_SECOND,
+            p2p_max_catch_up_records: P2P_MAX_CATCH_UP_RECORDS,
+            p2p_max_connections: P2P_MAX_CONNECTIONS,
+            p2p_max_connections_per_address: P2P_MAX_CONNECTIONS_PER_ADDRESS,
             webhook_url: None,
             oauth2_client_id: None,
             oauth2_client_secret: None,

@@ -162,8 +162,14 @@ pub struct Config {
     pub p2p_deny: Vec<String>,
     /// Records a peer must have shared with this node before it is served catch-up.
     pub p2p_min_contribution: u64,
-    /// Records per second accepted from one peer (bursts of twice that).
+    /// Records per second accepted from one peer (bursts of twice that), pushed or caught up.
     pub p2p_max_records_per_second: u32,
+    /// Records one peer may send in one catch-up pass; beyond, it is cut off.
+    pub p2p_max_catch_up_records: u64,
+    /// Peer-to-peer connections, both ways (lowered to fit the open-file limit).
+    pub p2p_max_connections: u32,
+    /// Incoming peer-to-peer connections from one IP address, once the node is half full.
+    pub p2p_max_connections_per_address: u32,
     /// Webhook receiving each event (`-w`).
     pub webhook_url: Option<String>,
     /// OAuth2 client id for the webhook (`-i`).

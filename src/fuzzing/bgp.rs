@@ -158,9 +158,26 @@ fn encoded(message: &Message) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use bytes::Bytes;
+    use proptest::prelude::*;
     use rustbgpd_wire::{NotificationCode, NotificationMessage};
 
     use super::*;
+
+    /// A message with a right header: marker, length, `kind`, `body`.
+    fn framed(kind: u8, body: &[u8]) -> Vec<u8> {
+        let length = u16::try_from(19 + body.len()).unwrap_or(u16::MAX);
+        [&[0xFF; 16][..], &length.to_be_bytes(), &[kind], body].concat()
+    }
+
+    proptest! {
+        #[test]
+        fn framed_messages_of_any_type_and_body_keep_the_invariants(
+            messages in proptest::collection::vec((1_u8..=7, proptest::collection::vec(any::<u8>(), 0..300)), 1..4),
+        ) {
+            let bytes: Vec<u8> = messages.iter().flat_map(|(kind, body)| framed(*kind, body)).collect();
+            bgp_message(&bytes);
+        }
+    }
 
     #[test]
     fn a_bad_message_left_unanswered_or_kept_open_would_be_caught() {

@@ -1,7 +1,7 @@
-//! The libp2p behaviour of a node: gossipsub (push of new records), Kademlia and identify
-//! (discovery), request-response (catch-up), built from the names and limits in `protocol`.
-//! Every protocol name carries the network name, so separate communities (`--p2p-network`)
-//! never mix.
+//! The libp2p behaviour of a node: the connection caps (`admission`), gossipsub (push of new
+//! records, scored as `scoring` says), Kademlia and identify (discovery), request-response
+//! (catch-up), built from the names and limits in `protocol`. Every protocol name carries the
+//! network name, so separate communities (`--p2p-network`) never mix.
 #![allow(
     missing_docs,
     reason = "the NetworkBehaviour derive generates an event enum without documentation"
@@ -15,16 +15,19 @@ use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::{StreamProtocol, gossipsub, identify, kad, mdns, request_response};
 
 // `Protocols` is named here too, where tools and tests have always found it.
-use super::P2pError;
+use super::admission::{ConnectionCaps, Gate};
 pub use super::protocol::Protocols;
 use super::protocol::{
-    CATCH_UP_REQUEST_TIMEOUT, CatchUpRequest, CatchUpResponse, MAX_GOSSIP_BYTES,
-    PEER_SEND_QUEUE_MESSAGES,
+    CATCH_UP_REQUEST_TIMEOUT, CATCH_UP_STREAMS_PER_CONNECTION, CatchUpRequest, CatchUpResponse,
+    MAX_GOSSIP_BYTES, PEER_SEND_QUEUE_MESSAGES,
 };
+use super::{P2pError, scoring};
 
 /// The node's protocols.
 #[derive(NetworkBehaviour)]
 pub struct Behaviour {
+    /// Connection caps: first, so a refused connection costs the other protocols nothing.
+    gate: Gate,
     /// Push of new records.
     pub gossipsub: gossipsub::Behaviour,
     /// Peer routing and discovery.
@@ -42,17 +45,23 @@ fn protocol(name: String) -> Result<StreamProtocol, P2pError> {
 }
 
 impl Behaviour {
-    /// The behaviour of a node with `key` on `network`, with mDNS LAN discovery when `mdns`.
+    /// The behaviour of a node with `key` on `network` taking connections within `caps`, with
+    /// mDNS LAN discovery when `mdns`.
     ///
     /// # Errors
     /// [`P2pError::Network`] when the network name cannot be part of a protocol name, or mDNS
     /// cannot start.
-    pub fn new(key: &Keypair, network: &str, mdns: bool) -> Result<Self, P2pError> {
+    pub fn new(
+        key: &Keypair,
+        network: &str,
+        mdns: bool,
+        caps: ConnectionCaps,
+    ) -> Result<Self, P2pError> {
         let peer_id = key.public().to_peer_id();
         let names = Protocols::new(network);
         let gossip_config = gossipsub::ConfigBuilder::default()
             .protocol_id_prefix(names.gossip_prefix)
-            .heartbeat_interval(Duration::from_millis(500))
+            .heartbeat_interval(scoring::HEARTBEAT)
             .max_transmit_size(MAX_GOSSIP_BYTES)
             .connection_handler_queue_len(PEER_SEND_QUEUE_MESSAGES)
             .validation_mode(gossipsub::ValidationMode::Strict)
@@ -65,7 +74,7 @@ impl Behaviour {
         )
         .map_err(|error| P2pError::Network(error.to_owned()))?;
         gossipsub
-            .with_peer_score(gossipsub::PeerScoreParams::default(), score_thresholds())
+            .with_peer_score(scoring::params(names.topic.hash()), scoring::thresholds())
             .map_err(P2pError::Network)?;
         let mut kad_config = kad::Config::new(protocol(names.kademlia)?);
         kad_config.set_query_timeout(Duration::from_secs(30));
@@ -79,7 +88,9 @@ impl Behaviour {
                 protocol(names.catch_up)?,
                 request_response::ProtocolSupport::Full,
             )],
-            request_response::Config::default().with_request_timeout(CATCH_UP_REQUEST_TIMEOUT),
+            request_response::Config::default()
+                .with_request_timeout(CATCH_UP_REQUEST_TIMEOUT)
+                .with_max_concurrent_streams(CATCH_UP_STREAMS_PER_CONNECTION),
         );
         let mdns = if mdns {
             Some(
@@ -90,22 +101,12 @@ impl Behaviour {
             None
         };
         Ok(Self {
+            gate: Gate::new(caps),
             gossipsub,
             kademlia,
             identify,
             sync,
             mdns: Toggle::from(mdns),
         })
-    }
-}
-
-/// Gossipsub thresholds: a freeloader's application score takes it below all of them.
-fn score_thresholds() -> gossipsub::PeerScoreThresholds {
-    gossipsub::PeerScoreThresholds {
-        gossip_threshold: -10.0,
-        publish_threshold: -50.0,
-        graylist_threshold: -80.0,
-        accept_px_threshold: 10.0,
-        opportunistic_graft_threshold: 20.0,
     }
 }

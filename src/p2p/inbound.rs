@@ -1,11 +1,15 @@
 //! What becomes of a record from a peer, decided without a network: [`InboundPolicy::check`]
 //! verifies it (size, schema, version, network, signature, fields, window: see `record`), then
 //! judges its author (our own coming back, denied, not allowed), drops what was already seen and
-//! what exceeds the author's rate. The node counts the [`Verdict`] and stores accepted records.
+//! holds back what exceeds the author's rate. Every record from outside goes through the same
+//! checks and the same per-author rate, pushed or caught up: the node drops a pushed record over
+//! the rate, and waits before taking the rest of a catch-up page. The node counts the
+//! [`Verdict`] and stores accepted records.
 
 use std::collections::{HashSet, VecDeque};
 use std::num::NonZeroU32;
 use std::sync::atomic::AtomicU64;
+use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::NoOpMiddleware;
@@ -19,15 +23,6 @@ use super::P2pStats;
 use super::protocol::{RATE_BURST_SECONDS, SEEN_CAPACITY};
 use super::record::{RecordError, SignedRecord};
 use crate::event::BadActor;
-
-/// How a record reached this node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Arrival {
-    /// Pushed by gossip.
-    Pushed,
-    /// In a catch-up page this node asked for.
-    CaughtUp,
-}
 
 /// What the node accepts from peers (from its options).
 #[derive(Debug, Clone)]
@@ -60,8 +55,11 @@ pub(crate) enum Verdict {
     Duplicate,
     /// Refused: see the reason.
     Rejected(Rejection),
-    /// Dropped: its author exceeded its rate.
-    RateLimited,
+    /// Over its author's rate: dropped when pushed; a catch-up waits `wait` and asks again.
+    RateLimited {
+        /// Time until the author may send another record.
+        wait: Duration,
+    },
 }
 
 /// Why a record was refused.
@@ -97,10 +95,10 @@ impl Verdict {
                 RecordError::OtherNetwork => &stats.rejected_network,
                 _ => &stats.rejected_malformed,
             },
-            Self::RateLimited => &stats.rate_limited,
+            Self::RateLimited { .. } => &stats.rate_limited,
         };
         P2pStats::bump(counter);
-        if matches!(self, Self::Rejected(_) | Self::RateLimited) {
+        if matches!(self, Self::Rejected(_) | Self::RateLimited { .. }) {
             stats.dropped_from(from);
         }
     }
@@ -137,10 +135,8 @@ impl<C: Clock> InboundPolicy<C> {
         }
     }
 
-    /// Judges the record `text` that arrived as `arrival`, at `now` (for its window). Pushed
-    /// records are rate-limited per author; records this node asked for in catch-up are not (a
-    /// window can hold far more than a second's worth).
-    pub(crate) fn check(&mut self, text: &str, arrival: Arrival, now: Timestamp) -> Verdict {
+    /// Judges the record `text`, at `now` (for its window), pushed or caught up alike.
+    pub(crate) fn check(&mut self, text: &str, now: Timestamp) -> Verdict {
         let rules = &self.rules;
         let (author, event) = match SignedRecord::verify(text, &rules.network, rules.retention, now)
         {
@@ -158,8 +154,10 @@ impl<C: Clock> InboundPolicy<C> {
         if self.seen.contains(&event.event_uuid) {
             return Verdict::Duplicate;
         }
-        if arrival == Arrival::Pushed && self.rate.check_key(&author).is_err() {
-            return Verdict::RateLimited;
+        if let Err(not_until) = self.rate.check_key(&author) {
+            return Verdict::RateLimited {
+                wait: not_until.wait_time_from(self.rate.clock().now()),
+            };
         }
         self.seen.remember(event.event_uuid);
         Verdict::Accepted {
@@ -171,6 +169,19 @@ impl<C: Clock> InboundPolicy<C> {
     /// Remembers an event id this node published, so it is a duplicate if it comes back.
     pub(crate) fn remember(&mut self, uuid: Uuid) {
         self.seen.remember(uuid);
+    }
+
+    /// Forgets the rate of authors that have not sent for a while (their state is that of a
+    /// new author anyway), so a flood of identities leaves nothing behind.
+    pub(crate) fn prune(&mut self) {
+        self.rate.retain_recent();
+        self.rate.shrink_to_fit();
+    }
+
+    /// Authors whose rate is remembered.
+    #[cfg(test)]
+    pub(crate) fn tracked_authors(&self) -> usize {
+        self.rate.len()
     }
 }
 

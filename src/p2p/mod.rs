@@ -11,12 +11,18 @@
 //! - `inbound`: what becomes of a peer's record (the checks, dedup, per-author rate), as a plain
 //!   value.
 //! - `outbox`: our events gathered, signed and cut into batches, as a plain value.
-//! - `catch_up`: whom to ask for the window, whom to serve, what a page holds, as plain values.
-//! - `reciprocity`: who contributed, who may catch up, gossipsub application scores.
+//! - `catch_up`: whom to ask for the window and how fast, whom to serve and how much, what a
+//!   page holds, as plain values.
+//! - `admission`: the connection caps (in all, per address, per peer, handshakes), as a plain
+//!   value and the swarm behaviour that applies it.
+//! - `reciprocity`: who contributed, who may catch up, who is cut off, gossipsub application
+//!   scores.
+//! - `scoring`: gossipsub's peer-score parameters and thresholds, with their reasons.
 //! - `identity`: the persistent ed25519 key (PeerId).
 //! - `behaviour`: the libp2p protocols, built from `protocol`'s names and limits.
 //! - `node`: the event loop, glue between the swarm and the plain values.
 
+pub mod admission;
 pub mod behaviour;
 mod catch_up;
 pub mod identity;
@@ -26,6 +32,7 @@ mod outbox;
 pub mod protocol;
 pub mod reciprocity;
 pub mod record;
+pub mod scoring;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -39,6 +46,7 @@ use libp2p::{Multiaddr, PeerId};
 use crate::store::ReadPool;
 use crate::telemetry::{Count, Readings, Report};
 
+pub use admission::ConnectionCaps;
 pub use node::{build_swarm, run};
 pub use protocol::Batch;
 
@@ -100,8 +108,13 @@ pub struct P2pOptions {
     /// Peers whose records are refused and whose connections are closed.
     pub deny: Vec<PeerId>,
     /// Records accepted per second from one author ([`protocol::RATE_BURST_SECONDS`] seconds'
-    /// worth at once).
+    /// worth at once), pushed or caught up.
     pub max_records_per_second: u32,
+    /// Records one peer may send in one catch-up pass (a window's worth); a peer that answers
+    /// "more" beyond it is cut off.
+    pub max_catch_up_records: u64,
+    /// The connections the node takes.
+    pub caps: ConnectionCaps,
 }
 
 /// Everything the node needs.
@@ -197,10 +210,36 @@ pub struct P2pStats {
     pub rate_limited: AtomicU64,
     /// Catch-up pages served.
     pub catch_up_pages_served: AtomicU64,
+    /// Bytes of the records in the catch-up pages served.
+    pub catch_up_bytes_served: AtomicU64,
     /// Catch-up requests refused (requester contributed too little).
     pub catch_up_refused: AtomicU64,
+    /// Catch-up requests refused: the requester had one being answered, or the node was reading
+    /// as many pages as it serves at once.
+    pub catch_up_refused_busy: AtomicU64,
+    /// Catch-up requests refused: sooner than the pace allows after the requester's last page.
+    pub catch_up_refused_pace: AtomicU64,
+    /// Catch-up requests refused: the window was served on that connection already, or the
+    /// requester started too many windows this hour.
+    pub catch_up_refused_window_served: AtomicU64,
     /// Catch-up requests of ours that peers refused.
     pub catch_up_refused_by_peers: AtomicU64,
+    /// Times our catch-up waited before taking the rest of a page, its author being over its
+    /// rate.
+    pub catch_up_rate_waits: AtomicU64,
+    /// Peers cut off and scored down for breaking the catch-up protocol (endless, malformed or
+    /// forged pages).
+    pub catch_up_cut_off: AtomicU64,
+    /// Local events not shared: even with its message cut, their record would be too large.
+    pub records_too_large: AtomicU64,
+    /// Connections refused: too many in their handshake (or dials in progress).
+    pub connections_refused_handshakes: AtomicU64,
+    /// Connections refused: the node holds as many as it takes.
+    pub connections_refused_full: AtomicU64,
+    /// Connections refused: too many from one address.
+    pub connections_refused_per_address: AtomicU64,
+    /// Connections refused: too many with one peer.
+    pub connections_refused_per_peer: AtomicU64,
     /// Records refused or dropped, per peer that sent them (at most [`MAX_TRACKED_PEERS`]).
     pub dropped_by_peer: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
 }
@@ -257,14 +296,25 @@ impl Report for P2pStats {
             ("rejected_denied", self.rejected_denied.count()),
             ("rate_limited", self.rate_limited.count()),
             ("catch_up_pages_served", self.catch_up_pages_served.count()),
+            ("catch_up_bytes_served", self.catch_up_bytes_served.count()),
             ("catch_up_refused", self.catch_up_refused.count()),
+            ("catch_up_refused_busy", self.catch_up_refused_busy.count()),
+            ("catch_up_refused_pace", self.catch_up_refused_pace.count()),
+            ("catch_up_refused_window_served", self.catch_up_refused_window_served.count()),
             ("catch_up_refused_by_peers", self.catch_up_refused_by_peers.count()),
+            ("catch_up_rate_waits", self.catch_up_rate_waits.count()),
+            ("catch_up_cut_off", self.catch_up_cut_off.count()),
+            ("records_too_large", self.records_too_large.count()),
+            ("connections_refused_handshakes", self.connections_refused_handshakes.count()),
+            ("connections_refused_full", self.connections_refused_full.count()),
+            ("connections_refused_per_address", self.connections_refused_per_address.count()),
+            ("connections_refused_per_peer", self.connections_refused_per_peer.count()),
         ];
         for (name, count) in counters {
             out.counter(
                 "sentrypeer_p2p_total",
                 "Peer-to-peer counters by name: records published, received, accepted and refused \
-                 by reason; catch-up.",
+                 by reason; catch-up served and refused; connections refused.",
                 count,
             )
             .label("counter", name)

@@ -1,7 +1,8 @@
 //! The node's event loop: thin glue between the swarm and the plain parts that decide. Local
 //! events go to the [`Outbox`], whose batches are published; peers' records pass the
 //! [`InboundPolicy`] and what it accepts is stored; [`CatchUpRequests`] says whom to ask for the
-//! window and [`ServePolicy`] whom to answer, with pages read from the store's read pool.
+//! window and when, [`ServePolicy`] and [`Serving`] whom to answer and how much, with pages read
+//! from the store's read pool; the connection caps are the behaviour's own (`admission`).
 //! `gossip` publishes and receives batches, `catch_up` asks for and serves pages, `peers` keeps
 //! connections, discovery and bootstrap.
 
@@ -15,19 +16,21 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use libp2p::futures::StreamExt;
 use libp2p::request_response::ResponseChannel;
-use libp2p::swarm::SwarmEvent;
+use libp2p::swarm::{ConnectionId, SwarmEvent};
 use libp2p::{PeerId, Swarm, identify, kad, noise, tcp, yamux};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::admission::ConnectionCaps;
 use super::behaviour::{Behaviour, BehaviourEvent};
-use super::catch_up::{CatchUpRequests, ServePolicy, window_start};
+use super::catch_up::{CatchUpRequests, ServePolicy, Serving, window_start};
 use super::inbound::{InboundPolicy, InboundRules};
 use super::outbox::Outbox;
 use super::protocol::{CatchUpResponse, Protocols};
 use super::reciprocity::Contributions;
 use super::{P2pConfig, P2pError, P2pStats};
 use crate::blocklist::Intake;
+use crate::config::defaults::{P2P_MAX_CONNECTIONS, P2P_MAX_CONNECTIONS_PER_ADDRESS};
 use crate::pipeline::AsyncEventReceiver;
 use crate::store::query;
 
@@ -39,9 +42,16 @@ const BOOTSTRAP_BACKOFF: (Duration, Duration) = (Duration::from_secs(1), Duratio
 const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(300);
 /// Catch-up pages read and signed but not yet handed to the swarm.
 const SERVED_PAGES_QUEUE: usize = 16;
+/// How often the memory of gone authors is pruned.
+const PRUNE_INTERVAL: Duration = Duration::from_secs(60);
 
-/// A catch-up page computed on the blocking pool, to be answered on the swarm.
-type ServedPage = (ResponseChannel<CatchUpResponse>, CatchUpResponse);
+/// A catch-up page read on the read pool, to be answered on the swarm.
+struct ServedPage {
+    peer: PeerId,
+    connection: ConnectionId,
+    channel: ResponseChannel<CatchUpResponse>,
+    response: CatchUpResponse,
+}
 
 /// The node's state besides the swarm.
 struct Node {
@@ -54,8 +64,10 @@ struct Node {
     inbound: InboundPolicy,
     outbox: Outbox,
     catch_up: CatchUpRequests,
-    serving: ServePolicy,
+    serve_policy: ServePolicy,
+    serving: Serving,
     next_bootstrap: Instant,
+    next_prune: Instant,
     bootstrap_backoff: Duration,
     served: mpsc::Sender<ServedPage>,
 }
@@ -73,7 +85,8 @@ pub async fn run(
     stats: Arc<P2pStats>,
     shutdown: CancellationToken,
 ) -> Result<(), P2pError> {
-    let mut swarm = build_swarm(&config.key, &config.options.network, config.options.mdns)?;
+    let options = &config.options;
+    let mut swarm = swarm_with(&config.key, &options.network, options.mdns, options.caps)?;
     let local_peer = *swarm.local_peer_id();
     tracing::info!(peer_id = %local_peer, network = %config.options.network, "p2p node");
     for address in &config.options.listen {
@@ -96,8 +109,12 @@ pub async fn run(
     let mut tick = tokio::time::interval(TICK);
     let mut local_open = true;
     loop {
+        let catch_up_wake = node.catch_up_wake();
+        let far = Instant::now() + TICK;
         tokio::select! {
             () = shutdown.cancelled() => break,
+            () = tokio::time::sleep_until(catch_up_wake.unwrap_or(far).into()),
+                if catch_up_wake.is_some() => node.catch_up(&mut swarm),
             event = local_events.recv(), if local_open => match event {
                 Some(event) => {
                     if node.outbox.push(event) {
@@ -107,11 +124,7 @@ pub async fn run(
                 None => local_open = false,
             },
             _ = tick.tick() => node.on_tick(&mut swarm),
-            Some((channel, response)) = served_pages.recv() => {
-                if swarm.behaviour_mut().sync.send_response(channel, response).is_err() {
-                    tracing::debug!("catch-up requester went away");
-                }
-            }
+            Some(page) = served_pages.recv() => node.answer(&mut swarm, page),
             event = swarm.select_next_some() => node.on_swarm_event(&mut swarm, event),
         }
     }
@@ -121,7 +134,8 @@ pub async fn run(
 }
 
 /// A swarm with this crate's transport (TCP, Noise, Yamux, DNS) and behaviour for `key` on
-/// `network`, with mDNS when `mdns` (public for tools and tests that speak to nodes).
+/// `network`, with mDNS when `mdns` and the default connection caps (public for tools and tests
+/// that speak to nodes).
 ///
 /// # Errors
 /// [`P2pError::Network`] when the transport or behaviour cannot be built.
@@ -129,6 +143,17 @@ pub fn build_swarm(
     key: &libp2p::identity::Keypair,
     network: &str,
     mdns: bool,
+) -> Result<Swarm<Behaviour>, P2pError> {
+    let caps = ConnectionCaps::new(P2P_MAX_CONNECTIONS, P2P_MAX_CONNECTIONS_PER_ADDRESS);
+    swarm_with(key, network, mdns, caps)
+}
+
+/// [`build_swarm`] taking connections within `caps`.
+fn swarm_with(
+    key: &libp2p::identity::Keypair,
+    network: &str,
+    mdns: bool,
+    caps: ConnectionCaps,
 ) -> Result<Swarm<Behaviour>, P2pError> {
     let network = network.to_owned();
     Ok(libp2p::SwarmBuilder::with_existing_identity(key.clone())
@@ -142,7 +167,7 @@ pub fn build_swarm(
         .with_dns()
         .map_err(|error| P2pError::Network(error.to_string()))?
         .with_behaviour(|key| {
-            Behaviour::new(key, &network, mdns)
+            Behaviour::new(key, &network, mdns, caps)
                 .map_err(|error| Box::new(error) as Box<dyn std::error::Error + Send + Sync>)
         })
         .map_err(|error| P2pError::Network(error.to_string()))?
@@ -187,7 +212,7 @@ impl Node {
             deny: config.options.deny.clone(),
             max_records_per_second: config.options.max_records_per_second,
         });
-        let serving = ServePolicy {
+        let serve_policy = ServePolicy {
             min_contribution: config.options.min_contribution,
             deny: config.options.deny.clone(),
         };
@@ -199,9 +224,11 @@ impl Node {
             contributions,
             inbound,
             outbox: Outbox::new(config.options.network.clone(), config.key.clone()),
-            catch_up: CatchUpRequests::default(),
-            serving,
+            catch_up: CatchUpRequests::new(config.options.max_catch_up_records),
+            serve_policy,
+            serving: Serving::default(),
             next_bootstrap: Instant::now(),
+            next_prune: Instant::now() + PRUNE_INTERVAL,
             bootstrap_backoff: BOOTSTRAP_BACKOFF.0,
             served,
             config,
@@ -211,13 +238,8 @@ impl Node {
     fn on_tick(&mut self, swarm: &mut Swarm<Behaviour>) {
         self.publish(swarm);
         let connected: Vec<PeerId> = swarm.connected_peers().copied().collect();
-        let grace = self.config.options.freeloader_grace;
         for peer in &connected {
-            let score = self.contributions.score(peer, grace);
-            swarm
-                .behaviour_mut()
-                .gossipsub
-                .set_application_score(peer, score);
+            self.update_score(swarm, peer);
         }
         let now = Instant::now();
         if connected.is_empty() && now >= self.next_bootstrap {
@@ -225,9 +247,22 @@ impl Node {
             self.next_bootstrap = now + self.bootstrap_backoff;
             self.bootstrap_backoff = (self.bootstrap_backoff * 2).min(BOOTSTRAP_BACKOFF.1);
         }
-        for ask in self.catch_up.due(now, &connected) {
-            self.send_ask(swarm, ask);
+        self.catch_up(swarm);
+        if now >= self.next_prune {
+            self.inbound.prune();
+            self.next_prune = now + PRUNE_INTERVAL;
         }
+    }
+
+    /// Sets `peer`'s gossipsub application score from what it contributed and did.
+    fn update_score(&mut self, swarm: &mut Swarm<Behaviour>, peer: &PeerId) {
+        let score = self
+            .contributions
+            .score(peer, self.config.options.freeloader_grace);
+        swarm
+            .behaviour_mut()
+            .gossipsub
+            .set_application_score(peer, score);
     }
 
     fn on_swarm_event(&mut self, swarm: &mut Swarm<Behaviour>, event: SwarmEvent<BehaviourEvent>) {
@@ -243,9 +278,21 @@ impl Node {
             } => self.on_connected(swarm, peer_id, num_established.get(), &endpoint),
             SwarmEvent::ConnectionClosed {
                 peer_id,
+                connection_id,
                 num_established,
                 ..
-            } => self.on_disconnected(swarm, peer_id, num_established),
+            } => self.on_disconnected(swarm, peer_id, connection_id, num_established),
+            SwarmEvent::IncomingConnectionError {
+                error: libp2p::swarm::ListenError::Denied { cause },
+                ..
+            }
+            | SwarmEvent::OutgoingConnectionError {
+                error: libp2p::swarm::DialError::Denied { cause },
+                ..
+            } => self.on_refused(&cause),
+            SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+                tracing::debug!(peer = ?peer_id, %error, "dial failed");
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(event)) => self.on_gossip(swarm, event),
             SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
                 peer_id,

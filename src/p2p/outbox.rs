@@ -7,7 +7,7 @@ use std::sync::Arc;
 use libp2p::identity::Keypair;
 use uuid::Uuid;
 
-use super::protocol::{BATCH_RECORDS, Batch, MAX_BATCH_BYTES};
+use super::protocol::{BATCH_RECORDS, Batch, MAX_BATCH_BYTES, json_string_len};
 use super::record::SignedRecord;
 use crate::event::BadActor;
 
@@ -35,6 +35,11 @@ pub(crate) struct Drained {
     pub(crate) batches: Vec<OutgoingBatch>,
     /// Ids of the events signed (remembered, so they are duplicates if they come back).
     pub(crate) signed: Vec<Uuid>,
+    /// Events left out: no record of them fits [`MAX_RECORD_BYTES`] (see
+    /// [`SignedRecord::sign`]).
+    ///
+    /// [`MAX_RECORD_BYTES`]: super::protocol::MAX_RECORD_BYTES
+    pub(crate) too_large: u64,
 }
 
 impl Outbox {
@@ -66,7 +71,11 @@ impl Outbox {
                     drained.signed.push(event.event_uuid);
                     records.push(record.to_json());
                 }
-                Err(error) => tracing::error!(%error, "cannot sign a record"),
+                Err(error) => {
+                    // Attacker-sized texts: counted, and logged only at debug (one per event).
+                    drained.too_large += 1;
+                    tracing::debug!(%error, event_uuid = %event.event_uuid, "event not shared");
+                }
             }
         }
         for chunk in chunks_within(records, MAX_BATCH_BYTES) {
@@ -92,7 +101,7 @@ fn chunks_within(records: Vec<String>, limit: usize) -> Vec<Vec<String>> {
     let mut chunks: Vec<Vec<String>> = Vec::new();
     let mut size = 0;
     for record in records {
-        let needed = encoded_len(&record) + 8;
+        let needed = json_string_len(&record) + 8;
         if chunks.is_empty() || size + needed > limit {
             chunks.push(Vec::new());
             size = 0;
@@ -103,19 +112,6 @@ fn chunks_within(records: Vec<String>, limit: usize) -> Vec<Vec<String>> {
         }
     }
     chunks
-}
-
-/// Length of `text` as a JSON string, quotes included. Records hold no raw control characters
-/// (they are JSON), so only `"` and `\` grow; a control character would count 6 to be safe.
-fn encoded_len(text: &str) -> usize {
-    2 + text
-        .bytes()
-        .map(|byte| match byte {
-            b'"' | b'\\' => 2,
-            0..=0x1f => 6,
-            _ => 1,
-        })
-        .sum::<usize>()
 }
 
 #[cfg(test)]

@@ -51,9 +51,11 @@ pub const MAX_SHARED_MESSAGE_BYTES: usize = 4 * 1024;
 /// Longest called number, method, user agent and attack detail accepted: real ones are far
 /// shorter, and the cap bounds what one record can make us store and index.
 pub const MAX_FIELD_BYTES: usize = 1024;
-/// Longest signature text decoded: an ed25519 signature is 128 hex characters, so longer texts
-/// are refused before any work is spent on them.
-pub const MAX_SIGNATURE_HEX_CHARS: usize = 256;
+/// An ed25519 signature in hex: 64 bytes.
+pub const ED25519_SIGNATURE_HEX_CHARS: usize = 128;
+/// Longest signature text decoded: twice an ed25519 signature, so longer texts are refused
+/// before any work is spent on them.
+pub const MAX_SIGNATURE_HEX_CHARS: usize = 2 * ED25519_SIGNATURE_HEX_CHARS;
 /// How far in the future a record's timestamp may be: operators' clocks differ by this much.
 pub const MAX_CLOCK_SKEW: SignedDuration = SignedDuration::from_secs(300);
 /// An author may send this many seconds' worth of `--p2p-max-records-per-second` at once
@@ -93,6 +95,45 @@ pub const CATCH_UP_RESPONSE_LIMIT: usize = 10 * 1024 * 1024;
 /// How long a catch-up request may take before it counts as failed (a page is read, signed
 /// and sent well within it, even from a busy peer).
 pub const CATCH_UP_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Catch-up requests open at once on one connection, both ways: one page at a time is all a
+/// node asks of a peer, so a peer cannot make us read many pages at once through one
+/// connection (request-response's default is 100).
+pub const CATCH_UP_STREAMS_PER_CONNECTION: usize = 2;
+
+// ---------------------------------------------------------------------------------------------
+// Catch-up: how fast and how much, both ways
+// ---------------------------------------------------------------------------------------------
+
+/// Shortest time between two page requests to one peer: at most 20 pages (10,000 records) a
+/// second from one source, so a week of a busy community (a million records) comes in under
+/// two minutes, and serving a newcomer stays a small share of the server's CPU.
+pub const CATCH_UP_PAGE_INTERVAL: Duration = Duration::from_millis(50);
+/// Shortest time between two pages served to one peer: half of [`CATCH_UP_PAGE_INTERVAL`], so
+/// a requester that keeps to its pace is never refused because of network jitter, and one that
+/// asks faster is.
+pub const SERVE_PAGE_INTERVAL: Duration = Duration::from_millis(25);
+/// Peers whose window is caught up one after another: the first gives the window, the second
+/// fills what the first lacked (a shorter retention, a gap while it was down). Asking every
+/// peer would multiply the transfer by the number of peers (50 copies of a million records for
+/// a newcomer to a 50-node network), and asking them at once would double it from the start.
+pub const CATCH_UP_PASSES: usize = 2;
+/// Pages read from the database at once for all requesters together: serving catch-up never
+/// takes more than this share of the read pool and of the CPU from the API and from capture.
+pub const SERVE_CONCURRENT_PAGES: usize = 2;
+/// Windows one peer may start pulling within [`SERVE_WINDOW_PERIOD`], over all its connections
+/// (one per connection in any case): a node that restarts a few times an hour is served each
+/// time, one that reconnects to pull the window again and again is not.
+pub const SERVE_WINDOWS_PER_PEER: usize = 3;
+/// See [`SERVE_WINDOWS_PER_PEER`].
+pub const SERVE_WINDOW_PERIOD: Duration = Duration::from_secs(3600);
+/// Peers whose served windows are remembered (beyond, the oldest are forgotten first): enough
+/// for a large community, while a flood of identities costs a bounded map.
+pub const SERVE_TRACKED_PEERS: usize = 4096;
+/// How long a peer that broke the catch-up protocol (endless or malformed pages, forged
+/// records) stays cut off and scored below gossipsub's graylist threshold.
+pub const CUT_OFF_PERIOD: Duration = Duration::from_secs(3600);
+/// Peers remembered as cut off (the oldest are forgotten first beyond this).
+pub const MAX_CUT_OFF_PEERS: usize = 4096;
 
 const _: () = assert!(MAX_BATCH_BYTES < MAX_GOSSIP_BYTES);
 const _: () = assert!(MAX_RECORD_BYTES + 16 < MAX_BATCH_BYTES);
@@ -105,9 +146,30 @@ const _: () = assert!(PAGE_RECORDS * MAX_RECORD_BYTES * 2 < CATCH_UP_RESPONSE_LI
 /// Event ids remembered to drop records already seen without asking the database: a few
 /// minutes of a busy network (16 bytes each, about 6 MB with the set's overhead).
 pub const SEEN_CAPACITY: usize = 200_000;
-/// Most peers dialled on discovery: enough for a well-connected mesh, without dialling a whole
-/// community.
-pub const MAX_DIALLED_PEERS: u64 = 50;
+/// Peers dialled on discovery until this many are connected: twice gossipsub's largest mesh
+/// (12), so the mesh always has candidates and gossip about messages (IHAVE) reaches the rest,
+/// without dialling a whole community (50 nodes that all dial each other hold 1,225
+/// connections; stopping at 24 peers, about 600).
+pub const MAX_DIALLED_PEERS: u64 = 24;
+/// Authors whose contributions are counted in memory (records of the window, per author): a
+/// flood of new identities each sharing a record or two cannot grow the map without bound; the
+/// smallest contributors are forgotten first.
+pub const MAX_TRACKED_AUTHORS: usize = 10_000;
+
+// ---------------------------------------------------------------------------------------------
+// Limits on connections
+// ---------------------------------------------------------------------------------------------
+
+/// Connections to one peer: two nodes dialling each other at once make two; more are refused.
+pub const MAX_CONNECTIONS_PER_PEER: u32 = 2;
+/// Incoming connections in their handshake at once (each holds a file descriptor before the
+/// peer has proved an identity).
+pub const MAX_PENDING_INBOUND: u32 = 32;
+/// Outgoing dials in progress at once.
+pub const MAX_PENDING_OUTBOUND: u32 = 32;
+/// File descriptors the node itself holds besides connections: its listeners (IPv4 and IPv6),
+/// mDNS's sockets, DNS look-ups.
+pub const NODE_DESCRIPTORS: u32 = 8;
 
 /// The protocol names of one `--p2p-network`: every one carries the network name, so separate
 /// communities never exchange a byte.
@@ -139,6 +201,20 @@ impl Protocols {
             catch_up: format!("/sentrypeer/{network}/sync/{v}"),
         }
     }
+}
+
+/// Length of `text` written as a JSON string, quotes included: how the limits above count a
+/// record inside a batch or a page, and a body inside its record. `"` and `\` take two bytes,
+/// control characters six (`\u00XX`, to be safe: some have two-byte escapes), the rest as is.
+pub fn json_string_len(text: &str) -> usize {
+    2 + text
+        .bytes()
+        .map(|byte| match byte {
+            b'"' | b'\\' => 2,
+            0..=0x1f => 6,
+            _ => 1,
+        })
+        .sum::<usize>()
 }
 
 /// A gossip message: a batch of signed records.

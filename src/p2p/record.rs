@@ -10,7 +10,8 @@ use libp2p::identity::{Keypair, PublicKey};
 use uuid::Uuid;
 
 use super::protocol::{
-    MAX_CLOCK_SKEW, MAX_FIELD_BYTES, MAX_SIGNATURE_HEX_CHARS, PROTOCOL_VERSION, RecordBody,
+    ED25519_SIGNATURE_HEX_CHARS, MAX_CLOCK_SKEW, MAX_FIELD_BYTES, MAX_SIGNATURE_HEX_CHARS,
+    PROTOCOL_VERSION, RecordBody, json_string_len,
 };
 use crate::event::{
     APP_NAME, BadActor, CollectedMethod, Credentials, Origin, PeerOrigin, Transport,
@@ -54,14 +55,28 @@ pub enum RecordError {
 }
 
 impl SignedRecord {
-    /// Signs a locally captured event.
+    /// Signs a locally captured event. Its message is cut to [`MAX_SHARED_MESSAGE_BYTES`] and
+    /// its other texts to [`MAX_FIELD_BYTES`], then the message further until the record fits
+    /// [`MAX_RECORD_BYTES`] (quotes and line breaks take up to four bytes each once the body is
+    /// escaped inside the record), so peers never refuse a record of ours for its size.
     ///
     /// # Errors
-    /// When the key cannot sign (it always can with ed25519).
+    /// [`RecordError::TooLarge`] when the record does not fit even without its message (its
+    /// other texts are full of characters that escaping doubles).
     pub fn sign(event: &BadActor, network: &str, key: &Keypair) -> Result<Self, RecordError> {
-        let body = RecordBody::from_event(event, network, &key.public().to_peer_id());
-        let body = serde_json::to_string(&body)
-            .map_err(|error| RecordError::Malformed(error.to_string()))?;
+        let mut body = RecordBody::from_event(event, network, &key.public().to_peer_id());
+        let body = loop {
+            let text = serde_json::to_string(&body)
+                .map_err(|error| RecordError::Malformed(error.to_string()))?;
+            let size = signed_record_len(&text);
+            if size <= MAX_RECORD_BYTES {
+                break text;
+            }
+            if body.sip_message.is_empty() {
+                return Err(RecordError::TooLarge(size));
+            }
+            shorten(&mut body.sip_message, size - MAX_RECORD_BYTES);
+        };
         let signature = key
             .sign(body.as_bytes())
             .map_err(|_| RecordError::BadSignature)?;
@@ -117,15 +132,12 @@ impl SignedRecord {
 
 impl RecordBody {
     fn from_event(event: &BadActor, network: &str, peer_id: &PeerId) -> Self {
-        let message = &event.sip_message;
-        let mut cut = message.len().min(MAX_SHARED_MESSAGE_BYTES);
-        while !message.is_char_boundary(cut) {
-            cut -= 1;
-        }
         let json = event.to_json();
         let attack = &event.attack;
-        let credential = |field: fn(&Credentials) -> &Option<String>| {
-            attack.credentials.as_ref().and_then(|c| field(c).clone())
+        let field = |text: &str| cut(text, MAX_FIELD_BYTES).to_owned();
+        let optional = |text: &Option<String>| text.as_deref().map(field);
+        let credential = |part: fn(&Credentials) -> &Option<String>| {
+            attack.credentials.as_ref().and_then(|c| optional(part(c)))
         };
         Self {
             v: PROTOCOL_VERSION,
@@ -140,11 +152,11 @@ impl RecordBody {
             transport_type: json.transport_type.to_owned(),
             source_ip: json.source_ip,
             destination_ip: json.destination_ip,
-            called_number: event.called_number.clone(),
-            sip_method: event.sip_method.clone(),
-            sip_user_agent: event.sip_user_agent.clone(),
-            sip_message: message[..cut].to_owned(),
-            request_uri_user: event.request_uri_user.clone(),
+            called_number: field(&event.called_number),
+            sip_method: field(&event.sip_method),
+            sip_user_agent: field(&event.sip_user_agent),
+            sip_message: cut(&event.sip_message, MAX_SHARED_MESSAGE_BYTES).to_owned(),
+            request_uri_user: optional(&event.request_uri_user),
             message_kind: event.message_kind.as_str().to_owned(),
             attack_type: Some(attack.attack_type.as_str().to_owned()),
             auth_scheme: credential(|c| &c.scheme),
@@ -157,9 +169,9 @@ impl RecordBody {
             auth_qop: credential(|c| &c.qop),
             auth_cnonce: credential(|c| &c.cnonce),
             auth_nc: credential(|c| &c.nc),
-            from_user: attack.from_user.clone(),
-            contact: attack.contact.clone(),
-            p_asserted_identity: attack.p_asserted_identity.clone(),
+            from_user: optional(&attack.from_user),
+            contact: optional(&attack.contact),
+            p_asserted_identity: optional(&attack.p_asserted_identity),
         }
     }
 
@@ -221,6 +233,39 @@ impl RecordBody {
             origin: Origin::Local,
             attack: self.attack()?,
         })
+    }
+}
+
+/// `text` cut to at most `max` bytes, on a character boundary.
+fn cut(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// Length of the signed record (as [`SignedRecord::to_json`] writes it) that carries `body`.
+fn signed_record_len(body: &str) -> usize {
+    const ENVELOPE: usize = r#"{"body":,"signature":""}"#.len();
+    ENVELOPE + json_string_len(body) + ED25519_SIGNATURE_HEX_CHARS
+}
+
+/// Cuts characters off the end of `message` until the record it is in shrinks by at least
+/// `excess` bytes: a character of the message is escaped twice in the record (once in the body,
+/// once as the body string), so a quote or a backslash takes 4 bytes there, a line break 3.
+fn shorten(message: &mut String, excess: usize) {
+    let mut removed = 0;
+    while removed < excess {
+        let Some(c) = message.pop() else {
+            return;
+        };
+        removed += match c {
+            '"' | '\\' => 4,
+            '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 3,
+            c if c < ' ' => 7,
+            c => c.len_utf8(),
+        };
     }
 }
 

@@ -47,6 +47,11 @@ impl QueuedBytes {
         false
     }
 
+    /// Bytes queued now.
+    pub(super) fn bytes(&self) -> usize {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
     pub(super) fn release(&self, size: usize) {
         self.bytes.fetch_sub(size, Ordering::Relaxed);
     }

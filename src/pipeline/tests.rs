@@ -166,3 +166,19 @@ fn a_local_only_consumer_is_never_offered_peer_records() {
     assert_eq!(origins(&everything), [true, false]);
     assert_eq!(origins(&local_only), [true], "the peer record is left out");
 }
+
+#[test]
+fn room_for_peer_records_is_what_their_fullest_consumer_has_left() {
+    let one = event_bytes(&sized(10_000));
+    let mut builder = Pipeline::builder().queue_bytes(8 * one);
+    let store = builder.consumer("store", 100, PeerRecords::Taken);
+    let _local_only = builder.consumer("json_log", 1, PeerRecords::LeftOut);
+    let pipeline = builder.build();
+    // The local-only queue is full after one: it does not matter to peer records.
+    pipeline.submit(sized(10_000));
+    assert!(pipeline.has_room_for_peer_records(), "1 of 8 queued");
+    pipeline.submit(sized(10_000));
+    assert!(!pipeline.has_room_for_peer_records(), "2 of 8 is a quarter");
+    store.recv().expect("taken");
+    assert!(pipeline.has_room_for_peer_records());
+}

@@ -2,10 +2,10 @@
 //! honeypot): BIRD 2 learns a captured attacker's /32 and /128 with the BLACKHOLE community,
 //! installs them as kernel blackholes, and with reverse-path filtering stops forwarding the
 //! attacker's next probe; a listed address is captured but never announced; the table comes back
-//! whole after BIRD restarts; an IP that ages out of the policy is withdrawn, and at the cap the
-//! least recently seen goes first; GoBGP, connecting to the daemon's listening socket, receives
-//! the same routes, and what it announces is counted and ignored; FRR, with README's policy,
-//! accepts them too.
+//! whole after BIRD restarts and when it asks for a route refresh; an IP that ages out of the
+//! policy is withdrawn, and at the cap the least recently seen goes first; GoBGP, connecting to
+//! the daemon's listening socket, receives the same routes, and what it announces is counted and
+//! ignored; FRR, with README's policy, accepts them too.
 //!
 //! These tests need root (network namespaces), `bird`/`birdc`, `gobgpd`/`gobgp`, FRR's `bgpd`
 //! and `vtysh`, `nft` and `curl`; they skip (saying why) without them unless
@@ -22,16 +22,36 @@ use crate::support::bgp::{
 use crate::support::daemon::WAIT;
 use crate::support::sip::options;
 
+/// A router's config from `tests/fixtures/bgp/`, with the addresses and AS numbers (and `extra`)
+/// filled in.
+fn router_config(name: &str, extra: &[(&str, String)]) -> String {
+    let mut values = vec![
+        ("ROUTER", ROUTER.to_owned()),
+        ("HONEYPOT", HONEYPOT.to_owned()),
+        ("ROUTER_AS", ROUTER_AS.to_string()),
+        ("DAEMON_AS", DAEMON_AS.to_string()),
+    ];
+    values.extend_from_slice(extra);
+    fixture(name, &values)
+}
+
 fn bird_config() -> String {
-    fixture(
-        "bird.conf",
-        &[
-            ("ROUTER", ROUTER.to_owned()),
-            ("HONEYPOT", HONEYPOT.to_owned()),
-            ("ROUTER_AS", ROUTER_AS.to_string()),
-            ("DAEMON_AS", DAEMON_AS.to_string()),
-        ],
-    )
+    router_config("bird.conf", &[])
+}
+
+/// A TCP probe from the attacker's IPv4 and IPv6 addresses; the routes they become: (family,
+/// prefix, next hop).
+fn probe_from_both_families(
+    net: &Topology,
+    port: u16,
+) -> [(&'static str, String, &'static str); 2] {
+    for (source, honeypot) in [(ATTACKER, HONEYPOT), (ATTACKER_V6, HONEYPOT_V6)] {
+        tcp_probe(&net.attacker, source, target(honeypot, port)).expect("probe");
+    }
+    [
+        ("ipv4", format!("{ATTACKER}/32"), "192.0.2.1"),
+        ("ipv6", format!("{ATTACKER_V6}/128"), "100::1"),
+    ]
 }
 
 /// The daemon's `[bgp]` table with one peer (the router), and `extra` TOML after it.
@@ -176,14 +196,14 @@ fn bird_blackholes_a_captured_attacker_and_reverse_path_filtering_stops_its_next
 }
 
 #[test]
-fn bird_gets_the_whole_table_again_after_it_restarts() {
+fn bird_gets_the_whole_table_again_after_a_restart_and_a_route_refresh() {
     if !bgp_ready(&["bird", "birdc"]) {
         return;
     }
     let net = Topology::new();
     let dir = tempfile::tempdir().expect("temp dir");
     let mut bird = Bird::start(&net.router, dir.path(), &bird_config());
-    let (daemon, port, _api) = start_daemon(&net.honeypot, dir.path(), &daemon_config("", ""), &[]);
+    let (daemon, port, api) = start_daemon(&net.honeypot, dir.path(), &daemon_config("", ""), &[]);
     let deadline = Instant::now() + WAIT;
     let attackers = [ATTACKER, ATTACKER_MORE[0]];
     for source in attackers {
@@ -216,6 +236,21 @@ fn bird_gets_the_whole_table_again_after_it_restarts() {
             .count()
             >= 2
     );
+
+    // A route refresh from BIRD gets both routes again on the same session.
+    let announced = || {
+        let health = api_json(&net.honeypot, api, "/api/v1/health");
+        health["bgp"]["sessions"][0]["updates_sent"].as_u64()
+    };
+    let before = announced();
+    let reply = bird.reload_in();
+    assert!(reply.to_lowercase().contains("reload"), "{reply}");
+    assert!(
+        eventually(Instant::now() + WAIT, || announced() > before),
+        "no UPDATE after the refresh\n{}",
+        daemon.log_text()
+    );
+    assert!(all_there(&bird));
 }
 
 #[test]
@@ -274,16 +309,7 @@ fn gobgp_receives_the_same_routes_and_what_it_announces_is_ignored() {
     let gobgp = GoBgp::start(
         &net.router,
         dir.path(),
-        &fixture(
-            "gobgpd.toml",
-            &[
-                ("ROUTER", ROUTER.to_owned()),
-                ("HONEYPOT", HONEYPOT.to_owned()),
-                ("HONEYPOT_PORT", bgp_port.to_string()),
-                ("ROUTER_AS", ROUTER_AS.to_string()),
-                ("DAEMON_AS", DAEMON_AS.to_string()),
-            ],
-        ),
+        &router_config("gobgpd.toml", &[("HONEYPOT_PORT", bgp_port.to_string())]),
     );
     let deadline = Instant::now() + WAIT;
     assert!(
@@ -292,13 +318,7 @@ fn gobgp_receives_the_same_routes_and_what_it_announces_is_ignored() {
         daemon.log_text(),
         gobgp.log_text()
     );
-    for (source, honeypot) in [(ATTACKER, HONEYPOT), (ATTACKER_V6, HONEYPOT_V6)] {
-        tcp_probe(&net.attacker, source, target(honeypot, port)).expect("probe");
-    }
-    for (family, prefix, next_hop) in [
-        ("ipv4", format!("{ATTACKER}/32"), "192.0.2.1"),
-        ("ipv6", format!("{ATTACKER_V6}/128"), "100::1"),
-    ] {
+    for (family, prefix, next_hop) in probe_from_both_families(&net, port) {
         assert!(
             eventually(deadline, || gobgp.path(family, &prefix).is_some()),
             "GoBGP never learned {prefix}\n{}",
@@ -348,15 +368,7 @@ fn frr_accepts_the_routes_with_the_readme_policy() {
     let frr = Frr::start(
         &net.router,
         dir.path(),
-        &fixture(
-            "frr.conf",
-            &[
-                ("ROUTER", ROUTER.to_owned()),
-                ("HONEYPOT", HONEYPOT.to_owned()),
-                ("ROUTER_AS", ROUTER_AS.to_string()),
-                ("DAEMON_AS", DAEMON_AS.to_string()),
-            ],
-        ),
+        &router_config("frr.conf", &[]),
         ROUTER,
     );
     let (daemon, port, _api) = start_daemon(&net.honeypot, dir.path(), &daemon_config("", ""), &[]);
@@ -367,13 +379,7 @@ fn frr_accepts_the_routes_with_the_readme_policy() {
         daemon.log_text(),
         frr.log_text()
     );
-    for (source, honeypot) in [(ATTACKER, HONEYPOT), (ATTACKER_V6, HONEYPOT_V6)] {
-        tcp_probe(&net.attacker, source, target(honeypot, port)).expect("probe");
-    }
-    for (family, prefix, next_hop) in [
-        ("ipv4", format!("{ATTACKER}/32"), "192.0.2.1"),
-        ("ipv6", format!("{ATTACKER_V6}/128"), "100::1"),
-    ] {
+    for (family, prefix, next_hop) in probe_from_both_families(&net, port) {
         assert!(
             eventually(deadline, || !frr.route(family, &prefix).is_null()),
             "FRR never accepted {prefix}\n{}\n{}",

@@ -5,13 +5,14 @@
 use std::time::Duration;
 
 use libp2p::futures::StreamExt;
-use sentrypeer::event::{BadActor, Capture, CollectedMethod, Transport};
 use sentrypeer::p2p::Batch;
 use sentrypeer::p2p::record::SignedRecord;
 
 use crate::support::daemon::WAIT;
 use crate::support::http::curl;
-use crate::support::p2p::{node, node_health, raw_peer_of, received, wait_for_subscriber};
+use crate::support::p2p::{
+    node, node_health, raw_peer_of, received, scanner_event, wait_for_subscriber,
+};
 use crate::support::sip::{options, udp_client, udp_exchange};
 
 #[tokio::test]
@@ -19,19 +20,7 @@ async fn forged_foreign_garbage_and_flooding_records_are_dropped_and_counted_per
     let a = node(None, &["--p2p-max-records-per-second", "1"]);
     let (key, mut swarm, topic) = raw_peer_of(&a).await;
 
-    // What a listener of the forging peer's would record of an INVITE from `ip`.
-    let invite = b"INVITE sip:100@127.0.0.1 SIP/2.0\r\nTo: <sip:100@127.0.0.1>\r\n\
-                   User-Agent: forger\r\n\r\n";
-    let event = |ip: &str| {
-        let capture = Capture {
-            node_id: uuid::Uuid::new_v4(),
-            collected_method: CollectedMethod::Passive,
-            transport: Transport::Udp,
-            source: format!("{ip}:5060").parse().expect("addr"),
-            destination: "127.0.0.1:5060".parse().expect("addr"),
-        };
-        BadActor::from_probe(&sentrypeer::sip::parse(invite), &capture)
-    };
+    let event = scanner_event;
     let honest = SignedRecord::sign(&event("192.0.2.10"), "sentrypeer", &key).expect("sign");
     let mut forged = SignedRecord::sign(&event("192.0.2.66"), "sentrypeer", &key).expect("sign");
     forged.body = forged.body.replace("192.0.2.66", "192.0.2.99");
@@ -45,12 +34,14 @@ async fn forged_foreign_garbage_and_flooding_records_are_dropped_and_counted_per
         })
         .collect();
     let oversized = format!("{{\"body\":\"{}\",\"signature\":\"00\"}}", "x".repeat(9000));
+    // The forged batch last: gossipsub then graylists its sender (see `p2p::scoring`), and
+    // ignores what it sends after it.
     for records in [
-        vec![forged.to_json()],
         vec![foreign.to_json()],
         vec![oversized],
         vec![honest.to_json()],
         flood,
+        vec![forged.to_json()],
     ] {
         let data = serde_json::to_vec(&Batch { v: 1, records }).expect("json");
         swarm
@@ -59,19 +50,29 @@ async fn forged_foreign_garbage_and_flooding_records_are_dropped_and_counted_per
             .publish(topic.clone(), data)
             .expect("publish");
     }
-    swarm
+    // A garbage frame, from another peer (it gets that one graylisted too).
+    let (garbler_key, mut garbler, _) = raw_peer_of(&a).await;
+    garbler
         .behaviour_mut()
         .gossipsub
         .publish(topic.clone(), b"\x00garbage frame".to_vec())
         .expect("publish");
-    // Keep our swarm running while A processes the messages.
+    // Keep our swarms running while A processes the messages.
     let accepted = async {
         loop {
             // 34 records in all (the garbage frame holds none); A counts each one it reads.
-            if a.count_logged("peer record accepted") >= 2 && received(&a) >= 34 {
+            let malformed = node_health(&a)["p2p"]["rejected_malformed"].as_u64();
+            if a.count_logged("peer record accepted") >= 2
+                && received(&a) >= 34
+                && malformed >= Some(2)
+            {
                 return;
             }
-            let _ = tokio::time::timeout(Duration::from_millis(50), swarm.select_next_some()).await;
+            let wait = Duration::from_millis(50);
+            tokio::select! {
+                _ = tokio::time::timeout(wait, swarm.select_next_some()) => {}
+                _ = tokio::time::timeout(wait, garbler.select_next_some()) => {}
+            }
         }
     };
     assert!(
@@ -94,12 +95,14 @@ async fn forged_foreign_garbage_and_flooding_records_are_dropped_and_counted_per
         "oversized record and garbage frame: {health}"
     );
     let sender = key.public().to_peer_id().to_base58();
-    let dropped = limited + count("rejected_signature") + count("rejected_network") + 2;
+    let dropped = limited + count("rejected_signature") + count("rejected_network") + 1;
     assert_eq!(
         p2p["dropped_by_peer"][sender.as_str()].as_u64(),
         Some(dropped),
         "every drop counted for the sending peer: {health}"
     );
+    let garbler = garbler_key.public().to_peer_id().to_base58();
+    assert_eq!(p2p["dropped_by_peer"][garbler.as_str()].as_u64(), Some(1));
     assert_eq!(curl(api, "/ip-addresses/192.0.2.10", &[]).status, 200);
     assert_eq!(
         curl(api, "/ip-addresses/192.0.2.99", &[]).status,
@@ -111,7 +114,7 @@ async fn forged_foreign_garbage_and_flooding_records_are_dropped_and_counted_per
         404,
         "the foreign record is not stored"
     );
-    drop(swarm);
+    drop((swarm, garbler));
     a.stop().assert_clean_exit();
 }
 

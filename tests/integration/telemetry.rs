@@ -156,7 +156,7 @@ fn common_health() -> Vec<String> {
     keys
 }
 
-const P2P_COUNTERS: [&str; 18] = [
+const P2P_COUNTERS: [&str; 29] = [
     "connected_peers",
     "published_records",
     "published_messages",
@@ -173,8 +173,19 @@ const P2P_COUNTERS: [&str; 18] = [
     "rejected_denied",
     "rate_limited",
     "catch_up_pages_served",
+    "catch_up_bytes_served",
     "catch_up_refused",
+    "catch_up_refused_busy",
+    "catch_up_refused_pace",
+    "catch_up_refused_window_served",
     "catch_up_refused_by_peers",
+    "catch_up_rate_waits",
+    "catch_up_cut_off",
+    "records_too_large",
+    "connections_refused_handshakes",
+    "connections_refused_full",
+    "connections_refused_per_address",
+    "connections_refused_per_peer",
 ];
 
 /// The BGP speaker's counters (health keys under `bgp`; `sentrypeer_bgp_<key>_total`).

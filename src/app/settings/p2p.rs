@@ -1,4 +1,5 @@
-//! Settings of peer-to-peer sharing: addresses, PeerId lists, the network name, limits.
+//! Settings of peer-to-peer sharing: addresses, PeerId lists, the network name, limits (the
+//! connection caps are lowered to fit the open-file limit when the node starts).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -6,8 +7,9 @@ use std::time::Duration;
 use jiff::SignedDuration;
 use libp2p::Multiaddr;
 
+use super::at_least;
 use crate::config::{Config, ConfigError};
-use crate::p2p::{self, P2pOptions};
+use crate::p2p::{self, ConnectionCaps, P2pOptions};
 
 /// How long a new peer has to share records before gossipsub scores it down.
 const FREELOADER_GRACE: Duration = Duration::from_secs(600);
@@ -52,6 +54,16 @@ pub(super) fn settings(config: &Config) -> Result<P2pSettings, ConfigError> {
             "1 to 64 letters, digits, '-', '_' or '.'",
         ));
     }
+    for (option, value) in [
+        ("p2p_max_connections", u64::from(config.p2p_max_connections)),
+        (
+            "p2p_max_connections_per_address",
+            u64::from(config.p2p_max_connections_per_address),
+        ),
+        ("p2p_max_catch_up_records", config.p2p_max_catch_up_records),
+    ] {
+        at_least(option, value, 1, "")?;
+    }
     Ok(P2pSettings {
         key_file: config
             .p2p_key_file
@@ -69,6 +81,11 @@ pub(super) fn settings(config: &Config) -> Result<P2pSettings, ConfigError> {
             receive_only_from,
             deny,
             max_records_per_second: config.p2p_max_records_per_second,
+            max_catch_up_records: config.p2p_max_catch_up_records,
+            caps: ConnectionCaps::new(
+                config.p2p_max_connections,
+                config.p2p_max_connections_per_address,
+            ),
         },
     })
 }

@@ -79,6 +79,13 @@ fn validate_rejects_out_of_range_values() {
         ("api_token", |c| c.api_token = Some(Secret::new(""))),
         ("p2p_network", |c| c.p2p_network = "a b".into()),
         ("p2p_deny", |c| c.p2p_deny = vec!["nope".into()]),
+        ("p2p_max_connections", |c| c.p2p_max_connections = 0),
+        ("p2p_max_connections_per_address", |c| {
+            c.p2p_max_connections_per_address = 0
+        }),
+        ("p2p_max_catch_up_records", |c| {
+            c.p2p_max_catch_up_records = 0
+        }),
         ("db_file", |c| c.db_file = PathBuf::new()),
         ("cert", |c| c.cert = PathBuf::new()),
         ("syslog_address", |c| {

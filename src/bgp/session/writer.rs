@@ -125,7 +125,7 @@ impl RouteFeed {
     /// What to announce and withdraw now (recorded as sent), and whether the whole table was
     /// compared.
     fn changes(&self) -> (Vec<IpAddr>, Vec<IpAddr>, bool) {
-        let (dirty, full) = self.take_dirty();
+        let (dirty, full, again) = self.take_dirty();
         let present: Vec<bool> = if full {
             Vec::new()
         } else {
@@ -142,7 +142,8 @@ impl RouteFeed {
         if full {
             withdraw.extend(state.sent.iter().filter(|ip| !table.contains(ip)));
             announce.extend(
-                (table.iter()).filter(|ip| !state.sent.contains(ip) && self.family_sent(ip)),
+                (table.iter())
+                    .filter(|ip| (again || !state.sent.contains(ip)) && self.family_sent(ip)),
             );
         } else {
             for (ip, present) in dirty.into_iter().zip(present) {
@@ -162,13 +163,14 @@ impl RouteFeed {
     }
 
     /// Up to [`MAX_PER_ROUND`] dirty prefixes (waking the next round if more wait), or a full
-    /// comparison when asked for.
-    fn take_dirty(&self) -> (Vec<IpAddr>, bool) {
+    /// comparison when asked for (and whether to announce everything again).
+    fn take_dirty(&self) -> (Vec<IpAddr>, bool, bool) {
         let mut state = self.outbox.lock();
         if state.resync {
             state.resync = false;
             state.dirty.clear();
-            return (Vec::new(), true);
+            let again = std::mem::take(&mut state.announce_again);
+            return (Vec::new(), true, again);
         }
         let taken: Vec<IpAddr> = state.dirty.iter().take(MAX_PER_ROUND).copied().collect();
         for ip in &taken {
@@ -177,7 +179,7 @@ impl RouteFeed {
         if !state.dirty.is_empty() {
             self.outbox.notify.notify_one();
         }
-        (taken, false)
+        (taken, false, false)
     }
 
     fn family_sent(&self, ip: &IpAddr) -> bool {
@@ -185,5 +187,65 @@ impl RouteFeed {
             IpAddr::V4(_) => self.ipv4,
             IpAddr::V6(_) => self.ipv6,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+    use crate::bgp::options::BgpOptions;
+
+    fn ip(last: u8) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::new(203, 0, 113, last))
+    }
+
+    fn feed(table: &Arc<RouteTable>) -> RouteFeed {
+        let options = BgpOptions {
+            local_as: 64512,
+            router_id: Ipv4Addr::new(192, 0, 2, 10),
+            next_hop_v4: Ipv4Addr::new(192, 0, 2, 1),
+            next_hop_v6: "100::1".parse().expect("address"),
+            communities: Vec::new(),
+            large_communities: Vec::new(),
+            max_routes: 10,
+            peers: Vec::new(),
+        };
+        RouteFeed {
+            outbox: table.open_outbox(),
+            table: Arc::clone(table),
+            encoder: UpdateEncoder::new(&options, 65001, true),
+            ipv4: true,
+            ipv6: true,
+            end_of_rib_sent: false,
+        }
+    }
+
+    #[test]
+    fn a_route_refresh_announces_everything_again_and_still_withdraws_what_left() {
+        let table = Arc::new(RouteTable::new(10));
+        table.announce(ip(1), 100);
+        table.announce(ip(2), 100);
+        let feed = feed(&table);
+        let (mut announced, withdrawn, full) = feed.changes();
+        announced.sort();
+        assert_eq!(
+            (announced, withdrawn, full),
+            (vec![ip(1), ip(2)], vec![], true)
+        );
+
+        // ip(2) leaves the table, and a refresh comes before the writer looked.
+        table.withdraw(ip(2));
+        feed.outbox.resync(true);
+        let (announced, withdrawn, full) = feed.changes();
+        assert_eq!(
+            (announced, withdrawn, full),
+            (vec![ip(1)], vec![ip(2)], true)
+        );
+
+        // A plain comparison announces nothing already sent.
+        feed.outbox.resync(false);
+        assert_eq!(feed.changes(), (vec![], vec![], true));
     }
 }

@@ -87,6 +87,30 @@ pub struct P2pFlags {
         value_name = "N"
     )]
     pub p2p_max_records_per_second: Option<u32>,
+
+    /// Records one peer may send in one catch-up; beyond, it is cut off (default 2000000) or use SENTRYPEER_P2P_MAX_CATCH_UP_RECORDS env
+    #[arg(
+        long = "p2p-max-catch-up-records",
+        env = "SENTRYPEER_P2P_MAX_CATCH_UP_RECORDS",
+        value_name = "N"
+    )]
+    pub p2p_max_catch_up_records: Option<u64>,
+
+    /// Peer-to-peer connections, both ways (default 128) or use SENTRYPEER_P2P_MAX_CONNECTIONS env
+    #[arg(
+        long = "p2p-max-connections",
+        env = "SENTRYPEER_P2P_MAX_CONNECTIONS",
+        value_name = "N"
+    )]
+    pub p2p_max_connections: Option<u32>,
+
+    /// Incoming peer-to-peer connections from one IP address once half full (default 32) or use SENTRYPEER_P2P_MAX_CONNECTIONS_PER_ADDRESS env
+    #[arg(
+        long = "p2p-max-connections-per-address",
+        env = "SENTRYPEER_P2P_MAX_CONNECTIONS_PER_ADDRESS",
+        value_name = "N"
+    )]
+    pub p2p_max_connections_per_address: Option<u32>,
 }
 
 impl P2pFlags {
@@ -106,6 +130,15 @@ impl P2pFlags {
         set_if_some(
             &mut config.p2p_max_records_per_second,
             self.p2p_max_records_per_second,
+        );
+        set_if_some(
+            &mut config.p2p_max_catch_up_records,
+            self.p2p_max_catch_up_records,
+        );
+        set_if_some(&mut config.p2p_max_connections, self.p2p_max_connections);
+        set_if_some(
+            &mut config.p2p_max_connections_per_address,
+            self.p2p_max_connections_per_address,
         );
         if self.p2p_key_file.is_some() {
             config.p2p_key_file = self.p2p_key_file;

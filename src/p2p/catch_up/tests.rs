@@ -1,5 +1,5 @@
-//! Catch-up decisions without a swarm: asking each peer once and page after page, backing off
-//! after refusals, serving only contributors, and what a served page holds.
+//! What a served page holds, and where the window starts (the requests and the serving bounds
+//! are tested beside them, in `requests` and `serving`).
 
 use super::*;
 use crate::p2p::record::tests::event;
@@ -9,100 +9,6 @@ fn cursor(n: u8) -> Cursor {
         format!("2026-01-01 00:00:0{n}.000000000"),
         format!("uuid-{n}"),
     )
-}
-
-#[test]
-fn a_peer_is_asked_once_then_page_after_page_until_done() {
-    let mut requests = CatchUpRequests::default();
-    let peer = PeerId::random();
-    assert_eq!(requests.on_connected(peer), Some(Ask { peer, after: None }));
-    assert_eq!(requests.on_connected(peer), None, "asked already");
-    assert_eq!(
-        requests.on_page(peer, Some(cursor(1))),
-        Some(Ask {
-            peer,
-            after: Some(cursor(1))
-        })
-    );
-    assert_eq!(requests.on_page(peer, None), None, "the last page");
-    requests.on_disconnected(&peer);
-    assert_eq!(requests.on_connected(peer), None, "done stays done");
-}
-
-#[test]
-fn a_request_lost_with_the_connection_starts_over_on_the_next_one() {
-    let mut requests = CatchUpRequests::default();
-    let peer = PeerId::random();
-    assert!(requests.on_connected(peer).is_some());
-    requests.on_disconnected(&peer);
-    assert_eq!(requests.on_connected(peer), Some(Ask { peer, after: None }));
-}
-
-#[test]
-fn refusals_back_off_until_we_share_and_retries_wait_for_a_connection() {
-    let mut requests = CatchUpRequests::default();
-    let peer = PeerId::random();
-    let start = Instant::now();
-    requests.on_connected(peer);
-    requests.on_refused(peer, start);
-    let (shortest, longest) = RETRY_BACKOFF;
-    assert!(
-        requests.due(start + shortest, &[]).is_empty(),
-        "not connected"
-    );
-    assert!(requests.due(start, &[peer]).is_empty(), "not yet");
-    assert_eq!(
-        requests.due(start + shortest, &[peer]),
-        vec![Ask { peer, after: None }]
-    );
-    requests.on_refused(peer, start);
-    assert!(
-        requests.due(start + shortest, &[peer]).is_empty(),
-        "waits twice as long"
-    );
-    assert_eq!(requests.due(start + shortest * 2, &[peer]).len(), 1);
-    for _ in 0..10 {
-        requests.on_refused(peer, start);
-    }
-    assert_eq!(
-        requests.due(start + longest, &[peer]).len(),
-        1,
-        "at most the longest wait"
-    );
-    requests.on_shared();
-    requests.on_refused(peer, start);
-    assert_eq!(
-        requests.due(start + shortest, &[peer]).len(),
-        1,
-        "sharing resets the wait"
-    );
-    requests.on_failed(peer, start);
-    assert!(requests.due(start + longest / 2, &[peer]).is_empty());
-    assert_eq!(
-        requests.due(start + longest, &[peer]).len(),
-        1,
-        "a failure waits the longest"
-    );
-}
-
-#[test]
-fn only_contributors_that_are_not_denied_are_served() {
-    let giver = PeerId::random();
-    let denied = PeerId::random();
-    let taker = PeerId::random();
-    let contributions = Contributions::from_counts([(giver, 10), (denied, 10), (taker, 9)]);
-    let policy = ServePolicy {
-        min_contribution: 10,
-        deny: vec![denied],
-    };
-    assert_eq!(policy.refusal(&giver, &contributions), None);
-    assert_eq!(
-        policy.refusal(&taker, &contributions),
-        Some(CatchUpResponse::Refused {
-            reason: "share at least 10 record(s) first".to_owned()
-        })
-    );
-    assert!(policy.refusal(&denied, &contributions).is_some());
 }
 
 #[test]
@@ -116,6 +22,7 @@ fn a_full_page_signs_local_events_keeps_peer_records_and_points_to_the_next() {
     let full = SharePage {
         events,
         last: Some(cursor(9)),
+        rows: PAGE_RECORDS,
     };
     let CatchUpResponse::Page { records, next } = page_response(full, "sentrypeer", &key) else {
         panic!("a page");
@@ -129,11 +36,30 @@ fn a_full_page_signs_local_events_keeps_peer_records_and_points_to_the_next() {
     let short = SharePage {
         events: vec![Shareable::Local(Box::new(event(now)))],
         last: Some(cursor(1)),
+        rows: 1,
     };
     let CatchUpResponse::Page { next, .. } = page_response(short, "sentrypeer", &key) else {
         panic!("a page");
     };
     assert_eq!(next, None, "a short page is the last");
+}
+
+#[test]
+fn a_full_page_of_rows_points_on_even_when_some_could_not_be_rebuilt() {
+    let key = Keypair::generate_ed25519();
+    // A full page read, but one original-era row could not be rebuilt into an event.
+    let page = SharePage {
+        events: (1..PAGE_RECORDS)
+            .map(|_| Shareable::Local(Box::new(event(Timestamp::now()))))
+            .collect(),
+        last: Some(cursor(5)),
+        rows: PAGE_RECORDS,
+    };
+    let CatchUpResponse::Page { records, next } = page_response(page, "sentrypeer", &key) else {
+        panic!("a page");
+    };
+    assert_eq!(records.len(), PAGE_RECORDS - 1);
+    assert_eq!(next, Some(cursor(5)), "catch-up goes on past the row");
 }
 
 #[test]

@@ -63,15 +63,13 @@ fn a_valid_record_is_accepted_from_its_author_once() {
     let fixture = Fixture::new();
     let mut policy = fixture.policy(fixture.rules());
     let text = record_by(&fixture.peer);
-    let Verdict::Accepted { author, event } =
-        policy.check(&text, Arrival::Pushed, Timestamp::now())
-    else {
+    let Verdict::Accepted { author, event } = policy.check(&text, Timestamp::now()) else {
         panic!("a valid record is accepted");
     };
     assert_eq!(author, fixture.peer.public().to_peer_id());
     assert!(!event.origin.is_local());
     assert!(matches!(
-        policy.check(&text, Arrival::CaughtUp, Timestamp::now()),
+        policy.check(&text, Timestamp::now()),
         Verdict::Duplicate
     ));
 }
@@ -82,17 +80,13 @@ fn our_own_records_and_published_ids_coming_back_are_duplicates() {
     let mut policy = fixture.policy(fixture.rules());
     let own = record_by(&fixture.local);
     assert!(matches!(
-        policy.check(&own, Arrival::Pushed, Timestamp::now()),
+        policy.check(&own, Timestamp::now()),
         Verdict::Duplicate
     ));
     let published = event(Timestamp::now());
     policy.remember(published.event_uuid);
     assert!(matches!(
-        policy.check(
-            &signed(&published, &fixture.peer),
-            Arrival::Pushed,
-            Timestamp::now()
-        ),
+        policy.check(&signed(&published, &fixture.peer), Timestamp::now()),
         Verdict::Duplicate
     ));
 }
@@ -105,7 +99,7 @@ fn denied_authors_and_authors_not_received_from_are_rejected() {
     let judged = |rules: InboundRules| {
         fixture
             .policy(rules)
-            .check(&record_by(&fixture.peer), Arrival::Pushed, Timestamp::now())
+            .check(&record_by(&fixture.peer), Timestamp::now())
     };
     let denied = judged(InboundRules {
         deny: vec![author],
@@ -131,12 +125,12 @@ fn forged_foreign_and_stale_records_are_rejected_and_only_forgeries_are_forged()
     let now = Timestamp::now();
     let mut forged: SignedRecord = serde_json::from_str(&record_by(&fixture.peer)).expect("record");
     forged.body = forged.body.replace("192.0.2.7", "192.0.2.8");
-    let verdict = policy.check(&forged.to_json(), Arrival::Pushed, now);
+    let verdict = policy.check(&forged.to_json(), now);
     assert!(verdict.is_forged(), "{verdict:?}");
     let foreign = SignedRecord::sign(&event(now), "other", &fixture.peer)
         .expect("sign")
         .to_json();
-    let verdict = policy.check(&foreign, Arrival::Pushed, now);
+    let verdict = policy.check(&foreign, now);
     assert!(matches!(
         verdict,
         Verdict::Rejected(Rejection::Invalid(RecordError::OtherNetwork))
@@ -144,43 +138,59 @@ fn forged_foreign_and_stale_records_are_rejected_and_only_forgeries_are_forged()
     assert!(!verdict.is_forged());
     let stale = signed(&event(now - SignedDuration::from_hours(25)), &fixture.peer);
     assert!(matches!(
-        policy.check(&stale, Arrival::CaughtUp, now),
+        policy.check(&stale, now),
         Verdict::Rejected(Rejection::Invalid(RecordError::OutOfWindow))
     ));
     assert!(matches!(
-        policy.check("{", Arrival::Pushed, now),
+        policy.check("{", now),
         Verdict::Rejected(Rejection::Invalid(RecordError::Malformed(_)))
     ));
 }
 
 #[test]
-fn pushed_records_are_limited_per_author_and_caught_up_ones_are_not() {
+fn every_record_is_limited_per_author_and_says_how_long_to_wait() {
     let fixture = Fixture::new();
     let mut policy = fixture.policy(InboundRules {
         max_records_per_second: 1,
         ..fixture.rules()
     });
-    let mut push = |key: &Keypair| policy.check(&record_by(key), Arrival::Pushed, Timestamp::now());
-    assert!(is_accepted(&push(&fixture.peer)));
+    let mut check = |key: &Keypair| policy.check(&record_by(key), Timestamp::now());
+    assert!(is_accepted(&check(&fixture.peer)));
     assert!(
-        is_accepted(&push(&fixture.peer)),
+        is_accepted(&check(&fixture.peer)),
         "a burst of two seconds' worth"
     );
-    assert!(matches!(push(&fixture.peer), Verdict::RateLimited));
-    let another = Keypair::generate_ed25519();
-    assert!(is_accepted(&push(&another)), "each author has its own rate");
-    let caught_up = policy.check(
-        &record_by(&fixture.peer),
-        Arrival::CaughtUp,
-        Timestamp::now(),
+    let Verdict::RateLimited { wait } = check(&fixture.peer) else {
+        panic!("over the rate");
+    };
+    assert!(
+        wait > Duration::ZERO && wait <= Duration::from_secs(1),
+        "{wait:?}"
     );
-    assert!(is_accepted(&caught_up));
-    fixture.clock.advance(Duration::from_secs(1));
-    let later = policy.check(&record_by(&fixture.peer), Arrival::Pushed, Timestamp::now());
+    let another = Keypair::generate_ed25519();
+    assert!(
+        is_accepted(&check(&another)),
+        "each author has its own rate"
+    );
+    fixture.clock.advance(wait);
+    let later = policy.check(&record_by(&fixture.peer), Timestamp::now());
     assert!(
         is_accepted(&later),
-        "a second later the author may send again"
+        "once the wait is over the author may send again"
     );
+}
+
+#[test]
+fn authors_gone_quiet_are_forgotten() {
+    let fixture = Fixture::new();
+    let mut policy = fixture.policy(fixture.rules());
+    for _ in 0..20 {
+        policy.check(&record_by(&Keypair::generate_ed25519()), Timestamp::now());
+    }
+    assert_eq!(policy.tracked_authors(), 20);
+    fixture.clock.advance(Duration::from_secs(10));
+    policy.prune();
+    assert_eq!(policy.tracked_authors(), 0);
 }
 
 #[test]
@@ -189,7 +199,9 @@ fn each_verdict_counts_the_record_once_and_drops_against_the_sender() {
     let sender = Keypair::generate_ed25519().public().to_peer_id();
     let verdicts = [
         Verdict::Duplicate,
-        Verdict::RateLimited,
+        Verdict::RateLimited {
+            wait: Duration::ZERO,
+        },
         Verdict::Rejected(Rejection::Denied),
         Verdict::Rejected(Rejection::Invalid(RecordError::BadSignature)),
         Verdict::Rejected(Rejection::Invalid(RecordError::UnknownKey)),

@@ -10,7 +10,7 @@ use libp2p::{PeerId, Swarm, gossipsub};
 use super::Node;
 use crate::p2p::P2pStats;
 use crate::p2p::behaviour::Behaviour;
-use crate::p2p::inbound::{Arrival, Rejection, Verdict};
+use crate::p2p::inbound::{Rejection, Verdict};
 use crate::p2p::protocol::Batch;
 
 impl Node {
@@ -20,6 +20,9 @@ impl Node {
         for uuid in drained.signed {
             self.inbound.remember(uuid);
         }
+        self.stats
+            .records_too_large
+            .fetch_add(drained.too_large, Ordering::Relaxed);
         for batch in drained.batches {
             let topic = self.protocols.topic.clone();
             let bytes = batch.data.len() as u64;
@@ -84,7 +87,8 @@ impl Node {
         };
         let mut forged = false;
         for record in &batch.records {
-            forged |= self.ingest(record, from, Arrival::Pushed);
+            let verdict = self.inbound.check(record, Timestamp::now());
+            forged |= self.settle(verdict, from);
         }
         if forged {
             gossipsub::MessageAcceptance::Reject
@@ -93,10 +97,9 @@ impl Node {
         }
     }
 
-    /// Judges one record sent by `from`, counts it and hands it to the intake when accepted.
-    /// Returns whether it was forged.
-    pub(super) fn ingest(&mut self, text: &str, from: PeerId, arrival: Arrival) -> bool {
-        let verdict = self.inbound.check(text, arrival, Timestamp::now());
+    /// Counts the verdict on a record `from` sent, and hands the record to the intake when
+    /// it was accepted. Returns whether it was forged.
+    pub(super) fn settle(&mut self, verdict: Verdict, from: PeerId) -> bool {
         verdict.count(&self.stats, &from);
         let forged = verdict.is_forged();
         match verdict {

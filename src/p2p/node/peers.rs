@@ -1,11 +1,18 @@
-//! Connections and discovery: denied peers are dropped, peers of another network too; new peers
-//! start their grace period and are asked for catch-up; Kademlia, identify and mDNS find more
-//! peers, dialled up to [`MAX_DIALLED_PEERS`]; bootstrap nodes are dialled again when alone.
+//! Connections and discovery: denied peers and peers cut off are dropped, peers of another
+//! network too; new peers start their grace period and may be asked for catch-up; what a peer
+//! leaves behind is forgotten when its last connection closes; connections over the caps are
+//! counted; Kademlia, identify and mDNS find more peers, dialled up to [`MAX_DIALLED_PEERS`];
+//! bootstrap nodes are dialled again when alone.
+
+use std::time::Instant;
 
 use libp2p::core::ConnectedPoint;
+use libp2p::swarm::{ConnectionDenied, ConnectionId};
 use libp2p::{Multiaddr, PeerId, Swarm, identify};
 
 use super::{BOOTSTRAP_BACKOFF, Node};
+use crate::p2p::P2pStats;
+use crate::p2p::admission::Refusal;
 use crate::p2p::behaviour::Behaviour;
 use crate::p2p::protocol::MAX_DIALLED_PEERS;
 
@@ -35,7 +42,9 @@ impl Node {
         connections: u32,
         endpoint: &ConnectedPoint,
     ) {
-        if self.config.options.deny.contains(&peer) {
+        if self.config.options.deny.contains(&peer)
+            || self.contributions.is_cut_off(&peer, Instant::now())
+        {
             let _ = swarm.disconnect_peer_id(peer);
             return;
         }
@@ -49,10 +58,8 @@ impl Node {
                 .add_address(&peer, endpoint.get_remote_address().clone());
         }
         tracing::info!(%peer, "peer connected");
-        if connections == 1
-            && let Some(ask) = self.catch_up.on_connected(peer)
-        {
-            self.send_ask(swarm, ask);
+        if connections == 1 {
+            self.catch_up.on_connected(peer, endpoint.is_dialer());
         }
     }
 
@@ -60,13 +67,30 @@ impl Node {
         &mut self,
         swarm: &mut Swarm<Behaviour>,
         peer: PeerId,
+        connection: ConnectionId,
         connections: u32,
     ) {
         self.count_connected(swarm);
+        self.serving.on_closed(peer, connection);
         if connections == 0 {
             tracing::info!(%peer, "peer disconnected");
             self.catch_up.on_disconnected(&peer);
+            self.contributions.disconnected(&peer);
         }
+    }
+
+    /// A connection was refused by the caps: counted by cap.
+    pub(super) fn on_refused(&self, cause: &ConnectionDenied) {
+        let Some(refusal) = cause.downcast_ref::<Refusal>() else {
+            return;
+        };
+        P2pStats::bump(match refusal {
+            Refusal::Handshakes => &self.stats.connections_refused_handshakes,
+            Refusal::Full => &self.stats.connections_refused_full,
+            Refusal::Address => &self.stats.connections_refused_per_address,
+            Refusal::Peer => &self.stats.connections_refused_per_peer,
+        });
+        tracing::debug!(%refusal, "connection refused");
     }
 
     pub(super) fn on_identified(

@@ -75,3 +75,21 @@ fn catch_up_messages_keep_their_json_shape() {
         serde_json::from_str::<CatchUpRequest>(r#"{"since":"x","after":null,"more":1}"#).is_err()
     );
 }
+
+#[test]
+fn json_string_length_is_what_serde_json_writes() {
+    for text in [
+        "",
+        "plain",
+        "a\"b\\c",
+        "{\"k\":\"v\\r\\n\"}",
+        "tab\there",
+        "é",
+    ] {
+        let written = serde_json::to_string(text).expect("JSON").len();
+        assert!(json_string_len(text) >= written, "{text:?}");
+        if !text.contains('\t') {
+            assert_eq!(json_string_len(text), written, "{text:?}");
+        }
+    }
+}

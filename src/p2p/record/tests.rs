@@ -186,6 +186,51 @@ fn long_messages_are_cut_on_a_character_boundary() {
 }
 
 #[test]
+fn escape_heavy_messages_are_cut_until_the_record_fits_what_peers_accept() {
+    let key = Keypair::generate_ed25519();
+    let now = Timestamp::now();
+    let mut heavy = event(now);
+    // 4,092 bytes of message, which signed whole made an 8,772-byte record: every quote and
+    // line break is escaped twice inside the record.
+    heavy.sip_message = "INVITE \"x\"\r\n".repeat(341);
+    let signed = SignedRecord::sign(&heavy, "sentrypeer", &key).expect("sign");
+    let text = signed.to_json();
+    assert!(text.len() <= MAX_RECORD_BYTES, "{}", text.len());
+    assert!(text.len() > MAX_RECORD_BYTES - 8, "cut no more than needed");
+    let (_, received) = SignedRecord::verify(&text, "sentrypeer", WEEK, now).expect("valid");
+    assert!(heavy.sip_message.starts_with(&received.sip_message));
+    heavy.sip_user_agent = "\"".repeat(2 * MAX_FIELD_BYTES);
+    for message in ["\u{1}".repeat(2000), "\\".repeat(4000), "é\"".repeat(1500)] {
+        heavy.sip_message = message;
+        let text = SignedRecord::sign(&heavy, "sentrypeer", &key)
+            .expect("sign")
+            .to_json();
+        assert!(text.len() <= MAX_RECORD_BYTES, "{}", text.len());
+        let (_, received) = SignedRecord::verify(&text, "sentrypeer", WEEK, now).expect("valid");
+        assert_eq!(
+            received.sip_user_agent.len(),
+            MAX_FIELD_BYTES,
+            "fields cut to their cap"
+        );
+    }
+}
+
+#[test]
+fn an_event_whose_record_cannot_fit_is_not_signed() {
+    let key = Keypair::generate_ed25519();
+    let mut hopeless = event(Timestamp::now());
+    let quotes = "\"".repeat(MAX_FIELD_BYTES);
+    hopeless.called_number.clone_from(&quotes);
+    hopeless.sip_user_agent.clone_from(&quotes);
+    hopeless.attack.from_user = Some(quotes.clone());
+    hopeless.attack.contact = Some(quotes);
+    assert!(matches!(
+        SignedRecord::sign(&hopeless, "sentrypeer", &key),
+        Err(RecordError::TooLarge(_))
+    ));
+}
+
+#[test]
 fn attack_type_credentials_and_caller_identity_travel_after_the_original_fields() {
     let key = Keypair::generate_ed25519();
     let signed = SignedRecord::sign(&event(Timestamp::now()), "sentrypeer", &key).expect("sign");

@@ -28,12 +28,16 @@ pub enum Shareable {
 pub struct SharePage {
     /// The events, oldest first.
     pub events: Vec<Shareable>,
-    /// `(event_timestamp, event_uuid)` of the last event, to ask for the next page.
+    /// `(event_timestamp, event_uuid)` of the last row read, to ask for the next page.
     pub last: Option<(String, String)>,
+    /// Rows read, including those that could not be rebuilt into an event: the page is full
+    /// (there may be more) when this is the limit asked for.
+    pub rows: usize,
 }
 
 /// Events at or after `since`, oldest first by `(event_timestamp, event_uuid)`, strictly after
-/// `after`, at most `limit`.
+/// `after`, from any origin but `?5` (the node asking: its own records are not sent back), at
+/// most `limit`.
 const SHAREABLE: &str = "
 SELECT event_timestamp, event_uuid, created_by_node_id, collected_method, transport_type,
        source_ip, source_port, destination_ip, destination_port, called_number, method,
@@ -45,6 +49,7 @@ FROM honey
 WHERE event_timestamp >= ?1
   AND (?2 IS NULL OR event_timestamp > ?2 OR (event_timestamp = ?2 AND event_uuid > ?3))
   AND (origin = 'local' OR p2p_record IS NOT NULL)
+  AND (?5 IS NULL OR origin != ?5)
 ORDER BY event_timestamp, event_uuid
 LIMIT ?4";
 
@@ -54,8 +59,9 @@ SELECT substr(origin, 6), COUNT(*) FROM honey
 WHERE origin LIKE 'peer:%' AND event_timestamp >= ?1
 GROUP BY origin";
 
-/// One page of shareable events (see [`SharePage`]). Rows that cannot be rebuilt into an event
-/// (written by the original with missing fields) are skipped.
+/// One page of shareable events (see [`SharePage`]), leaving out the records of `requester`
+/// (a PeerId) when given. Rows that cannot be rebuilt into an event (written by the original
+/// with missing fields) are skipped, but counted in [`SharePage::rows`].
 ///
 /// # Errors
 ///
@@ -65,12 +71,21 @@ pub fn shareable_events(
     since: &str,
     after: Option<(&str, &str)>,
     limit: usize,
+    requester: Option<&str>,
 ) -> Result<SharePage, StoreError> {
     let mut statement = conn.prepare_cached(SHAREABLE)?;
     let (after_time, after_uuid) = after.unzip();
-    let mut rows = statement.query(params![since, after_time, after_uuid, as_i64(limit)])?;
+    let requester = requester.map(|peer_id| format!("peer:{peer_id}"));
+    let mut rows = statement.query(params![
+        since,
+        after_time,
+        after_uuid,
+        as_i64(limit),
+        requester
+    ])?;
     let mut page = SharePage::default();
     while let Some(row) = rows.next()? {
+        page.rows += 1;
         let timestamp = text(row, 0)?.unwrap_or_default();
         let uuid = text(row, 1)?.unwrap_or_default();
         let origin = text(row, 15)?.unwrap_or_default();

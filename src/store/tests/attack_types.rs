@@ -527,7 +527,7 @@ fn stats_count_events_and_ips_per_attack_type() {
 #[test]
 fn catch_up_rebuilds_local_events_with_their_attack() {
     let conn = fixture_db();
-    let page = query::shareable_events(&conn, "", None, 100).expect("page");
+    let page = query::shareable_events(&conn, "", None, 100, None).expect("page");
     let local: Vec<&BadActor> = page
         .events
         .iter()

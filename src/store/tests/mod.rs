@@ -12,6 +12,7 @@ mod query_model;
 mod query_seen;
 mod read_pool;
 mod retention;
+mod share;
 mod writer;
 
 use std::path::{Path, PathBuf};

@@ -365,6 +365,11 @@ impl<'ns> Bird<'ns> {
             .any(|line| line.starts_with(prefix))
     }
 
+    /// `birdc reload in sentrypeer`: BIRD asks the daemon for its routes again (ROUTE-REFRESH).
+    pub(crate) fn reload_in(&self) -> String {
+        self.birdc(&["reload", "in", "sentrypeer"])
+    }
+
     /// `birdc show protocols all sentrypeer`.
     pub(crate) fn protocol(&self) -> String {
         self.birdc(&["show", "protocols", "all", "sentrypeer"])

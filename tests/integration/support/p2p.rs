@@ -7,6 +7,7 @@ use std::path::Path;
 use libp2p::futures::StreamExt;
 use libp2p::identity::Keypair;
 use libp2p::swarm::SwarmEvent;
+use sentrypeer::event::{BadActor, Capture, CollectedMethod, Transport};
 use sentrypeer::p2p::behaviour::{Behaviour, BehaviourEvent, Protocols};
 use sentrypeer::p2p::build_swarm;
 
@@ -116,6 +117,21 @@ pub(crate) async fn raw_peer_of(
     .await;
     assert!(subscribed.is_ok(), "the node subscribed to the topic");
     (key, swarm, topic)
+}
+
+/// What a listener of a forging peer's would record of an INVITE from `ip` (port 5060) to
+/// number 100, captured now: an event for a raw peer to sign.
+pub(crate) fn scanner_event(ip: &str) -> BadActor {
+    let invite = b"INVITE sip:100@127.0.0.1 SIP/2.0\r\nTo: <sip:100@127.0.0.1>\r\n\
+                   User-Agent: forger\r\n\r\n";
+    let capture = Capture {
+        node_id: uuid::Uuid::new_v4(),
+        collected_method: CollectedMethod::Passive,
+        transport: Transport::Udp,
+        source: format!("{ip}:5060").parse().expect("addr"),
+        destination: "127.0.0.1:5060".parse().expect("addr"),
+    };
+    BadActor::from_probe(&sentrypeer::sip::parse(invite), &capture)
 }
 
 /// An mDNS-enabled responsive node inside `ns`, its files in `dir`, listening on every address
