@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::daemon::WAIT;
-use super::namespaces::{NetNs, NsProcess, child_says, daemon_in, new_ns, self_child};
+use super::namespaces::{NetNs, NsProcess, child_said, child_says, daemon_in, new_ns, self_child};
 use super::prerequisites::root_ready;
 
 mod frr;
@@ -253,16 +253,7 @@ fn probe(
         command.env(PROBE_UDP_ENV, "1");
     }
     let output = command.output().map_err(|e| e.to_string())?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    if output.status.success() && stdout.lines().any(|l| l.starts_with("PROBE-SENT")) {
-        Ok(())
-    } else {
-        Err(format!(
-            "{}: {stdout}{}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        ))
-    }
+    child_said(&output, "PROBE-SENT")
 }
 
 /// The `probe-send` child of [`tcp_probe`] and [`udp_probe`], inside the namespace.
