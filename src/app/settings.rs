@@ -5,6 +5,7 @@
 
 mod bgp;
 mod capture;
+mod opendht;
 mod p2p;
 mod personality;
 #[cfg(test)]
@@ -54,6 +55,8 @@ pub struct Settings {
     pub p2p: Option<P2pSettings>,
     /// The BGP blackhole feed, when on.
     pub bgp: Option<BgpSettings>,
+    /// The OpenDHT bridge, when a proxy is set.
+    pub opendht: Option<crate::bridge::BridgeOptions>,
 }
 
 /// The database and how its writer batches and prunes.
@@ -124,6 +127,7 @@ impl Settings {
         let api = api_settings(config)?;
         let p2p = p2p::settings(config)?;
         let webhook = webhook::settings(config)?;
+        let opendht = opendht::settings(config)?;
         let verdicts = verdicts::verdicts(config)?;
         let blocklist = verdicts::blocklist(config, &verdicts)?;
         let bgp = bgp::settings(config)?;
@@ -153,6 +157,7 @@ impl Settings {
             api: config.api.then_some(api),
             p2p: config.peer_to_peer.then_some(p2p),
             bgp,
+            opendht,
         })
     }
 }

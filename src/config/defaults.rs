@@ -84,6 +84,8 @@ pub const BGP_NEXT_HOP_V6: std::net::Ipv6Addr = std::net::Ipv6Addr::new(0x100, 0
 pub const BGP_COMMUNITIES: [&str; 2] = ["65535:666", "no-export"];
 /// Most routes the BGP speaker announces.
 pub const BGP_MAX_ROUTES: usize = 100_000;
+/// Events put on OpenDHT per second at most.
+pub const OPENDHT_PUBLISH_RATE: u32 = 10;
 /// The personality of responsive mode when none is named.
 pub const PERSONALITY: &str = "freepbx";
 
@@ -128,6 +130,7 @@ impl Default for Config {
             peer_to_peer: false,
             bootstrap_node: Vec::new(),
             p2p_listen_address: vec![P2P_LISTEN_ADDRESS.to_owned()],
+            p2p_announce_address: Vec::new(),
             p2p_mdns: false,
             p2p_network: P2P_NETWORK.to_owned(),
             p2p_key_file: None,
@@ -148,6 +151,10 @@ impl Default for Config {
             webhook_include_peer_data: false,
             webhook_timeout_secs: WEBHOOK_TIMEOUT_SECS,
             webhook_max_attempts: WEBHOOK_MAX_ATTEMPTS,
+            opendht_proxy: None,
+            opendht_publish: false,
+            opendht_publish_rate: OPENDHT_PUBLISH_RATE,
+            opendht_verdicts: false,
             personality: PersonalitySettings::default(),
             bgp: super::BgpConfig::default(),
         }

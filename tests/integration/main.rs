@@ -21,6 +21,7 @@ mod faults;
 mod firewall;
 mod idle_connections;
 mod limits;
+mod opendht;
 mod p2p;
 mod p2p_hostile;
 mod p2p_load;

@@ -214,6 +214,30 @@ const BGP_ON: [&str; 5] = [
     "127.0.0.1:1@65001",
 ];
 
+const OPENDHT_COUNTERS: [&str; 13] = [
+    "received",
+    "imported",
+    "duplicates",
+    "own",
+    "expired",
+    "published",
+    "publish_failed",
+    "publish_rate_limited",
+    "publish_busy",
+    "reconnects",
+    "discovery_published",
+    "discovery_found",
+    "discovery_refused",
+];
+
+const OPENDHT_REFUSALS: [&str; 5] = [
+    "too_large",
+    "malformed",
+    "wrong_keys",
+    "invalid_field",
+    "out_of_window",
+];
+
 const WEBHOOK_COUNTERS: [&str; 5] = [
     "delivered",
     "failed",
@@ -354,6 +378,8 @@ fn health_and_metrics_keep_their_shape_with_every_part_on() {
             listener.local_addr().expect("address")
         )
     };
+    // Nothing listens there either: the bridge backs off, which changes values, not the shape.
+    let opendht_proxy = webhook.replace("/api/events", "");
     let mut args = vec![
         "-r",
         "-p",
@@ -361,6 +387,9 @@ fn health_and_metrics_keep_their_shape_with_every_part_on() {
         "127.0.0.1:0",
         "-w",
         &webhook,
+        "--opendht-proxy",
+        &opendht_proxy,
+        "--opendht-publish",
     ];
     args.extend(BGP_ON);
     let (health, metrics) = shapes(&args);
@@ -371,6 +400,8 @@ fn health_and_metrics_keep_their_shape_with_every_part_on() {
             "events.kernel_dropped: number",
             "events.dropped_by_consumer.p2p: number",
             "events.dropped_by_consumer.webhook: number",
+            "events.dropped_by_consumer.opendht: number",
+            "opendht.proxy_up: number",
             "p2p.peer_id: string",
             "p2p.dropped_by_peer: empty object",
             "p2p.received_from_peers: number",
@@ -383,6 +414,8 @@ fn health_and_metrics_keep_their_shape_with_every_part_on() {
         "bgp.sessions: array".to_owned(),
     ]);
     expected_health.extend(BGP_COUNTERS.map(|name| format!("bgp.{name}: number")));
+    expected_health.extend(OPENDHT_COUNTERS.map(|name| format!("opendht.{name}: number")));
+    expected_health.extend(OPENDHT_REFUSALS.map(|name| format!("opendht.refused.{name}: number")));
     assert_same("health", &health, &expected_health);
 
     let mut expected_series = plus(
@@ -390,7 +423,9 @@ fn health_and_metrics_keep_their_shape_with_every_part_on() {
         [
             "sentrypeer_events_dropped_total{consumer=\"p2p\"}",
             "sentrypeer_events_dropped_total{consumer=\"webhook\"}",
+            "sentrypeer_events_dropped_total{consumer=\"opendht\"}",
             "sentrypeer_udp_kernel_dropped_total",
+            "sentrypeer_opendht_proxy_up",
         ],
     );
     expected_series
@@ -402,6 +437,13 @@ fn health_and_metrics_keep_their_shape_with_every_part_on() {
     expected_series.extend(BGP_SESSION_GAUGES.map(|name| format!("sentrypeer_bgp_{name}{peer}")));
     expected_series
         .extend(BGP_SESSION_COUNTERS.map(|name| format!("sentrypeer_bgp_{name}_total{peer}")));
+    expected_series.extend(
+        OPENDHT_COUNTERS.map(|name| format!("sentrypeer_opendht_total{{counter=\"{name}\"}}")),
+    );
+    expected_series.extend(
+        OPENDHT_REFUSALS
+            .map(|reason| format!("sentrypeer_opendht_refused_total{{reason=\"{reason}\"}}")),
+    );
     assert_same("metric series", &metrics.series, &expected_series);
 
     let mut expected_types = COMMON_TYPES.to_vec();
@@ -414,6 +456,9 @@ fn health_and_metrics_keep_their_shape_with_every_part_on() {
         "sentrypeer_webhook_skipped_total counter",
         "sentrypeer_webhook_token_requests_total counter",
         "sentrypeer_bgp_routes gauge",
+        "sentrypeer_opendht_total counter",
+        "sentrypeer_opendht_refused_total counter",
+        "sentrypeer_opendht_proxy_up gauge",
     ]);
     let bgp_types = (BGP_COUNTERS.iter().chain(&BGP_SESSION_COUNTERS))
         .map(|name| format!("sentrypeer_bgp_{name}_total counter"))
@@ -435,6 +480,7 @@ fn parts_that_are_off_are_null_in_health_and_absent_from_metrics() {
             "p2p: null",
             "webhook: null",
             "bgp: null",
+            "opendht: null",
         ],
     );
     assert_same("health", &health, &expected_health);
