@@ -11,6 +11,7 @@
 //! | `sip_framing` | [`sip::check_frame`] in the stream loop, whole and in small chunks       |
 //! | `p2p_record`  | a gossip batch, [`SignedRecord::verify`], and bodies signed by a test key |
 //! | `config`      | [`Config::from_toml`] and [`Config::validate`]                           |
+//! | `bgp_message` | a BGP peer's bytes: framing, decoding and the session's state machine   |
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -33,15 +34,20 @@ use crate::sip::{
     check_frame, parse,
 };
 
+mod bgp;
+
+pub use bgp::bgp_message;
+
 /// A fuzz target's body: any bytes in, a panic only on a broken invariant.
 pub type Target = fn(&[u8]);
 
 /// The fuzz targets, by the name of their directory under `fuzz/corpus/`.
-pub const TARGETS: [(&str, Target); 4] = [
+pub const TARGETS: [(&str, Target); 5] = [
     ("sip_parse", sip_parse),
     ("sip_framing", sip_framing),
     ("p2p_record", p2p_record),
     ("config", config),
+    ("bgp_message", bgp_message),
 ];
 
 /// Sender of every fuzzed message (a documentation address).

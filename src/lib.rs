@@ -35,6 +35,7 @@
 
 pub mod api;
 pub mod app;
+pub mod bgp;
 pub mod blocklist;
 pub mod bridge;
 pub mod config;

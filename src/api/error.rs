@@ -25,6 +25,9 @@ pub enum ApiError {
     /// No such route (the original's catch-all body).
     #[error("no such route")]
     NotFound,
+    /// The route belongs to a part that is off (its name and flag).
+    #[error("{0} is off")]
+    Off(&'static str),
     /// The route exists but not for this method.
     #[error("method not allowed")]
     MethodNotAllowed,
@@ -74,6 +77,10 @@ impl IntoResponse for ApiError {
             Self::NotFound => fixed_json(
                 StatusCode::NOT_FOUND,
                 r#"{"error": "The requested resource could not be found."}"#,
+            ),
+            Self::Off(part) => json(
+                StatusCode::NOT_FOUND,
+                &serde_json::json!({ "error": format!("{part} is off.") }),
             ),
             Self::MethodNotAllowed => {
                 let mut response = fixed_json(

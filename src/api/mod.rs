@@ -10,6 +10,7 @@
 //! read pool, expensive ones a few at a time, long lists a page at a time (`reader.rs`).
 
 mod auth;
+mod bgp;
 mod body;
 mod crowdsec;
 mod error;
@@ -90,6 +91,7 @@ pub const DOCUMENTED_ROUTES: &[&str] = &[
     "/oauth/token",
     "/api/ip-addresses/{ip}",
     "/api/phone-numbers/{number}",
+    "/api/v1/bgp/routes",
 ];
 
 /// The documented routes that take a `POST` with a body (every other one answers GET and HEAD
@@ -143,6 +145,8 @@ pub struct ApiState {
     /// What of the blocklist SentryPeerHQ's lookups call known (the SIP agent's policy: both
     /// answer a switch about to route a call).
     pub call_policy: Policy,
+    /// The BGP speaker's routes and sessions, when `--bgp` is on.
+    pub bgp: Option<Arc<crate::bgp::SpeakerStatus>>,
 }
 
 /// The whole API.
@@ -159,6 +163,7 @@ pub fn router(state: Arc<ApiState>, limits: ApiLimits) -> Router {
         .merge(placeholders::routes())
         .merge(feeds::routes())
         .merge(metrics::routes(Arc::clone(&requests)))
+        .merge(bgp::routes())
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             auth::require_bearer_token,

@@ -23,6 +23,8 @@ pub(super) struct Bound {
     pub api: Option<TcpListener>,
     /// The SIP agent's UDP and TCP sockets; `None` without its address.
     pub sip_agent: Option<(UdpSocket, TcpListener)>,
+    /// The BGP socket for passive peers; `None` without `--bgp` or `bgp.listen_address`.
+    pub bgp: Option<TcpListener>,
 }
 
 /// Loads (or generates) the certificate and binds every socket `settings` asks for.
@@ -70,11 +72,19 @@ pub(super) fn bind(settings: &Settings) -> anyhow::Result<Bound> {
                 .with_context(|| format!("Failed to start the SIP agent on {address}"))
         })
         .transpose()?;
+    let bgp = (settings.bgp.as_ref())
+        .and_then(|bgp| bgp.listen_address)
+        .map(|address| {
+            transport::bind_tcp(address, "BGP")
+                .map_err(|error| explain_privileged_port(error, address))
+        })
+        .transpose()?;
     Ok(Bound {
         sip,
         tls,
         api,
         sip_agent,
+        bgp,
     })
 }
 

@@ -68,6 +68,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     let discovery = start::p2p::start(&mut wiring, &intake, p2p_events)?;
     start::bridge::start(&mut wiring, &intake, opendht_events, discovery)?;
     start::sip_agent::start(&mut wiring, bound.sip_agent)?;
+    start::bgp::start(&mut wiring, bound.bgp)?;
     start::api::start(&mut wiring, bound.api)?;
     let Wiring {
         mut services,

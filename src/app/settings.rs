@@ -3,6 +3,7 @@
 //! bad value in the file is an error even while its feature is off), and every error names the
 //! TOML key. `--check-config` runs exactly this.
 
+mod bgp;
 mod capture;
 mod opendht;
 mod p2p;
@@ -26,6 +27,7 @@ use crate::sinks::syslog::SyslogTarget;
 use crate::sinks::webhook::WebhookOptions;
 use crate::store::WriterOptions;
 
+pub use bgp::BgpSettings;
 pub use capture::{CaptureSettings, SipListeners, TlsListener};
 pub use p2p::P2pSettings;
 pub use sip_agent::SipAgentSettings;
@@ -56,6 +58,8 @@ pub struct Settings {
     pub p2p: Option<P2pSettings>,
     /// The SIP verdict agent, when it has an address.
     pub sip_agent: Option<SipAgentSettings>,
+    /// The BGP blackhole feed, when on.
+    pub bgp: Option<BgpSettings>,
     /// The OpenDHT bridge, when a proxy is set.
     pub opendht: Option<crate::bridge::BridgeOptions>,
 }
@@ -143,6 +147,7 @@ impl Settings {
         let verdicts = verdicts::verdicts(config)?;
         let sip_agent = sip_agent::settings(config)?;
         let blocklist = verdicts::blocklist(config, &verdicts)?;
+        let bgp = bgp::settings(config)?;
         let syslog_target = SyslogTarget::parse(config.syslog_address.as_deref())
             .map_err(|error| ConfigError::invalid("syslog_address", error.to_string()))?;
         Ok(Self {
@@ -169,6 +174,7 @@ impl Settings {
             api: config.api.then_some(api),
             p2p: config.peer_to_peer.then_some(p2p),
             sip_agent,
+            bgp,
             opendht,
         })
     }

@@ -117,6 +117,9 @@ pub struct Cli {
     /// Lookups in the local database instead of running the daemon.
     #[command(flatten)]
     pub lookup: LookupFlags,
+    /// The BGP blackhole feed.
+    #[command(flatten)]
+    pub bgp: BgpFlags,
 
     /// Load and check the configuration, print it and exit
     #[arg(long = "check-config")]
@@ -136,7 +139,7 @@ pub struct Cli {
 }
 
 /// Boolean features and the environment variable that turns each on.
-pub const BOOLEAN_ENV_VARS: [&str; 17] = [
+pub const BOOLEAN_ENV_VARS: [&str; 18] = [
     "SENTRYPEER_JSON_LOG",
     "SENTRYPEER_PEER_TO_PEER",
     "SENTRYPEER_API",
@@ -152,11 +155,13 @@ pub const BOOLEAN_ENV_VARS: [&str; 17] = [
     "SENTRYPEER_JSON_LOG_INCLUDE_PEER_DATA",
     "SENTRYPEER_SYSLOG_INCLUDE_PEER_DATA",
     "SENTRYPEER_VERDICT_INCLUDE_SPECIAL_ADDRESSES",
+    "SENTRYPEER_BGP",
     "SENTRYPEER_OPENDHT_PUBLISH",
     "SENTRYPEER_OPENDHT_VERDICTS",
 ];
 
 mod api;
+mod bgp;
 mod lookup;
 mod merge;
 mod opendht;
@@ -167,6 +172,7 @@ mod verdicts;
 mod webhook;
 
 pub use api::ApiFlags;
+pub use bgp::BgpFlags;
 pub use lookup::{Lookup, LookupFlags};
 pub use opendht::OpenDhtFlags;
 pub use p2p::P2pFlags;

@@ -74,6 +74,22 @@ pub const WEBHOOK_BATCH: usize = 1;
 pub const WEBHOOK_TIMEOUT_SECS: u64 = 10;
 /// Attempts per webhook POST before its events are dropped and counted.
 pub const WEBHOOK_MAX_ATTEMPTS: u32 = 6;
+/// The BGP speaker's AS number: the first private one (RFC 6996).
+pub const BGP_LOCAL_AS: u32 = 64_512;
+/// A BGP peer's port.
+pub const BGP_PORT: u16 = 179;
+/// TTL of our packets to a BGP peer: any number of hops (multihop, as Team Cymru's feeds).
+pub const BGP_MULTIHOP_TTL: u8 = 255;
+/// Hold time proposed to a BGP peer, in seconds (RFC 4271's suggestion).
+pub const BGP_HOLD_TIME: u16 = 90;
+/// Next hop of announced IPv4 routes: a discard address in TEST-NET-1 (RFC 5737).
+pub const BGP_NEXT_HOP_V4: std::net::Ipv4Addr = std::net::Ipv4Addr::new(192, 0, 2, 1);
+/// Next hop of announced IPv6 routes: in the discard-only prefix (RFC 6666).
+pub const BGP_NEXT_HOP_V6: std::net::Ipv6Addr = std::net::Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, 0, 1);
+/// Communities of announced routes: RFC 7999 BLACKHOLE and NO_EXPORT.
+pub const BGP_COMMUNITIES: [&str; 2] = ["65535:666", "no-export"];
+/// Most routes the BGP speaker announces.
+pub const BGP_MAX_ROUTES: usize = 100_000;
 /// Events put on OpenDHT per second at most.
 pub const OPENDHT_PUBLISH_RATE: u32 = 10;
 /// The personality of responsive mode when none is named.
@@ -163,6 +179,7 @@ impl Default for Config {
             opendht_publish_rate: OPENDHT_PUBLISH_RATE,
             opendht_verdicts: false,
             personality: PersonalitySettings::default(),
+            bgp: super::BgpConfig::default(),
         }
     }
 }

@@ -6,6 +6,7 @@
 //! Precedence is TOML file < `SENTRYPEER_*` environment variables < command-line flags; the
 //! merging of the last two lives in [`cli`].
 
+mod bgp;
 pub mod cli;
 pub mod defaults;
 mod duration;
@@ -21,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use bgp::{BgpConfig, BgpPeerConfig};
 pub use duration::parse_duration;
 pub use personality::{CallOutcomeSetting, PersonalitySettings, ProgressSetting};
 pub use secret::Secret;
@@ -221,6 +223,8 @@ pub struct Config {
     pub opendht_verdicts: bool,
     /// What responsive mode pretends to be (`[personality]` table: `name` and overrides).
     pub personality: PersonalitySettings,
+    /// The BGP blackhole feed (`[bgp]` table with `[[bgp.peer]]` entries).
+    pub bgp: BgpConfig,
 }
 
 impl Config {

@@ -7,6 +7,8 @@ mod support;
 mod api;
 mod api_compat;
 mod bad_input;
+mod bgp;
+mod bgp_bad_input;
 mod bouncer;
 mod calls;
 mod capture;

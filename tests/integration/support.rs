@@ -3,9 +3,11 @@
 //! ([`sip`]), the SIP tools ([`sip_tools`]), Kamailio and a SIPp UAS in the background
 //! ([`switch`]), OpenDHT's dhtnode and python3-opendht ([`dhtnode`]), load and what it costs
 //! ([`load`]), large databases made in seconds ([`seed`]), the peer-to-peer helpers ([`p2p`]),
-//! network namespaces ([`namespaces`]), the CrowdSec bouncer ([`bouncer`]), the webhook receiver
+//! network namespaces ([`namespaces`]), BGP routers and their namespaces ([`bgp`]), the CrowdSec
+//! bouncer ([`bouncer`]), the webhook receiver
 //! ([`webhook_receiver`]) and what a test needs to be able to run ([`prerequisites`]).
 
+pub(crate) mod bgp;
 pub(crate) mod bouncer;
 pub(crate) mod daemon;
 pub(crate) mod dhtnode;
@@ -43,6 +45,7 @@ fn netns_child() {
     match role.as_str() {
         "lapi-stub" => bouncer::lapi_stub::serve(),
         "udp-send" => namespaces::send_udp_as_child(),
+        "probe-send" => bgp::send_probe_as_child(),
         other => panic!("unknown child role {other}"),
     }
 }

@@ -265,6 +265,32 @@ fn sip_agent_shape() -> (Vec<String>, Vec<String>, Vec<String>) {
     (health, series, types)
 }
 
+/// The BGP speaker's counters (health keys under `bgp`; `sentrypeer_bgp_<key>_total`).
+const BGP_COUNTERS: [&str; 4] = ["capped", "resyncs", "withdrawn", "inbound_refused"];
+/// Each BGP session's gauges and counters (`sentrypeer_bgp_*{peer="..."}`).
+const BGP_SESSION_GAUGES: [&str; 3] = [
+    "session_established",
+    "session_uptime_seconds",
+    "prefixes_sent",
+];
+const BGP_SESSION_COUNTERS: [&str; 7] = [
+    "sessions_established",
+    "updates_sent",
+    "prefixes_announced",
+    "prefixes_withdrawn",
+    "prefixes_received",
+    "malformed_updates",
+    "notifications_received",
+];
+/// The BGP flags of the "every part on" test: a peer on a closed loopback port.
+const BGP_ON: [&str; 5] = [
+    "--bgp",
+    "--bgp-router-id",
+    "192.0.2.10",
+    "--bgp-peer",
+    "127.0.0.1:1@65001",
+];
+
 const OPENDHT_COUNTERS: [&str; 13] = [
     "received",
     "imported",
@@ -454,7 +480,7 @@ fn health_and_metrics_keep_their_shape_with_every_part_on() {
     };
     // Nothing listens there either: the bridge backs off, which changes values, not the shape.
     let opendht_proxy = webhook.replace("/api/events", "");
-    let (health, metrics) = shapes(&[
+    let mut args = vec![
         "-r",
         "-p",
         "--p2p-listen-address",
@@ -466,7 +492,9 @@ fn health_and_metrics_keep_their_shape_with_every_part_on() {
         "--opendht-publish",
         "--sip-agent-listen-address",
         "127.0.0.1:0",
-    ]);
+    ];
+    args.extend(BGP_ON);
+    let (health, metrics) = shapes(&args);
     let (agent_health, agent_series, agent_types) = sip_agent_shape();
 
     let mut expected_health = plus(
@@ -485,6 +513,11 @@ fn health_and_metrics_keep_their_shape_with_every_part_on() {
     expected_health.extend(P2P_COUNTERS.map(|name| format!("p2p.{name}: number")));
     expected_health.extend(WEBHOOK_COUNTERS.map(|name| format!("webhook.{name}: number")));
     expected_health.extend(agent_health);
+    expected_health.extend([
+        "bgp.routes: number".to_owned(),
+        "bgp.sessions: array".to_owned(),
+    ]);
+    expected_health.extend(BGP_COUNTERS.map(|name| format!("bgp.{name}: number")));
     expected_health.extend(OPENDHT_COUNTERS.map(|name| format!("opendht.{name}: number")));
     expected_health.extend(OPENDHT_REFUSALS.map(|name| format!("opendht.refused.{name}: number")));
     assert_same("health", &health, &expected_health);
@@ -502,6 +535,12 @@ fn health_and_metrics_keep_their_shape_with_every_part_on() {
     expected_series
         .extend(P2P_COUNTERS.map(|name| format!("sentrypeer_p2p_total{{counter=\"{name}\"}}")));
     expected_series.extend(WEBHOOK_COUNTERS.map(|name| format!("sentrypeer_webhook_{name}_total")));
+    expected_series.push("sentrypeer_bgp_routes".to_owned());
+    expected_series.extend(BGP_COUNTERS.map(|name| format!("sentrypeer_bgp_{name}_total")));
+    let peer = "{peer=\"127.0.0.1\"}";
+    expected_series.extend(BGP_SESSION_GAUGES.map(|name| format!("sentrypeer_bgp_{name}{peer}")));
+    expected_series
+        .extend(BGP_SESSION_COUNTERS.map(|name| format!("sentrypeer_bgp_{name}_total{peer}")));
     expected_series.extend(
         OPENDHT_COUNTERS.map(|name| format!("sentrypeer_opendht_total{{counter=\"{name}\"}}")),
     );
@@ -512,23 +551,26 @@ fn health_and_metrics_keep_their_shape_with_every_part_on() {
     expected_series.extend(agent_series);
     assert_same("metric series", &metrics.series, &expected_series);
 
-    let mut expected_types: Vec<String> = COMMON_TYPES.iter().map(|t| (*t).to_owned()).collect();
+    let mut expected_types = COMMON_TYPES.to_vec();
+    expected_types.extend([
+        "sentrypeer_udp_kernel_dropped_total counter",
+        "sentrypeer_p2p_total counter",
+        "sentrypeer_webhook_delivered_total counter",
+        "sentrypeer_webhook_failed_total counter",
+        "sentrypeer_webhook_retries_total counter",
+        "sentrypeer_webhook_skipped_total counter",
+        "sentrypeer_webhook_token_requests_total counter",
+        "sentrypeer_bgp_routes gauge",
+        "sentrypeer_opendht_total counter",
+        "sentrypeer_opendht_refused_total counter",
+        "sentrypeer_opendht_proxy_up gauge",
+    ]);
+    let bgp_types = (BGP_COUNTERS.iter().chain(&BGP_SESSION_COUNTERS))
+        .map(|name| format!("sentrypeer_bgp_{name}_total counter"))
+        .chain(BGP_SESSION_GAUGES.map(|name| format!("sentrypeer_bgp_{name} gauge")));
+    let mut expected_types: Vec<String> = expected_types.iter().map(|t| (*t).to_owned()).collect();
+    expected_types.extend(bgp_types);
     expected_types.extend(agent_types);
-    expected_types.extend(
-        [
-            "sentrypeer_udp_kernel_dropped_total counter",
-            "sentrypeer_p2p_total counter",
-            "sentrypeer_webhook_delivered_total counter",
-            "sentrypeer_webhook_failed_total counter",
-            "sentrypeer_webhook_retries_total counter",
-            "sentrypeer_webhook_skipped_total counter",
-            "sentrypeer_webhook_token_requests_total counter",
-            "sentrypeer_opendht_total counter",
-            "sentrypeer_opendht_refused_total counter",
-            "sentrypeer_opendht_proxy_up gauge",
-        ]
-        .map(str::to_owned),
-    );
     assert_same("metric types", &metrics.types, &expected_types);
     assert_same("bucket bounds", &metrics.bucket_bounds, BUCKET_BOUNDS);
 }
@@ -543,6 +585,7 @@ fn parts_that_are_off_are_null_in_health_and_absent_from_metrics() {
             "events.kernel_dropped: number",
             "p2p: null",
             "webhook: null",
+            "bgp: null",
             "opendht: null",
             "sip_agent: null",
         ],

@@ -100,6 +100,7 @@ impl Fixture {
             crowdsec_ban: SignedDuration::from_hours(24),
             oauth,
             call_policy: policy(ConsumerOptions::sip_agent()),
+            bgp: None,
         };
         router(Arc::new(state), ApiLimits::default())
     }

@@ -326,3 +326,12 @@ async fn the_openapi_document_matches_the_router() {
         );
     }
 }
+
+#[tokio::test]
+async fn bgp_routes_say_when_the_speaker_is_off() {
+    let fixture = seeded();
+    let answer = get(&fixture.router(), "/api/v1/bgp/routes").await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+    let body: serde_json::Value = serde_json::from_str(&answer.body).expect("JSON");
+    assert_eq!(body["error"], "The BGP speaker (--bgp) is off.");
+}

@@ -65,6 +65,7 @@ pub(in crate::app) fn start(
             &wiring.settings.verdicts.sip_agent,
             &wiring.blocklist,
         ),
+        bgp: wiring.bgp.clone(),
     };
     tracing::info!("listening for API on {}", listener.local_addr()?);
     let router = api::router(Arc::new(state), ApiLimits::default());

@@ -2,6 +2,7 @@
 //! calls them in start order. [`Wiring`] is what they share while starting.
 
 pub(super) mod api;
+pub(super) mod bgp;
 pub(super) mod blocklist;
 pub(super) mod bridge;
 pub(super) mod json_log;
@@ -44,6 +45,8 @@ pub(super) struct Wiring<'a> {
     pub telemetry: Registry,
     /// What the last log line reports.
     pub summary: Summary,
+    /// The BGP speaker's routes and sessions, once it started (for the API).
+    pub bgp: Option<Arc<crate::bgp::SpeakerStatus>>,
 }
 
 /// The counters the last log line reports: received, stored, dropped, dropped by the kernel.
@@ -74,6 +77,7 @@ impl<'a> Wiring<'a> {
             telemetry: Registry::default().with(Some(reader.stats())),
             reader,
             summary: Summary::default(),
+            bgp: None,
         }
     }
 

@@ -49,6 +49,7 @@ impl Cli {
         self.opendht.merge_into(&mut config, &env_is_set);
         self.verdicts.merge_into(&mut config, &env_is_set);
         self.sip_agent.merge_into(&mut config);
+        self.bgp.merge_into(&mut config, &env_is_set);
         config
     }
 }

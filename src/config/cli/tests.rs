@@ -27,6 +27,7 @@ fn every_boolean_env_var_enables_its_feature_whatever_its_value() {
             "SENTRYPEER_WEBHOOK_INCLUDE_PEER_DATA" => config.webhook_include_peer_data,
             "SENTRYPEER_JSON_LOG_INCLUDE_PEER_DATA" => config.json_log_include_peer_data,
             "SENTRYPEER_SYSLOG_INCLUDE_PEER_DATA" => config.syslog_include_peer_data,
+            "SENTRYPEER_BGP" => config.bgp.enabled,
             "SENTRYPEER_VERDICT_INCLUDE_SPECIAL_ADDRESSES" => {
                 config.verdicts.include_special_addresses
             }
