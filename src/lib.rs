@@ -38,6 +38,7 @@ pub mod config;
 pub mod event;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
+pub mod gui;
 pub mod p2p;
 pub mod pipeline;
 pub mod shutdown;

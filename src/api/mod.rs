@@ -129,8 +129,9 @@ pub struct ApiState {
     pub crowdsec_policy: Policy,
 }
 
-/// The whole API.
-pub fn router(state: Arc<ApiState>, limits: ApiLimits) -> Router {
+/// The whole API, with `pages` (the dashboard's routes, or none) served beside it under the
+/// same limits and headers.
+pub fn router(state: Arc<ApiState>, limits: ApiLimits, pages: Router) -> Router {
     let requests = Arc::new(metrics::RequestStats::default());
     let protected = Router::new()
         .merge(health::routes())
@@ -151,6 +152,8 @@ pub fn router(state: Arc<ApiState>, limits: ApiLimits) -> Router {
         .merge(health::open_routes())
         .merge(protected)
         .merge(crowdsec::routes(Arc::clone(&state)))
+        .with_state(state)
+        .merge(pages)
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn_with_state(
@@ -166,7 +169,6 @@ pub fn router(state: Arc<ApiState>, limits: ApiLimits) -> Router {
             limits.max_concurrent_requests,
         ))
         .layer(middleware::map_response(add_common_headers))
-        .with_state(state)
 }
 
 /// The original's headers, on every response.

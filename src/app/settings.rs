@@ -99,6 +99,17 @@ pub struct ApiSettings {
     pub crowdsec_keys: Vec<Secret>,
     /// How long a CrowdSec decision lasts after the IP was last seen.
     pub crowdsec_ban: SignedDuration,
+    /// The web dashboard under `/ui/`, when on.
+    pub web_gui: Option<GuiSettings>,
+}
+
+/// The web dashboard.
+#[derive(Debug, Clone, Default)]
+pub struct GuiSettings {
+    /// A MaxMind-format country database to use instead of the built-in table.
+    pub geoip_db: Option<PathBuf>,
+    /// The running configuration as the health page shows it (secrets masked).
+    pub configuration: serde_json::Value,
 }
 
 impl Settings {
@@ -145,7 +156,7 @@ impl Settings {
                 peer_records: PeerRecords::taken_if(config.syslog_include_peer_data),
             }),
             webhook,
-            api: config.api.then_some(api),
+            api: (config.api || config.web_gui).then_some(api),
             p2p: config.peer_to_peer.then_some(p2p),
         })
     }
@@ -170,11 +181,33 @@ fn api_settings(config: &Config) -> Result<ApiSettings, ConfigError> {
                 ),
             )
         })?;
+    let web_gui = gui_settings(config)?;
     Ok(ApiSettings {
         listen_address: config.api_listen_address,
         token: config.api_token.clone(),
         crowdsec_keys: config.crowdsec_api_key.clone(),
         crowdsec_ban,
+        web_gui: config.web_gui.then_some(web_gui),
+    })
+}
+
+/// The dashboard's options; `geoip_db` must name a readable file.
+fn gui_settings(config: &Config) -> Result<GuiSettings, ConfigError> {
+    if let Some(path) = &config.geoip_db {
+        std::fs::File::open(path)
+            .and_then(|file| file.metadata())
+            .ok()
+            .filter(std::fs::Metadata::is_file)
+            .ok_or_else(|| {
+                ConfigError::invalid(
+                    "geoip_db",
+                    format!("{} is not a readable file", path.display()),
+                )
+            })?;
+    }
+    Ok(GuiSettings {
+        geoip_db: config.geoip_db.clone(),
+        configuration: serde_json::to_value(config).unwrap_or_default(),
     })
 }
 

@@ -88,7 +88,7 @@ impl Fixture {
             crowdsec: CrowdSecKeys::new(crowdsec_keys.into_iter().map(Secret::new).collect()),
             crowdsec_ban: SignedDuration::from_hours(24),
         };
-        router(Arc::new(state), ApiLimits::default())
+        router(Arc::new(state), ApiLimits::default(), Router::new())
     }
 }
 
