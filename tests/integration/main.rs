@@ -17,6 +17,7 @@ mod container;
 mod disk_full;
 mod faults;
 mod firewall;
+mod gui;
 mod idle_connections;
 mod limits;
 mod p2p;
