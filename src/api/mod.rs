@@ -117,6 +117,9 @@ pub struct ApiState {
     pub started: Instant,
     /// Bearer token required on every route but `/health-check`, when set.
     pub token: Option<Secret>,
+    /// With the dashboard on: the name of its session cookie, which then stands in for the
+    /// bearer token (so the signed-in browser can follow the feeds and streams it links to).
+    pub session_cookie: Option<&'static str>,
     /// CrowdSec bouncer keys and their stream positions.
     pub crowdsec: CrowdSecKeys,
     /// How long a CrowdSec decision lasts after an IP was last seen.

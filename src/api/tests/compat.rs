@@ -221,6 +221,22 @@ async fn a_token_protects_everything_but_the_health_check() {
             .body(Body::empty())
             .expect("request");
         assert_eq!(send(&router, right).await.status, StatusCode::OK, "{uri}");
+        // The dashboard's session cookie (the token, hex-encoded) stands in for the header.
+        for (cookie, status) in [
+            ("dashboard_session=7333637265", StatusCode::UNAUTHORIZED),
+            ("other=733363726574", StatusCode::UNAUTHORIZED),
+            ("a=b; dashboard_session=733363726574", StatusCode::OK),
+        ] {
+            let with_cookie = Request::get(uri)
+                .header("cookie", cookie)
+                .body(Body::empty())
+                .expect("request");
+            assert_eq!(
+                send(&router, with_cookie).await.status,
+                status,
+                "{uri} {cookie}"
+            );
+        }
     }
 }
 

@@ -85,6 +85,7 @@ impl Fixture {
             node_id: Uuid::from_u128(42),
             started: Instant::now(),
             token: token.map(Secret::new),
+            session_cookie: Some("dashboard_session"),
             crowdsec: CrowdSecKeys::new(crowdsec_keys.into_iter().map(Secret::new).collect()),
             crowdsec_ban: SignedDuration::from_hours(24),
         };
