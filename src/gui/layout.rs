@@ -15,14 +15,16 @@ pub(super) enum Nav {
     Overview,
     Search,
     Live,
+    Peers,
     Health,
 }
 
 /// The navigation entries, in order.
-const ENTRIES: [(Nav, &str, &str); 4] = [
+const ENTRIES: [(Nav, &str, &str); 5] = [
     (Nav::Overview, "/ui/", "Overview"),
     (Nav::Search, "/ui/search", "Search"),
     (Nav::Live, "/ui/live", "Live"),
+    (Nav::Peers, "/ui/peers", "Peers"),
     (Nav::Health, "/ui/health", "Health"),
 ];
 

@@ -1,5 +1,5 @@
 //! The web dashboard (`--web-gui`): server-rendered pages under `/ui/` on the API listener
-//! (overview, search and detail, live, health), readable with JavaScript off; a small embedded
+//! (overview, search and detail, live, peers, health), readable with JavaScript off; a small embedded
 //! script makes the live page follow the blocklist's changes. [`router`] is pure; `app` merges
 //! it into the API's router.
 //!
@@ -18,6 +18,7 @@ mod health;
 mod layout;
 mod live;
 mod overview;
+mod peers;
 mod search;
 
 use std::sync::Arc;
@@ -75,6 +76,7 @@ pub fn router(state: Arc<GuiState>) -> Router {
         .merge(overview::routes())
         .merge(search::routes())
         .merge(live::routes())
+        .merge(peers::routes())
         .merge(health::routes())
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),

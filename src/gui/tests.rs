@@ -19,6 +19,7 @@ use crate::blocklist::{Blocklist, BlocklistOptions};
 use crate::config::Secret;
 use crate::event::BadActor;
 use crate::event::test_support::EventBuilder;
+use crate::p2p::P2pStats;
 use crate::store::{self, StoreStats};
 use crate::telemetry::Registry;
 
@@ -39,9 +40,16 @@ impl Fixture {
     }
 
     fn router(&self, token: Option<&str>) -> Router {
+        let telemetry = Registry::default()
+            .with(Some(Arc::new(StoreStats::default())))
+            .off::<P2pStats>();
+        self.router_with_telemetry(token, telemetry)
+    }
+
+    fn router_with_telemetry(&self, token: Option<&str>, telemetry: Registry) -> Router {
         let state = GuiState {
             pool: store::ReadPool::new(self.dir.path().join("sentrypeer.db")),
-            telemetry: Registry::default().with(Some(Arc::new(StoreStats::default()))),
+            telemetry,
             blocklist: Arc::new(Blocklist::new(&BlocklistOptions::default())),
             token: token.map(Secret::new),
             countries: Countries::BuiltIn,
@@ -234,6 +242,33 @@ async fn health_shows_counters_and_masked_configuration() {
     );
     assert!(body.contains("********"), "{body}");
     assert!(body.contains("/api/v1/feeds/ips.txt"), "{body}");
+}
+
+#[tokio::test]
+async fn peers_page_says_when_sharing_is_off() {
+    let fixture = Fixture::with(&[]);
+    let (status, _, body) = get(&fixture.router(None), "/ui/peers", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains(r#"id="p2p-off""#), "{body}");
+}
+
+#[tokio::test]
+async fn peers_page_shows_the_p2p_counters_when_sharing_is_on() {
+    let fixture = Fixture::with(&[]);
+    let stats = Arc::new(P2pStats::default());
+    stats
+        .connected_peers
+        .store(3, std::sync::atomic::Ordering::Relaxed);
+    stats
+        .rejected_signature
+        .store(7, std::sync::atomic::Ordering::Relaxed);
+    let _ = stats.peer_id.set("12D3KooWThisNode".to_owned());
+    let router = fixture.router_with_telemetry(None, Registry::default().with(Some(stats)));
+    let (status, _, body) = get(&router, "/ui/peers", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("12D3KooWThisNode"), "{body}");
+    assert!(body.contains(r#"id="connected-peers">3<"#), "{body}");
+    assert!(body.contains(r#"data-count="7""#), "{body}");
 }
 
 #[test]

@@ -99,7 +99,7 @@ def main():
         wait_until("2 events stored", lambda: api("/api/v1/stats")["totals"]["events"] >= 2)
 
         # 1. No cookie: the sign-in form and no data, on every page.
-        for path in ("/ui/", "/ui/live", "/ui/ip/127.0.0.2", "/ui/health", "/ui/search?q=127.0.0.2"):
+        for path in ("/ui/", "/ui/live", "/ui/ip/127.0.0.2", "/ui/health", "/ui/peers", "/ui/search?q=127.0.0.2"):
             driver.get(BASE + path)
             check(driver.find_elements(By.ID, "token"), "no sign-in form on " + path)
             check("127.0.0.2" not in driver.page_source.replace("/ui/search?q=127.0.0.2", ""),
@@ -170,6 +170,11 @@ def main():
         check("User-Agent: " + XSS in messages, "the raw message does not show the payload as text")
         not_run(driver, "detail")
         shot(driver, "detail-xss")
+
+        # Peers (sharing is off in this run: the page says so).
+        driver.get(BASE + "/ui/peers")
+        check(driver.find_elements(By.ID, "p2p-off"), "the peers page does not say sharing is off")
+        shot(driver, "peers")
 
         # 6. Health.
         driver.get(BASE + "/ui/health")
