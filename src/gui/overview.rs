@@ -47,6 +47,9 @@ struct Window {
     called_numbers: u64,
 }
 
+/// A row of the totals table: its id, label and figure.
+type TotalsRow = (&'static str, &'static str, fn(&Window) -> u64);
+
 /// Everything the page shows.
 #[derive(Debug)]
 struct Overview {
@@ -148,7 +151,7 @@ fn totals(overview: &Overview) -> Markup {
                 .map(|((id, (label, _)), window)| (id, label, *window)),
         )
         .collect();
-    let rows: [(&str, &str, fn(&Window) -> u64); 3] = [
+    let rows: [TotalsRow; 3] = [
         ("events", "Events", |w| w.events),
         ("ip-addresses", "Source IPs", |w| w.ip_addresses),
         ("called-numbers", "Called numbers", |w| w.called_numbers),

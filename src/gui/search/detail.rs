@@ -37,6 +37,9 @@ impl Subject {
     }
 }
 
+/// The other side of a subject's calls: its heading, the event field and the link to it.
+type OtherSide = (&'static str, fn(&EventRow) -> Option<&str>, fn(&str) -> String);
+
 /// What is known about a subject.
 #[derive(Debug)]
 struct Facts {
@@ -104,25 +107,17 @@ pub(super) fn unknown(asked: &str) -> Response {
 }
 
 fn render(subject: &Subject, facts: &Facts) -> Markup {
-    let (heading, other_heading, other_of, other_link): (
-        _,
-        _,
-        fn(&EventRow) -> Option<&str>,
-        fn(&str) -> String,
-    ) = match subject {
+    let (heading, other): (&str, OtherSide) = match subject {
         Subject::Ip(_) => (
             "Source IP",
-            "Numbers it dialled",
-            |e| e.called_number.as_deref(),
-            number_link,
+            ("Numbers it dialled", |e| e.called_number.as_deref(), number_link),
         ),
         Subject::Number(_) => (
             "Called number",
-            "IPs that dialled it",
-            |e| e.source_ip.as_deref(),
-            ip_link,
+            ("IPs that dialled it", |e| e.source_ip.as_deref(), ip_link),
         ),
     };
+    let (other_heading, other_of, other_link) = other;
     html! {
         h1 { (heading) " " span.subject { (subject.text()) } }
         div.grid {
