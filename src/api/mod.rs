@@ -103,6 +103,9 @@ impl Default for ApiLimits {
     }
 }
 
+/// Whether a request's headers carry a signed-in session for the token (constant-time).
+pub type SessionCheck = fn(&HeaderMap, &Secret) -> bool;
+
 /// Everything the handlers share.
 #[derive(Debug)]
 pub struct ApiState {
@@ -117,9 +120,9 @@ pub struct ApiState {
     pub started: Instant,
     /// Bearer token required on every route but `/health-check`, when set.
     pub token: Option<Secret>,
-    /// With the dashboard on: the name of its session cookie, which then stands in for the
-    /// bearer token (so the signed-in browser can follow the feeds and streams it links to).
-    pub session_cookie: Option<&'static str>,
+    /// With the dashboard on: its check of a request's session cookie against the token; a
+    /// signed-in browser then needs no bearer token for the feeds and streams the pages link to.
+    pub session_check: Option<SessionCheck>,
     /// CrowdSec bouncer keys and their stream positions.
     pub crowdsec: CrowdSecKeys,
     /// How long a CrowdSec decision lasts after an IP was last seen.

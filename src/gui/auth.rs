@@ -18,6 +18,7 @@ use subtle::ConstantTimeEq;
 
 use super::GuiState;
 use super::layout::{self, Nav};
+use crate::config::Secret;
 
 /// The cookie holding the signed-in session: the token, hex-encoded (cookie values cannot hold
 /// every character a token may).
@@ -44,13 +45,20 @@ pub(super) async fn require_session(
 }
 
 /// Whether the request may see pages.
-pub(super) fn signed_in(state: &GuiState, headers: &HeaderMap) -> bool {
-    let Some(token) = &state.token else {
-        return true;
-    };
+fn signed_in(state: &GuiState, headers: &HeaderMap) -> bool {
+    state
+        .token
+        .as_ref()
+        .is_none_or(|token| session_matches(headers, token))
+}
+
+/// Whether a [`SESSION_COOKIE`] of the request holds `token` (constant-time). The API takes
+/// this check too, so a signed-in browser can open the feeds the pages link to.
+pub fn session_matches(headers: &HeaderMap, token: &Secret) -> bool {
     let expected = hex::encode(token.expose());
-    session_cookies(headers)
-        .any(|presented| bool::from(presented.as_bytes().ct_eq(expected.as_bytes())))
+    !token.expose().is_empty()
+        && session_cookies(headers)
+            .any(|presented| bool::from(presented.as_bytes().ct_eq(expected.as_bytes())))
 }
 
 /// Every value of [`SESSION_COOKIE`] in the request's `Cookie` headers.

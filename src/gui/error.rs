@@ -13,9 +13,6 @@ pub enum GuiError {
     /// The database could not be read.
     #[error("database: {0}")]
     Store(#[from] StoreError),
-    /// The operator's country database could not be opened.
-    #[error("country database: {0}")]
-    Countries(#[from] super::CountriesError),
 }
 
 impl IntoResponse for GuiError {

@@ -72,7 +72,7 @@ async fn live(State(state): State<Arc<GuiState>>) -> Result<Response, GuiError> 
             }
         }
         section.card {
-            h2 { "Newest events at page load" }
+            h2 { "Newest events" }
             table #recent-events {
                 thead { tr { th { "Time (UTC)" } th { "From" } th { "Method" } th { "Number" } th { "User agent" } th { "Attack" } } }
                 tbody {

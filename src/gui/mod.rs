@@ -33,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 pub use assets::total_bytes as embedded_asset_bytes;
-pub use auth::SESSION_COOKIE;
+pub use auth::{SESSION_COOKIE, session_matches};
 pub use countries::{Countries, CountriesError};
 pub use error::GuiError;
 

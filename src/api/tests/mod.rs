@@ -85,7 +85,12 @@ impl Fixture {
             node_id: Uuid::from_u128(42),
             started: Instant::now(),
             token: token.map(Secret::new),
-            session_cookie: Some("dashboard_session"),
+            session_check: Some(|headers, token| {
+                headers
+                    .get("cookie")
+                    .and_then(|value| value.to_str().ok())
+                    .is_some_and(|value| value == format!("dashboard_session={}", token.expose()))
+            }),
             crowdsec: CrowdSecKeys::new(crowdsec_keys.into_iter().map(Secret::new).collect()),
             crowdsec_ban: SignedDuration::from_hours(24),
         };

@@ -34,7 +34,10 @@ pub(in crate::app) fn start(
         node_id: wiring.node_id,
         started: Instant::now(),
         token: settings.token.clone(),
-        session_cookie: settings.web_gui.is_some().then_some(gui::SESSION_COOKIE),
+        session_check: settings
+            .web_gui
+            .is_some()
+            .then_some(gui::session_matches as api::SessionCheck),
         crowdsec: CrowdSecKeys::new(settings.crowdsec_keys.clone()),
         crowdsec_ban: settings.crowdsec_ban,
         blocklist: Arc::clone(&wiring.blocklist),

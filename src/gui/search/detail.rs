@@ -38,7 +38,11 @@ impl Subject {
 }
 
 /// The other side of a subject's calls: its heading, the event field and the link to it.
-type OtherSide = (&'static str, fn(&EventRow) -> Option<&str>, fn(&str) -> String);
+type OtherSide = (
+    &'static str,
+    fn(&EventRow) -> Option<&str>,
+    fn(&str) -> String,
+);
 
 /// What is known about a subject.
 #[derive(Debug)]
@@ -110,7 +114,11 @@ fn render(subject: &Subject, facts: &Facts) -> Markup {
     let (heading, other): (&str, OtherSide) = match subject {
         Subject::Ip(_) => (
             "Source IP",
-            ("Numbers it dialled", |e| e.called_number.as_deref(), number_link),
+            (
+                "Numbers it dialled",
+                |e| e.called_number.as_deref(),
+                number_link,
+            ),
         ),
         Subject::Number(_) => (
             "Called number",

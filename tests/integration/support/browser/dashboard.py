@@ -176,7 +176,9 @@ def main():
         check(driver.find_elements(By.ID, "p2p-off"), "the peers page does not say sharing is off")
         shot(driver, "peers")
 
-        # 6. Health.
+        # 6. Health, and the API feed it links to opens with the session cookie alone.
+        driver.get(BASE + "/api/v1/stats")
+        check('"events"' in driver.page_source, "the signed-in browser cannot open the API it links to")
         driver.get(BASE + "/ui/health")
         node = driver.find_element(By.ID, "node-id").text
         check(node == api("/api/v1/health")["node_id"], "health node id %s" % node)
