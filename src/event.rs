@@ -96,6 +96,9 @@ impl CollectedMethod {
     }
 }
 
+/// The `origin` column (and the API's `origin=` filter) of events from the OpenDHT bridge.
+pub const OPENDHT_ORIGIN: &str = "opendht";
+
 /// Where an event was captured.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
@@ -103,6 +106,9 @@ pub enum Origin {
     Local,
     /// By another node, received over peer-to-peer sharing.
     Peer(PeerOrigin),
+    /// By a node of the OpenDHT community (the original's unsigned values under `bad_actors`),
+    /// received through the OpenDHT bridge.
+    OpenDht,
 }
 
 /// The node that captured a shared event, and the signed record it came in.
@@ -125,10 +131,11 @@ impl From<&str> for PeerOrigin {
 }
 
 impl Origin {
-    /// Value stored in the `origin` column: `local` or `peer:<PeerId>`.
+    /// Value stored in the `origin` column: `local`, `peer:<PeerId>` or `opendht`.
     pub fn to_column(&self) -> Cow<'static, str> {
         match self {
             Self::Local => Cow::Borrowed("local"),
+            Self::OpenDht => Cow::Borrowed(OPENDHT_ORIGIN),
             Self::Peer(peer) => Cow::Owned(format!("peer:{}", peer.peer_id)),
         }
     }

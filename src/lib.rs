@@ -11,7 +11,8 @@
 //!   long-running part as a service and stops them in order.
 //! - [`api`]: the REST API (the original's routes, `/api/v1/`, feeds, CrowdSec stream, metrics).
 //! - [`sinks`] (JSON log, syslog, webhook) and [`p2p`] (signed sharing over rust-libp2p):
-//!   consumers of the pipeline.
+//!   consumers of the pipeline; [`bridge`]: the original's OpenDHT community through
+//!   OpenDHT's REST proxy.
 //! - [`transport`]: UDP, TCP and TLS listeners, and the probe handler they share.
 //! - [`blocklist`]: the live in-memory verdicts (IPs, numbers), their change stream and the
 //!   verdict policy.
@@ -34,6 +35,7 @@
 pub mod api;
 pub mod app;
 pub mod blocklist;
+pub mod bridge;
 pub mod config;
 pub mod event;
 #[cfg(any(test, feature = "fuzzing"))]

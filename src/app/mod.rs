@@ -52,6 +52,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     start::syslog::start(&mut wiring, &mut pipeline)?;
     start::webhook::start(&mut wiring, &mut pipeline)?;
     let p2p_events = start::p2p::register(&mut wiring, &mut pipeline);
+    let opendht_events = start::bridge::register(&mut wiring, &mut pipeline);
     let pipeline = pipeline.build();
     wiring.summary.pipeline = Some(pipeline.monitor());
     wiring.report(Some(Arc::new(pipeline.monitor())));
@@ -61,7 +62,8 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     // Then what produces events and serves them (SIP first: it raises the open-file limit the
     // P2P node's caps are fitted to).
     start::sip::start(&mut wiring, &intake, bound.sip, bound.tls)?;
-    start::p2p::start(&mut wiring, &intake, p2p_events)?;
+    let discovery = start::p2p::start(&mut wiring, &intake, p2p_events)?;
+    start::bridge::start(&mut wiring, &intake, opendht_events, discovery)?;
     start::api::start(&mut wiring, bound.api)?;
     let Wiring {
         mut services,

@@ -4,6 +4,7 @@
 //! TOML key. `--check-config` runs exactly this.
 
 mod capture;
+mod opendht;
 mod p2p;
 mod personality;
 #[cfg(test)]
@@ -50,6 +51,8 @@ pub struct Settings {
     pub api: Option<ApiSettings>,
     /// Peer-to-peer sharing, when on.
     pub p2p: Option<P2pSettings>,
+    /// The OpenDHT bridge, when a proxy is set.
+    pub opendht: Option<crate::bridge::BridgeOptions>,
 }
 
 /// The database and how its writer batches and prunes.
@@ -131,6 +134,7 @@ impl Settings {
         let api = api_settings(config)?;
         let p2p = p2p::settings(config)?;
         let webhook = webhook::settings(config)?;
+        let opendht = opendht::settings(config)?;
         let verdicts = verdicts::verdicts(config)?;
         let blocklist = verdicts::blocklist(config, &verdicts)?;
         let syslog_target = SyslogTarget::parse(config.syslog_address.as_deref())
@@ -158,6 +162,7 @@ impl Settings {
             webhook,
             api: (config.api || config.web_gui).then_some(api),
             p2p: config.peer_to_peer.then_some(p2p),
+            opendht,
         })
     }
 }

@@ -94,6 +94,10 @@ pub struct Cli {
     #[command(flatten)]
     pub webhook: WebhookFlags,
 
+    /// The OpenDHT bridge.
+    #[command(flatten)]
+    pub opendht: OpenDhtFlags,
+
     /// The verdict policy.
     #[command(flatten)]
     pub verdicts: VerdictFlags,
@@ -116,7 +120,7 @@ pub struct Cli {
 }
 
 /// Boolean features and the environment variable that turns each on.
-pub const BOOLEAN_ENV_VARS: [&str; 16] = [
+pub const BOOLEAN_ENV_VARS: [&str; 18] = [
     "SENTRYPEER_JSON_LOG",
     "SENTRYPEER_PEER_TO_PEER",
     "SENTRYPEER_API",
@@ -132,17 +136,21 @@ pub const BOOLEAN_ENV_VARS: [&str; 16] = [
     "SENTRYPEER_JSON_LOG_INCLUDE_PEER_DATA",
     "SENTRYPEER_SYSLOG_INCLUDE_PEER_DATA",
     "SENTRYPEER_VERDICT_INCLUDE_SPECIAL_ADDRESSES",
+    "SENTRYPEER_OPENDHT_PUBLISH",
+    "SENTRYPEER_OPENDHT_VERDICTS",
     "SENTRYPEER_WEB_GUI",
 ];
 
 mod api;
 mod merge;
+mod opendht;
 mod p2p;
 mod sip;
 mod verdicts;
 mod webhook;
 
 pub use api::ApiFlags;
+pub use opendht::OpenDhtFlags;
 pub use p2p::P2pFlags;
 pub use sip::SipFlags;
 pub use verdicts::VerdictFlags;

@@ -68,6 +68,8 @@ pub const WEBHOOK_BATCH: usize = 1;
 pub const WEBHOOK_TIMEOUT_SECS: u64 = 10;
 /// Attempts per webhook POST before its events are dropped and counted.
 pub const WEBHOOK_MAX_ATTEMPTS: u32 = 6;
+/// Events put on OpenDHT per second at most.
+pub const OPENDHT_PUBLISH_RATE: u32 = 10;
 /// The personality of responsive mode when none is named.
 pub const PERSONALITY: &str = "freepbx";
 
@@ -114,6 +116,7 @@ impl Default for Config {
             peer_to_peer: false,
             bootstrap_node: Vec::new(),
             p2p_listen_address: vec![P2P_LISTEN_ADDRESS.to_owned()],
+            p2p_announce_address: Vec::new(),
             p2p_mdns: false,
             p2p_network: P2P_NETWORK.to_owned(),
             p2p_key_file: None,
@@ -134,6 +137,10 @@ impl Default for Config {
             webhook_include_peer_data: false,
             webhook_timeout_secs: WEBHOOK_TIMEOUT_SECS,
             webhook_max_attempts: WEBHOOK_MAX_ATTEMPTS,
+            opendht_proxy: None,
+            opendht_publish: false,
+            opendht_publish_rate: OPENDHT_PUBLISH_RATE,
+            opendht_verdicts: false,
             personality: PersonalitySettings::default(),
         }
     }

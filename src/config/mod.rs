@@ -152,6 +152,8 @@ pub struct Config {
     pub bootstrap_node: Vec<String>,
     /// Where the peer-to-peer node listens: `host:port` or multiaddrs.
     pub p2p_listen_address: Vec<String>,
+    /// Addresses announced for OpenDHT discovery (port 0: the port the node listens on).
+    pub p2p_announce_address: Vec<String>,
     /// Find peers on the local network with mDNS.
     pub p2p_mdns: bool,
     /// Name of the peer-to-peer community; nodes of different names never talk.
@@ -192,6 +194,14 @@ pub struct Config {
     pub webhook_timeout_secs: u64,
     /// Attempts per webhook POST before its events are dropped and counted.
     pub webhook_max_attempts: u32,
+    /// OpenDHT REST proxy (`dhtnode --proxyserver`) of the original's community, when joined.
+    pub opendht_proxy: Option<String>,
+    /// Put this node's captured events under `bad_actors` on OpenDHT.
+    pub opendht_publish: bool,
+    /// Events put on OpenDHT per second at most.
+    pub opendht_publish_rate: u32,
+    /// Let OpenDHT's unsigned values count toward verdicts (as reports of the author `opendht`).
+    pub opendht_verdicts: bool,
     /// What responsive mode pretends to be (`[personality]` table: `name` and overrides).
     pub personality: PersonalitySettings,
 }

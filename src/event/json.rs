@@ -32,7 +32,7 @@ impl BadActor {
             sip_message: &self.sip_message,
             origin: match &self.origin {
                 Origin::Local => None,
-                Origin::Peer(_) => Some(self.origin.to_column().into_owned()),
+                Origin::Peer(_) | Origin::OpenDht => Some(self.origin.to_column().into_owned()),
             },
             attack_type: self.attack.attack_type.as_str(),
             auth_scheme: credential(|c| &c.scheme),
@@ -106,7 +106,8 @@ pub struct EventJson<'a> {
     pub sip_user_agent: &'a str,
     /// The raw message.
     pub sip_message: &'a str,
-    /// Only for events received from a peer: `peer:<PeerId>`.
+    /// Only for events received from a peer (`peer:<PeerId>`) or the OpenDHT bridge
+    /// (`opendht`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
     /// What the message was after (`scan`, `extension_enumeration`, `password_cracking`,

@@ -225,11 +225,14 @@ pub fn insert_events(
             let uuid = event.event_uuid.hyphenated().to_string();
             let shared = match &event.origin {
                 Origin::Local => None,
-                Origin::Peer(peer) => {
+                Origin::Peer(_) | Origin::OpenDht => {
                     if exists.query_row([&uuid], |row| row.get::<_, bool>(0))? {
                         continue;
                     }
-                    peer.signed_record.as_deref()
+                    match &event.origin {
+                        Origin::Peer(peer) => peer.signed_record.as_deref(),
+                        _ => None,
+                    }
                 }
             };
             tally.add(event);

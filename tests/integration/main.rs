@@ -20,6 +20,7 @@ mod firewall;
 mod gui;
 mod idle_connections;
 mod limits;
+mod opendht;
 mod p2p;
 mod p2p_hostile;
 mod p2p_load;

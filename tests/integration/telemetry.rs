@@ -188,6 +188,30 @@ const P2P_COUNTERS: [&str; 29] = [
     "connections_refused_per_peer",
 ];
 
+const OPENDHT_COUNTERS: [&str; 13] = [
+    "received",
+    "imported",
+    "duplicates",
+    "own",
+    "expired",
+    "published",
+    "publish_failed",
+    "publish_rate_limited",
+    "publish_busy",
+    "reconnects",
+    "discovery_published",
+    "discovery_found",
+    "discovery_refused",
+];
+
+const OPENDHT_REFUSALS: [&str; 5] = [
+    "too_large",
+    "malformed",
+    "wrong_keys",
+    "invalid_field",
+    "out_of_window",
+];
+
 const WEBHOOK_COUNTERS: [&str; 5] = [
     "delivered",
     "failed",
@@ -328,6 +352,8 @@ fn health_and_metrics_keep_their_shape_with_every_part_on() {
             listener.local_addr().expect("address")
         )
     };
+    // Nothing listens there either: the bridge backs off, which changes values, not the shape.
+    let opendht_proxy = webhook.replace("/api/events", "");
     let (health, metrics) = shapes(&[
         "-r",
         "-p",
@@ -335,6 +361,9 @@ fn health_and_metrics_keep_their_shape_with_every_part_on() {
         "127.0.0.1:0",
         "-w",
         &webhook,
+        "--opendht-proxy",
+        &opendht_proxy,
+        "--opendht-publish",
     ]);
 
     let mut expected_health = plus(
@@ -343,6 +372,8 @@ fn health_and_metrics_keep_their_shape_with_every_part_on() {
             "events.kernel_dropped: number",
             "events.dropped_by_consumer.p2p: number",
             "events.dropped_by_consumer.webhook: number",
+            "events.dropped_by_consumer.opendht: number",
+            "opendht.proxy_up: number",
             "p2p.peer_id: string",
             "p2p.dropped_by_peer: empty object",
             "p2p.received_from_peers: number",
@@ -350,6 +381,8 @@ fn health_and_metrics_keep_their_shape_with_every_part_on() {
     );
     expected_health.extend(P2P_COUNTERS.map(|name| format!("p2p.{name}: number")));
     expected_health.extend(WEBHOOK_COUNTERS.map(|name| format!("webhook.{name}: number")));
+    expected_health.extend(OPENDHT_COUNTERS.map(|name| format!("opendht.{name}: number")));
+    expected_health.extend(OPENDHT_REFUSALS.map(|name| format!("opendht.refused.{name}: number")));
     assert_same("health", &health, &expected_health);
 
     let mut expected_series = plus(
@@ -357,12 +390,21 @@ fn health_and_metrics_keep_their_shape_with_every_part_on() {
         [
             "sentrypeer_events_dropped_total{consumer=\"p2p\"}",
             "sentrypeer_events_dropped_total{consumer=\"webhook\"}",
+            "sentrypeer_events_dropped_total{consumer=\"opendht\"}",
             "sentrypeer_udp_kernel_dropped_total",
+            "sentrypeer_opendht_proxy_up",
         ],
     );
     expected_series
         .extend(P2P_COUNTERS.map(|name| format!("sentrypeer_p2p_total{{counter=\"{name}\"}}")));
     expected_series.extend(WEBHOOK_COUNTERS.map(|name| format!("sentrypeer_webhook_{name}_total")));
+    expected_series.extend(
+        OPENDHT_COUNTERS.map(|name| format!("sentrypeer_opendht_total{{counter=\"{name}\"}}")),
+    );
+    expected_series.extend(
+        OPENDHT_REFUSALS
+            .map(|reason| format!("sentrypeer_opendht_refused_total{{reason=\"{reason}\"}}")),
+    );
     assert_same("metric series", &metrics.series, &expected_series);
 
     let mut expected_types = COMMON_TYPES.to_vec();
@@ -374,6 +416,9 @@ fn health_and_metrics_keep_their_shape_with_every_part_on() {
         "sentrypeer_webhook_retries_total counter",
         "sentrypeer_webhook_skipped_total counter",
         "sentrypeer_webhook_token_requests_total counter",
+        "sentrypeer_opendht_total counter",
+        "sentrypeer_opendht_refused_total counter",
+        "sentrypeer_opendht_proxy_up gauge",
     ]);
     assert_same("metric types", &metrics.types, &expected_types);
     assert_same("bucket bounds", &metrics.bucket_bounds, BUCKET_BOUNDS);
@@ -389,6 +434,7 @@ fn parts_that_are_off_are_null_in_health_and_absent_from_metrics() {
             "events.kernel_dropped: number",
             "p2p: null",
             "webhook: null",
+            "opendht: null",
         ],
     );
     assert_same("health", &health, &expected_health);

@@ -3,6 +3,7 @@
 
 pub(super) mod api;
 pub(super) mod blocklist;
+pub(super) mod bridge;
 pub(super) mod json_log;
 pub(super) mod p2p;
 pub(super) mod sip;

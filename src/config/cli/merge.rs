@@ -45,6 +45,7 @@ impl Cli {
         self.api.merge_into(&mut config, &env_is_set);
         self.p2p.merge_into(&mut config, &env_is_set);
         self.webhook.merge_into(&mut config, &env_is_set);
+        self.opendht.merge_into(&mut config, &env_is_set);
         self.verdicts.merge_into(&mut config, &env_is_set);
         config
     }

@@ -31,6 +31,8 @@ fn every_boolean_env_var_enables_its_feature_whatever_its_value() {
             "SENTRYPEER_VERDICT_INCLUDE_SPECIAL_ADDRESSES" => {
                 config.verdicts.include_special_addresses
             }
+            "SENTRYPEER_OPENDHT_PUBLISH" => config.opendht_publish,
+            "SENTRYPEER_OPENDHT_VERDICTS" => config.opendht_verdicts,
             other => panic!("untested variable {other}"),
         };
         assert!(enabled, "{name} did not enable its feature");

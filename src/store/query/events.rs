@@ -38,7 +38,8 @@ macro_rules! recent_sql {
             $since,
             " AND (?3 IS NULL OR method = ?3) AND (?4 IS NULL OR user_agent = ?4)",
             " AND (?5 IS NULL OR transport_type = ?5) AND (?8 IS NULL OR attack_type = ?8)",
-            " AND (?6 = 0 OR (?6 = 1 AND origin = 'local') OR (?6 = 2 AND origin <> 'local'))",
+            " AND (?6 = 0 OR (?6 = 1 AND origin = 'local') OR (?6 = 2 AND origin <> 'local')",
+            " OR (?6 = 3 AND origin = 'opendht'))",
             " ORDER BY honey_id DESC LIMIT ?7"
         )
     };

@@ -57,8 +57,11 @@ pub enum OriginFilter {
     Any,
     /// Events captured by this node's listeners.
     Local,
-    /// Events received from peers.
+    /// Events received from peers (the OpenDHT bridge's included: they are peer data).
     Peer,
+    /// Events received through the OpenDHT bridge only. The aggregate tables count them as peer
+    /// data, so queries through this filter group the raw events (`honey`) instead.
+    OpenDht,
 }
 
 impl OriginFilter {
@@ -68,6 +71,7 @@ impl OriginFilter {
             Self::Any => 0,
             Self::Local => 1,
             Self::Peer => 2,
+            Self::OpenDht => 3,
         }
     }
 }
