@@ -42,6 +42,7 @@ pub mod config;
 pub mod event;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
+pub mod gui;
 pub mod logging;
 pub mod p2p;
 pub mod pipeline;

@@ -1,6 +1,7 @@
 //! Bearer-token check for every route but `/health-check`: the `--api-token` (compared in
 //! constant time) or a token `POST /oauth/token` issued to an `--api-client` (a constant-time
-//! MAC check). With neither configured the API is open.
+//! MAC check). With the dashboard on, its session cookie is accepted as the `--api-token`
+//! ([`super::SessionCheck`]). With no token configured the API is open.
 
 use std::sync::Arc;
 
@@ -29,12 +30,21 @@ pub(crate) enum Bearer {
     Invalid,
 }
 
-/// Lets the request through when its bearer token is valid or none is required.
+/// Lets the request through when its bearer token is valid, none is required, or the
+/// dashboard's session cookie matches the `--api-token`.
 pub(crate) async fn require_bearer_token(
     State(state): State<Arc<ApiState>>,
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
+    let by_cookie = state.token.as_ref().is_some_and(|token| {
+        state
+            .session_check
+            .is_some_and(|signed_in| signed_in(request.headers(), token))
+    });
+    if by_cookie {
+        return Ok(next.run(request).await);
+    }
     match check_bearer(&state, request.headers()) {
         Bearer::Open | Bearer::Valid => Ok(next.run(request).await),
         Bearer::Missing | Bearer::Expired | Bearer::Invalid => Err(ApiError::Unauthorized),

@@ -116,6 +116,9 @@ impl Default for ApiLimits {
     }
 }
 
+/// Whether a request's headers carry a signed-in session for the token (constant-time).
+pub type SessionCheck = fn(&HeaderMap, &Secret) -> bool;
+
 /// Everything the handlers share.
 #[derive(Debug)]
 pub struct ApiState {
@@ -130,6 +133,9 @@ pub struct ApiState {
     pub started: Instant,
     /// Bearer token required on every route but `/health-check`, when set.
     pub token: Option<Secret>,
+    /// With the dashboard on: its check of a request's session cookie against the token; a
+    /// signed-in browser then needs no bearer token for the feeds and streams the pages link to.
+    pub session_check: Option<SessionCheck>,
     /// CrowdSec bouncer keys and their stream positions.
     pub crowdsec: CrowdSecKeys,
     /// How long a CrowdSec decision lasts after an IP was last seen.
@@ -149,8 +155,9 @@ pub struct ApiState {
     pub bgp: Option<Arc<crate::bgp::SpeakerStatus>>,
 }
 
-/// The whole API.
-pub fn router(state: Arc<ApiState>, limits: ApiLimits) -> Router {
+/// The whole API, with `pages` (the dashboard's routes, or none) served beside it under the
+/// same limits and headers.
+pub fn router(state: Arc<ApiState>, limits: ApiLimits, pages: Router) -> Router {
     let requests = Arc::new(metrics::RequestStats::default());
     let protected = Router::new()
         .merge(health::routes())
@@ -174,6 +181,8 @@ pub fn router(state: Arc<ApiState>, limits: ApiLimits) -> Router {
         .merge(crowdsec::routes(Arc::clone(&state)))
         .merge(oauth::routes())
         .merge(hq_lookups::routes(Arc::clone(&state)))
+        .with_state(state)
+        .merge(pages)
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn_with_state(
@@ -189,7 +198,6 @@ pub fn router(state: Arc<ApiState>, limits: ApiLimits) -> Router {
             limits.max_concurrent_requests,
         ))
         .layer(middleware::map_response(add_common_headers))
-        .with_state(state)
 }
 
 /// The original's headers, on every response.

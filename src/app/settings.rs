@@ -122,6 +122,17 @@ pub struct ApiSettings {
     pub clients: Vec<ApiClient>,
     /// How long an issued token is valid.
     pub token_lifetime: std::time::Duration,
+    /// The web dashboard under `/ui/`, when on.
+    pub web_gui: Option<GuiSettings>,
+}
+
+/// The web dashboard.
+#[derive(Debug, Clone, Default)]
+pub struct GuiSettings {
+    /// A MaxMind-format country database to use instead of the built-in table.
+    pub geoip_db: Option<PathBuf>,
+    /// The running configuration as the health page shows it (secrets masked).
+    pub configuration: serde_json::Value,
 }
 
 impl Settings {
@@ -171,7 +182,7 @@ impl Settings {
                 peer_records: PeerRecords::taken_if(config.syslog_include_peer_data),
             }),
             webhook,
-            api: config.api.then_some(api),
+            api: (config.api || config.web_gui).then_some(api),
             p2p: config.peer_to_peer.then_some(p2p),
             sip_agent,
             bgp,
@@ -232,6 +243,7 @@ fn api_settings(config: &Config) -> Result<ApiSettings, ConfigError> {
                 ),
             )
         })?;
+    let web_gui = gui_settings(config)?;
     Ok(ApiSettings {
         listen_address: config.api_listen_address,
         token,
@@ -242,6 +254,27 @@ fn api_settings(config: &Config) -> Result<ApiSettings, ConfigError> {
         crowdsec_ban,
         clients,
         token_lifetime: token_lifetime.unsigned_abs(),
+        web_gui: config.web_gui.then_some(web_gui),
+    })
+}
+
+/// The dashboard's options; `geoip_db` must name a readable file.
+fn gui_settings(config: &Config) -> Result<GuiSettings, ConfigError> {
+    if let Some(path) = &config.geoip_db {
+        std::fs::File::open(path)
+            .and_then(|file| file.metadata())
+            .ok()
+            .filter(std::fs::Metadata::is_file)
+            .ok_or_else(|| {
+                ConfigError::invalid(
+                    "geoip_db",
+                    format!("{} is not a readable file", path.display()),
+                )
+            })?;
+    }
+    Ok(GuiSettings {
+        geoip_db: config.geoip_db.clone(),
+        configuration: serde_json::to_value(config).unwrap_or_default(),
     })
 }
 

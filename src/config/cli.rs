@@ -139,7 +139,7 @@ pub struct Cli {
 }
 
 /// Boolean features and the environment variable that turns each on.
-pub const BOOLEAN_ENV_VARS: [&str; 18] = [
+pub const BOOLEAN_ENV_VARS: [&str; 19] = [
     "SENTRYPEER_JSON_LOG",
     "SENTRYPEER_PEER_TO_PEER",
     "SENTRYPEER_API",
@@ -158,6 +158,7 @@ pub const BOOLEAN_ENV_VARS: [&str; 18] = [
     "SENTRYPEER_BGP",
     "SENTRYPEER_OPENDHT_PUBLISH",
     "SENTRYPEER_OPENDHT_VERDICTS",
+    "SENTRYPEER_WEB_GUI",
 ];
 
 mod api;

@@ -150,6 +150,8 @@ impl Default for Config {
             api_token_lifetime: API_TOKEN_LIFETIME.to_owned(),
             crowdsec_api_key: Vec::new(),
             crowdsec_ban_duration: CROWDSEC_BAN_DURATION.to_owned(),
+            web_gui: false,
+            geoip_db: None,
             peer_to_peer: false,
             bootstrap_node: Vec::new(),
             p2p_listen_address: vec![P2P_LISTEN_ADDRESS.to_owned()],

@@ -165,6 +165,10 @@ pub struct Config {
     pub crowdsec_api_key: Vec<Secret>,
     /// How long a CrowdSec decision lasts after the IP was last seen (`30m`, `24h`, `7d`).
     pub crowdsec_ban_duration: String,
+    /// Serve the web dashboard under `/ui/` on the API listener (turns the API on).
+    pub web_gui: bool,
+    /// A MaxMind-format country database the dashboard uses instead of the built-in one.
+    pub geoip_db: Option<PathBuf>,
     /// Share bad actors with peers (`-p`).
     pub peer_to_peer: bool,
     /// Peer-to-peer bootstrap nodes (`-b`): `host:port` or multiaddrs.

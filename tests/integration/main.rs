@@ -19,6 +19,7 @@ mod container;
 mod disk_full;
 mod faults;
 mod firewall;
+mod gui;
 mod hostile_api;
 mod hostile_files;
 mod hostile_udp;

@@ -96,13 +96,19 @@ impl Fixture {
             node_id: Uuid::from_u128(42),
             started: Instant::now(),
             token: token.map(Secret::new),
+            session_check: Some(|headers, token| {
+                headers
+                    .get("cookie")
+                    .and_then(|value| value.to_str().ok())
+                    .is_some_and(|value| value == format!("dashboard_session={}", token.expose()))
+            }),
             crowdsec: CrowdSecKeys::new(crowdsec_keys.into_iter().map(Secret::new).collect()),
             crowdsec_ban: SignedDuration::from_hours(24),
             oauth,
             call_policy: policy(ConsumerOptions::sip_agent()),
             bgp: None,
         };
-        router(Arc::new(state), ApiLimits::default())
+        router(Arc::new(state), ApiLimits::default(), Router::new())
     }
 }
 

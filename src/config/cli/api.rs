@@ -1,4 +1,4 @@
-//! Flags of the REST API and the CrowdSec decision stream, and how they merge over the file.
+//! Flags of the REST API, the CrowdSec decision stream and the web dashboard, and how they merge over the file.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -83,12 +83,24 @@ pub struct ApiFlags {
         value_name = "DURATION"
     )]
     pub crowdsec_ban_duration: Option<String>,
+
+    /// Serve the web dashboard under /ui/ on the API listener (turns the API on) or use SENTRYPEER_WEB_GUI env
+    #[arg(long = "web-gui")]
+    pub web_gui: bool,
+
+    /// MaxMind-format (GeoLite2/GeoIP2 Country or City) database for the dashboard's countries or use SENTRYPEER_GEOIP_DB env
+    #[arg(long = "geoip-db", env = "SENTRYPEER_GEOIP_DB", value_name = "FILE")]
+    pub geoip_db: Option<PathBuf>,
 }
 
 impl ApiFlags {
     /// Merges these flags and their boolean variables (`env_is_set`) over `config`.
     pub(super) fn merge_into(self, config: &mut Config, env_is_set: &impl Fn(&str) -> bool) {
         config.api |= self.api || env_is_set("SENTRYPEER_API");
+        config.web_gui |= self.web_gui || env_is_set("SENTRYPEER_WEB_GUI");
+        if self.geoip_db.is_some() {
+            config.geoip_db = self.geoip_db;
+        }
         set_if_some(&mut config.api_listen_address, self.api_listen_address);
         set_if_some(
             &mut config.api_max_connections_per_source,

@@ -16,6 +16,7 @@ fn every_boolean_env_var_enables_its_feature_whatever_its_value() {
             "SENTRYPEER_JSON_LOG" | "SENTRYPEER_JSON_LOG_FILE" => config.json_log,
             "SENTRYPEER_PEER_TO_PEER" => config.peer_to_peer,
             "SENTRYPEER_API" => config.api,
+            "SENTRYPEER_WEB_GUI" => config.web_gui,
             "SENTRYPEER_SIP_RESPONSIVE" => config.sip_responsive,
             "SENTRYPEER_SIP_DISABLE" => config.sip_disable,
             "SENTRYPEER_TLS_DISABLE" => config.tls_disable,
