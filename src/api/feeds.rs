@@ -4,7 +4,6 @@
 //! particular order; all take `since`, `min_seen_count`, `origin` and `transport`, and stream,
 //! so a feed of any size never builds one string in memory.
 
-use std::io;
 use std::net::IpAddr;
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -12,16 +11,15 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use jiff::Timestamp;
 
-use super::body::{ChunkWriter, TEXT, streamed};
+use super::body::{ChunkSender, ClientGone, TEXT, streamed_blocking};
 use super::params::{Params, bad};
 use super::{ApiError, ApiState};
-use crate::blocklist::{EntryView, Policy, Verdict};
-use crate::event::Transport;
+use crate::blocklist::{AuthorId, Blocklist, EntryView, Policy, Verdict};
+use crate::event::{OPENDHT_ORIGIN, Transport};
 use crate::store::query::OriginFilter;
 
 /// Elements per `add element` statement in the nftables feed.
@@ -49,15 +47,18 @@ pub(crate) struct FeedFilter {
     /// `local` or `peer`: only keys whose events from that side count (the policy decides
     /// whether peers' do), with that side's count and newest time.
     origin: OriginFilter,
+    /// The blocklist's author of OpenDHT values (for `origin=opendht`).
+    opendht_author: Option<AuthorId>,
     /// Only keys this node saw over this transport (for numbers: dialled over it).
     transport: Option<Transport>,
 }
 
 impl FeedFilter {
     /// `since`, `min_seen_count`, `origin`, `transport`.
-    pub(crate) fn take(params: &mut Params) -> Result<Self, ApiError> {
+    pub(crate) fn take(params: &mut Params, blocklist: &Blocklist) -> Result<Self, ApiError> {
         Ok(Self {
             origin: params.origin()?,
+            opendht_author: blocklist.author_id(OPENDHT_ORIGIN),
             since: params.since_time()?.map(|at| at.as_second()),
             min_seen_count: params.unsigned("min_seen_count")?.unwrap_or(0),
             transport: params.transport_kind()?,
@@ -73,6 +74,16 @@ impl FeedFilter {
                 (u64::from(entry.local_count), last)
             }),
             OriginFilter::Peer => verdict.remote.then(|| {
+                let last = entry.remote_last_seen.unwrap_or(entry.last_seen);
+                (u64::from(entry.remote_count), last)
+            }),
+            // Values from the OpenDHT community reach the list only when they count toward
+            // verdicts (`--opendht-verdicts`), as reports of the one author `opendht`.
+            OriginFilter::OpenDht => (verdict.remote
+                && self
+                    .opendht_author
+                    .is_some_and(|author| entry.authors.contains(author)))
+            .then(|| {
                 let last = entry.remote_last_seen.unwrap_or(entry.last_seen);
                 (u64::from(entry.remote_count), last)
             }),
@@ -93,8 +104,8 @@ impl FeedFilter {
 fn each_listed_ip(
     state: &ApiState,
     filter: FeedFilter,
-    mut write: impl FnMut(IpAddr) -> io::Result<()>,
-) -> io::Result<()> {
+    mut write: impl FnMut(IpAddr) -> Result<(), ClientGone>,
+) -> Result<(), ClientGone> {
     let now = Timestamp::now();
     let policy: &Policy = &state.feeds_policy;
     write_listed(
@@ -112,8 +123,8 @@ fn each_listed_ip(
 fn each_listed_number(
     state: &ApiState,
     filter: FeedFilter,
-    write: impl FnMut(&str) -> io::Result<()>,
-) -> io::Result<()> {
+    write: impl FnMut(&str) -> Result<(), ClientGone>,
+) -> Result<(), ClientGone> {
     let now = Timestamp::now();
     let policy: &Policy = &state.feeds_policy;
     write_listed(
@@ -131,8 +142,8 @@ fn each_listed_number(
 fn write_listed<K: ?Sized>(
     walk: impl FnOnce(&mut dyn FnMut(&K, EntryView) -> ControlFlow<()>),
     listed: impl Fn(&K, &EntryView) -> bool,
-    mut write: impl FnMut(&K) -> io::Result<()>,
-) -> io::Result<()> {
+    mut write: impl FnMut(&K) -> Result<(), ClientGone>,
+) -> Result<(), ClientGone> {
     let mut result = Ok(());
     walk(&mut |key, entry| {
         if listed(key, &entry)
@@ -148,11 +159,12 @@ fn write_listed<K: ?Sized>(
 
 /// A feed's query: the filter, then what `more` takes; unknown parameters are refused.
 fn feed_params<T>(
+    state: &ApiState,
     query: RawQuery,
     more: impl FnOnce(&mut Params) -> Result<T, ApiError>,
 ) -> Result<(FeedFilter, T), ApiError> {
     let mut params = Params::new(query)?;
-    let filter = FeedFilter::take(&mut params)?;
+    let filter = FeedFilter::take(&mut params, &state.blocklist)?;
     let extra = more(&mut params)?;
     params.finish()?;
     Ok((filter, extra))
@@ -163,9 +175,9 @@ async fn ips_text(
     State(state): State<Arc<ApiState>>,
     query: RawQuery,
 ) -> Result<Response, ApiError> {
-    let (filter, ()) = feed_params(query, |_| Ok(()))?;
-    Ok(streamed(StatusCode::OK, TEXT, move |out| {
-        each_listed_ip(&state, filter, |ip| out.write(&format!("{ip}\n")))
+    let (filter, ()) = feed_params(&state, query, |_| Ok(()))?;
+    Ok(streamed_blocking(TEXT, move |out| {
+        each_listed_ip(&state, filter, |ip| out.write_blocking(&format!("{ip}\n")))
     }))
 }
 
@@ -174,9 +186,11 @@ async fn numbers_text(
     State(state): State<Arc<ApiState>>,
     query: RawQuery,
 ) -> Result<Response, ApiError> {
-    let (filter, ()) = feed_params(query, |_| Ok(()))?;
-    Ok(streamed(StatusCode::OK, TEXT, move |out| {
-        each_listed_number(&state, filter, |number| out.write(&format!("{number}\n")))
+    let (filter, ()) = feed_params(&state, query, |_| Ok(()))?;
+    Ok(streamed_blocking(TEXT, move |out| {
+        each_listed_number(&state, filter, |number| {
+            out.write_blocking(&format!("{number}\n"))
+        })
     }))
 }
 
@@ -216,8 +230,10 @@ pub(crate) async fn ipset(
     State(state): State<Arc<ApiState>>,
     query: RawQuery,
 ) -> Result<Response, ApiError> {
-    let (filter, set) = feed_params(query, |params| name_param(params, "set", "sentrypeer"))?;
-    Ok(streamed(StatusCode::OK, TEXT, move |out| {
+    let (filter, set) = feed_params(&state, query, |params| {
+        name_param(params, "set", "sentrypeer")
+    })?;
+    Ok(streamed_blocking(TEXT, move |out| {
         write_ipset(&state, filter, &set, out)
     }))
 }
@@ -226,22 +242,22 @@ fn write_ipset(
     state: &ApiState,
     filter: FeedFilter,
     set: &str,
-    out: &mut ChunkWriter,
-) -> io::Result<()> {
+    out: &mut ChunkSender,
+) -> Result<(), ClientGone> {
     for (suffix, family) in [("v4", "inet"), ("v6", "inet6")] {
         for name in [format!("{set}-{suffix}"), format!("{set}-{suffix}-new")] {
-            out.write(&format!(
+            out.write_blocking(&format!(
                 "create {name} hash:ip family {family} maxelem 1048576 -exist\n"
             ))?;
         }
-        out.write(&format!("flush {set}-{suffix}-new\n"))?;
+        out.write_blocking(&format!("flush {set}-{suffix}-new\n"))?;
     }
     each_listed_ip(state, filter, |ip| {
         let suffix = if ip.is_ipv4() { "v4" } else { "v6" };
-        out.write(&format!("add {set}-{suffix}-new {ip} -exist\n"))
+        out.write_blocking(&format!("add {set}-{suffix}-new {ip} -exist\n"))
     })?;
     for suffix in ["v4", "v6"] {
-        out.write(&format!(
+        out.write_blocking(&format!(
             "swap {set}-{suffix}-new {set}-{suffix}\ndestroy {set}-{suffix}-new\n"
         ))?;
     }
@@ -255,11 +271,11 @@ async fn nftables(
     State(state): State<Arc<ApiState>>,
     query: RawQuery,
 ) -> Result<Response, ApiError> {
-    let (filter, (table, set)) = feed_params(query, |params| {
+    let (filter, (table, set)) = feed_params(&state, query, |params| {
         let table = name_param(params, "table", "sentrypeer")?;
         Ok((table, name_param(params, "set", "sentrypeer")?))
     })?;
-    Ok(streamed(StatusCode::OK, TEXT, move |out| {
+    Ok(streamed_blocking(TEXT, move |out| {
         write_nftables(&state, filter, &table, &set, out)
     }))
 }
@@ -269,9 +285,9 @@ fn write_nftables(
     filter: FeedFilter,
     table: &str,
     set: &str,
-    out: &mut ChunkWriter,
-) -> io::Result<()> {
-    out.write(&format!(
+    out: &mut ChunkSender,
+) -> Result<(), ClientGone> {
+    out.write_blocking(&format!(
         "table inet {table} {{\n\tset {set}_v4 {{\n\t\ttype ipv4_addr\n\t}}\n\tset {set}_v6 {{\n\t\ttype ipv6_addr\n\t}}\n}}\n\
          flush set inet {table} {set}_v4\nflush set inet {table} {set}_v6\n"
     ))?;
@@ -292,11 +308,11 @@ fn write_nftables(
         }
         let text = statement(family, &pending[family]);
         pending[family].clear();
-        out.write(&text)
+        out.write_blocking(&text)
     })?;
     for (family, elements) in pending.iter().enumerate() {
         if !elements.is_empty() {
-            out.write(&statement(family, elements))?;
+            out.write_blocking(&statement(family, elements))?;
         }
     }
     Ok(())

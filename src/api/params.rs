@@ -84,13 +84,14 @@ impl Params {
             .transpose()
     }
 
-    /// `origin`: `local`, `peer` or `any` (default).
+    /// `origin`: `local`, `peer` (the OpenDHT bridge's included), `opendht` or `any` (default).
     pub(crate) fn origin(&mut self) -> Result<OriginFilter, ApiError> {
         match self.take("origin").as_deref() {
             None | Some("any") => Ok(OriginFilter::Any),
             Some("local") => Ok(OriginFilter::Local),
             Some("peer") => Ok(OriginFilter::Peer),
-            Some(_) => Err(bad("origin", "expected local, peer or any")),
+            Some(crate::event::OPENDHT_ORIGIN) => Ok(OriginFilter::OpenDht),
+            Some(_) => Err(bad("origin", "expected local, peer, opendht or any")),
         }
     }
 

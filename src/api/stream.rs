@@ -60,7 +60,7 @@ async fn stream(
     control: Option<Extension<ConnectionControl>>,
 ) -> Result<Response, ApiError> {
     let mut params = Params::new(query)?;
-    let filter = StreamFilter::take(&mut params)?;
+    let filter = StreamFilter::take(&mut params, &state.blocklist)?;
     let from_query = params.unsigned("last_event_id")?;
     params.finish()?;
     // A reconnecting EventSource sends the header with the URL it first used: the header is

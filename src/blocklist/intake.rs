@@ -40,6 +40,17 @@ impl Intake {
         self.pipeline.submit_from_peer(event);
     }
 
+    /// A value from the OpenDHT community (unsigned): counted in the live list (as reports of
+    /// the one author `opendht`) only when `counts_toward_verdicts`, always handed to the
+    /// pipeline as peer data.
+    pub fn from_opendht(&self, event: BadActor, counts_toward_verdicts: bool) {
+        if counts_toward_verdicts {
+            self.blocklist
+                .observe(&Observation::from_event(&event, false));
+        }
+        self.pipeline.submit_from_peer(event);
+    }
+
     /// Whether every consumer that takes peers' records has room for a page of them (a
     /// catch-up waits otherwise; the blocklist itself always has room).
     pub fn has_room_for_peer_records(&self) -> bool {
@@ -80,5 +91,32 @@ mod tests {
         assert_eq!((entry.local_count, entry.remote_count), (3, 1));
         drop(intake);
         assert_eq!(store.iter().count(), 1, "the pipeline kept one of four");
+    }
+
+    #[test]
+    fn opendht_values_reach_the_list_only_when_they_count_toward_verdicts() {
+        let blocklist = Arc::new(Blocklist::new(&BlocklistOptions::default()));
+        let mut builder = Pipeline::builder();
+        let store = builder.consumer("store", 8, PeerRecords::Taken);
+        let intake = Intake::new(Arc::clone(&blocklist), builder.build());
+        let value = |ip: &str| {
+            EventBuilder::new()
+                .source_ip(ip)
+                .origin(crate::event::Origin::OpenDht)
+                .build()
+        };
+        intake.from_opendht(value("192.0.2.8"), false);
+        intake.from_opendht(value("192.0.2.9"), true);
+        assert!(
+            blocklist
+                .lookup_ip("192.0.2.8".parse().expect("ip"))
+                .is_none()
+        );
+        let counted = blocklist
+            .lookup_ip("192.0.2.9".parse().expect("ip"))
+            .expect("listed");
+        assert_eq!((counted.local_count, counted.remote_count), (0, 1));
+        drop(intake);
+        assert_eq!(store.iter().count(), 2, "both stored as peer data");
     }
 }

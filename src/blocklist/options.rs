@@ -87,6 +87,10 @@ impl<'a> Observation<'a> {
             Origin::Peer(peer) => ObservedOrigin::Remote {
                 author: &peer.peer_id,
             },
+            // Unsigned: every OpenDHT value is one author, whoever put it.
+            Origin::OpenDht => ObservedOrigin::Remote {
+                author: crate::event::OPENDHT_ORIGIN,
+            },
         };
         Self {
             at: event.event_timestamp,

@@ -47,7 +47,7 @@ use crate::store::ReadPool;
 use crate::telemetry::{Count, Readings, Report};
 
 pub use admission::ConnectionCaps;
-pub use node::{build_swarm, run};
+pub use node::{DiscoveryChannels, announced, build_swarm, run};
 pub use protocol::Batch;
 
 /// Default `--p2p-listen-address`: the original's DHT port.
@@ -95,6 +95,9 @@ pub struct P2pOptions {
     pub listen: Vec<Multiaddr>,
     /// Whom to dial first (and again when every peer is gone).
     pub bootstrap: Vec<Multiaddr>,
+    /// Addresses announced for discovery through OpenDHT (port 0: the port listened on);
+    /// public listen addresses are announced besides.
+    pub announce: Vec<Multiaddr>,
     /// Find peers on the local network with mDNS.
     pub mdns: bool,
     /// Records older than this are refused and not served; `None` keeps forever.

@@ -6,9 +6,12 @@
 //! `gossip` publishes and receives batches, `catch_up` asks for and serves pages, `peers` keeps
 //! connections, discovery and bootstrap.
 
+mod announce;
 mod catch_up;
 mod gossip;
 mod peers;
+
+pub use announce::{DiscoveryChannels, announced};
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -70,11 +73,16 @@ struct Node {
     next_prune: Instant,
     bootstrap_backoff: Duration,
     served: mpsc::Sender<ServedPage>,
+    /// Addresses the node listens on (for what it announces).
+    listening: Vec<libp2p::Multiaddr>,
+    /// Discovery through OpenDHT, when on.
+    discovery: Option<DiscoveryChannels>,
 }
 
 /// Runs the node until `shutdown`: listens, dials the bootstrap nodes, shares what arrives on
 /// `local_events` (events of other origins are ignored: peers' records are never re-published as
-/// ours), hands peers' records to `intake`.
+/// ours), hands peers' records to `intake`; with `discovery`, announces its addresses and dials
+/// the peers found.
 ///
 /// # Errors
 /// When the transport cannot be built or a listen address cannot be used.
@@ -83,6 +91,7 @@ pub async fn run(
     mut local_events: AsyncEventReceiver,
     intake: Intake,
     stats: Arc<P2pStats>,
+    mut discovery: Option<DiscoveryChannels>,
     shutdown: CancellationToken,
 ) -> Result<(), P2pError> {
     let options = &config.options;
@@ -105,7 +114,12 @@ pub async fn run(
         .map_err(|error| P2pError::Network(error.to_string()))?;
     let contributions = load_contributions(&config).await;
     let (served, mut served_pages) = mpsc::channel::<ServedPage>(SERVED_PAGES_QUEUE);
+    let mut found = discovery.as_mut().map(|channels| {
+        let (_, empty) = mpsc::channel(1);
+        std::mem::replace(&mut channels.found, empty)
+    });
     let mut node = Node::new(config, local_peer, intake, stats, contributions, served);
+    node.discovery = discovery;
     let mut tick = tokio::time::interval(TICK);
     let mut local_open = true;
     loop {
@@ -125,12 +139,31 @@ pub async fn run(
             },
             _ = tick.tick() => node.on_tick(&mut swarm),
             Some(page) = served_pages.recv() => node.answer(&mut swarm, page),
+            Some((peer, addresses)) = next_found(&mut found) => {
+                node.dial_found(&mut swarm, peer, addresses);
+            }
             event = swarm.select_next_some() => node.on_swarm_event(&mut swarm, event),
         }
     }
     node.publish(&mut swarm);
     tracing::info!("p2p node stopped");
     Ok(())
+}
+
+/// The next peer discovery found; never, without discovery (or once it stopped).
+async fn next_found(
+    found: &mut Option<mpsc::Receiver<(PeerId, Vec<libp2p::Multiaddr>)>>,
+) -> Option<(PeerId, Vec<libp2p::Multiaddr>)> {
+    match found {
+        Some(receiver) => match receiver.recv().await {
+            Some(peer) => Some(peer),
+            None => {
+                *found = None;
+                std::future::pending().await
+            }
+        },
+        None => std::future::pending().await,
+    }
 }
 
 /// A swarm with this crate's transport (TCP, Noise, Yamux, DNS) and behaviour for `key` on
@@ -232,6 +265,8 @@ impl Node {
             bootstrap_backoff: BOOTSTRAP_BACKOFF.0,
             served,
             config,
+            listening: Vec::new(),
+            discovery: None,
         }
     }
 
@@ -269,6 +304,7 @@ impl Node {
         match event {
             SwarmEvent::NewListenAddr { address, .. } => {
                 tracing::info!("listening for P2P on {address}");
+                self.listening_on(address);
             }
             SwarmEvent::ConnectionEstablished {
                 peer_id,

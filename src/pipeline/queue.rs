@@ -15,7 +15,7 @@ pub const DEFAULT_QUEUE_BYTES: usize = 16 * 1024 * 1024;
 /// Memory an event holds, as the byte bounds count it: the record plus its text fields.
 pub fn event_bytes(event: &BadActor) -> usize {
     let peer = match &event.origin {
-        Origin::Local => 0,
+        Origin::Local | Origin::OpenDht => 0,
         Origin::Peer(peer) => {
             peer.peer_id.len() + peer.signed_record.as_ref().map_or(0, |record| record.len())
         }

@@ -100,6 +100,17 @@ fn assert_same<S: AsRef<str>>(what: &str, seen: &BTreeSet<String>, expected: &[S
 
 const TRANSPORTS: [&str; 3] = ["UDP", "TCP", "TLS"];
 
+/// The per-transport reply counters (`replies.<counter>.<transport>`).
+const REPLY_COUNTERS: [&str; 7] = [
+    "sent",
+    "rate_limited",
+    "failed",
+    "delayed_skipped",
+    "withheld",
+    "foreign_to_tag",
+    "foreign_nonce",
+];
+
 /// The live blocklist's gauges and counters (always on), by health key.
 const BLOCKLIST_GAUGES: [&str; 4] = ["ips", "numbers", "authors", "subscribers"];
 const BLOCKLIST_COUNTERS: [&str; 6] = [
@@ -141,6 +152,14 @@ fn common_health() -> Vec<String> {
         "replies.by_status_class.5xx: number",
         "replies.by_status_class.6xx: number",
         "replies.requests_sent: number",
+        "store.wal_bytes: number",
+        "store.reads: number",
+        "store.reads_abandoned: number",
+        "store.reads_timed_out: number",
+        "store.reads_refused: number",
+        "api.connections_open: number",
+        "api.connections_over_source_cap: number",
+        "api.slow_clients_cut: number",
     ]
     .map(str::to_owned)
     .to_vec();
@@ -152,7 +171,8 @@ fn common_health() -> Vec<String> {
     }
     for transport in TRANSPORTS {
         keys.push(format!("events.received.{transport}: number"));
-        for counter in ["sent", "rate_limited", "failed", "delayed_skipped"] {
+        keys.push(format!("events.messages_cut.{transport}: number"));
+        for counter in REPLY_COUNTERS {
             keys.push(format!("replies.{counter}.{transport}: number"));
         }
         for counter in [
@@ -201,6 +221,113 @@ const P2P_COUNTERS: [&str; 29] = [
     "connections_refused_per_peer",
 ];
 
+/// The SIP agent's counters (`sentrypeer_sip_agent_<name>_total`), by health key.
+const SIP_AGENT_COUNTERS: [&str; 15] = [
+    "dips",
+    "policy_refusals",
+    "invite_retransmissions",
+    "response_retransmissions",
+    "acks",
+    "ack_timeouts",
+    "cancels",
+    "keepalives",
+    "not_allowed",
+    "bad_requests",
+    "ignored",
+    "too_large",
+    "rate_limited",
+    "replies_failed",
+    "transactions_evicted",
+];
+const SIP_AGENT_GAUGES: [&str; 2] = ["transactions", "connections"];
+const SIP_AGENT_OUTCOMES: [&str; 3] = ["blocked_number", "blocked_ip", "clean"];
+
+/// The SIP agent's health leaves, metric series and `# TYPE` lines when it is on.
+fn sip_agent_shape() -> (Vec<String>, Vec<String>, Vec<String>) {
+    let mut health = vec!["sip_agent.dip_seconds: number".to_owned()];
+    let mut series: Vec<String> = ["bucket", "sum", "count"]
+        .map(|part| format!("sentrypeer_sip_agent_dip_seconds_{part}"))
+        .to_vec();
+    let mut types = vec![
+        "sentrypeer_sip_agent_dip_seconds histogram".to_owned(),
+        "sentrypeer_sip_agent_verdicts_total counter".to_owned(),
+        "sentrypeer_sip_agent_refused_sources_total counter".to_owned(),
+    ];
+    for outcome in SIP_AGENT_OUTCOMES {
+        health.push(format!("sip_agent.verdicts.{outcome}: number"));
+        series.push(format!(
+            "sentrypeer_sip_agent_verdicts_total{{outcome=\"{outcome}\"}}"
+        ));
+    }
+    for transport in ["udp", "tcp"] {
+        health.push(format!("sip_agent.refused_sources.{transport}: number"));
+        series.push(format!(
+            "sentrypeer_sip_agent_refused_sources_total{{transport=\"{transport}\"}}"
+        ));
+    }
+    for counter in SIP_AGENT_COUNTERS {
+        health.push(format!("sip_agent.{counter}: number"));
+        series.push(format!("sentrypeer_sip_agent_{counter}_total"));
+        types.push(format!("sentrypeer_sip_agent_{counter}_total counter"));
+    }
+    for gauge in SIP_AGENT_GAUGES {
+        health.push(format!("sip_agent.{gauge}: number"));
+        series.push(format!("sentrypeer_sip_agent_{gauge}"));
+        types.push(format!("sentrypeer_sip_agent_{gauge} gauge"));
+    }
+    (health, series, types)
+}
+
+/// The BGP speaker's counters (health keys under `bgp`; `sentrypeer_bgp_<key>_total`).
+const BGP_COUNTERS: [&str; 4] = ["capped", "resyncs", "withdrawn", "inbound_refused"];
+/// Each BGP session's gauges and counters (`sentrypeer_bgp_*{peer="..."}`).
+const BGP_SESSION_GAUGES: [&str; 3] = [
+    "session_established",
+    "session_uptime_seconds",
+    "prefixes_sent",
+];
+const BGP_SESSION_COUNTERS: [&str; 7] = [
+    "sessions_established",
+    "updates_sent",
+    "prefixes_announced",
+    "prefixes_withdrawn",
+    "prefixes_received",
+    "malformed_updates",
+    "notifications_received",
+];
+/// The BGP flags of the "every part on" test: a peer on a closed loopback port.
+const BGP_ON: [&str; 5] = [
+    "--bgp",
+    "--bgp-router-id",
+    "192.0.2.10",
+    "--bgp-peer",
+    "127.0.0.1:1@65001",
+];
+
+const OPENDHT_COUNTERS: [&str; 13] = [
+    "received",
+    "imported",
+    "duplicates",
+    "own",
+    "expired",
+    "published",
+    "publish_failed",
+    "publish_rate_limited",
+    "publish_busy",
+    "reconnects",
+    "discovery_published",
+    "discovery_found",
+    "discovery_refused",
+];
+
+const OPENDHT_REFUSALS: [&str; 5] = [
+    "too_large",
+    "malformed",
+    "wrong_keys",
+    "invalid_field",
+    "out_of_window",
+];
+
 const WEBHOOK_COUNTERS: [&str; 5] = [
     "delivered",
     "failed",
@@ -224,6 +351,14 @@ fn common_series() -> Vec<String> {
         "sentrypeer_store_batch_duration_seconds_bucket",
         "sentrypeer_store_batch_duration_seconds_sum",
         "sentrypeer_store_batch_duration_seconds_count",
+        "sentrypeer_store_wal_bytes",
+        "sentrypeer_store_reads_total",
+        "sentrypeer_store_reads_abandoned_total",
+        "sentrypeer_store_reads_timed_out_total",
+        "sentrypeer_store_reads_refused_total",
+        "sentrypeer_api_connections_open",
+        "sentrypeer_api_connections_over_source_cap_total",
+        "sentrypeer_api_slow_clients_cut_total",
         "sentrypeer_requests_sent_total",
         "sentrypeer_api_requests_total{route=\"/api/v1/health\",status=\"200\"}",
         "sentrypeer_api_request_duration_seconds_bucket{route=\"/api/v1/health\"}",
@@ -250,7 +385,10 @@ fn common_series() -> Vec<String> {
         series.push(format!(
             "sentrypeer_events_received_total{{transport=\"{transport}\"}}"
         ));
-        for counter in ["sent", "rate_limited", "failed", "delayed_skipped"] {
+        series.push(format!(
+            "sentrypeer_events_messages_cut_total{{transport=\"{transport}\"}}"
+        ));
+        for counter in REPLY_COUNTERS {
             series.push(format!(
                 "sentrypeer_replies_{counter}_total{{transport=\"{transport}\"}}"
             ));
@@ -286,11 +424,23 @@ const COMMON_TYPES: &[&str] = &[
     "sentrypeer_store_last_batch_seconds gauge",
     "sentrypeer_retention_deleted_total counter",
     "sentrypeer_store_batch_duration_seconds histogram",
+    "sentrypeer_store_wal_bytes gauge",
+    "sentrypeer_store_reads_total counter",
+    "sentrypeer_store_reads_abandoned_total counter",
+    "sentrypeer_store_reads_timed_out_total counter",
+    "sentrypeer_store_reads_refused_total counter",
+    "sentrypeer_api_connections_open gauge",
+    "sentrypeer_api_connections_over_source_cap_total counter",
+    "sentrypeer_api_slow_clients_cut_total counter",
     "sentrypeer_replies_sent_total counter",
     "sentrypeer_replies_rate_limited_total counter",
     "sentrypeer_replies_failed_total counter",
     "sentrypeer_replies_delayed_skipped_total counter",
+    "sentrypeer_replies_withheld_total counter",
+    "sentrypeer_replies_foreign_to_tag_total counter",
+    "sentrypeer_replies_foreign_nonce_total counter",
     "sentrypeer_replies_by_status_total counter",
+    "sentrypeer_events_messages_cut_total counter",
     "sentrypeer_requests_sent_total counter",
     "sentrypeer_connections_open gauge",
     "sentrypeer_connections_accepted_total counter",
@@ -351,14 +501,24 @@ fn health_and_metrics_keep_their_shape_with_every_part_on() {
             listener.local_addr().expect("address")
         )
     };
-    let (health, metrics) = shapes(&[
+    // Nothing listens there either: the bridge backs off, which changes values, not the shape.
+    let opendht_proxy = webhook.replace("/api/events", "");
+    let mut args = vec![
         "-r",
         "-p",
         "--p2p-listen-address",
         "127.0.0.1:0",
         "-w",
         &webhook,
-    ]);
+        "--opendht-proxy",
+        &opendht_proxy,
+        "--opendht-publish",
+        "--sip-agent-listen-address",
+        "127.0.0.1:0",
+    ];
+    args.extend(BGP_ON);
+    let (health, metrics) = shapes(&args);
+    let (agent_health, agent_series, agent_types) = sip_agent_shape();
 
     let mut expected_health = plus(
         common_health(),
@@ -366,6 +526,8 @@ fn health_and_metrics_keep_their_shape_with_every_part_on() {
             "events.kernel_dropped: number",
             "events.dropped_by_consumer.p2p: number",
             "events.dropped_by_consumer.webhook: number",
+            "events.dropped_by_consumer.opendht: number",
+            "opendht.proxy_up: number",
             "p2p.peer_id: string",
             "p2p.dropped_by_peer: empty object",
             "p2p.received_from_peers: number",
@@ -373,6 +535,14 @@ fn health_and_metrics_keep_their_shape_with_every_part_on() {
     );
     expected_health.extend(P2P_COUNTERS.map(|name| format!("p2p.{name}: number")));
     expected_health.extend(WEBHOOK_COUNTERS.map(|name| format!("webhook.{name}: number")));
+    expected_health.extend(agent_health);
+    expected_health.extend([
+        "bgp.routes: number".to_owned(),
+        "bgp.sessions: array".to_owned(),
+    ]);
+    expected_health.extend(BGP_COUNTERS.map(|name| format!("bgp.{name}: number")));
+    expected_health.extend(OPENDHT_COUNTERS.map(|name| format!("opendht.{name}: number")));
+    expected_health.extend(OPENDHT_REFUSALS.map(|name| format!("opendht.refused.{name}: number")));
     assert_same("health", &health, &expected_health);
 
     let mut expected_series = plus(
@@ -380,12 +550,28 @@ fn health_and_metrics_keep_their_shape_with_every_part_on() {
         [
             "sentrypeer_events_dropped_total{consumer=\"p2p\"}",
             "sentrypeer_events_dropped_total{consumer=\"webhook\"}",
+            "sentrypeer_events_dropped_total{consumer=\"opendht\"}",
             "sentrypeer_udp_kernel_dropped_total",
+            "sentrypeer_opendht_proxy_up",
         ],
     );
     expected_series
         .extend(P2P_COUNTERS.map(|name| format!("sentrypeer_p2p_total{{counter=\"{name}\"}}")));
     expected_series.extend(WEBHOOK_COUNTERS.map(|name| format!("sentrypeer_webhook_{name}_total")));
+    expected_series.push("sentrypeer_bgp_routes".to_owned());
+    expected_series.extend(BGP_COUNTERS.map(|name| format!("sentrypeer_bgp_{name}_total")));
+    let peer = "{peer=\"127.0.0.1\"}";
+    expected_series.extend(BGP_SESSION_GAUGES.map(|name| format!("sentrypeer_bgp_{name}{peer}")));
+    expected_series
+        .extend(BGP_SESSION_COUNTERS.map(|name| format!("sentrypeer_bgp_{name}_total{peer}")));
+    expected_series.extend(
+        OPENDHT_COUNTERS.map(|name| format!("sentrypeer_opendht_total{{counter=\"{name}\"}}")),
+    );
+    expected_series.extend(
+        OPENDHT_REFUSALS
+            .map(|reason| format!("sentrypeer_opendht_refused_total{{reason=\"{reason}\"}}")),
+    );
+    expected_series.extend(agent_series);
     assert_same("metric series", &metrics.series, &expected_series);
 
     let mut expected_types = COMMON_TYPES.to_vec();
@@ -397,7 +583,17 @@ fn health_and_metrics_keep_their_shape_with_every_part_on() {
         "sentrypeer_webhook_retries_total counter",
         "sentrypeer_webhook_skipped_total counter",
         "sentrypeer_webhook_token_requests_total counter",
+        "sentrypeer_bgp_routes gauge",
+        "sentrypeer_opendht_total counter",
+        "sentrypeer_opendht_refused_total counter",
+        "sentrypeer_opendht_proxy_up gauge",
     ]);
+    let bgp_types = (BGP_COUNTERS.iter().chain(&BGP_SESSION_COUNTERS))
+        .map(|name| format!("sentrypeer_bgp_{name}_total counter"))
+        .chain(BGP_SESSION_GAUGES.map(|name| format!("sentrypeer_bgp_{name} gauge")));
+    let mut expected_types: Vec<String> = expected_types.iter().map(|t| (*t).to_owned()).collect();
+    expected_types.extend(bgp_types);
+    expected_types.extend(agent_types);
     assert_same("metric types", &metrics.types, &expected_types);
     assert_same("bucket bounds", &metrics.bucket_bounds, BUCKET_BOUNDS);
 }
@@ -412,6 +608,9 @@ fn parts_that_are_off_are_null_in_health_and_absent_from_metrics() {
             "events.kernel_dropped: number",
             "p2p: null",
             "webhook: null",
+            "bgp: null",
+            "opendht: null",
+            "sip_agent: null",
         ],
     );
     assert_same("health", &health, &expected_health);

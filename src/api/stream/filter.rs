@@ -1,13 +1,13 @@
 //! What a `/api/v1/stream` client asked for: the kinds (`kind=event`, `decision`, or both, comma
-//! separated), `origin` (`local`, `peer`, `any`), `attack_type`, and for decisions an optional
+//! separated), `origin` (`local`, `peer`, `opendht`, `any`), `attack_type`, and for decisions an optional
 //! consumer `policy` (`feeds`, `crowdsec`). Parsed strictly, as every `/api/v1/` parameter.
 
 use jiff::Timestamp;
 
 use crate::api::ApiError;
 use crate::api::params::{Params, bad};
-use crate::blocklist::{Change, EntryView, Policy};
-use crate::event::BadActor;
+use crate::blocklist::{AuthorId, Blocklist, Change, EntryView, Policy};
+use crate::event::{BadActor, OPENDHT_ORIGIN, Origin};
 use crate::sip::AttackType;
 use crate::store::query::OriginFilter;
 
@@ -29,6 +29,8 @@ pub(crate) struct StreamFilter {
     pub(crate) decisions: bool,
     /// Whose events: an event's origin; a decision's key seen from that side.
     pub(crate) origin: OriginFilter,
+    /// The blocklist's author of OpenDHT values (for `origin=opendht` decisions).
+    pub(crate) opendht_author: Option<AuthorId>,
     /// An event of this type; a decision whose key has seen this type.
     pub(crate) attack_type: Option<AttackType>,
     /// Decisions only on keys that are (or, for removals, were) that consumer's verdicts.
@@ -37,7 +39,7 @@ pub(crate) struct StreamFilter {
 
 impl StreamFilter {
     /// Takes `kind`, `origin`, `attack_type` and `policy` from the query.
-    pub(crate) fn take(params: &mut Params) -> Result<Self, ApiError> {
+    pub(crate) fn take(params: &mut Params, blocklist: &Blocklist) -> Result<Self, ApiError> {
         let (events, decisions) = match params.take("kind") {
             None => (true, true),
             Some(text) => kinds(&text)?,
@@ -52,6 +54,7 @@ impl StreamFilter {
             events,
             decisions,
             origin: params.origin()?,
+            opendht_author: blocklist.author_id(OPENDHT_ORIGIN),
             attack_type: params.attack_type()?,
             policy,
         })
@@ -63,6 +66,7 @@ impl StreamFilter {
             OriginFilter::Any => true,
             OriginFilter::Local => event.origin.is_local(),
             OriginFilter::Peer => !event.origin.is_local(),
+            OriginFilter::OpenDht => event.origin == Origin::OpenDht,
         };
         origin
             && self
@@ -96,6 +100,9 @@ impl StreamFilter {
             OriginFilter::Any => true,
             OriginFilter::Local => entry.local_count > 0,
             OriginFilter::Peer => entry.remote_count > 0,
+            OriginFilter::OpenDht => self
+                .opendht_author
+                .is_some_and(|author| entry.authors.contains(author)),
         };
         origin
             && self

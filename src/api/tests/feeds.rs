@@ -5,6 +5,7 @@
 use axum::http::StatusCode;
 
 use super::{Fixture, event, get};
+use crate::api::OAuthClients;
 use crate::blocklist::{NeverList, VerdictOptions};
 use crate::event::Transport;
 use crate::event::test_support::EventBuilder;
@@ -157,7 +158,7 @@ async fn poisoned_addresses_never_reach_a_feed_or_a_decision() {
         },
         ..VerdictOptions::default()
     };
-    let router = fixture.router_with_verdicts(None, vec!["k"], &verdicts);
+    let router = fixture.router_with_verdicts(None, vec!["k"], &verdicts, OAuthClients::none());
     assert_eq!(
         get(&router, "/api/v1/feeds/ips.txt").await.body,
         "1.1.1.1\n"
@@ -199,13 +200,18 @@ async fn a_trusted_peer_counts_alone() {
         .source_ip("1.1.1.1")
         .peer("12D3KooWTrusted")
         .build()]);
-    let untrusted = fixture.router_with_verdicts(None, Vec::new(), &VerdictOptions::default());
+    let untrusted = fixture.router_with_verdicts(
+        None,
+        Vec::new(),
+        &VerdictOptions::default(),
+        OAuthClients::none(),
+    );
     assert_eq!(get(&untrusted, "/api/v1/feeds/ips.txt").await.body, "");
     let verdicts = VerdictOptions {
         trusted_authors: vec!["12D3KooWTrusted".to_owned()],
         ..VerdictOptions::default()
     };
-    let trusting = fixture.router_with_verdicts(None, Vec::new(), &verdicts);
+    let trusting = fixture.router_with_verdicts(None, Vec::new(), &verdicts, OAuthClients::none());
     assert_eq!(
         get(&trusting, "/api/v1/feeds/ips.txt").await.body,
         "1.1.1.1\n"

@@ -8,6 +8,8 @@ mod feeds;
 mod header_case;
 mod placeholders;
 mod read_only;
+mod sentrypeerhq;
+mod serve;
 mod stream;
 mod v1;
 
@@ -23,7 +25,7 @@ use tempfile::TempDir;
 use tower::ServiceExt;
 use uuid::Uuid;
 
-use super::{ApiLimits, ApiReader, ApiState, CrowdSecKeys, router};
+use super::{ApiLimits, ApiReader, ApiState, CrowdSecKeys, OAuthClients, router};
 use crate::blocklist::{
     Blocklist, BlocklistOptions, ConsumerOptions, Observation, Policy, VerdictOptions,
 };
@@ -90,13 +92,22 @@ impl Fixture {
     }
 
     fn router_with(&self, token: Option<&str>, crowdsec_keys: Vec<&str>) -> Router {
+        self.router_with_clients(token, crowdsec_keys, OAuthClients::none())
+    }
+
+    fn router_with_clients(
+        &self,
+        token: Option<&str>,
+        crowdsec_keys: Vec<&str>,
+        oauth: OAuthClients,
+    ) -> Router {
         // The fixtures' addresses are documentation addresses (special-purpose): let them be
         // verdicts, as `--verdict-include-special-addresses` does.
         let verdicts = VerdictOptions {
             include_special_addresses: true,
             ..VerdictOptions::default()
         };
-        self.router_with_verdicts(token, crowdsec_keys, &verdicts)
+        self.router_with_verdicts(token, crowdsec_keys, &verdicts, oauth)
     }
 
     fn router_with_verdicts(
@@ -104,6 +115,7 @@ impl Fixture {
         token: Option<&str>,
         crowdsec_keys: Vec<&str>,
         verdicts: &VerdictOptions,
+        oauth: OAuthClients,
     ) -> Router {
         let blocklist = &self.blocklist;
         let policy = |consumer| Policy::new(verdicts, &consumer, blocklist);
@@ -125,10 +137,19 @@ impl Fixture {
             node_id: Uuid::from_u128(42),
             started: Instant::now(),
             token: token.map(Secret::new),
+            session_check: Some(|headers, token| {
+                headers
+                    .get("cookie")
+                    .and_then(|value| value.to_str().ok())
+                    .is_some_and(|value| value == format!("dashboard_session={}", token.expose()))
+            }),
             crowdsec: CrowdSecKeys::new(crowdsec_keys.into_iter().map(Secret::new).collect()),
             crowdsec_ban: SignedDuration::from_hours(24),
+            oauth,
+            call_policy: policy(ConsumerOptions::sip_agent()),
+            bgp: None,
         };
-        router(Arc::new(state), ApiLimits::default())
+        router(Arc::new(state), ApiLimits::default(), Router::new())
     }
 }
 

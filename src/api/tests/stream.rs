@@ -11,6 +11,7 @@ use http_body_util::BodyExt;
 use tower::ServiceExt;
 
 use super::{Fixture, event, get};
+use crate::api::OAuthClients;
 use crate::api::stream::MAX_CLIENTS;
 use crate::api::stream::client::STALL_TIMEOUT;
 use crate::blocklist::{BlocklistOptions, Observation, VerdictOptions};
@@ -215,7 +216,12 @@ async fn filters_keep_only_what_was_asked_for() {
 async fn decisions_can_pass_a_consumer_policy() {
     let fixture = Fixture::empty();
     // The default policy: special-purpose addresses are never verdicts.
-    let router = fixture.router_with_verdicts(None, Vec::new(), &VerdictOptions::default());
+    let router = fixture.router_with_verdicts(
+        None,
+        Vec::new(),
+        &VerdictOptions::default(),
+        OAuthClients::none(),
+    );
     let uri = "/api/v1/stream?kind=decision&policy=feeds";
     let mut stream = Stream::open(&router, uri, &[]).await;
     stream.opening().await;

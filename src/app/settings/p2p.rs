@@ -32,11 +32,15 @@ pub(super) fn settings(config: &Config) -> Result<P2pSettings, ConfigError> {
             .map(|text| p2p::parse_address(text))
             .collect::<Result<_, _>>()
             .map_err(|error| {
-                ConfigError::invalid("p2p_listen_address / bootstrap_node", error.to_string())
+                ConfigError::invalid(
+                    "p2p_listen_address / bootstrap_node / p2p_announce_address",
+                    error.to_string(),
+                )
             })
     };
     let listen = addresses(&config.p2p_listen_address)?;
     let bootstrap = addresses(&config.bootstrap_node)?;
+    let announce = addresses(&config.p2p_announce_address)?;
     let peer_ids = |option: &'static str, texts: &[String]| {
         p2p::parse_peer_ids(texts).map_err(|error| ConfigError::invalid(option, error.to_string()))
     };
@@ -73,6 +77,7 @@ pub(super) fn settings(config: &Config) -> Result<P2pSettings, ConfigError> {
             network: network.clone(),
             listen,
             bootstrap,
+            announce,
             mdns: config.p2p_mdns,
             retention: (config.retention_days > 0)
                 .then(|| SignedDuration::from_hours(24 * i64::from(config.retention_days))),

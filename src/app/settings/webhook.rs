@@ -90,7 +90,7 @@ fn credentials(config: &Config) -> Result<Option<(&str, &Secret)>, ConfigError> 
 
 /// An absolute `http://` or `https://` URL with a host. The URL is not repeated in the error:
 /// it may carry credentials.
-fn http_url(option: &'static str, url: &str) -> Result<Url, ConfigError> {
+pub(super) fn http_url(option: &'static str, url: &str) -> Result<Url, ConfigError> {
     let parsed = Url::parse(url)
         .map_err(|error| ConfigError::invalid(option, format!("not a URL ({error})")))?;
     if !matches!(parsed.scheme(), "http" | "https") {

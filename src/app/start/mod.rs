@@ -2,11 +2,14 @@
 //! calls them in start order. [`Wiring`] is what they share while starting.
 
 pub(super) mod api;
+pub(super) mod bgp;
 pub(super) mod blocklist;
+pub(super) mod bridge;
 pub(super) mod json_log;
 pub(super) mod live_events;
 pub(super) mod p2p;
 pub(super) mod sip;
+pub(super) mod sip_agent;
 pub(super) mod store;
 pub(super) mod syslog;
 pub(super) mod webhook;
@@ -46,6 +49,8 @@ pub(super) struct Wiring<'a> {
     pub live_events: Option<Arc<LiveEvents>>,
     /// What the last log line reports.
     pub summary: Summary,
+    /// The BGP speaker's routes and sessions, once it started (for the API).
+    pub bgp: Option<Arc<crate::bgp::SpeakerStatus>>,
 }
 
 /// The counters the last log line reports: received, stored, dropped, dropped by the kernel.
@@ -66,16 +71,18 @@ impl<'a> Wiring<'a> {
         services: Services,
         database: &store::Database,
     ) -> Self {
+        let reader = ReadPool::new(settings.store.db_file.clone());
         Self {
             settings,
             services,
             node_id: database.node_id,
             blocklist: Arc::new(Blocklist::new(&settings.blocklist)),
             verdicts: blocklist::with_interface_addresses(&settings.verdicts.node),
-            reader: ReadPool::new(settings.store.db_file.clone()),
-            telemetry: Registry::default(),
+            telemetry: Registry::default().with(Some(reader.stats())),
+            reader,
             live_events: None,
             summary: Summary::default(),
+            bgp: None,
         }
     }
 

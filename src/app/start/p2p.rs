@@ -1,19 +1,22 @@
 //! Peer-to-peer sharing (`-p`): a queue of this node's own events to publish, registered with the
 //! other consumers, then the node itself, which also submits the records peers send. Its
 //! connection caps are lowered, when needed, so that the node never holds the file descriptors
-//! SIP, TLS and the API may need at their own caps.
+//! SIP, TLS and the API may need at their own caps. With the OpenDHT bridge on, the node and the
+//! bridge's discovery get the two ends of the channels between them.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use tokio::sync::{mpsc, watch};
 
 use super::Wiring;
 use crate::api::ServeLimits;
 use crate::app::services::{Grace, Stage};
 use crate::app::settings::Settings;
 use crate::blocklist::Intake;
-use crate::p2p::{self, ConnectionCaps, P2pConfig, P2pStats};
+use crate::bridge::discovery::DiscoveryLink;
+use crate::p2p::{self, ConnectionCaps, DiscoveryChannels, P2pConfig, P2pStats};
 use crate::pipeline::{AsyncEventReceiver, PeerRecords, PipelineBuilder};
 
 /// Time the node has to close its connections at shutdown.
@@ -36,7 +39,11 @@ pub(in crate::app) fn register(
     })
 }
 
-/// Loads the node's key and starts the node.
+/// Peers found through OpenDHT that may wait for the node to dial them.
+const FOUND_QUEUE: usize = 64;
+
+/// Loads the node's key and starts the node; with the OpenDHT bridge on, returns discovery's
+/// side of the channels between them (the bridge's to run).
 ///
 /// # Errors
 /// The key cannot be read or created.
@@ -44,10 +51,10 @@ pub(in crate::app) fn start(
     wiring: &mut Wiring<'_>,
     intake: &Intake,
     events: Option<AsyncEventReceiver>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<DiscoveryLink>> {
     let (Some(settings), Some(events)) = (&wiring.settings.p2p, events) else {
         wiring.report::<P2pStats>(None);
-        return Ok(());
+        return Ok(None);
     };
     let key = p2p::identity::load_or_create(&settings.key_file)?;
     let peer_id = key.public().to_peer_id();
@@ -56,6 +63,20 @@ pub(in crate::app) fn start(
     let _ = stats.peer_id.set(peer_id.to_base58());
     let mut options = settings.options.clone();
     options.caps = within_open_file_limit(wiring.settings, options.caps, open_file_limit());
+    let (channels, link) = match wiring.settings.opendht {
+        Some(_) => {
+            let (announce, addresses) = watch::channel(Vec::new());
+            let (dial, found) = mpsc::channel(FOUND_QUEUE);
+            let link = DiscoveryLink {
+                key: key.clone(),
+                network: options.network.clone(),
+                addresses,
+                dial,
+            };
+            (Some(DiscoveryChannels { announce, found }), Some(link))
+        }
+        None => (None, None),
+    };
     let config = P2pConfig {
         options,
         key,
@@ -69,14 +90,14 @@ pub(in crate::app) fn start(
         Grace::Within(STOP_GRACE),
         move |stop| {
             Ok(async move {
-                p2p::run(config, events, intake, node_stats, stop)
+                p2p::run(config, events, intake, node_stats, channels, stop)
                     .await
                     .context("peer-to-peer")
             })
         },
     )?;
     wiring.report(Some(stats));
-    Ok(())
+    Ok(link)
 }
 
 /// The soft open-file limit (`None`: unlimited). SIP's start raised it to the hard limit when

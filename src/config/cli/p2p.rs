@@ -34,6 +34,15 @@ pub struct P2pFlags {
     )]
     pub p2p_listen_address: Vec<String>,
 
+    /// Address announced for OpenDHT discovery, host:port or multiaddr, repeatable; port 0 stands for the port the node listens on (only public listen addresses are announced otherwise) or use SENTRYPEER_P2P_ANNOUNCE_ADDRESS env
+    #[arg(
+        long = "p2p-announce-address",
+        env = "SENTRYPEER_P2P_ANNOUNCE_ADDRESS",
+        value_name = "ADDR",
+        value_delimiter = ','
+    )]
+    pub p2p_announce_address: Vec<String>,
+
     /// Find peers on the local network with mDNS or use SENTRYPEER_P2P_MDNS env
     #[arg(long = "p2p-mdns")]
     pub p2p_mdns: bool,
@@ -120,6 +129,7 @@ impl P2pFlags {
         config.p2p_mdns |= self.p2p_mdns || env_is_set("SENTRYPEER_P2P_MDNS");
         set_if_not_empty(&mut config.bootstrap_node, self.bootstrap);
         set_if_not_empty(&mut config.p2p_listen_address, self.p2p_listen_address);
+        set_if_not_empty(&mut config.p2p_announce_address, self.p2p_announce_address);
         set_if_not_empty(
             &mut config.p2p_receive_only_from,
             self.p2p_receive_only_from,

@@ -12,7 +12,7 @@ use std::ops::ControlFlow;
 use rusqlite::{Connection, params};
 
 use super::seen::{min_count, since, stream};
-use super::{Cursor, ListFilter, OriginFilter, SeenRecord, as_i64};
+use super::{Cursor, ListFilter, SeenRecord, as_i64};
 use crate::sip::AttackType;
 use crate::store::StoreError;
 
@@ -35,7 +35,7 @@ impl EventMatch {
 }
 
 /// Parameters: `?1` method, `?2` user agent, `?3` transport, `?4` origin (0 any, 1 local,
-/// 2 peer), `?5` since (`''` for none), `?6` minimum count, `?7` cursor seen_last (NULL for
+/// 2 peer, 3 opendht), `?5` since (`''` for none), `?6` minimum count, `?7` cursor seen_last (NULL for
 /// none), `?8` cursor key, `?9` limit (-1 for none), `?10` attack type (NULL for any).
 /// Columns: `id, key, last, count, attack_types` (`$types`: the key's attack types).
 macro_rules! matching_sql {
@@ -53,7 +53,8 @@ macro_rules! matching_sql {
             " AND (?2 IS NULL OR user_agent = ?2)",
             " AND (?3 IS NULL OR transport_type = ?3)",
             " AND (?10 IS NULL OR attack_type = ?10)",
-            " AND (?4 = 0 OR (?4 = 1 AND origin = 'local') OR (?4 = 2 AND origin <> 'local'))",
+            " AND (?4 = 0 OR (?4 = 1 AND origin = 'local') OR (?4 = 2 AND origin <> 'local')",
+            " OR (?4 = 3 AND origin = 'opendht'))",
             " GROUP BY ",
             $key,
             " HAVING n >= ?6 AND (?7 IS NULL OR last < ?7 OR (last = ?7 AND key > ?8))",
@@ -118,11 +119,7 @@ fn run(
     limit: Option<usize>,
     f: impl FnMut(SeenRecord) -> ControlFlow<()>,
 ) -> Result<(), StoreError> {
-    let origin = match filter.origin {
-        OriginFilter::Any => 0,
-        OriginFilter::Local => 1,
-        OriginFilter::Peer => 2,
-    };
+    let origin = as_i64(filter.origin.index());
     let mut statement = conn.prepare_cached(sql)?;
     let rows = statement.query(params![
         matching.method,

@@ -4,7 +4,9 @@
 //! Every statement exists once per table and per [`OriginFilter`], built by [`seen_sql!`] from
 //! fixed column names; values are always bound. With `Any`, listings run down the
 //! `(last_seen DESC, key)` index, so the first row comes back without a sort; `Local` and `Peer`
-//! listings sort (no index on their columns, to keep inserts cheap).
+//! listings sort (no index on their columns, to keep inserts cheap). The aggregates count the
+//! OpenDHT bridge's events as peer data, so `OpenDht` groups the raw events instead (through the
+//! `source_ip` / `called_number` indexes for point lookups, `matching` for listings).
 
 use std::ops::ControlFlow;
 
@@ -120,6 +122,21 @@ const NUMBER_SQL: [SeenSql; 3] = [
     ),
 ];
 
+/// One source IP's events from the OpenDHT bridge, with its aggregate row's id and attack types.
+const OPENDHT_IP_POINT: &str = "
+SELECT COALESCE((SELECT id FROM ip_addresses WHERE source_ip = ?1), 0), source_ip,
+       max(event_timestamp), COUNT(*),
+       COALESCE((SELECT attack_types FROM ip_addresses WHERE source_ip = ?1), 0)
+FROM honey WHERE source_ip = ?1 AND origin = 'opendht' GROUP BY source_ip";
+
+/// One called number's events from the OpenDHT bridge, with its aggregate row's id.
+const OPENDHT_NUMBER_POINT: &str = "
+SELECT COALESCE((SELECT id FROM called_numbers WHERE called_number = ?1), 0), called_number,
+       max(event_timestamp), COUNT(*), 0
+FROM honey WHERE called_number = ?1 AND origin = 'opendht'
+  AND EXISTS (SELECT 1 FROM called_numbers WHERE called_number = ?1)
+GROUP BY called_number";
+
 /// Every IP, unfiltered: the smallest index answers it without touching the table.
 const COUNT_ALL_IPS: &str = "SELECT COUNT(*) FROM ip_addresses";
 
@@ -142,13 +159,22 @@ enum Table {
 }
 
 impl Table {
-    /// The statements through `origin`.
+    /// The statements through `origin` (`OpenDht` is not aggregated: its callers group the raw
+    /// events instead; it reads the peer statements).
     fn sql(self, origin: OriginFilter) -> &'static SeenSql {
         let table = match self {
             Self::Ips => &IP_SQL,
             Self::Numbers => &NUMBER_SQL,
         };
-        &table[origin.index()]
+        &table[origin.index().min(table.len() - 1)]
+    }
+
+    /// The point lookup of the OpenDHT bridge's events.
+    fn opendht_point(self) -> &'static str {
+        match self {
+            Self::Ips => OPENDHT_IP_POINT,
+            Self::Numbers => OPENDHT_NUMBER_POINT,
+        }
     }
 
     /// The unfiltered count.
@@ -263,7 +289,11 @@ fn point(
     key: &str,
     origin: OriginFilter,
 ) -> Result<Option<SeenRecord>, StoreError> {
-    let mut stmt = conn.prepare_cached(table.sql(origin).point)?;
+    let sql = match origin {
+        OriginFilter::OpenDht => table.opendht_point(),
+        _ => table.sql(origin).point,
+    };
+    let mut stmt = conn.prepare_cached(sql)?;
     let mut rows = stmt.query([key])?;
     match rows.next()? {
         Some(row) => Ok(Some(record(row)?)),
@@ -273,6 +303,14 @@ fn point(
 
 /// See [`count_ips`].
 fn count(conn: &Connection, table: Table, filter: &ListFilter) -> Result<u64, StoreError> {
+    if filter.origin == OriginFilter::OpenDht {
+        let mut counted = 0;
+        each(conn, table, filter, None, None, |_| {
+            counted += 1;
+            ControlFlow::Continue(())
+        })?;
+        return Ok(counted);
+    }
     let unfiltered = filter.origin == OriginFilter::Any
         && filter.since.is_none()
         && filter.min_seen_count == 0
@@ -299,6 +337,13 @@ fn each(
     limit: Option<usize>,
     f: impl FnMut(SeenRecord) -> ControlFlow<()>,
 ) -> Result<(), StoreError> {
+    if filter.origin == OriginFilter::OpenDht {
+        let all = super::EventMatch::default();
+        return match table {
+            Table::Ips => super::each_ip_matching(conn, filter, &all, after, limit, f),
+            Table::Numbers => super::each_number_matching(conn, filter, &all, after, limit, f),
+        };
+    }
     let sql = table.sql(filter.origin);
     let limit = limit.map_or(-1, as_i64);
     match after {

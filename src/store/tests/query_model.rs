@@ -25,6 +25,8 @@ fn model(case: &Case, numbers: bool, filter: &ListFilter) -> Vec<(String, String
             OriginFilter::Any => true,
             OriginFilter::Local => local,
             OriginFilter::Peer => !local,
+            // The model's peers are libp2p peers, none is the OpenDHT bridge.
+            OriginFilter::OpenDht => false,
         };
         if !counted || (numbers && !store::is_phone_number(key)) {
             continue;

@@ -334,3 +334,48 @@ fn a_read_snapshot_keeps_the_total_and_the_listing_in_step() -> Result<(), Store
     assert_eq!(listed(&reader, false, &filter, None, None).len(), 2);
     Ok(())
 }
+
+#[test]
+fn the_opendht_filter_groups_the_bridge_events_and_peer_includes_them() {
+    use crate::event::Origin;
+    let mut conn = memory_db();
+    let from_dht =
+        |ip: &str, number: &str, second| call(ip, number, second).origin(Origin::OpenDht).build();
+    let duplicate = from_dht("192.0.2.7", "+442012345678", 3);
+    insert(
+        &mut conn,
+        &[
+            from_dht("192.0.2.7", "+442012345678", 2),
+            duplicate.clone(),
+            call("192.0.2.7", "+442012345678", 4).build(),
+            call("192.0.2.8", "100", 1).peer(PEER).build(),
+        ],
+    );
+    // The same value again (same event_uuid) is not stored twice.
+    insert(&mut conn, &[duplicate]);
+    let opendht = origin(OriginFilter::OpenDht);
+    let ip = ip_seen(&conn, "192.0.2.7", OriginFilter::OpenDht)
+        .expect("query")
+        .expect("seen");
+    assert_eq!((ip.seen_count, ip.seen_last.as_str()), (2, ts(3).as_str()));
+    assert_ne!(ip.id, 0, "the aggregate row's id");
+    assert_eq!(
+        ip_seen(&conn, "192.0.2.8", OriginFilter::OpenDht).expect("query"),
+        None
+    );
+    let number = number_seen(&conn, "+442012345678", OriginFilter::OpenDht)
+        .expect("query")
+        .expect("seen");
+    assert_eq!(number.seen_count, 2);
+    assert_eq!(
+        summary(&listed(&conn, false, &opendht, None, None)),
+        [row("192.0.2.7", 3, 2)]
+    );
+    assert_eq!(count_ips(&conn, &opendht).expect("count"), 1);
+    assert_eq!(count_numbers(&conn, &opendht).expect("count"), 1);
+    // They are peer data in the aggregates.
+    let peer = ip_seen(&conn, "192.0.2.7", OriginFilter::Peer)
+        .expect("query")
+        .expect("seen");
+    assert_eq!(peer.seen_count, 2);
+}
