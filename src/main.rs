@@ -1,5 +1,6 @@
 //! The `sentrypeer` binary: command line → configuration → logging → runtime → `app::run`.
-//! Exit codes: 0 clean stop, 1 runtime failure, 2 bad command line or configuration.
+//! Exit codes: 0 clean stop, 1 runtime failure, 2 bad command line or configuration; lookups
+//! (`--query-ip` ...) exit 0 when found, 1 when not, 2 on error.
 #![forbid(unsafe_code)]
 
 use std::io::IsTerminal;
@@ -8,7 +9,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use sentrypeer::app::Settings;
 use sentrypeer::config::Config;
-use sentrypeer::config::cli::Cli;
+use sentrypeer::config::cli::{Cli, Lookup};
 use sentrypeer::shutdown::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
@@ -16,6 +17,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let check_only = cli.check_config;
     let health_check = cli.health_check;
+    let lookup = cli.lookup.requested();
     let config = match cli.into_config() {
         Ok(config) => config,
         Err(error) => {
@@ -31,6 +33,9 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         };
+    }
+    if let Some(lookup) = lookup {
+        return look_up(&config, &lookup);
     }
     // Before the settings, so what they warn about is logged.
     init_logging(&config);
@@ -66,6 +71,18 @@ fn main() -> ExitCode {
     }
 }
 
+/// A command-line lookup in the local database: exit 0 when found, 1 when not, 2 on error.
+fn look_up(config: &Config, lookup: &Lookup) -> ExitCode {
+    match sentrypeer::app::run_lookup(&config.db_file, lookup, &mut std::io::stdout().lock()) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(error) => {
+            eprintln!("sentrypeer: {}", sentrypeer::app::one_line(&error));
+            ExitCode::from(2)
+        }
+    }
+}
+
 /// Operational logs to stderr: `info` by default, `debug` with `-v`, `trace` with `-d`;
 /// `RUST_LOG` overrides.
 fn init_logging(config: &Config) {
@@ -80,9 +97,12 @@ fn init_logging(config: &Config) {
         "info,libp2p_gossipsub=error"
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let terminal = std::io::stderr().is_terminal();
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(sentrypeer::logging::OneLineStderr {
+            keep_ansi: terminal,
+        })
+        .with_ansi(terminal)
         .init();
 }

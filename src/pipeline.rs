@@ -5,8 +5,10 @@
 //! waits on storage or a sink. Consumers are threads (a std channel) or tokio tasks (a tokio
 //! channel); both kinds have the same drop-and-count semantics. Each consumer says when it is
 //! registered whether it takes events received from peers ([`PeerRecords`]); events it does not
-//! take are never offered to it (not a drop).
+//! take are never offered to it (not a drop). A consumer may also be offered events only while
+//! someone wants them ([`Demand`]; the others are not drops either).
 
+mod demand;
 mod queue;
 #[cfg(test)]
 mod tests;
@@ -22,6 +24,7 @@ use crate::telemetry::{Readings, Report};
 /// How often at most a "queue full" warning is logged per consumer.
 const DROP_WARNING_INTERVAL: Duration = Duration::from_secs(10);
 
+pub use demand::{Demand, Wanted};
 use queue::QueuedBytes;
 pub use queue::{AsyncEventReceiver, DEFAULT_QUEUE_BYTES, EventQueue, EventReceiver, event_bytes};
 
@@ -74,6 +77,8 @@ impl PeerRecords {
 struct ConsumerCounters {
     name: &'static str,
     peer_records: PeerRecords,
+    /// `Some`: offered events only while they are wanted.
+    demand: Option<Demand>,
     delivered: AtomicU64,
     dropped: AtomicU64,
     last_warning: Mutex<Option<Instant>>,
@@ -170,7 +175,7 @@ impl PipelineBuilder {
         peer_records: PeerRecords,
     ) -> EventReceiver {
         let (sender, receiver) = sync_channel(capacity.max(1));
-        let queued = self.add(name, peer_records, EventSender::Thread(sender));
+        let queued = self.add(name, peer_records, None, EventSender::Thread(sender));
         EventReceiver { receiver, queued }
     }
 
@@ -182,8 +187,29 @@ impl PipelineBuilder {
         capacity: usize,
         peer_records: PeerRecords,
     ) -> AsyncEventReceiver {
+        self.async_consumer_with(name, capacity, peer_records, None)
+    }
+
+    /// [`PipelineBuilder::async_consumer`] offered events only while `demand` is wanted.
+    pub fn async_consumer_on_demand(
+        &mut self,
+        name: &'static str,
+        capacity: usize,
+        peer_records: PeerRecords,
+        demand: Demand,
+    ) -> AsyncEventReceiver {
+        self.async_consumer_with(name, capacity, peer_records, Some(demand))
+    }
+
+    fn async_consumer_with(
+        &mut self,
+        name: &'static str,
+        capacity: usize,
+        peer_records: PeerRecords,
+        demand: Option<Demand>,
+    ) -> AsyncEventReceiver {
         let (sender, receiver) = tokio::sync::mpsc::channel(capacity.max(1));
-        let queued = self.add(name, peer_records, EventSender::Task(sender));
+        let queued = self.add(name, peer_records, demand, EventSender::Task(sender));
         AsyncEventReceiver { receiver, queued }
     }
 
@@ -191,6 +217,7 @@ impl PipelineBuilder {
         &mut self,
         name: &'static str,
         peer_records: PeerRecords,
+        demand: Option<Demand>,
         sender: EventSender,
     ) -> Arc<QueuedBytes> {
         let queued = Arc::new(QueuedBytes::default());
@@ -198,6 +225,7 @@ impl PipelineBuilder {
         self.consumers.push(ConsumerCounters {
             name,
             peer_records,
+            demand,
             delivered: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             last_warning: Mutex::new(None),
@@ -265,7 +293,12 @@ impl Pipeline {
         let event = Arc::new(event);
         let counters = &self.inner.counters;
         for (sender, consumer) in self.inner.senders.iter().zip(&counters.consumers) {
-            if from_peer && consumer.peer_records == PeerRecords::LeftOut {
+            if (from_peer && consumer.peer_records == PeerRecords::LeftOut)
+                || consumer
+                    .demand
+                    .as_ref()
+                    .is_some_and(|demand| !demand.is_wanted())
+            {
                 continue;
             }
             if !consumer.queued.reserve(size, self.inner.queue_bytes) {

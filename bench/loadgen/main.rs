@@ -8,6 +8,7 @@
 //!              [--duration SECONDS | --count N] [--sources 127.0.0.2-127.0.0.33]
 //! loadgen sink [--listen 127.0.0.1:5070] [--duration SECONDS] [--echo]
 //! loadgen bench --binary target/release/sentrypeer --seed target/release/examples/seed
+//! loadgen stream --binary target/release/sentrypeer [--rate 50000] [--attackers 200]
 //! ```
 
 mod honeypot;
@@ -17,6 +18,7 @@ mod report;
 mod scenarios;
 mod send;
 mod sink;
+mod stream;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -87,6 +89,9 @@ enum Command {
     },
     /// Runs the whole benchmark and prints the results table.
     Bench(scenarios::BenchOptions),
+    /// Measures how long a new attacker takes to reach a `curl -N /api/v1/stream` client during
+    /// a paced flood.
+    Stream(stream::StreamOptions),
 }
 
 /// `127.0.0.2-127.0.0.33` or `127.0.0.2`.
@@ -173,6 +178,7 @@ fn main() -> anyhow::Result<()> {
                 .build()?;
             runtime.block_on(scenarios::run(&options))?;
         }
+        Command::Stream(options) => stream::run(&options)?,
     }
     Ok(())
 }

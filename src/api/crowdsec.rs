@@ -1,14 +1,20 @@
 //! A CrowdSec-compatible Local API decision stream, so the stock `crowdsec-firewall-bouncer`
 //! (and any other bouncer) blocks the IPs we saw in nftables, ipset or iptables unchanged.
 //!
-//! `GET /v1/decisions/stream?startup=true` returns every active decision as `new`; later polls
-//! (`startup=false`) return the IPs seen again or first since that bouncer's previous poll as
-//! `new` (with a renewed duration) and the decisions that expired since then as `deleted`. Each
-//! bouncer has its own key (`--crowdsec-api-key`, repeatable, sent as `X-Api-Key`) and its own
-//! position in the stream. A decision lasts `--crowdsec-ban-duration` after the IP was last seen.
+//! Decisions come from the live blocklist through the CrowdSec verdict policy
+//! (`[verdicts.crowdsec]`), never from SQLite. `GET /v1/decisions/stream?startup=true` returns
+//! every active decision as `new`; later polls (`startup=false`) return the IPs seen again, or
+//! that became verdicts, since that bouncer's previous poll as `new` (with a renewed duration),
+//! and as `deleted` the decisions that ended since then: their duration ran out, the policy's
+//! `max_age` did, or the blocklist expired or evicted the IP ([`decide`]). Each bouncer has its
+//! own key (`--crowdsec-api-key`, repeatable, sent as `X-Api-Key`) and its own position in the
+//! stream. A decision lasts `--crowdsec-ban-duration` after the IP's newest counted event; its
+//! id is a function of the IP alone ([`decision_id`]).
 
-use std::ops::ControlFlow;
-use std::sync::{Arc, Mutex};
+mod decide;
+
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
@@ -18,19 +24,14 @@ use axum::response::Response;
 use axum::routing::get;
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
+use siphasher::sip::SipHasher13;
 
 use super::auth::secrets_match;
 use super::body::json;
-use super::ip_addresses::parse_ip;
 use super::params::{Params, bad};
 use super::{ApiError, ApiState};
 use crate::config::Secret;
-use crate::event::{format_timestamp, parse_timestamp};
-use crate::store::query::{self, ListFilter, OriginFilter, SeenRecord};
-
-/// How far each delta reaches back before the bouncer's previous poll, to cover the time between
-/// an event's capture and its commit (a batch, normally milliseconds).
-const STREAM_OVERLAP: SignedDuration = SignedDuration::from_secs(30);
+use decide::{Decider, Position};
 
 /// Query parameters bouncers send that this API accepts and does not need.
 const IGNORED_PARAMETERS: &[&str] = &[
@@ -52,7 +53,8 @@ pub struct CrowdSecKeys {
 #[derive(Debug)]
 struct Bouncer {
     key: Secret,
-    last_poll: Mutex<Option<Timestamp>>,
+    /// Where its previous poll left it.
+    last_poll: Mutex<Option<Position>>,
 }
 
 impl CrowdSecKeys {
@@ -132,55 +134,38 @@ async fn stream(
         Some(_) => return Err(bad("startup", "expected true or false")),
     };
     params.finish()?;
-    let now = Timestamp::now();
-    let ban = state.crowdsec_ban;
-    let previous = bouncer.last_poll.lock().ok().and_then(|last| *last);
-    let since = match (startup, previous) {
-        // Events reach the database a moment after they are stamped: overlap the previous
-        // poll so none falls between two polls. A decision sent twice only renews it.
-        (false, Some(previous)) => previous.checked_sub(STREAM_OVERLAP).unwrap_or(previous),
-        _ => now.checked_sub(ban).unwrap_or(now),
+    let previous = if startup {
+        None
+    } else {
+        *bouncer
+            .last_poll
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     };
-    let expired_window = match (startup, previous) {
-        (false, Some(previous)) => Some((
-            format_timestamp(previous.checked_sub(ban).unwrap_or(previous)),
-            format_timestamp(now.checked_sub(ban).unwrap_or(now)),
-        )),
-        _ => None,
-    };
-    let (new, deleted) = state
-        .reader
-        .run(move |conn| {
-            let filter = ListFilter {
-                origin: OriginFilter::Any,
-                since: Some(format_timestamp(since)),
-                min_seen_count: 0,
-                attack_type: None,
-            };
-            let mut new = Vec::new();
-            query::each_ip(conn, &filter, None, None, |record| {
-                new.push(decision(record, now, ban));
-                ControlFlow::Continue(())
-            })?;
-            let mut deleted = Vec::new();
-            if let Some((from, to)) = expired_window {
-                query::ips_last_seen_between(conn, &from, &to, |record| {
-                    deleted.push(decision(record, now, ban));
-                    ControlFlow::Continue(())
-                })?;
-            }
-            Ok((new, deleted))
-        })
-        .await?;
-    if let Ok(mut last) = bouncer.last_poll.lock() {
-        *last = Some(now);
-    }
+    // A pass over every IP of the list: on the blocking pool, off the runtime's threads.
+    let task_state = Arc::clone(&state);
+    let (position, changes) = tokio::task::spawn_blocking(move || {
+        let decider = Decider::new(&task_state);
+        let now = Timestamp::now();
+        let position = decider.position(now);
+        let changes = match previous {
+            Some(previous) => decider.changes_since(&previous, now),
+            None => decider.startup(now),
+        };
+        (position, changes)
+    })
+    .await
+    .map_err(|error| ApiError::Task(error.to_string()))?;
+    *bouncer
+        .last_poll
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = Some(position);
     let non_empty = |decisions: Vec<Decision>| (!decisions.is_empty()).then_some(decisions);
     Ok(json(
         StatusCode::OK,
         &StreamBody {
-            new: non_empty(new),
-            deleted: non_empty(deleted),
+            new: non_empty(changes.new),
+            deleted: non_empty(changes.deleted),
         },
     ))
 }
@@ -198,36 +183,41 @@ async fn decisions_for_ip(
     }
     let ip = params
         .take("ip")
-        .map(|text| parse_ip(&text).map_err(|_| bad("ip", "not an IPv4 or IPv6 address")))
+        .map(|text| {
+            text.parse::<IpAddr>()
+                .map_err(|_| bad("ip", "not an IPv4 or IPv6 address"))
+        })
         .transpose()?;
     params.finish()?;
-    let Some(ip) = ip else {
-        return Ok(json(StatusCode::OK, &serde_json::Value::Null));
-    };
-    let now = Timestamp::now();
-    let ban = state.crowdsec_ban;
-    let found = state
-        .reader
-        .run(move |conn| query::ip_seen(conn, &ip, OriginFilter::Any))
-        .await?;
-    let active = found
-        .map(|record| decision(record, now, ban))
-        .filter(|decision| decision.duration != "0s");
+    let active = ip.and_then(|ip| Decider::new(&state).active(ip, Timestamp::now()));
     Ok(json(StatusCode::OK, &active.map(|decision| vec![decision])))
 }
 
-fn decision(record: SeenRecord, now: Timestamp, ban: SignedDuration) -> Decision {
-    let remaining = parse_timestamp(&record.seen_last)
-        .and_then(|seen| ban.checked_sub(now.duration_since(seen)))
-        .unwrap_or(ban);
+/// A ban on `ip` for `remaining`.
+fn decision(ip: IpAddr, remaining: SignedDuration) -> Decision {
     Decision {
         duration: go_duration(remaining),
-        id: record.id,
+        id: decision_id(ip),
         origin: "sentrypeer",
         scenario: "sentrypeer/sip-probe",
         scope: "Ip",
         kind: "ban",
-        value: record.key,
+        value: ip.to_string(),
+    }
+}
+
+/// The decision id of `ip`: a function of the address alone, so a bouncer sees one id per IP
+/// across polls, restarts and versions. IPv4 `a.b.c.d` is its 32-bit value plus one; IPv6 a
+/// SipHash-1-3 (fixed keys) of its octets above 2^32; always positive.
+pub(crate) fn decision_id(ip: IpAddr) -> i64 {
+    const V6_BASE: u64 = 1 << 32;
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => i64::from(u32::from(v4)) + 1,
+        IpAddr::V6(v6) => {
+            let hash = SipHasher13::new_with_keys(0, 0).hash(&v6.octets());
+            let span = i64::MAX as u64 - V6_BASE;
+            i64::try_from(V6_BASE + 1 + hash % span).unwrap_or(i64::MAX)
+        }
     }
 }
 
@@ -243,32 +233,4 @@ fn go_duration(duration: SignedDuration) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_are_go_formatted() {
-        assert_eq!(
-            go_duration(SignedDuration::from_secs(604_799)),
-            "167h59m59s"
-        );
-        assert_eq!(go_duration(SignedDuration::from_secs(61)), "1m1s");
-        assert_eq!(go_duration(SignedDuration::from_secs(5)), "5s");
-        assert_eq!(go_duration(SignedDuration::from_secs(-5)), "0s");
-    }
-
-    #[test]
-    fn decision_duration_counts_down_from_the_last_sighting() {
-        let now: Timestamp = "2026-11-21T12:00:00Z".parse().expect("ts");
-        let record = SeenRecord {
-            id: 7,
-            key: "192.0.2.7".to_owned(),
-            seen_last: "2026-11-21 11:00:00.000000000".to_owned(),
-            seen_count: 3,
-            attack_types: 0,
-        };
-        let decision = decision(record, now, SignedDuration::from_hours(24));
-        assert_eq!(decision.duration, "23h0m0s");
-        assert_eq!((decision.id, decision.value.as_str()), (7, "192.0.2.7"));
-    }
-}
+mod tests;

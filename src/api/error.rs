@@ -25,6 +25,9 @@ pub enum ApiError {
     /// No such route (the original's catch-all body).
     #[error("no such route")]
     NotFound,
+    /// The route belongs to a part that is off (its name and flag).
+    #[error("{0} is off")]
+    Off(&'static str),
     /// The route exists but not for this method.
     #[error("method not allowed")]
     MethodNotAllowed,
@@ -34,6 +37,9 @@ pub enum ApiError {
     /// Missing or wrong bearer token.
     #[error("missing or invalid bearer token")]
     Unauthorized,
+    /// The most `/api/v1/stream` clients allowed are connected.
+    #[error("too many stream clients")]
+    TooManyClients,
     /// Missing or wrong CrowdSec API key (LAPI's answer).
     #[error("missing or invalid API key")]
     Forbidden,
@@ -43,6 +49,21 @@ pub enum ApiError {
     /// A blocking query task failed.
     #[error("query task failed: {0}")]
     Task(String),
+    /// Too many queries wait, or this one ran out of time: try again later.
+    #[error("busy")]
+    Busy,
+}
+
+impl ApiError {
+    /// A read pool error as the API answers it.
+    pub(crate) fn from_read(error: StoreError) -> Self {
+        match error {
+            StoreError::Busy | StoreError::ReadTimeLimit => Self::Busy,
+            StoreError::Task(reason) => Self::Task(reason),
+            StoreError::Abandoned => Self::Task(String::from("abandoned")),
+            other => Self::Store(other),
+        }
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -59,6 +80,10 @@ impl IntoResponse for ApiError {
             Self::NotFound => fixed_json(
                 StatusCode::NOT_FOUND,
                 r#"{"error": "The requested resource could not be found."}"#,
+            ),
+            Self::Off(part) => json(
+                StatusCode::NOT_FOUND,
+                &serde_json::json!({ "error": format!("{part} is off.") }),
             ),
             Self::MethodNotAllowed => {
                 let mut response = fixed_json(
@@ -84,6 +109,16 @@ impl IntoResponse for ApiError {
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
                 response
             }
+            Self::TooManyClients => {
+                let mut response = fixed_json(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    r#"{"error": "Too many stream clients; try again later."}"#,
+                );
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
+                response
+            }
             Self::Forbidden => {
                 fixed_json(StatusCode::FORBIDDEN, r#"{"message":"access forbidden"}"#)
             }
@@ -94,6 +129,16 @@ impl IntoResponse for ApiError {
             Self::Task(error) => {
                 tracing::error!(%error, "API query task failed");
                 internal_error()
+            }
+            Self::Busy => {
+                let mut response = fixed_json(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    r#"{"error": "The server is busy; try again later."}"#,
+                );
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                response
             }
         }
     }

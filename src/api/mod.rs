@@ -1,14 +1,17 @@
 //! REST API (`-a`): the original's routes with their exact bodies and headers, versioned
-//! `/api/v1/` routes, blocklist feeds, a CrowdSec-compatible decision stream and Prometheus
-//! metrics. [`router`] is pure; `app.rs` binds and serves it with [`serve`] (connection cap,
-//! request-head timeout), tests drive it with `oneshot`.
+//! `/api/v1/` routes, blocklist feeds, a CrowdSec-compatible decision stream, the live
+//! Server-Sent Events stream and Prometheus metrics. [`router`] is pure; `app` binds and serves
+//! it with [`serve`] (connection caps, request-head timeout and size, paced writes), tests drive
+//! it with `oneshot`.
 //!
 //! Every response carries `Access-Control-Allow-Origin: *`, `X-Powered-By: SentryPeer` and
-//! `X-SentryPeer-Version`. Requests are GET (or HEAD) without a body; any other method gets 405
-//! with `Allow`, body or not. Requests run under a timeout and a global concurrency limit; queries
-//! use the store's shared read pool, on the blocking pool.
+//! `X-SentryPeer-Version`. Requests are GET (or HEAD) without a body, but for the one POST route
+//! ([`POST_ROUTES`]: `/oauth/token`); any other method gets 405 with `Allow`, body or not.
+//! Requests run under a timeout and a global concurrency limit; queries use the store's shared
+//! read pool, expensive ones a few at a time, long lists a page at a time (`reader.rs`).
 
 mod auth;
+mod bgp;
 mod body;
 mod crowdsec;
 mod error;
@@ -16,16 +19,19 @@ mod events;
 mod feeds;
 mod header_case;
 mod health;
+mod hq_lookups;
 mod ip_addresses;
 mod listings;
 mod metrics;
 mod numbers;
+mod oauth;
 mod original_list;
 mod params;
 mod placeholders;
 mod reader;
 mod serve;
 mod stats;
+mod stream;
 mod value_counts;
 
 use std::sync::Arc;
@@ -43,12 +49,14 @@ use uuid::Uuid;
 
 pub use crowdsec::CrowdSecKeys;
 pub use error::ApiError;
+pub use oauth::{ApiClient, ApiClientError, OAuthClients};
 pub use reader::ApiReader;
-pub use serve::{ServeLimits, serve};
+pub use serve::{ServeLimits, ServerStats, WritePace, serve};
 
 use crate::blocklist::{Blocklist, Policy};
 use crate::config::Secret;
 use crate::event::APP_VERSION;
+use crate::sinks::live_events::LiveEvents;
 use crate::telemetry;
 
 /// Routes documented in `openapi.json` (a test checks both agree).
@@ -80,10 +88,19 @@ pub const DOCUMENTED_ROUTES: &[&str] = &[
     "/api/v1/feeds/ipset",
     "/api/v1/feeds/nftables",
     "/api/v1/feeds/numbers.txt",
+    "/api/v1/stream",
     "/v1/decisions",
     "/v1/decisions/stream",
     "/metrics",
+    "/oauth/token",
+    "/api/ip-addresses/{ip}",
+    "/api/phone-numbers/{number}",
+    "/api/v1/bgp/routes",
 ];
+
+/// The documented routes that take a `POST` with a body (every other one answers GET and HEAD
+/// only).
+pub const POST_ROUTES: &[&str] = &["/oauth/token"];
 
 /// Limits of the HTTP server.
 #[derive(Debug, Clone, Copy)]
@@ -103,6 +120,9 @@ impl Default for ApiLimits {
     }
 }
 
+/// Whether a request's headers carry a signed-in session for the token (constant-time).
+pub type SessionCheck = fn(&HeaderMap, &Secret) -> bool;
+
 /// Everything the handlers share.
 #[derive(Debug)]
 pub struct ApiState {
@@ -117,20 +137,33 @@ pub struct ApiState {
     pub started: Instant,
     /// Bearer token required on every route but `/health-check`, when set.
     pub token: Option<Secret>,
+    /// With the dashboard on: its check of a request's session cookie against the token; a
+    /// signed-in browser then needs no bearer token for the feeds and streams the pages link to.
+    pub session_check: Option<SessionCheck>,
     /// CrowdSec bouncer keys and their stream positions.
     pub crowdsec: CrowdSecKeys,
     /// How long a CrowdSec decision lasts after an IP was last seen.
     pub crowdsec_ban: SignedDuration,
+    /// The events `/api/v1/stream` hands on, and its clients' counters.
+    pub live_events: Arc<LiveEvents>,
     /// The live blocklist.
     pub blocklist: Arc<Blocklist>,
     /// What of the blocklist the feeds list.
     pub feeds_policy: Policy,
     /// What of the blocklist the CrowdSec stream decides on.
     pub crowdsec_policy: Policy,
+    /// Clients that get bearer tokens from `POST /oauth/token`.
+    pub oauth: OAuthClients,
+    /// What of the blocklist SentryPeerHQ's lookups call known (the SIP agent's policy: both
+    /// answer a switch about to route a call).
+    pub call_policy: Policy,
+    /// The BGP speaker's routes and sessions, when `--bgp` is on.
+    pub bgp: Option<Arc<crate::bgp::SpeakerStatus>>,
 }
 
-/// The whole API.
-pub fn router(state: Arc<ApiState>, limits: ApiLimits) -> Router {
+/// The whole API, with `pages` (the dashboard's routes, or none) served beside it under the
+/// same limits and headers.
+pub fn router(state: Arc<ApiState>, limits: ApiLimits, pages: Router) -> Router {
     let requests = Arc::new(metrics::RequestStats::default());
     let protected = Router::new()
         .merge(health::routes())
@@ -142,7 +175,9 @@ pub fn router(state: Arc<ApiState>, limits: ApiLimits) -> Router {
         .merge(value_counts::routes())
         .merge(placeholders::routes())
         .merge(feeds::routes())
+        .merge(stream::routes())
         .merge(metrics::routes(Arc::clone(&requests)))
+        .merge(bgp::routes())
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             auth::require_bearer_token,
@@ -151,6 +186,10 @@ pub fn router(state: Arc<ApiState>, limits: ApiLimits) -> Router {
         .merge(health::open_routes())
         .merge(protected)
         .merge(crowdsec::routes(Arc::clone(&state)))
+        .merge(oauth::routes())
+        .merge(hq_lookups::routes(Arc::clone(&state)))
+        .with_state(state)
+        .merge(pages)
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn_with_state(
@@ -166,7 +205,6 @@ pub fn router(state: Arc<ApiState>, limits: ApiLimits) -> Router {
             limits.max_concurrent_requests,
         ))
         .layer(middleware::map_response(add_common_headers))
-        .with_state(state)
 }
 
 /// The original's headers, on every response.

@@ -67,16 +67,21 @@ impl Params {
     /// `since`: an RFC 3339 timestamp, or a duration back from now (`30m`, `24h`, `7d`, `2w`),
     /// as the stored timestamp text it compares with.
     pub(crate) fn since(&mut self) -> Result<Option<String>, ApiError> {
-        let Some(text) = self.take("since") else {
-            return Ok(None);
-        };
-        let at = parse_since(&text, Timestamp::now()).ok_or_else(|| {
-            bad(
-                "since",
-                "expected an RFC 3339 timestamp or a duration such as 24h, 7d, 30m",
-            )
-        })?;
-        Ok(Some(format_timestamp(at)))
+        Ok(self.since_time()?.map(format_timestamp))
+    }
+
+    /// `since`, as a time.
+    pub(crate) fn since_time(&mut self) -> Result<Option<Timestamp>, ApiError> {
+        self.take("since")
+            .map(|text| {
+                parse_since(&text, Timestamp::now()).ok_or_else(|| {
+                    bad(
+                        "since",
+                        "expected an RFC 3339 timestamp or a duration such as 24h, 7d, 30m",
+                    )
+                })
+            })
+            .transpose()
     }
 
     /// `origin`: `local`, `peer` (the OpenDHT bridge's included), `opendht` or `any` (default).
@@ -114,10 +119,16 @@ impl Params {
 
     /// `transport`: UDP, TCP or TLS in any case, as stored (upper case).
     pub(crate) fn transport(&mut self) -> Result<Option<String>, ApiError> {
+        Ok(self
+            .transport_kind()?
+            .map(|transport| transport.as_str().to_owned()))
+    }
+
+    /// `transport`, as a [`Transport`].
+    pub(crate) fn transport_kind(&mut self) -> Result<Option<Transport>, ApiError> {
         self.take("transport")
             .map(|text| {
                 Transport::from_name(&text.to_ascii_uppercase())
-                    .map(|transport| transport.as_str().to_owned())
                     .ok_or_else(|| bad("transport", "expected UDP, TCP or TLS"))
             })
             .transpose()

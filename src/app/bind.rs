@@ -21,6 +21,10 @@ pub(super) struct Bound {
     pub tls: Option<(TcpListener, Arc<ServerConfig>)>,
     /// The REST API socket; `None` without `-a`.
     pub api: Option<TcpListener>,
+    /// The SIP agent's UDP and TCP sockets; `None` without its address.
+    pub sip_agent: Option<(UdpSocket, TcpListener)>,
+    /// The BGP socket for passive peers; `None` without `--bgp` or `bgp.listen_address`.
+    pub bgp: Option<TcpListener>,
 }
 
 /// Loads (or generates) the certificate and binds every socket `settings` asks for.
@@ -58,7 +62,30 @@ pub(super) fn bind(settings: &Settings) -> anyhow::Result<Bound> {
                 .with_context(|| format!("Failed to start HTTP server on {address}"))
         })
         .transpose()?;
-    Ok(Bound { sip, tls, api })
+    let sip_agent = settings
+        .sip_agent
+        .as_ref()
+        .map(|agent| {
+            let address = agent.listen_address;
+            transport::bind_udp_and_tcp(address)
+                .map_err(|error| explain_privileged_port(error, address))
+                .with_context(|| format!("Failed to start the SIP agent on {address}"))
+        })
+        .transpose()?;
+    let bgp = (settings.bgp.as_ref())
+        .and_then(|bgp| bgp.listen_address)
+        .map(|address| {
+            transport::bind_tcp(address, "BGP")
+                .map_err(|error| explain_privileged_port(error, address))
+        })
+        .transpose()?;
+    Ok(Bound {
+        sip,
+        tls,
+        api,
+        sip_agent,
+        bgp,
+    })
 }
 
 /// The TLS listener's configuration, from its files or generated (and said so).

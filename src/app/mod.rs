@@ -9,9 +9,11 @@
 //! - `services`: how every long-running part is started and stopped, and the stop order.
 //! - `start`: one file per service; [`run`] lists them in start order.
 //! - `health_probe`: `--health-check`, a client of a running daemon's `/health-check`.
+//! - `lookup`: `--query-ip` and the other command-line lookups in the local database.
 
 mod bind;
 mod health_probe;
+mod lookup;
 mod services;
 pub mod settings;
 mod start;
@@ -22,6 +24,7 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 pub use health_probe::{HealthProbeError, probe_health};
+pub use lookup::run_lookup;
 pub use settings::Settings;
 
 use crate::blocklist::Intake;
@@ -51,6 +54,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     start::json_log::start(&mut wiring, &mut pipeline)?;
     start::syslog::start(&mut wiring, &mut pipeline)?;
     start::webhook::start(&mut wiring, &mut pipeline)?;
+    start::live_events::start(&mut wiring, &mut pipeline)?;
     let p2p_events = start::p2p::register(&mut wiring, &mut pipeline);
     let opendht_events = start::bridge::register(&mut wiring, &mut pipeline);
     let pipeline = pipeline.build();
@@ -64,6 +68,8 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     start::sip::start(&mut wiring, &intake, bound.sip, bound.tls)?;
     let discovery = start::p2p::start(&mut wiring, &intake, p2p_events)?;
     start::bridge::start(&mut wiring, &intake, opendht_events, discovery)?;
+    start::sip_agent::start(&mut wiring, bound.sip_agent)?;
+    start::bgp::start(&mut wiring, bound.bgp)?;
     start::api::start(&mut wiring, bound.api)?;
     let Wiring {
         mut services,

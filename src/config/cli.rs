@@ -70,6 +70,14 @@ pub struct Cli {
     )]
     pub syslog_address: Option<String>,
 
+    /// IPv6 sources count against the per-source connection caps by this prefix length (default 64) or use SENTRYPEER_SOURCE_IPV6_PREFIX env
+    #[arg(
+        long = "source-ipv6-prefix",
+        env = "SENTRYPEER_SOURCE_IPV6_PREFIX",
+        value_name = "BITS"
+    )]
+    pub source_ipv6_prefix: Option<u8>,
+
     /// Days of events kept in the database, 0 = forever (default 7) or use SENTRYPEER_RETENTION_DAYS env
     #[arg(
         long = "retention-days",
@@ -102,6 +110,17 @@ pub struct Cli {
     #[command(flatten)]
     pub verdicts: VerdictFlags,
 
+    /// The SIP verdict agent.
+    #[command(flatten)]
+    pub sip_agent: SipAgentFlags,
+
+    /// Lookups in the local database instead of running the daemon.
+    #[command(flatten)]
+    pub lookup: LookupFlags,
+    /// The BGP blackhole feed.
+    #[command(flatten)]
+    pub bgp: BgpFlags,
+
     /// Load and check the configuration, print it and exit
     #[arg(long = "check-config")]
     pub check_config: bool,
@@ -120,7 +139,7 @@ pub struct Cli {
 }
 
 /// Boolean features and the environment variable that turns each on.
-pub const BOOLEAN_ENV_VARS: [&str; 17] = [
+pub const BOOLEAN_ENV_VARS: [&str; 19] = [
     "SENTRYPEER_JSON_LOG",
     "SENTRYPEER_PEER_TO_PEER",
     "SENTRYPEER_API",
@@ -136,22 +155,30 @@ pub const BOOLEAN_ENV_VARS: [&str; 17] = [
     "SENTRYPEER_JSON_LOG_INCLUDE_PEER_DATA",
     "SENTRYPEER_SYSLOG_INCLUDE_PEER_DATA",
     "SENTRYPEER_VERDICT_INCLUDE_SPECIAL_ADDRESSES",
+    "SENTRYPEER_BGP",
     "SENTRYPEER_OPENDHT_PUBLISH",
     "SENTRYPEER_OPENDHT_VERDICTS",
+    "SENTRYPEER_WEB_GUI",
 ];
 
 mod api;
+mod bgp;
+mod lookup;
 mod merge;
 mod opendht;
 mod p2p;
 mod sip;
+mod sip_agent;
 mod verdicts;
 mod webhook;
 
 pub use api::ApiFlags;
+pub use bgp::BgpFlags;
+pub use lookup::{Lookup, LookupFlags};
 pub use opendht::OpenDhtFlags;
 pub use p2p::P2pFlags;
 pub use sip::SipFlags;
+pub use sip_agent::SipAgentFlags;
 pub use verdicts::VerdictFlags;
 pub use webhook::WebhookFlags;
 #[cfg(test)]

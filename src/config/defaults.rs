@@ -28,6 +28,12 @@ pub const SIP_HEADER_TIMEOUT_SECS: u64 = 10;
 pub const MAX_CONNECTIONS: usize = 1024;
 /// Concurrent TCP and TLS connections from one source, each.
 pub const SIP_MAX_CONNECTIONS_PER_SOURCE: usize = 32;
+/// IPv6 sources are grouped by this prefix for the per-source caps (an ISP hands out /64s).
+pub const SOURCE_IPV6_PREFIX: u8 = 64;
+/// Concurrent API connections from one source (a browser opens 6, a script 1).
+pub const API_MAX_CONNECTIONS_PER_SOURCE: usize = 32;
+/// Seconds an API response write may wait for its client.
+pub const API_WRITE_TIMEOUT_SECS: u64 = 10;
 /// Events that may wait for each consumer.
 pub const EVENT_QUEUE_CAPACITY: usize = 8_192;
 /// Days of events kept in the database.
@@ -68,10 +74,36 @@ pub const WEBHOOK_BATCH: usize = 1;
 pub const WEBHOOK_TIMEOUT_SECS: u64 = 10;
 /// Attempts per webhook POST before its events are dropped and counted.
 pub const WEBHOOK_MAX_ATTEMPTS: u32 = 6;
+/// The BGP speaker's AS number: the first private one (RFC 6996).
+pub const BGP_LOCAL_AS: u32 = 64_512;
+/// A BGP peer's port.
+pub const BGP_PORT: u16 = 179;
+/// TTL of our packets to a BGP peer: any number of hops (multihop, as Team Cymru's feeds).
+pub const BGP_MULTIHOP_TTL: u8 = 255;
+/// Hold time proposed to a BGP peer, in seconds (RFC 4271's suggestion).
+pub const BGP_HOLD_TIME: u16 = 90;
+/// Next hop of announced IPv4 routes: a discard address in TEST-NET-1 (RFC 5737).
+pub const BGP_NEXT_HOP_V4: std::net::Ipv4Addr = std::net::Ipv4Addr::new(192, 0, 2, 1);
+/// Next hop of announced IPv6 routes: in the discard-only prefix (RFC 6666).
+pub const BGP_NEXT_HOP_V6: std::net::Ipv6Addr = std::net::Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, 0, 1);
+/// Communities of announced routes: RFC 7999 BLACKHOLE and NO_EXPORT.
+pub const BGP_COMMUNITIES: [&str; 2] = ["65535:666", "no-export"];
+/// Most routes the BGP speaker announces.
+pub const BGP_MAX_ROUTES: usize = 100_000;
 /// Events put on OpenDHT per second at most.
 pub const OPENDHT_PUBLISH_RATE: u32 = 10;
 /// The personality of responsive mode when none is named.
 pub const PERSONALITY: &str = "freepbx";
+/// Who may ask the SIP agent: loopback only (a proxy on the same host).
+pub const SIP_AGENT_ALLOW: [&str; 2] = ["127.0.0.0/8", "::1/128"];
+/// The header a proxy adds with the caller's IP for the SIP agent.
+pub const SIP_AGENT_SOURCE_IP_HEADER: &str = "X-Source-IP";
+/// The SIP agent's answer to a blocked call: `603 Decline`.
+pub const SIP_AGENT_BLOCK_RESPONSE: u16 = 603;
+/// Requests per second one source may send the SIP agent (a busy SBC's call attempts, with room).
+pub const SIP_AGENT_RATE_LIMIT: u32 = 50_000;
+/// How long a token from `POST /oauth/token` is valid (SentryPeerHQ's tokens: 24 hours).
+pub const API_TOKEN_LIFETIME: &str = "24h";
 
 const UNSPECIFIED_V4: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
 
@@ -92,12 +124,14 @@ impl Default for Config {
             sip_header_timeout_secs: SIP_HEADER_TIMEOUT_SECS,
             max_connections: MAX_CONNECTIONS,
             sip_max_connections_per_source: SIP_MAX_CONNECTIONS_PER_SOURCE,
+            source_ipv6_prefix: SOURCE_IPV6_PREFIX,
             event_queue_capacity: EVENT_QUEUE_CAPACITY,
             db_file: PathBuf::from("sentrypeer.db"),
             retention_days: RETENTION_DAYS,
             blocklist_max_ips: BLOCKLIST_MAX_IPS,
             blocklist_max_numbers: BLOCKLIST_MAX_NUMBERS,
             verdicts: super::VerdictsConfig::default(),
+            sip_agent: super::SipAgentConfig::default(),
             json_log: false,
             json_log_file: PathBuf::from("sentrypeer_json.log"),
             json_log_include_peer_data: false,
@@ -109,8 +143,15 @@ impl Default for Config {
             api: false,
             api_listen_address: API_LISTEN_ADDRESS,
             api_token: None,
+            api_token_file: None,
+            api_max_connections_per_source: API_MAX_CONNECTIONS_PER_SOURCE,
+            api_write_timeout_secs: API_WRITE_TIMEOUT_SECS,
+            api_client: Vec::new(),
+            api_token_lifetime: API_TOKEN_LIFETIME.to_owned(),
             crowdsec_api_key: Vec::new(),
             crowdsec_ban_duration: CROWDSEC_BAN_DURATION.to_owned(),
+            web_gui: false,
+            geoip_db: None,
             peer_to_peer: false,
             bootstrap_node: Vec::new(),
             p2p_listen_address: vec![P2P_LISTEN_ADDRESS.to_owned()],
@@ -140,6 +181,7 @@ impl Default for Config {
             opendht_publish_rate: OPENDHT_PUBLISH_RATE,
             opendht_verdicts: false,
             personality: PersonalitySettings::default(),
+            bgp: super::BgpConfig::default(),
         }
     }
 }

@@ -6,11 +6,13 @@
 //! Precedence is TOML file < `SENTRYPEER_*` environment variables < command-line flags; the
 //! merging of the last two lives in [`cli`].
 
+mod bgp;
 pub mod cli;
 pub mod defaults;
 mod duration;
 mod personality;
 mod secret;
+mod sip_agent;
 #[cfg(test)]
 mod tests;
 mod verdicts;
@@ -20,9 +22,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use bgp::{BgpConfig, BgpPeerConfig};
 pub use duration::parse_duration;
 pub use personality::{CallOutcomeSetting, PersonalitySettings, ProgressSetting};
 pub use secret::Secret;
+pub use sip_agent::SipAgentConfig;
 pub use verdicts::{ConsumerConfig, OriginSetting, UdpOnlySetting, VerdictsConfig};
 
 /// Errors while loading or validating the configuration.
@@ -102,6 +106,9 @@ pub struct Config {
     /// Concurrent connections from one source IP, TCP and TLS each; further ones are closed at
     /// once and counted. 0 = no per-source cap.
     pub sip_max_connections_per_source: usize,
+    /// IPv6 sources count against the per-source connection caps (SIP and API) by this prefix
+    /// length: one attacker holds a whole /64.
+    pub source_ipv6_prefix: u8,
     /// Events that may wait for each consumer (store, sinks) before new ones are dropped and counted.
     pub event_queue_capacity: usize,
     /// SQLite database file (`-f`).
@@ -114,6 +121,8 @@ pub struct Config {
     pub blocklist_max_numbers: usize,
     /// What of the blocklist becomes a verdict (`[verdicts]` table).
     pub verdicts: VerdictsConfig,
+    /// The SIP redirect agent switches ask before routing a call (`[sip_agent]` table).
+    pub sip_agent: SipAgentConfig,
     /// Write one JSON object per event to `json_log_file` (`-j`).
     pub json_log: bool,
     /// JSON log file (`-l`).
@@ -138,10 +147,28 @@ pub struct Config {
     pub api_listen_address: SocketAddr,
     /// Bearer token the API requires on every route but `/health-check`, when set.
     pub api_token: Option<Secret>,
+    /// File holding the bearer token (first line, surrounding whitespace trimmed), so it need
+    /// not be on the command line; excludes `api_token`.
+    pub api_token_file: Option<PathBuf>,
+    /// Concurrent API connections from one source IP (IPv6 by `source_ipv6_prefix`); further
+    /// ones are closed at once and counted. 0 = no per-source cap.
+    pub api_max_connections_per_source: usize,
+    /// Seconds a response write may wait for its client (which must also take at least 4 KiB/s
+    /// on average) before the connection is cut.
+    pub api_write_timeout_secs: u64,
+    /// OAuth2 clients (`ID:SECRET`) that may get bearer tokens from `POST /oauth/token`, as
+    /// SentryPeerHQ's clients (CGRateS, the FreePBX module) do.
+    pub api_client: Vec<Secret>,
+    /// How long a token from `POST /oauth/token` is valid (`1h`, `24h`).
+    pub api_token_lifetime: String,
     /// CrowdSec bouncer API keys (`X-Api-Key`), one per bouncer; none disables `/v1/decisions`.
     pub crowdsec_api_key: Vec<Secret>,
     /// How long a CrowdSec decision lasts after the IP was last seen (`30m`, `24h`, `7d`).
     pub crowdsec_ban_duration: String,
+    /// Serve the web dashboard under `/ui/` on the API listener (turns the API on).
+    pub web_gui: bool,
+    /// A MaxMind-format country database the dashboard uses instead of the built-in one.
+    pub geoip_db: Option<PathBuf>,
     /// Share bad actors with peers (`-p`).
     pub peer_to_peer: bool,
     /// Peer-to-peer bootstrap nodes (`-b`): `host:port` or multiaddrs.
@@ -200,6 +227,8 @@ pub struct Config {
     pub opendht_verdicts: bool,
     /// What responsive mode pretends to be (`[personality]` table: `name` and overrides).
     pub personality: PersonalitySettings,
+    /// The BGP blackhole feed (`[bgp]` table with `[[bgp.peer]]` entries).
+    pub bgp: BgpConfig,
 }
 
 impl Config {

@@ -61,7 +61,7 @@ fn seeds_and_sip_fixtures_pass_their_targets() {
     );
     replay("sip_parse", sip_parse, &sip);
     replay("sip_framing", sip_framing, &sip);
-    for name in ["p2p_record", "config"] {
+    for name in ["p2p_record", "config", "bgp_message"] {
         let seeds = files_in(&repo_path(&format!("fuzz/seeds/{name}")));
         assert!(
             seeds.len() >= 10,

@@ -182,3 +182,28 @@ fn room_for_peer_records_is_what_their_fullest_consumer_has_left() {
     store.recv().expect("taken");
     assert!(pipeline.has_room_for_peer_records());
 }
+
+#[tokio::test]
+async fn a_consumer_on_demand_is_offered_events_only_while_they_are_wanted() {
+    let demand = Demand::default();
+    let mut builder = Pipeline::builder();
+    let mut stream =
+        builder.async_consumer_on_demand("stream", 1, PeerRecords::Taken, demand.clone());
+    let pipeline = builder.build();
+    pipeline.submit(EventBuilder::new().build());
+    let wanted = demand.want();
+    pipeline.submit(EventBuilder::new().source_ip("192.0.2.2").build());
+    pipeline.submit(EventBuilder::new().build());
+    drop(wanted);
+    pipeline.submit(EventBuilder::new().build());
+    let stats = pipeline.stats();
+    drop(pipeline);
+    assert_eq!(
+        (stats.consumers[0].delivered, stats.consumers[0].dropped),
+        (1, 1),
+        "offered twice while wanted (the queue holds one); never otherwise"
+    );
+    let event = stream.recv().await.expect("the wanted one");
+    assert_eq!(event.source.ip().to_string(), "192.0.2.2");
+    assert!(stream.recv().await.is_none());
+}

@@ -1,8 +1,9 @@
-//! Event sinks: each owns a thread (JSON log, syslog) or a task (webhook) and reads its own
-//! bounded queue from the pipeline, so a slow or dead sink never slows capture or the other
-//! consumers.
+//! Event sinks: each owns a thread (JSON log, syslog) or a task (webhook, the live event feed of
+//! `/api/v1/stream`) and reads its own bounded queue from the pipeline, so a slow or dead sink
+//! never slows capture or the other consumers.
 
 pub mod json_log;
+pub mod live_events;
 pub mod syslog;
 pub mod webhook;
 

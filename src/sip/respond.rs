@@ -94,6 +94,20 @@ impl Transaction {
         })
     }
 
+    /// The same transaction with `method` in its `CSeq` (same number): the INVITE a CANCEL
+    /// names, which shares every other transaction header with it (RFC 3261 §9.1).
+    pub(crate) fn with_cseq_method(&self, method: &str) -> Self {
+        let number = self
+            .cseq
+            .split(|&byte| byte == b' ' || byte == b'\t')
+            .find(|part| !part.is_empty())
+            .unwrap_or_default();
+        Self {
+            cseq: [number, b" ", method.as_bytes()].concat(),
+            ..self.clone()
+        }
+    }
+
     /// Bytes held, to bound what dialogs may keep.
     pub(crate) fn held_bytes(&self) -> usize {
         self.vias.iter().map(Vec::len).sum::<usize>()

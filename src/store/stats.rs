@@ -36,6 +36,8 @@ pub struct StoreStats {
     pub aggregate_rows_refused: AtomicU64,
     /// Events not counted under their value in the rollups (the bucket held its most values).
     pub rollup_values_over_cap: AtomicU64,
+    /// Size of the `-wal` file after the last batch, in bytes (a gauge).
+    pub wal_bytes: AtomicU64,
 }
 
 impl StoreStats {
@@ -129,6 +131,12 @@ impl Report for StoreStats {
             "How long batches took.",
             &self.batch_duration,
         );
+        out.gauge(
+            "sentrypeer_store_wal_bytes",
+            "Size of the database's write-ahead log after the last batch, in bytes.",
+            self.wal_bytes.count(),
+        )
+        .health_in("store", &[]);
     }
 }
 

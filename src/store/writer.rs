@@ -155,6 +155,7 @@ pub fn run_writer(
     let path = connection_path(&conn);
     schema::check_version(&path, schema::schema_version(&conn)?)?;
     let mut outage = Outage::new(&path);
+    let wal = wal_path(&path);
     let batch_max = options.batch_max.max(1);
     let interval = options.retention_interval.max(MIN_INTERVAL);
     let mut retention = RetentionSchedule::new(options.retention_days, interval);
@@ -196,6 +197,7 @@ pub fn run_writer(
                 }
                 writer.write(&mut conn, &batch, stats, &mut outage);
                 batch.clear();
+                note_wal_size(&wal, stats);
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
@@ -210,6 +212,7 @@ pub fn run_writer(
     }
     drop(checkpointer);
     checkpoint(&conn);
+    note_wal_size(&wal, stats);
     info!(
         stored = stats.events_stored.count(),
         failed = stats.events_failed.count(),
@@ -239,6 +242,21 @@ fn fill(
         }
     }
     false
+}
+
+/// The `-wal` file of the database at `path`.
+fn wal_path(path: &Path) -> std::path::PathBuf {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    wal.into()
+}
+
+/// Records the WAL's size (0 when there is none, as for in-memory databases).
+fn note_wal_size(wal: &Path, stats: &StoreStats) {
+    let bytes = std::fs::metadata(wal).map_or(0, |meta| meta.len());
+    stats
+        .wal_bytes
+        .store(bytes, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// Folds the WAL back into the database file and truncates it, so a stopped honeypot leaves one

@@ -242,14 +242,14 @@ impl Replier {
                 () = tokio::time::sleep(timer.after) => {}
             }
             drop(slot);
-            let plan = replier.handler.fire(&timer);
+            let plan = replier.handler.fire(&timer, Transport::Udp);
             replier.carry_out(plan, path);
         });
     }
 }
 
 /// Errors that concern one datagram or an ICMP report, not the socket.
-fn is_transient(error: &std::io::Error) -> bool {
+pub(crate) fn is_transient(error: &std::io::Error) -> bool {
     use std::io::ErrorKind;
     matches!(
         error.kind(),

@@ -3,14 +3,17 @@
 
 use crate::support::daemon::Daemon;
 use crate::support::http::curl;
-use crate::support::sip::{options, udp_client};
+use crate::support::sip::{options, send_from};
 use crate::support::sip_tools::svmap;
 
 #[test]
 fn every_route_answers_over_http_after_a_sipvicious_scan() {
+    // Loopback addresses are special-purpose: let them be verdicts, as a lab would. The node's
+    // own address (127.0.0.1, where svmap sends from) never is, whatever the flag says.
     let daemon = Daemon::builder()
         .args(["-r", "-N", "-a", "--api-listen-address", "127.0.0.1:0"])
         .args(["--crowdsec-api-key", "bouncer-key"])
+        .args(["--verdict-include-special-addresses"])
         .start();
     let udp = daemon.udp.expect("UDP listening");
     let api = daemon.api.expect("API listening");
@@ -20,13 +23,11 @@ fn every_route_answers_over_http_after_a_sipvicious_scan() {
         "{}",
         String::from_utf8_lossy(&scan.stderr)
     );
-    // And a call attempt to a number with leading zeros.
+    // And a call attempt to a number with leading zeros, from another loopback address.
     let invite =
         options("0046812118532", "UDP", "friendly-scanner", "inv").replace("OPTIONS", "INVITE");
     // Recorded whatever the reply: this tiny INVITE is too small for the 407 to fit over UDP.
-    udp_client()
-        .send_to(invite.as_bytes(), udp)
-        .expect("send INVITE");
+    send_from("127.0.0.2", udp, invite.as_bytes());
     daemon.wait_for_probes(2);
     // The writer commits in batches and logs a running total after each.
     daemon.wait_for_stored(2);
@@ -69,25 +70,25 @@ fn every_route_answers_over_http_after_a_sipvicious_scan() {
         ("/api/v1/health", 200, "\"node_id\""),
         ("/api/v1/events?limit=1", 200, "\"next_cursor\""),
         ("/api/v1/stats", 200, "\"friendly-scanner\""),
-        ("/api/v1/ip-addresses", 200, "\"seen_count\": 2"),
+        ("/api/v1/ip-addresses", 200, "\"ip_address\": \"127.0.0.2\""),
         ("/api/v1/numbers?since=1h", 200, "0046812118532"),
         ("/api/v1/events?limit=0", 400, "\"parameter\": \"limit\""),
-        ("/api/v1/feeds/ips.txt", 200, "127.0.0.1\n"),
+        ("/api/v1/feeds/ips.txt", 200, "127.0.0.2\n"),
         ("/api/v1/feeds/numbers.txt", 200, "0046812118532\n"),
         (
             "/api/v1/feeds/ipset",
             200,
-            "add sentrypeer-v4-new 127.0.0.1 -exist",
+            "add sentrypeer-v4-new 127.0.0.2 -exist",
         ),
         (
             "/ip-addresses/ipset",
             200,
-            "add sentrypeer-v4-new 127.0.0.1 -exist",
+            "add sentrypeer-v4-new 127.0.0.2 -exist",
         ),
         (
             "/api/v1/feeds/nftables",
             200,
-            "add element inet sentrypeer sentrypeer_v4 { 127.0.0.1 }",
+            "add element inet sentrypeer sentrypeer_v4 { 127.0.0.2 }",
         ),
         (
             "/metrics",
@@ -133,9 +134,20 @@ fn every_route_answers_over_http_after_a_sipvicious_scan() {
     );
     assert_eq!(decisions.status, 200);
     assert!(
-        decisions.body.contains("\"value\": \"127.0.0.1\""),
+        decisions.body.contains("\"value\": \"127.0.0.2\""),
         "{}",
         decisions.body
+    );
+    // The node's own address is recorded (above) but never a verdict.
+    assert!(
+        !decisions.body.contains("\"127.0.0.1\""),
+        "{}",
+        decisions.body
+    );
+    assert!(
+        !curl(api, "/api/v1/feeds/ips.txt", &[])
+            .body
+            .contains("127.0.0.1")
     );
     let post = curl(api, "/ip-addresses", &["-X", "POST"]);
     assert_eq!(post.status, 405);

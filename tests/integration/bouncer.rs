@@ -13,7 +13,7 @@ use crate::support::daemon::{Daemon, WAIT, listening_address};
 use crate::support::http::curl;
 use crate::support::namespaces::{NsProcess, daemon_in, new_ns, send_udp_from};
 use crate::support::prerequisites::firewall_ready;
-use crate::support::sip::{options, udp_client, udp_exchange};
+use crate::support::sip::{options, send_from};
 
 #[test]
 fn the_stock_crowdsec_bouncer_blocks_an_attacker_the_honeypot_saw() {
@@ -27,8 +27,11 @@ fn the_stock_crowdsec_bouncer_blocks_an_attacker_the_honeypot_saw() {
         .expect("veth pair between our namespaces");
     let dir = tempfile::tempdir().expect("temp dir");
     let mut command = daemon_in(&server, dir.path());
+    // 192.0.2.7 is a documentation address (special-purpose): only a lab flag lets the CrowdSec
+    // policy make it a decision.
     command
         .args(["-r", "-N", "--sip-listen-address", "0.0.0.0:0", "-a"])
+        .arg("--verdict-include-special-addresses")
         .args([
             "--api-listen-address",
             "127.0.0.1:0",
@@ -101,13 +104,16 @@ fn ipset_and_nftables_feeds_load_into_the_real_tools() {
     if !firewall_ready(&["ipset", "nft", "curl"]) {
         return;
     }
+    // Loopback is special-purpose (a lab flag lets it into the feeds) and 127.0.0.1 is the
+    // node's own address (never listed): probe from 127.0.0.2.
     let daemon = Daemon::builder()
         .args(["-r", "-N", "-a", "--api-listen-address", "127.0.0.1:0"])
+        .args(["--verdict-include-special-addresses"])
         .start();
     let udp = daemon.udp.expect("UDP");
     let api = daemon.api.expect("API");
-    udp_exchange(
-        &udp_client(),
+    send_from(
+        "127.0.0.2",
         udp,
         options("1", "UDP", "feed", "feed").as_bytes(),
     );
@@ -129,7 +135,7 @@ fn ipset_and_nftables_feeds_load_into_the_real_tools() {
     }
     let listed = ns.run("ipset", &["list", "sentrypeer-v4"]);
     assert!(
-        String::from_utf8_lossy(&listed.stdout).contains("\n127.0.0.1"),
+        String::from_utf8_lossy(&listed.stdout).contains("\n127.0.0.2"),
         "{listed:?}"
     );
     assert!(
@@ -149,7 +155,7 @@ fn ipset_and_nftables_feeds_load_into_the_real_tools() {
         &["list", "set", "inet", "sentrypeer", "sentrypeer_v4"],
     );
     assert!(
-        String::from_utf8_lossy(&set.stdout).contains("127.0.0.1"),
+        String::from_utf8_lossy(&set.stdout).contains("127.0.0.2"),
         "{set:?}"
     );
 }

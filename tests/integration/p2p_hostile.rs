@@ -21,15 +21,8 @@ use sentrypeer::p2p::{Batch, record::public_key_of};
 
 use crate::support::daemon::{Daemon, WAIT};
 use crate::support::http::curl;
-use crate::support::p2p::{node, node_health, raw_peer_of, scanner_event, sharing_node};
+use crate::support::p2p::{node, node_health, raw_peer_of, sharing_node, signed_invite_from};
 use crate::support::sip::{options, udp_client, udp_exchange};
-
-/// A record about `source` signed by `key`.
-fn record(key: &Keypair, source: &str) -> String {
-    SignedRecord::sign(&scanner_event(source), "sentrypeer", key)
-        .expect("sign")
-        .to_json()
-}
 
 /// A p2p counter of `daemon`'s health.
 fn counter(daemon: &Daemon, name: &str) -> u64 {
@@ -97,7 +90,7 @@ async fn endless_catch_up_pages_of_one_author_get_no_more_than_its_rate_stored()
     const RATE: u64 = 10;
     let a = node(None, &["-R", "--p2p-max-records-per-second", "10"]);
     let (key, mut hostile, _) = raw_peer_of(&a).await;
-    let sign = |n| record(&key, &format!("203.0.113.{}", n % 250));
+    let sign = |n| signed_invite_from(&format!("203.0.113.{}", n % 250), &key);
     let (pages, first) =
         answer_endlessly(&mut hostile, Duration::from_secs(6), || false, sign).await;
     let accepted = counter(&a, "accepted_records");
@@ -125,7 +118,7 @@ async fn endless_catch_up_pages_of_new_identities_cut_their_sender_off() {
     // Every record from an identity of its own: each has a fresh per-author rate.
     let sign = |n| {
         let author = Keypair::generate_ed25519();
-        record(&author, &format!("203.0.113.{}", n % 250))
+        signed_invite_from(&format!("203.0.113.{}", n % 250), &author)
     };
     answer_endlessly(&mut hostile, WAIT, || a.logged("peer cut off"), sign).await;
     a.wait_for_logged("peer cut off", 1);
@@ -212,7 +205,8 @@ async fn a_peer_gets_the_window_once_per_connection_and_never_its_own_records() 
     let (key, mut peer, topic) = raw_peer_of(&a).await;
     let me = key.public().to_peer_id();
     // It contributes one record of its own, so it may catch up.
-    let data = serde_json::to_vec(&Batch::new(vec![record(&key, "192.0.2.44")])).expect("json");
+    let data = serde_json::to_vec(&Batch::new(vec![signed_invite_from("192.0.2.44", &key)]))
+        .expect("json");
     peer.behaviour_mut()
         .gossipsub
         .publish(topic, data)

@@ -100,6 +100,17 @@ fn assert_same<S: AsRef<str>>(what: &str, seen: &BTreeSet<String>, expected: &[S
 
 const TRANSPORTS: [&str; 3] = ["UDP", "TCP", "TLS"];
 
+/// The per-transport reply counters (`replies.<counter>.<transport>`).
+const REPLY_COUNTERS: [&str; 7] = [
+    "sent",
+    "rate_limited",
+    "failed",
+    "delayed_skipped",
+    "withheld",
+    "foreign_to_tag",
+    "foreign_nonce",
+];
+
 /// The live blocklist's gauges and counters (always on), by health key.
 const BLOCKLIST_GAUGES: [&str; 4] = ["ips", "numbers", "authors", "subscribers"];
 const BLOCKLIST_COUNTERS: [&str; 6] = [
@@ -109,6 +120,14 @@ const BLOCKLIST_COUNTERS: [&str; 6] = [
     "flush_overflow",
     "authors_refused",
     "subscribers_dropped",
+];
+
+/// The counters of `/api/v1/stream` (on with the API), by health key.
+const STREAM_COUNTERS: [&str; 4] = [
+    "events_published",
+    "events_missed",
+    "clients_dropped",
+    "clients_refused",
 ];
 
 /// Health leaves that are there whatever is on.
@@ -124,6 +143,8 @@ fn common_health() -> Vec<String> {
         "events.dropped: number",
         "events.dropped_by_consumer.store: number",
         "events.dropped_by_consumer.json_log: number",
+        "events.dropped_by_consumer.stream: number",
+        "stream.clients: number",
         "replies.by_status_class.1xx: number",
         "replies.by_status_class.2xx: number",
         "replies.by_status_class.3xx: number",
@@ -131,15 +152,27 @@ fn common_health() -> Vec<String> {
         "replies.by_status_class.5xx: number",
         "replies.by_status_class.6xx: number",
         "replies.requests_sent: number",
+        "store.wal_bytes: number",
+        "store.reads: number",
+        "store.reads_abandoned: number",
+        "store.reads_timed_out: number",
+        "store.reads_refused: number",
+        "api.connections_open: number",
+        "api.connections_over_source_cap: number",
+        "api.slow_clients_cut: number",
     ]
     .map(str::to_owned)
     .to_vec();
     for key in BLOCKLIST_GAUGES.iter().chain(&BLOCKLIST_COUNTERS) {
         keys.push(format!("blocklist.{key}: number"));
     }
+    for key in STREAM_COUNTERS {
+        keys.push(format!("stream.{key}: number"));
+    }
     for transport in TRANSPORTS {
         keys.push(format!("events.received.{transport}: number"));
-        for counter in ["sent", "rate_limited", "failed", "delayed_skipped"] {
+        keys.push(format!("events.messages_cut.{transport}: number"));
+        for counter in REPLY_COUNTERS {
             keys.push(format!("replies.{counter}.{transport}: number"));
         }
         for counter in [
@@ -188,6 +221,89 @@ const P2P_COUNTERS: [&str; 29] = [
     "connections_refused_per_peer",
 ];
 
+/// The SIP agent's counters (`sentrypeer_sip_agent_<name>_total`), by health key.
+const SIP_AGENT_COUNTERS: [&str; 15] = [
+    "dips",
+    "policy_refusals",
+    "invite_retransmissions",
+    "response_retransmissions",
+    "acks",
+    "ack_timeouts",
+    "cancels",
+    "keepalives",
+    "not_allowed",
+    "bad_requests",
+    "ignored",
+    "too_large",
+    "rate_limited",
+    "replies_failed",
+    "transactions_evicted",
+];
+const SIP_AGENT_GAUGES: [&str; 2] = ["transactions", "connections"];
+const SIP_AGENT_OUTCOMES: [&str; 3] = ["blocked_number", "blocked_ip", "clean"];
+
+/// The SIP agent's health leaves, metric series and `# TYPE` lines when it is on.
+fn sip_agent_shape() -> (Vec<String>, Vec<String>, Vec<String>) {
+    let mut health = vec!["sip_agent.dip_seconds: number".to_owned()];
+    let mut series: Vec<String> = ["bucket", "sum", "count"]
+        .map(|part| format!("sentrypeer_sip_agent_dip_seconds_{part}"))
+        .to_vec();
+    let mut types = vec![
+        "sentrypeer_sip_agent_dip_seconds histogram".to_owned(),
+        "sentrypeer_sip_agent_verdicts_total counter".to_owned(),
+        "sentrypeer_sip_agent_refused_sources_total counter".to_owned(),
+    ];
+    for outcome in SIP_AGENT_OUTCOMES {
+        health.push(format!("sip_agent.verdicts.{outcome}: number"));
+        series.push(format!(
+            "sentrypeer_sip_agent_verdicts_total{{outcome=\"{outcome}\"}}"
+        ));
+    }
+    for transport in ["udp", "tcp"] {
+        health.push(format!("sip_agent.refused_sources.{transport}: number"));
+        series.push(format!(
+            "sentrypeer_sip_agent_refused_sources_total{{transport=\"{transport}\"}}"
+        ));
+    }
+    for counter in SIP_AGENT_COUNTERS {
+        health.push(format!("sip_agent.{counter}: number"));
+        series.push(format!("sentrypeer_sip_agent_{counter}_total"));
+        types.push(format!("sentrypeer_sip_agent_{counter}_total counter"));
+    }
+    for gauge in SIP_AGENT_GAUGES {
+        health.push(format!("sip_agent.{gauge}: number"));
+        series.push(format!("sentrypeer_sip_agent_{gauge}"));
+        types.push(format!("sentrypeer_sip_agent_{gauge} gauge"));
+    }
+    (health, series, types)
+}
+
+/// The BGP speaker's counters (health keys under `bgp`; `sentrypeer_bgp_<key>_total`).
+const BGP_COUNTERS: [&str; 4] = ["capped", "resyncs", "withdrawn", "inbound_refused"];
+/// Each BGP session's gauges and counters (`sentrypeer_bgp_*{peer="..."}`).
+const BGP_SESSION_GAUGES: [&str; 3] = [
+    "session_established",
+    "session_uptime_seconds",
+    "prefixes_sent",
+];
+const BGP_SESSION_COUNTERS: [&str; 7] = [
+    "sessions_established",
+    "updates_sent",
+    "prefixes_announced",
+    "prefixes_withdrawn",
+    "prefixes_received",
+    "malformed_updates",
+    "notifications_received",
+];
+/// The BGP flags of the "every part on" test: a peer on a closed loopback port.
+const BGP_ON: [&str; 5] = [
+    "--bgp",
+    "--bgp-router-id",
+    "192.0.2.10",
+    "--bgp-peer",
+    "127.0.0.1:1@65001",
+];
+
 const OPENDHT_COUNTERS: [&str; 13] = [
     "received",
     "imported",
@@ -225,6 +341,8 @@ fn common_series() -> Vec<String> {
     let mut series: Vec<String> = [
         "sentrypeer_events_dropped_total{consumer=\"store\"}",
         "sentrypeer_events_dropped_total{consumer=\"json_log\"}",
+        "sentrypeer_events_dropped_total{consumer=\"stream\"}",
+        "sentrypeer_stream_clients",
         "sentrypeer_events_stored_total",
         "sentrypeer_events_store_failed_total",
         "sentrypeer_store_batches_total",
@@ -239,6 +357,14 @@ fn common_series() -> Vec<String> {
         "sentrypeer_store_batch_duration_seconds_bucket",
         "sentrypeer_store_batch_duration_seconds_sum",
         "sentrypeer_store_batch_duration_seconds_count",
+        "sentrypeer_store_wal_bytes",
+        "sentrypeer_store_reads_total",
+        "sentrypeer_store_reads_abandoned_total",
+        "sentrypeer_store_reads_timed_out_total",
+        "sentrypeer_store_reads_refused_total",
+        "sentrypeer_api_connections_open",
+        "sentrypeer_api_connections_over_source_cap_total",
+        "sentrypeer_api_slow_clients_cut_total",
         "sentrypeer_requests_sent_total",
         "sentrypeer_api_requests_total{route=\"/api/v1/health\",status=\"200\"}",
         "sentrypeer_api_request_duration_seconds_bucket{route=\"/api/v1/health\"}",
@@ -253,6 +379,9 @@ fn common_series() -> Vec<String> {
     for counter in BLOCKLIST_COUNTERS {
         series.push(format!("sentrypeer_blocklist_{counter}_total"));
     }
+    for counter in STREAM_COUNTERS {
+        series.push(format!("sentrypeer_stream_{counter}_total"));
+    }
     for class in ["1xx", "2xx", "3xx", "4xx", "5xx", "6xx"] {
         series.push(format!(
             "sentrypeer_replies_by_status_total{{class=\"{class}\"}}"
@@ -262,7 +391,10 @@ fn common_series() -> Vec<String> {
         series.push(format!(
             "sentrypeer_events_received_total{{transport=\"{transport}\"}}"
         ));
-        for counter in ["sent", "rate_limited", "failed", "delayed_skipped"] {
+        series.push(format!(
+            "sentrypeer_events_messages_cut_total{{transport=\"{transport}\"}}"
+        ));
+        for counter in REPLY_COUNTERS {
             series.push(format!(
                 "sentrypeer_replies_{counter}_total{{transport=\"{transport}\"}}"
             ));
@@ -304,11 +436,23 @@ const COMMON_TYPES: &[&str] = &[
     "sentrypeer_aggregate_rows_refused_total counter",
     "sentrypeer_rollup_values_over_cap_total counter",
     "sentrypeer_store_batch_duration_seconds histogram",
+    "sentrypeer_store_wal_bytes gauge",
+    "sentrypeer_store_reads_total counter",
+    "sentrypeer_store_reads_abandoned_total counter",
+    "sentrypeer_store_reads_timed_out_total counter",
+    "sentrypeer_store_reads_refused_total counter",
+    "sentrypeer_api_connections_open gauge",
+    "sentrypeer_api_connections_over_source_cap_total counter",
+    "sentrypeer_api_slow_clients_cut_total counter",
     "sentrypeer_replies_sent_total counter",
     "sentrypeer_replies_rate_limited_total counter",
     "sentrypeer_replies_failed_total counter",
     "sentrypeer_replies_delayed_skipped_total counter",
+    "sentrypeer_replies_withheld_total counter",
+    "sentrypeer_replies_foreign_to_tag_total counter",
+    "sentrypeer_replies_foreign_nonce_total counter",
     "sentrypeer_replies_by_status_total counter",
+    "sentrypeer_events_messages_cut_total counter",
     "sentrypeer_requests_sent_total counter",
     "sentrypeer_connections_open gauge",
     "sentrypeer_connections_accepted_total counter",
@@ -328,6 +472,11 @@ const COMMON_TYPES: &[&str] = &[
     "sentrypeer_blocklist_flush_overflow_total counter",
     "sentrypeer_blocklist_authors_refused_total counter",
     "sentrypeer_blocklist_subscribers_dropped_total counter",
+    "sentrypeer_stream_clients gauge",
+    "sentrypeer_stream_events_published_total counter",
+    "sentrypeer_stream_events_missed_total counter",
+    "sentrypeer_stream_clients_dropped_total counter",
+    "sentrypeer_stream_clients_refused_total counter",
 ];
 
 /// Upper bounds of the latency histograms' buckets, in seconds.
@@ -366,7 +515,7 @@ fn health_and_metrics_keep_their_shape_with_every_part_on() {
     };
     // Nothing listens there either: the bridge backs off, which changes values, not the shape.
     let opendht_proxy = webhook.replace("/api/events", "");
-    let (health, metrics) = shapes(&[
+    let mut args = vec![
         "-r",
         "-p",
         "--p2p-listen-address",
@@ -376,7 +525,12 @@ fn health_and_metrics_keep_their_shape_with_every_part_on() {
         "--opendht-proxy",
         &opendht_proxy,
         "--opendht-publish",
-    ]);
+        "--sip-agent-listen-address",
+        "127.0.0.1:0",
+    ];
+    args.extend(BGP_ON);
+    let (health, metrics) = shapes(&args);
+    let (agent_health, agent_series, agent_types) = sip_agent_shape();
 
     let mut expected_health = plus(
         common_health(),
@@ -393,6 +547,12 @@ fn health_and_metrics_keep_their_shape_with_every_part_on() {
     );
     expected_health.extend(P2P_COUNTERS.map(|name| format!("p2p.{name}: number")));
     expected_health.extend(WEBHOOK_COUNTERS.map(|name| format!("webhook.{name}: number")));
+    expected_health.extend(agent_health);
+    expected_health.extend([
+        "bgp.routes: number".to_owned(),
+        "bgp.sessions: array".to_owned(),
+    ]);
+    expected_health.extend(BGP_COUNTERS.map(|name| format!("bgp.{name}: number")));
     expected_health.extend(OPENDHT_COUNTERS.map(|name| format!("opendht.{name}: number")));
     expected_health.extend(OPENDHT_REFUSALS.map(|name| format!("opendht.refused.{name}: number")));
     assert_same("health", &health, &expected_health);
@@ -410,6 +570,12 @@ fn health_and_metrics_keep_their_shape_with_every_part_on() {
     expected_series
         .extend(P2P_COUNTERS.map(|name| format!("sentrypeer_p2p_total{{counter=\"{name}\"}}")));
     expected_series.extend(WEBHOOK_COUNTERS.map(|name| format!("sentrypeer_webhook_{name}_total")));
+    expected_series.push("sentrypeer_bgp_routes".to_owned());
+    expected_series.extend(BGP_COUNTERS.map(|name| format!("sentrypeer_bgp_{name}_total")));
+    let peer = "{peer=\"127.0.0.1\"}";
+    expected_series.extend(BGP_SESSION_GAUGES.map(|name| format!("sentrypeer_bgp_{name}{peer}")));
+    expected_series
+        .extend(BGP_SESSION_COUNTERS.map(|name| format!("sentrypeer_bgp_{name}_total{peer}")));
     expected_series.extend(
         OPENDHT_COUNTERS.map(|name| format!("sentrypeer_opendht_total{{counter=\"{name}\"}}")),
     );
@@ -417,6 +583,7 @@ fn health_and_metrics_keep_their_shape_with_every_part_on() {
         OPENDHT_REFUSALS
             .map(|reason| format!("sentrypeer_opendht_refused_total{{reason=\"{reason}\"}}")),
     );
+    expected_series.extend(agent_series);
     assert_same("metric series", &metrics.series, &expected_series);
 
     let mut expected_types = COMMON_TYPES.to_vec();
@@ -428,10 +595,17 @@ fn health_and_metrics_keep_their_shape_with_every_part_on() {
         "sentrypeer_webhook_retries_total counter",
         "sentrypeer_webhook_skipped_total counter",
         "sentrypeer_webhook_token_requests_total counter",
+        "sentrypeer_bgp_routes gauge",
         "sentrypeer_opendht_total counter",
         "sentrypeer_opendht_refused_total counter",
         "sentrypeer_opendht_proxy_up gauge",
     ]);
+    let bgp_types = (BGP_COUNTERS.iter().chain(&BGP_SESSION_COUNTERS))
+        .map(|name| format!("sentrypeer_bgp_{name}_total counter"))
+        .chain(BGP_SESSION_GAUGES.map(|name| format!("sentrypeer_bgp_{name} gauge")));
+    let mut expected_types: Vec<String> = expected_types.iter().map(|t| (*t).to_owned()).collect();
+    expected_types.extend(bgp_types);
+    expected_types.extend(agent_types);
     assert_same("metric types", &metrics.types, &expected_types);
     assert_same("bucket bounds", &metrics.bucket_bounds, BUCKET_BOUNDS);
 }
@@ -446,7 +620,9 @@ fn parts_that_are_off_are_null_in_health_and_absent_from_metrics() {
             "events.kernel_dropped: number",
             "p2p: null",
             "webhook: null",
+            "bgp: null",
             "opendht: null",
+            "sip_agent: null",
         ],
     );
     assert_same("health", &health, &expected_health);

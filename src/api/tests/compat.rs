@@ -221,6 +221,22 @@ async fn a_token_protects_everything_but_the_health_check() {
             .body(Body::empty())
             .expect("request");
         assert_eq!(send(&router, right).await.status, StatusCode::OK, "{uri}");
+        // The dashboard's session check stands in for the header when it says yes.
+        for (cookie, status) in [
+            ("dashboard_session=s3cre", StatusCode::UNAUTHORIZED),
+            ("other=s3cret", StatusCode::UNAUTHORIZED),
+            ("dashboard_session=s3cret", StatusCode::OK),
+        ] {
+            let with_cookie = Request::get(uri)
+                .header("cookie", cookie)
+                .body(Body::empty())
+                .expect("request");
+            assert_eq!(
+                send(&router, with_cookie).await.status,
+                status,
+                "{uri} {cookie}"
+            );
+        }
     }
 }
 

@@ -111,6 +111,11 @@ async fn single_ip_decisions_and_disabled_routes() {
     };
     let found = send(&router, request("192.0.2.7")).await.json();
     assert_eq!(found[0]["value"], "192.0.2.7");
+    let mapped = send(&router, request("::ffff:192.0.2.7")).await.json();
+    assert_eq!(
+        mapped, found,
+        "IPv4-mapped IPv6 is the same IP, the same decision"
+    );
     let missing = send(&router, request("192.0.2.8")).await;
     assert_eq!(missing.body, "null");
     let fixture = Fixture::empty();

@@ -8,6 +8,9 @@ mod feeds;
 mod header_case;
 mod placeholders;
 mod read_only;
+mod sentrypeerhq;
+mod serve;
+mod stream;
 mod v1;
 
 use std::sync::Arc;
@@ -22,22 +25,28 @@ use tempfile::TempDir;
 use tower::ServiceExt;
 use uuid::Uuid;
 
-use super::{ApiLimits, ApiReader, ApiState, CrowdSecKeys, router};
-use crate::blocklist::{Blocklist, BlocklistOptions, ConsumerOptions, Policy, VerdictOptions};
+use super::{ApiLimits, ApiReader, ApiState, CrowdSecKeys, OAuthClients, router};
+use crate::blocklist::{
+    Blocklist, BlocklistOptions, ConsumerOptions, Observation, Policy, VerdictOptions,
+};
 use crate::config::Secret;
 use crate::event::test_support::EventBuilder;
 use crate::event::{BadActor, format_timestamp};
 use crate::p2p::P2pStats;
 use crate::pipeline::PipelineMonitor;
+use crate::sinks::live_events::LiveEvents;
 use crate::sinks::webhook::WebhookStats;
 use crate::store::{self, StoreStats};
 use crate::telemetry::Registry;
 use crate::transport::udp_drops::UdpDropMonitor;
 use crate::transport::{ConnectionCounters, TransportCounters};
 
-/// A database in a temp dir and a way to build routers on it.
+/// A database in a temp dir, the live blocklist fed the same events, and a way to build
+/// routers on them.
 struct Fixture {
     dir: TempDir,
+    blocklist: Arc<Blocklist>,
+    live_events: Arc<LiveEvents>,
 }
 
 impl Fixture {
@@ -45,7 +54,11 @@ impl Fixture {
     fn empty() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         store::open(&dir.path().join("sentrypeer.db")).expect("create database");
-        Self { dir }
+        Self {
+            dir,
+            blocklist: Arc::new(Blocklist::new(&BlocklistOptions::default())),
+            live_events: Arc::new(LiveEvents::default()),
+        }
     }
 
     /// The original's test row (`104.149.141.214`, number `100`, INVITE, `friendly-scanner`).
@@ -55,10 +68,23 @@ impl Fixture {
         fixture
     }
 
+    /// The fixture with a blocklist sized by `options`.
+    fn with_blocklist(options: &BlocklistOptions) -> Self {
+        Self {
+            blocklist: Arc::new(Blocklist::new(options)),
+            ..Self::empty()
+        }
+    }
+
+    /// Stores `events` and counts them in the blocklist, as capture does.
     fn insert(&self, events: &[BadActor]) {
         let mut conn = store::open(&self.dir.path().join("sentrypeer.db")).expect("open");
         let events: Vec<Arc<BadActor>> = events.iter().cloned().map(Arc::new).collect();
         store::writer::insert_events(&mut conn, &events).expect("insert");
+        for event in &events {
+            self.blocklist
+                .observe(&Observation::from_event(event, false));
+        }
     }
 
     fn router(&self) -> Router {
@@ -66,12 +92,38 @@ impl Fixture {
     }
 
     fn router_with(&self, token: Option<&str>, crowdsec_keys: Vec<&str>) -> Router {
-        let blocklist = Arc::new(Blocklist::new(&BlocklistOptions::default()));
-        let policy = |consumer| Policy::new(&VerdictOptions::default(), &consumer, &blocklist);
+        self.router_with_clients(token, crowdsec_keys, OAuthClients::none())
+    }
+
+    fn router_with_clients(
+        &self,
+        token: Option<&str>,
+        crowdsec_keys: Vec<&str>,
+        oauth: OAuthClients,
+    ) -> Router {
+        // The fixtures' addresses are documentation addresses (special-purpose): let them be
+        // verdicts, as `--verdict-include-special-addresses` does.
+        let verdicts = VerdictOptions {
+            include_special_addresses: true,
+            ..VerdictOptions::default()
+        };
+        self.router_with_verdicts(token, crowdsec_keys, &verdicts, oauth)
+    }
+
+    fn router_with_verdicts(
+        &self,
+        token: Option<&str>,
+        crowdsec_keys: Vec<&str>,
+        verdicts: &VerdictOptions,
+        oauth: OAuthClients,
+    ) -> Router {
+        let blocklist = &self.blocklist;
+        let policy = |consumer| Policy::new(verdicts, &consumer, blocklist);
         let state = ApiState {
             feeds_policy: policy(ConsumerOptions::feeds()),
             crowdsec_policy: policy(ConsumerOptions::crowdsec()),
-            blocklist: Arc::clone(&blocklist),
+            blocklist: Arc::clone(blocklist),
+            live_events: Arc::clone(&self.live_events),
             reader: ApiReader::new(store::ReadPool::new(self.dir.path().join("sentrypeer.db"))),
             // Only the store counts; every other part is off.
             telemetry: Registry::default()
@@ -85,10 +137,19 @@ impl Fixture {
             node_id: Uuid::from_u128(42),
             started: Instant::now(),
             token: token.map(Secret::new),
+            session_check: Some(|headers, token| {
+                headers
+                    .get("cookie")
+                    .and_then(|value| value.to_str().ok())
+                    .is_some_and(|value| value == format!("dashboard_session={}", token.expose()))
+            }),
             crowdsec: CrowdSecKeys::new(crowdsec_keys.into_iter().map(Secret::new).collect()),
             crowdsec_ban: SignedDuration::from_hours(24),
+            oauth,
+            call_policy: policy(ConsumerOptions::sip_agent()),
+            bgp: None,
         };
-        router(Arc::new(state), ApiLimits::default())
+        router(Arc::new(state), ApiLimits::default(), Router::new())
     }
 }
 

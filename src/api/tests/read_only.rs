@@ -7,7 +7,7 @@ use axum::http::{Request, StatusCode};
 
 use super::v1::seeded;
 use super::{Answer, assert_common_headers, send};
-use crate::api::DOCUMENTED_ROUTES;
+use crate::api::{DOCUMENTED_ROUTES, POST_ROUTES};
 
 /// Methods no route serves: the writing ones, the other standard ones, and made-up ones.
 const UNSERVED_METHODS: [&str; 9] = [
@@ -58,9 +58,13 @@ impl Payload {
     }
 }
 
-/// Every documented route with its parameters filled in.
+/// Every documented read route with its parameters filled in (`POST_ROUTES` have tests of their
+/// own).
 fn documented_uris() -> impl Iterator<Item = String> {
-    DOCUMENTED_ROUTES.iter().map(|route| {
+    let reads = DOCUMENTED_ROUTES
+        .iter()
+        .filter(|route| !POST_ROUTES.contains(route));
+    reads.map(|route| {
         route
             .replace("{ip}", "192.0.2.1")
             .replace("{number}", "004600")

@@ -3,10 +3,12 @@
 
 use std::collections::BTreeSet;
 
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use tower::ServiceExt;
 
 use super::{Fixture, assert_common_headers, event, get};
-use crate::api::DOCUMENTED_ROUTES;
+use crate::api::{DOCUMENTED_ROUTES, POST_ROUTES};
 
 pub(super) fn seeded() -> Fixture {
     let fixture = Fixture::empty();
@@ -234,6 +236,7 @@ async fn health_details_show_null_for_every_part_that_is_off() {
                 "dropped_by_consumer": null,
             },
             "p2p": null,
+            "store": { "wal_bytes": 0 },
             "webhook": null,
             "replies": null,
             "connections": null,
@@ -301,9 +304,14 @@ async fn the_openapi_document_matches_the_router() {
         "openapi.json and the router list the same routes"
     );
     for path in documented {
+        let method = if POST_ROUTES.contains(&path) {
+            "post"
+        } else {
+            "get"
+        };
         assert!(
-            document["paths"][path]["get"]["responses"].is_object(),
-            "{path} documents GET responses"
+            document["paths"][path][method]["responses"].is_object(),
+            "{path} documents {method} responses"
         );
     }
     // Every documented route is served (not the catch-all 404).
@@ -313,10 +321,26 @@ async fn the_openapi_document_matches_the_router() {
         let uri = route
             .replace("{ip}", "192.0.2.1")
             .replace("{number}", "004600");
+        if uri == "/api/v1/stream" {
+            // It never ends: look at the head only.
+            let request = Request::get(&uri).body(Body::empty()).expect("request");
+            let response = router.clone().oneshot(request).await.expect("infallible");
+            assert_eq!(response.status(), StatusCode::OK, "{uri} is routed");
+            continue;
+        }
         let answer = get(&router, &uri).await;
         assert_ne!(
             answer.body, r#"{"error": "The requested resource could not be found."}"#,
             "{uri} is routed"
         );
     }
+}
+
+#[tokio::test]
+async fn bgp_routes_say_when_the_speaker_is_off() {
+    let fixture = seeded();
+    let answer = get(&fixture.router(), "/api/v1/bgp/routes").await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+    let body: serde_json::Value = serde_json::from_str(&answer.body).expect("JSON");
+    assert_eq!(body["error"], "The BGP speaker (--bgp) is off.");
 }

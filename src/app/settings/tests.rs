@@ -87,6 +87,10 @@ fn validate_rejects_out_of_range_values() {
             c.p2p_max_catch_up_records = 0
         }),
         ("db_file", |c| c.db_file = PathBuf::new()),
+        ("geoip_db", |c| {
+            c.geoip_db = Some(PathBuf::from("/nonexistent/GeoLite2-Country.mmdb"))
+        }),
+        ("geoip_db", |c| c.geoip_db = Some(PathBuf::from("/"))),
         ("cert", |c| c.cert = PathBuf::new()),
         ("syslog_address", |c| {
             c.syslog_address = Some("udp://nowhere".into())

@@ -110,6 +110,7 @@ fn listen_addresses(config: &Config) -> Vec<IpAddr> {
         config.api_listen_address,
     ]
     .iter()
+    .chain(config.sip_agent.listen_address.as_ref())
     .map(|address| address.ip())
     .filter(|ip| !ip.is_unspecified())
     .collect()

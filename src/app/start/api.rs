@@ -1,5 +1,6 @@
 //! The REST API (`-a`): the router over a read pool and the counters of every part started
-//! before it, served on its bound socket.
+//! before it, with the web dashboard's pages under `/ui/` when `--web-gui` is on, served on its
+//! bound socket.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -7,9 +8,14 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 
 use super::Wiring;
-use crate::api::{self, ApiLimits, ApiReader, ApiState, CrowdSecKeys};
+use crate::api::{
+    self, ApiLimits, ApiReader, ApiState, CrowdSecKeys, OAuthClients, ServeLimits, ServerStats,
+    WritePace,
+};
 use crate::app::services::{Grace, Stage};
+use crate::app::settings::GuiSettings;
 use crate::blocklist::Policy;
+use crate::gui::{self, Countries, GuiState};
 
 /// Time requests in flight have to finish at shutdown.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -17,7 +23,7 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 /// Starts the API when it is on.
 ///
 /// # Errors
-/// The bound socket's address cannot be read.
+/// The bound socket's address cannot be read; no randomness for the token key.
 pub(in crate::app) fn start(
     wiring: &mut Wiring<'_>,
     listener: Option<TcpListener>,
@@ -25,14 +31,30 @@ pub(in crate::app) fn start(
     let (Some(settings), Some(listener)) = (&wiring.settings.api, listener) else {
         return Ok(());
     };
+    let server_stats = Arc::new(ServerStats::default());
+    wiring.report(Some(Arc::clone(&server_stats)));
+    let limits = ServeLimits {
+        max_connections_per_source: settings.max_connections_per_source,
+        ipv6_source_prefix: settings.ipv6_source_prefix,
+        write_pace: WritePace {
+            timeout: settings.write_timeout,
+            ..ServeLimits::default().write_pace
+        },
+        ..ServeLimits::default()
+    };
     let state = ApiState {
         reader: ApiReader::new(wiring.reader.clone()),
         telemetry: wiring.telemetry.clone(),
         node_id: wiring.node_id,
         started: Instant::now(),
         token: settings.token.clone(),
+        session_check: settings
+            .web_gui
+            .is_some()
+            .then_some(gui::session_matches as api::SessionCheck),
         crowdsec: CrowdSecKeys::new(settings.crowdsec_keys.clone()),
         crowdsec_ban: settings.crowdsec_ban,
+        live_events: wiring.live_events.clone().unwrap_or_default(),
         blocklist: Arc::clone(&wiring.blocklist),
         feeds_policy: Policy::new(
             &wiring.verdicts,
@@ -44,18 +66,65 @@ pub(in crate::app) fn start(
             &wiring.settings.verdicts.crowdsec,
             &wiring.blocklist,
         ),
+        oauth: OAuthClients::new(settings.clients.clone(), settings.token_lifetime)
+            .map_err(|error| anyhow::anyhow!("no randomness for the token key: {error}"))?,
+        call_policy: Policy::new(
+            &wiring.verdicts,
+            &wiring.settings.verdicts.sip_agent,
+            &wiring.blocklist,
+        ),
+        bgp: wiring.bgp.clone(),
     };
     tracing::info!("listening for API on {}", listener.local_addr()?);
-    let router = api::router(Arc::new(state), ApiLimits::default());
+    let gui = match &settings.web_gui {
+        Some(gui) => {
+            tracing::info!(
+                "serving the web dashboard on http://{}/ui/",
+                listener.local_addr()?
+            );
+            Some(gui_state(wiring, gui)?)
+        }
+        None => None,
+    };
+    let state = Arc::new(state);
     wiring.services.spawn(
         "api",
         Stage::Serving,
         Grace::Within(STOP_GRACE),
         move |stop| {
+            let pages = gui.map_or_else(axum::Router::new, |gui| {
+                gui::router(Arc::new(GuiState {
+                    stop: stop.clone(),
+                    ..gui
+                }))
+            });
+            let router = api::router(state, ApiLimits::default(), pages);
             Ok(async move {
-                api::serve(listener, router, api::ServeLimits::default(), stop).await?;
+                api::serve(listener, router, limits, server_stats, stop).await?;
                 Ok(())
             })
         },
     )
+}
+
+/// The dashboard's state (its stop token is set when the API service starts).
+///
+/// # Errors
+/// The `--geoip-db` file cannot be opened as a MaxMind database.
+fn gui_state(wiring: &Wiring<'_>, settings: &GuiSettings) -> anyhow::Result<GuiState> {
+    Ok(GuiState {
+        pool: wiring.reader.clone(),
+        telemetry: wiring.telemetry.clone(),
+        blocklist: Arc::clone(&wiring.blocklist),
+        token: wiring
+            .settings
+            .api
+            .as_ref()
+            .and_then(|api| api.token.clone()),
+        countries: Countries::open(settings.geoip_db.as_deref())?,
+        node_id: wiring.node_id,
+        started: Instant::now(),
+        configuration: settings.configuration.clone(),
+        stop: tokio_util::sync::CancellationToken::new(),
+    })
 }

@@ -2,11 +2,14 @@
 //! calls them in start order. [`Wiring`] is what they share while starting.
 
 pub(super) mod api;
+pub(super) mod bgp;
 pub(super) mod blocklist;
 pub(super) mod bridge;
 pub(super) mod json_log;
+pub(super) mod live_events;
 pub(super) mod p2p;
 pub(super) mod sip;
+pub(super) mod sip_agent;
 pub(super) mod store;
 pub(super) mod syslog;
 pub(super) mod webhook;
@@ -19,6 +22,7 @@ use super::services::Services;
 use super::settings::Settings;
 use crate::blocklist::{Blocklist, VerdictOptions};
 use crate::pipeline::PipelineMonitor;
+use crate::sinks::live_events::LiveEvents;
 use crate::store::{ReadPool, StoreStats};
 use crate::telemetry::{Registry, Report};
 use crate::transport::udp_drops::UdpDropMonitor;
@@ -41,8 +45,12 @@ pub(super) struct Wiring<'a> {
     pub reader: ReadPool,
     /// The counters of the parts started so far (and of those that are off), for the API.
     pub telemetry: Registry,
+    /// The events `/api/v1/stream` hands on (when the API is on).
+    pub live_events: Option<Arc<LiveEvents>>,
     /// What the last log line reports.
     pub summary: Summary,
+    /// The BGP speaker's routes and sessions, once it started (for the API).
+    pub bgp: Option<Arc<crate::bgp::SpeakerStatus>>,
 }
 
 /// The counters the last log line reports: received, stored, dropped, dropped by the kernel.
@@ -63,15 +71,18 @@ impl<'a> Wiring<'a> {
         services: Services,
         database: &store::Database,
     ) -> Self {
+        let reader = ReadPool::new(settings.store.db_file.clone());
         Self {
             settings,
             services,
             node_id: database.node_id,
             blocklist: Arc::new(Blocklist::new(&settings.blocklist)),
             verdicts: blocklist::with_interface_addresses(&settings.verdicts.node),
-            reader: ReadPool::new(settings.store.db_file.clone()),
-            telemetry: Registry::default(),
+            telemetry: Registry::default().with(Some(reader.stats())),
+            reader,
+            live_events: None,
             summary: Summary::default(),
+            bgp: None,
         }
     }
 

@@ -38,6 +38,7 @@ impl Cli {
         set_if_some(&mut config.db_file, self.db_file);
         set_if_some(&mut config.json_log_file, self.json_log_file);
         set_if_some(&mut config.retention_days, self.retention_days);
+        set_if_some(&mut config.source_ipv6_prefix, self.source_ipv6_prefix);
         if self.syslog_address.is_some() {
             config.syslog_address = self.syslog_address;
         }
@@ -47,6 +48,8 @@ impl Cli {
         self.webhook.merge_into(&mut config, &env_is_set);
         self.opendht.merge_into(&mut config, &env_is_set);
         self.verdicts.merge_into(&mut config, &env_is_set);
+        self.sip_agent.merge_into(&mut config);
+        self.bgp.merge_into(&mut config, &env_is_set);
         config
     }
 }

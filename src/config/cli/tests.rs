@@ -16,6 +16,7 @@ fn every_boolean_env_var_enables_its_feature_whatever_its_value() {
             "SENTRYPEER_JSON_LOG" | "SENTRYPEER_JSON_LOG_FILE" => config.json_log,
             "SENTRYPEER_PEER_TO_PEER" => config.peer_to_peer,
             "SENTRYPEER_API" => config.api,
+            "SENTRYPEER_WEB_GUI" => config.web_gui,
             "SENTRYPEER_SIP_RESPONSIVE" => config.sip_responsive,
             "SENTRYPEER_SIP_DISABLE" => config.sip_disable,
             "SENTRYPEER_TLS_DISABLE" => config.tls_disable,
@@ -27,6 +28,7 @@ fn every_boolean_env_var_enables_its_feature_whatever_its_value() {
             "SENTRYPEER_WEBHOOK_INCLUDE_PEER_DATA" => config.webhook_include_peer_data,
             "SENTRYPEER_JSON_LOG_INCLUDE_PEER_DATA" => config.json_log_include_peer_data,
             "SENTRYPEER_SYSLOG_INCLUDE_PEER_DATA" => config.syslog_include_peer_data,
+            "SENTRYPEER_BGP" => config.bgp.enabled,
             "SENTRYPEER_VERDICT_INCLUDE_SPECIAL_ADDRESSES" => {
                 config.verdicts.include_special_addresses
             }

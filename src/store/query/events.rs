@@ -1,5 +1,5 @@
-//! Recent events from `honey`, newest first with keyset pagination on `honey_id`, and the
-//! newest event's timestamp.
+//! Recent events from `honey`, newest first with keyset pagination on `honey_id`, the newest
+//! events of one source IP or called number, and the newest event's timestamp.
 //!
 //! Without `since` (or with a `since` that many events pass) the scan runs down the primary key
 //! and stops after `limit` matches. When fewer than [`NARROW_SINCE_ROWS`] events pass `since`,
@@ -11,18 +11,28 @@ use rusqlite::{Connection, Row, params};
 use super::{OriginFilter, as_i64, text};
 use crate::store::StoreError;
 
-/// A recent-events statement over `$from`, with the `since` condition `$since`. Parameters:
-/// `?1` = before id, `?2` = since, `?3` = method, `?4` = user agent, `?5` = transport,
-/// `?6` = origin ([`OriginFilter::index`]), `?7` = limit, `?8` = attack type.
-macro_rules! recent_sql {
-    ($from:literal, $since:literal) => {
+/// The columns [`event_row`] reads, as a `SELECT` list.
+macro_rules! event_columns {
+    () => {
         concat!(
             "SELECT honey_id, event_timestamp, event_uuid, created_by_node_id, collected_method,",
             " transport_type, source_ip, source_port, destination_ip, destination_port,",
             " called_number, request_uri_user, method, user_agent, sip_message, origin,",
             " message_kind, attack_type, auth_scheme, auth_username, auth_realm, auth_nonce,",
             " auth_uri, auth_response, auth_algorithm, auth_qop, auth_cnonce, auth_nc, from_user,",
-            " contact, p_asserted_identity FROM ",
+            " contact, p_asserted_identity"
+        )
+    };
+}
+
+/// A recent-events statement over `$from`, with the `since` condition `$since`. Parameters:
+/// `?1` = before id, `?2` = since, `?3` = method, `?4` = user agent, `?5` = transport,
+/// `?6` = origin ([`OriginFilter::index`]), `?7` = limit, `?8` = attack type.
+macro_rules! recent_sql {
+    ($from:literal, $since:literal) => {
+        concat!(
+            event_columns!(),
+            " FROM ",
             $from,
             " WHERE honey_id < ?1 AND ",
             $since,
@@ -43,6 +53,18 @@ pub(in crate::store) const RECENT_BY_ID: &str =
 pub(in crate::store) const RECENT_BY_TIME: &str = recent_sql!(
     "honey INDEXED BY event_timestamp_index",
     "event_timestamp >= ?2"
+);
+
+/// The newest events from source IP `?1` (its index), at most `?2`.
+const FROM_IP: &str = concat!(
+    event_columns!(),
+    " FROM honey WHERE source_ip = ?1 ORDER BY honey_id DESC LIMIT ?2"
+);
+
+/// The newest events that dialled number `?1` (its index), at most `?2`.
+const TO_NUMBER: &str = concat!(
+    event_columns!(),
+    " FROM honey WHERE called_number = ?1 ORDER BY honey_id DESC LIMIT ?2"
 );
 
 /// How many events pass `since` (`?1`), counting no further than `?2` (index only).
@@ -198,6 +220,43 @@ pub fn latest_event_timestamp(conn: &Connection) -> Result<Option<String>, Store
     Ok(latest)
 }
 
+/// The newest events (at most `limit`) sent from source IP `ip` (exact text, as stored).
+///
+/// # Errors
+///
+/// [`StoreError::Sqlite`] when the query fails.
+pub fn events_from_ip(
+    conn: &Connection,
+    ip: &str,
+    limit: usize,
+) -> Result<Vec<EventRow>, StoreError> {
+    events_where(conn, FROM_IP, ip, limit)
+}
+
+/// The newest events (at most `limit`) that dialled `number` (exact text).
+///
+/// # Errors
+///
+/// [`StoreError::Sqlite`] when the query fails.
+pub fn events_to_number(
+    conn: &Connection,
+    number: &str,
+    limit: usize,
+) -> Result<Vec<EventRow>, StoreError> {
+    events_where(conn, TO_NUMBER, number, limit)
+}
+
+fn events_where(
+    conn: &Connection,
+    sql: &str,
+    key: &str,
+    limit: usize,
+) -> Result<Vec<EventRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(params![key, as_i64(limit)], event_row)?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
 /// How many events pass `since`, counting no further than `up_to`.
 fn passing_since(conn: &Connection, since: &str, up_to: i64) -> Result<i64, rusqlite::Error> {
     conn.prepare_cached(COUNT_SINCE_UP_TO)?
@@ -249,5 +308,7 @@ pub(in crate::store) fn all_statements() -> Vec<&'static str> {
         RECENT_BY_TIME,
         COUNT_SINCE_UP_TO,
         LATEST_TIMESTAMP,
+        FROM_IP,
+        TO_NUMBER,
     ]
 }

@@ -20,7 +20,9 @@
 //! - `seen`: [`ip_seen`], [`number_seen`], [`count_ips`], [`each_ip`] and their number twins,
 //!   [`ips_last_seen_between`].
 //! - `matching`: [`each_ip_matching`], [`each_number_matching`] (narrowed by event attributes).
-//! - `events`: [`recent_events`], [`latest_event_timestamp`].
+//! - `events`: [`recent_events`], [`events_from_ip`], [`events_to_number`],
+//!   [`latest_event_timestamp`].
+//! - `timeline`: [`count_events_since`] (the dashboard).
 //! - `summary`: [`stats`], [`counts_of`], [`events_per_minute`] (from the rollups).
 
 mod events;
@@ -28,6 +30,7 @@ mod matching;
 mod seen;
 mod share;
 pub(in crate::store) mod summary;
+mod timeline;
 
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, Row, Transaction};
@@ -35,13 +38,16 @@ use rusqlite::{Connection, Row, Transaction};
 use super::StoreError;
 use crate::sip::AttackType;
 
-pub use events::{EventFilter, EventRow, latest_event_timestamp, recent_events};
+pub use events::{
+    EventFilter, EventRow, events_from_ip, events_to_number, latest_event_timestamp, recent_events,
+};
 pub use matching::{EventMatch, each_ip_matching, each_number_matching};
 pub use seen::{
     count_ips, count_numbers, each_ip, each_number, ip_seen, ips_last_seen_between, number_seen,
 };
 pub use share::{SharePage, Shareable, contributions_since, shareable_events};
 pub use summary::{CountBy, CountedColumn, Stats, Totals, counts_of, events_per_minute, stats};
+pub use timeline::count_events_since;
 
 /// Which events a query counts, by where they were captured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -144,6 +150,7 @@ pub(in crate::store) fn all_statements() -> Vec<&'static str> {
     let mut all = seen::all_statements();
     all.extend(events::all_statements());
     all.extend(summary::all_statements());
+    all.extend(timeline::all_statements());
     all
 }
 

@@ -368,3 +368,27 @@ fn one_column_is_counted_as_stats_counts_it() {
         []
     );
 }
+
+#[test]
+fn events_of_one_ip_or_number_are_newest_first_and_limited() {
+    let conn = fixture();
+    let from = |ip: &str, limit| ids(&query::events_from_ip(&conn, ip, limit).expect("query"));
+    assert_eq!(from("192.0.2.1", 10), [5, 4, 1]);
+    assert_eq!(from("192.0.2.1", 2), [5, 4]);
+    assert_eq!(from("2001:db8::1", 10), [3]);
+    assert!(from("192.0.2.9", 10).is_empty());
+    let to = |number: &str| ids(&query::events_to_number(&conn, number, 10).expect("query"));
+    assert_eq!(to("+44"), [3]);
+    assert!(to("+45").is_empty());
+}
+
+#[test]
+fn events_since_count_from_the_timestamp() {
+    let mut conn = fixture();
+    insert(
+        &mut conn,
+        &[EventBuilder::new().at("2024-01-01T00:02:30Z").build()],
+    );
+    assert_eq!(query::count_events_since(&conn, &ts(3)).expect("count"), 4);
+    assert_eq!(query::count_events_since(&conn, "2025").expect("count"), 0);
+}

@@ -232,8 +232,14 @@ pub(crate) fn send_udp_from(ns: &NetNs, target: SocketAddr, payload: &str) -> Re
         .env(UDP_PAYLOAD_ENV, payload)
         .output()
         .map_err(|e| e.to_string())?;
+    child_said(&output, "UDP-SENT ")
+}
+
+/// `Ok` when a child process succeeded and printed a line starting with `marker`; otherwise
+/// its status and what it printed.
+pub(crate) fn child_said(output: &Output, marker: &str) -> Result<(), String> {
     let stdout = String::from_utf8_lossy(&output.stdout);
-    if output.status.success() && stdout.lines().any(|l| l.starts_with("UDP-SENT ")) {
+    if output.status.success() && stdout.lines().any(|l| l.starts_with(marker)) {
         Ok(())
     } else {
         Err(format!(

@@ -3,13 +3,16 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
 
 use libp2p::futures::StreamExt;
 use libp2p::identity::Keypair;
 use libp2p::swarm::SwarmEvent;
 use sentrypeer::event::{BadActor, Capture, CollectedMethod, Transport};
+use sentrypeer::p2p::Batch;
 use sentrypeer::p2p::behaviour::{Behaviour, BehaviourEvent, Protocols};
 use sentrypeer::p2p::build_swarm;
+use sentrypeer::p2p::record::SignedRecord;
 
 use super::daemon::{Daemon, DaemonBuilder, WAIT};
 use super::http::health;
@@ -94,9 +97,18 @@ pub(crate) async fn raw_peer_of(
     libp2p::Swarm<Behaviour>,
     libp2p::gossipsub::IdentTopic,
 ) {
-    let address: libp2p::Multiaddr = node.p2p_address().parse().expect("multiaddr");
     let key = Keypair::generate_ed25519();
-    let mut swarm = build_swarm(&key, "sentrypeer", false).expect("swarm");
+    let (swarm, topic) = raw_peer_with_key(node, &key).await;
+    (key, swarm, topic)
+}
+
+/// [`raw_peer_of`] with a key chosen beforehand (to name its PeerId in the node's flags).
+pub(crate) async fn raw_peer_with_key(
+    node: &Daemon,
+    key: &Keypair,
+) -> (libp2p::Swarm<Behaviour>, libp2p::gossipsub::IdentTopic) {
+    let address: libp2p::Multiaddr = node.p2p_address().parse().expect("multiaddr");
+    let mut swarm = build_swarm(key, "sentrypeer", false).expect("swarm");
     let topic = Protocols::new("sentrypeer").topic;
     swarm
         .behaviour_mut()
@@ -116,7 +128,51 @@ pub(crate) async fn raw_peer_of(
     })
     .await;
     assert!(subscribed.is_ok(), "the node subscribed to the topic");
-    (key, swarm, topic)
+    (swarm, topic)
+}
+
+/// The signed record (JSON) of an INVITE from `ip` as a listener of `key`'s node would have
+/// captured it now.
+pub(crate) fn signed_invite_from(ip: &str, key: &Keypair) -> String {
+    signed_invite_at(ip, key, jiff::Timestamp::now())
+}
+
+/// [`signed_invite_from`], captured at `at`.
+pub(crate) fn signed_invite_at(ip: &str, key: &Keypair, at: jiff::Timestamp) -> String {
+    let mut event = scanner_event(ip);
+    event.event_timestamp = at;
+    SignedRecord::sign(&event, "sentrypeer", key)
+        .expect("sign")
+        .to_json()
+}
+
+/// Publishes `records` in one batch from `swarm`, then keeps it running until `done` holds;
+/// false when [`WAIT`] passed first.
+pub(crate) async fn publish_until(
+    swarm: &mut libp2p::Swarm<Behaviour>,
+    topic: &libp2p::gossipsub::IdentTopic,
+    records: Vec<String>,
+    done: impl Fn() -> bool,
+) -> bool {
+    let data = serde_json::to_vec(&Batch { v: 1, records }).expect("json");
+    swarm
+        .behaviour_mut()
+        .gossipsub
+        .publish(topic.clone(), data)
+        .expect("publish");
+    let until_done = async {
+        while !done() {
+            let _ = tokio::time::timeout(Duration::from_millis(50), swarm.select_next_some()).await;
+        }
+    };
+    tokio::time::timeout(WAIT, until_done).await.is_ok()
+}
+
+/// Records `node` accepted from peers so far.
+pub(crate) fn accepted(node: &Daemon) -> u64 {
+    node_health(node)["p2p"]["accepted_records"]
+        .as_u64()
+        .unwrap_or(0)
 }
 
 /// What a listener of a forging peer's would record of an INVITE from `ip` (port 5060) to
@@ -128,7 +184,7 @@ pub(crate) fn scanner_event(ip: &str) -> BadActor {
         node_id: uuid::Uuid::new_v4(),
         collected_method: CollectedMethod::Passive,
         transport: Transport::Udp,
-        source: format!("{ip}:5060").parse().expect("addr"),
+        source: SocketAddr::new(ip.parse().expect("an IP"), 5060),
         destination: "127.0.0.1:5060".parse().expect("addr"),
     };
     BadActor::from_probe(&sentrypeer::sip::parse(invite), &capture)

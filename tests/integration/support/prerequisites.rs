@@ -1,6 +1,6 @@
 //! What a test needs to be able to run (root, network namespaces, programs on the PATH). A test
 //! that cannot run skips, saying why on stderr, unless its `SENTRYPEER_REQUIRE_*` variable is
-//! set (`.ci/run` sets both), which makes a missing prerequisite a failure.
+//! set (`.ci/run` sets them all), which makes a missing prerequisite a failure.
 
 use std::process::{Command, Stdio};
 
@@ -16,6 +16,32 @@ pub(crate) fn on_path(tool: &str) -> bool {
         .stdout(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
+}
+
+/// Set to make a missing browser (Chromium, chromedriver, Selenium) a failure instead of a skip.
+pub(crate) const REQUIRE_BROWSER: &str = "SENTRYPEER_REQUIRE_BROWSER";
+
+/// Whether the dashboard's browser tests can run: `/usr/bin/chromium`, `/usr/bin/chromedriver`
+/// and Python's `selenium` module for `/usr/bin/python3` ([`REQUIRE_BROWSER`]).
+pub(crate) fn browser_ready(what: &str) -> bool {
+    let mut missing: Vec<String> = ["/usr/bin/chromium", "/usr/bin/chromedriver"]
+        .into_iter()
+        .filter(|path| !std::path::Path::new(path).exists())
+        .map(str::to_owned)
+        .collect();
+    let selenium = Command::new("/usr/bin/python3")
+        .args(["-c", "import selenium"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if !selenium {
+        missing.push("python3-selenium".to_owned());
+    }
+    ready(
+        &format!("{what} (apt-get install chromium chromium-driver python3-selenium)"),
+        REQUIRE_BROWSER,
+        &missing,
+    )
 }
 
 /// Whether this process runs as root.

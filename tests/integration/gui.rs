@@ -1,0 +1,102 @@
+//! The web dashboard end to end in real headless Chromium: the daemon runs with only
+//! `SENTRYPEER_WEB_GUI=1` (no `-a`) and a token; `support/browser/dashboard.py` (Selenium and
+//! chromium-driver) signs in, compares the overview with `/api/v1/stats`, watches a UDP probe
+//! arrive on the live page, searches for it, checks an XSS payload stays text, and saves a
+//! screenshot of each page under `target/tmp/gui-screenshots/`.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::support::daemon::Daemon;
+use crate::support::http::curl;
+use crate::support::prerequisites::{REQUIRE_BROWSER, browser_ready};
+
+const TOKEN: &str = "dashboard-token";
+
+#[test]
+fn dashboard_in_headless_chromium() {
+    if !browser_ready("the dashboard browser test") {
+        return;
+    }
+    let daemon = Daemon::builder()
+        .args([
+            "-r",
+            "--api-listen-address",
+            "127.0.0.1:0",
+            "--api-token",
+            TOKEN,
+        ])
+        .env("SENTRYPEER_WEB_GUI", "1")
+        .start();
+    let api = daemon.api.expect("the GUI alone turns the API listener on");
+    let udp = daemon.udp.expect("UDP listening");
+    assert!(daemon.logged("serving the web dashboard"));
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("gui-screenshots");
+    std::fs::create_dir_all(&shots).expect("screenshot dir");
+    let run = Command::new("/usr/bin/python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/integration/support/browser/dashboard.py"
+        ))
+        .args([format!("http://{api}"), TOKEN.to_owned(), udp.to_string()])
+        .arg(&shots)
+        .env_remove("PYTHONPATH")
+        .output()
+        .expect("run the browser script");
+    assert!(
+        run.status.success(),
+        "browser checks failed ({REQUIRE_BROWSER} to require them):\n{}\n{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    eprintln!("dashboard: {}", String::from_utf8_lossy(&run.stdout).trim());
+    for page in [
+        "sign-in",
+        "overview",
+        "live",
+        "detail",
+        "detail-xss",
+        "health",
+    ] {
+        let shot = shots.join(format!("{page}.png"));
+        let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
+        assert!(
+            size > 10_000,
+            "{page} screenshot missing or blank ({size} bytes)"
+        );
+    }
+    daemon.stop();
+}
+
+#[test]
+fn without_the_flag_there_is_no_dashboard_and_the_original_root_is_unchanged() {
+    let daemon = Daemon::builder()
+        .args(["-a", "--api-listen-address", "127.0.0.1:0"])
+        .start();
+    let api = daemon.api.expect("API listening");
+    assert_eq!(curl(api, "/ui/", &[]).status, 404);
+    let root = curl(api, "/", &["-H", "Accept: text/html"]);
+    assert_eq!(
+        (root.status, root.body.as_str()),
+        (200, r#"{"status": "OK"}"#)
+    );
+    daemon.stop();
+}
+
+#[test]
+fn web_gui_serves_pages_with_a_content_security_policy() {
+    let daemon = Daemon::builder()
+        .args(["--web-gui", "--api-listen-address", "127.0.0.1:0"])
+        .start();
+    let api = daemon.api.expect("--web-gui turns the API listener on");
+    let page = curl(api, "/ui/", &[]);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Overview"), "{}", page.body);
+    let policy = page.header("content-security-policy").unwrap_or_default();
+    assert!(
+        policy.contains("script-src 'self'") && !policy.contains("unsafe-inline"),
+        "{policy}"
+    );
+    assert_eq!(curl(api, "/ui/assets/live.js", &[]).status, 200);
+    daemon.stop();
+}
