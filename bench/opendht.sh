@@ -13,5 +13,6 @@ if [ -n "${PRIORITY:-}" ] && [ -z "${SENTRYPEER_BENCH_GROUP:-}" ]; then
     export SENTRYPEER_BENCH_GROUP=1
     exec setsid --wait bash -c 'echo -10 > /proc/self/autogroup && exec "$0" "$@"' "$0" "$@"
 fi
-cargo build --release --quiet --bin sentrypeer
+# BINARY=path runs another build (e.g. target/debug/sentrypeer) without building the release one.
+[ -n "${BINARY:-}" ] || cargo build --release --quiet --bin sentrypeer
 exec /usr/bin/python3 bench/opendht.py "$@"
