@@ -15,7 +15,7 @@ mod attack;
 mod json;
 
 pub use attack::{Attack, Credentials, MAX_DETAIL_BYTES};
-pub use json::{EventJson, ORIGINAL_JSON_KEYS};
+pub use json::{EventJson, MAX_JSON_LINE_BYTES, ORIGINAL_JSON_KEYS};
 
 /// `app_name` of every event.
 pub const APP_NAME: &str = "sentrypeer";
@@ -23,8 +23,9 @@ pub const APP_NAME: &str = "sentrypeer";
 pub const APP_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// What the original records when a field could not be found in a message.
 pub const NOT_FOUND: &str = "NOT_FOUND";
-/// Raw messages are recorded up to this many bytes (the largest UDP datagram fits whole); longer
-/// stream messages are cut here and recorded as malformed.
+/// Raw messages are recorded up to this many bytes (the largest UDP datagram fits whole), counted
+/// after decoding (an invalid byte becomes a 3-byte U+FFFD, so 64 KiB of binary would otherwise
+/// be stored as 192 KiB); longer stream messages are cut here and recorded as malformed.
 pub const MAX_RECORDED_MESSAGE_BYTES: usize = 65_536;
 
 /// SIP transport a message arrived on.
@@ -186,7 +187,8 @@ pub struct BadActor {
     pub sip_method: String,
     /// `User-Agent` value, `NOT_FOUND` when absent or empty, empty for an empty message.
     pub sip_user_agent: String,
-    /// The message as received (lossy UTF-8), cut at [`MAX_RECORDED_MESSAGE_BYTES`].
+    /// The message as received (lossy UTF-8), cut at [`MAX_RECORDED_MESSAGE_BYTES`] after
+    /// decoding, on a character boundary ([`message_is_cut`] tells when).
     pub sip_message: String,
     /// What the message was.
     pub message_kind: MessageKind,
@@ -211,7 +213,6 @@ impl BadActor {
             (MessageKind::Request, Some(method)) => method.to_owned(),
             _ => field(None),
         };
-        let recorded = &probe.raw[..probe.raw.len().min(MAX_RECORDED_MESSAGE_BYTES)];
         Self {
             event_timestamp: Timestamp::now(),
             event_uuid: Uuid::now_v7(),
@@ -224,7 +225,7 @@ impl BadActor {
             request_uri_user: probe.request_uri_user().map(lossy_utf8),
             sip_method,
             sip_user_agent: field(probe.user_agent()),
-            sip_message: lossy_utf8(recorded),
+            sip_message: recorded_message(probe.raw),
             message_kind: probe.kind,
             origin: Origin::Local,
             attack: Attack::from_probe(probe),
@@ -295,6 +296,28 @@ fn lossy_utf8(bytes: &[u8]) -> String {
     }
 }
 
+/// `raw` as recorded in `sip_message`: decoded as [`lossy_utf8`], then cut to at most
+/// [`MAX_RECORDED_MESSAGE_BYTES`] on a character boundary.
+fn recorded_message(raw: &[u8]) -> String {
+    let recorded = &raw[..raw.len().min(MAX_RECORDED_MESSAGE_BYTES)];
+    let mut text = lossy_utf8(recorded);
+    if text.len() > MAX_RECORDED_MESSAGE_BYTES {
+        let cut = text.floor_char_boundary(MAX_RECORDED_MESSAGE_BYTES);
+        text.truncate(cut);
+    }
+    text
+}
+
+/// Whether the event of a message of these bytes has its `sip_message` cut: longer than
+/// [`MAX_RECORDED_MESSAGE_BYTES`] once decoded (invalid bytes count 3 each, as U+FFFD).
+pub fn message_is_cut(raw: &[u8]) -> bool {
+    let decoded: usize = raw
+        .utf8_chunks()
+        .map(|chunk| chunk.valid().len() + if chunk.invalid().is_empty() { 0 } else { 3 })
+        .sum();
+    decoded > MAX_RECORDED_MESSAGE_BYTES
+}
+
 /// IPv4-mapped IPv6 addresses (from dual-stack sockets) as plain IPv4.
 fn canonical(addr: SocketAddr) -> SocketAddr {
     SocketAddr::new(canonical_ip(addr.ip()), addr.port())
@@ -337,6 +360,29 @@ mod tests {
         fn text_is_decoded_as_from_utf8_lossy_would(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
             proptest::prop_assert_eq!(lossy_utf8(&bytes), String::from_utf8_lossy(&bytes).into_owned());
         }
+    }
+
+    #[test]
+    fn a_message_is_recorded_up_to_the_cap_after_decoding_and_the_cut_is_told() {
+        let binary = vec![0xff_u8; 65_000];
+        let recorded = recorded_message(&binary);
+        assert!(
+            recorded.len() <= MAX_RECORDED_MESSAGE_BYTES,
+            "{}",
+            recorded.len()
+        );
+        assert_eq!(
+            recorded.len(),
+            MAX_RECORDED_MESSAGE_BYTES / 3 * 3,
+            "whole U+FFFDs"
+        );
+        assert!(message_is_cut(&binary));
+        let text = "x".repeat(MAX_RECORDED_MESSAGE_BYTES);
+        assert_eq!(recorded_message(text.as_bytes()), text);
+        assert!(!message_is_cut(text.as_bytes()));
+        let mixed = [&b"INVITE sip:1@x SIP/2.0\r\n"[..], &[0x80; 30_000]].concat();
+        assert!(message_is_cut(&mixed) && recorded_message(&mixed).len() <= 65_536);
+        assert!(!message_is_cut(&[0x80; 21_845]), "21,845 x 3 bytes fit");
     }
 
     #[test]

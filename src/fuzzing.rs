@@ -98,9 +98,16 @@ pub fn sip_parse(data: &[u8]) {
 
     let event = BadActor::from_probe(&probe, &capture());
     let recorded = data.get(..data.len().min(MAX_RECORDED_MESSAGE_BYTES));
+    let decoded = String::from_utf8_lossy(recorded.unwrap_or_default());
+    assert!(
+        decoded.starts_with(&event.sip_message)
+            && event.sip_message.len() <= MAX_RECORDED_MESSAGE_BYTES,
+        "the message is recorded as decoded, at most the cap after decoding"
+    );
     assert_eq!(
-        event.sip_message,
-        String::from_utf8_lossy(recorded.unwrap_or_default())
+        event.sip_message.len() < decoded.len(),
+        crate::event::message_is_cut(data),
+        "a cut is told"
     );
     check_event_json(&event);
 
@@ -117,7 +124,8 @@ pub fn sip_parse(data: &[u8]) {
 
 /// Every message a personality plans for `probe`, now and when its timers fire, is a response
 /// (or our `BYE`), only ever for a request, one framed message (the original's canned reply
-/// excepted: it has no blank line), and over UDP never bigger than the request.
+/// excepted: it has no blank line), and over UDP never bigger than the request; over UDP from a
+/// source that has not shown it receives our replies, all of them together are not either.
 fn check_reply_plan(
     probe: &sip::Probe<'_>,
     personality: &Personality,
@@ -138,9 +146,17 @@ fn check_reply_plan(
         max_reply_bytes,
     };
     let plan = pbx.handle(&inbound, now);
+    let proven = plan.source_proven;
     let mut outgoing = plan.immediate;
     for timer in &plan.timers {
         outgoing.extend(pbx.fire(timer, now + timer.after).immediate);
+    }
+    if let Some(limit) = max_reply_bytes.filter(|_| !proven) {
+        let total: usize = outgoing.iter().map(|message| message.bytes.len()).sum();
+        assert!(
+            total <= limit,
+            "an unproven UDP source gets back at most what it sent"
+        );
     }
     if !outgoing.is_empty() {
         assert_eq!(

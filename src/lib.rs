@@ -26,7 +26,8 @@
 //! Leaf utilities, importing no feature module: [`config`] (the TOML tree with every default;
 //! flags and `SENTRYPEER_*` variables merged over it), [`telemetry`] (each part names its
 //! counters once; `/api/v1/health` and `/metrics` render them), [`shutdown`] (the one shutdown
-//! signal), [`thread_priority`] (background threads give way to capture). `fuzzing` holds the
+//! signal), [`thread_priority`] (background threads give way to capture), [`logging`] (stderr
+//! logs, one line per event whatever attackers put in the values). `fuzzing` holds the
 //! fuzz targets' bodies, shared with the corpus replay test (compiled only for tests and with the
 //! `fuzzing` feature, which the fuzz crate enables).
 #![forbid(unsafe_code)]
@@ -40,6 +41,7 @@ pub mod config;
 pub mod event;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
+pub mod logging;
 pub mod p2p;
 pub mod pipeline;
 pub mod shutdown;

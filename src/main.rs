@@ -80,9 +80,12 @@ fn init_logging(config: &Config) {
         "info,libp2p_gossipsub=error"
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let terminal = std::io::stderr().is_terminal();
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(sentrypeer::logging::OneLineStderr {
+            keep_ansi: terminal,
+        })
+        .with_ansi(terminal)
         .init();
 }

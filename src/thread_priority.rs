@@ -1,10 +1,13 @@
-//! Thread priorities: background work (the store writer) gives way to capture when the CPU is
-//! short. Under a flood the UDP listener, the writer and the sender compete for the cores;
+//! Thread priorities: background work (the store writer, and below it database readers) gives
+//! way to capture when the CPU is short. Under a flood the UDP listener, the writer and the sender compete for the cores;
 //! capture goes first, and what the writer cannot keep up with is dropped from its queue and
 //! counted. When the CPU is not short, priorities change nothing.
 
 /// Nice steps the store writer thread runs below the rest of the process.
 pub const BACKGROUND_NICENESS: i32 = 10;
+/// Nice steps database readers (API queries, peers' catch-up) run below the rest of the
+/// process: five below the writer, so readers never take the CPU the writer needs to keep up.
+pub const READER_NICENESS: i32 = BACKGROUND_NICENESS + 5;
 
 /// Lowers the calling thread's scheduling priority by `steps` nice steps (at most to 19). On
 /// Linux the nice value belongs to each thread, so the rest of the process is unaffected;

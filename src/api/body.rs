@@ -1,5 +1,5 @@
 //! Response bodies: the original's fixed strings, jansson-style pretty JSON (2-space indent,
-//! `": "` separators, no trailing newline), and streamed bodies produced by a blocking query.
+//! `": "` separators, no trailing newline), and streamed bodies produced by a task.
 
 use std::io;
 
@@ -17,8 +17,9 @@ pub(crate) const HTML: &str = "text/html";
 pub(crate) const TEXT: &str = "text/plain; charset=utf-8";
 /// Bytes gathered before a streamed chunk is sent.
 const CHUNK_BYTES: usize = 32 * 1024;
-/// Chunks waiting for a slow client before the producer blocks.
-const CHUNKS_IN_FLIGHT: usize = 4;
+/// Chunks waiting for a slow client before the producer waits (so a client that does not read
+/// holds at most about this many chunks, and the write timeout then ends it).
+const CHUNKS_IN_FLIGHT: usize = 2;
 
 /// A response with a fixed body and content type.
 pub(crate) fn with_type(
@@ -57,27 +58,37 @@ pub(crate) fn json_string(text: &str) -> String {
     serde_json::to_string(text).unwrap_or_else(|_| String::from("\"\""))
 }
 
-/// Writes a streamed body in chunks from a blocking task. Writing fails once the client is gone,
-/// which tells the producer to stop.
-pub(crate) struct ChunkWriter {
+/// The sending end of a streamed body: text gathered into chunks of [`CHUNK_BYTES`], at most
+/// [`CHUNKS_IN_FLIGHT`] of them waiting for the client. Sending waits (without holding a thread,
+/// a database connection or a read transaction) while the client is slow, and fails once it is
+/// gone, which tells the producer to stop.
+pub(crate) struct ChunkSender {
     buffer: Vec<u8>,
     sender: mpsc::Sender<Result<Bytes, io::Error>>,
 }
 
-impl ChunkWriter {
+/// The client went away: stop producing.
+#[derive(Debug)]
+pub(crate) struct ClientGone;
+
+impl ChunkSender {
     /// Appends text, sending a chunk when enough has gathered.
     ///
     /// # Errors
-    /// When the client has gone away.
-    pub(crate) fn write(&mut self, text: &str) -> io::Result<()> {
+    /// [`ClientGone`].
+    pub(crate) async fn write(&mut self, text: &str) -> Result<(), ClientGone> {
         self.buffer.extend_from_slice(text.as_bytes());
         if self.buffer.len() >= CHUNK_BYTES {
-            self.flush()?;
+            self.flush().await?;
         }
         Ok(())
     }
 
-    fn flush(&mut self) -> io::Result<()> {
+    /// Sends what has gathered.
+    ///
+    /// # Errors
+    /// [`ClientGone`].
+    pub(crate) async fn flush(&mut self) -> Result<(), ClientGone> {
         if self.buffer.is_empty() {
             return Ok(());
         }
@@ -85,38 +96,34 @@ impl ChunkWriter {
             &mut self.buffer,
             Vec::with_capacity(CHUNK_BYTES),
         ));
-        self.sender
-            .blocking_send(Ok(chunk))
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "client went away"))
+        self.sender.send(Ok(chunk)).await.map_err(|_| ClientGone)
+    }
+
+    /// Resolves when the client has gone away (the body was dropped).
+    pub(crate) async fn gone(&self) {
+        self.sender.closed().await;
     }
 
     /// Ends the body with an error: the client sees a broken response, never a truncated one
     /// that looks complete.
-    fn fail(self, error: io::Error) {
-        let _ = self.sender.blocking_send(Err(error));
+    pub(crate) async fn fail(self, error: io::Error) {
+        let _ = self.sender.send(Err(error)).await;
     }
 }
 
-/// A streamed body: `produce` runs on the blocking pool, writing through a [`ChunkWriter`].
-pub(crate) fn streamed<F>(status: StatusCode, content_type: &'static str, produce: F) -> Response
+/// A streamed 200 response whose body `produce` sends, on a task of its own, through a
+/// [`ChunkSender`].
+pub(crate) fn streamed<F, P>(content_type: &'static str, produce: P) -> Response
 where
-    F: FnOnce(&mut ChunkWriter) -> io::Result<()> + Send + 'static,
+    P: FnOnce(ChunkSender) -> F,
+    F: Future<Output = ()> + Send + 'static,
 {
     let (sender, receiver) = mpsc::channel(CHUNKS_IN_FLIGHT);
-    tokio::task::spawn_blocking(move || {
-        let mut writer = ChunkWriter {
-            buffer: Vec::with_capacity(CHUNK_BYTES),
-            sender,
-        };
-        match produce(&mut writer).and_then(|()| writer.flush()) {
-            Ok(()) => {}
-            Err(error) if error.kind() == io::ErrorKind::BrokenPipe => {}
-            Err(error) => {
-                tracing::error!(%error, "streamed response failed");
-                writer.fail(error);
-            }
-        }
-    });
+    let chunks = ChunkSender {
+        buffer: Vec::with_capacity(CHUNK_BYTES),
+        sender,
+    };
+    tokio::spawn(produce(chunks));
     let stream = tokio_stream::wrappers::ReceiverStream::new(receiver);
-    with_type(status, content_type, Body::from_stream(stream))
+    with_type(StatusCode::OK, content_type, Body::from_stream(stream))
 }

@@ -150,7 +150,7 @@ async fn stream(
     };
     let (new, deleted) = state
         .reader
-        .run(move |conn| {
+        .run_expensive(move |conn| {
             let filter = ListFilter {
                 origin: OriginFilter::Any,
                 since: Some(format_timestamp(since)),

@@ -43,6 +43,21 @@ pub enum ApiError {
     /// A blocking query task failed.
     #[error("query task failed: {0}")]
     Task(String),
+    /// Too many queries wait, or this one ran out of time: try again later.
+    #[error("busy")]
+    Busy,
+}
+
+impl ApiError {
+    /// A read pool error as the API answers it.
+    pub(crate) fn from_read(error: StoreError) -> Self {
+        match error {
+            StoreError::Busy | StoreError::ReadTimeLimit => Self::Busy,
+            StoreError::Task(reason) => Self::Task(reason),
+            StoreError::Abandoned => Self::Task(String::from("abandoned")),
+            other => Self::Store(other),
+        }
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -94,6 +109,16 @@ impl IntoResponse for ApiError {
             Self::Task(error) => {
                 tracing::error!(%error, "API query task failed");
                 internal_error()
+            }
+            Self::Busy => {
+                let mut response = fixed_json(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    r#"{"error": "The server is busy; try again later."}"#,
+                );
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                response
             }
         }
     }

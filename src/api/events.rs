@@ -51,7 +51,7 @@ async fn list(
     params.finish()?;
     let mut rows = state
         .reader
-        .run(move |conn| query::recent_events(conn, &filter))
+        .run_expensive(move |conn| query::recent_events(conn, &filter))
         .await?;
     let more = rows.len() > limit;
     rows.truncate(limit);

@@ -2,7 +2,6 @@
 //! `ipset restore` input and an `nft -f` file. All take `since`, `min_seen_count` and `origin`,
 //! and stream, so a feed of any size never builds one string in memory.
 
-use std::io;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -11,13 +10,12 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use axum::routing::get;
-use rusqlite::Connection;
 
-use super::body::{ChunkWriter, TEXT};
+use super::body::TEXT;
 use super::params::{Params, bad};
-use super::reader::{EACH_IP, EACH_NUMBER, EachRecord, write_records};
+use super::reader::{EACH_IP, EACH_NUMBER, EachRecord, ListFormat, RecordList};
 use super::{ApiError, ApiState};
-use crate::store::query::ListFilter;
+use crate::store::query::SeenRecord;
 
 /// Elements per `add element` statement in the nftables feed.
 const NFT_ELEMENTS_PER_STATEMENT: usize = 512;
@@ -51,14 +49,29 @@ fn text_feed(
     let mut params = Params::new(query)?;
     let filter = params.list_filter()?;
     params.finish()?;
-    Ok(state.reader.stream(TEXT, move |conn, out| {
-        write_records(
-            out,
-            |visit| each(conn, &filter, visit),
-            |record, _| format!("{}\n", record.key),
-        )
-        .map(drop)
-    }))
+    let list = RecordList {
+        each,
+        filter,
+        format: Box::new(Lines),
+    };
+    Ok(state.reader.stream(TEXT, list))
+}
+
+/// One key per line.
+struct Lines;
+
+impl ListFormat for Lines {
+    fn head(&mut self) -> String {
+        String::new()
+    }
+
+    fn record(&mut self, record: &SeenRecord) -> String {
+        format!("{}\n", record.key)
+    }
+
+    fn finish(&mut self, _written: usize) -> String {
+        String::new()
+    }
 }
 
 /// A set or table name from the query: letters, digits, `_` and `-`.
@@ -101,40 +114,51 @@ pub(crate) async fn ipset(
     let filter = params.list_filter()?;
     let set = name_param(&mut params, "set", "sentrypeer")?;
     params.finish()?;
-    Ok(state
-        .reader
-        .stream(TEXT, move |conn, out| write_ipset(conn, &filter, &set, out)))
+    let list = RecordList {
+        each: EACH_IP,
+        filter,
+        format: Box::new(Ipset { set }),
+    };
+    Ok(state.reader.stream(TEXT, list))
 }
 
-fn write_ipset(
-    conn: &Connection,
-    filter: &ListFilter,
-    set: &str,
-    out: &mut ChunkWriter,
-) -> io::Result<()> {
-    for (suffix, family) in [("v4", "inet"), ("v6", "inet6")] {
-        for name in [format!("{set}-{suffix}"), format!("{set}-{suffix}-new")] {
-            out.write(&format!(
-                "create {name} hash:ip family {family} maxelem 1048576 -exist\n"
-            ))?;
+/// `ipset restore` input for the set `set`.
+struct Ipset {
+    set: String,
+}
+
+impl ListFormat for Ipset {
+    fn head(&mut self) -> String {
+        let set = &self.set;
+        let mut text = String::new();
+        for (suffix, family) in [("v4", "inet"), ("v6", "inet6")] {
+            for name in [format!("{set}-{suffix}"), format!("{set}-{suffix}-new")] {
+                text.push_str(&format!(
+                    "create {name} hash:ip family {family} maxelem 1048576 -exist\n"
+                ));
+            }
+            text.push_str(&format!("flush {set}-{suffix}-new\n"));
         }
-        out.write(&format!("flush {set}-{suffix}-new\n"))?;
+        text
     }
-    write_records(
-        out,
-        |visit| EACH_IP(conn, filter, visit),
-        |record, _| match record.key.parse::<IpAddr>() {
+
+    fn record(&mut self, record: &SeenRecord) -> String {
+        let set = &self.set;
+        match record.key.parse::<IpAddr>() {
             Ok(IpAddr::V4(_)) => format!("add {set}-v4-new {} -exist\n", record.key),
             Ok(IpAddr::V6(_)) => format!("add {set}-v6-new {} -exist\n", record.key),
             Err(_) => String::new(),
-        },
-    )?;
-    for suffix in ["v4", "v6"] {
-        out.write(&format!(
-            "swap {set}-{suffix}-new {set}-{suffix}\ndestroy {set}-{suffix}-new\n"
-        ))?;
+        }
     }
-    Ok(())
+
+    fn finish(&mut self, _written: usize) -> String {
+        let set = &self.set;
+        ["v4", "v6"]
+            .map(|suffix| {
+                format!("swap {set}-{suffix}-new {set}-{suffix}\ndestroy {set}-{suffix}-new\n")
+            })
+            .concat()
+    }
 }
 
 /// An `nft -f` file that (re)creates table `inet <table>` with sets `<set>_v4` and `<set>_v6` and
@@ -149,52 +173,67 @@ async fn nftables(
     let table = name_param(&mut params, "table", "sentrypeer")?;
     let set = name_param(&mut params, "set", "sentrypeer")?;
     params.finish()?;
-    Ok(state.reader.stream(TEXT, move |conn, out| {
-        write_nftables(conn, &filter, &table, &set, out)
-    }))
+    let format = Nftables {
+        table,
+        set,
+        pending: [Vec::new(), Vec::new()],
+    };
+    let list = RecordList {
+        each: EACH_IP,
+        filter,
+        format: Box::new(format),
+    };
+    Ok(state.reader.stream(TEXT, list))
 }
 
-fn write_nftables(
-    conn: &Connection,
-    filter: &ListFilter,
-    table: &str,
-    set: &str,
-    out: &mut ChunkWriter,
-) -> io::Result<()> {
-    out.write(&format!(
-        "table inet {table} {{\n\tset {set}_v4 {{\n\t\ttype ipv4_addr\n\t}}\n\tset {set}_v6 {{\n\t\ttype ipv6_addr\n\t}}\n}}\n\
-         flush set inet {table} {set}_v4\nflush set inet {table} {set}_v6\n"
-    ))?;
-    let mut pending: [Vec<String>; 2] = [Vec::new(), Vec::new()];
-    let statement = |family: usize, elements: &[String]| {
+/// An `nft -f` file for table `table`, sets `set`: elements gathered per family and written
+/// [`NFT_ELEMENTS_PER_STATEMENT`] to an `add element` statement.
+struct Nftables {
+    table: String,
+    set: String,
+    pending: [Vec<String>; 2],
+}
+
+impl Nftables {
+    fn statement(&self, family: usize) -> String {
         format!(
-            "add element inet {table} {set}_{} {{ {} }}\n",
+            "add element inet {} {}_{} {{ {} }}\n",
+            self.table,
+            self.set,
             if family == 0 { "v4" } else { "v6" },
-            elements.join(", ")
+            self.pending[family].join(", ")
         )
-    };
-    write_records(
-        out,
-        |visit| EACH_IP(conn, filter, visit),
-        |record, _| {
-            let family = match record.key.parse::<IpAddr>() {
-                Ok(IpAddr::V4(_)) => 0,
-                Ok(IpAddr::V6(_)) => 1,
-                Err(_) => return String::new(),
-            };
-            pending[family].push(record.key.clone());
-            if pending[family].len() < NFT_ELEMENTS_PER_STATEMENT {
-                return String::new();
-            }
-            let text = statement(family, &pending[family]);
-            pending[family].clear();
-            text
-        },
-    )?;
-    for (family, elements) in pending.iter().enumerate() {
-        if !elements.is_empty() {
-            out.write(&statement(family, elements))?;
-        }
     }
-    Ok(())
+}
+
+impl ListFormat for Nftables {
+    fn head(&mut self) -> String {
+        let (table, set) = (&self.table, &self.set);
+        format!(
+            "table inet {table} {{\n\tset {set}_v4 {{\n\t\ttype ipv4_addr\n\t}}\n\tset {set}_v6 {{\n\t\ttype ipv6_addr\n\t}}\n}}\n\
+             flush set inet {table} {set}_v4\nflush set inet {table} {set}_v6\n"
+        )
+    }
+
+    fn record(&mut self, record: &SeenRecord) -> String {
+        let family = match record.key.parse::<IpAddr>() {
+            Ok(IpAddr::V4(_)) => 0,
+            Ok(IpAddr::V6(_)) => 1,
+            Err(_) => return String::new(),
+        };
+        self.pending[family].push(record.key.clone());
+        if self.pending[family].len() < NFT_ELEMENTS_PER_STATEMENT {
+            return String::new();
+        }
+        let text = self.statement(family);
+        self.pending[family].clear();
+        text
+    }
+
+    fn finish(&mut self, _written: usize) -> String {
+        (0..2)
+            .filter(|family| !self.pending[*family].is_empty())
+            .map(|family| self.statement(family))
+            .collect()
+    }
 }

@@ -102,7 +102,7 @@ async fn list(
     params.finish()?;
     let page = state
         .reader
-        .run(move |conn| {
+        .run_expensive(move |conn| {
             let mut items = Vec::with_capacity(limit.min(64));
             // One extra row tells whether another page follows.
             let visit = |record: SeenRecord| {

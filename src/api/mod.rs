@@ -1,12 +1,13 @@
 //! REST API (`-a`): the original's routes with their exact bodies and headers, versioned
 //! `/api/v1/` routes, blocklist feeds, a CrowdSec-compatible decision stream and Prometheus
-//! metrics. [`router`] is pure; `app.rs` binds and serves it with [`serve`] (connection cap,
-//! request-head timeout), tests drive it with `oneshot`.
+//! metrics. [`router`] is pure; `app` binds and serves it with [`serve`] (connection caps,
+//! request-head timeout and size, paced writes), tests drive it with `oneshot`.
 //!
 //! Every response carries `Access-Control-Allow-Origin: *`, `X-Powered-By: SentryPeer` and
 //! `X-SentryPeer-Version`. Requests are GET (or HEAD) without a body; any other method gets 405
 //! with `Allow`, body or not. Requests run under a timeout and a global concurrency limit; queries
-//! use the store's shared read pool, on the blocking pool.
+//! use the store's shared read pool, expensive ones a few at a time, long lists a page at a time
+//! (`reader.rs`).
 
 mod auth;
 mod body;
@@ -44,7 +45,7 @@ use uuid::Uuid;
 pub use crowdsec::CrowdSecKeys;
 pub use error::ApiError;
 pub use reader::ApiReader;
-pub use serve::{ServeLimits, serve};
+pub use serve::{ServeLimits, ServerStats, WritePace, serve};
 
 use crate::blocklist::{Blocklist, Policy};
 use crate::config::Secret;

@@ -23,7 +23,7 @@ use rusqlite::Connection;
 
 use super::body::{JSON, fixed_json, json_string};
 use super::params::Params;
-use super::reader::{EACH_IP, EACH_NUMBER, EachRecord, write_records};
+use super::reader::{EACH_IP, EACH_NUMBER, EachRecord, ListFormat, RecordList};
 use super::{ApiError, ApiState};
 use crate::store::StoreError;
 use crate::store::query::{self, ListFilter, SeenRecord};
@@ -77,18 +77,17 @@ impl OriginalList {
         if total == 0 {
             return Ok(fixed_json(StatusCode::NOT_FOUND, self.empty_body));
         }
-        Ok(state.reader.stream(JSON, move |conn, out| {
-            out.write(&format!(
-                "{{\n  \"{}\": {total},\n  \"{}\": [",
-                self.total_key, self.array_key
-            ))?;
-            let written = write_records(
-                out,
-                |visit| (self.each)(conn, &filter, visit),
-                |record, index| self.item(record, index),
-            )?;
-            out.write(if written == 0 { "]\n}" } else { "\n  ]\n}" })
-        }))
+        let format = OriginalFormat {
+            list: self,
+            total,
+            written: 0,
+        };
+        let list = RecordList {
+            each: self.each,
+            filter,
+            format: Box::new(format),
+        };
+        Ok(state.reader.stream(JSON, list))
     }
 
     /// One array element, with the separator that precedes it.
@@ -101,5 +100,31 @@ impl OriginalList {
             json_string(&record.seen_last),
             json_string(&record.seen_count.to_string()),
         )
+    }
+}
+
+/// The original's list body, written as records arrive.
+struct OriginalFormat {
+    list: &'static OriginalList,
+    total: u64,
+    written: usize,
+}
+
+impl ListFormat for OriginalFormat {
+    fn head(&mut self) -> String {
+        format!(
+            "{{\n  \"{}\": {},\n  \"{}\": [",
+            self.list.total_key, self.total, self.list.array_key
+        )
+    }
+
+    fn record(&mut self, record: &SeenRecord) -> String {
+        let item = self.list.item(record, self.written);
+        self.written += 1;
+        item
+    }
+
+    fn finish(&mut self, written: usize) -> String {
+        String::from(if written == 0 { "]\n}" } else { "\n  ]\n}" })
     }
 }

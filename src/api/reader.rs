@@ -1,102 +1,202 @@
 //! The API's side of the store's read pool ([`crate::store::ReadPool`]): query errors as
-//! [`ApiError`], and response bodies streamed from a connection on the blocking pool.
+//! [`ApiError`], a small limit on expensive queries at once, and long lists streamed a page at a
+//! time.
+//!
+//! Expensive queries (statistics, raw events, value counts, pages of lists and feeds, the
+//! CrowdSec stream) run at most [`EXPENSIVE_QUERIES`] at a time, so point lookups always find a
+//! read thread. A list is streamed as pages of [`PAGE_RECORDS`] records, each read in its own
+//! short query: no read transaction, connection or thread is held while a slow client reads, so
+//! the WAL can be checkpointed, and a client that goes away stops the stream at once.
+//!
+//! Entries are listed as they were when the response started (newest first), then those seen
+//! while it was being sent, which may repeat an entry already listed; none seen before the
+//! request is left out.
 
-use std::io;
 use std::ops::ControlFlow;
+use std::sync::Arc;
 
-use axum::http::StatusCode;
 use axum::response::Response;
+use jiff::Timestamp;
 use rusqlite::Connection;
+use tokio::sync::Semaphore;
 
 use super::ApiError;
-use super::body::{ChunkWriter, streamed};
-use crate::store::query::{self, ListFilter, SeenRecord};
+use super::body::{ChunkSender, ClientGone, streamed};
+use crate::event::format_timestamp;
+use crate::store::query::{self, Cursor, ListFilter, SeenRecord};
 use crate::store::{ReadPool, StoreError};
+
+/// Expensive queries running at once (the read pool runs more threads, so lookups still run).
+pub(crate) const EXPENSIVE_QUERIES: usize = 2;
+/// Records read per page of a streamed list.
+pub(crate) const PAGE_RECORDS: usize = 500;
 
 /// Read-only database access for the handlers, on the pool `app` shares with the other readers.
 #[derive(Debug, Clone)]
 pub struct ApiReader {
     pool: ReadPool,
+    expensive: Arc<Semaphore>,
 }
 
 impl ApiReader {
     /// Reads through `pool`.
     pub fn new(pool: ReadPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            expensive: Arc::new(Semaphore::new(EXPENSIVE_QUERIES)),
+        }
     }
 
-    /// Runs `query` with a connection on the blocking pool.
+    /// Runs a cheap `query` (a point lookup, a count) on the read pool.
     ///
     /// # Errors
-    /// The query's error, or [`ApiError::Task`] when the blocking task could not finish.
+    /// The query's error as an [`ApiError`].
     pub async fn run<T, F>(&self, query: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        self.pool.run(query).await.map_err(|error| match error {
-            StoreError::Task(reason) => ApiError::Task(reason),
-            other => ApiError::Store(other),
+        self.pool.run(query).await.map_err(ApiError::from_read)
+    }
+
+    /// Runs an expensive `query` (a scan) once one of the few places for them is free. Waiting
+    /// ends with the request (its time limit, or its client going away), and so does the query.
+    ///
+    /// # Errors
+    /// The query's error as an [`ApiError`].
+    pub async fn run_expensive<T, F>(&self, query: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let _place = self.expensive.acquire().await.map_err(|_| ApiError::Busy)?;
+        self.run(query).await
+    }
+
+    /// A 200 response streaming `list`.
+    pub(crate) fn stream(&self, content_type: &'static str, list: RecordList) -> Response {
+        let reader = self.clone();
+        streamed(content_type, move |mut out| async move {
+            match reader.send_list(list, &mut out).await {
+                Ok(()) | Err(Stop::ClientGone) => {}
+                Err(Stop::Failed(error)) => {
+                    tracing::error!(%error, "streamed response failed");
+                    out.fail(std::io::Error::other("the list could not be read"))
+                        .await;
+                }
+            }
         })
     }
 
-    /// A 200 response whose body `produce` streams from a connection on the blocking pool.
-    pub(crate) fn stream<F>(&self, content_type: &'static str, produce: F) -> Response
-    where
-        F: FnOnce(&Connection, &mut ChunkWriter) -> io::Result<()> + Send + 'static,
-    {
-        let pool = self.pool.clone();
-        streamed(StatusCode::OK, content_type, move |writer| {
-            pool.with_connection(|connection| produce(connection, writer))
-                .map_err(io::Error::other)?
-        })
+    async fn send_list(&self, list: RecordList, out: &mut ChunkSender) -> Result<(), Stop> {
+        let RecordList {
+            each,
+            filter,
+            mut format,
+        } = list;
+        out.write(&format.head()).await?;
+        let as_of = format_timestamp(Timestamp::now());
+        let start = Cursor {
+            seen_last: as_of.clone(),
+            key: String::new(),
+        };
+        let mut written = self
+            .send_pages(each, &filter, Some(start), format.as_mut(), out)
+            .await?;
+        let mut recent = filter;
+        recent.since = Some(recent.since.map_or(as_of.clone(), |since| since.max(as_of)));
+        written += self
+            .send_pages(each, &recent, None, format.as_mut(), out)
+            .await?;
+        out.write(&format.finish(written)).await?;
+        out.flush().await?;
+        Ok(())
+    }
+
+    /// Sends every record `each` lists for `filter` after `after`, a page per query; returns
+    /// how many.
+    async fn send_pages(
+        &self,
+        each: EachRecord,
+        filter: &ListFilter,
+        mut after: Option<Cursor>,
+        format: &mut dyn ListFormat,
+        out: &mut ChunkSender,
+    ) -> Result<usize, Stop> {
+        let mut written = 0;
+        loop {
+            let page_filter = filter.clone();
+            let cursor = after.clone();
+            let read = self.run_expensive(move |conn| {
+                let mut records = Vec::with_capacity(PAGE_RECORDS);
+                each(conn, &page_filter, cursor.as_ref(), &mut |record| {
+                    records.push(record);
+                    ControlFlow::Continue(())
+                })?;
+                Ok(records)
+            });
+            let page = tokio::select! {
+                () = out.gone() => return Err(Stop::ClientGone),
+                page = read => page.map_err(|error| Stop::Failed(error.to_string()))?,
+            };
+            for record in &page {
+                out.write(&format.record(record)).await?;
+            }
+            written += page.len();
+            if page.len() < PAGE_RECORDS {
+                return Ok(written);
+            }
+            after = page.last().map(Cursor::after);
+        }
     }
 }
 
-/// Visits every record of a table matching a filter (no cursor, no limit), with a
-/// `&mut dyn FnMut` so both tables fit one function pointer type.
+/// Why a stream stopped early.
+enum Stop {
+    ClientGone,
+    Failed(String),
+}
+
+impl From<ClientGone> for Stop {
+    fn from(_: ClientGone) -> Self {
+        Self::ClientGone
+    }
+}
+
+/// How a streamed list is written: text before the records, each record (with whatever goes
+/// before it), text after them.
+pub(crate) trait ListFormat: Send {
+    /// Text before the records.
+    fn head(&mut self) -> String;
+    /// One record's text.
+    fn record(&mut self, record: &SeenRecord) -> String;
+    /// Text after the records, given how many there were.
+    fn finish(&mut self, written: usize) -> String;
+}
+
+/// A list streamed by [`ApiReader::stream`].
+pub(crate) struct RecordList {
+    /// Which records.
+    pub(crate) each: EachRecord,
+    /// Which of them.
+    pub(crate) filter: ListFilter,
+    /// How they are written.
+    pub(crate) format: Box<dyn ListFormat>,
+}
+
+/// Visits one page ([`PAGE_RECORDS`]) of the records of a table matching a filter, after a
+/// cursor, with a `&mut dyn FnMut` so both tables fit one function pointer type.
 pub(crate) type EachRecord = fn(
     &Connection,
     &ListFilter,
+    Option<&Cursor>,
     &mut dyn FnMut(SeenRecord) -> ControlFlow<()>,
 ) -> Result<(), StoreError>;
 
-/// Every source IP matching the filter, most recently seen first.
+/// A page of source IPs matching the filter, most recently seen first.
 pub(crate) const EACH_IP: EachRecord =
-    |conn, filter, visit| query::each_ip(conn, filter, None, None, visit);
+    |conn, filter, after, visit| query::each_ip(conn, filter, after, Some(PAGE_RECORDS), visit);
 
-/// Every called number matching the filter, most recently seen first.
+/// A page of called numbers matching the filter, most recently seen first.
 pub(crate) const EACH_NUMBER: EachRecord =
-    |conn, filter, visit| query::each_number(conn, filter, None, None, visit);
-
-/// Writes every record `each` visits, rendered by `render(record, index)`, stopping at the first
-/// write error (the client went away). Returns how many were written.
-///
-/// # Errors
-/// The query's error, or the write error.
-pub(crate) fn write_records<E>(
-    out: &mut ChunkWriter,
-    each: E,
-    mut render: impl FnMut(&SeenRecord, usize) -> String,
-) -> io::Result<usize>
-where
-    E: FnOnce(&mut dyn FnMut(SeenRecord) -> ControlFlow<()>) -> Result<(), StoreError>,
-{
-    let mut written = 0;
-    let mut failure = None;
-    each(&mut |record| match out.write(&render(&record, written)) {
-        Ok(()) => {
-            written += 1;
-            ControlFlow::Continue(())
-        }
-        Err(error) => {
-            failure = Some(error);
-            ControlFlow::Break(())
-        }
-    })
-    .map_err(io::Error::other)?;
-    match failure {
-        Some(error) => Err(error),
-        None => Ok(written),
-    }
-}
+    |conn, filter, after, visit| query::each_number(conn, filter, after, Some(PAGE_RECORDS), visit);

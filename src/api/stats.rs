@@ -43,7 +43,7 @@ async fn stats(
     params.finish()?;
     let (stats, latest) = state
         .reader
-        .run(move |conn| {
+        .run_expensive(move |conn| {
             Ok((
                 query::stats(conn, since.as_deref(), top)?,
                 query::latest_event_timestamp(conn)?,

@@ -42,7 +42,7 @@ async fn counts(
     params.finish()?;
     let counts = state
         .reader
-        .run(move |conn| query::counts_of(conn, column, since.as_deref(), limit))
+        .run_expensive(move |conn| query::counts_of(conn, column, since.as_deref(), limit))
         .await?;
     let key = match column {
         CountedColumn::UserAgent => "user_agent",

@@ -96,8 +96,15 @@ pub struct WebhookSettings {
 pub struct ApiSettings {
     /// Where it listens.
     pub listen_address: SocketAddr,
-    /// Bearer token required on every route but `/health-check`.
+    /// Bearer token required on every route but `/health-check` (from `api_token` or read from
+    /// `api_token_file`).
     pub token: Option<Secret>,
+    /// Live connections from one source (0: no cap).
+    pub max_connections_per_source: usize,
+    /// IPv6 sources count against that cap by this prefix.
+    pub ipv6_source_prefix: u8,
+    /// Longest a response write may wait for its client.
+    pub write_timeout: std::time::Duration,
     /// CrowdSec bouncer keys.
     pub crowdsec_keys: Vec<Secret>,
     /// How long a CrowdSec decision lasts after the IP was last seen.
@@ -164,6 +171,22 @@ fn api_settings(config: &Config) -> Result<ApiSettings, ConfigError> {
     {
         return Err(ConfigError::invalid("api_token", "empty token"));
     }
+    at_least(
+        "api_write_timeout_secs",
+        config.api_write_timeout_secs,
+        1,
+        " second",
+    )?;
+    let token = match (&config.api_token, &config.api_token_file) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::invalid(
+                "api_token_file",
+                "set either api_token or api_token_file, not both",
+            ));
+        }
+        (None, Some(path)) => Some(read_token_file(path)?),
+        (token, None) => token.clone(),
+    };
     let crowdsec_ban = parse_duration(&config.crowdsec_ban_duration)
         .filter(|duration| !duration.is_zero())
         .ok_or_else(|| {
@@ -177,10 +200,31 @@ fn api_settings(config: &Config) -> Result<ApiSettings, ConfigError> {
         })?;
     Ok(ApiSettings {
         listen_address: config.api_listen_address,
-        token: config.api_token.clone(),
+        token,
+        max_connections_per_source: config.api_max_connections_per_source,
+        ipv6_source_prefix: config.source_ipv6_prefix,
+        write_timeout: std::time::Duration::from_secs(config.api_write_timeout_secs),
         crowdsec_keys: config.crowdsec_api_key.clone(),
         crowdsec_ban,
     })
+}
+
+/// The API token in `path`: its first line, surrounding whitespace trimmed.
+fn read_token_file(path: &std::path::Path) -> Result<Secret, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        ConfigError::invalid(
+            "api_token_file",
+            format!("cannot read {}: {error}", path.display()),
+        )
+    })?;
+    let token = text.lines().next().unwrap_or_default().trim();
+    if token.is_empty() {
+        return Err(ConfigError::invalid(
+            "api_token_file",
+            format!("{} holds no token", path.display()),
+        ));
+    }
+    Ok(Secret::new(token.to_owned()))
 }
 
 /// Checks that `value` is at least `min`.

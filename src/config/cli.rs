@@ -70,6 +70,14 @@ pub struct Cli {
     )]
     pub syslog_address: Option<String>,
 
+    /// IPv6 sources count against the per-source connection caps by this prefix length (default 64) or use SENTRYPEER_SOURCE_IPV6_PREFIX env
+    #[arg(
+        long = "source-ipv6-prefix",
+        env = "SENTRYPEER_SOURCE_IPV6_PREFIX",
+        value_name = "BITS"
+    )]
+    pub source_ipv6_prefix: Option<u8>,
+
     /// Days of events kept in the database, 0 = forever (default 7) or use SENTRYPEER_RETENTION_DAYS env
     #[arg(
         long = "retention-days",

@@ -28,6 +28,12 @@ pub const SIP_HEADER_TIMEOUT_SECS: u64 = 10;
 pub const MAX_CONNECTIONS: usize = 1024;
 /// Concurrent TCP and TLS connections from one source, each.
 pub const SIP_MAX_CONNECTIONS_PER_SOURCE: usize = 32;
+/// IPv6 sources are grouped by this prefix for the per-source caps (an ISP hands out /64s).
+pub const SOURCE_IPV6_PREFIX: u8 = 64;
+/// Concurrent API connections from one source (a browser opens 6, a script 1).
+pub const API_MAX_CONNECTIONS_PER_SOURCE: usize = 32;
+/// Seconds an API response write may wait for its client.
+pub const API_WRITE_TIMEOUT_SECS: u64 = 10;
 /// Events that may wait for each consumer.
 pub const EVENT_QUEUE_CAPACITY: usize = 8_192;
 /// Days of events kept in the database.
@@ -92,6 +98,7 @@ impl Default for Config {
             sip_header_timeout_secs: SIP_HEADER_TIMEOUT_SECS,
             max_connections: MAX_CONNECTIONS,
             sip_max_connections_per_source: SIP_MAX_CONNECTIONS_PER_SOURCE,
+            source_ipv6_prefix: SOURCE_IPV6_PREFIX,
             event_queue_capacity: EVENT_QUEUE_CAPACITY,
             db_file: PathBuf::from("sentrypeer.db"),
             retention_days: RETENTION_DAYS,
@@ -109,6 +116,9 @@ impl Default for Config {
             api: false,
             api_listen_address: API_LISTEN_ADDRESS,
             api_token: None,
+            api_token_file: None,
+            api_max_connections_per_source: API_MAX_CONNECTIONS_PER_SOURCE,
+            api_write_timeout_secs: API_WRITE_TIMEOUT_SECS,
             crowdsec_api_key: Vec::new(),
             crowdsec_ban_duration: CROWDSEC_BAN_DURATION.to_owned(),
             peer_to_peer: false,

@@ -102,6 +102,9 @@ pub struct Config {
     /// Concurrent connections from one source IP, TCP and TLS each; further ones are closed at
     /// once and counted. 0 = no per-source cap.
     pub sip_max_connections_per_source: usize,
+    /// IPv6 sources count against the per-source connection caps (SIP and API) by this prefix
+    /// length: one attacker holds a whole /64.
+    pub source_ipv6_prefix: u8,
     /// Events that may wait for each consumer (store, sinks) before new ones are dropped and counted.
     pub event_queue_capacity: usize,
     /// SQLite database file (`-f`).
@@ -138,6 +141,15 @@ pub struct Config {
     pub api_listen_address: SocketAddr,
     /// Bearer token the API requires on every route but `/health-check`, when set.
     pub api_token: Option<Secret>,
+    /// File holding the bearer token (first line, surrounding whitespace trimmed), so it need
+    /// not be on the command line; excludes `api_token`.
+    pub api_token_file: Option<PathBuf>,
+    /// Concurrent API connections from one source IP (IPv6 by `source_ipv6_prefix`); further
+    /// ones are closed at once and counted. 0 = no per-source cap.
+    pub api_max_connections_per_source: usize,
+    /// Seconds a response write may wait for its client (which must also take at least 4 KiB/s
+    /// on average) before the connection is cut.
+    pub api_write_timeout_secs: u64,
     /// CrowdSec bouncer API keys (`X-Api-Key`), one per bouncer; none disables `/v1/decisions`.
     pub crowdsec_api_key: Vec<Secret>,
     /// How long a CrowdSec decision lasts after the IP was last seen (`30m`, `24h`, `7d`).

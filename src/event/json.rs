@@ -48,15 +48,64 @@ impl BadActor {
             from_user: self.attack.from_user.as_deref(),
             contact: self.attack.contact.as_deref(),
             p_asserted_identity: self.attack.p_asserted_identity.as_deref(),
+            sip_message_cut: None,
         }
     }
 
-    /// One compact JSON line (no trailing newline).
+    /// One compact JSON line (no trailing newline), at most [`MAX_JSON_LINE_BYTES`]: when the
+    /// escaped `sip_message` would make it longer (control bytes take 6 bytes each in JSON), the
+    /// message is cut to fit, on a character boundary, and `"sip_message_cut": "true"` says so.
     pub fn to_json_line(&self) -> String {
-        // Serialising a struct of strings cannot fail; fall back to an empty object rather than
-        // panic should serde_json ever disagree.
-        serde_json::to_string(&self.to_json()).unwrap_or_else(|_| String::from("{}"))
+        let mut json = self.to_json();
+        let line = serialize(&json);
+        if line.len() <= MAX_JSON_LINE_BYTES {
+            return line;
+        }
+        let others = line.len() - escaped_len(&self.sip_message);
+        let room = MAX_JSON_LINE_BYTES.saturating_sub(others + CUT_KEY_BYTES);
+        json.sip_message = cut_to_escaped_len(&self.sip_message, room);
+        json.sip_message_cut = Some("true");
+        serialize(&json)
     }
+}
+
+/// Longest JSON log line: a 64 KiB message of printable text fits whole, one of control bytes
+/// (6 bytes each once escaped) is cut.
+pub const MAX_JSON_LINE_BYTES: usize = 128 * 1024;
+
+/// What `,"sip_message_cut":"true"` adds to a line.
+const CUT_KEY_BYTES: usize = 25;
+
+/// Serialising a struct of strings cannot fail; an empty object rather than a panic should
+/// serde_json ever disagree.
+fn serialize(json: &EventJson<'_>) -> String {
+    serde_json::to_string(json).unwrap_or_else(|_| String::from("{}"))
+}
+
+/// Bytes `c` takes inside a JSON string as serde_json writes it.
+fn escaped_char_len(c: char) -> usize {
+    match c {
+        '"' | '\\' | '\u{8}' | '\u{c}' | '\n' | '\r' | '\t' => 2,
+        c if u32::from(c) < 0x20 => 6,
+        c => c.len_utf8(),
+    }
+}
+
+/// Bytes `text` takes inside a JSON string.
+fn escaped_len(text: &str) -> usize {
+    text.chars().map(escaped_char_len).sum()
+}
+
+/// The longest prefix of `text` that takes at most `room` bytes inside a JSON string.
+fn cut_to_escaped_len(text: &str, room: usize) -> &str {
+    let mut used = 0;
+    for (index, c) in text.char_indices() {
+        used += escaped_char_len(c);
+        if used > room {
+            return &text[..index];
+        }
+    }
+    text
 }
 
 /// The original's 13 JSON keys, in its order: the first keys of every [`EventJson`] (the JSON
@@ -152,4 +201,8 @@ pub struct EventJson<'a> {
     /// The `P-Asserted-Identity` value.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub p_asserted_identity: Option<&'a str>,
+    /// `"true"` when the JSON log line cut `sip_message` to stay within
+    /// [`MAX_JSON_LINE_BYTES`]; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sip_message_cut: Option<&'a str>,
 }

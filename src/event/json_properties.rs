@@ -136,3 +136,27 @@ proptest! {
         prop_assert_eq!(value["sip_message"].as_str(), Some(event.sip_message.as_str()));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn a_json_line_never_exceeds_its_cap_and_says_when_it_cut_the_message(
+        filler in prop::sample::select(vec!['\u{1}', '"', 'a', '\u{fffd}', '\n']),
+        length in 0usize..=MAX_RECORDED_MESSAGE_BYTES,
+    ) {
+        let mut event = EventBuilder::new().build();
+        let message: String = std::iter::repeat_n(filler, length).collect();
+        event.sip_message = message
+            .get(..message.floor_char_boundary(MAX_RECORDED_MESSAGE_BYTES))
+            .unwrap_or_default()
+            .to_owned();
+        let line = event.to_json_line();
+        prop_assert!(line.len() <= MAX_JSON_LINE_BYTES, "{} bytes", line.len());
+        let value: serde_json::Value = serde_json::from_str(&line).expect("valid JSON");
+        let logged = value["sip_message"].as_str().expect("a string");
+        prop_assert!(event.sip_message.starts_with(logged));
+        let cut = value.get("sip_message_cut").and_then(serde_json::Value::as_str);
+        prop_assert_eq!(cut == Some("true"), logged.len() < event.sip_message.len());
+    }
+}

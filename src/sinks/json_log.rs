@@ -50,14 +50,27 @@ impl JsonLogFile {
         })
     }
 
+    /// Opens `path` for appending without ever blocking (a FIFO with no reader would hold the
+    /// open forever), and refuses anything but a regular file.
     fn open_file(path: &Path) -> std::io::Result<Self> {
         use std::os::unix::fs::OpenOptionsExt;
+        if let Ok(meta) = std::fs::metadata(path)
+            && !meta.is_file()
+        {
+            return Err(not_a_regular_file(&meta));
+        }
+        let nonblocking = rustix::fs::OFlags::NONBLOCK.bits().cast_signed();
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .mode(JSON_LOG_MODE)
+            .custom_flags(nonblocking)
             .open(path)?;
-        let inode = file.metadata()?.ino();
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Err(not_a_regular_file(&meta));
+        }
+        let inode = meta.ino();
         Ok(Self {
             path: path.to_owned(),
             writer: BufWriter::new(file),
@@ -80,6 +93,28 @@ impl JsonLogFile {
         }
         Ok(())
     }
+}
+
+/// Why a path that exists but is not a regular file (a FIFO, a socket, a device, a directory)
+/// is refused.
+fn not_a_regular_file(meta: &std::fs::Metadata) -> std::io::Error {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = meta.file_type();
+    let what = if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else if kind.is_dir() {
+        "a directory"
+    } else {
+        "not a file"
+    };
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        format!("not a regular file ({what}); the JSON log must be a file"),
+    )
 }
 
 /// Writes every event of `events` to `file`, following rotation, until the pipeline is dropped

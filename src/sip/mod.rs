@@ -17,7 +17,7 @@ mod via;
 pub use classify::{AttackType, Classification, classify};
 pub use framing::{FrameCheck, StreamFramer, check_frame};
 pub use parse::{Header, MAX_HEADERS, MessageKind, ParseDefect, Probe, parse};
-pub use pbx::{Inbound, Outgoing, Pbx, ReplyPlan, StateLimits, Timer};
+pub use pbx::{Inbound, Outgoing, Pbx, ReplyPlan, Screening, StateLimits, Timer};
 pub use personality::{CallOutcome, Personality, PersonalityError, Progress};
 pub use respond::{CANNED_REPLY, is_answerable_source};
 

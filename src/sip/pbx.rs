@@ -1,9 +1,15 @@
 //! The PBX personality's state machine: which request gets which replies, now and later.
 //!
 //! Pure: it takes the parsed probe, where it came from and the current [`Instant`], and returns a
-//! [`ReplyPlan`] (datagrams to send now, timers to fire later). The transport sends them and calls
-//! [`Pbx::fire`] when a timer is due. State (REGISTER attempt counters, dialogs) lives in bounded
-//! LRU maps whose idle entries expire; a spoofed source can fill them but never grow them.
+//! [`ReplyPlan`] (datagrams to send now, timers to fire later, and whether the source has shown
+//! it receives our replies). The transport sends them and calls [`Pbx::fire`] when a timer is
+//! due. State (REGISTER attempt counters, dialogs, proven sources) lives in bounded LRU maps
+//! whose idle entries expire; a spoofed source can fill them but never grow them.
+//!
+//! Over UDP, until a source has shown it receives our replies (`pbx/proof.rs`), we never send it
+//! more bytes than it sent us (`pbx/budget.rs`). Credentials that do not answer our nonce count
+//! as none, and an `ACK`, `BYE` or in-dialog request whose `To` tag is not ours never touches a
+//! dialog.
 //!
 //! | Request | Reply |
 //! |---|---|
@@ -33,10 +39,16 @@ use super::respond::{
 };
 
 mod accounts;
+mod budget;
 mod dialogs;
+mod plan;
+mod proof;
 mod sdp;
 
-use dialogs::{Dialog, DialogKey, Step};
+use dialogs::{Dialog, DialogKey};
+pub use plan::{Outgoing, ReplyPlan, Screening, Timer};
+use proof::{Credentials, source_ip};
+pub use proof::{MAX_PROVEN_SOURCES, PROVEN_SOURCE_EXPIRY};
 
 /// REGISTER attempt counters kept (one per source IP and extension).
 pub const MAX_REGISTRATION_COUNTERS: usize = 65_536;
@@ -67,53 +79,6 @@ pub struct Inbound<'p, 'a> {
     pub max_reply_bytes: Option<usize>,
 }
 
-/// One message to send to the source.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outgoing {
-    /// The whole message.
-    pub bytes: Vec<u8>,
-    /// Its status code; `None` for a request of ours (`BYE`).
-    pub status: Option<u16>,
-}
-
-/// Something to do later in a dialog; hand it back to [`Pbx::fire`] after [`Timer::after`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Timer {
-    /// Delay from the moment the plan was made.
-    pub after: Duration,
-    dialog: DialogKey,
-    id: u64,
-    step: Step,
-}
-
-/// What to send for one request or timer: messages now, and timers for later ones.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ReplyPlan {
-    /// Messages to send now, in order.
-    pub immediate: Vec<Outgoing>,
-    /// Timers to schedule.
-    pub timers: Vec<Timer>,
-}
-
-impl ReplyPlan {
-    /// Whether there is nothing to send or schedule.
-    pub fn is_empty(&self) -> bool {
-        self.immediate.is_empty() && self.timers.is_empty()
-    }
-
-    fn push(&mut self, bytes: Option<Vec<u8>>, status: Option<u16>) {
-        if let Some(bytes) = bytes {
-            self.immediate.push(Outgoing { bytes, status });
-        }
-    }
-
-    fn single(bytes: Option<Vec<u8>>, status: u16) -> Self {
-        let mut plan = Self::default();
-        plan.push(bytes, Some(status));
-        plan
-    }
-}
-
 /// Bounds of the state a [`Pbx`] keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StateLimits {
@@ -121,6 +86,8 @@ pub struct StateLimits {
     pub registrations: NonZeroUsize,
     /// Dialogs.
     pub dialogs: NonZeroUsize,
+    /// Sources remembered as proven (they echoed our nonce or tag, or came over a stream).
+    pub proven_sources: NonZeroUsize,
 }
 
 impl Default for StateLimits {
@@ -129,6 +96,7 @@ impl Default for StateLimits {
             registrations: NonZeroUsize::new(MAX_REGISTRATION_COUNTERS)
                 .unwrap_or(NonZeroUsize::MIN),
             dialogs: NonZeroUsize::new(MAX_DIALOGS).unwrap_or(NonZeroUsize::MIN),
+            proven_sources: NonZeroUsize::new(MAX_PROVEN_SOURCES).unwrap_or(NonZeroUsize::MIN),
         }
     }
 }
@@ -149,13 +117,18 @@ impl Keyed {
         hasher.finish()
     }
 
-    /// Our `To` tag for a dialog: the same `Call-ID` and `From` tag always give the same tag.
-    pub(crate) fn to_tag(&self, call_id: &[u8], from_tag: Option<&[u8]>) -> String {
+    /// Our `To` tag for a dialog with `source`: the same `Call-ID`, `From` tag and source IP
+    /// always give the same tag, and a tag echoed from another IP is not ours.
+    pub(crate) fn to_tag(&self, call_id: &[u8], from_tag: Option<&[u8]>, source: IpAddr) -> String {
         let (has_tag, tag) = match from_tag {
             Some(tag) => (&b"1"[..], tag),
             None => (&b"0"[..], &b""[..]),
         };
-        format!("{:016x}", self.hash(b"to-tag", &[call_id, has_tag, tag]))
+        let address = proof::ip_octets(source);
+        format!(
+            "{:016x}",
+            self.hash(b"to-tag", &[call_id, has_tag, tag, &address])
+        )
     }
 }
 
@@ -174,6 +147,8 @@ pub struct Pbx {
     started: Instant,
     registrations: LruCache<(IpAddr, u64), Attempts>,
     dialogs: LruCache<DialogKey, Dialog>,
+    /// Sources that showed they receive our replies, and when they last did.
+    proven: LruCache<IpAddr, Instant>,
     next_dialog_id: u64,
 }
 
@@ -197,6 +172,7 @@ impl Pbx {
             started: now,
             registrations: LruCache::sparse(limits.registrations),
             dialogs: LruCache::sparse(limits.dialogs),
+            proven: LruCache::sparse(limits.proven_sources),
             next_dialog_id: 0,
         }
     }
@@ -207,8 +183,18 @@ impl Pbx {
     }
 
     /// The replies to one received message (nothing for responses, `ACK`, malformed input and
-    /// spoofed-looking sources). Over UDP no datagram is bigger than the request.
+    /// spoofed-looking sources), and whether its source has shown it receives our replies. Over
+    /// UDP no datagram is bigger than the request, and until the source is proven the datagrams
+    /// of a transaction together are not either.
     pub fn handle(&mut self, inbound: &Inbound<'_, '_>, now: Instant) -> ReplyPlan {
+        self.expire(now);
+        let source_proven = self.prove(inbound, now);
+        let mut plan = self.plan(inbound, source_proven, now);
+        plan.source_proven = source_proven;
+        plan
+    }
+
+    fn plan(&mut self, inbound: &Inbound<'_, '_>, proven: bool, now: Instant) -> ReplyPlan {
         let probe = inbound.probe;
         if !is_answerable_source(inbound.source) || probe.kind != MessageKind::Request {
             return ReplyPlan::default();
@@ -219,16 +205,22 @@ impl Pbx {
         if self.personality.style == ReplyStyle::Canned {
             return ReplyPlan::single(canned_reply(inbound.max_reply_bytes), 200);
         }
-        self.expire(now);
+        let source = source_ip(inbound.source);
         if method.eq_ignore_ascii_case("ACK") {
-            self.ack(probe, now);
-            return ReplyPlan::default();
+            let mut plan = ReplyPlan::default();
+            plan.screening.foreign_to_tag = !self.ack(probe, source, now);
+            return plan;
         }
         let keyed = &self.keyed;
         let Some(transaction) = Transaction::from_request(probe, inbound.source, |call_id, tag| {
-            keyed.to_tag(call_id, tag)
+            keyed.to_tag(call_id, tag, source)
         }) else {
             return ReplyPlan::default();
+        };
+        let credentials = self.credentials(probe, source, now);
+        let mut screening = Screening {
+            foreign_nonce: credentials == Credentials::Foreign,
+            ..Screening::default()
         };
         let response = if !is_known_method(method) {
             Response::new(501, "Not Implemented").with(self.server())
@@ -237,23 +229,33 @@ impl Pbx {
             Response::new(405, "Method Not Allowed").with(allow.into_iter().chain(self.server()))
         } else {
             match method {
-                "INVITE" => return self.invite(inbound, transaction, now),
+                "INVITE" => {
+                    let mut plan = self.invite(inbound, transaction, credentials, proven, now);
+                    plan.screening.foreign_nonce = screening.foreign_nonce;
+                    return plan;
+                }
                 "CANCEL" => return self.cancel(inbound, &transaction, now),
                 "OPTIONS" => Response::new(200, "OK").with(self.advertised().chain(self.server())),
-                "REGISTER" => self.register(inbound, now),
-                "BYE" => self.bye(probe, now),
-                "UPDATE" | "PRACK" | "INFO" => self.in_dialog(probe, now),
-                "REFER" if self.has_dialog(probe, now) => {
+                "REGISTER" => self.register(inbound, credentials, now),
+                "BYE" => {
+                    let (response, ours) = self.bye(probe, source, now);
+                    screening.foreign_to_tag = !ours;
+                    response
+                }
+                "UPDATE" | "PRACK" | "INFO" => self.in_dialog(probe, source, now),
+                "REFER" if self.has_dialog(probe, source, now) => {
                     Response::new(603, "Decline").with(self.server())
                 }
-                _ => self.account_required(probe, inbound.source.ip(), now),
+                _ => self.account_required(credentials, source, now),
             }
         };
         let code = response.code;
-        ReplyPlan::single(
+        let mut plan = ReplyPlan::single(
             write_response(&transaction, &response, inbound.max_reply_bytes),
             code,
-        )
+        );
+        plan.screening = screening;
+        plan
     }
 
     /// The messages a due timer sends, and the timers it sets; nothing when the dialog has moved
@@ -273,8 +275,8 @@ impl Pbx {
         self.dialogs.len()
     }
 
-    fn in_dialog(&self, probe: &Probe<'_>, now: Instant) -> Response {
-        if self.has_dialog(probe, now) {
+    fn in_dialog(&self, probe: &Probe<'_>, source: IpAddr, now: Instant) -> Response {
+        if self.has_dialog(probe, source, now) {
             Response::new(200, "OK").with(self.server())
         } else {
             no_such_dialog().with(self.server())
@@ -316,6 +318,7 @@ impl Pbx {
             }
             self.dialogs.pop_lru();
         }
+        self.expire_proofs(now);
     }
 }
 
@@ -327,15 +330,6 @@ fn server_of(personality: &Personality) -> Option<Field> {
 /// `481 Call/Transaction Does Not Exist`.
 fn no_such_dialog() -> Response {
     Response::new(481, "Call/Transaction Does Not Exist")
-}
-
-/// Whether the request carries credentials (`Authorization` or `Proxy-Authorization`). They are
-/// not checked: any password "works" once the personality's attempt count is reached.
-fn has_credentials(probe: &Probe<'_>) -> bool {
-    probe
-        .headers_named("Authorization")
-        .chain(probe.headers_named("Proxy-Authorization"))
-        .any(|value| !value.is_empty())
 }
 
 /// The methods of RFC 3261 and its common extensions; anything else gets `501`.

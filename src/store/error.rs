@@ -82,12 +82,29 @@ pub enum StoreError {
         /// The newest version this program knows.
         expected: u32,
     },
+    /// The database path is a symbolic link that cannot be followed (unreadable, or a loop).
+    #[error("cannot follow database path {}: {source}", path.display())]
+    Path {
+        /// The path given.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// An SQL statement on an open connection failed.
     #[error("sqlite error: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    /// A read on the blocking pool did not finish (it panicked, or the runtime is stopping).
+    /// A read did not finish (it panicked, or the runtime is stopping).
     #[error("read task failed: {0}")]
     Task(String),
+    /// A read was stopped because whoever asked for it stopped waiting.
+    #[error("read abandoned by its caller")]
+    Abandoned,
+    /// A read ran longer than the read pool allows and was interrupted.
+    #[error("read stopped at its time limit")]
+    ReadTimeLimit,
+    /// Too many reads were waiting; this one was refused.
+    #[error("too many reads waiting")]
+    Busy,
 }
 
 /// A hint for errors that come from a file or directory this user cannot write.

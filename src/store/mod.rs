@@ -48,7 +48,7 @@ use rusqlite::{Connection, OpenFlags};
 use tracing::{debug, warn};
 
 pub use error::StoreError;
-pub use read_pool::ReadPool;
+pub use read_pool::{ReadOptions, ReadPool, ReadStats};
 pub use retention::{DEFAULT_RETENTION_DAYS, retention_cutoff, run_retention};
 pub use schema::{LATEST_VERSION, is_phone_number, migrate, schema_version};
 pub use stats::StoreStats;
@@ -73,10 +73,17 @@ const WRITER_CACHE_KIB: i64 = 16 * 1024;
 /// ~40 MiB between checkpoints.
 const WRITER_WAL_AUTOCHECKPOINT: i64 = 10_000;
 
+/// Size the WAL file is cut back to when SQLite restarts it after a complete checkpoint: a
+/// flood or a burst of readers may grow it past the checkpoint interval for a while, but the
+/// file never keeps that size. Readers hold their snapshot for one short query at a time (see
+/// [`read_pool`]), so checkpoints complete and the WAL restarts.
+pub const WAL_SIZE_LIMIT_BYTES: i64 = 64 * 1024 * 1024;
+
 /// The first 16 bytes of every SQLite 3 database file.
 const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
 
-/// Opens (creating it, mode 0600, if missing) the database at `path` for writing, sets WAL,
+/// Opens (creating it, mode 0600, if missing; a symbolic link's target, if `path` is one) the
+/// database at `path` for writing, sets WAL,
 /// `synchronous=NORMAL` and [`BUSY_TIMEOUT`], and migrates it to [`LATEST_VERSION`].
 ///
 /// A database written by the original SentryPeer (schema version 0, `honey` table present) is
@@ -86,9 +93,17 @@ const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
 ///
 /// [`StoreError::NotADatabase`] when the file exists and is not an SQLite database,
 /// [`StoreError::Corrupt`] when it is cut short or damaged, [`StoreError::Foreign`] when it is
-/// another program's database (in these three cases it is not touched), [`StoreError::Open`], [`StoreError::Configure`], [`StoreError::Migrate`] or
+/// another program's database (in these three cases it is not touched), [`StoreError::Path`]
+/// for a link that cannot be followed, [`StoreError::Open`], [`StoreError::Configure`], [`StoreError::Migrate`] or
 /// [`StoreError::SchemaTooNew`] otherwise; each names `path`.
 pub fn open(path: &Path) -> Result<Connection, StoreError> {
+    // A symbolic link (dangling or not) is followed, so the file created below is its target,
+    // mode 0600, and SQLite puts `-wal` and `-shm` beside it with the same mode.
+    let resolved = sidecar::resolve_symlinks(path).map_err(|source| StoreError::Path {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let path = resolved.as_path();
     check_header(path)?;
     ownership::check_not_truncated(path)?;
     create_private(path);
@@ -160,6 +175,7 @@ fn configure_writer(conn: &Connection) -> Result<(), rusqlite::Error> {
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
     conn.pragma_update(None, "wal_autocheckpoint", WRITER_WAL_AUTOCHECKPOINT)?;
+    conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT_BYTES)?;
     debug!(journal_mode = %mode, "database connection configured");
     Ok(())
 }

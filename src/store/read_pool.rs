@@ -1,17 +1,95 @@
 //! The one pool of read-only connections to the database, shared by every reader (the API, the
-//! peer-to-peer node's catch-up pages and contribution counts). Reads run on tokio's blocking
-//! pool, so they never hold up the runtime, and never touch the writer's connection (WAL lets
-//! both run at once). Connections are opened when needed and a few are kept for reuse.
+//! peer-to-peer node's catch-up pages and contribution counts).
+//!
+//! Reads run on a few threads of the pool's own ([`ReadOptions::max_threads`], started when
+//! needed and ended after a minute without work), each [`READER_NICENESS`] nice steps below the
+//! rest of the process: below the store writer too, so however many readers there are, the
+//! writer gets the CPU first and readers never make it drop events. They never touch the
+//! writer's connection (WAL lets both run at once), and each read is one short transaction: a
+//! read never waits on a client while holding its snapshot (the API streams long lists page by
+//! page), so checkpoints can complete and the WAL stays small.
+//!
+//! A read stops (SQLite's progress handler interrupts it) as soon as whoever asked for it stops
+//! waiting (the API's client went away, its request timed out), or when it has run for
+//! [`ReadOptions::time_limit`]; both are counted.
+
+mod workers;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
+use tokio::sync::oneshot;
 
 use super::{StoreError, open_read_only};
+use crate::telemetry::{Readings, Report};
+pub use crate::thread_priority::READER_NICENESS;
 
 /// Idle connections kept for reuse; more readers at once open more, closed when done.
 pub const MAX_IDLE_CONNECTIONS: usize = 8;
+/// Reads running at once by default (the API keeps some of them for cheap lookups).
+pub const DEFAULT_READ_THREADS: usize = 4;
+/// Longest a read may run by default.
+pub const DEFAULT_READ_TIME_LIMIT: Duration = Duration::from_secs(30);
+/// Reads waiting for a thread at most; more are refused ([`StoreError::Busy`]).
+const MAX_QUEUED_READS: usize = 1024;
+
+/// How the pool runs reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// Reads running at once (at least 1).
+    pub max_threads: usize,
+    /// A read running longer is interrupted ([`StoreError::ReadTimeLimit`]).
+    pub time_limit: Duration,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        Self {
+            max_threads: DEFAULT_READ_THREADS,
+            time_limit: DEFAULT_READ_TIME_LIMIT,
+        }
+    }
+}
+
+/// What the pool counts (shown under `store` in health and metrics).
+#[derive(Debug, Default)]
+pub struct ReadStats {
+    /// Reads run to their end.
+    pub reads: AtomicU64,
+    /// Reads stopped (or never started) because nobody waited for them any more.
+    pub reads_abandoned: AtomicU64,
+    /// Reads interrupted at the time limit.
+    pub reads_timed_out: AtomicU64,
+    /// Reads refused because too many were waiting.
+    pub reads_refused: AtomicU64,
+}
+
+impl Report for ReadStats {
+    fn report(&self, out: &mut Readings) {
+        const HELP: &str = "Database reads (API, peers): run, stopped because nobody waited \
+                            for them any more, interrupted at the time limit, refused because \
+                            too many were waiting.";
+        out.counters_in(
+            "store",
+            HELP,
+            &[
+                ("sentrypeer_store_reads_total", &self.reads),
+                (
+                    "sentrypeer_store_reads_abandoned_total",
+                    &self.reads_abandoned,
+                ),
+                (
+                    "sentrypeer_store_reads_timed_out_total",
+                    &self.reads_timed_out,
+                ),
+                ("sentrypeer_store_reads_refused_total", &self.reads_refused),
+            ],
+        );
+    }
+}
 
 /// A small pool of read-only connections to one database file; clones share it.
 #[derive(Debug, Clone)]
@@ -23,22 +101,38 @@ pub struct ReadPool {
 struct Inner {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    workers: workers::Workers,
+    options: ReadOptions,
+    stats: Arc<ReadStats>,
 }
 
 impl ReadPool {
-    /// A pool for the database at `path`. Nothing is opened yet: the first read opens a
-    /// connection, once the writer has created and migrated the file.
+    /// A pool for the database at `path`, with the default options. Nothing is opened yet: the
+    /// first read opens a connection, once the writer has created and migrated the file.
     pub fn new(path: PathBuf) -> Self {
+        Self::with_options(path, ReadOptions::default())
+    }
+
+    /// A pool for the database at `path`.
+    pub fn with_options(path: PathBuf, options: ReadOptions) -> Self {
         Self {
             inner: Arc::new(Inner {
                 path,
                 idle: Mutex::new(Vec::new()),
+                workers: workers::Workers::new(options.max_threads.max(1), MAX_QUEUED_READS),
+                options,
+                stats: Arc::default(),
             }),
         }
     }
 
-    /// Runs `read` with a connection, here and now: it blocks, so call it on a blocking thread
-    /// (or use [`ReadPool::run`]).
+    /// The pool's counters.
+    pub fn stats(&self) -> Arc<ReadStats> {
+        Arc::clone(&self.inner.stats)
+    }
+
+    /// Runs `read` with a connection, here and now, on the calling thread (no priority, no
+    /// time limit): for blocking callers. Async callers use [`ReadPool::run`].
     ///
     /// # Errors
     /// When no connection can be opened (see [`open_read_only`]).
@@ -49,21 +143,65 @@ impl ReadPool {
         Ok(result)
     }
 
-    /// Runs `query` with a connection on the blocking pool.
+    /// Runs `query` with a connection on one of the pool's threads. Dropping the returned future
+    /// stops the query (it is interrupted at its next step, or never started).
     ///
     /// # Errors
-    /// The query's error, the connection's (see [`open_read_only`]), or
-    /// [`StoreError::Task`] when the blocking task could not finish.
+    /// The query's error, the connection's (see [`open_read_only`]),
+    /// [`StoreError::ReadTimeLimit`] when it ran too long, [`StoreError::Busy`] when too many
+    /// reads wait, or [`StoreError::Task`] when the query panicked.
     pub async fn run<T, F>(&self, query: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
+        let (sender, receiver) = oneshot::channel();
+        let abandoned = Arc::new(AtomicBool::new(false));
+        let mut guard = AbandonOnDrop(Some(Arc::clone(&abandoned)));
         let pool = self.clone();
-        tokio::task::spawn_blocking(move || pool.with_connection(query))
+        let job = workers::Job {
+            abandoned,
+            run: Box::new(move |abandoned: &Arc<AtomicBool>| {
+                let _ = sender.send(pool.read_with_limit(query, abandoned));
+            }),
+        };
+        if self.inner.workers.submit(job).is_err() {
+            self.inner
+                .stats
+                .reads_refused
+                .fetch_add(1, Ordering::Relaxed);
+            guard.disarm();
+            return Err(StoreError::Busy);
+        }
+        let result = receiver
             .await
-            .map_err(|error| StoreError::Task(error.to_string()))?
-            .and_then(|result| result)
+            .map_err(|_| StoreError::Task(String::from("the read panicked or was dropped")));
+        guard.disarm();
+        result?
+    }
+
+    /// Runs `query` on this (pool) thread, interrupted when `abandoned` is set or after the
+    /// pool's time limit.
+    fn read_with_limit<T>(
+        &self,
+        query: impl FnOnce(&Connection) -> Result<T, StoreError>,
+        abandoned: &Arc<AtomicBool>,
+    ) -> Result<T, StoreError> {
+        let stats = &self.inner.stats;
+        if abandoned.load(Ordering::Relaxed) {
+            stats.reads_abandoned.fetch_add(1, Ordering::Relaxed);
+            return Err(StoreError::Abandoned);
+        }
+        let connection = self.take()?;
+        let deadline = Instant::now() + self.inner.options.time_limit;
+        let outcome = workers::with_interrupts(&connection, abandoned, deadline, query);
+        match &outcome {
+            Err(StoreError::Abandoned) => stats.reads_abandoned.fetch_add(1, Ordering::Relaxed),
+            Err(StoreError::ReadTimeLimit) => stats.reads_timed_out.fetch_add(1, Ordering::Relaxed),
+            _ => stats.reads.fetch_add(1, Ordering::Relaxed),
+        };
+        self.give_back(connection);
+        outcome
     }
 
     fn take(&self) -> Result<Connection, StoreError> {
@@ -90,5 +228,28 @@ impl ReadPool {
             .lock()
             .map(|idle| idle.len())
             .unwrap_or_default()
+    }
+
+    /// Threads the pool runs now.
+    #[cfg(test)]
+    pub(crate) fn threads(&self) -> usize {
+        self.inner.workers.threads()
+    }
+}
+
+/// Marks a read abandoned when the future waiting for it is dropped before it finished.
+struct AbandonOnDrop(Option<Arc<AtomicBool>>);
+
+impl AbandonOnDrop {
+    fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for AbandonOnDrop {
+    fn drop(&mut self) {
+        if let Some(flag) = &self.0 {
+            flag.store(true, Ordering::Relaxed);
+        }
     }
 }

@@ -23,6 +23,8 @@ pub struct StoreStats {
     pub retention_deleted: AtomicU64,
     /// How long committed batches took.
     pub batch_duration: Histogram,
+    /// Size of the `-wal` file after the last batch, in bytes (a gauge).
+    pub wal_bytes: AtomicU64,
 }
 
 impl StoreStats {
@@ -82,6 +84,12 @@ impl Report for StoreStats {
             "How long batches took.",
             &self.batch_duration,
         );
+        out.gauge(
+            "sentrypeer_store_wal_bytes",
+            "Size of the database's write-ahead log after the last batch, in bytes.",
+            self.wal_bytes.count(),
+        )
+        .health_in("store", &[]);
     }
 }
 

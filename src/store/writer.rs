@@ -130,6 +130,7 @@ pub fn run_writer(
     let path = connection_path(&conn);
     schema::check_version(&path, schema::schema_version(&conn)?)?;
     let mut outage = Outage::new(&path);
+    let wal = wal_path(&path);
     let batch_max = options.batch_max.max(1);
     let interval = options.retention_interval.max(MIN_RETENTION_INTERVAL);
     let mut retention = RetentionSchedule::new(options.retention_days, interval);
@@ -162,6 +163,7 @@ pub fn run_writer(
                 }
                 write_batch(&mut conn, &batch, stats, &mut outage);
                 batch.clear();
+                note_wal_size(&wal, stats);
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
@@ -169,6 +171,7 @@ pub fn run_writer(
         retention.run_if_due(&conn, stats);
     }
     checkpoint(&conn);
+    note_wal_size(&wal, stats);
     info!(
         stored = stats.events_stored.count(),
         failed = stats.events_failed.count(),
@@ -281,6 +284,21 @@ pub fn insert_events(
     }
     tally.write(&tx)?;
     tx.commit()
+}
+
+/// The `-wal` file of the database at `path`.
+fn wal_path(path: &std::path::Path) -> std::path::PathBuf {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    wal.into()
+}
+
+/// Records the WAL's size (0 when there is none, as for in-memory databases).
+fn note_wal_size(wal: &std::path::Path, stats: &StoreStats) {
+    let bytes = std::fs::metadata(wal).map_or(0, |meta| meta.len());
+    stats
+        .wal_bytes
+        .store(bytes, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// For an empty message, an empty field is stored as NULL, as the original did.

@@ -160,8 +160,10 @@ fn save(cert_path: &Path, cert_pem: &str, key_path: &Path, key_pem: &str) -> Res
     Ok(())
 }
 
+/// Creates `path` (a symbolic link's target, when it is one) with `mode`, never over a file.
 fn write_new(path: &Path, contents: &str, mode: u32) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
+    let path = crate::store::sidecar::resolve_symlinks(path)?;
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)

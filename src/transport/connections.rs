@@ -1,9 +1,10 @@
-//! Connection bookkeeping for the TCP and TLS listeners: the per-source cap (live connections per
-//! source IP), the connection counters shown in health and metrics, and the process's open-file
+//! Connection bookkeeping for the TCP and TLS listeners (and the API): the per-source cap (live
+//! connections per source IP, IPv6 sources grouped by their prefix, since one attacker holds a
+//! whole /64), the connection counters shown in health and metrics, and the process's open-file
 //! limit that every connection needs one descriptor of.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -11,28 +12,33 @@ use super::report_per_transport;
 use crate::event::Transport;
 use crate::telemetry::{Count, Readings, Report};
 
-/// Live connections per source IP on one listener. An entry exists only while its source has a
-/// connection open, so the map never holds more entries than the listener's connection cap.
+/// Live connections per source on one listener: an IPv4 address, or an IPv6 prefix. An entry
+/// exists only while its source has a connection open, so the map never holds more entries than
+/// the listener's connection cap.
 #[derive(Debug)]
-pub(crate) struct SourceConnections {
+pub struct SourceConnections {
     /// Most live connections from one source; 0 = no per-source cap.
     cap: usize,
+    /// IPv6 sources are grouped by this many leading bits.
+    ipv6_prefix: u8,
     live: Mutex<HashMap<IpAddr, usize>>,
 }
 
 impl SourceConnections {
-    /// A tracker allowing `cap` live connections per source (0 = unlimited).
-    pub(crate) fn new(cap: usize) -> Arc<Self> {
+    /// A tracker allowing `cap` live connections per source (0 = unlimited), IPv6 sources
+    /// grouped by their first `ipv6_prefix` bits (at most 128).
+    pub fn new(cap: usize, ipv6_prefix: u8) -> Arc<Self> {
         Arc::new(Self {
             cap,
+            ipv6_prefix: ipv6_prefix.min(128),
             live: Mutex::new(HashMap::new()),
         })
     }
 
     /// Takes a place for one more connection from `source`, or `None` when the source is at
     /// its cap. The place is given back when the returned guard is dropped.
-    pub(crate) fn enter(self: &Arc<Self>, source: IpAddr) -> Option<SourcePlace> {
-        let source = source.to_canonical();
+    pub fn enter(self: &Arc<Self>, source: IpAddr) -> Option<SourcePlace> {
+        let source = source_group(source, self.ipv6_prefix);
         if self.cap == 0 {
             return Some(SourcePlace {
                 owner: None,
@@ -71,9 +77,22 @@ impl SourceConnections {
     }
 }
 
+/// The source a connection counts against: an IPv4 address (IPv4-mapped IPv6 included), or the
+/// first `ipv6_prefix` bits of an IPv6 address.
+pub fn source_group(ip: IpAddr, ipv6_prefix: u8) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let bits = u32::from(ipv6_prefix.min(128));
+            let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+            IpAddr::V6(Ipv6Addr::from(u128::from(v6) & mask))
+        }
+        v4 => v4,
+    }
+}
+
 /// One connection's place in [`SourceConnections`]; released on drop.
 #[derive(Debug)]
-pub(crate) struct SourcePlace {
+pub struct SourcePlace {
     owner: Option<Arc<SourceConnections>>,
     source: IpAddr,
 }
@@ -230,7 +249,7 @@ mod tests {
 
     #[test]
     fn a_source_gets_its_cap_and_its_places_back() {
-        let tracker = SourceConnections::new(2);
+        let tracker = SourceConnections::new(2, 64);
         let a: IpAddr = "192.0.2.1".parse().expect("ip");
         let b: IpAddr = "192.0.2.2".parse().expect("ip");
         let first = tracker.enter(a).expect("first");
@@ -246,7 +265,7 @@ mod tests {
 
     #[test]
     fn ipv4_mapped_sources_count_as_their_ipv4_address() {
-        let tracker = SourceConnections::new(1);
+        let tracker = SourceConnections::new(1, 64);
         let v4: IpAddr = "192.0.2.9".parse().expect("ip");
         let mapped: IpAddr = "::ffff:192.0.2.9".parse().expect("ip");
         let _held = tracker.enter(v4).expect("first");
@@ -255,11 +274,38 @@ mod tests {
 
     #[test]
     fn zero_means_no_cap_and_no_map() {
-        let tracker = SourceConnections::new(0);
+        let tracker = SourceConnections::new(0, 64);
         let a: IpAddr = "192.0.2.1".parse().expect("ip");
         let places: Vec<_> = (0..100).filter_map(|_| tracker.enter(a)).collect();
         assert_eq!(places.len(), 100);
         assert_eq!(tracker.sources(), 0);
+    }
+
+    #[test]
+    fn ipv6_sources_count_by_their_prefix() {
+        let tracker = SourceConnections::new(2, 64);
+        let in_one_64 = ["2001:db8:1:2::1", "2001:db8:1:2:ffff::9", "2001:db8:1:2::3"];
+        let places: Vec<_> = in_one_64
+            .iter()
+            .filter_map(|ip| tracker.enter(ip.parse().expect("ip")))
+            .collect();
+        assert_eq!(places.len(), 2, "one /64 is one source");
+        let _other = tracker
+            .enter("2001:db8:1:3::1".parse().expect("ip"))
+            .expect("another /64");
+        let whole = SourceConnections::new(1, 128);
+        let _a = whole.enter("2001:db8::1".parse().expect("ip")).expect("a");
+        assert!(
+            whole.enter("2001:db8::2".parse().expect("ip")).is_some(),
+            "/128: each address"
+        );
+        let ip = |text: &str| text.parse::<IpAddr>().expect("ip");
+        assert_eq!(
+            source_group(ip("2001:db8:1:2:3:4:5:6"), 48),
+            ip("2001:db8:1::")
+        );
+        assert_eq!(source_group(ip("::ffff:192.0.2.1"), 64), ip("192.0.2.1"));
+        assert_eq!(source_group(ip("2001:db8::1"), 0), ip("::"));
     }
 
     #[test]

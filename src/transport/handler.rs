@@ -12,8 +12,8 @@ use uuid::Uuid;
 
 use super::report_per_transport;
 use crate::blocklist::Intake;
-use crate::event::{BadActor, Capture, CollectedMethod, Transport};
-use crate::sip::{self, Inbound, Pbx, Personality, ReplyPlan, Timer};
+use crate::event::{self, BadActor, Capture, CollectedMethod, Transport};
+use crate::sip::{self, Inbound, Pbx, Personality, ReplyPlan, Screening, Timer};
 use crate::telemetry::{Count, Readings, Report};
 
 /// How big a reply may be for one message.
@@ -42,6 +42,15 @@ pub struct TransportCounters {
     pub(crate) replies_by_status_class: [AtomicU64; 6],
     /// Requests of ours sent (`BYE` ending an answered call).
     pub(crate) requests_sent: AtomicU64,
+    /// Datagrams not sent because the source has not shown it receives our replies and they
+    /// would have made us send it more bytes than it sent.
+    pub(crate) replies_withheld: [AtomicU64; 3],
+    /// `ACK`s and `BYE`s that matched a dialog with a `To` tag that is not ours (ignored).
+    pub(crate) replies_foreign_to_tag: [AtomicU64; 3],
+    /// Requests whose credentials did not answer our nonce (answered as unauthenticated).
+    pub(crate) replies_foreign_nonce: [AtomicU64; 3],
+    /// Events whose `sip_message` was cut at the recorded size after decoding.
+    pub(crate) messages_cut: [AtomicU64; 3],
 }
 
 /// Labels of [`TransportCounters::replies_by_status_class`].
@@ -73,6 +82,19 @@ impl TransportCounters {
     pub fn reply_failed(&self, transport: Transport) {
         bump(&self.replies_failed, transport);
     }
+
+    /// Counts what the responder held back or refused for one message.
+    fn screened(&self, screening: &Screening, transport: Transport) {
+        if let Some(withheld) = self.replies_withheld.get(transport.index()) {
+            withheld.fetch_add(u64::from(screening.withheld), Ordering::Relaxed);
+        }
+        if screening.foreign_to_tag {
+            bump(&self.replies_foreign_to_tag, transport);
+        }
+        if screening.foreign_nonce {
+            bump(&self.replies_foreign_nonce, transport);
+        }
+    }
 }
 
 impl Report for TransportCounters {
@@ -83,13 +105,18 @@ impl Report for TransportCounters {
     fn report(&self, out: &mut Readings) {
         const HELP: &str = "Replies per transport: handed to the socket (with our own BYEs), \
                             not sent over the source's reply rate, refused by the socket, later \
-                            sends not scheduled because too many were pending.";
+                            sends not scheduled because too many were pending, withheld from a \
+                            source not proven to receive them (reflection), requests whose To \
+                            tag or nonce was not ours.";
         #[rustfmt::skip]
         report_per_transport(out, "replies", HELP, |_| true, &[
             ("sentrypeer_replies_sent_total", &self.replies_sent),
             ("sentrypeer_replies_rate_limited_total", &self.replies_rate_limited),
             ("sentrypeer_replies_failed_total", &self.replies_failed),
             ("sentrypeer_replies_delayed_skipped_total", &self.delayed_skipped),
+            ("sentrypeer_replies_withheld_total", &self.replies_withheld),
+            ("sentrypeer_replies_foreign_to_tag_total", &self.replies_foreign_to_tag),
+            ("sentrypeer_replies_foreign_nonce_total", &self.replies_foreign_nonce),
         ]);
         let by_class = STATUS_CLASSES
             .into_iter()
@@ -102,6 +129,17 @@ impl Report for TransportCounters {
             )
             .label("class", class)
             .health(&["replies", "by_status_class", class]);
+        }
+        for (transport, cut) in Transport::ALL.into_iter().zip(self.messages_cut.count()) {
+            let label = transport.as_str();
+            out.counter(
+                "sentrypeer_events_messages_cut_total",
+                "Events whose sip_message was cut at 64 KiB after decoding (invalid bytes \
+                 grow to 3 bytes each).",
+                cut,
+            )
+            .label("transport", label)
+            .health_in("events", &[label]);
         }
         let requests = self.requests_sent.count();
         out.counter(
@@ -157,7 +195,8 @@ impl ProbeHandler {
         }
     }
 
-    /// Records one received message and returns what to send back, now and later.
+    /// Records one received message and returns what to send back, now and later, with whether
+    /// its source has shown it receives our replies ([`ReplyPlan::source_proven`]).
     pub fn handle(
         &self,
         message: &[u8],
@@ -182,13 +221,25 @@ impl ProbeHandler {
             };
             self.lock_pbx().handle(&inbound, Instant::now())
         } else {
-            ReplyPlan::default()
+            // Not answering: only a stream's handshake shows the source receives our packets.
+            ReplyPlan {
+                source_proven: transport != Transport::Udp,
+                ..ReplyPlan::default()
+            }
         };
         let plan = if plan.is_empty() || self.reply_allowed(source.ip(), transport) {
             plan
         } else {
-            ReplyPlan::default()
+            ReplyPlan {
+                source_proven: plan.source_proven,
+                screening: plan.screening,
+                ..ReplyPlan::default()
+            }
         };
+        self.counters.screened(&plan.screening, transport);
+        // Whether the source can be a spoofed address: what decides how far its events may be
+        // trusted (a blocklist must not block an address a UDP attacker merely wrote).
+        let source_proven = plan.source_proven;
         let collected_method = if self.responsive {
             CollectedMethod::Responsive
         } else {
@@ -202,26 +253,33 @@ impl ProbeHandler {
             destination,
         };
         let event = BadActor::from_probe(&probe, &capture);
+        let message_cut = event::message_is_cut(message);
+        if message_cut {
+            bump(&self.counters.messages_cut, transport);
+        }
+        // Attacker text as Debug fields: quoted, CR/LF/ESC escaped, one line.
         tracing::debug!(
             transport = transport.as_str(),
             %source,
             kind = ?event.message_kind,
-            method = %event.sip_method,
-            called_number = %event.called_number,
+            method = ?event.sip_method,
+            called_number = ?event.called_number,
             bytes = message.len(),
             replies = plan.immediate.len(),
             later = plan.timers.len(),
+            source_proven,
+            message_cut,
             "probe recorded"
         );
-        // TCP and TLS prove their source by themselves; a UDP source's proof (an echo of our
-        // nonce or To-tag) is not tracked yet.
-        self.intake.captured(event, false);
+        self.intake.captured(event, source_proven);
         plan
     }
 
-    /// What a due timer of an earlier plan sends now (and the timers it sets).
-    pub fn fire(&self, timer: &Timer) -> ReplyPlan {
-        self.lock_pbx().fire(timer, Instant::now())
+    /// What a due timer of an earlier plan sends now (and the timers it sets), on `transport`.
+    pub fn fire(&self, timer: &Timer, transport: Transport) -> ReplyPlan {
+        let plan = self.lock_pbx().fire(timer, Instant::now());
+        self.counters.screened(&plan.screening, transport);
+        plan
     }
 
     /// The responder; a panic while it was held leaves it usable (its state is always valid).

@@ -17,7 +17,9 @@ use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-pub use connections::{ConnectionCounters, raise_open_file_limit};
+pub use connections::{
+    ConnectionCounters, SourceConnections, SourcePlace, raise_open_file_limit, source_group,
+};
 pub use handler::{ProbeHandler, ReplyLimit, TransportCounters};
 
 use crate::event::Transport;
@@ -70,6 +72,8 @@ pub struct StreamLimits {
     /// Concurrent connections from one source IP (TCP and TLS each); further ones are closed at
     /// once and counted. 0 = no per-source cap.
     pub max_connections_per_source: usize,
+    /// IPv6 sources count against the per-source cap by this prefix (an attacker holds a /64).
+    pub ipv6_source_prefix: u8,
 }
 
 /// Creates a socket for `address` with address reuse, dual-stack for `[::]`, non-blocking, bound.

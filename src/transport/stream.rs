@@ -1,8 +1,9 @@
 //! One TCP or TLS connection: frame messages out of the byte stream (several per connection,
 //! `Content-Length` honoured), hand each to the probe handler, write replies back, and send the
 //! later parts of reply plans (final responses, our `BYE`) while the connection is open. A
-//! connection ends when it stays silent too long (idle timeout) or when a message is not complete
-//! in time after its first byte (message timeout, against slowloris).
+//! connection ends when it sends no message for too long (idle timeout; CRLF keep-alives do not
+//! count as messages, so a connection sending only those still ends) or when a message is not
+//! complete in time after its first byte (message timeout, against slowloris).
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -85,6 +86,9 @@ pub(crate) async fn serve<S>(
     let mut timers = PendingTimers::default();
     // When the first byte of the message now in `buffer` arrived.
     let mut message_deadline: Option<Instant> = None;
+    // When the connection last made progress: it opened, or a message completed. Keep-alives
+    // (CRLFs between messages) are skipped without moving it.
+    let mut idle_since = Instant::now();
     let ending = 'connection: loop {
         loop {
             match framer.check(&buffer, limits.max_message_bytes) {
@@ -94,6 +98,7 @@ pub(crate) async fn serve<S>(
                     messages += 1;
                     // The next message's clock starts now.
                     message_deadline = None;
+                    idle_since = Instant::now();
                     let plan = handle(handler, &message, info, ReplyLimit::Unbounded);
                     if !send_plan(&mut stream, plan, &mut timers, info, handler, limits).await {
                         break 'connection Ending::WriteFailed;
@@ -109,12 +114,17 @@ pub(crate) async fn serve<S>(
                 }
             }
         }
-        let (wait, on_timeout) = next_read_deadline(&buffer, &mut message_deadline, limits);
+        let (wait, on_timeout) =
+            next_read_deadline(&buffer, &mut message_deadline, idle_since, limits);
+        if wait.is_zero() {
+            // Without reading: a peer with bytes always waiting would otherwise win every race.
+            break on_timeout;
+        }
         let read = tokio::select! {
             () = shutdown.cancelled() => break Ending::Shutdown,
             () = pending::sleep_until(timers.next_due()) => {
                 for timer in timers.take_due(Instant::now()) {
-                    let plan = handler.fire(&timer);
+                    let plan = handler.fire(&timer, info.transport);
                     if !send_plan(&mut stream, plan, &mut timers, info, handler, limits).await {
                         break 'connection Ending::WriteFailed;
                     }
@@ -151,18 +161,20 @@ pub(crate) async fn serve<S>(
     }
 }
 
-/// How long the next read may wait, and why the connection ends if it times out: the idle
-/// timeout between messages, or what is left of the message timeout once a message has begun
-/// (whichever is sooner). Starts the message clock at a message's first byte and stops it when
-/// the buffer is empty again.
+/// How long the next read may wait, and why the connection ends if it times out: what is left
+/// of the idle timeout since `idle_since` between messages, or what is left of the message
+/// timeout once a message has begun (whichever is sooner). Starts the message clock at a
+/// message's first byte and stops it when the buffer is empty again.
 fn next_read_deadline(
     buffer: &[u8],
     message_deadline: &mut Option<Instant>,
+    idle_since: Instant,
     limits: &StreamLimits,
 ) -> (Duration, Ending) {
     if buffer.is_empty() {
         *message_deadline = None;
-        return (limits.idle_timeout, Ending::IdleTimeout);
+        let left = (idle_since + limits.idle_timeout).saturating_duration_since(Instant::now());
+        return (left, Ending::IdleTimeout);
     }
     let deadline = *message_deadline.get_or_insert_with(|| Instant::now() + limits.message_timeout);
     let left = deadline.saturating_duration_since(Instant::now());

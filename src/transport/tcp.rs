@@ -101,7 +101,8 @@ where
     } = *accepting;
     let transport = kind.as_str();
     let slots = Arc::new(Semaphore::new(limits.max_connections));
-    let sources = SourceConnections::new(limits.max_connections_per_source);
+    let sources =
+        SourceConnections::new(limits.max_connections_per_source, limits.ipv6_source_prefix);
     let local = listener
         .local_addr()
         .map_err(|source| TransportError::Socket { transport, source })?;

@@ -242,7 +242,7 @@ impl Replier {
                 () = tokio::time::sleep(timer.after) => {}
             }
             drop(slot);
-            let plan = replier.handler.fire(&timer);
+            let plan = replier.handler.fire(&timer, Transport::Udp);
             replier.carry_out(plan, path);
         });
     }

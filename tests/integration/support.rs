@@ -1,6 +1,8 @@
 //! What the integration tests share, and the only place they import from: the daemon under test
 //! ([`daemon`]), child processes and their output ([`process`]), HTTP ([`http`]), raw SIP
-//! ([`sip`]), the SIP tools ([`sip_tools`]), OpenDHT's dhtnode and python3-opendht ([`dhtnode`]), the peer-to-peer helpers ([`p2p`]), network
+//! ([`sip`]), the SIP tools ([`sip_tools`]), OpenDHT's dhtnode and python3-opendht ([`dhtnode`]),
+//! load and what it costs ([`load`]), large databases made in seconds ([`seed`]), the
+//! peer-to-peer helpers ([`p2p`]), network
 //! namespaces ([`namespaces`]), the CrowdSec bouncer ([`bouncer`]), the webhook receiver
 //! ([`webhook_receiver`]) and what a test needs to be able to run ([`prerequisites`]).
 
@@ -8,10 +10,12 @@ pub(crate) mod bouncer;
 pub(crate) mod daemon;
 pub(crate) mod dhtnode;
 pub(crate) mod http;
+pub(crate) mod load;
 pub(crate) mod namespaces;
 pub(crate) mod p2p;
 pub(crate) mod prerequisites;
 pub(crate) mod process;
+pub(crate) mod seed;
 pub(crate) mod sip;
 pub(crate) mod sip_tools;
 pub(crate) mod webhook_receiver;

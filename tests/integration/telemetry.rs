@@ -100,6 +100,17 @@ fn assert_same<S: AsRef<str>>(what: &str, seen: &BTreeSet<String>, expected: &[S
 
 const TRANSPORTS: [&str; 3] = ["UDP", "TCP", "TLS"];
 
+/// The per-transport reply counters (`replies.<counter>.<transport>`).
+const REPLY_COUNTERS: [&str; 7] = [
+    "sent",
+    "rate_limited",
+    "failed",
+    "delayed_skipped",
+    "withheld",
+    "foreign_to_tag",
+    "foreign_nonce",
+];
+
 /// The live blocklist's gauges and counters (always on), by health key.
 const BLOCKLIST_GAUGES: [&str; 4] = ["ips", "numbers", "authors", "subscribers"];
 const BLOCKLIST_COUNTERS: [&str; 6] = [
@@ -131,6 +142,14 @@ fn common_health() -> Vec<String> {
         "replies.by_status_class.5xx: number",
         "replies.by_status_class.6xx: number",
         "replies.requests_sent: number",
+        "store.wal_bytes: number",
+        "store.reads: number",
+        "store.reads_abandoned: number",
+        "store.reads_timed_out: number",
+        "store.reads_refused: number",
+        "api.connections_open: number",
+        "api.connections_over_source_cap: number",
+        "api.slow_clients_cut: number",
     ]
     .map(str::to_owned)
     .to_vec();
@@ -139,7 +158,8 @@ fn common_health() -> Vec<String> {
     }
     for transport in TRANSPORTS {
         keys.push(format!("events.received.{transport}: number"));
-        for counter in ["sent", "rate_limited", "failed", "delayed_skipped"] {
+        keys.push(format!("events.messages_cut.{transport}: number"));
+        for counter in REPLY_COUNTERS {
             keys.push(format!("replies.{counter}.{transport}: number"));
         }
         for counter in [
@@ -233,6 +253,14 @@ fn common_series() -> Vec<String> {
         "sentrypeer_store_batch_duration_seconds_bucket",
         "sentrypeer_store_batch_duration_seconds_sum",
         "sentrypeer_store_batch_duration_seconds_count",
+        "sentrypeer_store_wal_bytes",
+        "sentrypeer_store_reads_total",
+        "sentrypeer_store_reads_abandoned_total",
+        "sentrypeer_store_reads_timed_out_total",
+        "sentrypeer_store_reads_refused_total",
+        "sentrypeer_api_connections_open",
+        "sentrypeer_api_connections_over_source_cap_total",
+        "sentrypeer_api_slow_clients_cut_total",
         "sentrypeer_requests_sent_total",
         "sentrypeer_api_requests_total{route=\"/api/v1/health\",status=\"200\"}",
         "sentrypeer_api_request_duration_seconds_bucket{route=\"/api/v1/health\"}",
@@ -256,7 +284,10 @@ fn common_series() -> Vec<String> {
         series.push(format!(
             "sentrypeer_events_received_total{{transport=\"{transport}\"}}"
         ));
-        for counter in ["sent", "rate_limited", "failed", "delayed_skipped"] {
+        series.push(format!(
+            "sentrypeer_events_messages_cut_total{{transport=\"{transport}\"}}"
+        ));
+        for counter in REPLY_COUNTERS {
             series.push(format!(
                 "sentrypeer_replies_{counter}_total{{transport=\"{transport}\"}}"
             ));
@@ -292,11 +323,23 @@ const COMMON_TYPES: &[&str] = &[
     "sentrypeer_store_last_batch_seconds gauge",
     "sentrypeer_retention_deleted_total counter",
     "sentrypeer_store_batch_duration_seconds histogram",
+    "sentrypeer_store_wal_bytes gauge",
+    "sentrypeer_store_reads_total counter",
+    "sentrypeer_store_reads_abandoned_total counter",
+    "sentrypeer_store_reads_timed_out_total counter",
+    "sentrypeer_store_reads_refused_total counter",
+    "sentrypeer_api_connections_open gauge",
+    "sentrypeer_api_connections_over_source_cap_total counter",
+    "sentrypeer_api_slow_clients_cut_total counter",
     "sentrypeer_replies_sent_total counter",
     "sentrypeer_replies_rate_limited_total counter",
     "sentrypeer_replies_failed_total counter",
     "sentrypeer_replies_delayed_skipped_total counter",
+    "sentrypeer_replies_withheld_total counter",
+    "sentrypeer_replies_foreign_to_tag_total counter",
+    "sentrypeer_replies_foreign_nonce_total counter",
     "sentrypeer_replies_by_status_total counter",
+    "sentrypeer_events_messages_cut_total counter",
     "sentrypeer_requests_sent_total counter",
     "sentrypeer_connections_open gauge",
     "sentrypeer_connections_accepted_total counter",

@@ -79,7 +79,14 @@ fn sipp_uac_completes_a_call_against_generic_and_every_request_is_recorded() {
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     );
     let methods: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
-    assert_eq!(methods, ["INVITE", "ACK", "BYE"]);
+    // Until SIPp's ACK echoes our To tag, it has not shown it receives our replies: its first
+    // INVITE gets no 100 Trying (no room for one beside the answer), so SIPp may retransmit it.
+    let invites = methods
+        .iter()
+        .take_while(|method| **method == "INVITE")
+        .count();
+    assert!(invites >= 1, "{methods:?}");
+    assert_eq!(methods[invites..], ["ACK", "BYE"], "{methods:?}");
     assert!(
         rows.iter().all(|r| r.1 == "0046812118532"),
         "dialed number recorded: {rows:?}"

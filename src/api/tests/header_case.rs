@@ -21,6 +21,7 @@ async fn serving(router: Router) -> (SocketAddr, CancellationToken) {
         listener,
         router,
         ServeLimits::default(),
+        std::sync::Arc::default(),
         shutdown.clone(),
     ));
     (address, shutdown)

@@ -8,6 +8,7 @@ mod feeds;
 mod header_case;
 mod placeholders;
 mod read_only;
+mod serve;
 mod v1;
 
 use std::sync::Arc;

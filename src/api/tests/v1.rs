@@ -234,6 +234,7 @@ async fn health_details_show_null_for_every_part_that_is_off() {
                 "dropped_by_consumer": null,
             },
             "p2p": null,
+            "store": { "wal_bytes": 0 },
             "webhook": null,
             "replies": null,
             "connections": null,

@@ -67,6 +67,12 @@ pub(super) fn settings(config: &Config) -> Result<CaptureSettings, ConfigError> 
         at_least(option, seconds, 1, " second")?;
     }
     at_least("max_connections", config.max_connections as u64, 1, "")?;
+    in_range(
+        "source_ipv6_prefix",
+        u64::from(config.source_ipv6_prefix),
+        1,
+        128,
+    )?;
     let tls = if config.tls_disable {
         None
     } else {
@@ -97,6 +103,7 @@ pub(super) fn settings(config: &Config) -> Result<CaptureSettings, ConfigError> 
             handshake_timeout: Duration::from_secs(config.tls_handshake_timeout_secs),
             max_connections: config.max_connections,
             max_connections_per_source: config.sip_max_connections_per_source,
+            ipv6_source_prefix: config.source_ipv6_prefix,
         },
     })
 }

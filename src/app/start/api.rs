@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 
 use super::Wiring;
-use crate::api::{self, ApiLimits, ApiReader, ApiState, CrowdSecKeys};
+use crate::api::{
+    self, ApiLimits, ApiReader, ApiState, CrowdSecKeys, ServeLimits, ServerStats, WritePace,
+};
 use crate::app::services::{Grace, Stage};
 use crate::blocklist::Policy;
 
@@ -24,6 +26,17 @@ pub(in crate::app) fn start(
 ) -> anyhow::Result<()> {
     let (Some(settings), Some(listener)) = (&wiring.settings.api, listener) else {
         return Ok(());
+    };
+    let server_stats = Arc::new(ServerStats::default());
+    wiring.report(Some(Arc::clone(&server_stats)));
+    let limits = ServeLimits {
+        max_connections_per_source: settings.max_connections_per_source,
+        ipv6_source_prefix: settings.ipv6_source_prefix,
+        write_pace: WritePace {
+            timeout: settings.write_timeout,
+            ..ServeLimits::default().write_pace
+        },
+        ..ServeLimits::default()
     };
     let state = ApiState {
         reader: ApiReader::new(wiring.reader.clone()),
@@ -53,7 +66,7 @@ pub(in crate::app) fn start(
         Grace::Within(STOP_GRACE),
         move |stop| {
             Ok(async move {
-                api::serve(listener, router, api::ServeLimits::default(), stop).await?;
+                api::serve(listener, router, limits, server_stats, stop).await?;
                 Ok(())
             })
         },

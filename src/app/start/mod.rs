@@ -63,14 +63,15 @@ impl<'a> Wiring<'a> {
         services: Services,
         database: &store::Database,
     ) -> Self {
+        let reader = ReadPool::new(settings.store.db_file.clone());
         Self {
             settings,
             services,
             node_id: database.node_id,
             blocklist: Arc::new(Blocklist::new(&settings.blocklist)),
             verdicts: blocklist::with_interface_addresses(&settings.verdicts.node),
-            reader: ReadPool::new(settings.store.db_file.clone()),
-            telemetry: Registry::default(),
+            telemetry: Registry::default().with(Some(reader.stats())),
+            reader,
             summary: Summary::default(),
         }
     }

@@ -1,6 +1,7 @@
 //! Flags of the REST API and the CrowdSec decision stream, and how they merge over the file.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use clap::Args;
 
@@ -31,6 +32,22 @@ pub struct ApiFlags {
     )]
     pub api_token: Option<String>,
 
+    /// File holding the API bearer token (kept out of the command line) or use SENTRYPEER_API_TOKEN_FILE env
+    #[arg(
+        long = "api-token-file",
+        env = "SENTRYPEER_API_TOKEN_FILE",
+        value_name = "FILE"
+    )]
+    pub api_token_file: Option<PathBuf>,
+
+    /// Concurrent API connections from one source IP, 0 = no cap (default 32) or use SENTRYPEER_API_MAX_CONNECTIONS_PER_SOURCE env
+    #[arg(
+        long = "api-max-connections-per-source",
+        env = "SENTRYPEER_API_MAX_CONNECTIONS_PER_SOURCE",
+        value_name = "N"
+    )]
+    pub api_max_connections_per_source: Option<usize>,
+
     /// CrowdSec bouncer API key for /v1/decisions (repeatable, one per bouncer) or use SENTRYPEER_CROWDSEC_API_KEY env
     #[arg(
         long = "crowdsec-api-key",
@@ -55,6 +72,13 @@ impl ApiFlags {
     pub(super) fn merge_into(self, config: &mut Config, env_is_set: &impl Fn(&str) -> bool) {
         config.api |= self.api || env_is_set("SENTRYPEER_API");
         set_if_some(&mut config.api_listen_address, self.api_listen_address);
+        set_if_some(
+            &mut config.api_max_connections_per_source,
+            self.api_max_connections_per_source,
+        );
+        if self.api_token_file.is_some() {
+            config.api_token_file = self.api_token_file;
+        }
         set_if_some(
             &mut config.crowdsec_ban_duration,
             self.crowdsec_ban_duration,

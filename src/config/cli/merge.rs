@@ -38,6 +38,7 @@ impl Cli {
         set_if_some(&mut config.db_file, self.db_file);
         set_if_some(&mut config.json_log_file, self.json_log_file);
         set_if_some(&mut config.retention_days, self.retention_days);
+        set_if_some(&mut config.source_ipv6_prefix, self.source_ipv6_prefix);
         if self.syslog_address.is_some() {
             config.syslog_address = self.syslog_address;
         }

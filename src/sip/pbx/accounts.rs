@@ -1,20 +1,22 @@
 //! Accounts: REGISTER's `404`/`401`/`403`/`200` with per-source, per-extension attempt counts,
-//! the `401` for methods that need an account, and the digest challenges and nonces.
+//! the `401` for methods that need an account, and the digest challenges. Credentials count only
+//! when they answer our nonce (`pbx/proof.rs`); others get the challenge again.
 
 use std::net::IpAddr;
 use std::time::Instant;
 
-use super::{
-    Attempts, Inbound, MAX_REGISTRATION_SECS, NONCE_WINDOW, Pbx, REGISTRATION_IDLE_EXPIRY,
-    has_credentials,
-};
-use crate::sip::parse::Probe;
+use super::{Attempts, Credentials, Inbound, MAX_REGISTRATION_SECS, Pbx, REGISTRATION_IDLE_EXPIRY};
 use crate::sip::respond::{Field, Keep, Response, is_safe_header_value};
 use crate::sip::syntax::parse_decimal;
 use crate::sip::uri::{find_param, split_address};
 
 impl Pbx {
-    pub(super) fn register(&mut self, inbound: &Inbound<'_, '_>, now: Instant) -> Response {
+    pub(super) fn register(
+        &mut self,
+        inbound: &Inbound<'_, '_>,
+        credentials: Credentials,
+        now: Instant,
+    ) -> Response {
         let probe = inbound.probe;
         let extension = probe
             .called_number()
@@ -23,7 +25,7 @@ impl Pbx {
             return Response::new(404, "Not Found").with(self.server());
         };
         let source = inbound.source.ip().to_canonical();
-        if !has_credentials(probe) {
+        if !credentials.are_ours() {
             return self.challenge(401, source, now);
         }
         let attempts = self
@@ -63,14 +65,15 @@ impl Pbx {
         Response::new(200, "OK").with(contacts.into_iter().chain([expires]).chain(self.server()))
     }
 
-    /// Methods that need an account: a challenge without credentials, `403` with them.
+    /// Methods that need an account: a challenge without credentials (or with credentials that
+    /// do not answer our nonce), `403` with them.
     pub(super) fn account_required(
         &self,
-        probe: &Probe<'_>,
+        credentials: Credentials,
         source: IpAddr,
         now: Instant,
     ) -> Response {
-        if has_credentials(probe) {
+        if credentials.are_ours() {
             Response::new(403, "Forbidden").with(self.server())
         } else {
             self.challenge(401, source.to_canonical(), now)
@@ -93,19 +96,5 @@ impl Pbx {
         let field =
             Field::bytes(name, full.into_bytes(), Keep::Always).with_short(short.into_bytes());
         Response::new(code, reason).with(std::iter::once(field).chain(self.server()))
-    }
-
-    /// A nonce unpredictable without our key, one per source IP and five-minute window.
-    pub(super) fn nonce(&self, source: IpAddr, now: Instant) -> String {
-        let window = now.saturating_duration_since(self.started).as_secs() / NONCE_WINDOW.as_secs();
-        let address = match source {
-            IpAddr::V4(v4) => v4.octets().to_vec(),
-            IpAddr::V6(v6) => v6.octets().to_vec(),
-        };
-        format!(
-            "{:016x}",
-            self.keyed
-                .hash(b"nonce", &[&address, &window.to_le_bytes()])
-        )
     }
 }

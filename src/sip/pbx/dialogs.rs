@@ -1,25 +1,32 @@
 //! INVITE dialogs: the `407` challenge, `100 Trying` and `180`/`183` at once, the final response
 //! after the ring time, our `BYE` after the call time; `ACK`, `BYE` and `CANCEL` from the caller.
 //!
-//! - A challenged INVITE creates no state and gets exactly one reply.
+//! - A challenged INVITE creates no state and gets exactly one reply; credentials that do not
+//!   answer our nonce count as none.
 //! - Timers name their dialog and its id: a dialog that hung up, was cancelled, re-created or
 //!   evicted makes its old timers do nothing.
+//! - `ACK`, `BYE` and in-dialog requests touch a dialog only when they carry our `To` tag, which
+//!   only a caller that received our responses knows.
 //! - Our `BYE` goes only after the caller's `ACK` confirmed the dialog (a spoofed INVITE never
 //!   gets one), always to the address the INVITE came from: the `Contact` URI is only written in
 //!   the request line, never used to pick a destination.
-//! - Every later datagram obeys the size limit of the request that started the dialog.
+//! - Every later datagram obeys the size limit of the request that started the dialog, and until
+//!   the caller is proven all of them together obey its byte budget (`pbx/budget.rs`).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use super::{
-    Inbound, Keep, Pbx, ReplyPlan, Timer, has_credentials, no_such_dialog, sdp, server_of,
-};
+use super::budget::Budget;
+use super::{Credentials, Inbound, Pbx, ReplyPlan, Timer, no_such_dialog, sdp, server_of};
 use crate::sip::parse::Probe;
-use crate::sip::personality::{CallOutcome, Personality, Progress};
-use crate::sip::respond::{Body, Field, Response, Transaction, write_header, write_response};
-use crate::sip::syntax::starts_with_ignore_case;
+use crate::sip::respond::{Body, Response, Transaction, write_response};
 use crate::sip::uri::{find_param, split_address};
+
+mod messages;
+
+use messages::{
+    bye_request, final_response, progress_response, rejection, remote_target, standing_response,
+};
 
 /// How long a dialog outlives its last expected message (64 × T1, RFC 3261 timer B).
 const DIALOG_GRACE: Duration = Duration::from_secs(32);
@@ -75,12 +82,19 @@ pub(crate) struct Dialog {
     remote_target: Option<Vec<u8>>,
     answer: Body,
     seed: u64,
+    /// What may still be sent before the caller is proven.
+    budget: Budget,
     pub(crate) expires: Instant,
 }
 
 impl Pbx {
-    /// Whether a live dialog matches the request's `Call-ID` and `From` tag.
-    pub(super) fn has_dialog(&self, probe: &Probe<'_>, now: Instant) -> bool {
+    /// Whether a live dialog matches the request's `Call-ID` and `From` tag, and the request
+    /// carries our `To` tag.
+    pub(super) fn has_dialog(&self, probe: &Probe<'_>, source: IpAddr, now: Instant) -> bool {
+        self.live_dialog(probe, now) && self.has_our_to_tag(probe, source)
+    }
+
+    fn live_dialog(&self, probe: &Probe<'_>, now: Instant) -> bool {
         self.dialogs
             .peek(&DialogKey::of(probe))
             .is_some_and(|dialog| dialog.expires > now)
@@ -90,29 +104,37 @@ impl Pbx {
         &mut self,
         inbound: &Inbound<'_, '_>,
         transaction: Transaction,
+        credentials: Credentials,
+        proven: bool,
         now: Instant,
     ) -> ReplyPlan {
         let probe = inbound.probe;
         let limit = inbound.max_reply_bytes;
         let key = DialogKey::of(probe);
         let personality = &self.personality;
-        if let Some(dialog) = self.dialogs.peek(&key).filter(|d| d.expires > now) {
-            let (response, answered_for) = if dialog.invite.cseq() == transaction.cseq() {
-                // A retransmission: repeat where the call stands.
-                (standing_response(personality, dialog), &dialog.invite)
-            } else if matches!(dialog.state, State::Answered { .. }) {
+        if let Some(dialog) = self.dialogs.peek_mut(&key).filter(|d| d.expires > now) {
+            if dialog.invite.cseq() == transaction.cseq() {
+                // A retransmission: repeat where the call stands, within the dialog's budget.
+                dialog.budget.credit(limit.unwrap_or_default());
+                let response = standing_response(personality, dialog);
+                let bytes = write_response(&dialog.invite, &response, limit);
+                let mut plan = ReplyPlan::default();
+                let is_final = dialog.state != State::Ringing;
+                plan.push_within(&mut dialog.budget, bytes, Some(response.code), is_final);
+                return plan;
+            }
+            let response = if matches!(dialog.state, State::Answered { .. }) {
                 // A re-INVITE (session refresh, hold): same media, new transaction.
-                (final_response(personality, dialog), &transaction)
+                final_response(personality, dialog)
             } else {
-                let pending = Response::new(491, "Request Pending").with(server_of(personality));
-                (pending, &transaction)
+                Response::new(491, "Request Pending").with(server_of(personality))
             };
             return ReplyPlan::single(
-                write_response(answered_for, &response, limit),
+                write_response(&transaction, &response, limit),
                 response.code,
             );
         }
-        if personality.invite.challenge && !has_credentials(probe) {
+        if personality.invite.challenge && !credentials.are_ours() {
             let challenge = self.challenge(407, inbound.source.ip().to_canonical(), now);
             return ReplyPlan::single(write_response(&transaction, &challenge, limit), 407);
         }
@@ -127,7 +149,7 @@ impl Pbx {
             .hash(b"dialog", &[&key.call_id, &key.from_tag, &id.to_le_bytes()]);
         let local = SocketAddr::new(inbound.local.ip().to_canonical(), inbound.local.port());
         let behaviour = personality.invite;
-        let dialog = Dialog {
+        let mut dialog = Dialog {
             id,
             state: State::Ringing,
             invite: transaction,
@@ -137,14 +159,23 @@ impl Pbx {
             remote_target: remote_target(probe),
             answer: sdp::answer(probe.body, local.ip(), &personality.sdp_session_name, seed),
             seed,
+            budget: Budget::new(proven, limit),
             expires: now + behaviour.ring + behaviour.call + DIALOG_GRACE,
         };
+        if dialog.budget != Budget::Proven {
+            // Provisional responses only if the final one still fits after them.
+            let answer =
+                write_response(&dialog.invite, &final_response(personality, &dialog), limit);
+            dialog.budget.reserve(answer.map_or(0, |bytes| bytes.len()));
+        }
         let mut plan = ReplyPlan::default();
         let trying = Response::new(100, "Trying").with(server_of(personality));
-        plan.push(write_response(&dialog.invite, &trying, limit), Some(100));
+        let trying = write_response(&dialog.invite, &trying, limit);
+        plan.push_within(&mut dialog.budget, trying, Some(100), false);
         let progress = progress_response(personality, &dialog);
         let code = progress.code;
-        plan.push(write_response(&dialog.invite, &progress, limit), Some(code));
+        let progress = write_response(&dialog.invite, &progress, limit);
+        plan.push_within(&mut dialog.budget, progress, Some(code), false);
         plan.timers.push(Timer {
             after: behaviour.ring,
             dialog: key.clone(),
@@ -155,11 +186,18 @@ impl Pbx {
         plan
     }
 
-    pub(super) fn ack(&mut self, probe: &Probe<'_>, now: Instant) {
+    /// Confirms an answered call or ends a rejected one. False when the `ACK` matches a dialog
+    /// but its `To` tag is not ours (a blind `ACK`): the dialog is left as it was.
+    pub(super) fn ack(&mut self, probe: &Probe<'_>, source: IpAddr, now: Instant) -> bool {
         let key = DialogKey::of(probe);
+        let ours = self.has_our_to_tag(probe, source);
         let Some(dialog) = self.dialogs.peek_mut(&key) else {
-            return;
+            return true;
         };
+        if !ours {
+            return false;
+        }
+        dialog.budget.prove();
         match dialog.state {
             State::Answered { .. } if dialog.expires > now => {
                 dialog.state = State::Answered { confirmed: true };
@@ -169,15 +207,27 @@ impl Pbx {
             }
             _ => {}
         }
+        true
     }
 
-    /// `200 OK` and the end of the dialog, or `481` when there is none.
-    pub(super) fn bye(&mut self, probe: &Probe<'_>, now: Instant) -> Response {
+    /// `200 OK` and the end of the dialog, or `481` when there is none. With a `To` tag that is
+    /// not ours the dialog stays, and the second value is false.
+    pub(super) fn bye(
+        &mut self,
+        probe: &Probe<'_>,
+        source: IpAddr,
+        now: Instant,
+    ) -> (Response, bool) {
         let server = server_of(&self.personality);
-        match self.dialogs.pop(&DialogKey::of(probe)) {
+        if !self.has_our_to_tag(probe, source) {
+            let matched = self.live_dialog(probe, now);
+            return (no_such_dialog().with(server), !matched);
+        }
+        let response = match self.dialogs.pop(&DialogKey::of(probe)) {
             Some(dialog) if dialog.expires > now => Response::new(200, "OK").with(server),
             _ => no_such_dialog().with(server),
-        }
+        };
+        (response, true)
     }
 
     /// `200 OK` to the CANCEL and `487 Request Terminated` to a ringing INVITE; `481` without a
@@ -209,10 +259,8 @@ impl Pbx {
                 (cancel, invite) => cancel.or(invite),
             };
             let terminated = rejection(personality, 487);
-            plan.push(
-                write_response(&dialog.invite, &terminated, limit),
-                Some(487),
-            );
+            let terminated = write_response(&dialog.invite, &terminated, limit);
+            plan.push_within(&mut dialog.budget, terminated, Some(487), true);
         }
         plan
     }
@@ -226,12 +274,16 @@ impl Pbx {
         else {
             return ReplyPlan::default();
         };
+        let mut plan = ReplyPlan {
+            source_proven: dialog.budget == Budget::Proven,
+            ..ReplyPlan::default()
+        };
         match (timer.step, dialog.state) {
             (Step::Final, State::Ringing) => {
                 let response = final_response(personality, dialog);
                 let code = response.code;
                 let bytes = write_response(&dialog.invite, &response, dialog.max_reply_bytes);
-                let mut plan = ReplyPlan::single(bytes, code);
+                plan.push_within(&mut dialog.budget, bytes, Some(code), true);
                 if code == 200 {
                     let call = personality.invite.call;
                     dialog.state = State::Answered { confirmed: false };
@@ -254,133 +306,11 @@ impl Pbx {
                 } else {
                     None
                 };
+                plan.push_within(&mut dialog.budget, bye, None, true);
                 self.dialogs.pop(&timer.dialog);
-                let mut plan = ReplyPlan::default();
-                plan.push(bye, None);
                 plan
             }
-            _ => ReplyPlan::default(),
+            _ => plan,
         }
     }
-}
-
-/// The response a retransmitted INVITE gets: where the call stands now.
-fn standing_response(personality: &Personality, dialog: &Dialog) -> Response {
-    match dialog.state {
-        State::Ringing => Response::new(100, "Trying").with(server_of(personality)),
-        State::Answered { .. } => final_response(personality, dialog),
-        State::Rejected { code } => rejection(personality, code),
-    }
-}
-
-/// `Contact`, `Allow`, `Supported`, `Server`: the headers of a call's responses.
-fn call_fields(personality: &Personality, dialog: &Dialog) -> Vec<Field> {
-    let mut contact = format!("<sip:{}", dialog.local).into_bytes();
-    if dialog.transport != "UDP" {
-        contact.extend_from_slice(b";transport=");
-        contact.extend(
-            dialog
-                .transport
-                .bytes()
-                .map(|byte| byte.to_ascii_lowercase()),
-        );
-    }
-    contact.push(b'>');
-    [
-        Some(Field::bytes("Contact", contact, Keep::Always)),
-        Field::text("Allow", &personality.allow, Keep::Optional),
-        Field::text("Supported", &personality.supported, Keep::Optional),
-        server_of(personality),
-    ]
-    .into_iter()
-    .flatten()
-    .collect()
-}
-
-fn progress_response(personality: &Personality, dialog: &Dialog) -> Response {
-    let fields = call_fields(personality, dialog);
-    match personality.invite.progress {
-        Progress::Ringing => Response::new(180, "Ringing").with(fields),
-        Progress::SessionProgress => Response::new(183, "Session Progress")
-            .with(fields)
-            .with_body(dialog.answer.clone()),
-    }
-}
-
-fn final_response(personality: &Personality, dialog: &Dialog) -> Response {
-    match personality.invite.outcome {
-        CallOutcome::Answer => Response::new(200, "OK")
-            .with(call_fields(personality, dialog))
-            .with_body(dialog.answer.clone()),
-        CallOutcome::Busy => rejection(personality, 486),
-        CallOutcome::Unavailable => rejection(personality, 503),
-        CallOutcome::Decline => rejection(personality, 603),
-    }
-}
-
-fn rejection(personality: &Personality, code: u16) -> Response {
-    let reason = match code {
-        486 => "Busy Here",
-        487 => "Request Terminated",
-        503 => "Service Unavailable",
-        _ => "Decline",
-    };
-    Response::new(code, reason).with(server_of(personality))
-}
-
-/// Our `BYE`, within the INVITE's size limit (without `User-Agent` if need be); `None` without a
-/// usable target URI or when it cannot fit.
-fn bye_request(personality: &Personality, dialog: &Dialog) -> Option<Vec<u8>> {
-    let target = dialog.remote_target.as_deref()?;
-    let write = |with_agent: bool| {
-        let mut request = Vec::with_capacity(512);
-        request.extend_from_slice(b"BYE ");
-        request.extend_from_slice(target);
-        request.extend_from_slice(b" SIP/2.0\r\n");
-        let via = format!(
-            "SIP/2.0/{} {};branch=z9hG4bK{:016x};rport",
-            dialog.transport,
-            dialog.local,
-            dialog.seed.rotate_left(17)
-        );
-        write_header(&mut request, "Via", via.as_bytes(), false);
-        write_header(&mut request, "Max-Forwards", b"70", false);
-        write_header(&mut request, "From", dialog.invite.to(), false);
-        write_header(&mut request, "To", dialog.invite.from(), false);
-        write_header(&mut request, "Call-ID", dialog.invite.call_id(), false);
-        let cseq = format!("{} BYE", 100 + dialog.seed % 900);
-        write_header(&mut request, "CSeq", cseq.as_bytes(), false);
-        if let Some(agent) = Field::text("User-Agent", &personality.server, Keep::Identity)
-            && with_agent
-        {
-            write_header(&mut request, agent.name, &agent.value, false);
-        }
-        write_header(&mut request, "Content-Length", b"0", false);
-        request.extend_from_slice(b"\r\n");
-        request
-    };
-    [true, false].into_iter().map(write).find(|request| {
-        dialog
-            .max_reply_bytes
-            .is_none_or(|limit| request.len() <= limit)
-    })
-}
-
-/// The URI our `BYE` is addressed to: the INVITE's `Contact`, else its `From`, when it is a plain
-/// `sip:`/`sips:` URI of printable characters.
-fn remote_target(probe: &Probe<'_>) -> Option<Vec<u8>> {
-    let usable = |uri: &[u8]| {
-        (starts_with_ignore_case(uri, b"sip:") || starts_with_ignore_case(uri, b"sips:"))
-            && uri.len() <= 256
-            && uri
-                .iter()
-                .all(|byte| byte.is_ascii_graphic() && !matches!(byte, b'<' | b'>' | b'"'))
-    };
-    probe
-        .header("Contact")
-        .into_iter()
-        .chain(probe.from())
-        .map(|value| split_address(value).uri)
-        .find(|uri| usable(uri))
-        .map(<[u8]>::to_vec)
 }

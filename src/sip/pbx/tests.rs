@@ -9,9 +9,11 @@ use super::*;
 use crate::sip::parse::parse;
 use crate::sip::personality::{CallOutcome, Personality};
 use crate::sip::respond::CANNED_REPLY;
+use crate::sip::uri::{find_param, split_address};
 
 mod dialogs;
 mod golden;
+mod reflection;
 mod register;
 mod sizes;
 
@@ -68,14 +70,57 @@ pub(super) fn request(
 pub(super) const OFFER: &str = "v=0\r\no=user1 53655765 2353687637 IN IP4 198.51.100.7\r\ns=-\r\n\
 c=IN IP4 198.51.100.7\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
 
-/// Credentials as svcrack or SIPp send them (never checked).
-pub(super) const PROXY_AUTH: &str = "Proxy-Authorization: Digest username=\"105\",realm=\"asterisk\",\
-nonce=\"x\",uri=\"sip:192.0.2.1\",response=\"00000000000000000000000000000000\",algorithm=MD5";
-pub(super) const AUTH: &str = "Authorization: Digest username=\"105\",realm=\"asterisk\",\
-nonce=\"x\",uri=\"sip:192.0.2.1\",response=\"00000000000000000000000000000000\",algorithm=MD5";
+/// A credentials header (`Authorization` or `Proxy-Authorization`) answering the nonce `pbx`
+/// gives `source` at `now`, as svcrack or SIPp send it after our challenge (the password is never
+/// checked).
+pub(super) fn credentials(header: &str, pbx: &Pbx, source: &str, now: Instant) -> String {
+    let ip = source.parse::<SocketAddr>().expect("address").ip();
+    format!(
+        "{header}: Digest username=\"105\",realm=\"asterisk\",nonce=\"{}\",uri=\"sip:192.0.2.1\",\
+         response=\"00000000000000000000000000000000\",algorithm=MD5",
+        pbx.nonce(ip, now)
+    )
+}
+
+/// `Authorization` answering our challenge to [`SOURCE`].
+pub(super) fn auth(pbx: &Pbx, now: Instant) -> String {
+    credentials("Authorization", pbx, SOURCE, now)
+}
+
+/// `Proxy-Authorization` answering our challenge to [`SOURCE`].
+pub(super) fn proxy_auth(pbx: &Pbx, now: Instant) -> String {
+    credentials("Proxy-Authorization", pbx, SOURCE, now)
+}
+
+/// Credentials answering a nonce we never gave (what a blind attacker can send): they count as
+/// none.
+pub(super) const FOREIGN_AUTH: &str = "Proxy-Authorization: Digest username=\"105\",\
+realm=\"asterisk\",nonce=\"x\",uri=\"sip:192.0.2.1\",response=\"00000000000000000000000000000000\"";
+
+/// `bytes` with our `To` tag for a request from `source`, as a caller that received our
+/// responses sends `ACK`, `BYE` and in-dialog requests.
+pub(super) fn with_our_tag(pbx: &Pbx, bytes: &[u8], source: &str) -> Vec<u8> {
+    let probe = parse(bytes);
+    let ip = source.parse::<SocketAddr>().expect("address").ip();
+    let from_tag = probe
+        .from()
+        .and_then(|from| find_param(split_address(from).params, b"tag"));
+    let tag = pbx
+        .keyed
+        .to_tag(probe.call_id().expect("Call-ID"), from_tag, ip);
+    let text = String::from_utf8(bytes.to_vec()).expect("UTF-8 request");
+    let start = text.find("\r\nTo: ").expect("a To header") + 2;
+    let end = start + text[start..].find("\r\n").expect("end of To");
+    format!("{};tag={tag}{}", &text[..end], &text[end..]).into_bytes()
+}
 
 pub(super) fn pbx(name: &str, now: Instant) -> Pbx {
     Pbx::new(Personality::builtin(name).expect("built in"), KEY, now)
+}
+
+/// Handles a request from [`SOURCE`] as if it came over a stream (no size limit, proven).
+pub(super) fn stream(pbx: &mut Pbx, bytes: &[u8], now: Instant) -> ReplyPlan {
+    handle_from(pbx, bytes, SOURCE, None, now)
 }
 
 pub(super) fn handle_from(
@@ -144,6 +189,7 @@ fn options_get_200_advertising_the_personality() {
 fn other_methods_get_what_asterisk_would_send() {
     let now = Instant::now();
     let mut pbx = pbx("freepbx", now);
+    let auth = auth(&pbx, now);
     let mut status = |method: &str, extra: &[&str]| {
         statuses(&handle_from(
             &mut pbx,
@@ -161,7 +207,12 @@ fn other_methods_get_what_asterisk_would_send() {
     );
     assert_eq!(status("INFO", &[]), [Some(405)], "not in freepbx's Allow");
     assert_eq!(status("SUBSCRIBE", &[]), [Some(401)]);
-    assert_eq!(status("MESSAGE", &[AUTH]), [Some(403)]);
+    assert_eq!(status("MESSAGE", &[&auth]), [Some(403)]);
+    assert_eq!(
+        status("MESSAGE", &[FOREIGN_AUTH]),
+        [Some(401)],
+        "credentials without our nonce count as none"
+    );
     assert_eq!(status("NOTIFY", &[]), [Some(401)]);
     assert_eq!(status("REFER", &[]), [Some(401)]);
     assert_eq!(status("UPDATE", &[]), [Some(481)]);
@@ -178,35 +229,40 @@ fn other_methods_get_what_asterisk_would_send() {
     assert!(text(&not_allowed.immediate[0]).contains("\r\nAllow: OPTIONS, SUBSCRIBE,"));
     let mut generic = pbx_for_in_dialog(now);
     assert_eq!(statuses(&generic.1), [Some(100), Some(180)]);
-    let info = handle_from(
-        &mut generic.0,
+    let tagged = with_our_tag(
+        &generic.0,
         &request("INFO", "900", "m3", 2, &[], ""),
         SOURCE,
+    );
+    let info = handle_from(&mut generic.0, &tagged, SOURCE, None, now);
+    assert_eq!(statuses(&info), [Some(200)], "in a dialog");
+    let untagged = handle_from(
+        &mut generic.0,
+        &request("INFO", "900", "m3", 5, &[], ""),
+        SOURCE,
         None,
         now,
     );
-    assert_eq!(statuses(&info), [Some(200)], "in a dialog");
-    let refer = handle_from(
-        &mut generic.0,
+    assert_eq!(statuses(&untagged), [Some(481)], "not our To tag");
+    let tagged = with_our_tag(
+        &generic.0,
         &request("REFER", "900", "m3", 3, &[], ""),
         SOURCE,
-        None,
-        now,
     );
+    let refer = handle_from(&mut generic.0, &tagged, SOURCE, None, now);
     assert_eq!(statuses(&refer), [Some(603)]);
-    let prack = handle_from(
-        &mut generic.0,
+    let tagged = with_our_tag(
+        &generic.0,
         &request("PRACK", "900", "m3", 4, &[], ""),
         SOURCE,
-        None,
-        now,
     );
+    let prack = handle_from(&mut generic.0, &tagged, SOURCE, None, now);
     assert_eq!(statuses(&prack), [Some(405)], "not in generic's Allow");
 }
 
 fn pbx_for_in_dialog(now: Instant) -> (Pbx, ReplyPlan) {
     let mut generic = pbx("generic", now);
-    let plan = udp(
+    let plan = stream(
         &mut generic,
         &request("INVITE", "900", "m3", 1, &[], OFFER),
         now,

@@ -1,13 +1,16 @@
-//! The shared read pool: reads on the blocking pool, connections reused and bounded, errors as
-//! store errors.
+//! The shared read pool: reads on its own threads, connections reused and bounded, errors as
+//! store errors, reads stopped when their caller stops waiting or their time is up.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use crate::store::read_pool::MAX_IDLE_CONNECTIONS;
-use crate::store::{self, ReadPool, StoreError};
+use crate::store::{self, ReadOptions, ReadPool, StoreError};
 
 use super::temp_db;
 
 #[tokio::test]
-async fn reads_run_on_the_blocking_pool_and_reuse_one_connection() {
+async fn reads_run_on_the_pools_threads_and_reuse_one_connection() {
     let (_dir, path) = temp_db();
     drop(store::open(&path).expect("created and migrated"));
     let pool = ReadPool::new(path);
@@ -63,4 +66,95 @@ async fn a_missing_database_and_a_failed_read_task_are_store_errors() {
         .await;
     assert!(matches!(failed, Err(StoreError::Task(_))), "{failed:?}");
     assert_eq!(pool.run(store::count_events).await.expect("still reads"), 0);
+}
+
+/// A query that runs for as long as SQLite is let to (counts to a billion).
+fn endless(conn: &rusqlite::Connection) -> Result<i64, StoreError> {
+    Ok(conn.query_row(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000000000) \
+         SELECT count(*) FROM n",
+        [],
+        |row| row.get(0),
+    )?)
+}
+
+#[tokio::test]
+async fn a_read_nobody_waits_for_stops_at_once() {
+    let (_dir, path) = temp_db();
+    drop(store::open(&path).expect("created and migrated"));
+    let pool = ReadPool::new(path);
+    let abandoned = tokio::time::timeout(Duration::from_millis(200), pool.run(endless)).await;
+    assert!(abandoned.is_err(), "still running after 200 ms");
+    let stopped = Instant::now();
+    while pool.stats().reads_abandoned.load(Ordering::Relaxed) == 0 {
+        assert!(stopped.elapsed() < Duration::from_secs(10), "never stopped");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(
+        pool.run(store::count_events)
+            .await
+            .expect("the thread is free"),
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_read_is_interrupted_at_its_time_limit_and_the_pool_stays_small() {
+    let (_dir, path) = temp_db();
+    drop(store::open(&path).expect("created and migrated"));
+    let options = ReadOptions {
+        max_threads: 2,
+        time_limit: Duration::from_millis(100),
+    };
+    let pool = ReadPool::with_options(path, options);
+    let reads: Vec<_> = (0..6)
+        .map(|_| {
+            let pool = pool.clone();
+            async move { pool.run(endless).await }
+        })
+        .collect();
+    for result in futures_join(reads).await {
+        assert!(
+            matches!(result, Err(StoreError::ReadTimeLimit)),
+            "{result:?}"
+        );
+    }
+    assert_eq!(pool.stats().reads_timed_out.load(Ordering::Relaxed), 6);
+    assert!(pool.threads() <= 2, "{} threads", pool.threads());
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn reads_run_below_the_writers_priority() {
+    let (_dir, path) = temp_db();
+    drop(store::open(&path).expect("created and migrated"));
+    let pool = ReadPool::new(path);
+    let ours = rustix::process::getpriority_process(None).expect("nice");
+    let theirs = pool
+        .run(|_| Ok(rustix::process::getpriority_process(None).expect("nice")))
+        .await
+        .expect("read");
+    assert_eq!(
+        theirs,
+        (ours + crate::thread_priority::READER_NICENESS).min(19)
+    );
+    const {
+        assert!(
+            crate::thread_priority::READER_NICENESS > crate::thread_priority::BACKGROUND_NICENESS
+        );
+    }
+}
+
+/// Awaits every future, in order.
+async fn futures_join<F>(futures: Vec<F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+    let mut outputs = Vec::new();
+    for handle in handles {
+        outputs.push(handle.await.expect("task"));
+    }
+    outputs
 }

@@ -101,3 +101,130 @@ pub(crate) fn connect_from(from: IpAddr, to: SocketAddr) -> TcpStream {
     socket.connect(&to.into()).expect("connect");
     socket.into()
 }
+
+/// A request from a caller at 127.0.0.1:5099 to extension 105, `Call-ID` `call`; `to` is the
+/// `To` value (default: no tag, as a first request or a blind attacker sends it), `extra` one
+/// more header line (or empty), `sdp` adds an offer.
+pub(crate) fn sip_request(
+    method: &str,
+    call: &str,
+    cseq: u32,
+    to: Option<&str>,
+    extra: &str,
+    sdp: bool,
+) -> String {
+    let body = if sdp {
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio 4000 RTP/AVP 0 8\r\na=rtpmap:0 PCMU/8000\r\n"
+    } else {
+        ""
+    };
+    let to = to.unwrap_or("<sip:105@127.0.0.1>");
+    let extra = if extra.is_empty() {
+        String::new()
+    } else {
+        format!("{extra}\r\n")
+    };
+    let content_type = if sdp {
+        "Content-Type: application/sdp\r\n"
+    } else {
+        ""
+    };
+    format!(
+        "{method} sip:105@127.0.0.1 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:5099;branch=z9hG4bK-{call}-{cseq}-{method};rport\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:caller@127.0.0.1>;tag=f-{call}\r\nTo: {to}\r\n\
+         Call-ID: {call}\r\nCSeq: {cseq} {method}\r\nContact: <sip:caller@127.0.0.1:5099>\r\n\
+         User-Agent: hostile-test\r\n{extra}{content_type}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// [`sip_request`] as a blind attacker sends it: it never learns our `To` tag.
+pub(crate) fn blind_request(method: &str, call: &str, cseq: u32, extra: &str, sdp: bool) -> String {
+    sip_request(method, call, cseq, None, extra, sdp)
+}
+
+/// The value of the first header `name` in a SIP message.
+pub(crate) fn header_value(message: &str, name: &str) -> Option<String> {
+    let prefix = format!("{name}: ");
+    message
+        .lines()
+        .find_map(|line| line.strip_prefix(prefix.as_str()))
+        .map(str::to_owned)
+}
+
+/// Sends one datagram.
+pub(crate) fn send_bytes(socket: &UdpSocket, to: SocketAddr, bytes: &[u8]) {
+    socket.send_to(bytes, to).expect("send datagram");
+}
+
+/// Receives one datagram within [`WAIT`], as text.
+fn receive_text(socket: &UdpSocket) -> String {
+    let mut buffer = vec![0u8; 65_536];
+    loop {
+        match socket.recv_from(&mut buffer) {
+            Ok((length, _)) => return String::from_utf8_lossy(&buffer[..length]).into_owned(),
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(error) => panic!("datagram: {error}"),
+        }
+    }
+}
+
+/// A call from a caller that shows it receives our replies (it answers our challenge with our
+/// nonce and ACKs with our `To` tag), played to its end: our `BYE` (for `canned`, which keeps no
+/// calls, one answered OPTIONS). What it waits for comes after every reply the responder owes
+/// anyone for earlier requests, so tests use it as their "everything has been sent" signal.
+pub(crate) fn proven_call(udp: SocketAddr, personality: &str) {
+    let socket = udp_client();
+    if personality == "canned" {
+        let padding = format!("X-Padding: {}", "p".repeat(800));
+        let options = sip_request("OPTIONS", "proven", 1, None, &padding, false);
+        let reply = udp_exchange(&socket, udp, options.as_bytes());
+        assert!(
+            reply.starts_with(b"SIP/2.0 200 OK"),
+            "canned answers a big OPTIONS"
+        );
+        return;
+    }
+    let mut cseq = 1;
+    send_bytes(
+        &socket,
+        udp,
+        sip_request("INVITE", "proven", cseq, None, "", true).as_bytes(),
+    );
+    loop {
+        let reply = receive_text(&socket);
+        let to = header_value(&reply, "To").or_else(|| header_value(&reply, "t"));
+        if reply.starts_with("SIP/2.0 407") {
+            let challenge = header_value(&reply, "Proxy-Authenticate").unwrap_or_default();
+            let nonce = challenge
+                .split("nonce=\"")
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .unwrap_or_default()
+                .to_owned();
+            let ack = sip_request("ACK", "proven", cseq, to.as_deref(), "", false);
+            send_bytes(&socket, udp, ack.as_bytes());
+            cseq += 1;
+            let credentials = format!(
+                "Proxy-Authorization: Digest username=\"105\",realm=\"asterisk\",\
+                 nonce=\"{nonce}\",uri=\"sip:105@127.0.0.1\",\
+                 response=\"00000000000000000000000000000000\",algorithm=MD5"
+            );
+            let invite = sip_request("INVITE", "proven", cseq, None, &credentials, true);
+            send_bytes(&socket, udp, invite.as_bytes());
+        } else if reply.starts_with("SIP/2.0 200 OK") {
+            let ack = sip_request("ACK", "proven", cseq, to.as_deref(), "", false);
+            send_bytes(&socket, udp, ack.as_bytes());
+        } else if reply.starts_with("BYE ") {
+            return;
+        }
+    }
+}
+
+/// The `Call-ID` of a SIP message, in its long or compact (`i`) form.
+pub(crate) fn call_id_of(message: &str) -> Option<String> {
+    header_value(message, "Call-ID").or_else(|| header_value(message, "i"))
+}

@@ -28,9 +28,17 @@ fn unauthenticated_invite_gets_one_407_no_bigger_than_the_request_and_no_state()
 fn authorized_call_rings_answers_and_hangs_up_after_the_ack() {
     let now = Instant::now();
     let mut pbx = pbx("freepbx", now);
-    let invite = request("INVITE", "0046812118532", "c2", 2, &[PROXY_AUTH], OFFER);
+    let invite = request(
+        "INVITE",
+        "0046812118532",
+        "c2",
+        2,
+        &[&proxy_auth(&pbx, now)],
+        OFFER,
+    );
     let plan = udp(&mut pbx, &invite, now);
     assert_eq!(statuses(&plan), [Some(100), Some(183)]);
+    assert!(plan.source_proven, "our nonce proves the source");
     assert!(text(&plan.immediate[1]).contains("Content-Type: application/sdp"));
     let [ring] = plan.timers.as_slice() else {
         panic!("one timer: {plan:?}")
@@ -49,18 +57,14 @@ fn authorized_call_rings_answers_and_hangs_up_after_the_ack() {
         panic!("one timer")
     };
     assert_eq!(hang_up.after, Duration::from_secs(20));
-    assert!(
-        udp(
-            &mut pbx,
-            &request("ACK", "0046812118532", "c2", 2, &[], ""),
-            now
-        )
-        .is_empty()
-    );
+    let ack = request("ACK", "0046812118532", "c2", 2, &[], "");
+    let ack = with_our_tag(&pbx, &ack, SOURCE);
+    assert!(udp(&mut pbx, &ack, now).is_empty());
     let bye = pbx.fire(hang_up, now + Duration::from_secs(23));
     assert_eq!(statuses(&bye), [None]);
     let bye = text(&bye.immediate[0]);
-    let to_tag = pbx.keyed.to_tag(b"c2", Some(b"tag-c2"));
+    let source_ip = SOURCE.parse::<SocketAddr>().expect("address").ip();
+    let to_tag = pbx.keyed.to_tag(b"c2", Some(b"tag-c2"), source_ip);
     assert!(bye.starts_with("BYE sip:attacker@198.51.100.7:5062 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK"), "{bye}");
     assert!(
         bye.contains(&format!(
@@ -92,21 +96,29 @@ fn caller_hanging_up_cancels_our_bye() {
         &request("INVITE", "900", "c3", 1, &[], OFFER),
         now,
     );
-    assert_eq!(
-        statuses(&plan),
-        [Some(100), Some(180)],
-        "generic: no challenge"
+    assert!(
+        plan.immediate.is_empty() && plan.screening.withheld == 2 && !plan.source_proven,
+        "generic: no challenge; an unproven UDP caller gets no provisional responses when \
+         the answer would not fit after them: {plan:?}"
     );
     let answered = pbx.fire(&plan.timers[0], now + Duration::from_secs(2));
     assert_eq!(statuses(&answered), [Some(200)]);
-    udp(&mut pbx, &request("ACK", "900", "c3", 1, &[], ""), now);
-    let bye = udp(&mut pbx, &request("BYE", "900", "c3", 2, &[], ""), now);
-    assert_eq!(statuses(&bye), [Some(200)]);
+    let tagged = |pbx: &Pbx, method, cseq| {
+        with_our_tag(pbx, &request(method, "900", "c3", cseq, &[], ""), SOURCE)
+    };
+    let ack = tagged(&pbx, "ACK", 1);
+    assert!(
+        udp(&mut pbx, &ack, now).source_proven,
+        "our To tag proves it"
+    );
+    let bye = tagged(&pbx, "BYE", 2);
+    assert_eq!(statuses(&udp(&mut pbx, &bye, now)), [Some(200)]);
     assert!(
         pbx.fire(&answered.timers[0], now + Duration::from_secs(12))
             .is_empty()
     );
-    let again = udp(&mut pbx, &request("BYE", "900", "c3", 3, &[], ""), now);
+    let again = tagged(&pbx, "BYE", 3);
+    let again = udp(&mut pbx, &again, now);
     assert_eq!(statuses(&again), [Some(481)], "dialog gone");
 }
 
@@ -150,7 +162,8 @@ fn cancel_while_ringing_gets_200_and_487_and_stops_the_answer() {
         now,
     );
     assert_eq!(statuses(&retransmitted), [Some(487)]);
-    assert!(udp(&mut pbx, &request("ACK", "900", "c5", 1, &[], ""), now).is_empty());
+    let ack = with_our_tag(&pbx, &request("ACK", "900", "c5", 1, &[], ""), SOURCE);
+    assert!(udp(&mut pbx, &ack, now).is_empty());
     assert_eq!(pbx.dialog_count(), 0, "ACK of the 487 ends it");
     let unknown = udp(&mut pbx, &request("CANCEL", "900", "c6", 1, &[], ""), now);
     assert_eq!(statuses(&unknown), [Some(481)]);
@@ -198,7 +211,8 @@ fn configured_outcome_rejects_and_the_ack_ends_the_dialog() {
         let rejected = pbx.fire(&plan.timers[0], now + Duration::from_secs(2));
         assert_eq!(statuses(&rejected), [Some(code)]);
         assert!(rejected.timers.is_empty());
-        udp(&mut pbx, &request("ACK", "900", "c8", 1, &[], ""), now);
+        let ack = with_our_tag(&pbx, &request("ACK", "900", "c8", 1, &[], ""), SOURCE);
+        udp(&mut pbx, &ack, now);
         assert_eq!(pbx.dialog_count(), 0);
     }
 }
@@ -209,6 +223,7 @@ fn dialogs_are_bounded_expire_and_old_timers_never_touch_a_new_dialog() {
     let limits = StateLimits {
         registrations: NonZeroUsize::MIN,
         dialogs: NonZeroUsize::new(2).expect("non-zero"),
+        proven_sources: NonZeroUsize::MIN,
     };
     let mut pbx = Pbx::with_limits(
         Personality::builtin("generic").expect("built in"),
@@ -216,13 +231,13 @@ fn dialogs_are_bounded_expire_and_old_timers_never_touch_a_new_dialog() {
         now,
         limits,
     );
-    let first = udp(
+    let first = stream(
         &mut pbx,
         &request("INVITE", "900", "d1", 1, &[], OFFER),
         now,
     );
     for call in ["d2", "d3", "d4"] {
-        udp(
+        stream(
             &mut pbx,
             &request("INVITE", "900", call, 1, &[], OFFER),
             now,
@@ -234,7 +249,7 @@ fn dialogs_are_bounded_expire_and_old_timers_never_touch_a_new_dialog() {
             .is_empty(),
         "evicted"
     );
-    let recreated = udp(
+    let recreated = stream(
         &mut pbx,
         &request("INVITE", "900", "d1", 1, &[], OFFER),
         now,
@@ -250,7 +265,7 @@ fn dialogs_are_bounded_expire_and_old_timers_never_touch_a_new_dialog() {
         [Some(200)]
     );
     let much_later = now + Duration::from_secs(3600);
-    let bye = udp(
+    let bye = stream(
         &mut pbx,
         &request("BYE", "900", "d1", 2, &[], ""),
         much_later,

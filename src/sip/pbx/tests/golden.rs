@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::{AUTH, OFFER, PROXY_AUTH, pbx, request, statuses, udp};
+use super::{OFFER, auth, pbx, proxy_auth, request, statuses, udp, with_our_tag};
 use crate::sip::pbx::{Pbx, ReplyPlan};
 use crate::sip::respond::CANNED_REPLY;
 
@@ -85,11 +85,20 @@ fn pbx_sessions(name: &str) -> Vec<Golden> {
         "register-challenge",
         &request("REGISTER", "105", "g-reg-1", 1, &[], ""),
     );
+    let auth = auth(&s.pbx, t0);
+    let proxy_auth = proxy_auth(&s.pbx, t0);
     for attempt in 1..personality.auth_attempts {
-        let bytes = request("REGISTER", "105", "g-reg-1", attempt + 1, &[AUTH], "");
+        let bytes = request("REGISTER", "105", "g-reg-1", attempt + 1, &[&auth], "");
         s.send(&format!("register-wrong-password-{attempt}"), &bytes);
     }
-    let cracked = request("REGISTER", "105", "g-reg-1", 9, &[AUTH, "Expires: 120"], "");
+    let cracked = request(
+        "REGISTER",
+        "105",
+        "g-reg-1",
+        9,
+        &[&auth, "Expires: 120"],
+        "",
+    );
     s.send("register-cracked", &cracked);
 
     // First call: answered, then we hang up after the caller's ACK.
@@ -103,18 +112,13 @@ fn pbx_sessions(name: &str) -> Vec<Golden> {
     } else {
         1
     };
-    let invite = request("INVITE", called, "g-call-1", cseq, &[PROXY_AUTH], OFFER);
+    let invite = request("INVITE", called, "g-call-1", cseq, &[&proxy_auth], OFFER);
     let ringing = s.send("invite", &invite);
     let ring = personality.invite.ring;
     let answered = s.fire("invite-final", &ringing, ring);
-    assert!(
-        udp(
-            &mut s.pbx,
-            &request("ACK", called, "g-call-1", cseq, &[], ""),
-            t0
-        )
-        .is_empty()
-    );
+    let ack = request("ACK", called, "g-call-1", cseq, &[], "");
+    let ack = with_our_tag(&s.pbx, &ack, super::SOURCE);
+    assert!(udp(&mut s.pbx, &ack, t0).is_empty());
     s.fire("invite-our-bye", &answered, ring + personality.invite.call);
 
     // Second call: the caller hangs up.
@@ -123,19 +127,19 @@ fn pbx_sessions(name: &str) -> Vec<Golden> {
         "442071234567",
         "g-call-2",
         1,
-        &[PROXY_AUTH],
+        &[&proxy_auth],
         OFFER,
     ));
     let answered = s.pbx.fire(&second.timers[0], t0 + ring);
     assert_eq!(statuses(&answered), [Some(200)]);
-    s.send(
-        "bye-in-dialog",
-        &request("BYE", "442071234567", "g-call-2", 2, &[], ""),
-    );
-    s.send(
-        "bye-unknown-dialog",
-        &request("BYE", "442071234567", "g-call-2", 3, &[], ""),
-    );
+    let bye = |pbx: &Pbx, cseq| {
+        let bytes = request("BYE", "442071234567", "g-call-2", cseq, &[], "");
+        with_our_tag(pbx, &bytes, super::SOURCE)
+    };
+    let in_dialog = bye(&s.pbx, 2);
+    s.send("bye-in-dialog", &in_dialog);
+    let gone = bye(&s.pbx, 3);
+    s.send("bye-unknown-dialog", &gone);
 
     // Third call: cancelled while ringing.
     s.set_up(&request(
@@ -143,7 +147,7 @@ fn pbx_sessions(name: &str) -> Vec<Golden> {
         "0900123456",
         "g-call-3",
         1,
-        &[PROXY_AUTH],
+        &[&proxy_auth],
         OFFER,
     ));
     s.send(

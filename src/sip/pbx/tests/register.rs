@@ -17,19 +17,29 @@ fn register_is_404_off_plan_401_without_credentials_403_then_200_at_the_nth_atte
     assert_eq!(statuses(&challenge), [Some(401)]);
     assert!(text(&challenge.immediate[0]).contains("WWW-Authenticate: Digest realm=\"asterisk\""));
     assert_eq!(pbx.registration_counters(), 0, "a challenge keeps no state");
+    let auth = auth(&pbx, now);
+    let foreign = udp(
+        &mut pbx,
+        &request("REGISTER", "105", "r1", 2, &[FOREIGN_AUTH], ""),
+        now,
+    );
+    assert_eq!(statuses(&foreign), [Some(401)], "not our nonce: challenged");
+    assert!(foreign.screening.foreign_nonce && !foreign.source_proven);
+    assert_eq!(pbx.registration_counters(), 0, "not counted as an attempt");
     let attempt = |pbx: &mut Pbx, cseq| {
         let plan = udp(
             pbx,
-            &request("REGISTER", "105", "r1", cseq, &[AUTH], ""),
+            &request("REGISTER", "105", "r1", cseq, &[&auth], ""),
             now,
         );
+        assert!(plan.source_proven, "our nonce proves the source");
         statuses(&plan)
     };
     assert_eq!(attempt(&mut pbx, 2), [Some(403)]);
     assert_eq!(attempt(&mut pbx, 3), [Some(403)]);
     let cracked = udp(
         &mut pbx,
-        &request("REGISTER", "105", "r1", 4, &[AUTH, "Expires: 60"], ""),
+        &request("REGISTER", "105", "r1", 4, &[&auth, "Expires: 60"], ""),
         now,
     );
     assert_eq!(statuses(&cracked), [Some(200)]);
@@ -56,7 +66,8 @@ fn attempts_count_per_source_and_extension_and_expire_when_idle() {
     let now = Instant::now();
     let mut pbx = pbx("freepbx", now);
     let attempt = |pbx: &mut Pbx, user: &str, source: &str, at: Instant| {
-        let bytes = request("REGISTER", user, "r", 2, &[AUTH], "");
+        let auth = credentials("Authorization", pbx, source, at);
+        let bytes = request("REGISTER", user, "r", 2, &[&auth], "");
         statuses(&handle_from(pbx, &bytes, source, None, at))
     };
     assert_eq!(attempt(&mut pbx, "105", SOURCE, now), [Some(403)]);
@@ -89,14 +100,16 @@ fn registration_counters_are_bounded_and_evict_the_least_recent() {
     let limits = StateLimits {
         registrations: NonZeroUsize::new(4).expect("non-zero"),
         dialogs: NonZeroUsize::new(4).expect("non-zero"),
+        proven_sources: NonZeroUsize::new(4).expect("non-zero"),
     };
     let personality = Personality {
         auth_attempts: 2,
         ..Personality::default()
     };
     let mut pbx = Pbx::with_limits(personality, KEY, now, limits);
+    let auth = auth(&pbx, now);
     let attempt = |pbx: &mut Pbx, user: u32| {
-        let bytes = request("REGISTER", &user.to_string(), "r", 2, &[AUTH], "");
+        let bytes = request("REGISTER", &user.to_string(), "r", 2, &[&auth], "");
         statuses(&udp(pbx, &bytes, now))
     };
     assert_eq!(attempt(&mut pbx, 100), [Some(403)]);

@@ -49,9 +49,10 @@ proptest! {
     ) {
         let now = Instant::now();
         let mut pbx = pbx(personality, now);
-        let extra: &[&str] = if credentials { &[PROXY_AUTH, AUTH] } else { &[] };
+        let ours = [proxy_auth(&pbx, now), auth(&pbx, now)];
+        let extra: Vec<&str> = if credentials { ours.iter().map(String::as_str).collect() } else { Vec::new() };
         let body = if with_body { OFFER } else { "" };
-        let bytes = request(method, &user, "p1", 1, extra, body);
+        let bytes = request(method, &user, "p1", 1, &extra, body);
         let cut = cut.min(bytes.len());
         let mutated = [&bytes[..cut], insert.as_bytes(), &bytes[cut..]].concat();
         let plan = udp(&mut pbx, &mutated, now);
