@@ -26,7 +26,6 @@ import http.client
 import json
 import os
 import re
-import signal
 import socket
 import statistics
 import subprocess
@@ -37,6 +36,8 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+
+import p2p_cluster
 
 BINARY = os.path.abspath(os.environ.get("BINARY", "target/release/sentrypeer"))
 RUNS = int(os.environ.get("RUNS", "3"))
@@ -130,34 +131,18 @@ class DhtNode:
         self.proc.wait()
 
 
-class Node:
+class Node(p2p_cluster.Node):
+    """One of our nodes (log, `wait_for`, `stop` as bench/p2p_cluster.py's), with the API."""
+
     def __init__(self, work, name, args):
-        self.dir = os.path.join(work, name)
-        os.makedirs(self.dir, exist_ok=True)
-        self.log = os.path.join(self.dir, "log")
+        super().__init__(work, name)
         env = dict(os.environ, HOME=self.dir, RUST_LOG="info")
-        self.started = time.time()
         self.proc = subprocess.Popen(
             [BINARY, "-N", "-a", "--api-listen-address", "127.0.0.1:0", "--sip-listen-address",
              "127.0.0.1:0", "-f", os.path.join(self.dir, "sentrypeer.db"), *args],
             cwd=self.dir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=open(self.log, "w"))
         self.api = self.wait_for(r"listening for API on (\S+)")
-
-    def text(self):
-        with open(self.log, errors="replace") as log:
-            return log.read()
-
-    def wait_for(self, pattern, timeout=60):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            found = re.search(pattern, self.text())
-            if found:
-                return found.group(1) if found.groups() else found.group(0)
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.02)
-        raise SystemExit(f"no {pattern!r}\n{self.text()[-3000:]}")
 
     def get(self, path):
         try:
@@ -166,7 +151,7 @@ class Node:
         except urllib.error.HTTPError as error:
             return error.code, None
 
-    def health(self):
+    def health(self, api=None):
         return self.get("/api/v1/health")[1]
 
     def opendht(self, key):
@@ -187,15 +172,6 @@ class Node:
                 found = re.search(r"bytes_received:(\d+)", line)
                 total += int(found.group(1)) if found else 0
         return total
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 def wait_imported(node, count, timeout=120):

@@ -15,4 +15,4 @@ if [ -n "${PRIORITY:-}" ] && [ -z "${SENTRYPEER_BENCH_GROUP:-}" ]; then
 fi
 # BINARY=path runs another build (e.g. target/debug/sentrypeer) without building the release one.
 [ -n "${BINARY:-}" ] || cargo build --release --quiet --bin sentrypeer
-exec /usr/bin/python3 bench/opendht.py "$@"
+exec /usr/bin/python3 -B bench/opendht.py "$@"
