@@ -62,6 +62,9 @@ struct HourTotals {
 pub(crate) struct Ledger {
     nodes: HashMap<PeerId, NodeEntry>,
     hours: BTreeMap<i64, HourTotals>,
+    /// The first hour of the window when it was last pruned: it moves once an hour, so pruning
+    /// (a pass over every node) runs once an hour, not once a summary.
+    pruned_from: i64,
 }
 
 /// `/api/v1/community`'s body.
@@ -194,9 +197,13 @@ impl Ledger {
         }
     }
 
-    /// Forgets hours before the window, and nodes with no summary left in it.
+    /// Forgets hours before the window, and nodes with no summary left in it (once an hour).
     fn forget_before(&mut self, now: Timestamp) {
         let first = first_hour(now);
+        if first <= self.pruned_from {
+            return;
+        }
+        self.pruned_from = first;
         self.hours = self.hours.split_off(&first);
         self.nodes.retain(|_, entry| {
             while entry.hours.front().is_some_and(|(hour, _)| *hour < first) {
