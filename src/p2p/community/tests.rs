@@ -342,3 +342,31 @@ fn our_summary_counts_our_own_events_only_and_no_addresses() {
     );
     check_body(&body, now).expect("our summary passes the checks");
 }
+
+#[test]
+fn a_summary_with_every_list_full_fits_the_size_limit() {
+    let key = Keypair::generate_ed25519();
+    let mut full = body(&key, MAX_SUMMARY_COUNT);
+    full.ip_addresses = MAX_SUMMARY_COUNT;
+    full.called_numbers = MAX_SUMMARY_COUNT;
+    full.by_attack_type = crate::sip::AttackType::ALL
+        .iter()
+        .map(|attack_type| (attack_type.as_str().to_owned(), MAX_SUMMARY_COUNT / 6))
+        .collect();
+    full.by_method = (0..MAX_SUMMARY_METHODS)
+        .map(|n| (format!("{n:0>32}"), MAX_SUMMARY_COUNT / 32))
+        .collect();
+    full.by_country = (0..crate::p2p::protocol::MAX_SUMMARY_COUNTRIES)
+        .map(|n| {
+            let letter = |i: usize| char::from(b'A' + u8::try_from(i % 26).expect("letter"));
+            (
+                format!("{}{}", letter(n / 26), letter(n)),
+                MAX_SUMMARY_COUNT / 256,
+            )
+        })
+        .collect();
+    let data = signed(&key, &full);
+    // 6,830 bytes: half the limit leaves room for longer peer ids or a future field.
+    assert!(data.len() < MAX_SUMMARY_BYTES / 2, "{} bytes", data.len());
+    assert_eq!(verify(&data), Ok(full));
+}

@@ -26,9 +26,10 @@ pub const SUMMARY_PERIOD: SignedDuration = SignedDuration::from_hours(1);
 /// publishes one an hour; later ones in the same hour are refused and counted, so a node cannot
 /// weigh more than the others by publishing more often.
 pub const SUMMARIES_PER_NODE_PER_HOUR: usize = 1;
-/// Largest signed summary accepted (and the largest we send): a body with every limit below
-/// full (32 methods, 256 countries, the attack types), escaped once more inside the envelope,
-/// is under 12 KiB; anything bigger is not a summary we would send.
+/// Largest signed summary accepted (and the largest we send): a body with every list below
+/// full (32 methods of 32 characters, 256 countries, the attack types, counts near
+/// [`MAX_SUMMARY_COUNT`]), escaped once more inside the envelope, is 6,830 bytes (a unit test
+/// builds it); anything bigger is not a summary we would send.
 pub const MAX_SUMMARY_BYTES: usize = 16 * 1024;
 /// Methods a summary lists (the most frequent; the rest are in `events` only): methods are text
 /// attackers choose, so the list is bounded; real scanners use a handful.
