@@ -13,6 +13,7 @@
 mod auth;
 mod bgp;
 mod body;
+mod community;
 mod crowdsec;
 mod error;
 mod events;
@@ -96,6 +97,7 @@ pub const DOCUMENTED_ROUTES: &[&str] = &[
     "/api/ip-addresses/{ip}",
     "/api/phone-numbers/{number}",
     "/api/v1/bgp/routes",
+    "/api/v1/community",
 ];
 
 /// The documented routes that take a `POST` with a body (every other one answers GET and HEAD
@@ -159,6 +161,8 @@ pub struct ApiState {
     pub call_policy: Policy,
     /// The BGP speaker's routes and sessions, when `--bgp` is on.
     pub bgp: Option<Arc<crate::bgp::SpeakerStatus>>,
+    /// The community's summaries, when `-p` is on.
+    pub community: Option<Arc<crate::p2p::community::Community>>,
 }
 
 /// The whole API, with `pages` (the dashboard's routes, or none) served beside it under the
@@ -178,6 +182,7 @@ pub fn router(state: Arc<ApiState>, limits: ApiLimits, pages: Router) -> Router 
         .merge(stream::routes())
         .merge(metrics::routes(Arc::clone(&requests)))
         .merge(bgp::routes())
+        .merge(community::routes())
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             auth::require_bearer_token,

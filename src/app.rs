@@ -9,7 +9,8 @@
 //! - `services`: how every long-running part is started and stopped, and the stop order.
 //! - `start`: one file per service; [`run`] lists them in start order.
 //! - `health_probe`: `--health-check`, a client of a running daemon's `/health-check`.
-//! - `lookup`: `--query-ip` and the other command-line lookups in the local database.
+//! - `lookup`: `--query-ip` and the other command-line lookups in the local database, and
+//!   `--print-shared-stats`.
 
 mod bind;
 mod health_probe;
@@ -24,7 +25,7 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 pub use health_probe::{HealthProbeError, probe_health};
-pub use lookup::run_lookup;
+pub use lookup::{run_lookup, shared_stats};
 pub use settings::Settings;
 
 use crate::blocklist::Intake;

@@ -197,6 +197,10 @@ pub struct Config {
     pub p2p_max_connections: u32,
     /// Incoming peer-to-peer connections from one IP address, once the node is half full.
     pub p2p_max_connections_per_address: u32,
+    /// Publish this node's hourly community summary to its peers (needs `peer_to_peer`).
+    pub share_stats: bool,
+    /// Seconds between checks that the hourly community summary is due (tests shorten it).
+    pub share_stats_interval_secs: u64,
     /// Webhook receiving each event (`-w`).
     pub webhook_url: Option<String>,
     /// OAuth2 client id for the webhook (`-i`).

@@ -12,7 +12,6 @@
 
 mod assets;
 mod auth;
-mod countries;
 mod error;
 mod health;
 mod layout;
@@ -32,9 +31,9 @@ use axum::routing::get;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+pub use crate::countries::{Countries, CountriesError};
 pub use assets::total_bytes as embedded_asset_bytes;
 pub use auth::{SESSION_COOKIE, session_matches};
-pub use countries::{Countries, CountriesError};
 pub use error::GuiError;
 
 use crate::blocklist::Blocklist;
@@ -59,7 +58,7 @@ pub struct GuiState {
     /// The API token; when set, pages need the session cookie holding it.
     pub token: Option<Secret>,
     /// Country of an IP address.
-    pub countries: Countries,
+    pub countries: Arc<Countries>,
     /// This node's id.
     pub node_id: Uuid,
     /// When the daemon started.

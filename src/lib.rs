@@ -26,7 +26,7 @@
 //! Leaf utilities, importing no feature module: [`config`] (the TOML tree with every default;
 //! flags and `SENTRYPEER_*` variables merged over it), [`telemetry`] (each part names its
 //! counters once; `/api/v1/health` and `/metrics` render them), [`shutdown`] (the one shutdown
-//! signal), [`thread_priority`] (background threads give way to capture), [`logging`] (stderr
+//! signal), [`countries`] (the country of a source IP, offline), [`thread_priority`] (background threads give way to capture), [`logging`] (stderr
 //! logs, one line per event whatever attackers put in the values). `fuzzing` holds the
 //! fuzz targets' bodies, shared with the corpus replay test (compiled only for tests and with the
 //! `fuzzing` feature, which the fuzz crate enables).
@@ -39,6 +39,7 @@ pub mod bgp;
 pub mod blocklist;
 pub mod bridge;
 pub mod config;
+pub mod countries;
 pub mod event;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;

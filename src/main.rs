@@ -1,6 +1,7 @@
 //! The `sentrypeer` binary: command line → configuration → logging → runtime → `app::run`.
 //! Exit codes: 0 clean stop, 1 runtime failure, 2 bad command line or configuration; lookups
-//! (`--query-ip` ...) exit 0 when found, 1 when not, 2 on error.
+//! (`--query-ip` ...) exit 0 when found, 1 when not, 2 on error; `--print-shared-stats` exits 0
+//! once it printed, 2 on error.
 #![forbid(unsafe_code)]
 
 use std::io::IsTerminal;
@@ -17,6 +18,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let check_only = cli.check_config;
     let health_check = cli.health_check;
+    let print_shared_stats = cli.print_shared_stats;
     let lookup = cli.lookup.requested();
     let config = match cli.into_config() {
         Ok(config) => config,
@@ -36,6 +38,18 @@ fn main() -> ExitCode {
     }
     if let Some(lookup) = lookup {
         return look_up(&config, &lookup);
+    }
+    if print_shared_stats {
+        return match sentrypeer::app::shared_stats(&config) {
+            Ok(text) => {
+                println!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("sentrypeer: {}", sentrypeer::app::one_line(&error));
+                ExitCode::from(2)
+            }
+        };
     }
     // Before the settings, so what they warn about is logged.
     init_logging(&config);

@@ -15,6 +15,8 @@
 //!   page holds, as plain values.
 //! - `admission`: the connection caps (in all, per address, per peer, handshakes), as a plain
 //!   value and the swarm behaviour that applies it.
+//! - `community`: community analytics (`--share-stats`): our signed hourly summary, the checks
+//!   of peers' summaries, and their sums for `/api/v1/community`.
 //! - `reciprocity`: who contributed, who may catch up, who is cut off, gossipsub application
 //!   scores.
 //! - `scoring`: gossipsub's peer-score parameters and thresholds, with their reasons.
@@ -25,6 +27,7 @@
 pub mod admission;
 pub mod behaviour;
 mod catch_up;
+pub mod community;
 pub mod identity;
 mod inbound;
 mod node;
@@ -76,6 +79,9 @@ pub enum P2pError {
     /// The network name, or setting up the transport or behaviour.
     #[error("peer-to-peer set-up failed: {0}")]
     Network(String),
+    /// This node's community summary could not be built or signed.
+    #[error("community summary: {0}")]
+    Summary(String),
     /// Listening failed.
     #[error("cannot listen for peers on {address}: {reason}")]
     Listen {
@@ -118,6 +124,8 @@ pub struct P2pOptions {
     pub max_catch_up_records: u64,
     /// The connections the node takes.
     pub caps: ConnectionCaps,
+    /// Community analytics: whether this node publishes its summaries, and how often.
+    pub share_stats: community::ShareStats,
 }
 
 /// Everything the node needs.
@@ -127,8 +135,13 @@ pub struct P2pConfig {
     pub options: P2pOptions,
     /// The node's identity.
     pub key: Keypair,
-    /// The store's read pool: catch-up pages and contribution counts are read through it.
+    /// The store's read pool: catch-up pages, contribution counts and community summaries are
+    /// read through it.
     pub reader: ReadPool,
+    /// The community's summaries (received) and their counters.
+    pub community: std::sync::Arc<community::Community>,
+    /// Where the countries of our summaries come from.
+    pub countries: std::sync::Arc<crate::countries::Countries>,
 }
 
 /// Parses `host:port` (IP or DNS name, TCP) or a multiaddr.

@@ -148,6 +148,7 @@ impl Fixture {
             oauth,
             call_policy: policy(ConsumerOptions::sip_agent()),
             bgp: None,
+            community: None,
         };
         router(Arc::new(state), ApiLimits::default(), Router::new())
     }

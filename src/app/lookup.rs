@@ -3,7 +3,8 @@
 //! the daemon writes it. One line per result, its fields separated by a tab: for an IP or a
 //! number its key, events and newest event (UTC, the store's text); for `--stats` a total's
 //! name and count (`events`, `ip_addresses`, `called_numbers`), then a column, a value and its
-//! count (`method`, `transport`, `attack_type`).
+//! count (`method`, `transport`, `attack_type`). `--print-shared-stats` prints the signed
+//! community summary the node would publish now.
 
 use std::io::{self, Write};
 use std::net::IpAddr;
@@ -12,10 +13,32 @@ use std::path::Path;
 
 use anyhow::Context;
 
+use crate::config::Config;
 use crate::config::cli::Lookup;
+use crate::countries::Countries;
 use crate::event::canonical_ip;
+use crate::p2p;
 use crate::store::query::{self, CountBy, ListFilter, OriginFilter, SeenRecord};
 use crate::store::{self, is_phone_number};
+
+/// `--print-shared-stats`: the signed community summary this node would publish now, exactly as
+/// it would be sent (one JSON line), read from its database and signed with its P2P key.
+///
+/// # Errors
+/// No P2P key yet, a `--geoip-db` that cannot be read, an unreadable database.
+pub fn shared_stats(config: &Config) -> anyhow::Result<String> {
+    let key_file = config
+        .p2p_key_file
+        .clone()
+        .unwrap_or_else(|| p2p::identity::key_path_for_database(&config.db_file));
+    let countries = Countries::open(config.geoip_db.as_deref())?;
+    Ok(p2p::community::shared_stats_text(
+        &config.db_file,
+        &key_file,
+        &config.p2p_network,
+        &countries,
+    )?)
+}
 
 /// Most values per column `--stats` prints.
 const STATS_TOP: usize = 10;

@@ -21,6 +21,7 @@ use uuid::Uuid;
 use super::services::Services;
 use super::settings::Settings;
 use crate::blocklist::{Blocklist, VerdictOptions};
+use crate::countries::Countries;
 use crate::pipeline::PipelineMonitor;
 use crate::sinks::live_events::LiveEvents;
 use crate::store::{ReadPool, StoreStats};
@@ -51,6 +52,10 @@ pub(super) struct Wiring<'a> {
     pub summary: Summary,
     /// The BGP speaker's routes and sessions, once it started (for the API).
     pub bgp: Option<Arc<crate::bgp::SpeakerStatus>>,
+    /// The community's summaries, once the P2P node started (for the API).
+    pub community: Option<Arc<crate::p2p::community::Community>>,
+    /// The country lookup, once a part needed it (the dashboard and the P2P node share it).
+    countries: Option<Arc<Countries>>,
 }
 
 /// The counters the last log line reports: received, stored, dropped, dropped by the kernel.
@@ -83,7 +88,25 @@ impl<'a> Wiring<'a> {
             live_events: None,
             summary: Summary::default(),
             bgp: None,
+            community: None,
+            countries: None,
         }
+    }
+
+    /// The country lookup from `geoip_db` (the built-in table without), opened once.
+    ///
+    /// # Errors
+    /// The `--geoip-db` file cannot be opened as a MaxMind database.
+    pub(super) fn countries(
+        &mut self,
+        geoip_db: Option<&std::path::Path>,
+    ) -> Result<Arc<Countries>, crate::countries::CountriesError> {
+        if let Some(countries) = &self.countries {
+            return Ok(Arc::clone(countries));
+        }
+        let countries = Arc::new(Countries::open(geoip_db)?);
+        self.countries = Some(Arc::clone(&countries));
+        Ok(countries)
     }
 
     /// Adds a part's counters to health and metrics: `Some` when it runs, `None` when it is

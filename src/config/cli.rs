@@ -125,6 +125,10 @@ pub struct Cli {
     #[arg(long = "check-config")]
     pub check_config: bool,
 
+    /// Print the signed community summary this node would publish now (--share-stats), as the JSON sent, and exit 0
+    #[arg(long = "print-shared-stats", conflicts_with_all = ["check_config", "health_check"])]
+    pub print_shared_stats: bool,
+
     /// Ask the running daemon's /health-check (at the API listen address; 0.0.0.0 asks 127.0.0.1) and exit 0 if it answers 200, else 1 (a container HEALTHCHECK without curl)
     #[arg(long = "health-check", conflicts_with = "check_config")]
     pub health_check: bool,

@@ -64,6 +64,9 @@ pub const P2P_MAX_CONNECTIONS: u32 = 128;
 /// a few dozen nodes behind one NAT or on one host, while one address cannot take a node's
 /// every connection.
 pub const P2P_MAX_CONNECTIONS_PER_ADDRESS: u32 = 32;
+/// Seconds between checks that the hourly community summary is due: an hour, so a summary goes
+/// out an hour after start and then once an hour.
+pub const SHARE_STATS_INTERVAL_SECS: u64 = 3600;
 /// SentryPeerHQ's OAuth2 token endpoint (the original's hard-coded one).
 pub const OAUTH2_TOKEN_URL: &str = "https://authz.sentrypeer.com/oauth/token";
 /// SentryPeerHQ's API audience (the original's hard-coded one).
@@ -166,6 +169,8 @@ impl Default for Config {
             p2p_max_catch_up_records: P2P_MAX_CATCH_UP_RECORDS,
             p2p_max_connections: P2P_MAX_CONNECTIONS,
             p2p_max_connections_per_address: P2P_MAX_CONNECTIONS_PER_ADDRESS,
+            share_stats: false,
+            share_stats_interval_secs: SHARE_STATS_INTERVAL_SECS,
             webhook_url: None,
             oauth2_client_id: None,
             oauth2_client_secret: None,

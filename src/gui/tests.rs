@@ -52,7 +52,7 @@ impl Fixture {
             telemetry,
             blocklist: Arc::new(Blocklist::new(&BlocklistOptions::default())),
             token: token.map(Secret::new),
-            countries: Countries::BuiltIn,
+            countries: Arc::new(Countries::BuiltIn),
             node_id: Uuid::from_u128(42),
             started: Instant::now(),
             configuration: serde_json::json!({ "api_token": "********", "web_gui": true }),

@@ -74,7 +74,10 @@ impl Behaviour {
         )
         .map_err(|error| P2pError::Network(error.to_owned()))?;
         gossipsub
-            .with_peer_score(scoring::params(names.topic.hash()), scoring::thresholds())
+            .with_peer_score(
+                scoring::params([names.topic.hash(), names.stats_topic.hash()]),
+                scoring::thresholds(),
+            )
             .map_err(P2pError::Network)?;
         let mut kad_config = kad::Config::new(protocol(names.kademlia)?);
         kad_config.set_query_timeout(Duration::from_secs(30));

@@ -8,6 +8,7 @@
 
 mod announce;
 mod catch_up;
+mod community;
 mod gossip;
 mod peers;
 
@@ -77,6 +78,10 @@ struct Node {
     listening: Vec<libp2p::Multiaddr>,
     /// Discovery through OpenDHT, when on.
     discovery: Option<DiscoveryChannels>,
+    /// The hour our last community summary went out in.
+    summary_hour: Option<i64>,
+    /// Our community summary is being made.
+    summary_pending: bool,
 }
 
 /// Runs the node until `shutdown`: listens, dials the bootstrap nodes, shares what arrives on
@@ -107,11 +112,17 @@ pub async fn run(
             })?;
     }
     let protocols = Protocols::new(&config.options.network);
-    swarm
-        .behaviour_mut()
-        .gossipsub
-        .subscribe(&protocols.topic)
-        .map_err(|error| P2pError::Network(error.to_string()))?;
+    for topic in [&protocols.topic, &protocols.stats_topic] {
+        swarm
+            .behaviour_mut()
+            .gossipsub
+            .subscribe(topic)
+            .map_err(|error| P2pError::Network(error.to_string()))?;
+    }
+    let share = config.options.share_stats;
+    let mut share_tick =
+        tokio::time::interval_at((Instant::now() + share.interval).into(), share.interval);
+    let (made, mut made_summaries) = mpsc::channel::<community::Made>(1);
     let contributions = load_contributions(&config).await;
     let (served, mut served_pages) = mpsc::channel::<ServedPage>(SERVED_PAGES_QUEUE);
     let mut found = discovery.as_mut().map(|channels| {
@@ -138,6 +149,8 @@ pub async fn run(
                 None => local_open = false,
             },
             _ = tick.tick() => node.on_tick(&mut swarm),
+            _ = share_tick.tick(), if share.publish => node.make_summary(&made),
+            Some(summary) = made_summaries.recv() => node.publish_summary(&mut swarm, summary),
             Some(page) = served_pages.recv() => node.answer(&mut swarm, page),
             Some((peer, addresses)) = next_found(&mut found) => {
                 node.dial_found(&mut swarm, peer, addresses);
@@ -267,6 +280,8 @@ impl Node {
             config,
             listening: Vec::new(),
             discovery: None,
+            summary_hour: None,
+            summary_pending: false,
         }
     }
 

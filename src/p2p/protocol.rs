@@ -24,12 +24,19 @@
 //! new keys. The signature covers the exact bytes of `body`, made with the key of the node whose
 //! PeerId is `body.peer_id` (ed25519 PeerIds embed the public key), so a record stays verifiable
 //! however many nodes pass it on.
+//!
+//! Community analytics (`--share-stats`: signed hourly summaries on their own topic) have their
+//! wire types and limits in `summary`, re-exported here.
 
 use std::time::Duration;
 
 use jiff::SignedDuration;
 use libp2p::gossipsub;
 use serde::{Deserialize, Serialize};
+
+mod summary;
+
+pub use summary::*;
 
 /// Version of the protocol: the `v` of every [`RecordBody`] and [`Batch`], and the last part of
 /// every protocol name. A record or batch of another version is refused; nodes of different
@@ -180,6 +187,8 @@ pub struct Protocols {
     pub identify: String,
     /// The gossipsub topic records are pushed on (`sentrypeer/<network>/bad-actors/1`).
     pub topic: gossipsub::IdentTopic,
+    /// The gossipsub topic of community summaries (`sentrypeer/<network>/community-stats/1`).
+    pub stats_topic: gossipsub::IdentTopic,
     /// Gossipsub's protocol id prefix (`/sentrypeer/<network>/meshsub`; gossipsub appends its
     /// own version).
     pub gossip_prefix: String,
@@ -196,6 +205,9 @@ impl Protocols {
         Self {
             identify: format!("/sentrypeer/{network}/{v}"),
             topic: gossipsub::IdentTopic::new(format!("sentrypeer/{network}/bad-actors/{v}")),
+            stats_topic: gossipsub::IdentTopic::new(format!(
+                "sentrypeer/{network}/community-stats/{v}"
+            )),
             gossip_prefix: format!("/sentrypeer/{network}/meshsub"),
             kademlia: format!("/sentrypeer/{network}/kad/{v}"),
             catch_up: format!("/sentrypeer/{network}/sync/{v}"),

@@ -70,9 +70,10 @@ pub fn thresholds() -> PeerScoreThresholds {
     }
 }
 
-/// The score parameters for a node on `topic` (see the module's documentation).
-pub fn params(topic: TopicHash) -> PeerScoreParams {
-    let bad_actors = TopicScoreParams {
+/// The score parameters for a node on `topics` (the bad actors' and the community summaries';
+/// see the module's documentation): an invalid message weighs the same on each.
+pub fn params(topics: impl IntoIterator<Item = TopicHash>) -> PeerScoreParams {
+    let per_topic = TopicScoreParams {
         topic_weight: 1.0,
         time_in_mesh_weight: 0.0,
         first_message_deliveries_weight: 0.0,
@@ -83,7 +84,9 @@ pub fn params(topic: TopicHash) -> PeerScoreParams {
         ..TopicScoreParams::default()
     };
     PeerScoreParams {
-        topics: HashMap::from([(topic, bad_actors)]),
+        topics: (topics.into_iter())
+            .map(|topic| (topic, per_topic.clone()))
+            .collect::<HashMap<_, _>>(),
         app_specific_weight: 1.0,
         ip_colocation_factor_weight: 0.0,
         retain_score: RETAIN_SCORE,
@@ -98,7 +101,7 @@ mod tests {
     #[test]
     fn the_parameters_are_valid_and_colocation_is_off() {
         let topic = TopicHash::from_raw("sentrypeer/sentrypeer/bad-actors/1");
-        let params = params(topic);
+        let params = params([topic]);
         params.validate().expect("valid score parameters");
         thresholds().validate().expect("valid thresholds");
         assert_eq!(params.ip_colocation_factor_weight, 0.0);
@@ -107,7 +110,7 @@ mod tests {
     #[test]
     fn one_forged_batch_graylists_its_sender_for_about_a_minute_and_a_half() {
         let topic = TopicHash::from_raw("t");
-        let decay = params(topic.clone()).topics[&topic].invalid_message_deliveries_decay;
+        let decay = params([topic.clone()]).topics[&topic].invalid_message_deliveries_decay;
         let score_after = |seconds: i32| INVALID_MESSAGE_WEIGHT * decay.powi(seconds).powi(2);
         assert!(score_after(0) < GRAYLIST_THRESHOLD);
         assert!(score_after(60) < GRAYLIST_THRESHOLD);

@@ -23,7 +23,8 @@
 //! - `events`: [`recent_events`], [`events_from_ip`], [`events_to_number`],
 //!   [`latest_event_timestamp`].
 //! - `timeline`: [`count_events_since`] (the dashboard).
-//! - `summary`: [`stats`], [`counts_of`], [`events_per_minute`] (from the rollups).
+//! - `summary`: [`stats`], [`counts_of`], [`events_per_minute`], [`local_activity`] (from the
+//!   rollups).
 
 mod events;
 mod matching;
@@ -46,7 +47,10 @@ pub use seen::{
     count_ips, count_numbers, each_ip, each_number, ip_seen, ips_last_seen_between, number_seen,
 };
 pub use share::{SharePage, Shareable, contributions_since, shareable_events};
-pub use summary::{CountBy, CountedColumn, Stats, Totals, counts_of, events_per_minute, stats};
+pub use summary::{
+    CountBy, CountedColumn, LocalActivity, Stats, Totals, counts_of, events_per_minute,
+    local_activity, stats,
+};
 pub use timeline::count_events_since;
 
 /// Which events a query counts, by where they were captured.

@@ -6,6 +6,7 @@ mod aggregate;
 mod attack_types;
 mod backfill;
 mod flush;
+mod local_activity;
 mod migration;
 mod query_events;
 mod query_matching;

@@ -175,3 +175,19 @@ fn a_busy_port_stops_start_up_before_the_database_is_touched() {
     assert!(error.contains("Failed to start HTTP server"), "{error}");
     assert!(!stopped.path("sentrypeer.db").exists());
 }
+
+#[test]
+fn print_shared_stats_without_a_p2p_key_exits_2_saying_so_and_creates_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("sentrypeer.db");
+    let output = sentrypeer(&["--print-shared-stats", "-f", &db.display().to_string()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("start the node with -p once"), "{stderr}");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).expect("dir").count(),
+        0,
+        "no key and no database created"
+    );
+}

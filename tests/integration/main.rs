@@ -14,6 +14,7 @@ mod calls;
 mod capture;
 mod classify;
 mod cli;
+mod community;
 mod config_env;
 mod container;
 mod disk_full;

@@ -221,6 +221,24 @@ const P2P_COUNTERS: [&str; 29] = [
     "connections_refused_per_peer",
 ];
 
+/// Community analytics' counters (`sentrypeer_community_summaries_total{counter}`), by health
+/// key under `community`.
+const COMMUNITY_COUNTERS: [&str; 13] = [
+    "published",
+    "published_bytes",
+    "unpublished",
+    "received",
+    "accepted",
+    "refused_malformed",
+    "refused_signature",
+    "refused_network",
+    "refused_fields",
+    "refused_window",
+    "refused_duplicate_in_hour",
+    "own",
+    "nodes_dropped",
+];
+
 /// The SIP agent's counters (`sentrypeer_sip_agent_<name>_total`), by health key.
 const SIP_AGENT_COUNTERS: [&str; 15] = [
     "dips",
@@ -546,6 +564,8 @@ fn health_and_metrics_keep_their_shape_with_every_part_on() {
         ],
     );
     expected_health.extend(P2P_COUNTERS.map(|name| format!("p2p.{name}: number")));
+    expected_health.extend(COMMUNITY_COUNTERS.map(|name| format!("community.{name}: number")));
+    expected_health.push("community.nodes: number".to_owned());
     expected_health.extend(WEBHOOK_COUNTERS.map(|name| format!("webhook.{name}: number")));
     expected_health.extend(agent_health);
     expected_health.extend([
@@ -565,10 +585,15 @@ fn health_and_metrics_keep_their_shape_with_every_part_on() {
             "sentrypeer_events_dropped_total{consumer=\"opendht\"}",
             "sentrypeer_udp_kernel_dropped_total",
             "sentrypeer_opendht_proxy_up",
+            "sentrypeer_community_nodes",
         ],
     );
     expected_series
         .extend(P2P_COUNTERS.map(|name| format!("sentrypeer_p2p_total{{counter=\"{name}\"}}")));
+    expected_series.extend(
+        COMMUNITY_COUNTERS
+            .map(|name| format!("sentrypeer_community_summaries_total{{counter=\"{name}\"}}")),
+    );
     expected_series.extend(WEBHOOK_COUNTERS.map(|name| format!("sentrypeer_webhook_{name}_total")));
     expected_series.push("sentrypeer_bgp_routes".to_owned());
     expected_series.extend(BGP_COUNTERS.map(|name| format!("sentrypeer_bgp_{name}_total")));
@@ -590,6 +615,8 @@ fn health_and_metrics_keep_their_shape_with_every_part_on() {
     expected_types.extend([
         "sentrypeer_udp_kernel_dropped_total counter",
         "sentrypeer_p2p_total counter",
+        "sentrypeer_community_summaries_total counter",
+        "sentrypeer_community_nodes gauge",
         "sentrypeer_webhook_delivered_total counter",
         "sentrypeer_webhook_failed_total counter",
         "sentrypeer_webhook_retries_total counter",
@@ -619,6 +646,7 @@ fn parts_that_are_off_are_null_in_health_and_absent_from_metrics() {
         [
             "events.kernel_dropped: number",
             "p2p: null",
+            "community: null",
             "webhook: null",
             "bgp: null",
             "opendht: null",

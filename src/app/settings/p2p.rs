@@ -9,6 +9,8 @@ use libp2p::Multiaddr;
 
 use super::at_least;
 use crate::config::{Config, ConfigError};
+use crate::p2p::community::ShareStats;
+use crate::p2p::protocol::MIN_SHARE_STATS_INTERVAL;
 use crate::p2p::{self, ConnectionCaps, P2pOptions};
 
 /// How long a new peer has to share records before gossipsub scores it down.
@@ -23,6 +25,9 @@ pub struct P2pSettings {
     pub key_file: PathBuf,
     /// Everything else the node is started with.
     pub options: P2pOptions,
+    /// Where the countries of its community summaries come from (`--geoip-db`; the built-in
+    /// table without).
+    pub geoip_db: Option<PathBuf>,
 }
 
 pub(super) fn settings(config: &Config) -> Result<P2pSettings, ConfigError> {
@@ -68,7 +73,17 @@ pub(super) fn settings(config: &Config) -> Result<P2pSettings, ConfigError> {
     ] {
         at_least(option, value, 1, "")?;
     }
+    at_least(
+        "share_stats_interval_secs",
+        config.share_stats_interval_secs,
+        MIN_SHARE_STATS_INTERVAL.as_secs(),
+        " second",
+    )?;
+    if config.share_stats && !config.peer_to_peer {
+        tracing::warn!("--share-stats without -p; ignored");
+    }
     Ok(P2pSettings {
+        geoip_db: config.geoip_db.clone(),
         key_file: config
             .p2p_key_file
             .clone()
@@ -91,6 +106,10 @@ pub(super) fn settings(config: &Config) -> Result<P2pSettings, ConfigError> {
                 config.p2p_max_connections,
                 config.p2p_max_connections_per_address,
             ),
+            share_stats: ShareStats {
+                publish: config.share_stats,
+                interval: Duration::from_secs(config.share_stats_interval_secs),
+            },
         },
     })
 }

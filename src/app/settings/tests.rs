@@ -86,6 +86,9 @@ fn validate_rejects_out_of_range_values() {
         ("p2p_max_catch_up_records", |c| {
             c.p2p_max_catch_up_records = 0
         }),
+        ("share_stats_interval_secs", |c| {
+            c.share_stats_interval_secs = 0
+        }),
         ("db_file", |c| c.db_file = PathBuf::new()),
         ("geoip_db", |c| {
             c.geoip_db = Some(PathBuf::from("/nonexistent/GeoLite2-Country.mmdb"))
@@ -322,4 +325,30 @@ fn invalid_tables_give_clear_errors() {
         "server has no effect with the canned personality (it always sends the original's fixed 200 OK)"
     );
     assert!(error("name = \"canned\"\ncall_ms = 5").contains("call_ms has no effect"));
+}
+
+#[test]
+fn share_stats_is_off_by_default_and_reaches_the_p2p_options() {
+    let p2p = |change: fn(&mut Config)| {
+        let mut config = Config {
+            peer_to_peer: true,
+            ..Config::default()
+        };
+        change(&mut config);
+        Settings::from_config(&config)
+            .expect("valid")
+            .p2p
+            .expect("p2p on")
+            .options
+            .share_stats
+    };
+    let default = p2p(|_| ());
+    assert!(!default.publish);
+    assert_eq!(default.interval, Duration::from_secs(3600));
+    let on = p2p(|c| {
+        c.share_stats = true;
+        c.share_stats_interval_secs = 2;
+    });
+    assert!(on.publish);
+    assert_eq!(on.interval, Duration::from_secs(2));
 }

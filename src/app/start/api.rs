@@ -15,7 +15,7 @@ use crate::api::{
 use crate::app::services::{Grace, Stage};
 use crate::app::settings::GuiSettings;
 use crate::blocklist::Policy;
-use crate::gui::{self, Countries, GuiState};
+use crate::gui::{self, GuiState};
 
 /// Time requests in flight have to finish at shutdown.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -74,6 +74,7 @@ pub(in crate::app) fn start(
             &wiring.blocklist,
         ),
         bgp: wiring.bgp.clone(),
+        community: wiring.community.clone(),
     };
     tracing::info!("listening for API on {}", listener.local_addr()?);
     let gui = match &settings.web_gui {
@@ -111,7 +112,7 @@ pub(in crate::app) fn start(
 ///
 /// # Errors
 /// The `--geoip-db` file cannot be opened as a MaxMind database.
-fn gui_state(wiring: &Wiring<'_>, settings: &GuiSettings) -> anyhow::Result<GuiState> {
+fn gui_state(wiring: &mut Wiring<'_>, settings: &GuiSettings) -> anyhow::Result<GuiState> {
     Ok(GuiState {
         pool: wiring.reader.clone(),
         telemetry: wiring.telemetry.clone(),
@@ -121,7 +122,7 @@ fn gui_state(wiring: &Wiring<'_>, settings: &GuiSettings) -> anyhow::Result<GuiS
             .api
             .as_ref()
             .and_then(|api| api.token.clone()),
-        countries: Countries::open(settings.geoip_db.as_deref())?,
+        countries: wiring.countries(settings.geoip_db.as_deref())?,
         node_id: wiring.node_id,
         started: Instant::now(),
         configuration: settings.configuration.clone(),

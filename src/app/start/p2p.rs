@@ -16,6 +16,7 @@ use crate::app::services::{Grace, Stage};
 use crate::app::settings::Settings;
 use crate::blocklist::Intake;
 use crate::bridge::discovery::DiscoveryLink;
+use crate::p2p::community::Community;
 use crate::p2p::{self, ConnectionCaps, DiscoveryChannels, P2pConfig, P2pStats};
 use crate::pipeline::{AsyncEventReceiver, PeerRecords, PipelineBuilder};
 
@@ -54,6 +55,7 @@ pub(in crate::app) fn start(
 ) -> anyhow::Result<Option<DiscoveryLink>> {
     let (Some(settings), Some(events)) = (&wiring.settings.p2p, events) else {
         wiring.report::<P2pStats>(None);
+        wiring.report::<Community>(None);
         return Ok(None);
     };
     let key = p2p::identity::load_or_create(&settings.key_file)?;
@@ -77,10 +79,13 @@ pub(in crate::app) fn start(
         }
         None => (None, None),
     };
+    let community = Arc::new(Community::default());
     let config = P2pConfig {
         options,
         key,
         reader: wiring.reader.clone(),
+        community: Arc::clone(&community),
+        countries: wiring.countries(settings.geoip_db.as_deref())?,
     };
     let node_stats = Arc::clone(&stats);
     let intake = intake.clone();
@@ -97,6 +102,8 @@ pub(in crate::app) fn start(
         },
     )?;
     wiring.report(Some(stats));
+    wiring.report(Some(Arc::clone(&community)));
+    wiring.community = Some(community);
     Ok(link)
 }
 

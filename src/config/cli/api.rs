@@ -88,7 +88,7 @@ pub struct ApiFlags {
     #[arg(long = "web-gui")]
     pub web_gui: bool,
 
-    /// MaxMind-format (GeoLite2/GeoIP2 Country or City) database for the dashboard's countries or use SENTRYPEER_GEOIP_DB env
+    /// MaxMind-format (GeoLite2/GeoIP2 Country or City) database for the countries of the dashboard and the community summary or use SENTRYPEER_GEOIP_DB env
     #[arg(long = "geoip-db", env = "SENTRYPEER_GEOIP_DB", value_name = "FILE")]
     pub geoip_db: Option<PathBuf>,
 }

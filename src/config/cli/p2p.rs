@@ -113,6 +113,19 @@ pub struct P2pFlags {
     )]
     pub p2p_max_connections: Option<u32>,
 
+    /// Publish this node's hourly community summary (counts only: events, distinct IPs and numbers, by attack type, method and country; needs -p) or use SENTRYPEER_SHARE_STATS env
+    #[arg(long = "share-stats")]
+    pub share_stats: bool,
+
+    /// Seconds between checks that this node's hourly summary is due (default 3600; for tests) or use SENTRYPEER_SHARE_STATS_INTERVAL_SECS env
+    #[arg(
+        long = "share-stats-interval-secs",
+        env = "SENTRYPEER_SHARE_STATS_INTERVAL_SECS",
+        value_name = "SECONDS",
+        hide = true
+    )]
+    pub share_stats_interval_secs: Option<u64>,
+
     /// Incoming peer-to-peer connections from one IP address once half full (default 32) or use SENTRYPEER_P2P_MAX_CONNECTIONS_PER_ADDRESS env
     #[arg(
         long = "p2p-max-connections-per-address",
@@ -127,6 +140,11 @@ impl P2pFlags {
     pub(super) fn merge_into(self, config: &mut Config, env_is_set: &impl Fn(&str) -> bool) {
         config.peer_to_peer |= self.p2p || env_is_set("SENTRYPEER_PEER_TO_PEER");
         config.p2p_mdns |= self.p2p_mdns || env_is_set("SENTRYPEER_P2P_MDNS");
+        config.share_stats |= self.share_stats || env_is_set("SENTRYPEER_SHARE_STATS");
+        set_if_some(
+            &mut config.share_stats_interval_secs,
+            self.share_stats_interval_secs,
+        );
         set_if_not_empty(&mut config.bootstrap_node, self.bootstrap);
         set_if_not_empty(&mut config.p2p_listen_address, self.p2p_listen_address);
         set_if_not_empty(&mut config.p2p_announce_address, self.p2p_announce_address);

@@ -24,6 +24,7 @@ fn every_boolean_env_var_enables_its_feature_whatever_its_value() {
             "SENTRYPEER_VERBOSE" => config.verbose,
             "SENTRYPEER_DEBUG" => config.debug,
             "SENTRYPEER_P2P_MDNS" => config.p2p_mdns,
+            "SENTRYPEER_SHARE_STATS" => config.share_stats,
             "SENTRYPEER_WEBHOOK_SKIP_EMPTY" => config.webhook_skip_empty,
             "SENTRYPEER_WEBHOOK_INCLUDE_PEER_DATA" => config.webhook_include_peer_data,
             "SENTRYPEER_JSON_LOG_INCLUDE_PEER_DATA" => config.json_log_include_peer_data,

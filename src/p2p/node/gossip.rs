@@ -54,7 +54,11 @@ impl Node {
                 message_id,
                 message,
             } => {
-                let acceptance = self.on_batch(&message.data, propagation_source);
+                let acceptance = if message.topic == self.protocols.stats_topic.hash() {
+                    self.on_summary(&message.data, propagation_source)
+                } else {
+                    self.on_batch(&message.data, propagation_source)
+                };
                 swarm
                     .behaviour_mut()
                     .gossipsub

@@ -1,9 +1,11 @@
 //! Statistics: event counts by method, user agent, transport, message kind and attack type,
 //! source IPs per attack type, totals, and the most active source IPs and called numbers, all
 //! from one snapshot of the database; one dimension's counts on its own ([`counts_of`]); events
-//! per minute ([`events_per_minute`]). Everything but the top lists is read from the rollups
+//! per minute ([`events_per_minute`]); this node's own activity for its community summary
+//! ([`local_activity`]). Everything but the top lists is read from the rollups
 //! (`store::rollup`), so it costs the same at any size; `since` is rounded down to its minute.
 
+mod local;
 mod rollups;
 mod top;
 
@@ -17,6 +19,8 @@ use crate::store::StoreError;
 use crate::store::aggregate::parse_stored;
 use crate::store::rollup::{Dimension, KeyKind, Window, minute_of};
 use top::{Sizes, TOP_IPS, TOP_NUMBERS, top_records};
+
+pub use local::{LocalActivity, local_activity};
 
 /// How many events had one value of a column.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
@@ -209,5 +213,6 @@ pub(in crate::store) fn top_statements() -> [[&'static str; 2]; 2] {
 pub(in crate::store) fn all_statements() -> Vec<&'static str> {
     let mut all = rollups::all_statements();
     all.extend(top::all_statements());
+    all.extend(local::all_statements());
     all
 }

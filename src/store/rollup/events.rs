@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use rusqlite::{Transaction, params};
 
 use super::{Level, MAX_VALUES_PER_BUCKET, PruneSql, hour_of, minute_of};
-use crate::event::BadActor;
+use crate::event::{BadActor, Origin};
 
 /// What events are counted by. The discriminant is the stored `dimension`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -28,11 +28,18 @@ pub(crate) enum Dimension {
     AttackType = 5,
     /// `destination_ip` and `destination_port`, as `ip:port` (`[ip]:port` for IPv6).
     Destination = 6,
+    /// Every event this node captured itself (origin `local`), under the value `''`: what its
+    /// community summary counts (peer data is the other nodes' to report).
+    LocalEvents = 7,
+    /// `method` of this node's own events.
+    LocalMethod = 8,
+    /// `attack_type` of this node's own events.
+    LocalAttackType = 9,
 }
 
 impl Dimension {
     /// Every dimension, in discriminant order.
-    pub(crate) const ALL: [Self; 7] = [
+    pub(crate) const ALL: [Self; DIMENSIONS] = [
         Self::Events,
         Self::Method,
         Self::UserAgent,
@@ -40,13 +47,23 @@ impl Dimension {
         Self::MessageKind,
         Self::AttackType,
         Self::Destination,
+        Self::LocalEvents,
+        Self::LocalMethod,
+        Self::LocalAttackType,
     ];
+
+    /// The dimensions every event is counted in (the first seven), beside which a local event
+    /// is also counted in the `Local*` ones.
+    pub(crate) const EVERY_EVENT: usize = 7;
 
     /// The stored `dimension`.
     pub(crate) fn id(self) -> i64 {
         self as i64
     }
 }
+
+/// Number of [`Dimension`]s.
+pub(crate) const DIMENSIONS: usize = 10;
 
 /// Adds `?4` events to value `?3` of dimension `?1` in bucket `?2`, if the row exists.
 macro_rules! add_sql {
@@ -99,7 +116,7 @@ const VALUES: [&str; 2] = [
 
 /// Retention's statements for the event rollups (see [`super::prune`]).
 pub(super) const PRUNE: PruneSql = PruneSql {
-    groups: &[0, 1, 2, 3, 4, 5, 6],
+    groups: &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
     subtract_minutes_from_hour: "
 UPDATE event_counts_hour AS hour SET events = hour.events - minutes.events
 FROM (SELECT value, sum(events) AS events FROM event_counts_minute
@@ -124,7 +141,7 @@ impl Level {
 }
 
 /// One minute's counts: per dimension, per value.
-type MinuteCounts = [HashMap<Box<str>, u64>; 7];
+type MinuteCounts = [HashMap<Box<str>, u64>; DIMENSIONS];
 
 /// A batch's events per minute, dimension and value.
 #[derive(Debug, Default)]
@@ -135,7 +152,7 @@ pub(crate) struct EventTally {
 }
 
 impl EventTally {
-    /// Counts one stored event.
+    /// Counts one stored event (in the `Local*` dimensions too when this node captured it).
     pub(crate) fn add(&mut self, event: &BadActor) {
         let destination = match self.destinations.get(&event.destination) {
             Some(text) => text.clone(),
@@ -156,18 +173,41 @@ impl EventTally {
                 event.attack.attack_type.as_str(),
                 &destination,
             ],
+            matches!(event.origin, Origin::Local),
         );
     }
 
-    /// Counts one event in `minute` with these values, in [`Dimension::ALL`] order.
-    pub(crate) fn add_values(&mut self, minute: i64, values: [&str; 7]) {
+    /// Counts one event in `minute` with these values, in [`Dimension::ALL`] order (the first
+    /// [`Dimension::EVERY_EVENT`]); a `local` one also under its `Local*` dimensions.
+    pub(crate) fn add_values(
+        &mut self,
+        minute: i64,
+        values: [&str; Dimension::EVERY_EVENT],
+        local: bool,
+    ) {
         let counts = self.minutes.entry(minute).or_default();
-        for (by_value, value) in counts.iter_mut().zip(values) {
+        let [all, method, _, _, _, attack_type, _] = values;
+        let local_values = [all, method, attack_type];
+        let mut tally = |dimension: Dimension, value: &str| {
+            let by_value = &mut counts[dimension as usize];
             match by_value.get_mut(value) {
                 Some(count) => *count += 1,
                 None => {
                     by_value.insert(value.into(), 1);
                 }
+            }
+        };
+        for (dimension, value) in Dimension::ALL.into_iter().zip(values) {
+            tally(dimension, value);
+        }
+        if local {
+            let local_dimensions = [
+                Dimension::LocalEvents,
+                Dimension::LocalMethod,
+                Dimension::LocalAttackType,
+            ];
+            for (dimension, value) in local_dimensions.into_iter().zip(local_values) {
+                tally(dimension, value);
             }
         }
     }

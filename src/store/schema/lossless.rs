@@ -97,7 +97,7 @@ const BACKFILL_CHUNK_ROWS: i64 = 50_000;
 /// One chunk of events for the event rollups, after `honey_id` `?1`, at most `?2`.
 const SELECT_EVENTS: &str = "
 SELECT honey_id, event_timestamp, method, user_agent, transport_type, message_kind,
-       attack_type, destination_ip, destination_port
+       attack_type, destination_ip, destination_port, coalesce(origin, 'local') = 'local'
 FROM honey WHERE honey_id > ?1 ORDER BY honey_id LIMIT ?2";
 
 /// Every key's place in the key rollups, per aggregate table.
@@ -170,6 +170,7 @@ fn backfill_event_counts(tx: &Transaction<'_>) -> rusqlite::Result<()> {
                     &text(6)?,
                     &destination,
                 ],
+                row.get(9)?,
             );
         }
         tally.write(tx, &mut values)?;

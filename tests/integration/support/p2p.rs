@@ -216,3 +216,26 @@ pub(crate) fn mdns_node_in<'ns>(ns: &'ns NetNs, dir: &Path, label: &str) -> NsPr
 pub(crate) fn udp_address_of(node: &NsProcess<'_>) -> SocketAddr {
     super::daemon::listening_address(&node.lines(), "UDP").expect("UDP port")
 }
+
+/// `sentrypeer --print-shared-stats` on the database `db` (its P2P key beside it), as JSON; fails
+/// the test unless it exits 0 with one JSON line.
+pub(crate) fn print_shared_stats(db: &Path) -> serde_json::Value {
+    let home = tempfile::tempdir().expect("temp home");
+    let output = std::process::Command::new(super::daemon::BINARY)
+        .arg("--print-shared-stats")
+        .arg("-f")
+        .arg(db)
+        .env_clear()
+        .env("HOME", home.path())
+        .output()
+        .expect("run sentrypeer --print-shared-stats");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "exit {:?}: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    serde_json::from_str(&stdout).expect("one JSON line")
+}

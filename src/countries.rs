@@ -1,6 +1,8 @@
-//! [`Countries`]: the country of a source IP, offline. Built in: the `iptocc` crate's table of
-//! Regional Internet Registry delegations (embedded in the binary). With `--geoip-db FILE`: an
-//! operator's MaxMind-format database (GeoLite2/GeoIP2 Country or City), read into memory once.
+//! [`Countries`]: the country of a source IP, offline, for the dashboard and the community
+//! analytics' summaries (a leaf: it imports no other module of the crate). Built in: the
+//! `iptocc` crate's table of Regional Internet Registry delegations (embedded in the binary).
+//! With `--geoip-db FILE`: an operator's MaxMind-format database (GeoLite2/GeoIP2 Country or
+//! City), read into memory once.
 
 use std::fmt;
 use std::net::IpAddr;
