@@ -135,12 +135,19 @@ fn source(relative: &str) -> String {
     std::fs::read_to_string(repo_path(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
 }
 
-/// The source file under `src/config/` that declares `pub struct <name> {`.
+/// The source file of the config module (`src/config.rs` or under `src/config/`) that declares
+/// `pub struct <name> {`.
 fn declaring_file(name: &str) -> String {
     let start = format!("pub struct {name} {{");
     std::fs::read_dir(repo_path("src/config"))
         .expect("src/config")
         .filter_map(|entry| entry.ok()?.path().into_os_string().into_string().ok())
+        .chain(
+            repo_path("src/config.rs")
+                .into_os_string()
+                .into_string()
+                .ok(),
+        )
         .filter(|path| path.ends_with(".rs"))
         .find(|path| std::fs::read_to_string(path).is_ok_and(|text| text.contains(&start)))
         .unwrap_or_else(|| panic!("no file in src/config declares `{start}`"))
