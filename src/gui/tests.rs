@@ -10,7 +10,6 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use tempfile::TempDir;
-use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 use uuid::Uuid;
 
@@ -56,7 +55,6 @@ impl Fixture {
             node_id: Uuid::from_u128(42),
             started: Instant::now(),
             configuration: serde_json::json!({ "api_token": "********", "web_gui": true }),
-            stop: CancellationToken::new(),
         };
         router(Arc::new(state))
     }
@@ -150,6 +148,20 @@ async fn attacker_text_is_escaped_everywhere() {
 }
 
 #[tokio::test]
+async fn live_page_follows_the_api_stream_and_has_no_stream_of_its_own() {
+    let fixture = Fixture::with(&[attacker()]);
+    let router = fixture.router(None);
+    let (status, _, body) = get(&router, "/ui/live", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains(r#"data-stream="/api/v1/stream""#), "{body}");
+    assert!(body.contains(r#"data-rows="50""#), "{body}");
+    assert_eq!(
+        get(&router, "/ui/live/changes", None).await.0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
 async fn search_redirects_to_detail_pages() {
     let fixture = Fixture::with(&[attacker()]);
     let router = fixture.router(None);
@@ -171,7 +183,7 @@ async fn token_guards_every_page_but_sign_in_and_assets() {
         "/ui/",
         "/ui/ip/8.8.8.8",
         "/ui/live",
-        "/ui/live/changes",
+        "/ui/peers",
         "/ui/health",
         "/ui/search",
     ] {

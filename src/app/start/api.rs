@@ -92,12 +92,7 @@ pub(in crate::app) fn start(
         Stage::Serving,
         Grace::Within(STOP_GRACE),
         move |stop| {
-            let pages = gui.map_or_else(axum::Router::new, |gui| {
-                gui::router(Arc::new(GuiState {
-                    stop: stop.clone(),
-                    ..gui
-                }))
-            });
+            let pages = gui.map_or_else(axum::Router::new, |gui| gui::router(Arc::new(gui)));
             let router = api::router(state, ApiLimits::default(), pages);
             Ok(async move {
                 api::serve(listener, router, limits, server_stats, stop).await?;
@@ -107,7 +102,7 @@ pub(in crate::app) fn start(
     )
 }
 
-/// The dashboard's state (its stop token is set when the API service starts).
+/// The dashboard's state.
 ///
 /// # Errors
 /// The `--geoip-db` file cannot be opened as a MaxMind database.
@@ -125,6 +120,5 @@ fn gui_state(wiring: &Wiring<'_>, settings: &GuiSettings) -> anyhow::Result<GuiS
         node_id: wiring.node_id,
         started: Instant::now(),
         configuration: settings.configuration.clone(),
-        stop: tokio_util::sync::CancellationToken::new(),
     })
 }
