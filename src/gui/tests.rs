@@ -114,6 +114,16 @@ async fn overview_shows_totals_and_top_lists() {
     );
     assert!(body.contains(r#"href="/ui/ip/8.8.8.8""#), "{body}");
     assert!(body.contains(">US<"), "built-in country of 8.8.8.8: {body}");
+    assert!(
+        body.contains(r#"data-country="US" data-count="2""#),
+        "the map's tile for the US: {body}"
+    );
+    let destinations = &body[body.find(r#"id="top-destinations""#).expect("destinations")..];
+    assert!(
+        destinations
+            .contains(r#"<td class="value">192.0.2.10:5060</td><td class="count" data-count="2">"#),
+        "{body}"
+    );
 }
 
 #[tokio::test]

@@ -54,28 +54,25 @@
     while (body.rows.length > ROWS) { body.deleteRow(-1); }
   }
 
-  function decisionRow(decision) {
-    var row = document.createElement("tr");
-    row.className = "decision";
-    cell(row, String(decision.last_seen || ""));
-    cell(row, String(decision.change || ""));
-    cell(row, String(decision.key_type || ""));
-    cell(row, String(decision.key || ""));
-    cell(row, String(decision.count || 0));
-    cell(row, (decision.attack_types || []).join(", "));
-    return row;
+  // A row of text cells; the one at userAgentAt (if any) is marked as a user agent.
+  function row(className, texts, userAgentAt) {
+    var tr = document.createElement("tr");
+    tr.className = className;
+    texts.forEach(function (text, index) {
+      var td = cell(tr, String(text === undefined || text === null ? "" : text));
+      if (index === userAgentAt) { td.className = "user-agent"; }
+    });
+    return tr;
   }
 
-  function eventRow(event) {
-    var row = document.createElement("tr");
-    row.className = "event";
-    cell(row, String(event.event_timestamp || ""));
-    cell(row, String(event.source_ip || ""));
-    cell(row, String(event.sip_method || ""));
-    cell(row, String(event.called_number || ""));
-    cell(row, String(event.sip_user_agent || "")).className = "user-agent";
-    cell(row, String(event.attack_type || ""));
-    return row;
+  function decisionRow(d) {
+    return row("decision", [d.last_seen, d.change, d.key_type, d.key, d.count || 0,
+      (d.attack_types || []).join(", ")], -1);
+  }
+
+  function eventRow(e) {
+    return row("event", [e.event_timestamp, e.source_ip, e.sip_method, e.called_number,
+      e.sip_user_agent, e.attack_type], 4);
   }
 
   function draw() {

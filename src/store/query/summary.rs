@@ -1,7 +1,7 @@
-//! Statistics: event counts by method, user agent, transport, message kind and attack type,
-//! source IPs per attack type, totals, and the most active source IPs and called numbers, all
-//! from one snapshot of the database; one dimension's counts on its own ([`counts_of`]); events
-//! per minute ([`events_per_minute`]). Everything but the top lists is read from the rollups
+//! Statistics: event counts by method, user agent, transport, message kind, attack type and
+//! destination, source IPs per attack type, totals, and the most active source IPs and called
+//! numbers, all from one snapshot of the database; one dimension's counts on its own
+//! ([`counts_of`]); events per minute ([`events_per_minute`]). Everything but the top lists is read from the rollups
 //! (`store::rollup`), so it costs the same at any size; `since` is rounded down to its minute.
 
 mod rollups;
@@ -54,6 +54,9 @@ pub struct Stats {
     pub by_message_kind: Vec<CountBy>,
     /// Events per attack type.
     pub by_attack_type: Vec<CountBy>,
+    /// Events per destination (this honeypot's own address the probe was sent to), as
+    /// `ip:port` (`[ip]:port` for IPv6).
+    pub by_destination: Vec<CountBy>,
     /// Source IPs (last seen at or after `since`) per attack type they sent; types no IP sent
     /// are left out.
     pub ip_addresses_by_attack_type: Vec<CountBy>,
@@ -73,7 +76,7 @@ pub enum CountedColumn {
 }
 
 /// Counts events (at or after `since`, a stored timestamp text, rounded down to its minute) by
-/// method, user agent, transport, message kind and attack type, counts the source IPs and
+/// method, user agent, transport, message kind, attack type and destination, counts the source IPs and
 /// called numbers last seen since then, and lists the `top` of them by `seen_count`. Each list
 /// is capped at `top` entries. Runs in one read transaction (unless `conn` is already in one, see
 /// [`super::begin_read`]), so every figure comes from the same snapshot.
@@ -112,6 +115,7 @@ pub fn stats(conn: &Connection, since: Option<&str>, top: usize) -> Result<Stats
         by_transport: by(Dimension::Transport)?,
         by_message_kind: by(Dimension::MessageKind)?,
         by_attack_type: by(Dimension::AttackType)?,
+        by_destination: by(Dimension::Destination)?,
         ip_addresses_by_attack_type: per_attack_type(&ips),
         top_ip_addresses: top_records(conn, &TOP_IPS, &since_text, top, sizes(&ips, KeyKind::Ip)?)?,
         top_called_numbers: top_records(

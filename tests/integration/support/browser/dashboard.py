@@ -5,7 +5,8 @@ Usage: dashboard.py BASE_URL TOKEN UDP_HOST:PORT SCREENSHOT_DIR
 
 Checks, in order, and exits non-zero with a message on the first failure:
   1. without the session cookie every page shows the sign-in form and no data;
-  2. after signing in, the overview's numbers equal /api/v1/stats;
+  2. after signing in, the overview's numbers equal /api/v1/stats (totals, top IP, user agents,
+     destination addresses); each top country's map tile shows its count;
   3. a UDP probe from a new source appears on the live page (event and decision, from
      /api/v1/stream) within 2 s, without a reload; under more events than the page's sample
      holds, every one is counted and its tables stay bounded;
@@ -132,6 +133,25 @@ def main():
               "top IP: page %s/%d, API %s/%d" % (top_ip, top_count, first["value"], first["seen_count"]))
         agents = [cell.text for cell in driver.find_elements(By.CSS_SELECTOR, "#top-user-agents td.value")]
         check(XSS in agents, "the XSS user agent is not shown as text on the overview: %r" % agents)
+        # Top user agents and destination addresses: the same values and counts as the API's.
+        for table, key in (("top-user-agents", "by_user_agent"), ("top-destinations", "by_destination")):
+            rows = [(row.find_element(By.CSS_SELECTOR, "td.value").text,
+                     int(row.find_element(By.CSS_SELECTOR, "td.count").get_attribute("data-count")))
+                    for row in driver.find_elements(By.CSS_SELECTOR, "#%s tr" % table)]
+            expected = [(item["value"] or "(none)", item["count"]) for item in stats[key]]
+            check(rows == expected, "%s: page %r, API %r" % (table, rows, expected))
+        check(stats["by_destination"] and stats["by_destination"][0]["value"].endswith(":" + UDP_PORT),
+              "the probes' destination is not this honeypot's UDP port: %r" % stats["by_destination"])
+        # The world map: a tile per country in the top list, with the same count.
+        for row in driver.find_elements(By.CSS_SELECTOR, "#top-countries tr"):
+            code = row.find_element(By.CSS_SELECTOR, "td.value").text
+            count = row.find_element(By.CSS_SELECTOR, "td.count").get_attribute("data-count")
+            if code == "(none)":
+                continue
+            tiles = driver.find_elements(By.CSS_SELECTOR, '#world-map g[data-country="%s"]' % code)
+            check(tiles and tiles[0].get_attribute("data-count") == count,
+                  "map tile of %s does not show %s events" % (code, count))
+        check(len(driver.find_elements(By.CSS_SELECTOR, "#world-map g.tile")) > 200, "the world map has no tiles")
         not_run(driver, "overview")
         shot(driver, "overview")
 
