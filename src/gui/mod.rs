@@ -19,6 +19,7 @@ mod layout;
 mod live;
 mod overview;
 mod peers;
+mod reciprocity;
 mod search;
 
 use std::sync::Arc;
@@ -35,6 +36,7 @@ pub use assets::total_bytes as embedded_asset_bytes;
 pub use auth::{SESSION_COOKIE, session_matches};
 pub use countries::{Countries, CountriesError};
 pub use error::GuiError;
+pub use reciprocity::SharingRule;
 
 use crate::blocklist::Blocklist;
 use crate::config::Secret;
@@ -65,6 +67,8 @@ pub struct GuiState {
     pub started: Instant,
     /// The running configuration, secrets masked (the health page).
     pub configuration: serde_json::Value,
+    /// The P2P node's sharing rule (the peers page's reciprocity).
+    pub sharing_rule: SharingRule,
 }
 
 /// The dashboard's routes, all under `/ui/`.

@@ -55,6 +55,7 @@ impl Fixture {
             node_id: Uuid::from_u128(42),
             started: Instant::now(),
             configuration: serde_json::json!({ "api_token": "********", "web_gui": true }),
+            sharing_rule: super::SharingRule::default(),
         };
         router(Arc::new(state))
     }
@@ -276,7 +277,11 @@ async fn peers_page_says_when_sharing_is_off() {
 
 #[tokio::test]
 async fn peers_page_shows_the_p2p_counters_when_sharing_is_on() {
-    let fixture = Fixture::with(&[]);
+    let from_giver = EventBuilder::new()
+        .peer("12D3KooWGiver")
+        .seconds_ago(60)
+        .build();
+    let fixture = Fixture::with(&[from_giver]);
     let stats = Arc::new(P2pStats::default());
     stats
         .connected_peers
@@ -285,12 +290,26 @@ async fn peers_page_shows_the_p2p_counters_when_sharing_is_on() {
         .rejected_signature
         .store(7, std::sync::atomic::Ordering::Relaxed);
     let _ = stats.peer_id.set("12D3KooWThisNode".to_owned());
+    stats
+        .dropped_by_peer
+        .lock()
+        .expect("lock")
+        .insert("12D3KooWCheat".to_owned(), 5);
     let router = fixture.router_with_telemetry(None, Registry::default().with(Some(stats)));
     let (status, _, body) = get(&router, "/ui/peers", None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body.contains("12D3KooWThisNode"), "{body}");
     assert!(body.contains(r#"id="connected-peers">3<"#), "{body}");
     assert!(body.contains(r#"data-count="7""#), "{body}");
+    assert!(
+        body.contains(r#"<tr class="shares-back" data-peer="12D3KooWGiver"><td class="value">12D3KooWGiver</td>"#),
+        "the contributor shares back: {body}"
+    );
+    assert!(
+        body.contains(r#"<tr class="shares-nothing" data-peer="12D3KooWCheat">"#)
+            && body.contains(r#"class="count refused" data-count="5""#),
+        "the refused peer shares nothing: {body}"
+    );
 }
 
 #[test]

@@ -2,14 +2,17 @@
 //! `SENTRYPEER_WEB_GUI=1` (no `-a`) and a token; `support/browser/dashboard.py` (Selenium and
 //! chromium-driver) signs in, compares the overview with `/api/v1/stats`, watches a UDP probe
 //! arrive on the live page, searches for it, checks an XSS payload stays text, and saves a
-//! screenshot of each page under `target/tmp/gui-screenshots/`.
+//! screenshot of each page under `target/tmp/gui-screenshots/`. Beside it: the original's `/`
+//! with and without the dashboard, and the peers page of a real sharing node.
 
 use std::path::PathBuf;
 use std::process::Command;
 
 use crate::support::daemon::Daemon;
 use crate::support::http::curl;
+use crate::support::p2p::{sharing_node, wait_for_subscriber};
 use crate::support::prerequisites::{REQUIRE_BROWSER, browser_ready};
+use crate::support::sip::{options, udp_client, udp_exchange};
 
 const TOKEN: &str = "dashboard-token";
 
@@ -99,4 +102,30 @@ fn web_gui_serves_pages_with_a_content_security_policy() {
     );
     assert_eq!(curl(api, "/ui/assets/live.js", &[]).status, 200);
     daemon.stop();
+}
+
+#[test]
+fn the_peers_page_shows_a_peer_that_shares_back() {
+    let a = sharing_node(None, &["--web-gui"]).start();
+    let newcomer = sharing_node(Some(&a.p2p_address()), &[]).start();
+    wait_for_subscriber(&a, &newcomer);
+    let udp = newcomer.udp.expect("UDP");
+    udp_exchange(
+        &udp_client(),
+        udp,
+        options("100", "UDP", "shared", "gui-peer").as_bytes(),
+    );
+    a.wait_for_logged("peer record accepted", 1);
+    a.wait_for_stored(1);
+    let page = curl(a.api.expect("API"), "/ui/peers", &[]);
+    assert_eq!(page.status, 200, "{}", page.body);
+    let row = format!(
+        r#"<tr class="shares-back" data-peer="{}">"#,
+        newcomer.peer_id()
+    );
+    assert!(page.body.contains(&row), "{}", page.body);
+    assert!(page.body.contains(&a.peer_id()), "this node's PeerId");
+    for daemon in [newcomer, a] {
+        daemon.stop().assert_clean_exit();
+    }
 }

@@ -120,5 +120,16 @@ fn gui_state(wiring: &Wiring<'_>, settings: &GuiSettings) -> anyhow::Result<GuiS
         node_id: wiring.node_id,
         started: Instant::now(),
         configuration: settings.configuration.clone(),
+        sharing_rule: wiring
+            .settings
+            .p2p
+            .as_ref()
+            .map_or_else(gui::SharingRule::default, |p2p| gui::SharingRule {
+                min_contribution: p2p.options.min_contribution,
+                window: p2p
+                    .options
+                    .retention
+                    .unwrap_or(gui::SharingRule::default().window),
+            }),
     })
 }
