@@ -119,6 +119,10 @@ def main():
         check(cookie and cookie.get("httpOnly") and cookie.get("sameSite") == "Strict",
               "session cookie not HttpOnly/SameSite=Strict: %r" % (cookie,))
 
+        # The original's root sends a browser to the dashboard.
+        driver.get(BASE + "/")
+        check(driver.current_url == BASE + "/ui/", "/ redirected a browser to %s" % driver.current_url)
+
         # 2. The overview's numbers are the API's.
         driver.get(BASE + "/ui/")
         stats = api("/api/v1/stats")
