@@ -36,14 +36,10 @@ echo "overview server_s median=$(median < "$work/server.txt")"
 
 /usr/bin/python3 - "http://$api/ui/" "$RUNS" <<'PY' | tee "$work/browser.txt"
 import sys
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
+sys.path.insert(0, "bench/support")
+from chromium import headless_chromium
 url, runs = sys.argv[1], int(sys.argv[2])
-options = webdriver.ChromeOptions()
-options.binary_location = "/usr/bin/chromium"
-for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,1000"):
-    options.add_argument(argument)
-driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+driver = headless_chromium()
 try:
     for _ in range(runs):
         driver.get(url)

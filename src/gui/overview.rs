@@ -73,14 +73,11 @@ async fn overview(State(state): State<Arc<GuiState>>) -> Result<Response, GuiErr
             let mut windows = Vec::with_capacity(WINDOWS.len());
             for (_, length) in WINDOWS {
                 let since = format_timestamp(now - length);
-                let filter = ListFilter {
-                    since: Some(since.clone()),
-                    ..ListFilter::default()
-                };
+                let totals = query::totals(&snapshot, Some(&since))?;
                 windows.push(Window {
-                    events: query::count_events_since(&snapshot, &since)?,
-                    ip_addresses: query::count_ips(&snapshot, &filter)?,
-                    called_numbers: query::count_numbers(&snapshot, &filter)?,
+                    events: totals.events,
+                    ip_addresses: totals.ip_addresses,
+                    called_numbers: totals.called_numbers,
                 });
             }
             let day_start = now - SignedDuration::from_hours(24);

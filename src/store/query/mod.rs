@@ -22,15 +22,13 @@
 //! - `matching`: [`each_ip_matching`], [`each_number_matching`] (narrowed by event attributes).
 //! - `events`: [`recent_events`], [`events_from_ip`], [`events_to_number`],
 //!   [`latest_event_timestamp`].
-//! - `timeline`: [`count_events_since`] (the dashboard).
-//! - `summary`: [`stats`], [`counts_of`], [`events_per_minute`] (from the rollups).
+//! - `summary`: [`stats`], [`totals`], [`counts_of`], [`events_per_minute`] (from the rollups).
 
 mod events;
 mod matching;
 mod seen;
 mod share;
 pub(in crate::store) mod summary;
-mod timeline;
 
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, Row, Transaction};
@@ -46,8 +44,9 @@ pub use seen::{
     count_ips, count_numbers, each_ip, each_number, ip_seen, ips_last_seen_between, number_seen,
 };
 pub use share::{SharePage, Shareable, contributions_since, shareable_events};
-pub use summary::{CountBy, CountedColumn, Stats, Totals, counts_of, events_per_minute, stats};
-pub use timeline::count_events_since;
+pub use summary::{
+    CountBy, CountedColumn, Stats, Totals, counts_of, events_per_minute, stats, totals,
+};
 
 /// Which events a query counts, by where they were captured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -150,7 +149,6 @@ pub(in crate::store) fn all_statements() -> Vec<&'static str> {
     let mut all = seen::all_statements();
     all.extend(events::all_statements());
     all.extend(summary::all_statements());
-    all.extend(timeline::all_statements());
     all
 }
 

@@ -132,6 +132,28 @@ pub fn stats(conn: &Connection, since: Option<&str>, top: usize) -> Result<Stats
     Ok(stats)
 }
 
+/// The totals of [`stats`] alone (events, and source IPs and called numbers last seen at or
+/// after `since`, rounded down to its minute), read from the rollups only: the same cost at any
+/// size (the dashboard's windows).
+///
+/// # Errors
+///
+/// [`StoreError::InvalidTime`] when `since` is not a stored timestamp, [`StoreError::Sqlite`]
+/// when a query fails.
+pub fn totals(conn: &Connection, since: Option<&str>) -> Result<Totals, StoreError> {
+    let window = Window::since(since.map(minute_since).transpose()?);
+    let keys = |kind| -> Result<u64, rusqlite::Error> {
+        Ok(rollups::keys_by_attack_types(conn, kind, window)?
+            .iter()
+            .sum())
+    };
+    Ok(Totals {
+        events: rollups::events(conn, window)?,
+        ip_addresses: keys(KeyKind::Ip)?,
+        called_numbers: keys(KeyKind::Number)?,
+    })
+}
+
 /// Events (at or after `since`, rounded down to its minute) per value of one column, as
 /// [`stats`] counts them: largest first, ties by value, at most `top` entries, NULL and empty
 /// text as one value `""`.

@@ -235,6 +235,7 @@ proptest! {
                     counts_of(conn, CountedColumn::UserAgent, Some(&since), top).expect("counts"),
                     stats.by_user_agent
                 );
+                prop_assert_eq!(query::totals(conn, Some(&since)).expect("totals"), stats.totals);
             }
             Ok(())
         };
