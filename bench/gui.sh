@@ -33,6 +33,11 @@ for _ in $(seq "$RUNS"); do
     curl -s -o /dev/null -w '%{time_total}\n' "http://$api/ui/"
 done | tee "$work/server.txt"
 echo "overview server_s median=$(median < "$work/server.txt")"
+# The same figures from the API alone, for comparison (the overview reads them too).
+for _ in $(seq "$RUNS"); do
+    curl -s -o /dev/null -w '%{time_total}\n' "http://$api/api/v1/stats"
+done > "$work/stats.txt"
+echo "api_v1_stats server_s median=$(median < "$work/stats.txt")"
 
 /usr/bin/python3 - "http://$api/ui/" "$RUNS" <<'PY' | tee "$work/browser.txt"
 import sys
