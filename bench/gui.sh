@@ -33,17 +33,18 @@ for _ in $(seq "$RUNS"); do
     curl -s -o /dev/null -w '%{time_total}\n' "http://$api/ui/"
 done | tee "$work/server.txt"
 echo "overview server_s median=$(median < "$work/server.txt")"
+# The same figures from the API alone, for comparison (the overview reads them too).
+for _ in $(seq "$RUNS"); do
+    curl -s -o /dev/null -w '%{time_total}\n' "http://$api/api/v1/stats"
+done > "$work/stats.txt"
+echo "api_v1_stats server_s median=$(median < "$work/stats.txt")"
 
 /usr/bin/python3 - "http://$api/ui/" "$RUNS" <<'PY' | tee "$work/browser.txt"
 import sys
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
+sys.path.insert(0, "bench/support")
+from chromium import headless_chromium
 url, runs = sys.argv[1], int(sys.argv[2])
-options = webdriver.ChromeOptions()
-options.binary_location = "/usr/bin/chromium"
-for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,1000"):
-    options.add_argument(argument)
-driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+driver = headless_chromium()
 try:
     for _ in range(runs):
         driver.get(url)

@@ -13,6 +13,7 @@
 mod auth;
 mod bgp;
 mod body;
+mod browser_root;
 mod community;
 mod crowdsec;
 mod error;
@@ -169,6 +170,7 @@ pub struct ApiState {
 /// same limits and headers.
 pub fn router(state: Arc<ApiState>, limits: ApiLimits, pages: Router) -> Router {
     let requests = Arc::new(metrics::RequestStats::default());
+    let root_state = Arc::clone(&state);
     let protected = Router::new()
         .merge(health::routes())
         .merge(ip_addresses::routes())
@@ -197,6 +199,10 @@ pub fn router(state: Arc<ApiState>, limits: ApiLimits, pages: Router) -> Router 
         .merge(pages)
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(middleware::from_fn_with_state(
+            root_state,
+            browser_root::browsers_to_dashboard,
+        ))
         .layer(middleware::from_fn_with_state(
             requests,
             metrics::record_request,

@@ -1,6 +1,6 @@
 //! The web dashboard (`--web-gui`): server-rendered pages under `/ui/` on the API listener
 //! (overview, search and detail, live, peers, health), readable with JavaScript off; a small embedded
-//! script makes the live page follow the blocklist's changes. [`router`] is pure; `app` merges
+//! script makes the live page follow the API's live stream (`/api/v1/stream`). [`router`] is pure; `app` merges
 //! it into the API's router.
 //!
 //! Every page is HTML built by `maud`, which escapes every interpolated string: user agents,
@@ -18,6 +18,7 @@ mod layout;
 mod live;
 mod overview;
 mod peers;
+mod reciprocity;
 mod search;
 
 use std::sync::Arc;
@@ -28,13 +29,13 @@ use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware;
 use axum::response::{Redirect, Response};
 use axum::routing::get;
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 pub use crate::countries::{Countries, CountriesError};
 pub use assets::total_bytes as embedded_asset_bytes;
 pub use auth::{SESSION_COOKIE, session_matches};
 pub use error::GuiError;
+pub use reciprocity::SharingRule;
 
 use crate::blocklist::Blocklist;
 use crate::config::Secret;
@@ -65,8 +66,8 @@ pub struct GuiState {
     pub started: Instant,
     /// The running configuration, secrets masked (the health page).
     pub configuration: serde_json::Value,
-    /// Cancelled when the daemon stops: ends the live page's streams.
-    pub stop: CancellationToken,
+    /// The P2P node's sharing rule (the peers page's reciprocity).
+    pub sharing_rule: SharingRule,
 }
 
 /// The dashboard's routes, all under `/ui/`.

@@ -1,6 +1,6 @@
-//! `/api/v1/stats`: totals, counts per method, user agent, transport, message kind and attack
-//! type, source IPs per attack type, the top IPs and numbers, and what the pipeline received and
-//! dropped.
+//! `/api/v1/stats`: totals, counts per method, user agent, transport, message kind, attack
+//! type and destination (`ip:port` the probes were sent to), source IPs per attack type, the
+//! top IPs and numbers, and what the pipeline received and dropped.
 
 use std::sync::Arc;
 
@@ -74,6 +74,7 @@ async fn stats(
             "by_transport": counts(stats.by_transport),
             "by_message_kind": counts(stats.by_message_kind),
             "by_attack_type": counts(stats.by_attack_type),
+            "by_destination": counts(stats.by_destination),
             "ip_addresses_by_attack_type": counts(stats.ip_addresses_by_attack_type),
             "top_ip_addresses": stats.top_ip_addresses.into_iter().map(|row| json!({
                 "value": row.key,

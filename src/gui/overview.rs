@@ -1,9 +1,11 @@
 //! The overview page (`/ui/`): totals for all time and the last hour, day and week; events per
-//! minute over the last 24 hours; attack types; the top source IPs, called numbers, user agents
-//! and source countries. Every figure is read in one snapshot of the database with the same
+//! minute over the last 24 hours; attack types; the top source IPs, called numbers, user agents,
+//! destination addresses and source countries; a world map of source countries. Every figure is read in one snapshot of the database with the same
 //! query functions the API's `/api/v1/stats` uses, so both show the same numbers.
 
 mod chart;
+mod places;
+mod world_map;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -56,7 +58,8 @@ struct Overview {
     stats: Stats,
     windows: Vec<Window>,
     per_minute: Vec<(Timestamp, u64)>,
-    countries: Vec<(String, u64)>,
+    /// Events per source country (`""`: no country), over the sampled IPs.
+    countries: HashMap<String, u64>,
     day_start: Timestamp,
 }
 
@@ -70,14 +73,11 @@ async fn overview(State(state): State<Arc<GuiState>>) -> Result<Response, GuiErr
             let mut windows = Vec::with_capacity(WINDOWS.len());
             for (_, length) in WINDOWS {
                 let since = format_timestamp(now - length);
-                let filter = ListFilter {
-                    since: Some(since.clone()),
-                    ..ListFilter::default()
-                };
+                let totals = query::totals(&snapshot, Some(&since))?;
                 windows.push(Window {
-                    events: query::count_events_since(&snapshot, &since)?,
-                    ip_addresses: query::count_ips(&snapshot, &filter)?,
-                    called_numbers: query::count_numbers(&snapshot, &filter)?,
+                    events: totals.events,
+                    ip_addresses: totals.ip_addresses,
+                    called_numbers: totals.called_numbers,
                 });
             }
             let day_start = now - SignedDuration::from_hours(24);
@@ -100,14 +100,11 @@ async fn overview(State(state): State<Arc<GuiState>>) -> Result<Response, GuiErr
                 },
             )?;
             let stats = query::stats(&snapshot, None, TOP)?;
-            let mut countries: Vec<(String, u64)> = by_country.into_iter().collect();
-            countries.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-            countries.truncate(TOP);
             Ok(Overview {
                 stats,
                 windows,
                 per_minute,
-                countries,
+                countries: by_country,
                 day_start,
             })
         })
@@ -117,6 +114,11 @@ async fn overview(State(state): State<Arc<GuiState>>) -> Result<Response, GuiErr
 
 fn render(overview: &Overview) -> Markup {
     let stats = &overview.stats;
+    let mut top_countries: Vec<(&str, u64)> = (overview.countries.iter())
+        .map(|(code, count)| (code.as_str(), *count))
+        .collect();
+    top_countries.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    top_countries.truncate(TOP);
     html! {
         h1 { "Overview" }
         (totals(overview))
@@ -129,8 +131,13 @@ fn render(overview: &Overview) -> Markup {
             (count_table("top-ips", "Top source IPs", stats.top_ip_addresses.iter().map(|row| (row.key.as_str(), row.seen_count)), Some(ip_link)))
             (count_table("top-numbers", "Top called numbers", stats.top_called_numbers.iter().map(|row| (row.key.as_str(), row.seen_count)), Some(number_link)))
             (count_table("top-user-agents", "Top user agents", stats.by_user_agent.iter().map(|row| (row.value.as_str(), row.count)), None))
-            (count_table("top-countries", "Top source countries (events)", overview.countries.iter().map(|(code, count)| (code.as_str(), *count)), None))
+            (count_table("top-destinations", "Top destination addresses (this honeypot's, ip:port)", stats.by_destination.iter().map(|row| (row.value.as_str(), row.count)), None))
+            (count_table("top-countries", "Top source countries (events)", top_countries, None))
             (count_table("methods", "SIP methods", stats.by_method.iter().map(|row| (row.value.as_str(), row.count)), None))
+        }
+        section.card #world-map {
+            h2 { "Source countries (events)" }
+            (world_map::world_map(&overview.countries))
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The peers page (`/ui/peers`): this node's PeerId and connected peers, records received,
-//! accepted and refused by reason, and what each peer contributed over the last 7 days (from
-//! the database), all read from the same telemetry registry `/api/v1/health` renders. With
-//! peer-to-peer sharing off the page says so.
+//! accepted and refused by reason, and each peer's reciprocity ([`super::reciprocity`]: whether
+//! it shares back, what it contributed over the window, from the database, and what was refused
+//! from it), read from the same telemetry registry `/api/v1/health` renders. With peer-to-peer
+//! sharing off the page says so.
 
 use std::sync::Arc;
 
@@ -9,18 +10,15 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use maud::html;
 use serde_json::Value;
 
 use super::layout::{self, Nav, count_table, number};
-use super::{GuiError, GuiState};
+use super::{GuiError, GuiState, reciprocity};
 use crate::event::format_timestamp;
 use crate::store::query;
 use crate::telemetry::Readings;
-
-/// How far back contributions are counted.
-const CONTRIBUTIONS_OVER: SignedDuration = SignedDuration::from_hours(24 * 7);
 
 /// The p2p counters shown as refusals, with what each means.
 const REFUSALS: [(&str, &str); 7] = [
@@ -39,6 +37,21 @@ const REFUSALS: [(&str, &str); 7] = [
     ("records_too_large", "too large"),
 ];
 
+/// The p2p counters shown as catch-up refusals, with what each means.
+const CATCH_UP_REFUSALS: [(&str, &str); 5] = [
+    ("catch_up_refused", "contributed too little"),
+    (
+        "catch_up_refused_busy",
+        "busy (one at a time, pages at once)",
+    ),
+    ("catch_up_refused_pace", "sooner than the pace allows"),
+    ("catch_up_refused_window_served", "window served already"),
+    (
+        "catch_up_cut_off",
+        "peers cut off for breaking the protocol",
+    ),
+];
+
 pub(super) fn routes() -> Router<Arc<GuiState>> {
     Router::new().route("/ui/peers", get(peers))
 }
@@ -48,12 +61,19 @@ async fn peers(State(state): State<Arc<GuiState>>) -> Result<Response, GuiError>
         .health_details()
         .remove("p2p")
         .unwrap_or(Value::Null);
-    let since = format_timestamp(Timestamp::now() - CONTRIBUTIONS_OVER);
-    let mut contributions = state
+    let rule = state.sharing_rule;
+    let since = format_timestamp(Timestamp::now() - rule.window);
+    let contributions = state
         .pool
         .run(move |conn| query::contributions_since(conn, &since))
         .await?;
-    contributions.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let refused_by_peer: std::collections::BTreeMap<String, u64> = (p2p.get("dropped_by_peer"))
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(peer, count)| (peer.clone(), count.as_u64().unwrap_or(0)))
+        .collect();
+    let window = format!("over {} h", rule.window.as_hours());
     let counter = |name: &str| p2p.get(name).and_then(Value::as_u64).unwrap_or(0);
     let body = html! {
         h1 { "Peers" }
@@ -76,12 +96,10 @@ async fn peers(State(state): State<Arc<GuiState>>) -> Result<Response, GuiError>
             div.grid {
                 (count_table("refused", "Records refused, by reason",
                     REFUSALS.iter().map(|(name, label)| (*label, counter(name))), None))
-                (count_table("contributions", "Records stored per peer, last 7 days",
-                    contributions.iter().map(|(peer, count)| (peer.as_str(), *count)), None))
-                (count_table("dropped-by-peer", "Our messages a peer dropped",
-                    p2p.get("dropped_by_peer").and_then(Value::as_object).into_iter().flatten()
-                        .map(|(peer, count)| (peer.as_str(), count.as_u64().unwrap_or(0))), None))
+                (count_table("catch-up-refused", "Catch-up requests refused, by reason",
+                    CATCH_UP_REFUSALS.iter().map(|(name, label)| (*label, counter(name))), None))
             }
+            (reciprocity::table(&contributions, &refused_by_peer, rule.min_contribution, &window))
         }
     };
     Ok(layout::page("Peers", Nav::Peers, body))

@@ -10,7 +10,6 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use tempfile::TempDir;
-use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 use uuid::Uuid;
 
@@ -56,7 +55,7 @@ impl Fixture {
             node_id: Uuid::from_u128(42),
             started: Instant::now(),
             configuration: serde_json::json!({ "api_token": "********", "web_gui": true }),
-            stop: CancellationToken::new(),
+            sharing_rule: super::SharingRule::default(),
         };
         router(Arc::new(state))
     }
@@ -116,6 +115,16 @@ async fn overview_shows_totals_and_top_lists() {
     );
     assert!(body.contains(r#"href="/ui/ip/8.8.8.8""#), "{body}");
     assert!(body.contains(">US<"), "built-in country of 8.8.8.8: {body}");
+    assert!(
+        body.contains(r#"data-country="US" data-count="2""#),
+        "the map's tile for the US: {body}"
+    );
+    let destinations = &body[body.find(r#"id="top-destinations""#).expect("destinations")..];
+    assert!(
+        destinations
+            .contains(r#"<td class="value">192.0.2.10:5060</td><td class="count" data-count="2">"#),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -150,6 +159,20 @@ async fn attacker_text_is_escaped_everywhere() {
 }
 
 #[tokio::test]
+async fn live_page_follows_the_api_stream_and_has_no_stream_of_its_own() {
+    let fixture = Fixture::with(&[attacker()]);
+    let router = fixture.router(None);
+    let (status, _, body) = get(&router, "/ui/live", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains(r#"data-stream="/api/v1/stream""#), "{body}");
+    assert!(body.contains(r#"data-rows="50""#), "{body}");
+    assert_eq!(
+        get(&router, "/ui/live/changes", None).await.0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
 async fn search_redirects_to_detail_pages() {
     let fixture = Fixture::with(&[attacker()]);
     let router = fixture.router(None);
@@ -171,7 +194,7 @@ async fn token_guards_every_page_but_sign_in_and_assets() {
         "/ui/",
         "/ui/ip/8.8.8.8",
         "/ui/live",
-        "/ui/live/changes",
+        "/ui/peers",
         "/ui/health",
         "/ui/search",
     ] {
@@ -254,7 +277,11 @@ async fn peers_page_says_when_sharing_is_off() {
 
 #[tokio::test]
 async fn peers_page_shows_the_p2p_counters_when_sharing_is_on() {
-    let fixture = Fixture::with(&[]);
+    let from_giver = EventBuilder::new()
+        .peer("12D3KooWGiver")
+        .seconds_ago(60)
+        .build();
+    let fixture = Fixture::with(&[from_giver]);
     let stats = Arc::new(P2pStats::default());
     stats
         .connected_peers
@@ -263,12 +290,26 @@ async fn peers_page_shows_the_p2p_counters_when_sharing_is_on() {
         .rejected_signature
         .store(7, std::sync::atomic::Ordering::Relaxed);
     let _ = stats.peer_id.set("12D3KooWThisNode".to_owned());
+    stats
+        .dropped_by_peer
+        .lock()
+        .expect("lock")
+        .insert("12D3KooWCheat".to_owned(), 5);
     let router = fixture.router_with_telemetry(None, Registry::default().with(Some(stats)));
     let (status, _, body) = get(&router, "/ui/peers", None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body.contains("12D3KooWThisNode"), "{body}");
     assert!(body.contains(r#"id="connected-peers">3<"#), "{body}");
     assert!(body.contains(r#"data-count="7""#), "{body}");
+    assert!(
+        body.contains(r#"<tr class="shares-back" data-peer="12D3KooWGiver"><td class="value">12D3KooWGiver</td>"#),
+        "the contributor shares back: {body}"
+    );
+    assert!(
+        body.contains(r#"<tr class="shares-nothing" data-peer="12D3KooWCheat">"#)
+            && body.contains(r#"class="count refused" data-count="5""#),
+        "the refused peer shares nothing: {body}"
+    );
 }
 
 #[test]

@@ -22,16 +22,14 @@
 //! - `matching`: [`each_ip_matching`], [`each_number_matching`] (narrowed by event attributes).
 //! - `events`: [`recent_events`], [`events_from_ip`], [`events_to_number`],
 //!   [`latest_event_timestamp`].
-//! - `timeline`: [`count_events_since`] (the dashboard).
-//! - `summary`: [`stats`], [`counts_of`], [`events_per_minute`], [`local_activity`] (from the
-//!   rollups).
+//! - `summary`: [`stats`], [`totals`], [`counts_of`], [`events_per_minute`],
+//!   [`local_activity`] (from the rollups).
 
 mod events;
 mod matching;
 mod seen;
 mod share;
 pub(in crate::store) mod summary;
-mod timeline;
 
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, Row, Transaction};
@@ -49,9 +47,8 @@ pub use seen::{
 pub use share::{SharePage, Shareable, contributions_since, shareable_events};
 pub use summary::{
     CountBy, CountedColumn, LocalActivity, Stats, Totals, counts_of, events_per_minute,
-    local_activity, stats,
+    local_activity, stats, totals,
 };
-pub use timeline::count_events_since;
 
 /// Which events a query counts, by where they were captured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -154,7 +151,6 @@ pub(in crate::store) fn all_statements() -> Vec<&'static str> {
     let mut all = seen::all_statements();
     all.extend(events::all_statements());
     all.extend(summary::all_statements());
-    all.extend(timeline::all_statements());
     all
 }
 

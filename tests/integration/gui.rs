@@ -2,14 +2,17 @@
 //! `SENTRYPEER_WEB_GUI=1` (no `-a`) and a token; `support/browser/dashboard.py` (Selenium and
 //! chromium-driver) signs in, compares the overview with `/api/v1/stats`, watches a UDP probe
 //! arrive on the live page, searches for it, checks an XSS payload stays text, and saves a
-//! screenshot of each page under `target/tmp/gui-screenshots/`.
+//! screenshot of each page under `target/tmp/gui-screenshots/`. Beside it: the original's `/`
+//! with and without the dashboard, and the peers page of a real sharing node.
 
 use std::path::PathBuf;
 use std::process::Command;
 
 use crate::support::daemon::Daemon;
 use crate::support::http::curl;
+use crate::support::p2p::{sharing_node, wait_for_subscriber};
 use crate::support::prerequisites::{REQUIRE_BROWSER, browser_ready};
+use crate::support::sip::{options, udp_client, udp_exchange};
 
 const TOKEN: &str = "dashboard-token";
 
@@ -75,12 +78,69 @@ fn without_the_flag_there_is_no_dashboard_and_the_original_root_is_unchanged() {
         .start();
     let api = daemon.api.expect("API listening");
     assert_eq!(curl(api, "/ui/", &[]).status, 404);
-    let root = curl(api, "/", &["-H", "Accept: text/html"]);
-    assert_eq!(
-        (root.status, root.body.as_str()),
-        (200, r#"{"status": "OK"}"#)
-    );
+    for accept in CLIENT_ACCEPTS.iter().chain([&BROWSER_ACCEPT]) {
+        let root = curl(api, "/", &["-H", accept]);
+        assert_eq!(
+            (root.status, root.body.as_str()),
+            (200, r#"{"status": "OK"}"#),
+            "{accept}"
+        );
+    }
     daemon.stop();
+}
+
+/// The `Accept` headers of browsers, and of the original's clients (curl's `-H "Accept:"` sends
+/// none).
+const BROWSER_ACCEPT: &str =
+    "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+const CLIENT_ACCEPTS: [&str; 4] = [
+    "Accept: application/json",
+    "Accept: */*",
+    "Accept:",
+    "Accept: application/json, text/html;q=0.5",
+];
+
+#[test]
+fn with_the_dashboard_a_browser_at_the_root_goes_to_it_and_clients_get_the_original_body() {
+    let original = Daemon::builder()
+        .args(["-a", "--api-listen-address", "127.0.0.1:0"])
+        .start();
+    let gui = Daemon::builder()
+        .args(["--web-gui", "--api-listen-address", "127.0.0.1:0"])
+        .start();
+    let (original_api, gui_api) = (original.api.expect("API"), gui.api.expect("API"));
+    for accept in CLIENT_ACCEPTS {
+        let before = curl(original_api, "/", &["-H", accept]);
+        let after = curl(gui_api, "/", &["-H", accept]);
+        assert_eq!(
+            (after.status, after.body.as_str()),
+            (200, r#"{"status": "OK"}"#),
+            "{accept}"
+        );
+        assert_eq!(
+            (before.status, &before.body),
+            (after.status, &after.body),
+            "{accept}"
+        );
+        for name in [
+            "content-type",
+            "content-length",
+            "access-control-allow-origin",
+            "x-powered-by",
+            "x-sentrypeer-version",
+        ] {
+            assert!(after.header(name).is_some(), "{accept}: {name}");
+            assert_eq!(before.header(name), after.header(name), "{accept}: {name}");
+        }
+        assert_eq!(after.header("location"), None, "{accept}");
+    }
+    let browser = curl(gui_api, "/", &["-H", BROWSER_ACCEPT]);
+    assert_eq!(browser.status, 303, "{}", browser.body);
+    assert_eq!(browser.header("location"), Some("/ui/"));
+    let head = curl(gui_api, "/", &["-I", "-H", BROWSER_ACCEPT]);
+    assert_eq!(head.status, 303);
+    original.stop();
+    gui.stop();
 }
 
 #[test]
@@ -99,4 +159,30 @@ fn web_gui_serves_pages_with_a_content_security_policy() {
     );
     assert_eq!(curl(api, "/ui/assets/live.js", &[]).status, 200);
     daemon.stop();
+}
+
+#[test]
+fn the_peers_page_shows_a_peer_that_shares_back() {
+    let a = sharing_node(None, &["--web-gui"]).start();
+    let newcomer = sharing_node(Some(&a.p2p_address()), &[]).start();
+    wait_for_subscriber(&a, &newcomer);
+    let udp = newcomer.udp.expect("UDP");
+    udp_exchange(
+        &udp_client(),
+        udp,
+        options("100", "UDP", "shared", "gui-peer").as_bytes(),
+    );
+    a.wait_for_logged("peer record accepted", 1);
+    a.wait_for_stored(1);
+    let page = curl(a.api.expect("API"), "/ui/peers", &[]);
+    assert_eq!(page.status, 200, "{}", page.body);
+    let row = format!(
+        r#"<tr class="shares-back" data-peer="{}">"#,
+        newcomer.peer_id()
+    );
+    assert!(page.body.contains(&row), "{}", page.body);
+    assert!(page.body.contains(&a.peer_id()), "this node's PeerId");
+    for daemon in [newcomer, a] {
+        daemon.stop().assert_clean_exit();
+    }
 }

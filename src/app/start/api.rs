@@ -93,12 +93,7 @@ pub(in crate::app) fn start(
         Stage::Serving,
         Grace::Within(STOP_GRACE),
         move |stop| {
-            let pages = gui.map_or_else(axum::Router::new, |gui| {
-                gui::router(Arc::new(GuiState {
-                    stop: stop.clone(),
-                    ..gui
-                }))
-            });
+            let pages = gui.map_or_else(axum::Router::new, |gui| gui::router(Arc::new(gui)));
             let router = api::router(state, ApiLimits::default(), pages);
             Ok(async move {
                 api::serve(listener, router, limits, server_stats, stop).await?;
@@ -108,7 +103,7 @@ pub(in crate::app) fn start(
     )
 }
 
-/// The dashboard's state (its stop token is set when the API service starts).
+/// The dashboard's state.
 ///
 /// # Errors
 /// The `--geoip-db` file cannot be opened as a MaxMind database.
@@ -126,6 +121,16 @@ fn gui_state(wiring: &mut Wiring<'_>, settings: &GuiSettings) -> anyhow::Result<
         node_id: wiring.node_id,
         started: Instant::now(),
         configuration: settings.configuration.clone(),
-        stop: tokio_util::sync::CancellationToken::new(),
+        sharing_rule: wiring
+            .settings
+            .p2p
+            .as_ref()
+            .map_or_else(gui::SharingRule::default, |p2p| gui::SharingRule {
+                min_contribution: p2p.options.min_contribution,
+                window: p2p
+                    .options
+                    .retention
+                    .unwrap_or(gui::SharingRule::default().window),
+            }),
     })
 }

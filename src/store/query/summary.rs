@@ -1,8 +1,8 @@
-//! Statistics: event counts by method, user agent, transport, message kind and attack type,
-//! source IPs per attack type, totals, and the most active source IPs and called numbers, all
-//! from one snapshot of the database; one dimension's counts on its own ([`counts_of`]); events
-//! per minute ([`events_per_minute`]); this node's own activity for its community summary
-//! ([`local_activity`]). Everything but the top lists is read from the rollups
+//! Statistics: event counts by method, user agent, transport, message kind, attack type and
+//! destination, source IPs per attack type, totals, and the most active source IPs and called
+//! numbers, all from one snapshot of the database; one dimension's counts on its own
+//! ([`counts_of`]); events per minute ([`events_per_minute`]); this node's own activity for its
+//! community summary ([`local_activity`]). Everything but the top lists is read from the rollups
 //! (`store::rollup`), so it costs the same at any size; `since` is rounded down to its minute.
 
 mod local;
@@ -58,6 +58,9 @@ pub struct Stats {
     pub by_message_kind: Vec<CountBy>,
     /// Events per attack type.
     pub by_attack_type: Vec<CountBy>,
+    /// Events per destination (this honeypot's own address the probe was sent to), as
+    /// `ip:port` (`[ip]:port` for IPv6).
+    pub by_destination: Vec<CountBy>,
     /// Source IPs (last seen at or after `since`) per attack type they sent; types no IP sent
     /// are left out.
     pub ip_addresses_by_attack_type: Vec<CountBy>,
@@ -77,7 +80,7 @@ pub enum CountedColumn {
 }
 
 /// Counts events (at or after `since`, a stored timestamp text, rounded down to its minute) by
-/// method, user agent, transport, message kind and attack type, counts the source IPs and
+/// method, user agent, transport, message kind, attack type and destination, counts the source IPs and
 /// called numbers last seen since then, and lists the `top` of them by `seen_count`. Each list
 /// is capped at `top` entries. Runs in one read transaction (unless `conn` is already in one, see
 /// [`super::begin_read`]), so every figure comes from the same snapshot.
@@ -116,6 +119,7 @@ pub fn stats(conn: &Connection, since: Option<&str>, top: usize) -> Result<Stats
         by_transport: by(Dimension::Transport)?,
         by_message_kind: by(Dimension::MessageKind)?,
         by_attack_type: by(Dimension::AttackType)?,
+        by_destination: by(Dimension::Destination)?,
         ip_addresses_by_attack_type: per_attack_type(&ips),
         top_ip_addresses: top_records(conn, &TOP_IPS, &since_text, top, sizes(&ips, KeyKind::Ip)?)?,
         top_called_numbers: top_records(
@@ -130,6 +134,28 @@ pub fn stats(conn: &Connection, since: Option<&str>, top: usize) -> Result<Stats
         snapshot.finish()?;
     }
     Ok(stats)
+}
+
+/// The totals of [`stats`] alone (events, and source IPs and called numbers last seen at or
+/// after `since`, rounded down to its minute), read from the rollups only: the same cost at any
+/// size (the dashboard's windows).
+///
+/// # Errors
+///
+/// [`StoreError::InvalidTime`] when `since` is not a stored timestamp, [`StoreError::Sqlite`]
+/// when a query fails.
+pub fn totals(conn: &Connection, since: Option<&str>) -> Result<Totals, StoreError> {
+    let window = Window::since(since.map(minute_since).transpose()?);
+    let keys = |kind| -> Result<u64, rusqlite::Error> {
+        Ok(rollups::keys_by_attack_types(conn, kind, window)?
+            .iter()
+            .sum())
+    };
+    Ok(Totals {
+        events: rollups::events(conn, window)?,
+        ip_addresses: keys(KeyKind::Ip)?,
+        called_numbers: keys(KeyKind::Number)?,
+    })
 }
 
 /// Events (at or after `since`, rounded down to its minute) per value of one column, as

@@ -381,14 +381,3 @@ fn events_of_one_ip_or_number_are_newest_first_and_limited() {
     assert_eq!(to("+44"), [3]);
     assert!(to("+45").is_empty());
 }
-
-#[test]
-fn events_since_count_from_the_timestamp() {
-    let mut conn = fixture();
-    insert(
-        &mut conn,
-        &[EventBuilder::new().at("2024-01-01T00:02:30Z").build()],
-    );
-    assert_eq!(query::count_events_since(&conn, &ts(3)).expect("count"), 4);
-    assert_eq!(query::count_events_since(&conn, "2025").expect("count"), 0);
-}

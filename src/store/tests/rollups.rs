@@ -31,12 +31,18 @@ macro_rules! model_count_by {
     };
 }
 
-const MODEL_BY: [&str; 5] = [
+const MODEL_BY: [&str; 6] = [
     model_count_by!("method"),
     model_count_by!("user_agent"),
     model_count_by!("transport_type"),
     model_count_by!("message_kind"),
     model_count_by!("attack_type"),
+    // `ip:port`, `[ip]:port` for IPv6, as the rollup writes it.
+    model_count_by!(
+        "CASE WHEN instr(destination_ip, ':') > 0 \
+         THEN '[' || destination_ip || ']:' || destination_port \
+         ELSE destination_ip || ':' || destination_port END"
+    ),
 ];
 const MODEL_EVENTS: &str = "SELECT COUNT(*) FROM honey WHERE event_timestamp >= ?1";
 const MODEL_KEYS: [&str; 2] = [
@@ -120,6 +126,7 @@ pub(super) fn model(conn: &Connection, since: &str, top: usize) -> Stats {
         by_transport: by(2),
         by_message_kind: by(3),
         by_attack_type: by(4),
+        by_destination: by(5),
         ip_addresses_by_attack_type,
         top_ip_addresses: records(MODEL_TOP_IPS),
         top_called_numbers: records(MODEL_TOP_NUMBERS),
@@ -228,6 +235,7 @@ proptest! {
                     counts_of(conn, CountedColumn::UserAgent, Some(&since), top).expect("counts"),
                     stats.by_user_agent
                 );
+                prop_assert_eq!(query::totals(conn, Some(&since)).expect("totals"), stats.totals);
             }
             Ok(())
         };

@@ -5,8 +5,11 @@ Usage: dashboard.py BASE_URL TOKEN UDP_HOST:PORT SCREENSHOT_DIR
 
 Checks, in order, and exits non-zero with a message on the first failure:
   1. without the session cookie every page shows the sign-in form and no data;
-  2. after signing in, the overview's numbers equal /api/v1/stats;
-  3. a UDP probe from a new source appears on the live page within 2 s, without a reload;
+  2. after signing in, the overview's numbers equal /api/v1/stats (totals, top IP, user agents,
+     destination addresses); each top country's map tile shows its count;
+  3. a UDP probe from a new source appears on the live page (event and decision, from
+     /api/v1/stream) within 2 s, without a reload; under more events than the page's sample
+     holds, every one is counted and its tables stay bounded;
   4. the search finds that source and its detail page shows its SIP message;
   5. an XSS payload sent as a User-Agent shows as text on every page and runs nothing;
   6. the health page shows the node id of /api/v1/health.
@@ -116,6 +119,10 @@ def main():
         check(cookie and cookie.get("httpOnly") and cookie.get("sameSite") == "Strict",
               "session cookie not HttpOnly/SameSite=Strict: %r" % (cookie,))
 
+        # The original's root sends a browser to the dashboard.
+        driver.get(BASE + "/")
+        check(driver.current_url == BASE + "/ui/", "/ redirected a browser to %s" % driver.current_url)
+
         # 2. The overview's numbers are the API's.
         driver.get(BASE + "/ui/")
         stats = api("/api/v1/stats")
@@ -130,24 +137,73 @@ def main():
               "top IP: page %s/%d, API %s/%d" % (top_ip, top_count, first["value"], first["seen_count"]))
         agents = [cell.text for cell in driver.find_elements(By.CSS_SELECTOR, "#top-user-agents td.value")]
         check(XSS in agents, "the XSS user agent is not shown as text on the overview: %r" % agents)
+        # Top user agents and destination addresses: the same values and counts as the API's.
+        for table, key in (("top-user-agents", "by_user_agent"), ("top-destinations", "by_destination")):
+            rows = [(row.find_element(By.CSS_SELECTOR, "td.value").text,
+                     int(row.find_element(By.CSS_SELECTOR, "td.count").get_attribute("data-count")))
+                    for row in driver.find_elements(By.CSS_SELECTOR, "#%s tr" % table)]
+            expected = [(item["value"] or "(none)", item["count"]) for item in stats[key]]
+            check(rows == expected, "%s: page %r, API %r" % (table, rows, expected))
+        check(stats["by_destination"] and stats["by_destination"][0]["value"].endswith(":" + UDP_PORT),
+              "the probes' destination is not this honeypot's UDP port: %r" % stats["by_destination"])
+        # The world map: a tile per country in the top list, with the same count.
+        for row in driver.find_elements(By.CSS_SELECTOR, "#top-countries tr"):
+            code = row.find_element(By.CSS_SELECTOR, "td.value").text
+            count = row.find_element(By.CSS_SELECTOR, "td.count").get_attribute("data-count")
+            if code == "(none)":
+                continue
+            tiles = driver.find_elements(By.CSS_SELECTOR, '#world-map g[data-country="%s"]' % code)
+            check(tiles and tiles[0].get_attribute("data-count") == count,
+                  "map tile of %s does not show %s events" % (code, count))
+        check(len(driver.find_elements(By.CSS_SELECTOR, "#world-map g.tile")) > 200, "the world map has no tiles")
         not_run(driver, "overview")
         shot(driver, "overview")
 
-        # 3. Live: a new source's probe appears without a reload.
+        # 3. Live: a new source's probe appears without a reload, as an event and as a decision,
+        # from /api/v1/stream (the session cookie stands for the token).
         driver.get(BASE + "/ui/live")
+        check(driver.find_element(By.ID, "live-status").get_attribute("data-stream") == "/api/v1/stream",
+              "the live page does not follow /api/v1/stream")
         wait_until("the live stream to connect",
                    lambda: "Connected" in driver.find_element(By.ID, "connection").text)
         driver.execute_script("window.__sameDocument = true")
         sent = time.monotonic()
         probe("127.0.0.3", "live-probe", "gui-live")
-        wait_until("127.0.0.3 on the live page",
+        wait_until("127.0.0.3's event on the live page",
+                   lambda: any("127.0.0.3" in row.text for row in
+                               driver.find_elements(By.CSS_SELECTOR, "#recent-events tr.event")),
+                   timeout=2.0)
+        measured["live_event_seconds"] = round(time.monotonic() - sent, 3)
+        wait_until("127.0.0.3's decision on the live page",
                    lambda: any("127.0.0.3" in row.text for row in
                                driver.find_elements(By.CSS_SELECTOR, "#decisions tr.decision")),
-                   timeout=2.0)
+                   timeout=max(0.1, 2.0 - (time.monotonic() - sent)))
         measured["live_seconds"] = round(time.monotonic() - sent, 3)
         check(driver.execute_script("return window.__sameDocument === true"), "the live page reloaded")
         not_run(driver, "live")
         shot(driver, "live")
+
+        # More events than the page's sample holds: every one is counted, the tables stay bounded.
+        rows = int(driver.find_element(By.ID, "live-status").get_attribute("data-rows"))
+        before = int(driver.find_element(By.ID, "event-count").text)
+        flood = rows * 3
+        for n in range(flood):
+            probe("127.0.%d.%d" % (1 + n // 200, 1 + n % 200), "flood-%d" % n, "gui-flood-%d" % n)
+
+        def counted():
+            events = int(driver.find_element(By.ID, "event-count").text)
+            lost = int(driver.find_element(By.ID, "missed-count").text)
+            return events + lost - before >= flood
+
+        wait_until("the flood counted on the live page", counted)
+        started = time.monotonic()
+        driver.execute_script("return 1")
+        measured["script_round_trip_seconds"] = round(time.monotonic() - started, 3)
+        for table in ("recent-events", "decisions"):
+            shown = len(driver.find_elements(By.CSS_SELECTOR, "#%s tbody tr" % table))
+            check(0 < shown <= rows, "%s holds %d rows after %d events (sample %d)" % (table, shown, flood, rows))
+        check(driver.execute_script("return window.__sameDocument === true"), "the live page reloaded")
+        shot(driver, "live-flood")
 
         # 4. Search finds it; its detail page shows its SIP message.
         driver.get(BASE + "/ui/search")
