@@ -11,6 +11,10 @@
 //! read pool, expensive ones a few at a time, long lists a page at a time (`reader.rs`).
 
 mod auth;
+#[cfg(feature = "bgp")]
+mod bgp;
+#[cfg(not(feature = "bgp"))]
+#[path = "bgp_not_built.rs"]
 mod bgp;
 mod body;
 mod crowdsec;
@@ -158,6 +162,7 @@ pub struct ApiState {
     /// answer a switch about to route a call).
     pub call_policy: Policy,
     /// The BGP speaker's routes and sessions, when `--bgp` is on.
+    #[cfg(feature = "bgp")]
     pub bgp: Option<Arc<crate::bgp::SpeakerStatus>>,
 }
 

@@ -13,8 +13,10 @@ use crate::api::{
     WritePace,
 };
 use crate::app::services::{Grace, Stage};
+#[cfg(feature = "gui")]
 use crate::app::settings::GuiSettings;
 use crate::blocklist::Policy;
+#[cfg(feature = "gui")]
 use crate::gui::{self, Countries, GuiState};
 
 /// Time requests in flight have to finish at shutdown.
@@ -48,10 +50,7 @@ pub(in crate::app) fn start(
         node_id: wiring.node_id,
         started: Instant::now(),
         token: settings.token.clone(),
-        session_check: settings
-            .web_gui
-            .is_some()
-            .then_some(gui::session_matches as api::SessionCheck),
+        session_check: settings.web_gui.as_ref().and_then(|_| session_check()),
         crowdsec: CrowdSecKeys::new(settings.crowdsec_keys.clone()),
         crowdsec_ban: settings.crowdsec_ban,
         live_events: wiring.live_events.clone().unwrap_or_default(),
@@ -73,9 +72,11 @@ pub(in crate::app) fn start(
             &wiring.settings.verdicts.sip_agent,
             &wiring.blocklist,
         ),
+        #[cfg(feature = "bgp")]
         bgp: wiring.bgp.clone(),
     };
     tracing::info!("listening for API on {}", listener.local_addr()?);
+    #[cfg(feature = "gui")]
     let gui = match &settings.web_gui {
         Some(gui) => {
             tracing::info!(
@@ -92,12 +93,15 @@ pub(in crate::app) fn start(
         Stage::Serving,
         Grace::Within(STOP_GRACE),
         move |stop| {
+            #[cfg(feature = "gui")]
             let pages = gui.map_or_else(axum::Router::new, |gui| {
                 gui::router(Arc::new(GuiState {
                     stop: stop.clone(),
                     ..gui
                 }))
             });
+            #[cfg(not(feature = "gui"))]
+            let pages = axum::Router::new();
             let router = api::router(state, ApiLimits::default(), pages);
             Ok(async move {
                 api::serve(listener, router, limits, server_stats, stop).await?;
@@ -107,7 +111,19 @@ pub(in crate::app) fn start(
     )
 }
 
+/// The dashboard's check of a session cookie, when it is built.
+#[cfg(feature = "gui")]
+fn session_check() -> Option<api::SessionCheck> {
+    Some(gui::session_matches)
+}
+
+#[cfg(not(feature = "gui"))]
+fn session_check() -> Option<api::SessionCheck> {
+    None
+}
+
 /// The dashboard's state (its stop token is set when the API service starts).
+#[cfg(feature = "gui")]
 ///
 /// # Errors
 /// The `--geoip-db` file cannot be opened as a MaxMind database.
