@@ -73,11 +73,11 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     #[cfg(feature = "p2p")]
     let discovery = start::p2p::start(&mut wiring, &intake, p2p_events)?;
     #[cfg(not(feature = "p2p"))]
-    let discovery = None;
+    let discovery: Option<start::Discovery> = None;
     #[cfg(feature = "opendht")]
     start::bridge::start(&mut wiring, &intake, opendht_events, discovery)?;
     #[cfg(not(feature = "opendht"))]
-    let _: Option<start::Discovery> = discovery;
+    let _ = discovery;
     #[cfg(feature = "sip-agent")]
     start::sip_agent::start(&mut wiring, bound.sip_agent)?;
     #[cfg(feature = "bgp")]

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use tokio::sync::{mpsc, watch};
 
 use super::{Discovery, Wiring};
 use crate::app::services::{Grace, Stage};
@@ -36,9 +35,6 @@ pub(in crate::app) fn register(
         )
     })
 }
-
-/// Peers found through OpenDHT that may wait for the node to dial them.
-const FOUND_QUEUE: usize = 64;
 
 /// Loads the node's key and starts the node; with the OpenDHT bridge on, returns discovery's
 /// side of the channels between them (the bridge's to run).
@@ -94,6 +90,9 @@ fn discovery_channels(
     key: &libp2p::identity::Keypair,
     network: &str,
 ) -> (Option<DiscoveryChannels>, Option<Discovery>) {
+    use tokio::sync::{mpsc, watch};
+    /// Peers found through OpenDHT that may wait for the node to dial them.
+    const FOUND_QUEUE: usize = 64;
     let (announce, addresses) = watch::channel(Vec::new());
     let (dial, found) = mpsc::channel(FOUND_QUEUE);
     let link = Discovery {
