@@ -11,9 +11,17 @@
 //! read pool, expensive ones a few at a time, long lists a page at a time (`reader.rs`).
 
 mod auth;
+#[cfg(feature = "bgp")]
+mod bgp;
+#[cfg(not(feature = "bgp"))]
+#[path = "api/bgp_not_built.rs"]
 mod bgp;
 mod body;
 mod browser_root;
+#[cfg(feature = "p2p")]
+mod community;
+#[cfg(not(feature = "p2p"))]
+#[path = "api/community_not_built.rs"]
 mod community;
 mod crowdsec;
 mod error;
@@ -161,8 +169,10 @@ pub struct ApiState {
     /// answer a switch about to route a call).
     pub call_policy: Policy,
     /// The BGP speaker's routes and sessions, when `--bgp` is on.
+    #[cfg(feature = "bgp")]
     pub bgp: Option<Arc<crate::bgp::SpeakerStatus>>,
     /// The community's summaries, when `-p` is on.
+    #[cfg(feature = "p2p")]
     pub community: Option<Arc<crate::p2p::community::Community>>,
 }
 

@@ -54,9 +54,13 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     start::store::start(&mut wiring, &mut pipeline, database)?;
     start::json_log::start(&mut wiring, &mut pipeline)?;
     start::syslog::start(&mut wiring, &mut pipeline)?;
+    #[cfg(feature = "webhook")]
     start::webhook::start(&mut wiring, &mut pipeline)?;
+    #[cfg(feature = "api")]
     start::live_events::start(&mut wiring, &mut pipeline)?;
+    #[cfg(feature = "p2p")]
     let p2p_events = start::p2p::register(&mut wiring, &mut pipeline);
+    #[cfg(feature = "opendht")]
     let opendht_events = start::bridge::register(&mut wiring, &mut pipeline);
     let pipeline = pipeline.build();
     wiring.summary.pipeline = Some(pipeline.monitor());
@@ -67,10 +71,19 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     // Then what produces events and serves them (SIP first: it raises the open-file limit the
     // P2P node's caps are fitted to).
     start::sip::start(&mut wiring, &intake, bound.sip, bound.tls)?;
+    #[cfg(feature = "p2p")]
     let discovery = start::p2p::start(&mut wiring, &intake, p2p_events)?;
+    #[cfg(not(feature = "p2p"))]
+    let discovery: Option<start::Discovery> = None;
+    #[cfg(feature = "opendht")]
     start::bridge::start(&mut wiring, &intake, opendht_events, discovery)?;
+    #[cfg(not(feature = "opendht"))]
+    let _ = discovery;
+    #[cfg(feature = "sip-agent")]
     start::sip_agent::start(&mut wiring, bound.sip_agent)?;
+    #[cfg(feature = "bgp")]
     start::bgp::start(&mut wiring, bound.bgp)?;
+    #[cfg(feature = "api")]
     start::api::start(&mut wiring, bound.api)?;
     let Wiring {
         mut services,

@@ -59,6 +59,14 @@ pub enum ConfigError {
         /// Why it is invalid.
         reason: String,
     },
+    /// An option turns on a part this binary was built without (its cargo feature is off).
+    #[error("built without the {feature} feature: {option} needs it")]
+    NotBuilt {
+        /// The cargo feature.
+        feature: &'static str,
+        /// The flag that asked for it.
+        option: &'static str,
+    },
 }
 
 impl ConfigError {

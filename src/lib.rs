@@ -30,26 +30,42 @@
 //! logs, one line per event whatever attackers put in the values). `fuzzing` holds the
 //! fuzz targets' bodies, shared with the corpus replay test (compiled only for tests and with the
 //! `fuzzing` feature, which the fuzz crate enables).
+//!
+//! # Features
+//!
+//! The optional parts are cargo features, all on by default: `tls` (the TLS listener in
+//! [`transport`]), `api`, `gui`, `webhook` (in [`sinks`]), `p2p`, `opendht` ([`bridge`]),
+//! `sip-agent` and `bgp`. Only this file, [`transport`] (TLS), [`sinks`] (the webhook),
+//! [`telemetry`] (Prometheus text for the API) and `app` name them; the API's BGP route
+//! is served only when `bgp` is built. `app::settings` turns a flag whose feature is not built
+//! into one configuration error.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "api")]
 pub mod api;
 pub mod app;
+#[cfg(feature = "bgp")]
 pub mod bgp;
 pub mod blocklist;
+#[cfg(feature = "opendht")]
 pub mod bridge;
 pub mod config;
+#[cfg(any(feature = "gui", feature = "p2p"))]
 pub mod countries;
 pub mod event;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
+#[cfg(feature = "gui")]
 pub mod gui;
 pub mod logging;
+#[cfg(feature = "p2p")]
 pub mod p2p;
 pub mod pipeline;
 pub mod shutdown;
 pub mod sinks;
 pub mod sip;
+#[cfg(feature = "sip-agent")]
 pub mod sip_agent;
 pub mod store;
 pub mod telemetry;

@@ -5,6 +5,7 @@
 pub mod json_log;
 pub mod live_events;
 pub mod syslog;
+#[cfg(feature = "webhook")]
 pub mod webhook;
 
 /// Errors starting a sink.

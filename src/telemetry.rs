@@ -12,6 +12,7 @@
 
 mod health;
 mod histogram;
+#[cfg(feature = "api")]
 mod prometheus;
 
 use std::borrow::Cow;
@@ -20,6 +21,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use histogram::Histogram;
+#[cfg(feature = "api")]
 pub use prometheus::CONTENT_TYPE;
 
 /// A part that counts: writes each of its counters once into [`Readings`].
@@ -128,6 +130,10 @@ impl Value {
 #[derive(Debug, Clone)]
 struct Sample {
     name: &'static str,
+    #[cfg_attr(
+        not(feature = "api"),
+        allow(dead_code, reason = "written into /metrics, which the API serves")
+    )]
     help: &'static str,
     labels: Vec<(&'static str, Cow<'static, str>)>,
     value: Value,

@@ -3,12 +3,14 @@
 //!
 //! Listener functions take already-bound sockets, so tests can bind port 0.
 
+#[cfg(feature = "tls")]
 pub mod certs;
 mod connections;
 mod handler;
 mod pending;
 mod stream;
 pub mod tcp;
+#[cfg(feature = "tls")]
 mod tls;
 pub mod udp;
 pub mod udp_drops;

@@ -3,27 +3,35 @@
 //! database is touched.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
+#[cfg(any(feature = "tls", feature = "api", feature = "sip-agent"))]
 use anyhow::Context;
 use tokio::net::{TcpListener, UdpSocket};
-use tokio_rustls::rustls::ServerConfig;
 
 use super::settings::{Settings, TlsListener};
-use crate::transport::certs::{self, CertSource};
 use crate::transport::{self, TransportError};
+
+/// The TLS listener's server configuration.
+#[cfg(feature = "tls")]
+pub(super) type TlsConfig = std::sync::Arc<tokio_rustls::rustls::ServerConfig>;
+/// Built without the `tls` feature, the settings never ask for a TLS listener.
+#[cfg(not(feature = "tls"))]
+pub(super) type TlsConfig = super::settings::NotBuilt;
 
 /// Every socket the daemon listens on, bound.
 pub(super) struct Bound {
     /// UDP and TCP SIP sockets; `None` with `-R`.
     pub sip: Option<(UdpSocket, TcpListener)>,
     /// The TLS SIP socket and its configuration; `None` with `-R` or `-N`.
-    pub tls: Option<(TcpListener, Arc<ServerConfig>)>,
+    pub tls: Option<(TcpListener, TlsConfig)>,
     /// The REST API socket; `None` without `-a`.
+    #[cfg(feature = "api")]
     pub api: Option<TcpListener>,
     /// The SIP agent's UDP and TCP sockets; `None` without its address.
+    #[cfg(feature = "sip-agent")]
     pub sip_agent: Option<(UdpSocket, TcpListener)>,
     /// The BGP socket for passive peers; `None` without `--bgp` or `bgp.listen_address`.
+    #[cfg(feature = "bgp")]
     pub bgp: Option<TcpListener>,
 }
 
@@ -52,44 +60,42 @@ pub(super) fn bind(settings: &Settings) -> anyhow::Result<Bound> {
         )),
         _ => None,
     };
-    let api = settings
-        .api
-        .as_ref()
-        .map(|api| {
-            let address = api.listen_address;
-            transport::bind_tcp(address, "API")
-                .map_err(|error| explain_privileged_port(error, address))
-                .with_context(|| format!("Failed to start HTTP server on {address}"))
-        })
-        .transpose()?;
-    let sip_agent = settings
-        .sip_agent
-        .as_ref()
-        .map(|agent| {
-            let address = agent.listen_address;
-            transport::bind_udp_and_tcp(address)
-                .map_err(|error| explain_privileged_port(error, address))
-                .with_context(|| format!("Failed to start the SIP agent on {address}"))
-        })
-        .transpose()?;
-    let bgp = (settings.bgp.as_ref())
-        .and_then(|bgp| bgp.listen_address)
-        .map(|address| {
-            transport::bind_tcp(address, "BGP")
-                .map_err(|error| explain_privileged_port(error, address))
-        })
-        .transpose()?;
     Ok(Bound {
         sip,
         tls,
-        api,
-        sip_agent,
-        bgp,
+        #[cfg(feature = "api")]
+        api: (settings.api.as_ref())
+            .map(|api| {
+                let address = api.listen_address;
+                transport::bind_tcp(address, "API")
+                    .map_err(|error| explain_privileged_port(error, address))
+                    .with_context(|| format!("Failed to start HTTP server on {address}"))
+            })
+            .transpose()?,
+        #[cfg(feature = "sip-agent")]
+        sip_agent: (settings.sip_agent.as_ref())
+            .map(|agent| {
+                let address = agent.listen_address;
+                transport::bind_udp_and_tcp(address)
+                    .map_err(|error| explain_privileged_port(error, address))
+                    .with_context(|| format!("Failed to start the SIP agent on {address}"))
+            })
+            .transpose()?,
+        #[cfg(feature = "bgp")]
+        bgp: (settings.bgp.as_ref())
+            .and_then(|bgp| bgp.listen_address)
+            .map(|address| {
+                transport::bind_tcp(address, "BGP")
+                    .map_err(|error| explain_privileged_port(error, address))
+            })
+            .transpose()?,
     })
 }
 
 /// The TLS listener's configuration, from its files or generated (and said so).
-fn tls_config(tls: &TlsListener) -> anyhow::Result<Arc<ServerConfig>> {
+#[cfg(feature = "tls")]
+fn tls_config(tls: &TlsListener) -> anyhow::Result<TlsConfig> {
+    use crate::transport::certs::{self, CertSource};
     let (config, source) =
         certs::load_or_generate(&tls.cert, &tls.key).context("TLS certificate")?;
     match source {
@@ -105,6 +111,12 @@ fn tls_config(tls: &TlsListener) -> anyhow::Result<Arc<ServerConfig>> {
         ),
     }
     Ok(config)
+}
+
+/// Never called: the settings hold no TLS listener without the `tls` feature.
+#[cfg(not(feature = "tls"))]
+fn tls_config(_: &TlsListener) -> anyhow::Result<TlsConfig> {
+    anyhow::bail!("built without the tls feature: no TLS listener")
 }
 
 /// How to allow a port below 1024 on this system.

@@ -15,8 +15,10 @@ use anyhow::Context;
 
 use crate::config::Config;
 use crate::config::cli::Lookup;
+#[cfg(feature = "p2p")]
 use crate::countries::Countries;
 use crate::event::canonical_ip;
+#[cfg(feature = "p2p")]
 use crate::p2p;
 use crate::store::query::{self, CountBy, ListFilter, OriginFilter, SeenRecord};
 use crate::store::{self, is_phone_number};
@@ -26,6 +28,7 @@ use crate::store::{self, is_phone_number};
 ///
 /// # Errors
 /// No P2P key yet, a `--geoip-db` that cannot be read, an unreadable database.
+#[cfg(feature = "p2p")]
 pub fn shared_stats(config: &Config) -> anyhow::Result<String> {
     let key_file = config
         .p2p_key_file
@@ -38,6 +41,15 @@ pub fn shared_stats(config: &Config) -> anyhow::Result<String> {
         &config.p2p_network,
         &countries,
     )?)
+}
+
+/// `--print-shared-stats` in a binary built without the `p2p` feature.
+///
+/// # Errors
+/// Always: there is no P2P key or community summary to print.
+#[cfg(not(feature = "p2p"))]
+pub fn shared_stats(_config: &Config) -> anyhow::Result<String> {
+    anyhow::bail!("built without the p2p feature: --print-shared-stats needs it")
 }
 
 /// Most values per column `--stats` prints.

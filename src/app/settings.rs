@@ -1,37 +1,66 @@
 //! The settings phase: the one place where the configuration tree is validated and turned into
 //! each module's own options. Every value is checked here whether or not its feature is on (a
 //! bad value in the file is an error even while its feature is off), and every error names the
-//! TOML key. `--check-config` runs exactly this.
+//! TOML key. `--check-config` runs exactly this. A part whose cargo feature is not built has no
+//! options to build, so its values are not checked beyond their types; turning it on is an error
+//! (`features`).
 
+#[cfg(feature = "api")]
+mod api;
+#[cfg(feature = "bgp")]
 mod bgp;
 mod capture;
+mod features;
+#[cfg(feature = "opendht")]
 mod opendht;
+#[cfg(feature = "p2p")]
 mod p2p;
 mod personality;
+#[cfg(feature = "sip-agent")]
 mod sip_agent;
 #[cfg(test)]
 mod tests;
 mod verdicts;
+#[cfg(feature = "webhook")]
 mod webhook;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use jiff::SignedDuration;
-
-use crate::api::{ApiClient, ApiClientError};
 use crate::blocklist::BlocklistOptions;
-use crate::config::{Config, ConfigError, Secret, parse_duration};
+use crate::config::{Config, ConfigError};
 use crate::pipeline::PeerRecords;
 use crate::sinks::syslog::SyslogTarget;
-use crate::sinks::webhook::WebhookOptions;
 use crate::store::WriterOptions;
 
+#[cfg(feature = "api")]
+pub use api::{ApiSettings, GuiSettings};
+#[cfg(feature = "bgp")]
 pub use bgp::BgpSettings;
 pub use capture::{CaptureSettings, SipListeners, TlsListener};
+pub use features::NotBuilt;
+#[cfg(feature = "p2p")]
 pub use p2p::P2pSettings;
+#[cfg(feature = "sip-agent")]
 pub use sip_agent::SipAgentSettings;
 pub use verdicts::VerdictSettings;
+#[cfg(feature = "webhook")]
+pub use webhook::WebhookSettings;
+
+// A part whose feature is not built has no settings: its `Option` below is always `None`.
+#[cfg(feature = "opendht")]
+pub use crate::bridge::BridgeOptions as OpenDhtSettings;
+#[cfg(not(feature = "api"))]
+pub use NotBuilt as ApiSettings;
+#[cfg(not(feature = "bgp"))]
+pub use NotBuilt as BgpSettings;
+#[cfg(not(feature = "opendht"))]
+pub use NotBuilt as OpenDhtSettings;
+#[cfg(not(feature = "p2p"))]
+pub use NotBuilt as P2pSettings;
+#[cfg(not(feature = "sip-agent"))]
+pub use NotBuilt as SipAgentSettings;
+#[cfg(not(feature = "webhook"))]
+pub use NotBuilt as WebhookSettings;
 
 /// Everything the daemon runs with, per module.
 #[derive(Debug, Clone)]
@@ -61,7 +90,7 @@ pub struct Settings {
     /// The BGP blackhole feed, when on.
     pub bgp: Option<BgpSettings>,
     /// The OpenDHT bridge, when a proxy is set.
-    pub opendht: Option<crate::bridge::BridgeOptions>,
+    pub opendht: Option<OpenDhtSettings>,
 }
 
 /// The database and how its writer batches and prunes.
@@ -91,56 +120,14 @@ pub struct SyslogSettings {
     pub peer_records: PeerRecords,
 }
 
-/// The webhook.
-#[derive(Debug, Clone)]
-pub struct WebhookSettings {
-    /// URL, OAuth2, batching, retries.
-    pub options: WebhookOptions,
-    /// Whether events received from peers are posted too.
-    pub peer_records: PeerRecords,
-}
-
-/// The REST API.
-#[derive(Debug, Clone)]
-pub struct ApiSettings {
-    /// Where it listens.
-    pub listen_address: SocketAddr,
-    /// Bearer token required on every route but `/health-check` (from `api_token` or read from
-    /// `api_token_file`).
-    pub token: Option<Secret>,
-    /// Live connections from one source (0: no cap).
-    pub max_connections_per_source: usize,
-    /// IPv6 sources count against that cap by this prefix.
-    pub ipv6_source_prefix: u8,
-    /// Longest a response write may wait for its client.
-    pub write_timeout: std::time::Duration,
-    /// CrowdSec bouncer keys.
-    pub crowdsec_keys: Vec<Secret>,
-    /// How long a CrowdSec decision lasts after the IP was last seen.
-    pub crowdsec_ban: SignedDuration,
-    /// OAuth2 clients of `POST /oauth/token`.
-    pub clients: Vec<ApiClient>,
-    /// How long an issued token is valid.
-    pub token_lifetime: std::time::Duration,
-    /// The web dashboard under `/ui/`, when on.
-    pub web_gui: Option<GuiSettings>,
-}
-
-/// The web dashboard.
-#[derive(Debug, Clone, Default)]
-pub struct GuiSettings {
-    /// A MaxMind-format country database to use instead of the built-in table.
-    pub geoip_db: Option<PathBuf>,
-    /// The running configuration as the health page shows it (secrets masked).
-    pub configuration: serde_json::Value,
-}
-
 impl Settings {
     /// Validates `config` and builds every module's options from it.
     ///
     /// # Errors
-    /// [`ConfigError::Invalid`] naming the first bad option.
+    /// [`ConfigError::Invalid`] naming the first bad option; [`ConfigError::NotBuilt`] for an
+    /// option that turns on a part this binary was built without.
     pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
+        features::check(config, features::built)?;
         if config.db_file.as_os_str().is_empty() {
             return Err(ConfigError::invalid("db_file", "empty path"));
         }
@@ -151,14 +138,34 @@ impl Settings {
             ));
         }
         let capture = capture::settings(config)?;
-        let api = api_settings(config)?;
-        let p2p = p2p::settings(config)?;
+        // The optional parts: checked and built only where their feature is (`features::check`
+        // has refused turning on one that is not).
+        #[cfg(feature = "api")]
+        let api = (config.api || config.web_gui).then_some(api::settings(config)?);
+        #[cfg(feature = "p2p")]
+        let p2p = config.peer_to_peer.then_some(p2p::settings(config)?);
+        #[cfg(feature = "webhook")]
         let webhook = webhook::settings(config)?;
+        #[cfg(feature = "opendht")]
         let opendht = opendht::settings(config)?;
-        let verdicts = verdicts::verdicts(config)?;
+        #[cfg(feature = "sip-agent")]
         let sip_agent = sip_agent::settings(config)?;
-        let blocklist = verdicts::blocklist(config, &verdicts)?;
+        #[cfg(feature = "bgp")]
         let bgp = bgp::settings(config)?;
+        #[cfg(not(feature = "api"))]
+        let api = None;
+        #[cfg(not(feature = "p2p"))]
+        let p2p = None;
+        #[cfg(not(feature = "webhook"))]
+        let webhook = None;
+        #[cfg(not(feature = "opendht"))]
+        let opendht = None;
+        #[cfg(not(feature = "sip-agent"))]
+        let sip_agent = None;
+        #[cfg(not(feature = "bgp"))]
+        let bgp = None;
+        let verdicts = verdicts::verdicts(config)?;
+        let blocklist = verdicts::blocklist(config, &verdicts)?;
         let syslog_target = SyslogTarget::parse(config.syslog_address.as_deref())
             .map_err(|error| ConfigError::invalid("syslog_address", error.to_string()))?;
         Ok(Self {
@@ -182,8 +189,8 @@ impl Settings {
                 peer_records: PeerRecords::taken_if(config.syslog_include_peer_data),
             }),
             webhook,
-            api: (config.api || config.web_gui).then_some(api),
-            p2p: config.peer_to_peer.then_some(p2p),
+            api,
+            p2p,
             sip_agent,
             bgp,
             opendht,
@@ -191,109 +198,22 @@ impl Settings {
     }
 }
 
-fn api_settings(config: &Config) -> Result<ApiSettings, ConfigError> {
-    if config
-        .api_token
-        .as_ref()
-        .is_some_and(|token| token.expose().is_empty())
-    {
-        return Err(ConfigError::invalid("api_token", "empty token"));
-    }
-    at_least(
-        "api_write_timeout_secs",
-        config.api_write_timeout_secs,
-        1,
-        " second",
-    )?;
-    let token = match (&config.api_token, &config.api_token_file) {
-        (Some(_), Some(_)) => {
-            return Err(ConfigError::invalid(
-                "api_token_file",
-                "set either api_token or api_token_file, not both",
-            ));
-        }
-        (None, Some(path)) => Some(read_token_file(path)?),
-        (token, None) => token.clone(),
-    };
-    let crowdsec_ban = parse_duration(&config.crowdsec_ban_duration)
-        .filter(|duration| !duration.is_zero())
-        .ok_or_else(|| {
-            ConfigError::invalid(
-                "crowdsec_ban_duration",
-                format!(
-                    "{:?} is not a duration such as 30m, 24h or 7d",
-                    config.crowdsec_ban_duration
-                ),
-            )
-        })?;
-    let clients = config
-        .api_client
-        .iter()
-        .map(|client| client.expose().parse())
-        .collect::<Result<Vec<ApiClient>, _>>()
-        .map_err(|error: ApiClientError| ConfigError::invalid("api_client", error.to_string()))?;
-    let token_lifetime = parse_duration(&config.api_token_lifetime)
-        .filter(|duration| duration.is_positive())
-        .ok_or_else(|| {
-            ConfigError::invalid(
-                "api_token_lifetime",
-                format!(
-                    "{:?} is not a duration such as 1h or 24h",
-                    config.api_token_lifetime
-                ),
-            )
-        })?;
-    let web_gui = gui_settings(config)?;
-    Ok(ApiSettings {
-        listen_address: config.api_listen_address,
-        token,
-        max_connections_per_source: config.api_max_connections_per_source,
-        ipv6_source_prefix: config.source_ipv6_prefix,
-        write_timeout: std::time::Duration::from_secs(config.api_write_timeout_secs),
-        crowdsec_keys: config.crowdsec_api_key.clone(),
-        crowdsec_ban,
-        clients,
-        token_lifetime: token_lifetime.unsigned_abs(),
-        web_gui: config.web_gui.then_some(web_gui),
-    })
-}
-
-/// The dashboard's options; `geoip_db` must name a readable file.
-fn gui_settings(config: &Config) -> Result<GuiSettings, ConfigError> {
-    if let Some(path) = &config.geoip_db {
-        std::fs::File::open(path)
-            .and_then(|file| file.metadata())
-            .ok()
-            .filter(std::fs::Metadata::is_file)
-            .ok_or_else(|| {
-                ConfigError::invalid(
-                    "geoip_db",
-                    format!("{} is not a readable file", path.display()),
-                )
-            })?;
-    }
-    Ok(GuiSettings {
-        geoip_db: config.geoip_db.clone(),
-        configuration: serde_json::to_value(config).unwrap_or_default(),
-    })
-}
-
-/// The API token in `path`: its first line, surrounding whitespace trimmed.
-fn read_token_file(path: &std::path::Path) -> Result<Secret, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|error| {
-        ConfigError::invalid(
-            "api_token_file",
-            format!("cannot read {}: {error}", path.display()),
-        )
-    })?;
-    let token = text.lines().next().unwrap_or_default().trim();
-    if token.is_empty() {
+/// An absolute `http://` or `https://` URL with a host. The URL is not repeated in the error:
+/// it may carry credentials.
+#[cfg(any(feature = "webhook", feature = "opendht"))]
+fn http_url(option: &'static str, url: &str) -> Result<reqwest::Url, ConfigError> {
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|error| ConfigError::invalid(option, format!("not a URL ({error})")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
         return Err(ConfigError::invalid(
-            "api_token_file",
-            format!("{} holds no token", path.display()),
+            option,
+            "only http:// and https:// URLs are supported",
         ));
     }
-    Ok(Secret::new(token.to_owned()))
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(ConfigError::invalid(option, "the URL has no host"));
+    }
+    Ok(parsed)
 }
 
 /// Checks that `value` is at least `min`.

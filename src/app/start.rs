@@ -1,17 +1,24 @@
 //! The start phase: one file per service, each with the function that starts it; `app::run`
 //! calls them in start order. [`Wiring`] is what they share while starting.
 
+#[cfg(feature = "api")]
 pub(super) mod api;
+#[cfg(feature = "bgp")]
 pub(super) mod bgp;
 pub(super) mod blocklist;
+#[cfg(feature = "opendht")]
 pub(super) mod bridge;
 pub(super) mod json_log;
+#[cfg(feature = "api")]
 pub(super) mod live_events;
+#[cfg(feature = "p2p")]
 pub(super) mod p2p;
 pub(super) mod sip;
+#[cfg(feature = "sip-agent")]
 pub(super) mod sip_agent;
 pub(super) mod store;
 pub(super) mod syslog;
+#[cfg(feature = "webhook")]
 pub(super) mod webhook;
 
 use std::sync::Arc;
@@ -21,12 +28,21 @@ use uuid::Uuid;
 use super::services::Services;
 use super::settings::Settings;
 use crate::blocklist::{Blocklist, VerdictOptions};
+#[cfg(any(feature = "gui", feature = "p2p"))]
 use crate::countries::Countries;
 use crate::pipeline::PipelineMonitor;
+#[cfg(feature = "api")]
 use crate::sinks::live_events::LiveEvents;
 use crate::store::{ReadPool, StoreStats};
 use crate::telemetry::{Registry, Report};
 use crate::transport::udp_drops::UdpDropMonitor;
+
+/// What the P2P node hands the OpenDHT bridge's discovery, when both are built.
+#[cfg(feature = "opendht")]
+pub(super) use crate::bridge::discovery::DiscoveryLink as Discovery;
+/// Without the OpenDHT bridge, the P2P node hands it nothing.
+#[cfg(not(feature = "opendht"))]
+pub(super) type Discovery = super::settings::NotBuilt;
 
 /// What the services share while they start.
 pub(super) struct Wiring<'a> {
@@ -39,22 +55,37 @@ pub(super) struct Wiring<'a> {
     /// The live blocklist every event is counted in.
     pub blocklist: Arc<Blocklist>,
     /// The verdict policy's node-wide options, with this host's addresses among its own.
+    #[cfg_attr(
+        not(any(feature = "api", feature = "sip-agent", feature = "bgp")),
+        allow(
+            dead_code,
+            reason = "read by the verdict consumers: API, SIP agent, BGP"
+        )
+    )]
     pub verdicts: VerdictOptions,
     /// Read-only database connections, for the API and the P2P node's catch-up. It opens its
     /// first connection when first read, after the writer has created and migrated the
     /// database.
+    #[cfg_attr(
+        not(any(feature = "api", feature = "p2p")),
+        allow(dead_code, reason = "read by the API and the P2P node")
+    )]
     pub reader: ReadPool,
     /// The counters of the parts started so far (and of those that are off), for the API.
     pub telemetry: Registry,
     /// The events `/api/v1/stream` hands on (when the API is on).
+    #[cfg(feature = "api")]
     pub live_events: Option<Arc<LiveEvents>>,
     /// What the last log line reports.
     pub summary: Summary,
     /// The BGP speaker's routes and sessions, once it started (for the API).
+    #[cfg(feature = "bgp")]
     pub bgp: Option<Arc<crate::bgp::SpeakerStatus>>,
     /// The community's summaries, once the P2P node started (for the API).
+    #[cfg(feature = "p2p")]
     pub community: Option<Arc<crate::p2p::community::Community>>,
     /// The country lookup, once a part needed it (the dashboard and the P2P node share it).
+    #[cfg(any(feature = "gui", feature = "p2p"))]
     countries: Option<Arc<Countries>>,
 }
 
@@ -85,15 +116,20 @@ impl<'a> Wiring<'a> {
             verdicts: blocklist::with_interface_addresses(&settings.verdicts.node),
             telemetry: Registry::default().with(Some(reader.stats())),
             reader,
+            #[cfg(feature = "api")]
             live_events: None,
             summary: Summary::default(),
+            #[cfg(feature = "bgp")]
             bgp: None,
+            #[cfg(feature = "p2p")]
             community: None,
+            #[cfg(any(feature = "gui", feature = "p2p"))]
             countries: None,
         }
     }
 
     /// The country lookup from `geoip_db` (the built-in table without), opened once.
+    #[cfg(any(feature = "gui", feature = "p2p"))]
     ///
     /// # Errors
     /// The `--geoip-db` file cannot be opened as a MaxMind database.

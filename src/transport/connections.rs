@@ -151,6 +151,7 @@ impl ConnectionCounters {
     }
 
     /// Counts a TLS handshake that did not finish in time.
+    #[cfg(feature = "tls")]
     pub(crate) fn handshake_timeout(&self, transport: Transport) {
         bump(&self.handshake_timeouts, transport);
     }

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -14,6 +13,15 @@ use super::connections::{ConnectionCounters, OpenConnection, SourceConnections, 
 use super::stream::{Connection, ConnectionInfo};
 use super::{ProbeHandler, StreamLimits, TransportError};
 use crate::event::Transport;
+
+/// The TLS listener's handshake: rustls' acceptor.
+#[cfg(feature = "tls")]
+pub use tokio_rustls::TlsAcceptor;
+
+/// Built without the `tls` feature there is no TLS listener, and no acceptor can exist.
+#[cfg(not(feature = "tls"))]
+#[derive(Debug, Clone)]
+pub enum TlsAcceptor {}
 
 /// Accepts connections until `shutdown` is cancelled, then waits for open connections to finish
 /// (they see the same token and record what they hold). With `tls`, each connection first does
@@ -56,9 +64,7 @@ pub async fn run(
             };
             match tls {
                 None => connection.serve(stream).await,
-                Some(acceptor) => {
-                    super::tls::handshake_and_serve(stream, &acceptor, connection).await
-                }
+                Some(acceptor) => serve_tls(stream, &acceptor, connection).await,
             }
             drop(slot);
         });
@@ -67,6 +73,21 @@ pub async fn run(
     connections.close();
     connections.wait().await;
     result
+}
+
+/// The TLS handshake, then the connection.
+#[cfg(feature = "tls")]
+async fn serve_tls(
+    stream: tokio::net::TcpStream,
+    acceptor: &TlsAcceptor,
+    connection: Connection<'_>,
+) {
+    super::tls::handshake_and_serve(stream, acceptor, connection).await;
+}
+
+#[cfg(not(feature = "tls"))]
+async fn serve_tls(_: tokio::net::TcpStream, acceptor: &TlsAcceptor, _: Connection<'_>) {
+    match *acceptor {}
 }
 
 /// What the accept loop needs besides the socket.

@@ -38,6 +38,7 @@ mod personality;
 mod poisoning;
 mod privileges;
 mod sip_agent;
+mod small_build;
 mod storage;
 mod stream;
 mod telemetry;

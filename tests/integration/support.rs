@@ -20,6 +20,7 @@ pub(crate) mod process;
 pub(crate) mod seed;
 pub(crate) mod sip;
 pub(crate) mod sip_tools;
+pub(crate) mod small_build;
 pub(crate) mod sse;
 pub(crate) mod switch;
 pub(crate) mod webhook_receiver;

@@ -33,7 +33,7 @@ pub struct CaptureSettings {
 pub struct SipListeners {
     /// UDP and TCP.
     pub sip_address: SocketAddr,
-    /// TLS; `None` with `-N`.
+    /// TLS; `None` with `-N` or without the `tls` feature.
     pub tls: Option<TlsListener>,
 }
 
@@ -73,7 +73,9 @@ pub(super) fn settings(config: &Config) -> Result<CaptureSettings, ConfigError> 
         1,
         128,
     )?;
-    let tls = if config.tls_disable {
+    // Built without the `tls` feature the TLS listener is off, as with `-N` (the start says so;
+    // `features::check` refused a TLS address or files other than the defaults).
+    let tls = if config.tls_disable || !cfg!(feature = "tls") {
         None
     } else {
         for (option, path) in [("cert", &config.cert), ("key", &config.key)] {

@@ -4,8 +4,7 @@
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use super::in_range;
-use super::webhook::http_url;
+use super::{http_url, in_range};
 use crate::bridge::BridgeOptions;
 use crate::config::{Config, ConfigError};
 

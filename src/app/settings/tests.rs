@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::*;
-use crate::config::PersonalitySettings;
+use crate::config::{PersonalitySettings, Secret};
 use crate::sip::personality::InviteBehaviour;
 use crate::sip::{CallOutcome, Progress};
 

@@ -13,6 +13,7 @@ use crate::blocklist::{
 use crate::config::{
     Config, ConfigError, ConsumerConfig, OriginSetting, UdpOnlySetting, parse_duration,
 };
+#[cfg(feature = "p2p")]
 use crate::p2p;
 
 /// Most distinct peers a quorum can ask for (the blocklist tracks four reporting peers per key
@@ -76,6 +77,8 @@ pub(super) fn verdicts(config: &Config) -> Result<VerdictSettings, ConfigError> 
         1,
         MAX_PEER_QUORUM,
     )?;
+    // PeerIds are libp2p's format: checked where it is built.
+    #[cfg(feature = "p2p")]
     p2p::parse_peer_ids(&table.trusted_peers)
         .map_err(|error| ConfigError::invalid("verdicts.trusted_peers", error.to_string()))?;
     let node = VerdictOptions {

@@ -4,12 +4,19 @@
 
 use std::time::Duration;
 
-use reqwest::Url;
-
-use super::{WebhookSettings, in_range};
+use super::{http_url, in_range};
 use crate::config::{Config, ConfigError, Secret};
 use crate::pipeline::PeerRecords;
 use crate::sinks::webhook::{self, OAuth2Options, RetryPolicy, WebhookOptions};
+
+/// The webhook.
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    /// URL, OAuth2, batching, retries.
+    pub options: WebhookOptions,
+    /// Whether events received from peers are posted too.
+    pub peer_records: PeerRecords,
+}
 
 /// Most events one webhook POST may carry.
 pub(crate) const MAX_BATCH: u64 = 1_000;
@@ -86,21 +93,4 @@ fn credentials(config: &Config) -> Result<Option<(&str, &Secret)>, ConfigError> 
         (None, None) => Ok(None),
         (Some(id), Some(_)) => Ok(secret.map(|secret| (id, secret))),
     }
-}
-
-/// An absolute `http://` or `https://` URL with a host. The URL is not repeated in the error:
-/// it may carry credentials.
-pub(super) fn http_url(option: &'static str, url: &str) -> Result<Url, ConfigError> {
-    let parsed = Url::parse(url)
-        .map_err(|error| ConfigError::invalid(option, format!("not a URL ({error})")))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(ConfigError::invalid(
-            option,
-            "only http:// and https:// URLs are supported",
-        ));
-    }
-    if parsed.host_str().is_none_or(str::is_empty) {
-        return Err(ConfigError::invalid(option, "the URL has no host"));
-    }
-    Ok(parsed)
 }

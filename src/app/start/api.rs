@@ -13,8 +13,10 @@ use crate::api::{
     WritePace,
 };
 use crate::app::services::{Grace, Stage};
+#[cfg(feature = "gui")]
 use crate::app::settings::GuiSettings;
 use crate::blocklist::Policy;
+#[cfg(feature = "gui")]
 use crate::gui::{self, GuiState};
 
 /// Time requests in flight have to finish at shutdown.
@@ -48,10 +50,7 @@ pub(in crate::app) fn start(
         node_id: wiring.node_id,
         started: Instant::now(),
         token: settings.token.clone(),
-        session_check: settings
-            .web_gui
-            .is_some()
-            .then_some(gui::session_matches as api::SessionCheck),
+        session_check: settings.web_gui.as_ref().and_then(|_| session_check()),
         crowdsec: CrowdSecKeys::new(settings.crowdsec_keys.clone()),
         crowdsec_ban: settings.crowdsec_ban,
         live_events: wiring.live_events.clone().unwrap_or_default(),
@@ -73,10 +72,13 @@ pub(in crate::app) fn start(
             &wiring.settings.verdicts.sip_agent,
             &wiring.blocklist,
         ),
+        #[cfg(feature = "bgp")]
         bgp: wiring.bgp.clone(),
+        #[cfg(feature = "p2p")]
         community: wiring.community.clone(),
     };
     tracing::info!("listening for API on {}", listener.local_addr()?);
+    #[cfg(feature = "gui")]
     let gui = match &settings.web_gui {
         Some(gui) => {
             tracing::info!(
@@ -93,7 +95,10 @@ pub(in crate::app) fn start(
         Stage::Serving,
         Grace::Within(STOP_GRACE),
         move |stop| {
+            #[cfg(feature = "gui")]
             let pages = gui.map_or_else(axum::Router::new, |gui| gui::router(Arc::new(gui)));
+            #[cfg(not(feature = "gui"))]
+            let pages = axum::Router::new();
             let router = api::router(state, ApiLimits::default(), pages);
             Ok(async move {
                 api::serve(listener, router, limits, server_stats, stop).await?;
@@ -103,7 +108,19 @@ pub(in crate::app) fn start(
     )
 }
 
+/// The dashboard's check of a session cookie, when it is built.
+#[cfg(feature = "gui")]
+fn session_check() -> Option<api::SessionCheck> {
+    Some(gui::session_matches)
+}
+
+#[cfg(not(feature = "gui"))]
+fn session_check() -> Option<api::SessionCheck> {
+    None
+}
+
 /// The dashboard's state.
+#[cfg(feature = "gui")]
 ///
 /// # Errors
 /// The `--geoip-db` file cannot be opened as a MaxMind database.
@@ -121,16 +138,28 @@ fn gui_state(wiring: &mut Wiring<'_>, settings: &GuiSettings) -> anyhow::Result<
         node_id: wiring.node_id,
         started: Instant::now(),
         configuration: settings.configuration.clone(),
-        sharing_rule: wiring
-            .settings
-            .p2p
-            .as_ref()
-            .map_or_else(gui::SharingRule::default, |p2p| gui::SharingRule {
-                min_contribution: p2p.options.min_contribution,
-                window: p2p
-                    .options
-                    .retention
-                    .unwrap_or(gui::SharingRule::default().window),
-            }),
+        sharing_rule: sharing_rule(wiring.settings),
     })
+}
+
+/// The rule the dashboard's Peers page judges peers by: the P2P node's (`--p2p-min-contribution`
+/// over its retention window), or the default while `-p` is off.
+#[cfg(all(feature = "gui", feature = "p2p"))]
+fn sharing_rule(settings: &crate::app::settings::Settings) -> gui::SharingRule {
+    settings
+        .p2p
+        .as_ref()
+        .map_or_else(gui::SharingRule::default, |p2p| gui::SharingRule {
+            min_contribution: p2p.options.min_contribution,
+            window: p2p
+                .options
+                .retention
+                .unwrap_or(gui::SharingRule::default().window),
+        })
+}
+
+/// [`sharing_rule`] in a binary built without the `p2p` feature.
+#[cfg(all(feature = "gui", not(feature = "p2p")))]
+fn sharing_rule(_settings: &crate::app::settings::Settings) -> gui::SharingRule {
+    gui::SharingRule::default()
 }

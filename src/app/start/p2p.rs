@@ -8,14 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use tokio::sync::{mpsc, watch};
 
-use super::Wiring;
-use crate::api::ServeLimits;
+use super::{Discovery, Wiring};
 use crate::app::services::{Grace, Stage};
 use crate::app::settings::Settings;
 use crate::blocklist::Intake;
-use crate::bridge::discovery::DiscoveryLink;
 use crate::p2p::community::Community;
 use crate::p2p::{self, ConnectionCaps, DiscoveryChannels, P2pConfig, P2pStats};
 use crate::pipeline::{AsyncEventReceiver, PeerRecords, PipelineBuilder};
@@ -40,9 +37,6 @@ pub(in crate::app) fn register(
     })
 }
 
-/// Peers found through OpenDHT that may wait for the node to dial them.
-const FOUND_QUEUE: usize = 64;
-
 /// Loads the node's key and starts the node; with the OpenDHT bridge on, returns discovery's
 /// side of the channels between them (the bridge's to run).
 ///
@@ -52,7 +46,7 @@ pub(in crate::app) fn start(
     wiring: &mut Wiring<'_>,
     intake: &Intake,
     events: Option<AsyncEventReceiver>,
-) -> anyhow::Result<Option<DiscoveryLink>> {
+) -> anyhow::Result<Option<Discovery>> {
     let (Some(settings), Some(events)) = (&wiring.settings.p2p, events) else {
         wiring.report::<P2pStats>(None);
         wiring.report::<Community>(None);
@@ -66,17 +60,7 @@ pub(in crate::app) fn start(
     let mut options = settings.options.clone();
     options.caps = within_open_file_limit(wiring.settings, options.caps, open_file_limit());
     let (channels, link) = match wiring.settings.opendht {
-        Some(_) => {
-            let (announce, addresses) = watch::channel(Vec::new());
-            let (dial, found) = mpsc::channel(FOUND_QUEUE);
-            let link = DiscoveryLink {
-                key: key.clone(),
-                network: options.network.clone(),
-                addresses,
-                dial,
-            };
-            (Some(DiscoveryChannels { announce, found }), Some(link))
-        }
+        Some(_) => discovery_channels(&key, &options.network),
         None => (None, None),
     };
     let community = Arc::new(Community::default());
@@ -107,6 +91,35 @@ pub(in crate::app) fn start(
     Ok(link)
 }
 
+/// The two ends of the channels between the node and the OpenDHT bridge's discovery.
+#[cfg(feature = "opendht")]
+fn discovery_channels(
+    key: &libp2p::identity::Keypair,
+    network: &str,
+) -> (Option<DiscoveryChannels>, Option<Discovery>) {
+    use tokio::sync::{mpsc, watch};
+    /// Peers found through OpenDHT that may wait for the node to dial them.
+    const FOUND_QUEUE: usize = 64;
+    let (announce, addresses) = watch::channel(Vec::new());
+    let (dial, found) = mpsc::channel(FOUND_QUEUE);
+    let link = Discovery {
+        key: key.clone(),
+        network: network.to_owned(),
+        addresses,
+        dial,
+    };
+    (Some(DiscoveryChannels { announce, found }), Some(link))
+}
+
+/// Without the OpenDHT bridge there is no discovery to link.
+#[cfg(not(feature = "opendht"))]
+fn discovery_channels(
+    _: &libp2p::identity::Keypair,
+    _: &str,
+) -> (Option<DiscoveryChannels>, Option<Discovery>) {
+    (None, None)
+}
+
 /// The soft open-file limit (`None`: unlimited). SIP's start raised it to the hard limit when
 /// SIP listens.
 fn open_file_limit() -> Option<u64> {
@@ -130,10 +143,7 @@ fn within_open_file_limit(
         .as_ref()
         .map_or(0, |listeners| 1 + u64::from(listeners.tls.is_some()));
     let sip = stream_listeners * settings.capture.stream_limits.max_connections as u64;
-    let api = settings
-        .api
-        .as_ref()
-        .map_or(0, |_| ServeLimits::default().max_connections as u64);
+    let api = settings.api.as_ref().map_or(0, |_| api_connections());
     let available = limit
         .saturating_sub(sip + api + DESCRIPTORS_FOR_FILES)
         .max(limit / 8);
@@ -154,6 +164,17 @@ fn within_open_file_limit(
         );
     }
     fitted
+}
+
+/// The API's connection cap.
+#[cfg(feature = "api")]
+fn api_connections() -> u64 {
+    crate::api::ServeLimits::default().max_connections as u64
+}
+
+#[cfg(not(feature = "api"))]
+fn api_connections() -> u64 {
+    0
 }
 
 #[cfg(test)]

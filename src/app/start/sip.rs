@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::{TcpListener, UdpSocket};
-use tokio_rustls::TlsAcceptor;
-use tokio_rustls::rustls::ServerConfig;
 
 use super::Wiring;
+use crate::app::bind::TlsConfig;
 use crate::app::services::{Grace, Stage};
 use crate::blocklist::Intake;
+use crate::transport::tcp::TlsAcceptor;
 use crate::transport::udp_drops::UdpDropMonitor;
 use crate::transport::{self, ConnectionCounters, ProbeHandler, TransportCounters};
 
@@ -30,7 +30,7 @@ pub(in crate::app) fn start(
     wiring: &mut Wiring<'_>,
     intake: &Intake,
     sip: Option<(UdpSocket, TcpListener)>,
-    tls: Option<(TcpListener, Arc<ServerConfig>)>,
+    tls: Option<(TcpListener, TlsConfig)>,
 ) -> anyhow::Result<()> {
     let settings = &wiring.settings.capture;
     let Some((udp, tcp)) = sip else {
@@ -70,12 +70,17 @@ pub(in crate::app) fn start(
     tracing::info!("listening for TCP on {}", tcp.local_addr()?);
     start_udp(wiring, udp, Arc::clone(&handler))?;
     let tls = match tls {
+        #[cfg_attr(not(feature = "tls"), expect(unreachable_code))]
         Some((listener, config)) => {
             tracing::info!("listening for TLS on {}", listener.local_addr()?);
-            Some((listener, TlsAcceptor::from(config)))
+            Some((listener, acceptor(config)))
+        }
+        None if cfg!(feature = "tls") => {
+            tracing::info!("TLS listener disabled (-N)");
+            None
         }
         None => {
-            tracing::info!("TLS listener disabled (-N)");
+            tracing::info!("TLS listener off: built without the tls feature");
             None
         }
     };
@@ -100,6 +105,17 @@ pub(in crate::app) fn start(
         Grace::Within(STOP_GRACE),
         |stop| Ok(forget_quiet_sources(handler, stop)),
     )
+}
+
+/// The TLS listener's handshake over its configuration.
+#[cfg(feature = "tls")]
+fn acceptor(config: TlsConfig) -> TlsAcceptor {
+    TlsAcceptor::from(config)
+}
+
+#[cfg(not(feature = "tls"))]
+fn acceptor(config: TlsConfig) -> TlsAcceptor {
+    match config {}
 }
 
 /// Runs the UDP listener on a thread of its own, in a single-threaded runtime. On the shared

@@ -24,6 +24,7 @@ pub(crate) const TEST_LOG: &str = "sentrypeer=debug,info";
 
 /// What to start.
 pub(crate) struct DaemonBuilder {
+    binary: PathBuf,
     wrapper: Vec<String>,
     args: Vec<String>,
     env: Vec<(String, String)>,
@@ -35,6 +36,12 @@ impl DaemonBuilder {
     /// Adds command-line arguments.
     pub(crate) fn args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, args: I) -> Self {
         self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Runs `binary` instead of the one cargo built for the tests (e.g. the small build).
+    pub(crate) fn binary(mut self, binary: &Path) -> Self {
+        self.binary = binary.to_path_buf();
         self
     }
 
@@ -122,10 +129,10 @@ impl DaemonBuilder {
     fn command(&self) -> Command {
         let dir = self.dir.path();
         let mut command = match self.wrapper.split_first() {
-            None => Command::new(BINARY),
+            None => Command::new(&self.binary),
             Some((program, wrapper_args)) => {
                 let mut command = Command::new(program);
-                command.args(wrapper_args).arg(BINARY);
+                command.args(wrapper_args).arg(&self.binary);
                 command
             }
         };
@@ -186,6 +193,7 @@ impl Daemon {
     /// is also its working directory, so `-j` writes `sentrypeer_json.log` there).
     pub(crate) fn builder() -> DaemonBuilder {
         DaemonBuilder {
+            binary: PathBuf::from(BINARY),
             wrapper: Vec::new(),
             args: Vec::new(),
             env: Vec::new(),
