@@ -12,6 +12,7 @@
 
 mod assets;
 mod auth;
+mod community;
 mod error;
 mod health;
 mod layout;
@@ -68,6 +69,9 @@ pub struct GuiState {
     pub configuration: serde_json::Value,
     /// The P2P node's sharing rule (the peers page's reciprocity).
     pub sharing_rule: SharingRule,
+    /// The community's summaries, when the P2P node runs (the peers page's community card).
+    #[cfg(feature = "p2p")]
+    pub community: Option<Arc<crate::p2p::community::Community>>,
 }
 
 /// The dashboard's routes, all under `/ui/`.

@@ -1,8 +1,9 @@
 //! The peers page (`/ui/peers`): this node's PeerId and connected peers, records received,
 //! accepted and refused by reason, and each peer's reciprocity ([`super::reciprocity`]: whether
 //! it shares back, what it contributed over the window, from the database, and what was refused
-//! from it), read from the same telemetry registry `/api/v1/health` renders. With peer-to-peer
-//! sharing off the page says so.
+//! from it), read from the same telemetry registry `/api/v1/health` renders, and the community
+//! analytics other nodes share ([`super::community`]). With peer-to-peer sharing off the page
+//! says so.
 
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use maud::html;
 use serde_json::Value;
 
 use super::layout::{self, Nav, count_table, number};
-use super::{GuiError, GuiState, reciprocity};
+use super::{GuiError, GuiState, community, reciprocity};
 use crate::event::format_timestamp;
 use crate::store::query;
 use crate::telemetry::Readings;
@@ -101,6 +102,7 @@ async fn peers(State(state): State<Arc<GuiState>>) -> Result<Response, GuiError>
             }
             (reciprocity::table(&contributions, &refused_by_peer, rule.min_contribution, &window))
         }
+        (community::card_of(&state))
     };
     Ok(layout::page("Peers", Nav::Peers, body))
 }

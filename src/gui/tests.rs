@@ -56,6 +56,8 @@ impl Fixture {
             started: Instant::now(),
             configuration: serde_json::json!({ "api_token": "********", "web_gui": true }),
             sharing_rule: super::SharingRule::default(),
+            #[cfg(feature = "p2p")]
+            community: None,
         };
         router(Arc::new(state))
     }

@@ -2,7 +2,7 @@
 //! (`--share-stats`, with the test's short interval) publishes a signed summary of what it
 //! captured, which the other node verifies and adds up into `/api/v1/community`; the node that
 //! does not opt in sends nothing (its peer's counters and community stay empty), though it reads
-//! the others'; `--print-shared-stats` prints the summary that was received. Forged, oversized and
+//! the others'; B's dashboard shows them on its Peers page; `--print-shared-stats` prints the summary that was received. Forged, oversized and
 //! duplicate summaries are refused in the unit tests (`p2p::community`).
 
 use crate::support::daemon::Daemon;
@@ -41,7 +41,10 @@ fn a_sharing_nodes_summary_is_added_up_by_its_peer_and_a_silent_node_sends_none(
     let a_db = stopped.path("sentrypeer.db");
 
     // B does not opt in, with the same short interval and a probe of its own to report.
-    let b = node(None, &["--share-stats-interval-secs", INTERVAL]);
+    let b = node(
+        None,
+        &["--share-stats-interval-secs", INTERVAL, "--web-gui"],
+    );
     probe(&b, "community-b");
     let a = sharing_node(
         Some(&b.p2p_address()),
@@ -49,6 +52,7 @@ fn a_sharing_nodes_summary_is_added_up_by_its_peer_and_a_silent_node_sends_none(
             "--share-stats",
             "--share-stats-interval-secs",
             INTERVAL,
+            "--web-gui",
             "-f",
         ],
     )
@@ -70,6 +74,18 @@ fn a_sharing_nodes_summary_is_added_up_by_its_peer_and_a_silent_node_sends_none(
         view["by_country"]["ZZ"], 1,
         "loopback has no country: {view}"
     );
+    // B's dashboard shows the same on its Peers page.
+    let page = curl(b_api, "/ui/peers", &[]);
+    assert_eq!(page.status, 200, "{}", page.body);
+    for shown in [
+        r#"<dd id="community-nodes">1</dd>"#,
+        r#"<dd id="community-events">1</dd>"#,
+        r#"<dd id="community-ips">1</dd>"#,
+        "--share-stats",
+        "OPTIONS",
+    ] {
+        assert!(page.body.contains(shown), "{shown}: {}", page.body);
+    }
     let sent = node_health(&a);
     assert_eq!(sent["community"]["published"], 1, "{}", sent["community"]);
 
@@ -98,6 +114,12 @@ fn a_sharing_nodes_summary_is_added_up_by_its_peer_and_a_silent_node_sends_none(
     // same interval; it still reads the community.
     let a_view = get_json(a.api.expect("A serves the API"), "/api/v1/community");
     assert_eq!(a_view["nodes"], 0, "{a_view}");
+    let a_page = curl(a.api.expect("A serves the API"), "/ui/peers", &[]);
+    assert!(
+        a_page.body.contains("No community summary received"),
+        "{}",
+        a_page.body
+    );
     assert_eq!(node_health(&a)["community"]["received"], 0);
     assert_eq!(node_health(&b)["community"]["published"], 0);
     assert_eq!(node_health(&b)["community"]["unpublished"], 0);

@@ -139,6 +139,8 @@ fn gui_state(wiring: &mut Wiring<'_>, settings: &GuiSettings) -> anyhow::Result<
         started: Instant::now(),
         configuration: settings.configuration.clone(),
         sharing_rule: sharing_rule(wiring.settings),
+        #[cfg(feature = "p2p")]
+        community: wiring.community.clone(),
     })
 }
 
