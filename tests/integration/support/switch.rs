@@ -1,8 +1,10 @@
 //! The switch side of the SIP agent's tests: Kamailio with the dip config kept in
 //! `tests/fixtures/kamailio/`, a SIPp UAS standing for the carrier, and any such program run in
-//! the background with its output collected (killed by PID when dropped).
+//! the background with its output collected (killed when dropped, with the workers it forked:
+//! each runs in a process group of its own, and the group is killed).
 
 use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -23,7 +25,10 @@ pub(crate) struct Background {
 impl Background {
     /// Starts `command` with its stdout and stderr collected under `label`.
     pub(crate) fn spawn(mut command: Command, label: &str) -> Background {
+        // A group of its own (its id is the child's PID), so dropping it also ends what it forked:
+        // Kamailio's workers outlive a killed main process otherwise.
         command
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -71,6 +76,11 @@ impl Background {
 
 impl Drop for Background {
     fn drop(&mut self) {
+        // The group this program leads: it and every process it forked, nothing else.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
         signal(self.child.id(), "KILL");
         let _ = self.child.wait();
     }
