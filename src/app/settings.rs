@@ -216,6 +216,21 @@ fn http_url(option: &'static str, url: &str) -> Result<reqwest::Url, ConfigError
     Ok(parsed)
 }
 
+/// A network (`10.0.0.0/8`, host bits cleared) or one address (as its host network, IPv4-mapped
+/// IPv6 as IPv4); `None` when `entry` is neither.
+fn network_or_address(entry: &str) -> Option<ipnet::IpNet> {
+    entry
+        .parse::<ipnet::IpNet>()
+        .map(|network| network.trunc())
+        .ok()
+        .or_else(|| {
+            entry
+                .parse::<std::net::IpAddr>()
+                .ok()
+                .map(|ip| ipnet::IpNet::from(ip.to_canonical()))
+        })
+}
+
 /// Checks that `value` is at least `min`.
 fn at_least(option: &'static str, value: u64, min: u64, unit: &str) -> Result<(), ConfigError> {
     if value >= min {

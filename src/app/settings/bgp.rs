@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use ipnet::IpNet;
 
-use super::in_range;
+use super::{in_range, network_or_address};
 use crate::bgp::{
     BgpOptions, PeerOptions, never_announced, parse_community, parse_large_community,
 };
@@ -136,20 +136,12 @@ fn never_announce(entries: &[String]) -> Result<Vec<IpNet>, ConfigError> {
     entries
         .iter()
         .map(|entry| {
-            entry
-                .parse::<IpNet>()
-                .map(|network| network.trunc())
-                .or_else(|_| {
-                    entry
-                        .parse::<IpAddr>()
-                        .map(|ip| IpNet::from(ip.to_canonical()))
-                })
-                .map_err(|_| {
-                    ConfigError::invalid(
-                        "bgp.never_announce",
-                        format!("{entry:?} is not a network (10.0.0.0/8) nor an address"),
-                    )
-                })
+            network_or_address(entry).ok_or_else(|| {
+                ConfigError::invalid(
+                    "bgp.never_announce",
+                    format!("{entry:?} is not a network (10.0.0.0/8) nor an address"),
+                )
+            })
         })
         .collect()
 }

@@ -1,11 +1,12 @@
 //! Settings of the SIP verdict agent, checked and built from `[sip_agent]` (its verdict policy
 //! is `[verdicts.sip_agent]`, in `verdicts.rs`).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::num::NonZeroU32;
 
 use ipnet::IpNet;
 
+use super::network_or_address;
 use crate::config::{Config, ConfigError, SipAgentConfig};
 use crate::sip::redirect::DipRules;
 use crate::sip_agent::{AgentOptions, BlockAnswer};
@@ -94,20 +95,12 @@ fn allow(entries: &[String]) -> Result<Vec<IpNet>, ConfigError> {
     entries
         .iter()
         .map(|entry| {
-            entry
-                .parse::<IpNet>()
-                .map(|network| network.trunc())
-                .or_else(|_| {
-                    entry
-                        .parse::<IpAddr>()
-                        .map(|ip| IpNet::from(ip.to_canonical()))
-                })
-                .map_err(|_| {
-                    ConfigError::invalid(
-                        "sip_agent.allow",
-                        format!("{entry:?} is not a network or an address"),
-                    )
-                })
+            network_or_address(entry).ok_or_else(|| {
+                ConfigError::invalid(
+                    "sip_agent.allow",
+                    format!("{entry:?} is not a network or an address"),
+                )
+            })
         })
         .collect()
 }
@@ -186,14 +179,14 @@ mod tests {
                 .options
                 .allow
                 .iter()
-                .any(|net| net.contains(&"127.0.0.9".parse::<IpAddr>().expect("ip")))
+                .any(|net| net.contains(&"127.0.0.9".parse::<std::net::IpAddr>().expect("ip")))
         );
         assert!(
             !agent
                 .options
                 .allow
                 .iter()
-                .any(|net| net.contains(&"10.0.0.1".parse::<IpAddr>().expect("ip")))
+                .any(|net| net.contains(&"10.0.0.1".parse::<std::net::IpAddr>().expect("ip")))
         );
         assert!(
             settings(&Config::default()).expect("valid").is_none(),

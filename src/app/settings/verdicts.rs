@@ -4,9 +4,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use ipnet::IpNet;
-
-use super::in_range;
+use super::{in_range, network_or_address};
 use crate::blocklist::{
     BlocklistOptions, ConsumerOptions, CountedOrigins, NeverList, UdpOnlySources, VerdictOptions,
 };
@@ -173,10 +171,8 @@ fn consumer(
 fn never_list(option: &'static str, entries: &[String]) -> Result<NeverList, ConfigError> {
     let mut never = NeverList::default();
     for entry in entries {
-        if let Ok(network) = entry.parse::<IpNet>() {
-            never.networks.push(network.trunc());
-        } else if let Ok(ip) = entry.parse::<IpAddr>() {
-            never.networks.push(IpNet::from(ip.to_canonical()));
+        if let Some(network) = network_or_address(entry) {
+            never.networks.push(network);
         } else {
             let rule = entry.parse().map_err(|_| {
                 ConfigError::invalid(
