@@ -89,14 +89,20 @@ impl ChunkSender {
     /// # Errors
     /// [`ClientGone`].
     pub(crate) async fn flush(&mut self) -> Result<(), ClientGone> {
-        if self.buffer.is_empty() {
-            return Ok(());
+        match self.take_chunk() {
+            Some(chunk) => self.sender.send(Ok(chunk)).await.map_err(|_| ClientGone),
+            None => Ok(()),
         }
-        let chunk = Bytes::from(std::mem::replace(
-            &mut self.buffer,
-            Vec::with_capacity(CHUNK_BYTES),
-        ));
-        self.sender.send(Ok(chunk)).await.map_err(|_| ClientGone)
+    }
+
+    /// What has gathered, as one chunk (`None` when nothing has).
+    fn take_chunk(&mut self) -> Option<Bytes> {
+        (!self.buffer.is_empty()).then(|| {
+            Bytes::from(std::mem::replace(
+                &mut self.buffer,
+                Vec::with_capacity(CHUNK_BYTES),
+            ))
+        })
     }
 
     /// [`ChunkSender::write`] from a blocking thread.
@@ -113,14 +119,10 @@ impl ChunkSender {
 
     /// [`ChunkSender::flush`] from a blocking thread.
     fn flush_blocking(&mut self) -> Result<(), ClientGone> {
-        if self.buffer.is_empty() {
-            return Ok(());
+        match self.take_chunk() {
+            Some(chunk) => self.sender.blocking_send(Ok(chunk)).map_err(|_| ClientGone),
+            None => Ok(()),
         }
-        let chunk = Bytes::from(std::mem::replace(
-            &mut self.buffer,
-            Vec::with_capacity(CHUNK_BYTES),
-        ));
-        self.sender.blocking_send(Ok(chunk)).map_err(|_| ClientGone)
     }
 
     /// Resolves when the client has gone away (the body was dropped).
