@@ -86,16 +86,23 @@ mod tests {
 
     use super::*;
 
-    /// A one-shot server on loopback answering `reply`; returns its address and the request.
+    /// A one-shot server on loopback answering `reply` once it has the whole request head (the
+    /// probe's request may come in several segments, and closing with some of it unread would
+    /// reset the connection under the probe's read); returns its address and the request.
     fn server(reply: &'static [u8]) -> (SocketAddr, std::thread::JoinHandle<String>) {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let address = listener.local_addr().expect("address");
         let handle = std::thread::spawn(move || {
             let (mut stream, _) = listener.accept().expect("accept");
-            let mut request = vec![0u8; 1024];
-            let read = stream.read(&mut request).expect("read request");
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 1024];
+            while !request.windows(4).any(|end| end == b"\r\n\r\n") {
+                let read = stream.read(&mut buffer).expect("read request");
+                assert!(read > 0, "the probe closed before its request head ended");
+                request.extend_from_slice(&buffer[..read]);
+            }
             stream.write_all(reply).expect("reply");
-            String::from_utf8_lossy(&request[..read]).into_owned()
+            String::from_utf8_lossy(&request).into_owned()
         });
         (address, handle)
     }
