@@ -14,6 +14,7 @@ mod peers;
 
 pub use announce::{DiscoveryChannels, announced};
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -73,6 +74,9 @@ struct Node {
     next_bootstrap: Instant,
     next_prune: Instant,
     bootstrap_backoff: Duration,
+    /// Dials of bootstrap nodes still in progress: no new round starts while one is, so a
+    /// handshake slower than the back-off never opens a second connection to the same node.
+    bootstrap_dials: HashSet<ConnectionId>,
     served: mpsc::Sender<ServedPage>,
     /// Addresses the node listens on (for what it announces).
     listening: Vec<libp2p::Multiaddr>,
@@ -276,6 +280,7 @@ impl Node {
             next_bootstrap: Instant::now(),
             next_prune: Instant::now() + PRUNE_INTERVAL,
             bootstrap_backoff: BOOTSTRAP_BACKOFF.0,
+            bootstrap_dials: HashSet::new(),
             served,
             config,
             listening: Vec::new(),
@@ -292,7 +297,7 @@ impl Node {
             self.update_score(swarm, peer);
         }
         let now = Instant::now();
-        if connected.is_empty() && now >= self.next_bootstrap {
+        if connected.is_empty() && self.bootstrap_dials.is_empty() && now >= self.next_bootstrap {
             self.bootstrap(swarm);
             self.next_bootstrap = now + self.bootstrap_backoff;
             self.bootstrap_backoff = (self.bootstrap_backoff * 2).min(BOOTSTRAP_BACKOFF.1);
@@ -323,10 +328,14 @@ impl Node {
             }
             SwarmEvent::ConnectionEstablished {
                 peer_id,
+                connection_id,
                 num_established,
                 endpoint,
                 ..
-            } => self.on_connected(swarm, peer_id, num_established.get(), &endpoint),
+            } => {
+                self.bootstrap_dials.remove(&connection_id);
+                self.on_connected(swarm, peer_id, num_established.get(), &endpoint);
+            }
             SwarmEvent::ConnectionClosed {
                 peer_id,
                 connection_id,
@@ -336,13 +345,17 @@ impl Node {
             SwarmEvent::IncomingConnectionError {
                 error: libp2p::swarm::ListenError::Denied { cause },
                 ..
-            }
-            | SwarmEvent::OutgoingConnectionError {
-                error: libp2p::swarm::DialError::Denied { cause },
-                ..
             } => self.on_refused(&cause),
-            SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
-                tracing::debug!(peer = ?peer_id, %error, "dial failed");
+            SwarmEvent::OutgoingConnectionError {
+                connection_id,
+                peer_id,
+                error,
+            } => {
+                self.bootstrap_dials.remove(&connection_id);
+                match error {
+                    libp2p::swarm::DialError::Denied { cause } => self.on_refused(&cause),
+                    error => tracing::debug!(peer = ?peer_id, %error, "dial failed"),
+                }
             }
             SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(event)) => self.on_gossip(swarm, event),
             SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {

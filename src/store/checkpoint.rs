@@ -43,9 +43,10 @@ impl Checkpointer {
                 crate::thread_priority::lower_current_thread(
                     crate::thread_priority::BACKGROUND_NICENESS,
                 );
+                let mut last = None;
                 while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_INTERVAL)
                 {
-                    checkpoint(&conn);
+                    last = checkpoint(&conn, last);
                 }
             });
         match thread {
@@ -83,13 +84,23 @@ fn open(path: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
-/// One passive checkpoint; a failure is logged and the next interval tries again.
-fn checkpoint(conn: &Connection) {
+/// One passive checkpoint; its WAL frames and frames copied, logged when they differ from
+/// `last` (an idle database is checkpointed four times a second and would log each time); a
+/// failure is logged and the next interval tries again.
+fn checkpoint(conn: &Connection, last: Option<(i64, i64)>) -> Option<(i64, i64)> {
     let result = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
         Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
     });
     match result {
-        Ok((frames, copied)) => debug!(frames, copied, "background checkpoint"),
-        Err(err) => debug!(error = %err, "background checkpoint failed; retrying"),
+        Ok((frames, copied)) => {
+            if last != Some((frames, copied)) {
+                debug!(frames, copied, "background checkpoint");
+            }
+            Some((frames, copied))
+        }
+        Err(err) => {
+            debug!(error = %err, "background checkpoint failed; retrying");
+            None
+        }
     }
 }

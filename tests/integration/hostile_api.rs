@@ -146,7 +146,10 @@ const WAL_FLOOD_ROUNDS: usize = 8;
 #[test]
 fn the_wal_stays_bounded_during_a_flood_while_a_list_is_unread() {
     let _turn = one_at_a_time();
-    let daemon = seeded_daemon("api_write_timeout_secs = 600\n");
+    // A short event queue: what the flood leaves queued when it ends is what the writer must
+    // still store before the round settles, and a writer starved by other processes (it runs
+    // niced, below capture) stores a full default queue of 8,192 slower than a test may wait.
+    let daemon = seeded_daemon("api_write_timeout_secs = 600\nevent_queue_capacity = 1000\n");
     let api = daemon.api.expect("API listening");
     let udp = daemon.udp.expect("UDP listening");
     let db = daemon.path("sentrypeer.db");

@@ -7,6 +7,7 @@
 use std::time::Instant;
 
 use libp2p::core::ConnectedPoint;
+use libp2p::swarm::dial_opts::DialOpts;
 use libp2p::swarm::{ConnectionDenied, ConnectionId};
 use libp2p::{Multiaddr, PeerId, Swarm, identify};
 
@@ -17,10 +18,16 @@ use crate::p2p::behaviour::Behaviour;
 use crate::p2p::protocol::MAX_DIALLED_PEERS;
 
 impl Node {
+    /// Dials every bootstrap node, noting each dial until it connects or fails.
     pub(super) fn bootstrap(&mut self, swarm: &mut Swarm<Behaviour>) {
         for address in self.config.options.bootstrap.clone() {
-            if let Err(error) = swarm.dial(address.clone()) {
-                tracing::debug!(%address, %error, "cannot dial bootstrap node");
+            let dial = DialOpts::unknown_peer_id().address(address.clone()).build();
+            let connection = dial.connection_id();
+            match swarm.dial(dial) {
+                Ok(()) => {
+                    self.bootstrap_dials.insert(connection);
+                }
+                Err(error) => tracing::debug!(%address, %error, "cannot dial bootstrap node"),
             }
         }
         if !self.config.options.bootstrap.is_empty() {

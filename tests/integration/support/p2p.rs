@@ -67,11 +67,31 @@ pub(crate) fn wait_for_subscriber(node: &Daemon, peer: &Daemon) {
             .iter()
             .any(|line| line.contains("peer subscribed") && line.contains(&peer_id))
     });
-    assert!(
-        subscribed,
-        "{peer_id} never subscribed; node's log:\n{}\n\npeer's log:\n{}",
-        node.log_lines().join("\n"),
-        peer.log_lines().join("\n")
+    if subscribed {
+        return;
+    }
+    // The outline first: a long log is cut short in CI reports.
+    let node_id = node.peer_id();
+    let node_lines = node.log_lines();
+    let peer_lines = peer.log_lines();
+    let saw = |lines: &[String], needle: &str, id: &str| {
+        lines
+            .iter()
+            .filter(|line| line.contains(needle) && line.contains(id))
+            .count()
+    };
+    let failures: Vec<&String> = peer_lines
+        .iter()
+        .filter(|line| line.contains("dial failed") || line.contains("cannot dial"))
+        .collect();
+    panic!(
+        "{peer_id} never subscribed: the node logged {} connection(s) from it, it logged {} to \
+         the node, {} dial failure(s): {failures:?}\n\nnode's log:\n{}\n\npeer's log:\n{}",
+        saw(&node_lines, "peer connected", &peer_id),
+        saw(&peer_lines, "peer connected", &node_id),
+        failures.len(),
+        node_lines.join("\n"),
+        peer_lines.join("\n")
     );
 }
 
