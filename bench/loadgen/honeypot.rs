@@ -27,6 +27,8 @@ pub(crate) struct Honeypot {
     pub(crate) tcp: Option<SocketAddr>,
     /// API address.
     pub(crate) api: Option<SocketAddr>,
+    /// SIP agent's UDP address (`--sip-agent-listen-address`).
+    pub(crate) agent: Option<SocketAddr>,
 }
 
 /// The counters `/api/v1/health` gives, those the benchmark reports.
@@ -95,11 +97,13 @@ impl Honeypot {
             udp: None,
             tcp: None,
             api: None,
+            agent: None,
         };
         honeypot.wait_for_line("sentrypeer ready")?;
         honeypot.udp = honeypot.address("UDP");
         honeypot.tcp = honeypot.address("TCP");
         honeypot.api = honeypot.address("API");
+        honeypot.agent = honeypot.address("SIP agent UDP");
         Ok(honeypot)
     }
 

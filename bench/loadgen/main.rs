@@ -11,6 +11,7 @@
 //! loadgen stream --binary target/release/sentrypeer [--rate 50000] [--attackers 200]
 //! ```
 
+mod dips;
 mod honeypot;
 mod lossless;
 mod probes;

@@ -13,6 +13,8 @@
 //! 5. `spread`: INVITEs from `--spread-sources` (65,536) addresses to 250,000 numbers, paced.
 //! 6. `numbers`: `/numbers` with `--seed-numbers` numbers: first byte, whole body, RSS growth.
 //! 7. `idle`: RSS of an idle honeypot, and the binary's size.
+//! 8. `dips`: an answering honeypot with its SIP agent on, under a paced flood, with and
+//!    without SIP dips at its agent meanwhile (`dips.rs`).
 //!
 //! Every flood checks the accounting: sent = stored rows + store drops + kernel drops; and that
 //! every distinct IP and number that reached the honeypot is in its database and API with
@@ -25,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+use crate::dips::{DipPlan, DipRun};
 use crate::honeypot::{Counters, Honeypot, count_rows};
 use crate::lossless::{self, Found};
 use crate::probes::{DEFAULT_NUMBERS, Mix, ProbeWriter};
@@ -42,6 +45,7 @@ pub(crate) enum Scenario {
     Spread,
     Numbers,
     Idle,
+    Dips,
 }
 
 /// `loadgen bench` options.
@@ -55,7 +59,7 @@ pub(crate) struct BenchOptions {
     seed: PathBuf,
     /// Runs per scenario (the median is reported).
     #[arg(long, default_value_t = 3)]
-    runs: usize,
+    pub(crate) runs: usize,
     /// Seconds of each as-fast-as-possible flood.
     #[arg(long, default_value_t = 10.0)]
     flood_seconds: f64,
@@ -96,6 +100,15 @@ pub(crate) struct BenchOptions {
     /// Probes per second of the spread flood.
     #[arg(long, default_value_t = 50_000)]
     spread_rate: u64,
+    /// SIP dips per second at the honeypot's SIP agent in the `dips` scenario.
+    #[arg(long, default_value_t = 10_000)]
+    pub(crate) dips_rate: u64,
+    /// Probes per second of the `dips` scenario's flood (0: as fast as possible).
+    #[arg(long, default_value_t = 50_000)]
+    pub(crate) dips_flood_rate: u64,
+    /// Seconds of each `dips` flood.
+    #[arg(long, default_value_t = 20)]
+    pub(crate) dips_seconds: u64,
     /// Scenarios to run (all when absent), comma-separated.
     #[arg(long, value_enum, value_delimiter = ',')]
     only: Vec<Scenario>,
@@ -125,18 +138,20 @@ const FLOOD_ARGS: [&str; 7] = [
 
 /// One flood against one honeypot.
 #[derive(Debug, Clone, Copy, Default)]
-struct FloodRun {
+pub(crate) struct FloodRun {
     send: SendReport,
     /// Counters when the last probe was sent.
     at_end: Counters,
     /// Counters once the honeypot caught up.
     settled: Counters,
     /// Rows the flood added to the database (counted after a clean stop).
-    stored_rows: u64,
+    pub(crate) stored_rows: u64,
     /// CPU of the honeypot while sending, as a percentage of one core.
     cpu_percent: f64,
     /// Peak RSS of the honeypot, KiB.
     peak_rss_kib: f64,
+    /// SIP dips at the honeypot's agent meanwhile, when the plan asked for them.
+    pub(crate) dips: Option<DipRun>,
 }
 
 impl FloodRun {
@@ -144,7 +159,7 @@ impl FloodRun {
         self.send.elapsed.as_secs_f64().max(1e-9)
     }
 
-    fn received_at_end(&self) -> u64 {
+    pub(crate) fn received_at_end(&self) -> u64 {
         self.at_end.received_udp + self.at_end.received_tcp
     }
 
@@ -158,7 +173,7 @@ impl FloodRun {
 
 /// Latencies of one route's point lookups.
 #[derive(Debug, Clone, Copy, Default)]
-struct LookupResult {
+pub(crate) struct LookupResult {
     requests: u64,
     p50_ms: f64,
     p99_ms: f64,
@@ -220,6 +235,9 @@ pub(crate) async fn run(options: &BenchOptions) -> anyhow::Result<()> {
     if options.wants(Scenario::Idle) {
         tables.push(idle(options, work)?);
     }
+    if options.wants(Scenario::Dips) {
+        tables.extend(crate::dips::scenario(options, &client, &sources, work).await?);
+    }
     tables.extend(lossless::table());
     println!("\nSentryPeer benchmark, {}, {}", date(), machine());
     for table in &tables {
@@ -236,6 +254,7 @@ async fn flood(
     options: SendOptions,
     tcp: bool,
     during: Option<LookupPlan>,
+    dips: Option<DipPlan>,
 ) -> anyhow::Result<(FloodRun, Vec<LookupResult>)> {
     let before = honeypot.usage()?;
     let (sent_tx, sent_rx) = tokio::sync::oneshot::channel::<()>();
@@ -249,6 +268,11 @@ async fn flood(
             send::udp(&options, on_sent)
         }
     });
+    let dipping = dips.map(|plan| {
+        tokio::task::spawn_blocking(move || {
+            crate::dips::measure(plan.agent, plan.rate, plan.seconds)
+        })
+    });
     let mut lookups = Vec::new();
     if let Some(plan) = during {
         tokio::time::sleep(plan.warm_up).await;
@@ -261,6 +285,10 @@ async fn flood(
     let usage = honeypot.usage()?;
     let at_end = honeypot.counters(client).await?;
     let send = sender.await.context("sender task")??;
+    let dips = match dipping {
+        Some(task) => Some(task.await.context("dip task")??),
+        None => None,
+    };
     let settled = honeypot
         .settle(
             client,
@@ -277,12 +305,13 @@ async fn flood(
         cpu_percent: 100.0 * (usage.cpu_seconds - before.cpu_seconds)
             / send.elapsed.as_secs_f64().max(1e-9),
         peak_rss_kib: peak as f64,
+        dips,
     };
     Ok((run, lookups))
 }
 
 /// Starts a honeypot in `dir`, floods it, stops it, counts what it stored beyond `seeded_rows`.
-async fn honeypot_flood(
+pub(crate) async fn honeypot_flood(
     options: &BenchOptions,
     client: &reqwest::Client,
     dir: &Path,
@@ -324,7 +353,15 @@ async fn honeypot_flood(
         api: honeypot.api.map(|api| api.to_string()).unwrap_or_default(),
         ..lookups
     });
-    let (mut run, lookups) = flood(&honeypot, client, send_options, plan.tcp, during).await?;
+    let dips = match plan.dips {
+        Some(rate) => Some(DipPlan {
+            agent: honeypot.agent.context("the honeypot runs no SIP agent")?,
+            rate,
+            seconds: plan.seconds.ceil() as u64,
+        }),
+        None => None,
+    };
+    let (mut run, lookups) = flood(&honeypot, client, send_options, plan.tcp, during, dips).await?;
     let mut expected = if plan.tcp {
         lossless::Expected {
             ips: plan.sources.to_vec(),
@@ -399,28 +436,30 @@ async fn honeypot_flood(
 
 /// One flood's shape.
 #[derive(Clone)]
-struct FloodPlan<'a> {
-    tcp: bool,
-    mix: Mix,
-    rate: Option<u64>,
-    seconds: f64,
-    sources: &'a [IpAddr],
-    seeded_rows: u64,
-    lookups: Option<LookupPlan>,
+pub(crate) struct FloodPlan<'a> {
+    pub(crate) tcp: bool,
+    pub(crate) mix: Mix,
+    pub(crate) rate: Option<u64>,
+    pub(crate) seconds: f64,
+    pub(crate) sources: &'a [IpAddr],
+    pub(crate) seeded_rows: u64,
+    pub(crate) lookups: Option<LookupPlan>,
+    /// SIP dips per second at the honeypot's agent meanwhile (`--sip-agent-listen-address`).
+    pub(crate) dips: Option<u64>,
     /// Run the honeypot without `-r`: it records probes and answers none.
-    passive: bool,
+    pub(crate) passive: bool,
     /// Probes to send (instead of `seconds`).
-    count: Option<u64>,
+    pub(crate) count: Option<u64>,
     /// UDP: consecutive probes per source, one source's socket at a time (see `send`).
-    per_source: Option<u64>,
+    pub(crate) per_source: Option<u64>,
     /// The flood's name in the lossless table.
-    name: &'a str,
+    pub(crate) name: &'a str,
 }
 
 impl<'a> FloodPlan<'a> {
     /// The default mix over UDP from `sources` as fast as possible for `seconds`, into an empty
     /// database, every probe answered, no lookups.
-    fn as_fast_as_possible(sources: &'a [IpAddr], seconds: f64) -> Self {
+    pub(crate) fn as_fast_as_possible(sources: &'a [IpAddr], seconds: f64) -> Self {
         Self {
             tcp: false,
             mix: Mix::default(),
@@ -429,6 +468,7 @@ impl<'a> FloodPlan<'a> {
             sources,
             seeded_rows: 0,
             lookups: None,
+            dips: None,
             passive: false,
             count: None,
             per_source: None,
@@ -439,7 +479,7 @@ impl<'a> FloodPlan<'a> {
 
 /// Point lookups during a flood.
 #[derive(Clone)]
-struct LookupPlan {
+pub(crate) struct LookupPlan {
     api: String,
     warm_up: Duration,
     seconds: u64,
@@ -1002,7 +1042,7 @@ fn idle(options: &BenchOptions, work: &Path) -> anyhow::Result<Table> {
     Ok(table)
 }
 
-fn flood_table(title: &str) -> Table {
+pub(crate) fn flood_table(title: &str) -> Table {
     Table::new(
         title,
         &[
@@ -1021,7 +1061,7 @@ fn flood_table(title: &str) -> Table {
     )
 }
 
-fn flood_row(name: &str, runs: &[FloodRun], ratio: Option<f64>) -> Vec<String> {
+pub(crate) fn flood_row(name: &str, runs: &[FloodRun], ratio: Option<f64>) -> Vec<String> {
     let med = |f: &dyn Fn(&FloodRun) -> f64| median(runs.iter().map(f));
     let worst_unaccounted = runs
         .iter()
