@@ -8,7 +8,8 @@
 #   persist  a paced 50,000/s flood for 60 s into a database of 300,000 events, with point
 #            lookups on /ip-addresses/{ip} and /numbers/{number} at 500/s meanwhile;
 #   numbers  /numbers with 250,000 numbers: first byte, whole body, RSS growth;
-#   idle     idle RSS and the stripped binary's size.
+#   idle     idle RSS and the stripped binary's size;
+#   dips     a paced 50,000/s flood with and without 10,000 SIP dips/s at the SIP agent.
 # Every flood checks sent = stored + store-queue drops + kernel drops. Loopback only; about
 # 10 minutes on 2 cores.
 #
