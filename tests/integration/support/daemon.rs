@@ -128,14 +128,13 @@ impl DaemonBuilder {
 
     fn command(&self) -> Command {
         let dir = self.dir.path();
-        let mut command = match self.wrapper.split_first() {
-            None => Command::new(&self.binary),
-            Some((program, wrapper_args)) => {
-                let mut command = Command::new(program);
-                command.args(wrapper_args).arg(&self.binary);
-                command
-            }
-        };
+        // Through setsid(1): a session of its own, as a service manager starts a daemon. Linux
+        // shares the CPU between sessions (autogroups) before thread priorities count, so the
+        // daemon's niced store writer yields to the daemon's own capture rather than to whatever
+        // else the machine runs (a stress-ng beside the suite starved it for minutes). setsid
+        // execs in place (the child is no process group leader): the daemon keeps the PID.
+        let mut command = Command::new("setsid");
+        command.args(&self.wrapper).arg(&self.binary);
         command
             .current_dir(dir)
             .env_clear()
