@@ -111,7 +111,9 @@ def main():
         shot(driver, "sign-in")
         driver.find_element(By.ID, "token").send_keys("wrong")
         driver.find_element(By.CSS_SELECTOR, "form[action='/ui/sign-in'] button").click()
-        check(driver.find_elements(By.CSS_SELECTOR, "p.error"), "a wrong token was not refused")
+        # The click only starts the form's navigation: wait for the page it leads to.
+        wait_until("a wrong token refused with an error",
+                   lambda: driver.find_elements(By.CSS_SELECTOR, "p.error"))
         driver.find_element(By.ID, "token").send_keys(TOKEN)
         driver.find_element(By.CSS_SELECTOR, "form[action='/ui/sign-in'] button").click()
         wait_until("the overview after signing in", lambda: driver.find_elements(By.ID, "events-all"))
