@@ -20,9 +20,6 @@ mod body;
 mod browser_root;
 #[cfg(feature = "p2p")]
 mod community;
-#[cfg(not(feature = "p2p"))]
-#[path = "api/community_not_built.rs"]
-mod community;
 mod crowdsec;
 mod error;
 mod events;
@@ -36,7 +33,11 @@ mod metrics;
 mod numbers;
 mod oauth;
 mod original_list;
+#[cfg(not(feature = "p2p"))]
+mod p2p_not_built;
 mod params;
+#[cfg(feature = "p2p")]
+mod peers;
 mod placeholders;
 mod reader;
 mod serve;
@@ -107,6 +108,7 @@ pub const DOCUMENTED_ROUTES: &[&str] = &[
     "/api/phone-numbers/{number}",
     "/api/v1/bgp/routes",
     "/api/v1/community",
+    "/api/v1/peers",
 ];
 
 /// The documented routes that take a `POST` with a body (every other one answers GET and HEAD
@@ -174,6 +176,21 @@ pub struct ApiState {
     /// The community's summaries, when `-p` is on.
     #[cfg(feature = "p2p")]
     pub community: Option<Arc<crate::p2p::community::Community>>,
+    /// The peers connected now, when `-p` is on.
+    #[cfg(feature = "p2p")]
+    pub connected_peers: Option<Arc<crate::p2p::ConnectedPeers>>,
+}
+
+/// The peer-to-peer routes: the community's summaries and the peers connected now.
+#[cfg(feature = "p2p")]
+fn p2p_routes() -> Router<Arc<ApiState>> {
+    community::routes().merge(peers::routes())
+}
+
+/// Without the `p2p` feature, the same routes say it is not built.
+#[cfg(not(feature = "p2p"))]
+fn p2p_routes() -> Router<Arc<ApiState>> {
+    p2p_not_built::routes()
 }
 
 /// The whole API, with `pages` (the dashboard's routes, or none) served beside it under the
@@ -194,7 +211,7 @@ pub fn router(state: Arc<ApiState>, limits: ApiLimits, pages: Router) -> Router 
         .merge(stream::routes())
         .merge(metrics::routes(Arc::clone(&requests)))
         .merge(bgp::routes())
-        .merge(community::routes())
+        .merge(p2p_routes())
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             auth::require_bearer_token,

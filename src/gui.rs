@@ -13,6 +13,7 @@
 mod assets;
 mod auth;
 mod community;
+mod connected;
 mod error;
 mod health;
 mod layout;
@@ -72,6 +73,9 @@ pub struct GuiState {
     /// The community's summaries, when the P2P node runs (the peers page's community card).
     #[cfg(feature = "p2p")]
     pub community: Option<Arc<crate::p2p::community::Community>>,
+    /// The peers connected now, when the P2P node runs (the peers page's table).
+    #[cfg(feature = "p2p")]
+    pub connected_peers: Option<Arc<crate::p2p::ConnectedPeers>>,
 }
 
 /// The dashboard's routes, all under `/ui/`.

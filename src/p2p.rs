@@ -28,6 +28,8 @@ pub mod admission;
 pub mod behaviour;
 mod catch_up;
 pub mod community;
+pub mod connected;
+pub mod drops;
 pub mod identity;
 mod inbound;
 mod node;
@@ -50,6 +52,8 @@ use crate::store::ReadPool;
 use crate::telemetry::{Count, Readings, Report};
 
 pub use admission::ConnectionCaps;
+pub use connected::{ConnectedPeer, ConnectedPeers, PeersView};
+pub use drops::{DropReason, MAX_TRACKED_PEERS, PeerDrops};
 pub use node::{DiscoveryChannels, announced, build_swarm, run};
 pub use protocol::Batch;
 
@@ -142,6 +146,8 @@ pub struct P2pConfig {
     pub community: std::sync::Arc<community::Community>,
     /// Where the countries of our summaries come from.
     pub countries: std::sync::Arc<crate::countries::Countries>,
+    /// The peers connected now, as the node last published them (for the API and dashboard).
+    pub connected: std::sync::Arc<ConnectedPeers>,
 }
 
 /// Parses `host:port` (IP or DNS name, TCP) or a multiaddr.
@@ -256,12 +262,10 @@ pub struct P2pStats {
     pub connections_refused_per_address: AtomicU64,
     /// Connections refused: too many with one peer.
     pub connections_refused_per_peer: AtomicU64,
-    /// Records refused or dropped, per peer that sent them (at most [`MAX_TRACKED_PEERS`]).
-    pub dropped_by_peer: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
+    /// Records refused or dropped, per peer that sent them, by reason (at most
+    /// [`MAX_TRACKED_PEERS`] peers).
+    pub dropped_by_peer: PeerDrops,
 }
-
-/// Peers whose drops are counted one by one (beyond, they are only in the totals).
-pub const MAX_TRACKED_PEERS: usize = 1000;
 
 impl P2pStats {
     /// Adds one to a counter.
@@ -269,22 +273,18 @@ impl P2pStats {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Counts a record refused or dropped because of what `peer` sent.
-    pub(crate) fn dropped_from(&self, peer: &PeerId) {
-        if let Ok(mut counts) = self.dropped_by_peer.lock() {
-            let key = peer.to_base58();
-            if counts.len() < MAX_TRACKED_PEERS || counts.contains_key(&key) {
-                *counts.entry(key).or_default() += 1;
-            }
+    /// Counts a record refused or dropped for `reason` because of what `peer` sent: in the
+    /// node-wide counter of the reason and against `peer`.
+    pub(crate) fn dropped_from(&self, peer: &PeerId, reason: DropReason) {
+        if let Some(counter) = reason.counter(self) {
+            Self::bump(counter);
         }
+        self.dropped_by_peer.count(peer, reason);
     }
 
-    /// Drops per peer (a copy).
+    /// Drops per peer, all reasons together (a copy).
     pub fn dropped_by_peer(&self) -> std::collections::BTreeMap<String, u64> {
-        self.dropped_by_peer
-            .lock()
-            .map(|counts| counts.clone())
-            .unwrap_or_default()
+        self.dropped_by_peer.totals()
     }
 }
 

@@ -149,6 +149,7 @@ impl Fixture {
             call_policy: policy(ConsumerOptions::sip_agent()),
             bgp: None,
             community: None,
+            connected_peers: None,
         };
         router(Arc::new(state), ApiLimits::default(), Router::new())
     }

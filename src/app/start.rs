@@ -84,6 +84,9 @@ pub(super) struct Wiring<'a> {
     /// The community's summaries, once the P2P node started (for the API).
     #[cfg(feature = "p2p")]
     pub community: Option<Arc<crate::p2p::community::Community>>,
+    /// The peers connected now, once the P2P node started (for the API and the dashboard).
+    #[cfg(feature = "p2p")]
+    pub connected_peers: Option<Arc<crate::p2p::ConnectedPeers>>,
     /// The country lookup, once a part needed it (the dashboard and the P2P node share it).
     #[cfg(any(feature = "gui", feature = "p2p"))]
     countries: Option<Arc<Countries>>,
@@ -123,6 +126,8 @@ impl<'a> Wiring<'a> {
             bgp: None,
             #[cfg(feature = "p2p")]
             community: None,
+            #[cfg(feature = "p2p")]
+            connected_peers: None,
             #[cfg(any(feature = "gui", feature = "p2p"))]
             countries: None,
         }

@@ -1,9 +1,10 @@
-//! The peers page (`/ui/peers`): this node's PeerId and connected peers, records received,
-//! accepted and refused by reason, and each peer's reciprocity ([`super::reciprocity`]: whether
-//! it shares back, what it contributed over the window, from the database, and what was refused
-//! from it), read from the same telemetry registry `/api/v1/health` renders, and the community
-//! analytics other nodes share ([`super::community`]). With peer-to-peer sharing off the page
-//! says so.
+//! The peers page (`/ui/peers`): this node's PeerId, the peers connected now (what each
+//! contributed, its reciprocity status and what was refused from it by reason:
+//! [`super::connected`]), records received, accepted and refused by reason, and each peer's
+//! reciprocity over the window ([`super::reciprocity`]: whether it shares back, what it
+//! contributed, from the database, and what was refused from it), read from the same telemetry
+//! registry `/api/v1/health` renders, and the community analytics other nodes share
+//! ([`super::community`]). With peer-to-peer sharing off the page says so.
 
 use std::sync::Arc;
 
@@ -15,28 +16,12 @@ use jiff::Timestamp;
 use maud::html;
 use serde_json::Value;
 
+use super::connected::{self, REFUSALS};
 use super::layout::{self, Nav, count_table, number};
 use super::{GuiError, GuiState, community, reciprocity};
 use crate::event::format_timestamp;
 use crate::store::query;
 use crate::telemetry::Readings;
-
-/// The p2p counters shown as refusals, with what each means.
-const REFUSALS: [(&str, &str); 7] = [
-    ("rejected_signature", "bad signature"),
-    (
-        "rejected_malformed",
-        "malformed, wrong version or too large fields",
-    ),
-    (
-        "rejected_window",
-        "outside the retention window or in the future",
-    ),
-    ("rejected_network", "another network"),
-    ("rejected_denied", "denied peer"),
-    ("rate_limited", "over the per-author rate"),
-    ("records_too_large", "too large"),
-];
 
 /// The p2p counters shown as catch-up refusals, with what each means.
 const CATCH_UP_REFUSALS: [(&str, &str); 5] = [
@@ -96,10 +81,12 @@ async fn peers(State(state): State<Arc<GuiState>>) -> Result<Response, GuiError>
             }
             div.grid {
                 (count_table("refused", "Records refused, by reason",
-                    REFUSALS.iter().map(|(name, label)| (*label, counter(name))), None))
+                    REFUSALS.iter().filter(|(name, _)| p2p.get(*name).is_some())
+                        .map(|(name, label)| (*label, counter(name))), None))
                 (count_table("catch-up-refused", "Catch-up requests refused, by reason",
                     CATCH_UP_REFUSALS.iter().map(|(name, label)| (*label, counter(name))), None))
             }
+            (connected::card_of(&state))
             (reciprocity::table(&contributions, &refused_by_peer, rule.min_contribution, &window))
         }
         (community::card_of(&state))

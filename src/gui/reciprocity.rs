@@ -103,6 +103,29 @@ fn lines<'a>(
     lines
 }
 
+/// A `td` saying how this node treats a peer that contributed `contributed` records, by the
+/// rule of `min_contribution`.
+pub(super) fn status_cell(contributed: u64, min_contribution: u64) -> Markup {
+    html! {
+        td.status {
+            @match Status::of(contributed, min_contribution) {
+                Status::SharesBack => "shares back: served catch-up",
+                Status::TooLittle => {
+                    "too little: " (number(contributed)) " of "
+                    (number(min_contribution)) " records for catch-up"
+                },
+                Status::SharesNothing => "shares nothing: not served, scored down",
+            }
+        }
+    }
+}
+
+/// The class of a peer's row by its status (`shares-back`, `too-little`, `shares-nothing`).
+#[cfg(feature = "p2p")]
+pub(super) fn status_class(contributed: u64, min_contribution: u64) -> &'static str {
+    Status::of(contributed, min_contribution).class()
+}
+
 /// The table, under `window` (how far back contributions are counted, as words).
 pub(super) fn table(
     contributions: &[(String, u64)],
@@ -136,16 +159,7 @@ pub(super) fn table(
                         @for line in lines.iter().take(MAX_ROWS) {
                             tr class=(line.status.class()) data-peer=(line.peer) {
                                 td.value { (line.peer) }
-                                td.status {
-                                    @match line.status {
-                                        Status::SharesBack => "shares back: served catch-up",
-                                        Status::TooLittle => {
-                                            "too little: " (number(line.contributed)) " of "
-                                            (number(min_contribution)) " records for catch-up"
-                                        },
-                                        Status::SharesNothing => "shares nothing: not served, scored down",
-                                    }
-                                }
+                                (status_cell(line.contributed, min_contribution))
                                 td.count data-count=(line.contributed) { (number(line.contributed)) }
                                 td.count.refused data-count=(line.refused) { (number(line.refused)) }
                             }

@@ -58,6 +58,8 @@ impl Fixture {
             sharing_rule: super::SharingRule::default(),
             #[cfg(feature = "p2p")]
             community: None,
+            #[cfg(feature = "p2p")]
+            connected_peers: None,
         };
         router(Arc::new(state))
     }
@@ -292,11 +294,12 @@ async fn peers_page_shows_the_p2p_counters_when_sharing_is_on() {
         .rejected_signature
         .store(7, std::sync::atomic::Ordering::Relaxed);
     let _ = stats.peer_id.set("12D3KooWThisNode".to_owned());
-    stats
-        .dropped_by_peer
-        .lock()
-        .expect("lock")
-        .insert("12D3KooWCheat".to_owned(), 5);
+    let cheat = libp2p::PeerId::random();
+    for _ in 0..5 {
+        stats
+            .dropped_by_peer
+            .count(&cheat, crate::p2p::DropReason::Signature);
+    }
     let router = fixture.router_with_telemetry(None, Registry::default().with(Some(stats)));
     let (status, _, body) = get(&router, "/ui/peers", None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -308,8 +311,9 @@ async fn peers_page_shows_the_p2p_counters_when_sharing_is_on() {
         "the contributor shares back: {body}"
     );
     assert!(
-        body.contains(r#"<tr class="shares-nothing" data-peer="12D3KooWCheat">"#)
-            && body.contains(r#"class="count refused" data-count="5""#),
+        body.contains(&format!(
+            r#"<tr class="shares-nothing" data-peer="{cheat}">"#
+        )) && body.contains(r#"class="count refused" data-count="5""#),
         "the refused peer shares nothing: {body}"
     );
 }

@@ -8,7 +8,6 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::num::NonZeroU32;
-use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
@@ -20,6 +19,7 @@ use libp2p::PeerId;
 use uuid::Uuid;
 
 use super::P2pStats;
+use super::drops::DropReason;
 use super::protocol::{RATE_BURST_SECONDS, SEEN_CAPACITY};
 use super::record::{RecordError, SignedRecord};
 use crate::event::BadActor;
@@ -82,25 +82,31 @@ impl Verdict {
     }
 
     /// Counts the record in `stats`: received, then by verdict; refusals and drops also against
-    /// `from`, the peer that sent it.
+    /// `from`, the peer that sent it, by reason.
     pub(crate) fn count(&self, stats: &P2pStats, from: &PeerId) {
         P2pStats::bump(&stats.received_records);
-        let counter: &AtomicU64 = match self {
-            Self::Accepted { .. } => &stats.accepted_records,
-            Self::Duplicate => &stats.duplicate_records,
-            Self::Rejected(Rejection::Denied) => &stats.rejected_denied,
-            Self::Rejected(Rejection::Invalid(error)) => match error {
-                RecordError::BadSignature | RecordError::UnknownKey => &stats.rejected_signature,
-                RecordError::OutOfWindow => &stats.rejected_window,
-                RecordError::OtherNetwork => &stats.rejected_network,
-                _ => &stats.rejected_malformed,
-            },
-            Self::RateLimited { .. } => &stats.rate_limited,
-        };
-        P2pStats::bump(counter);
-        if matches!(self, Self::Rejected(_) | Self::RateLimited { .. }) {
-            stats.dropped_from(from);
+        match self.drop_reason() {
+            Some(reason) => stats.dropped_from(from, reason),
+            None if matches!(self, Self::Accepted { .. }) => {
+                P2pStats::bump(&stats.accepted_records)
+            }
+            None => P2pStats::bump(&stats.duplicate_records),
         }
+    }
+
+    /// Why the record was refused or dropped (`None`: accepted, or a duplicate).
+    fn drop_reason(&self) -> Option<DropReason> {
+        Some(match self {
+            Self::Accepted { .. } | Self::Duplicate => return None,
+            Self::Rejected(Rejection::Denied) => DropReason::Denied,
+            Self::Rejected(Rejection::Invalid(error)) => match error {
+                RecordError::BadSignature | RecordError::UnknownKey => DropReason::Signature,
+                RecordError::OutOfWindow => DropReason::Window,
+                RecordError::OtherNetwork => DropReason::Network,
+                _ => DropReason::Malformed,
+            },
+            Self::RateLimited { .. } => DropReason::RateLimited,
+        })
     }
 }
 

@@ -29,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use super::admission::ConnectionCaps;
 use super::behaviour::{Behaviour, BehaviourEvent};
 use super::catch_up::{CatchUpRequests, ServePolicy, Serving, window_start};
+use super::connected::PeerTable;
 use super::inbound::{InboundPolicy, InboundRules};
 use super::outbox::Outbox;
 use super::protocol::{CatchUpResponse, Protocols};
@@ -49,6 +50,9 @@ const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(300);
 const SERVED_PAGES_QUEUE: usize = 16;
 /// How often the memory of gone authors is pruned.
 const PRUNE_INTERVAL: Duration = Duration::from_secs(60);
+/// How often the published view of connected peers takes in their contributions and refusals
+/// (it changes at once when a peer connects or leaves).
+const PEERS_REFRESH: Duration = Duration::from_secs(1);
 
 /// A catch-up page read on the read pool, to be answered on the swarm.
 struct ServedPage {
@@ -73,6 +77,9 @@ struct Node {
     serving: Serving,
     next_bootstrap: Instant,
     next_prune: Instant,
+    /// The peers connected now, published to `config.connected`.
+    peer_table: PeerTable,
+    next_peers_refresh: Instant,
     bootstrap_backoff: Duration,
     /// Dials of bootstrap nodes still in progress: no new round starts while one is, so a
     /// handshake slower than the back-off never opens a second connection to the same node.
@@ -134,6 +141,7 @@ pub async fn run(
         std::mem::replace(&mut channels.found, empty)
     });
     let mut node = Node::new(config, local_peer, intake, stats, contributions, served);
+    node.publish_peers();
     node.discovery = discovery;
     let mut tick = tokio::time::interval(TICK);
     let mut local_open = true;
@@ -279,6 +287,8 @@ impl Node {
             serving: Serving::default(),
             next_bootstrap: Instant::now(),
             next_prune: Instant::now() + PRUNE_INTERVAL,
+            peer_table: PeerTable::new(config.options.caps.max_connections as usize),
+            next_peers_refresh: Instant::now() + PEERS_REFRESH,
             bootstrap_backoff: BOOTSTRAP_BACKOFF.0,
             bootstrap_dials: HashSet::new(),
             served,
@@ -306,6 +316,10 @@ impl Node {
         if now >= self.next_prune {
             self.inbound.prune();
             self.next_prune = now + PRUNE_INTERVAL;
+        }
+        if now >= self.next_peers_refresh && self.peer_table.len() > 0 {
+            self.publish_peers();
+            self.next_peers_refresh = now + PEERS_REFRESH;
         }
     }
 

@@ -3,7 +3,8 @@
 //! chromium-driver) signs in, compares the overview with `/api/v1/stats`, watches a UDP probe
 //! arrive on the live page, searches for it, checks an XSS payload stays text, and saves a
 //! screenshot of each page under `target/tmp/gui-screenshots/`. Beside it: the original's `/`
-//! with and without the dashboard, and the peers page of a real sharing node.
+//! with and without the dashboard, and the peers page of a real sharing node: its table of
+//! connected peers (and `/api/v1/peers`) as a peer comes and goes, rendered by Chromium too.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -11,7 +12,7 @@ use std::process::Command;
 use crate::support::daemon::Daemon;
 use crate::support::http::curl;
 use crate::support::p2p::{sharing_node, wait_for_subscriber};
-use crate::support::prerequisites::{REQUIRE_BROWSER, browser_ready};
+use crate::support::prerequisites::{REQUIRE_BROWSER, browser_ready, ready};
 use crate::support::sip::{options, udp_client, udp_exchange};
 
 const TOKEN: &str = "dashboard-token";
@@ -185,4 +186,99 @@ fn the_peers_page_shows_a_peer_that_shares_back() {
     for daemon in [newcomer, a] {
         daemon.stop().assert_clean_exit();
     }
+}
+
+/// The peers `/api/v1/peers` on `api` lists (with `extra` curl arguments).
+fn connected_peers(api: std::net::SocketAddr, extra: &[&str]) -> Vec<serde_json::Value> {
+    let answer = curl(api, "/api/v1/peers", extra);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let view: serde_json::Value = serde_json::from_str(&answer.body).expect("JSON body");
+    view["connected"].as_array().cloned().unwrap_or_default()
+}
+
+/// Waits until `daemon` logged `event` ("peer connected", "peer disconnected") for `peer`.
+fn wait_for_peer(daemon: &Daemon, event: &str, peer: &str) {
+    daemon.expect(&format!("{event} {peer}"), |lines| {
+        (lines.iter()).any(|line| line.contains(event) && line.contains(peer))
+    });
+}
+
+/// The DOM of `url` as headless Chromium rendered it; `None` (the test skips that part) without
+/// `/usr/bin/chromium` ([`REQUIRE_BROWSER`] to require it).
+fn rendered_by_chromium(url: &str) -> Option<String> {
+    let chromium = "/usr/bin/chromium";
+    let missing: Vec<String> = (!std::path::Path::new(chromium).exists())
+        .then(|| chromium.to_owned())
+        .into_iter()
+        .collect();
+    if !ready("the peers page in Chromium", REQUIRE_BROWSER, &missing) {
+        return None;
+    }
+    let profile = tempfile::tempdir().expect("Chromium profile dir");
+    let run = Command::new("timeout")
+        .args([
+            "60",
+            chromium,
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(["--dump-dom", url])
+        .output()
+        .expect("run chromium");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    Some(String::from_utf8_lossy(&run.stdout).into_owned())
+}
+
+#[test]
+fn the_peers_api_and_page_list_connected_peers_until_they_leave() {
+    const PEER_TOKEN: &str = "peer-token";
+    let a = sharing_node(None, &["--web-gui"]).start();
+    let b = sharing_node(Some(&a.p2p_address()), &["--api-token", PEER_TOKEN]).start();
+    let (a_id, b_id) = (a.peer_id(), b.peer_id());
+    wait_for_peer(&a, "peer connected", &b_id);
+    wait_for_peer(&b, "peer connected", &a_id);
+    let (a_api, b_api) = (a.api.expect("API"), b.api.expect("API"));
+    let listed = connected_peers(a_api, &[]);
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["peer_id"], b_id.as_str());
+    assert_eq!(listed[0]["direction"], "inbound", "b dialled a");
+    assert!(
+        (listed[0]["address"].as_str())
+            .is_some_and(|address| address.starts_with("/ip4/127.0.0.1/")),
+        "{listed:?}"
+    );
+    assert_eq!(
+        curl(b_api, "/api/v1/peers", &[]).status,
+        401,
+        "behind the token"
+    );
+    let bearer = format!("Authorization: Bearer {PEER_TOKEN}");
+    let listed = connected_peers(b_api, &["-H", &bearer]);
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["peer_id"], a_id.as_str());
+    assert_eq!(listed[0]["direction"], "outbound", "b dialled a");
+    let row =
+        format!(r#"<tr class="shares-nothing" data-peer="{b_id}"><td class="value">{b_id}</td>"#);
+    let page = curl(a_api, "/ui/peers", &[]);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains(&row), "{}", page.body);
+    if let Some(dom) = rendered_by_chromium(&format!("http://{a_api}/ui/peers")) {
+        assert!(dom.contains(&row), "Chromium's DOM: {dom}");
+    }
+    b.stop().assert_clean_exit();
+    wait_for_peer(&a, "peer disconnected", &b_id);
+    assert_eq!(connected_peers(a_api, &[]), Vec::<serde_json::Value>::new());
+    let page = curl(a_api, "/ui/peers", &[]);
+    assert!(
+        page.body.contains(r#"id="no-connected-peers""#),
+        "{}",
+        page.body
+    );
+    a.stop().assert_clean_exit();
 }

@@ -76,6 +76,8 @@ pub(in crate::app) fn start(
         bgp: wiring.bgp.clone(),
         #[cfg(feature = "p2p")]
         community: wiring.community.clone(),
+        #[cfg(feature = "p2p")]
+        connected_peers: wiring.connected_peers.clone(),
     };
     tracing::info!("listening for API on {}", listener.local_addr()?);
     #[cfg(feature = "gui")]
@@ -141,6 +143,8 @@ fn gui_state(wiring: &mut Wiring<'_>, settings: &GuiSettings) -> anyhow::Result<
         sharing_rule: sharing_rule(wiring.settings),
         #[cfg(feature = "p2p")]
         community: wiring.community.clone(),
+        #[cfg(feature = "p2p")]
+        connected_peers: wiring.connected_peers.clone(),
     })
 }
 

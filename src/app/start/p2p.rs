@@ -14,7 +14,7 @@ use crate::app::services::{Grace, Stage};
 use crate::app::settings::Settings;
 use crate::blocklist::Intake;
 use crate::p2p::community::Community;
-use crate::p2p::{self, ConnectionCaps, DiscoveryChannels, P2pConfig, P2pStats};
+use crate::p2p::{self, ConnectedPeers, ConnectionCaps, DiscoveryChannels, P2pConfig, P2pStats};
 use crate::pipeline::{AsyncEventReceiver, PeerRecords, PipelineBuilder};
 
 /// Time the node has to close its connections at shutdown.
@@ -64,12 +64,14 @@ pub(in crate::app) fn start(
         None => (None, None),
     };
     let community = Arc::new(Community::default());
+    let connected = Arc::new(ConnectedPeers::default());
     let config = P2pConfig {
         options,
         key,
         reader: wiring.reader.clone(),
         community: Arc::clone(&community),
         countries: wiring.countries(settings.geoip_db.as_deref())?,
+        connected: Arc::clone(&connected),
     };
     let node_stats = Arc::clone(&stats);
     let intake = intake.clone();
@@ -88,6 +90,7 @@ pub(in crate::app) fn start(
     wiring.report(Some(stats));
     wiring.report(Some(Arc::clone(&community)));
     wiring.community = Some(community);
+    wiring.connected_peers = Some(connected);
     Ok(link)
 }
 

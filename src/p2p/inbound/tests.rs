@@ -1,7 +1,7 @@
 //! The inbound checks on signed records, without a swarm: every verdict, the order of the checks,
 //! the per-author rate on a fake clock, and what each verdict counts.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use governor::clock::FakeRelativeClock;
@@ -226,6 +226,18 @@ fn each_verdict_counts_the_record_once_and_drops_against_the_sender() {
         stats.dropped_by_peer().get(&sender.to_base58()),
         Some(&7),
         "every verdict but the duplicate is a drop from the sender"
+    );
+    assert_eq!(
+        stats.dropped_by_peer.by_reason(&sender),
+        std::collections::BTreeMap::from([
+            ("rate_limited", 1),
+            ("rejected_denied", 1),
+            ("rejected_malformed", 1),
+            ("rejected_network", 1),
+            ("rejected_signature", 2),
+            ("rejected_window", 1),
+        ]),
+        "the sender's drops split by reason, as the node-wide counters"
     );
 }
 

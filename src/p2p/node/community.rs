@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use super::Node;
 use crate::p2p::behaviour::Behaviour;
 use crate::p2p::community::{Author, Outcome, hour_of, summarize};
+use crate::p2p::drops::DropReason;
 use crate::p2p::protocol::SignedSummary;
 
 /// A summary of ours made on the read pool: `None` when there was nothing to send or it could
@@ -102,7 +103,7 @@ impl Node {
             Outcome::Accepted => gossipsub::MessageAcceptance::Accept,
             Outcome::Ignored => gossipsub::MessageAcceptance::Ignore,
             Outcome::Rejected => {
-                self.stats.dropped_from(&from);
+                self.stats.dropped_from(&from, DropReason::CommunitySummary);
                 gossipsub::MessageAcceptance::Reject
             }
         }

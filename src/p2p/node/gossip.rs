@@ -10,6 +10,7 @@ use libp2p::{PeerId, Swarm, gossipsub};
 use super::Node;
 use crate::p2p::P2pStats;
 use crate::p2p::behaviour::Behaviour;
+use crate::p2p::drops::DropReason;
 use crate::p2p::inbound::{Rejection, Verdict};
 use crate::p2p::protocol::Batch;
 
@@ -85,8 +86,7 @@ impl Node {
     /// whether to penalise the peer that sent it.
     fn on_batch(&mut self, data: &[u8], from: PeerId) -> gossipsub::MessageAcceptance {
         let Some(batch) = Batch::decode(data) else {
-            P2pStats::bump(&self.stats.rejected_malformed);
-            self.stats.dropped_from(&from);
+            self.stats.dropped_from(&from, DropReason::Malformed);
             return gossipsub::MessageAcceptance::Reject;
         };
         let mut forged = false;

@@ -2,10 +2,12 @@
 //! network too; new peers start their grace period and may be asked for catch-up; what a peer
 //! leaves behind is forgotten when its last connection closes; connections over the caps are
 //! counted; Kademlia, identify and mDNS find more peers, dialled up to [`MAX_DIALLED_PEERS`];
-//! bootstrap nodes are dialled again when alone.
+//! bootstrap nodes are dialled again when alone; the peers connected now are published for the
+//! API and the dashboard.
 
 use std::time::Instant;
 
+use jiff::Timestamp;
 use libp2p::core::ConnectedPoint;
 use libp2p::swarm::dial_opts::DialOpts;
 use libp2p::swarm::{ConnectionDenied, ConnectionId};
@@ -15,6 +17,7 @@ use super::{BOOTSTRAP_BACKOFF, Node};
 use crate::p2p::P2pStats;
 use crate::p2p::admission::Refusal;
 use crate::p2p::behaviour::Behaviour;
+use crate::p2p::connected::{Direction, PeersView};
 use crate::p2p::protocol::MAX_DIALLED_PEERS;
 
 impl Node {
@@ -58,6 +61,14 @@ impl Node {
         self.count_connected(swarm);
         self.bootstrap_backoff = BOOTSTRAP_BACKOFF.0;
         self.contributions.connected(peer);
+        let direction = if endpoint.is_dialer() {
+            Direction::Outbound
+        } else {
+            Direction::Inbound
+        };
+        let address = endpoint.get_remote_address();
+        (self.peer_table).connected(peer, address, direction, connections, Timestamp::now());
+        self.publish_peers();
         if endpoint.is_dialer() {
             swarm
                 .behaviour_mut()
@@ -79,11 +90,27 @@ impl Node {
     ) {
         self.count_connected(swarm);
         self.serving.on_closed(peer, connection);
+        self.peer_table.disconnected(&peer, connections);
+        self.publish_peers();
         if connections == 0 {
             tracing::info!(%peer, "peer disconnected");
             self.catch_up.on_disconnected(&peer);
             self.contributions.disconnected(&peer);
         }
+    }
+
+    /// Publishes the peers connected now, with what each contributed and what was refused.
+    pub(super) fn publish_peers(&self) {
+        let min_contribution = self.config.options.min_contribution;
+        self.config.connected.publish(PeersView {
+            peer_id: self.local_peer.to_base58(),
+            min_contribution,
+            connected: (self.peer_table).peers(
+                &self.contributions,
+                &self.stats.dropped_by_peer,
+                min_contribution,
+            ),
+        });
     }
 
     /// A connection was refused by the caps: counted by cap.
