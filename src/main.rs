@@ -12,7 +12,8 @@ use sentrypeer::app::Settings;
 use sentrypeer::config::Config;
 use sentrypeer::config::cli::{Cli, Lookup};
 use sentrypeer::shutdown::CancellationToken;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -110,13 +111,33 @@ fn init_logging(config: &Config) {
     } else {
         "info,libp2p_gossipsub=error"
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let terminal = std::io::stderr().is_terminal();
     tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        // Every level reaches the filter below, which decides.
+        .with_max_level(tracing::level_filters::LevelFilter::TRACE)
         .with_writer(sentrypeer::logging::OneLineStderr {
             keep_ansi: terminal,
         })
         .with_ansi(terminal)
+        .finish()
+        .with(log_filter(level))
         .init();
+}
+
+/// `RUST_LOG` in tracing-subscriber's whole directive syntax, or `default` when unset or invalid.
+#[cfg(feature = "log-filter")]
+fn log_filter(default: &str) -> tracing_subscriber::EnvFilter {
+    tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default))
+}
+
+/// `RUST_LOG` as a list of `target=level` and a bare default level (no span or field filters:
+/// built without the `log-filter` feature), or `default` when unset or invalid.
+#[cfg(not(feature = "log-filter"))]
+fn log_filter(default: &str) -> tracing_subscriber::filter::Targets {
+    std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|directives| directives.parse().ok())
+        .or_else(|| default.parse().ok())
+        .unwrap_or_default()
 }
