@@ -11,7 +11,7 @@ use std::process::Command;
 
 use crate::support::daemon::Daemon;
 use crate::support::http::curl;
-use crate::support::p2p::{sharing_node, wait_for_subscriber};
+use crate::support::p2p::{sharing_node, wait_for_peer, wait_for_subscriber};
 use crate::support::prerequisites::{REQUIRE_BROWSER, browser_ready, ready};
 use crate::support::sip::{options, udp_client, udp_exchange};
 
@@ -194,13 +194,6 @@ fn connected_peers(api: std::net::SocketAddr, extra: &[&str]) -> Vec<serde_json:
     assert_eq!(answer.status, 200, "{}", answer.body);
     let view: serde_json::Value = serde_json::from_str(&answer.body).expect("JSON body");
     view["connected"].as_array().cloned().unwrap_or_default()
-}
-
-/// Waits until `daemon` logged `event` ("peer connected", "peer disconnected") for `peer`.
-fn wait_for_peer(daemon: &Daemon, event: &str, peer: &str) {
-    daemon.expect(&format!("{event} {peer}"), |lines| {
-        (lines.iter()).any(|line| line.contains(event) && line.contains(peer))
-    });
 }
 
 /// The DOM of `url` as headless Chromium rendered it; `None` (the test skips that part) without

@@ -7,7 +7,9 @@
 use crate::support::daemon::Daemon;
 use crate::support::dhtnode::{self, BAD_ACTORS, DhtNode, ORIGINAL_JSON_KEYS};
 use crate::support::http::{curl, wait_for_health};
-use crate::support::p2p::{node_health, send_invites, sharing_node, wait_for_subscriber};
+use crate::support::p2p::{
+    node_health, send_invites, sharing_node, wait_for_peer, wait_for_subscriber,
+};
 use crate::support::sip::{options, udp_client};
 
 /// A value as the original's C build puts it, stamped now, from `source_ip`.
@@ -204,12 +206,7 @@ fn two_nodes_that_know_only_the_same_dhtnode_find_each_other_and_share_a_record(
     let first = discovered(&dht);
     let second = discovered(&dht);
     for (node, other) in [(&first, &second), (&second, &first)] {
-        let other_id = other.peer_id();
-        node.expect("the other node connected", |lines| {
-            lines
-                .iter()
-                .any(|line| line.contains("peer connected") && line.contains(&other_id))
-        });
+        wait_for_peer(node, "peer connected", &other.peer_id());
     }
     wait_for_subscriber(&first, &second);
     send_invites(&first, 0..1);

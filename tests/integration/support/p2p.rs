@@ -95,6 +95,14 @@ pub(crate) fn wait_for_subscriber(node: &Daemon, peer: &Daemon) {
     );
 }
 
+/// Waits until `daemon` logged `event` ("peer connected", "peer disconnected") for the PeerId
+/// `peer`; fails with its log.
+pub(crate) fn wait_for_peer(daemon: &Daemon, event: &str, peer: &str) {
+    daemon.expect(&format!("{event} {peer}"), |lines| {
+        (lines.iter()).any(|line| line.contains(event) && line.contains(peer))
+    });
+}
+
 /// Sends [`invite_with_sdp`] probes numbered `sequences` to `node`'s UDP listener, without
 /// waiting for replies.
 pub(crate) fn send_invites(node: &Daemon, sequences: std::ops::Range<usize>) {
