@@ -322,3 +322,16 @@ async fn peers_page_shows_the_p2p_counters_when_sharing_is_on() {
 fn assets_are_small() {
     assert!(super::assets::total_bytes() < 300 * 1024);
 }
+
+/// Every reason a peer's records are refused for has its label on the Peers page (the names are
+/// `p2p::DropReason`'s; an unlabelled one would show as its bare counter name).
+#[test]
+fn every_refusal_reason_has_a_label() {
+    let labelled: Vec<&str> = super::connected::REFUSALS
+        .iter()
+        .map(|(name, _)| *name)
+        .collect();
+    for reason in crate::p2p::DropReason::ALL {
+        assert!(labelled.contains(&reason.name()), "{}", reason.name());
+    }
+}
