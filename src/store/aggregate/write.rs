@@ -23,7 +23,13 @@ pub(crate) struct RowsWritten {
     pub(crate) refused: u64,
 }
 
-/// Writes `ips` and `numbers` inside `tx`.
+/// Writes `ips` and `numbers` inside `tx`, each table's rows in the order of its key index.
+///
+/// A flush holds its keys in hash order, so under a flood each row would look up and rewrite
+/// pages all over the key index; in key order, consecutive rows share the index's pages, which
+/// stay cached between rows. Measured (a 50,000/s flood calling 250,000 numbers into a seeded
+/// database, events stored per writer CPU second): 1.34x with the rows sorted, 1.50x together
+/// with the writer's larger page cache (see `store::WRITER_CACHE_KIB`).
 pub(crate) fn write_rows<'a>(
     tx: &Transaction<'_>,
     ips: impl IntoIterator<Item = &'a AggregateRow<IpAddr>>,
@@ -31,11 +37,18 @@ pub(crate) fn write_rows<'a>(
 ) -> Result<RowsWritten, rusqlite::Error> {
     let mut moves = KeyCounts::default();
     let mut done = RowsWritten::default();
-    for row in ips {
-        let key = canonical_ip(row.key).to_string();
+    // The stored key is the text form, so its order is the text's, not `IpAddr`'s.
+    let mut ips: Vec<(String, &AggregateRow<IpAddr>)> = ips
+        .into_iter()
+        .map(|row| (canonical_ip(row.key).to_string(), row))
+        .collect();
+    ips.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
+    for (key, row) in ips {
         write_row(tx, &IP_SQL, KeyKind::Ip, &key, row, &mut moves)?;
         done.written += 1;
     }
+    let mut numbers: Vec<&AggregateRow<Box<str>>> = numbers.into_iter().collect();
+    numbers.sort_unstable_by(|a, b| a.key.cmp(&b.key));
     for row in numbers {
         if !is_phone_number(&row.key) {
             done.refused += 1;

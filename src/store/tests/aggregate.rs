@@ -213,6 +213,6 @@ fn writer_connection_is_tuned_for_aggregate_upserts() {
         conn.pragma_query_value(None, name, |row| row.get(0))
             .expect(name)
     };
-    assert_eq!(pragma("cache_size"), -16 * 1024);
+    assert_eq!(pragma("cache_size"), -64 * 1024);
     assert_eq!(pragma("wal_autocheckpoint"), 10_000);
 }

@@ -1,7 +1,8 @@
 //! Aggregate flushes: rows written exactly (sums, extremes, bits, authors), refused keys, the
 //! writer pulling its source every interval, also under a backlog, before the batch that empties
 //! its queue, and once more at shutdown after draining, a flush surviving a failed batch, a
-//! failing flush held and retried, and the start-up loader returning what was written.
+//! failing flush held and retried, rows written in key order, and the start-up loader
+//! returning what was written.
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -186,6 +187,37 @@ fn numbers_that_are_not_phone_numbers_are_refused() {
 }
 
 #[test]
+fn a_flush_is_written_in_the_order_of_each_key_index() {
+    let mut conn = super::memory_db();
+    let ips = ["10.0.0.9", "::1", "10.0.0.10", "10.0.0.1"].map(|text| row(ip(text), 1, 0, 0));
+    let numbers = ["300", "1000", "200"].map(|key| row(Box::<str>::from(key), 1, 0, 0));
+    write(
+        &mut conn,
+        &AggregateFlush {
+            ips: ips.to_vec(),
+            numbers: numbers.to_vec(),
+        },
+    );
+    let by_id = |sql: &str| -> Vec<String> {
+        conn.prepare(sql)
+            .expect("prepare")
+            .query_map([], |row| row.get(0))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows")
+    };
+    assert_eq!(
+        by_id("SELECT source_ip FROM ip_addresses ORDER BY id"),
+        ["10.0.0.1", "10.0.0.10", "10.0.0.9", "::1"],
+        "text order, as the unique index on source_ip holds them"
+    );
+    assert_eq!(
+        by_id("SELECT called_number FROM called_numbers ORDER BY id"),
+        ["1000", "200", "300"]
+    );
+}
+
+#[test]
 fn the_loader_returns_every_row_in_chunks_and_filters_by_last_seen() {
     let mut conn = super::memory_db();
     let count = store::aggregate::LOAD_CHUNK_ROWS + 3;
@@ -219,7 +251,12 @@ fn the_loader_returns_every_row_in_chunks_and_filters_by_last_seen() {
     let chunks: Vec<Vec<AggregateRow<IpAddr>>> =
         load.by_ref().collect::<Result<_, _>>().expect("load");
     assert_eq!(chunks.len(), 2);
-    assert_eq!(chunks.concat(), ips);
+    // Rows are loaded by id, which is the order they were written in: by key (their text).
+    let mut loaded = chunks.concat();
+    loaded.sort_by_key(|row| row.key);
+    let mut written = ips.clone();
+    written.sort_by_key(|row| row.key);
+    assert_eq!(loaded, written);
     assert_eq!(load.skipped(), 1, "the odd row is skipped and counted");
     assert_eq!(loaded_numbers(&conn), numbers);
 
