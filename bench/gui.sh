@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Dashboard benchmark (not a test): the overview page on a database of 1,000,000 events, server
-# time (curl) and full load in headless Chromium (navigation start to the load event, with the
-# navigation timing and the renderer's work broken down), medians of RUNS runs (default 5); and
-# the size of the embedded assets, gzipped. Loopback only.
+# time (curl; and each of its reads alone, `stats_latency`) and full load in headless Chromium
+# (navigation start to the load event, with the navigation timing and the renderer's work broken
+# down), medians of RUNS runs (default 5); and the size of the embedded assets, gzipped.
+# Loopback only.
 #
 #   bench/gui.sh              # needs curl, chromium, chromium-driver, python3-selenium
 #   FLOOD=50000 bench/gui.sh  # the same while `loadgen send` floods the daemon's UDP listener
@@ -30,7 +31,8 @@ BROWSER_GROUP=${BROWSER_GROUP:-same}
 PROFILE=${PROFILE:-release}
 bin=target/$PROFILE
 
-cargo build --profile "$PROFILE" --quiet --bin sentrypeer --example seed --example loadgen
+cargo build --profile "$PROFILE" --quiet --bin sentrypeer --example seed --example loadgen \
+    --example stats_latency
 work=$(mktemp -d)
 daemon_pid=""
 flood_pid=""
@@ -78,6 +80,8 @@ for _ in $(seq "$RUNS"); do
     curl -s -o /dev/null -w '%{time_total}\n' "http://$api/api/v1/stats"
 done > "$work/stats.txt"
 echo "api_v1_stats server_s median=$(median < "$work/stats.txt")"
+# The overview's reads one by one, on a read-only connection of another process (medians).
+OVERVIEW_ONLY=1 RUNS="$RUNS" "./$bin/examples/stats_latency" "$work/bench.db"
 
 if [ -n "${PERF:-}" ]; then
     perf record -g -o "$PERF" -p "$daemon_pid" 2> "$work/perf.log" &
@@ -98,13 +102,15 @@ if [ "$BROWSER_GROUP" = own ]; then
 else
     "${browser[@]}" | tee "$work/browser.json"
 fi
-field() { python3 -c 'import json,sys; [print(json.loads(l)[sys.argv[1]]) for l in sys.stdin]' "$1"; }
+field() {  # one field of each JSON line (lines where the browser gave none left out)
+    python3 -c 'import json,sys; [print(v) for v in (json.loads(l)[sys.argv[1]] for l in sys.stdin) if v is not None]' "$1"
+}
 echo "browser (scheduling group: $BROWSER_GROUP), medians over $RUNS loads, ms from navigation start:"
 for name in responseStart responseEnd domInteractive domContentLoadedEventEnd firstContentfulPaint \
     loadEventEnd; do
     echo "  $name $(field "$name" < "$work/browser.json" | median)"
 done
-echo "  renderer work per load, ms: task $(field TaskDuration < "$work/browser.json" | median)," \
+echo "  renderer main-thread CPU per load, ms: all tasks $(field TaskDuration < "$work/browser.json" | median)," \
     "script $(field ScriptDuration < "$work/browser.json" | median)," \
     "style $(field RecalcStyleDuration < "$work/browser.json" | median)," \
     "layout $(field LayoutDuration < "$work/browser.json" | median); DOM nodes $(field Nodes < "$work/browser.json" | median)"

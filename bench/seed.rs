@@ -81,7 +81,7 @@ fn main() -> anyhow::Result<()> {
             .unwrap_or(0),
         );
         let mut event = match &world {
-            Some(world) => world.event(node, now - age, random, index, numbers),
+            Some(world) => world.event(node, now - age, now, random, index, numbers),
             None => event(node, now - age, ip, number),
         };
         if let Some(author) = authors.get(index as usize % authors.len().max(1)) {

@@ -3,7 +3,8 @@
 //! the built-in country table (`sentrypeer::countries`) places in a country, picked
 //! deterministically over the whole address space (so countries weigh roughly as their
 //! allocations do); a few IPs send most events (the heavy scanners) and the rest a handful each.
-//! Each IP uses one tool (a `User-Agent` and its mix of `OPTIONS` scans, `REGISTER`s with and
+//! Time is uneven as on a real honeypot: a daily cycle (busiest hours about four times the
+//! quietest) and the heaviest senders in campaigns of a few hours each. Each IP uses one tool (a `User-Agent` and its mix of `OPTIONS` scans, `REGISTER`s with and
 //! without credentials and `INVITE`s); called numbers carry international dialling prefixes;
 //! the destinations are the honeypot's own documentation addresses. Every message goes through
 //! the daemon's own parser and classifier (`BadActor::from_probe`). The data is synthetic: an
@@ -96,12 +97,14 @@ impl World {
         Self { ips }
     }
 
-    /// The event number `index` of `events`, at `at`, from a random draw: the IP (skewed: the
-    /// first IPs send most), its tool's message to a number of `numbers` (skewed the same way).
+    /// The event number `index`, from a random draw: the IP (skewed: the first IPs send most),
+    /// its tool's message to a number of `numbers` (skewed the same way), at `at` (the even
+    /// spread's time, no later than `now`) moved by the daily cycle or into its IP's campaign.
     pub(crate) fn event(
         &self,
         node: Uuid,
         at: Timestamp,
+        now: Timestamp,
         random: u64,
         index: u64,
         numbers: u64,
@@ -133,9 +136,34 @@ impl World {
             destination,
         };
         let mut event = BadActor::from_probe(&sentrypeer::sip::parse(message.as_bytes()), &capture);
-        event.event_timestamp = at;
+        event.event_timestamp = when(at, now, ip_index, random);
         event
     }
+}
+
+/// Senders with campaigns of their own (the heaviest ones), and a campaign's length in seconds.
+const CAMPAIGNERS: u64 = 20;
+const CAMPAIGN_SECONDS: i64 = 4 * 3600;
+/// How far the daily cycle moves an event, at most, in seconds: `t + C sin(ωt)` with `Cω = 0.6`
+/// makes the density swing between 1/1.6 and 1/0.4 of the mean.
+const CYCLE_SECONDS: f64 = 0.6 * 86_400.0 / std::f64::consts::TAU;
+
+/// When event `at` of IP `ip_index` happens: inside its campaign for the heaviest senders, else
+/// moved along the daily cycle; never after `now`.
+fn when(at: Timestamp, now: Timestamp, ip_index: u64, random: u64) -> Timestamp {
+    let second = if ip_index < CAMPAIGNERS {
+        let span = 6 * 86_400 - CAMPAIGN_SECONDS;
+        let start = now.as_second() - CAMPAIGN_SECONDS - (splitmix(ip_index) % span as u64) as i64;
+        start + (splitmix(random ^ 0xCA) % CAMPAIGN_SECONDS as u64) as i64
+    } else {
+        let t = at.as_second();
+        let phase = (t % 86_400) as f64 / 86_400.0 * std::f64::consts::TAU;
+        t + (CYCLE_SECONDS * phase.sin()) as i64
+    };
+    Timestamp::from_second(second.min(now.as_second()))
+        .map(|moved| moved + jiff::SignedDuration::from_nanos(i64::from(at.subsec_nanosecond())))
+        .unwrap_or(at)
+        .min(now)
 }
 
 /// The SIP message `tool` sends for `draw` (0–99).
