@@ -67,6 +67,11 @@ if [ -n "$FLOOD" ]; then
     sleep 3   # the flood under way before the first request
     echo "flooding $udp at $FLOOD probes/s (pid $flood_pid)"
 fi
+received_udp() {
+    curl -s "http://$api/api/v1/health" | python3 -c 'import json,sys; print(json.load(sys.stdin)["events"]["received"]["UDP"])'
+}
+flood_from=$(date +%s.%N)
+[ -n "$FLOOD" ] && flood_received=$(received_udp)
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
@@ -126,6 +131,10 @@ done
 page=$(curl -s "http://$api/ui/" | gzip -9 | wc -c)
 echo "assets gzip_bytes=$assets overview_html_gzip_bytes=$page"
 if [ -n "$FLOOD" ]; then
-    received=$(curl -s "http://$api/api/v1/health" | python3 -c 'import json,sys; print(json.load(sys.stdin)["events"]["received"]["UDP"])')
-    echo "flood: the daemon had received $received UDP probes by the end"
+    # What the daemon took while the page was measured: the sender may fall short of FLOOD when
+    # it gets too little CPU, so the rate reached is part of the result.
+    received=$(received_udp)
+    echo "flood: $received UDP probes received by the end; while measuring:" \
+        "$(python3 -c 'import sys; n, t = int(sys.argv[2]) - int(sys.argv[1]), float(sys.argv[4]) - float(sys.argv[3]); print("%.0f probes/s" % (n / t))' \
+            "$flood_received" "$received" "$flood_from" "$(date +%s.%N)")"
 fi

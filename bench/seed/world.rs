@@ -144,12 +144,12 @@ impl World {
 /// Senders with campaigns of their own (the heaviest ones), and a campaign's length in seconds.
 const CAMPAIGNERS: u64 = 20;
 const CAMPAIGN_SECONDS: i64 = 4 * 3600;
-/// How far the daily cycle moves an event, at most, in seconds: `t + C sin(ωt)` with `Cω = 0.6`
-/// makes the density swing between 1/1.6 and 1/0.4 of the mean.
+/// The daily cycle moves an event from `t` to `t - C (1 - sin(ωt))`: earlier, never later, by up
+/// to `2C` (4.6 h), and with `Cω = 0.6` the density swings between 1/1.6 and 1/0.4 of the mean.
 const CYCLE_SECONDS: f64 = 0.6 * 86_400.0 / std::f64::consts::TAU;
 
 /// When event `at` of IP `ip_index` happens: inside its campaign for the heaviest senders, else
-/// moved along the daily cycle; never after `now`.
+/// moved along the daily cycle; never after `now` (nor after `at`, for the others).
 fn when(at: Timestamp, now: Timestamp, ip_index: u64, random: u64) -> Timestamp {
     let second = if ip_index < CAMPAIGNERS {
         let span = 6 * 86_400 - CAMPAIGN_SECONDS;
@@ -158,7 +158,7 @@ fn when(at: Timestamp, now: Timestamp, ip_index: u64, random: u64) -> Timestamp 
     } else {
         let t = at.as_second();
         let phase = (t % 86_400) as f64 / 86_400.0 * std::f64::consts::TAU;
-        t + (CYCLE_SECONDS * phase.sin()) as i64
+        t - (CYCLE_SECONDS * (1.0 - phase.sin())) as i64
     };
     Timestamp::from_second(second.min(now.as_second()))
         .map(|moved| moved + jiff::SignedDuration::from_nanos(i64::from(at.subsec_nanosecond())))
