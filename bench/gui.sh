@@ -56,7 +56,7 @@ fi
 HOME="$work" "./$bin/sentrypeer" "${capture[@]}" --web-gui --api-listen-address 127.0.0.1:0 \
     -f "$work/bench.db" 2> "$work/daemon.log" &
 daemon_pid=$!
-for _ in $(seq 100); do grep -q "listening for API on" "$work/daemon.log" && break; sleep 0.1; done
+for _ in $(seq 100); do grep -qs "listening for API on" "$work/daemon.log" && break; sleep 0.1; done
 api=$(sed -n 's/.*listening for API on \([0-9.:]*\).*/\1/p' "$work/daemon.log")
 echo "API on $api (pid $daemon_pid), $(du -h "$work/bench.db" | cut -f1) database, $EVENTS events"
 if [ -n "$FLOOD" ]; then
