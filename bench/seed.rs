@@ -9,6 +9,10 @@
 //! range), number `j` is `00` followed by `4600000000 + j`; `bench/lookups.lua` asks for the same
 //! keys. Events are spread over the last 6 days (inside the default 7-day retention).
 //!
+//! With `SEED_SOURCES=world` in the environment, the events are instead the mix of
+//! [`world`]: public source IPs with countries, a few heavy senders, several tools, methods and
+//! attack types (the dashboard's screenshot, `SOURCES=world bench/gui.sh`).
+//!
 //! With `AUTHORS` (`bench/p2p.sh late-joiner`), the events are records received from that many
 //! peers in turn, each signed by its author's key for the `sentrypeer` network and stored with
 //! its signed record, as catch-up serves them.
@@ -24,6 +28,9 @@ use sentrypeer::event::{Attack, BadActor, CollectedMethod, Origin, PeerOrigin, T
 use sentrypeer::p2p::record::SignedRecord;
 use sentrypeer::sip::MessageKind;
 use uuid::Uuid;
+
+#[path = "seed/world.rs"]
+mod world;
 
 /// Events per transaction.
 const BATCH: usize = 10_000;
@@ -44,6 +51,11 @@ fn main() -> anyhow::Result<()> {
     if ips == 0 || numbers == 0 || ips > 131_072 {
         bail!("IPS must be 1..=131072 and NUMBERS at least 1");
     }
+    let world = match std::env::var("SEED_SOURCES").as_deref() {
+        Ok("world") => Some(world::World::new(ips)),
+        Ok(other) => bail!("SEED_SOURCES={other}: the only mix is `world`"),
+        Err(_) => None,
+    };
     let mut conn = sentrypeer::store::open(db.as_ref()).context("open database")?;
     let node = Uuid::new_v4();
     let now = Timestamp::now();
@@ -68,7 +80,10 @@ fn main() -> anyhow::Result<()> {
             )
             .unwrap_or(0),
         );
-        let mut event = event(node, now - age, ip, number);
+        let mut event = match &world {
+            Some(world) => world.event(node, now - age, now, random, index, numbers),
+            None => event(node, now - age, ip, number),
+        };
         if let Some(author) = authors.get(index as usize % authors.len().max(1)) {
             received_from(&mut event, author)?;
         }

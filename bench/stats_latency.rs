@@ -1,7 +1,11 @@
 //! Benchmark (not a test): how long `/api/v1/stats`'s query and the per-value counts take on a
 //! database (fill one with `cargo run --release --example seed -- DB EVENTS IPS NUMBERS`), on a
 //! read-only connection as the API's read pool opens them; median of `RUNS` (default 5) after
-//! one warm-up call each.
+//! one warm-up call each. Then the dashboard overview's reads one by one (`bench/gui.sh` runs
+//! this during its flood, `OVERVIEW_ONLY=1`): the three windows' totals, events per minute over
+//! 24 h, the countries of the 100,000 IPs with the most events (and, for comparison, the walk
+//! it replaced: the 100,000 most recently seen IPs through the `last_seen` index and their table
+//! rows), and `stats`.
 //!
 //! ```text
 //! cargo run --release --example seed -- /tmp/10m.db 10000000 100000 1000000
@@ -17,6 +21,9 @@ mod report;
 )]
 #[path = "support/settings.rs"]
 mod settings;
+
+#[path = "stats_latency/overview.rs"]
+mod overview;
 
 use std::time::Instant;
 
@@ -46,6 +53,9 @@ fn main() -> anyhow::Result<()> {
     let runs = usize::try_from(settings::setting("RUNS", 5))
         .unwrap_or(5)
         .max(1);
+    if settings::setting("OVERVIEW_ONLY", 0) != 0 {
+        return overview::report(&conn, runs);
+    }
     let started = Instant::now();
     let events = store::count_events(&conn)?;
     let all = query::stats(&conn, None, 10)?;
@@ -86,5 +96,5 @@ fn main() -> anyhow::Result<()> {
             stats.totals.events, stats.totals.ip_addresses, stats.totals.called_numbers
         );
     }
-    Ok(())
+    overview::report(&conn, runs)
 }

@@ -50,19 +50,21 @@ impl Countries {
     }
 
     /// The ISO 3166-1 alpha-2 code of `ip`'s country; `None` when unknown (private, reserved
-    /// or unassigned addresses, or not in the database).
-    pub fn code(&self, ip: IpAddr) -> Option<String> {
+    /// or unassigned addresses, or not in the database). Borrowed from the table or the
+    /// database in memory: a lookup allocates nothing (the dashboard makes one per source IP).
+    pub fn code(&self, ip: IpAddr) -> Option<&str> {
         match self {
-            Self::BuiltIn => iptocc::country_code(ip).map(str::to_owned),
-            Self::MaxMind(reader) => reader
-                .lookup(ip)
-                .ok()?
-                .decode::<geoip2::Country<'_>>()
-                .ok()
-                .flatten()?
-                .country
-                .iso_code
-                .map(str::to_owned),
+            Self::BuiltIn => iptocc::country_code(ip),
+            Self::MaxMind(reader) => {
+                reader
+                    .lookup(ip)
+                    .ok()?
+                    .decode::<geoip2::Country<'_>>()
+                    .ok()
+                    .flatten()?
+                    .country
+                    .iso_code
+            }
         }
     }
 

@@ -22,12 +22,12 @@ use maud::{Markup, html};
 use super::layout::{self, Nav, count_table, ip_link, number, number_link};
 use super::{GuiError, GuiState};
 use crate::event::format_timestamp;
-use crate::store::query::{self, ListFilter, Stats};
+use crate::store::query::{self, Stats};
 
 /// Entries in each top list.
 const TOP: usize = 10;
-/// Source IPs (most recently seen first) whose countries are counted; bounds the page's time
-/// when millions of IPs are stored.
+/// Source IPs whose countries are counted (those with the most events, so the ones left out
+/// weigh least); bounds the page's time when millions of IPs are stored.
 const COUNTRY_SAMPLE_IPS: usize = 100_000;
 
 /// The windows the totals are shown for, after "all time".
@@ -58,7 +58,7 @@ struct Overview {
     stats: Stats,
     windows: Vec<Window>,
     per_minute: Vec<(Timestamp, u64)>,
-    /// Events per source country (`""`: no country), over the sampled IPs.
+    /// Events per source country (`""`: no country), over the IPs with the most events.
     countries: HashMap<String, u64>,
     day_start: Timestamp,
 }
@@ -82,23 +82,17 @@ async fn overview(State(state): State<Arc<GuiState>>) -> Result<Response, GuiErr
             }
             let day_start = now - SignedDuration::from_hours(24);
             let per_minute = query::events_per_minute(&snapshot, &format_timestamp(day_start))?;
-            let mut by_country: HashMap<String, u64> = HashMap::new();
-            query::each_ip(
-                &snapshot,
-                &ListFilter::default(),
-                None,
-                Some(COUNTRY_SAMPLE_IPS),
-                |record| {
-                    let country = record
-                        .key
-                        .parse::<IpAddr>()
-                        .ok()
-                        .and_then(|ip| reader.countries.code(ip))
-                        .unwrap_or_default();
-                    *by_country.entry(country).or_default() += record.seen_count;
-                    ControlFlow::Continue(())
-                },
-            )?;
+            let mut by_country: HashMap<&str, u64> = HashMap::new();
+            query::each_ip_by_events(&snapshot, COUNTRY_SAMPLE_IPS, |ip, events| {
+                let country = (ip.parse::<IpAddr>().ok())
+                    .and_then(|ip| reader.countries.code(ip))
+                    .unwrap_or_default();
+                *by_country.entry(country).or_default() += events;
+                ControlFlow::Continue(())
+            })?;
+            let by_country = (by_country.into_iter())
+                .map(|(code, events)| (code.to_owned(), events))
+                .collect();
             let stats = query::stats(&snapshot, None, TOP)?;
             Ok(Overview {
                 stats,

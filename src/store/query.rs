@@ -18,7 +18,7 @@
 //! # Layout
 //!
 //! - `seen`: [`ip_seen`], [`number_seen`], [`count_ips`], [`each_ip`] and their number twins,
-//!   [`ips_last_seen_between`].
+//!   [`ips_last_seen_between`], [`each_ip_by_events`].
 //! - `matching`: [`each_ip_matching`], [`each_number_matching`] (narrowed by event attributes).
 //! - `events`: [`recent_events`], [`events_from_ip`], [`events_to_number`],
 //!   [`latest_event_timestamp`].
@@ -42,7 +42,8 @@ pub use events::{
 };
 pub use matching::{EventMatch, each_ip_matching, each_number_matching};
 pub use seen::{
-    count_ips, count_numbers, each_ip, each_number, ip_seen, ips_last_seen_between, number_seen,
+    count_ips, count_numbers, each_ip, each_ip_by_events, each_number, ip_seen,
+    ips_last_seen_between, number_seen,
 };
 pub use share::{SharePage, Shareable, contributions_since, shareable_events};
 pub use summary::{
@@ -143,7 +144,7 @@ pub fn begin_read(conn: &Connection) -> Result<Transaction<'_>, StoreError> {
 #[cfg(test)]
 pub(in crate::store) use events::{RECENT_BY_ID, RECENT_BY_TIME, recent_events_with};
 #[cfg(test)]
-pub(in crate::store) use seen::listing_sql;
+pub(in crate::store) use seen::{ips_by_events_sql, listing_sql};
 
 /// Every statement of the read side, for a test that prepares them all.
 #[cfg(test)]

@@ -56,7 +56,10 @@ struct Facts {
 /// The subject's page; 404 when nothing is known of it.
 pub(super) async fn page(state: Arc<GuiState>, subject: Subject) -> Result<Response, GuiError> {
     let (entry, country) = match &subject {
-        Subject::Ip(ip) => (state.blocklist.lookup_ip(*ip), state.countries.code(*ip)),
+        Subject::Ip(ip) => (
+            state.blocklist.lookup_ip(*ip),
+            state.countries.code(*ip).map(str::to_owned),
+        ),
         Subject::Number(number) => (state.blocklist.lookup_number(number), None),
     };
     let key = subject.text();

@@ -58,7 +58,8 @@ pub fn summarize(
             .ok()
             .and_then(|ip| countries.code(ip))
             .filter(|code| is_country_code(code))
-            .unwrap_or_else(|| UNKNOWN_COUNTRY.to_owned());
+            .unwrap_or(UNKNOWN_COUNTRY)
+            .to_owned();
         *by_country.entry(code).or_default() += 1;
         ControlFlow::Continue(())
     })?;

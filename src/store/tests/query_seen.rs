@@ -8,7 +8,7 @@ use rusqlite::Connection;
 use super::{PEER, call, insert, memory_db, temp_db};
 use crate::store::query::{
     self, Cursor, ListFilter, OriginFilter, SeenRecord, count_ips, count_numbers, each_ip,
-    each_number, ip_seen, ips_last_seen_between, number_seen,
+    each_ip_by_events, each_number, ip_seen, ips_last_seen_between, number_seen,
 };
 use crate::store::{self, StoreError};
 
@@ -254,6 +254,35 @@ fn ips_last_seen_in_a_half_open_window() {
 }
 
 #[test]
+fn ips_by_events_most_first_from_the_index_alone() {
+    let conn = fixture();
+    let by_events = |limit, stop_after| {
+        let mut ips = Vec::new();
+        each_ip_by_events(&conn, limit, |ip, events| {
+            ips.push(format!("{ip} {events}"));
+            if ips.len() == stop_after {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })
+        .expect("by events");
+        ips
+    };
+    // Both origins count (192.0.2.1: 2 local, 1 peer); ties by IP.
+    let all = ["192.0.2.1 3", "2001:db8::1 2", "192.0.2.2 1", "192.0.2.3 1"];
+    assert_eq!(by_events(10, 0), all);
+    assert_eq!(by_events(2, 0), all[..2]);
+    assert_eq!(by_events(10, 1), all[..1], "a break stops the listing");
+    let plan = plan(&conn, query::ips_by_events_sql());
+    assert!(
+        plan.contains("COVERING INDEX ip_addresses_seen_count_index"),
+        "{plan}"
+    );
+    assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+}
+
+#[test]
 fn an_empty_database_answers_with_nothing() {
     let conn = memory_db();
     for origin in ORIGINS {
@@ -272,6 +301,7 @@ fn an_empty_database_answers_with_nothing() {
         );
     }
     ips_last_seen_between(&conn, "", "9", |_| panic!("no rows")).expect("between");
+    each_ip_by_events(&conn, 10, |_, _| panic!("no rows")).expect("by events");
 }
 
 /// `EXPLAIN QUERY PLAN` of `sql` (parameters bound to NULL), one line per step.

@@ -137,6 +137,14 @@ SELECT id, source_ip, last_seen, seen_count, attack_types FROM ip_addresses
 WHERE last_seen >= ?1 AND last_seen < ?2
 ORDER BY last_seen DESC, source_ip ASC";
 
+/// Source IPs with the most events first (any origin; ties by IP), at most `?1`: read from the
+/// `(seen_count DESC, source_ip)` index alone (it covers both columns), with no table row and
+/// no sort.
+pub(super) const IPS_BY_EVENTS: &str = "
+SELECT source_ip, seen_count FROM ip_addresses INDEXED BY ip_addresses_seen_count_index
+WHERE seen_count > 0
+ORDER BY seen_count DESC, source_ip ASC LIMIT ?1";
+
 /// The statements of one table, for the API's two kinds of key.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Table {
@@ -177,7 +185,12 @@ impl Table {
 /// Every statement of this module, for a test that prepares them all.
 #[cfg(test)]
 pub(in crate::store) fn all_statements() -> Vec<&'static str> {
-    let mut all = vec![COUNT_ALL_IPS, COUNT_ALL_NUMBERS, IPS_LAST_SEEN_BETWEEN];
+    let mut all = vec![
+        COUNT_ALL_IPS,
+        COUNT_ALL_NUMBERS,
+        IPS_LAST_SEEN_BETWEEN,
+        IPS_BY_EVENTS,
+    ];
     for sql in IP_SQL.iter().chain(&NUMBER_SQL) {
         all.extend([sql.point, sql.count, sql.each, sql.each_after]);
     }
