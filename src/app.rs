@@ -83,6 +83,8 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     start::sip_agent::start(&mut wiring, bound.sip_agent)?;
     #[cfg(feature = "bgp")]
     start::bgp::start(&mut wiring, bound.bgp)?;
+    // Before the API, which serves the counters registered so far.
+    start::not_built::report(&mut wiring);
     #[cfg(feature = "api")]
     start::api::start(&mut wiring, bound.api)?;
     let Wiring {

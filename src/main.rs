@@ -65,10 +65,7 @@ fn main() -> ExitCode {
         println!("{config:#?}");
         return ExitCode::SUCCESS;
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime_builder().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("sentrypeer: cannot start the async runtime: {error}");
@@ -84,6 +81,19 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The async runtime: one worker per core, or one thread for every task when built without the
+/// `multi-thread` feature (the small build: the UDP listener and the store writer still have
+/// threads of their own).
+#[cfg(feature = "multi-thread")]
+fn runtime_builder() -> tokio::runtime::Builder {
+    tokio::runtime::Builder::new_multi_thread()
+}
+
+#[cfg(not(feature = "multi-thread"))]
+fn runtime_builder() -> tokio::runtime::Builder {
+    tokio::runtime::Builder::new_current_thread()
 }
 
 /// A command-line lookup in the local database: exit 0 when found, 1 when not, 2 on error.

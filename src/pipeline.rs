@@ -14,7 +14,7 @@ mod queue;
 mod tests;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -31,19 +31,30 @@ pub use queue::{AsyncEventReceiver, DEFAULT_QUEUE_BYTES, EventQueue, EventReceiv
 /// One consumer's queue: a thread's or a task's.
 #[derive(Debug)]
 enum EventSender {
-    Thread(SyncSender<Arc<BadActor>>),
+    /// A std channel that grows as it fills (std's bounded channel writes every slot at start:
+    /// 128 KiB at the default capacity, per consumer thread), bounded to `capacity` events by
+    /// the queue's count of places taken ([`QueuedBytes::take_place`]).
+    Thread {
+        sender: Sender<Arc<BadActor>>,
+        capacity: usize,
+    },
     Task(tokio::sync::mpsc::Sender<Arc<BadActor>>),
 }
 
 impl EventSender {
     /// Queues without waiting; the reason when the event was not queued.
-    fn try_send(&self, event: Arc<BadActor>) -> Result<(), &'static str> {
+    fn try_send(&self, event: Arc<BadActor>, queued: &QueuedBytes) -> Result<(), &'static str> {
         use tokio::sync::mpsc::error::TrySendError as TaskError;
         match self {
-            Self::Thread(sender) => sender.try_send(event).map_err(|error| match error {
-                TrySendError::Full(_) => QUEUE_FULL,
-                TrySendError::Disconnected(_) => CONSUMER_STOPPED,
-            }),
+            Self::Thread { sender, capacity } => {
+                if !queued.take_place(*capacity) {
+                    return Err(QUEUE_FULL);
+                }
+                sender.send(event).map_err(|_| {
+                    queued.free_place();
+                    CONSUMER_STOPPED
+                })
+            }
             Self::Task(sender) => sender.try_send(event).map_err(|error| match error {
                 TaskError::Full(_) => QUEUE_FULL,
                 TaskError::Closed(_) => CONSUMER_STOPPED,
@@ -174,8 +185,12 @@ impl PipelineBuilder {
         capacity: usize,
         peer_records: PeerRecords,
     ) -> EventReceiver {
-        let (sender, receiver) = sync_channel(capacity.max(1));
-        let queued = self.add(name, peer_records, None, EventSender::Thread(sender));
+        let (sender, receiver) = channel();
+        let sender = EventSender::Thread {
+            sender,
+            capacity: capacity.max(1),
+        };
+        let queued = self.add(name, peer_records, None, sender);
         EventReceiver { receiver, queued }
     }
 
@@ -305,7 +320,7 @@ impl Pipeline {
                 consumer.count_drop(QUEUE_BYTES_FULL);
                 continue;
             }
-            match sender.try_send(Arc::clone(&event)) {
+            match sender.try_send(Arc::clone(&event), &consumer.queued) {
                 Ok(()) => {
                     consumer.delivered.fetch_add(1, Ordering::Relaxed);
                 }

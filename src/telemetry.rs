@@ -89,6 +89,14 @@ impl Registry {
     pub fn off<R: Report + 'static>(self) -> Self {
         self.with(None::<Arc<R>>)
     }
+
+    /// Adds a part this binary was built without, by its sections (its type's
+    /// [`Report::sections_when_off`], which does not exist here): `null` as when it is off.
+    #[must_use]
+    pub fn not_built(mut self, sections: &'static [&'static [&'static str]]) -> Self {
+        self.parts.push(Part::Off(sections));
+        self
+    }
 }
 
 impl Report for Registry {

@@ -38,6 +38,7 @@ pub use api::{ApiSettings, GuiSettings};
 pub use bgp::BgpSettings;
 pub use capture::{CaptureSettings, SipListeners, TlsListener};
 pub use features::NotBuilt;
+pub(super) use features::built;
 #[cfg(feature = "p2p")]
 pub use p2p::P2pSettings;
 #[cfg(feature = "sip-agent")]
@@ -165,7 +166,10 @@ impl Settings {
         #[cfg(not(feature = "bgp"))]
         let bgp = None;
         let verdicts = verdicts::verdicts(config)?;
-        let blocklist = verdicts::blocklist(config, &verdicts)?;
+        // The change log is read by the API (its streams, CrowdSec's, the dashboard's live
+        // page) and by the BGP feed only.
+        let changes_read = api.is_some() || bgp.is_some();
+        let blocklist = verdicts::blocklist(config, &verdicts, changes_read)?;
         let syslog_target = SyslogTarget::parse(config.syslog_address.as_deref())
             .map_err(|error| ConfigError::invalid("syslog_address", error.to_string()))?;
         Ok(Self {

@@ -11,6 +11,7 @@ pub(super) mod bridge;
 pub(super) mod json_log;
 #[cfg(feature = "api")]
 pub(super) mod live_events;
+pub(super) mod not_built;
 #[cfg(feature = "p2p")]
 pub(super) mod p2p;
 pub(super) mod sip;

@@ -29,10 +29,12 @@ pub fn event_bytes(event: &BadActor) -> usize {
         + peer
 }
 
-/// Bytes of the events in one consumer's queue, shared by its sending and receiving ends.
+/// Bytes of the events in one consumer's queue, shared by its sending and receiving ends; for a
+/// consumer thread's queue also the events in it (its count bound).
 #[derive(Debug, Default)]
 pub(super) struct QueuedBytes {
     bytes: AtomicUsize,
+    events: AtomicUsize,
 }
 
 impl QueuedBytes {
@@ -60,6 +62,26 @@ impl QueuedBytes {
     fn taken(&self, event: &BadActor) {
         self.release(event_bytes(event));
     }
+
+    /// Takes a place for one event in a queue of `capacity` events; `false` when it is full.
+    pub(super) fn take_place(&self, capacity: usize) -> bool {
+        if self.events.fetch_add(1, Ordering::Relaxed) < capacity {
+            return true;
+        }
+        self.free_place();
+        false
+    }
+
+    /// Gives a place back (its event left the queue, or was never sent). Never below zero: a
+    /// plain channel's receiver (`From<Receiver>`, tests and tools) takes events no place was
+    /// taken for.
+    pub(super) fn free_place(&self) {
+        let _ = self
+            .events
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |events| {
+                events.checked_sub(1)
+            });
+    }
 }
 
 /// The receiving end a consumer thread reads events from: a std channel's receiver (same
@@ -73,6 +95,7 @@ pub struct EventReceiver {
 impl EventReceiver {
     fn taken(&self, event: Arc<BadActor>) -> Arc<BadActor> {
         self.queued.taken(&event);
+        self.queued.free_place();
         event
     }
 

@@ -207,3 +207,29 @@ async fn a_consumer_on_demand_is_offered_events_only_while_they_are_wanted() {
     assert_eq!(event.source.ip().to_string(), "192.0.2.2");
     assert!(stream.recv().await.is_none());
 }
+
+#[test]
+fn a_consumer_thread_queue_frees_a_place_for_each_event_taken() {
+    let mut builder = Pipeline::builder();
+    let queue = builder.consumer("queue", 2, PeerRecords::Taken);
+    let pipeline = builder.build();
+    for _ in 0..3 {
+        pipeline.submit(tcp_event());
+    }
+    assert_eq!(
+        pipeline.stats().consumers[0].dropped,
+        1,
+        "full at two events"
+    );
+    assert!(queue.try_recv().is_ok());
+    pipeline.submit(tcp_event());
+    pipeline.submit(tcp_event());
+    let stats = pipeline.stats();
+    assert_eq!(
+        (stats.consumers[0].delivered, stats.consumers[0].dropped),
+        (3, 2)
+    );
+    assert_eq!(queue.try_iter().count(), 2);
+    pipeline.submit(tcp_event());
+    assert_eq!(pipeline.stats().consumers[0].delivered, 4);
+}

@@ -1,13 +1,18 @@
 //! The small build (`--no-default-features`, README "Small build"): it captures over UDP and TCP
 //! into SQLite, the JSON log and syslog, answers with the personalities, starts with the TLS
 //! listener's defaults (saying it is off), and refuses a flag for a part it was built without
-//! in one line, with the exit code of a configuration error.
+//! in one line, with the exit code of a configuration error; a build with the API but without
+//! the other parts shows those parts in health as `null`, as the full build does when they are off.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixDatagram;
+use std::path::Path;
 
-use crate::support::daemon::{Daemon, WAIT};
+use serde_json::Value;
+
+use crate::support::daemon::{BINARY, Daemon, WAIT};
+use crate::support::http::health;
 use crate::support::sip::{options, udp_client, udp_exchange};
 use crate::support::small_build;
 
@@ -121,5 +126,49 @@ fn a_flag_for_a_part_not_built_fails_in_one_line() {
         );
         assert_eq!(stopped.the_error_line(), line);
         assert!(!database.exists(), "nothing opened before the error");
+    }
+}
+
+/// `/api/v1/health` has the same keys whatever was built: a binary with the API and no other
+/// optional part shows each part it lacks as `null`, as the full binary does with those parts
+/// switched off.
+#[test]
+fn health_has_the_same_keys_in_a_build_without_the_parts_that_report() {
+    let health_of = |binary: &Path| {
+        let builder = Daemon::builder().binary(binary).without_defaults();
+        let database = builder.dir().join("sentrypeer.db").display().to_string();
+        let daemon = builder
+            .args(["--sip-listen-address", "127.0.0.1:0", "-N", "-f", &database])
+            .args(["-a", "--api-listen-address", "127.0.0.1:0"])
+            .start();
+        let document = health(daemon.api.expect("API serving"));
+        daemon.stop().assert_clean_exit();
+        document
+    };
+    let full = health_of(Path::new(BINARY));
+    let api_only = health_of(small_build::api_only_binary());
+    for part in ["webhook", "p2p", "community", "opendht", "sip_agent", "bgp"] {
+        assert_eq!(
+            api_only.get(part),
+            Some(&Value::Null),
+            "{part}: {api_only:#}"
+        );
+    }
+    assert_eq!(shape(&api_only), shape(&full), "{api_only:#}\n{full:#}");
+}
+
+/// The keys of `value` with each leaf's JSON type in place of its value.
+fn shape(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => map
+            .iter()
+            .map(|(key, value)| (key.clone(), shape(value)))
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
+        Value::Array(items) => items.iter().map(shape).collect(),
+        Value::Null => Value::Null,
+        Value::Bool(_) => "bool".into(),
+        Value::Number(_) => "number".into(),
+        Value::String(_) => "string".into(),
     }
 }

@@ -30,7 +30,7 @@ const BUILT: &[&str] = &[
 ];
 
 /// Whether `feature` is built into this binary.
-pub(super) fn built(feature: &str) -> bool {
+pub(in crate::app) fn built(feature: &str) -> bool {
     BUILT.contains(&feature)
 }
 

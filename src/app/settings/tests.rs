@@ -352,3 +352,26 @@ fn share_stats_is_off_by_default_and_reaches_the_p2p_options() {
     assert!(on.publish);
     assert_eq!(on.interval, Duration::from_secs(2));
 }
+
+#[test]
+fn the_change_log_keeps_changes_only_when_a_running_part_reads_them() {
+    let log_of = |change: fn(&mut Config)| {
+        let mut config = Config::default();
+        change(&mut config);
+        let blocklist = Settings::from_config(&config).expect("valid").blocklist;
+        (blocklist.replay_window, blocklist.subscriber_lag)
+    };
+    // Nothing reads it: one change, not the 512 KiB broadcast buffer written at start.
+    assert_eq!(log_of(|_| ()), (1, 1));
+    #[cfg(feature = "p2p")]
+    assert_eq!(log_of(|c| c.peer_to_peer = true), (1, 1));
+    #[cfg(feature = "api")]
+    {
+        let full = (
+            crate::blocklist::DEFAULT_REPLAY_WINDOW,
+            crate::blocklist::DEFAULT_SUBSCRIBER_LAG,
+        );
+        assert_eq!(log_of(|c| c.api = true), full);
+        assert_eq!(log_of(|c| c.web_gui = true), full);
+    }
+}

@@ -34,10 +34,14 @@ pub struct VerdictSettings {
 }
 
 /// The blocklist's options: its caps, the retention window, and a change at every consumer's
-/// minimum count (so a key reaching it is pushed).
+/// minimum count (so a key reaching it is pushed). When no running part reads the change log
+/// (`changes_read` false: neither the API nor the BGP feed is on), it keeps one change: its
+/// broadcast buffer alone takes 512 KiB at the default lag, written at start, and its replay
+/// ring grows to about 7 MB under attack.
 pub(super) fn blocklist(
     config: &Config,
     verdicts: &VerdictSettings,
+    changes_read: bool,
 ) -> Result<BlocklistOptions, ConfigError> {
     for (option, cap) in [
         ("blocklist_max_ips", config.blocklist_max_ips),
@@ -52,6 +56,10 @@ pub(super) fn blocklist(
             .then(|| Duration::from_secs(u64::from(config.retention_days) * 86_400)),
         ..BlocklistOptions::default()
     };
+    if !changes_read {
+        options.replay_window = 1;
+        options.subscriber_lag = 1;
+    }
     let consumers = [
         &verdicts.feeds,
         &verdicts.crowdsec,
