@@ -37,6 +37,7 @@ pub use crate::countries::{Countries, CountriesError};
 pub use assets::total_bytes as embedded_asset_bytes;
 pub use auth::{SESSION_COOKIE, session_matches};
 pub use error::GuiError;
+pub use overview::events_by_country;
 pub use reciprocity::SharingRule;
 
 use crate::blocklist::Blocklist;

@@ -18,10 +18,13 @@ use axum::response::Response;
 use axum::routing::get;
 use jiff::{SignedDuration, Timestamp};
 use maud::{Markup, html};
+use rusqlite::Connection;
 
 use super::layout::{self, Nav, count_table, ip_link, number, number_link};
 use super::{GuiError, GuiState};
+use crate::countries::Countries;
 use crate::event::format_timestamp;
+use crate::store::StoreError;
 use crate::store::query::{self, Stats};
 
 /// Entries in each top list.
@@ -63,6 +66,29 @@ struct Overview {
     day_start: Timestamp,
 }
 
+/// Events per source country (`""`: no country) of the [`COUNTRY_SAMPLE_IPS`] source IPs with
+/// the most events: the overview's country figures (`bench/stats_latency.rs` times this read).
+///
+/// # Errors
+///
+/// [`StoreError::Sqlite`] when the query fails.
+pub fn events_by_country(
+    conn: &Connection,
+    countries: &Countries,
+) -> Result<HashMap<String, u64>, StoreError> {
+    let mut by_country: HashMap<&str, u64> = HashMap::new();
+    query::each_ip_by_events(conn, COUNTRY_SAMPLE_IPS, |ip, events| {
+        let country = (ip.parse::<IpAddr>().ok())
+            .and_then(|ip| countries.code(ip))
+            .unwrap_or_default();
+        *by_country.entry(country).or_default() += events;
+        ControlFlow::Continue(())
+    })?;
+    Ok((by_country.into_iter())
+        .map(|(code, events)| (code.to_owned(), events))
+        .collect())
+}
+
 async fn overview(State(state): State<Arc<GuiState>>) -> Result<Response, GuiError> {
     let now = Timestamp::now();
     let reader = Arc::clone(&state);
@@ -82,17 +108,7 @@ async fn overview(State(state): State<Arc<GuiState>>) -> Result<Response, GuiErr
             }
             let day_start = now - SignedDuration::from_hours(24);
             let per_minute = query::events_per_minute(&snapshot, &format_timestamp(day_start))?;
-            let mut by_country: HashMap<&str, u64> = HashMap::new();
-            query::each_ip_by_events(&snapshot, COUNTRY_SAMPLE_IPS, |ip, events| {
-                let country = (ip.parse::<IpAddr>().ok())
-                    .and_then(|ip| reader.countries.code(ip))
-                    .unwrap_or_default();
-                *by_country.entry(country).or_default() += events;
-                ControlFlow::Continue(())
-            })?;
-            let by_country = (by_country.into_iter())
-                .map(|(code, events)| (code.to_owned(), events))
-                .collect();
+            let by_country = events_by_country(&snapshot, &reader.countries)?;
             let stats = query::stats(&snapshot, None, TOP)?;
             Ok(Overview {
                 stats,
