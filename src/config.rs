@@ -119,6 +119,9 @@ pub struct Config {
     pub source_ipv6_prefix: u8,
     /// Events that may wait for each consumer (store, sinks) before new ones are dropped and counted.
     pub event_queue_capacity: usize,
+    /// Events that may wait for the store writer (its queue also holds at most
+    /// `defaults::STORE_QUEUE_BYTES`) before new ones are dropped and counted.
+    pub store_queue_capacity: usize,
     /// SQLite database file (`-f`).
     pub db_file: PathBuf,
     /// Days of events kept in the database; 0 keeps them forever.

@@ -1,6 +1,6 @@
 //! Bounded fan-out of events from the listeners to every consumer (store writer, sinks), with
 //! counters. Each consumer's queue is bounded twice: by a number of events and by the bytes those
-//! events hold ([`DEFAULT_QUEUE_BYTES`]), so a flood of maximal datagrams cannot queue gigabytes.
+//! events hold ([`DEFAULT_QUEUE_BYTES`], or a bound of the consumer's own), so a flood of maximal datagrams cannot queue gigabytes.
 //! A full consumer queue drops the event for that consumer and counts it: attacker traffic never
 //! waits on storage or a sink. Consumers are threads (a std channel) or tokio tasks (a tokio
 //! channel); both kinds have the same drop-and-count semantics. Each consumer says when it is
@@ -8,6 +8,7 @@
 //! take are never offered to it (not a drop). A consumer may also be offered events only while
 //! someone wants them ([`Demand`]; the others are not drops either).
 
+mod counters;
 mod demand;
 mod queue;
 #[cfg(test)]
@@ -16,14 +17,11 @@ mod tests;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Sender, channel};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
-use crate::event::{BadActor, Transport};
-use crate::telemetry::{Readings, Report};
+use crate::event::BadActor;
+use counters::{ConsumerCounters, Counters};
 
-/// How often at most a "queue full" warning is logged per consumer.
-const DROP_WARNING_INTERVAL: Duration = Duration::from_secs(10);
-
+pub use counters::{ConsumerStats, PipelineMonitor, PipelineStats};
 pub use demand::{Demand, Wanted};
 use queue::QueuedBytes;
 pub use queue::{AsyncEventReceiver, DEFAULT_QUEUE_BYTES, EventQueue, EventReceiver, event_bytes};
@@ -83,74 +81,6 @@ impl PeerRecords {
     }
 }
 
-/// One consumer's counters, and its queue's byte count.
-#[derive(Debug)]
-struct ConsumerCounters {
-    name: &'static str,
-    peer_records: PeerRecords,
-    /// `Some`: offered events only while they are wanted.
-    demand: Option<Demand>,
-    delivered: AtomicU64,
-    dropped: AtomicU64,
-    last_warning: Mutex<Option<Instant>>,
-    queued: Arc<QueuedBytes>,
-}
-
-impl ConsumerCounters {
-    fn count_drop(&self, reason: &'static str) {
-        let total = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-        let Ok(mut last) = self.last_warning.lock() else {
-            return;
-        };
-        if last.is_none_or(|at| at.elapsed() >= DROP_WARNING_INTERVAL) {
-            *last = Some(Instant::now());
-            tracing::warn!(
-                consumer = self.name,
-                reason,
-                dropped_total = total,
-                "dropping events"
-            );
-        }
-    }
-}
-
-/// Counters of the whole pipeline, shared with [`PipelineMonitor`].
-#[derive(Debug)]
-struct Counters {
-    received: [AtomicU64; 3],
-    received_from_peers: AtomicU64,
-    consumers: Vec<ConsumerCounters>,
-}
-
-/// Counters of one consumer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConsumerStats {
-    /// Consumer name (`store`, `json_log`, `syslog`, ...).
-    pub name: &'static str,
-    /// Events queued for it.
-    pub delivered: u64,
-    /// Events it never got (queue full, or the consumer had stopped).
-    pub dropped: u64,
-}
-
-/// Snapshot of the pipeline's counters.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PipelineStats {
-    /// Events submitted, per transport in [`Transport::ALL`](crate::event::Transport::ALL) order.
-    pub received: [u64; 3],
-    /// Events received from peers.
-    pub received_from_peers: u64,
-    /// Per-consumer counters.
-    pub consumers: Vec<ConsumerStats>,
-}
-
-impl PipelineStats {
-    /// Events dropped for any consumer.
-    pub fn dropped(&self) -> u64 {
-        self.consumers.iter().map(|consumer| consumer.dropped).sum()
-    }
-}
-
 /// Builds a [`Pipeline`]: one bounded queue per consumer.
 #[derive(Debug)]
 pub struct PipelineBuilder {
@@ -170,7 +100,8 @@ impl Default for PipelineBuilder {
 }
 
 impl PipelineBuilder {
-    /// Bounds each consumer's queue to `bytes` of events (default [`DEFAULT_QUEUE_BYTES`]).
+    /// Bounds the queues of consumers added from now on to `bytes` of events (default
+    /// [`DEFAULT_QUEUE_BYTES`]), unless added with a bound of their own.
     #[must_use]
     pub fn queue_bytes(mut self, bytes: usize) -> Self {
         self.queue_bytes = bytes;
@@ -185,12 +116,25 @@ impl PipelineBuilder {
         capacity: usize,
         peer_records: PeerRecords,
     ) -> EventReceiver {
+        self.consumer_with_byte_bound(name, capacity, self.queue_bytes, peer_records)
+    }
+
+    /// [`PipelineBuilder::consumer`] whose queue holds at most `byte_bound` bytes of events
+    /// instead of the pipeline's bound: the store writer's queue absorbs the writer's pauses
+    /// (see `config::defaults::STORE_QUEUE_BYTES`).
+    pub fn consumer_with_byte_bound(
+        &mut self,
+        name: &'static str,
+        capacity: usize,
+        byte_bound: usize,
+        peer_records: PeerRecords,
+    ) -> EventReceiver {
         let (sender, receiver) = channel();
         let sender = EventSender::Thread {
             sender,
             capacity: capacity.max(1),
         };
-        let queued = self.add(name, peer_records, None, sender);
+        let queued = self.add(name, peer_records, None, sender, byte_bound);
         EventReceiver { receiver, queued }
     }
 
@@ -224,7 +168,8 @@ impl PipelineBuilder {
         demand: Option<Demand>,
     ) -> AsyncEventReceiver {
         let (sender, receiver) = tokio::sync::mpsc::channel(capacity.max(1));
-        let queued = self.add(name, peer_records, demand, EventSender::Task(sender));
+        let sender = EventSender::Task(sender);
+        let queued = self.add(name, peer_records, demand, sender, self.queue_bytes);
         AsyncEventReceiver { receiver, queued }
     }
 
@@ -234,6 +179,7 @@ impl PipelineBuilder {
         peer_records: PeerRecords,
         demand: Option<Demand>,
         sender: EventSender,
+        byte_bound: usize,
     ) -> Arc<QueuedBytes> {
         let queued = Arc::new(QueuedBytes::default());
         self.senders.push(sender);
@@ -245,6 +191,7 @@ impl PipelineBuilder {
             dropped: AtomicU64::new(0),
             last_warning: Mutex::new(None),
             queued: Arc::clone(&queued),
+            byte_bound,
         });
         queued
     }
@@ -254,7 +201,6 @@ impl PipelineBuilder {
         Pipeline {
             inner: Arc::new(Inner {
                 senders: self.senders,
-                queue_bytes: self.queue_bytes,
                 counters: Arc::new(Counters {
                     received: Default::default(),
                     received_from_peers: AtomicU64::new(0),
@@ -268,7 +214,6 @@ impl PipelineBuilder {
 #[derive(Debug)]
 struct Inner {
     senders: Vec<EventSender>,
-    queue_bytes: usize,
     counters: Arc<Counters>,
 }
 
@@ -316,7 +261,7 @@ impl Pipeline {
             {
                 continue;
             }
-            if !consumer.queued.reserve(size, self.inner.queue_bytes) {
+            if !consumer.queued.reserve(size, consumer.byte_bound) {
                 consumer.count_drop(QUEUE_BYTES_FULL);
                 continue;
             }
@@ -337,8 +282,8 @@ impl Pipeline {
         self.monitor().stats()
     }
 
-    /// Whether every consumer that takes peer records has less than a quarter of its byte bound
-    /// queued: a producer that can wait (peer-to-peer catch-up) asks for more only then, so
+    /// Whether every consumer that takes peer records has less than a quarter of its own byte
+    /// bound queued: a producer that can wait (peer-to-peer catch-up) asks for more only then, so
     /// what it fetches is never dropped.
     pub fn has_room_for_peer_records(&self) -> bool {
         self.inner
@@ -346,7 +291,7 @@ impl Pipeline {
             .consumers
             .iter()
             .filter(|consumer| consumer.peer_records == PeerRecords::Taken)
-            .all(|consumer| consumer.queued.bytes() < self.inner.queue_bytes / 4)
+            .all(|consumer| consumer.queued.bytes() < consumer.byte_bound / 4)
     }
 
     /// A handle that reads the counters without keeping the queues open.
@@ -354,73 +299,5 @@ impl Pipeline {
         PipelineMonitor {
             counters: Arc::clone(&self.inner.counters),
         }
-    }
-}
-
-/// Reads a pipeline's counters (for health details and metrics); holding it does not keep the
-/// consumers' queues open.
-#[derive(Debug, Clone)]
-pub struct PipelineMonitor {
-    counters: Arc<Counters>,
-}
-
-impl PipelineMonitor {
-    /// Current counters.
-    pub fn stats(&self) -> PipelineStats {
-        PipelineStats {
-            received: self
-                .counters
-                .received
-                .each_ref()
-                .map(|counter| counter.load(Ordering::Relaxed)),
-            received_from_peers: self.counters.received_from_peers.load(Ordering::Relaxed),
-            consumers: self
-                .counters
-                .consumers
-                .iter()
-                .map(|consumer| ConsumerStats {
-                    name: consumer.name,
-                    delivered: consumer.delivered.load(Ordering::Relaxed),
-                    dropped: consumer.dropped.load(Ordering::Relaxed),
-                })
-                .collect(),
-        }
-    }
-}
-
-impl Report for PipelineMonitor {
-    fn sections_when_off() -> &'static [&'static [&'static str]] {
-        &[
-            &["events", "received"],
-            &["events", "dropped"],
-            &["events", "dropped_by_consumer"],
-            &["p2p", "received_from_peers"],
-        ]
-    }
-
-    fn report(&self, out: &mut Readings) {
-        let stats = self.stats();
-        for (transport, received) in Transport::ALL.into_iter().zip(stats.received) {
-            out.counter(
-                "sentrypeer_events_received_total",
-                "Events captured, per transport.",
-                received,
-            )
-            .label("transport", transport.as_str())
-            .health(&["events", "received", transport.as_str()]);
-        }
-        out.health(&["events", "dropped"], stats.dropped());
-        // An object even before any consumer is added.
-        out.health(&["events", "dropped_by_consumer"], serde_json::Map::new());
-        for consumer in &stats.consumers {
-            out.counter(
-                "sentrypeer_events_dropped_total",
-                "Events a consumer never got (its queue was full, or it had stopped).",
-                consumer.dropped,
-            )
-            .label("consumer", consumer.name)
-            .health(&["events", "dropped_by_consumer", consumer.name]);
-        }
-        out.health(&["p2p", "received_from_peers"], stats.received_from_peers);
     }
 }

@@ -99,6 +99,8 @@ pub struct Settings {
 pub struct StoreSettings {
     /// SQLite database file.
     pub db_file: PathBuf,
+    /// Events that may wait for the writer before new ones are dropped and counted.
+    pub queue_capacity: usize,
     /// The writer's options (retention included).
     pub writer: WriterOptions,
 }
@@ -132,11 +134,13 @@ impl Settings {
         if config.db_file.as_os_str().is_empty() {
             return Err(ConfigError::invalid("db_file", "empty path"));
         }
-        if config.event_queue_capacity == 0 {
-            return Err(ConfigError::invalid(
-                "event_queue_capacity",
-                "must be at least 1",
-            ));
+        for (name, capacity) in [
+            ("event_queue_capacity", config.event_queue_capacity),
+            ("store_queue_capacity", config.store_queue_capacity),
+        ] {
+            if capacity == 0 {
+                return Err(ConfigError::invalid(name, "must be at least 1"));
+            }
         }
         let capture = capture::settings(config)?;
         // The optional parts: checked and built only where their feature is (`features::check`
@@ -176,6 +180,7 @@ impl Settings {
             capture,
             store: StoreSettings {
                 db_file: config.db_file.clone(),
+                queue_capacity: config.store_queue_capacity,
                 writer: WriterOptions {
                     retention_days: config.retention_days,
                     ..WriterOptions::default()

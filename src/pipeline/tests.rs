@@ -107,6 +107,25 @@ fn a_queue_holding_too_many_bytes_drops_and_counts_until_events_are_taken() {
 }
 
 #[test]
+fn a_consumer_with_a_byte_bound_of_its_own_holds_that_many_bytes_and_no_more() {
+    let one = event_bytes(&sized(10_000));
+    let mut builder = Pipeline::builder().queue_bytes(2 * one);
+    let _sink = builder.consumer("sink", 100, PeerRecords::Taken);
+    let _store = builder.consumer_with_byte_bound("store", 100, 5 * one, PeerRecords::Taken);
+    let pipeline = builder.build();
+    for _ in 0..7 {
+        pipeline.submit(sized(10_000));
+    }
+    let stats = pipeline.stats();
+    let counts = |index: usize| {
+        let consumer = &stats.consumers[index];
+        (consumer.name, consumer.delivered, consumer.dropped)
+    };
+    assert_eq!(counts(0), ("sink", 2, 5), "the pipeline's bound");
+    assert_eq!(counts(1), ("store", 5, 2), "its own bound");
+}
+
+#[test]
 fn an_event_larger_than_the_bound_is_queued_when_the_queue_is_empty() {
     let mut builder = Pipeline::builder().queue_bytes(100);
     let queue = builder.consumer("queue", 10, PeerRecords::Taken);

@@ -2,10 +2,11 @@
 //! transaction (with the event rollups in the same transaction), pulls the aggregate rows from
 //! its source every flush interval, runs retention, and on shutdown stores what is queued, pulls
 //! once more and checkpoints. Nothing else writes (a helper thread only copies the WAL back into
-//! the database file, see `store::checkpoint`).
+//! the database file, see `store::checkpoint`; another frees stored batches, see `reaper`).
 
 mod aggregates;
 mod batch;
+mod reaper;
 
 use std::fmt;
 use std::io;
@@ -28,6 +29,7 @@ use crate::pipeline::{EventQueue, event_bytes};
 use crate::telemetry::Count;
 use aggregates::AggregateFeed;
 use batch::BatchWriter;
+use reaper::Reaper;
 
 pub use batch::insert_events;
 
@@ -167,6 +169,7 @@ pub fn run_writer(
     });
     let mut writer = BatchWriter::new(feed.is_none());
     let mut batch: Vec<Arc<BadActor>> = Vec::with_capacity(batch_max);
+    let reaper = Reaper::start();
     let checkpointer = (path != Path::new(":memory:"))
         .then(|| Checkpointer::start(&path))
         .flatten();
@@ -196,7 +199,7 @@ pub fn run_writer(
                     feed.pull_while_idle(&mut conn, stats, &mut outage);
                 }
                 writer.write(&mut conn, &batch, stats, &mut outage);
-                batch.clear();
+                reaper.free(std::mem::replace(&mut batch, Vec::with_capacity(batch_max)));
                 note_wal_size(&wal, stats);
             }
             Err(RecvTimeoutError::Timeout) => {}
@@ -210,6 +213,7 @@ pub fn run_writer(
     if let Some(feed) = &mut feed {
         feed.pull_final(&mut conn, stats, &mut outage);
     }
+    drop(reaper);
     drop(checkpointer);
     checkpoint(&conn);
     note_wal_size(&wal, stats);

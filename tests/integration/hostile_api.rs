@@ -148,8 +148,8 @@ fn the_wal_stays_bounded_during_a_flood_while_a_list_is_unread() {
     let _turn = one_at_a_time();
     // A short event queue: what the flood leaves queued when it ends is what the writer must
     // still store before the round settles, and a writer starved by other processes (it runs
-    // niced, below capture) stores a full default queue of 8,192 slower than a test may wait.
-    let daemon = seeded_daemon("api_write_timeout_secs = 600\nevent_queue_capacity = 1000\n");
+    // niced, below capture) stores a full default store queue (65,536 events) slower than a test may wait.
+    let daemon = seeded_daemon("api_write_timeout_secs = 600\nstore_queue_capacity = 1000\n");
     let api = daemon.api.expect("API listening");
     let udp = daemon.udp.expect("UDP listening");
     let db = daemon.path("sentrypeer.db");
@@ -273,7 +273,7 @@ fn abandoned_expensive_reads_stop_using_cpu_within_a_second() {
 fn statistics_asked_for_during_a_flood_lose_no_event() {
     let _turn = one_at_a_time();
     // A queue of four seconds of the flood: the writer must keep up, not catch up afterwards.
-    let daemon = seeded_daemon("event_queue_capacity = 4000\n");
+    let daemon = seeded_daemon("store_queue_capacity = 4000\n");
     let api = daemon.api.expect("API listening");
     let udp = daemon.udp.expect("UDP listening");
     let flood = Flood::start(udp, 1_000, 10_000);

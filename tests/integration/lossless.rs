@@ -157,7 +157,8 @@ fn logged_total(stopped: &Stopped, key: &str) -> u64 {
 
 #[test]
 fn a_tiny_store_queue_keeps_every_ip_and_number_with_exact_counts() {
-    let builder = Daemon::builder().config_file("event_queue_capacity = 1\n");
+    let builder =
+        Daemon::builder().config_file("event_queue_capacity = 1\nstore_queue_capacity = 1\n");
     let daemon = builder
         .args(["-N", "-r", "--sip-reply-rate-limit", "0"])
         .args([

@@ -88,7 +88,8 @@ fn send_tcp(target: SocketAddr, source: IpAddr, first: u64) -> u64 {
 #[test]
 fn every_probe_sent_under_load_is_stored_or_counted_as_dropped() {
     // A small store queue, so a burst is likely to overflow it and exercise the drop counts.
-    let builder = Daemon::builder().config_file("event_queue_capacity = 64\n");
+    let builder =
+        Daemon::builder().config_file("event_queue_capacity = 64\nstore_queue_capacity = 64\n");
     let db = builder.dir().join("sentrypeer.db");
     // The store is the one consumer (no JSON log, syslog or webhook), so the shutdown line's
     // `dropped` is the store queue's.

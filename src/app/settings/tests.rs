@@ -17,6 +17,25 @@ fn defaults_are_valid() {
 }
 
 #[test]
+fn the_store_queue_has_a_capacity_of_its_own() {
+    let defaults = Settings::from_config(&Config::default()).expect("valid defaults");
+    assert_eq!(
+        (defaults.event_queue_capacity, defaults.store.queue_capacity),
+        (8_192, 65_536)
+    );
+    let config = Config::from_toml(
+        "event_queue_capacity = 10\nstore_queue_capacity = 3\n",
+        std::path::Path::new("t.toml"),
+    )
+    .expect("valid config");
+    let settings = Settings::from_config(&config).expect("valid");
+    assert_eq!(
+        (settings.event_queue_capacity, settings.store.queue_capacity),
+        (10, 3)
+    );
+}
+
+#[test]
 fn webhook_options_are_built_from_every_webhook_key() {
     let config = Config {
         webhook_url: Some("http://127.0.0.1:9/api/events".into()),
@@ -70,6 +89,7 @@ fn validate_rejects_out_of_range_values() {
         ),
         ("max_connections", |c| c.max_connections = 0),
         ("event_queue_capacity", |c| c.event_queue_capacity = 0),
+        ("store_queue_capacity", |c| c.store_queue_capacity = 0),
         ("crowdsec_ban_duration", |c| {
             c.crowdsec_ban_duration = "0h".into()
         }),

@@ -11,6 +11,7 @@ use super::Wiring;
 use crate::app::services::{Grace, Stage};
 use crate::app::settings::StoreSettings;
 use crate::blocklist::Blocklist;
+use crate::config::defaults::STORE_QUEUE_BYTES;
 use crate::pipeline::{PeerRecords, PipelineBuilder};
 use crate::store::{self, AggregateSource, node_id};
 
@@ -78,9 +79,10 @@ pub(in crate::app) fn start(
     database: Database,
 ) -> anyhow::Result<()> {
     let settings = &wiring.settings.store;
-    let events = pipeline.consumer(
+    let events = pipeline.consumer_with_byte_bound(
         "store",
-        wiring.settings.event_queue_capacity,
+        settings.queue_capacity,
+        STORE_QUEUE_BYTES,
         PeerRecords::Taken,
     );
     let stats = Arc::clone(&wiring.summary.store);
