@@ -117,10 +117,11 @@ pub struct Config {
     /// IPv6 sources count against the per-source connection caps (SIP and API) by this prefix
     /// length: one attacker holds a whole /64.
     pub source_ipv6_prefix: u8,
-    /// Events that may wait for each consumer (store, sinks) before new ones are dropped and counted.
+    /// Events that may wait for each consumer but the database writer (JSON log, syslog, webhook,
+    /// peers, live stream) before new ones are dropped and counted.
     pub event_queue_capacity: usize,
-    /// Events that may wait for the store writer (its queue also holds at most
-    /// `defaults::STORE_QUEUE_BYTES`) before new ones are dropped and counted.
+    /// Events that may wait for the database writer (and at most 48 MiB of them, about a second
+    /// of a 50,000/s flood) before new ones are dropped and counted.
     pub store_queue_capacity: usize,
     /// SQLite database file (`-f`).
     pub db_file: PathBuf,
