@@ -43,7 +43,7 @@ async fn lookup(
     let ip = parse_ip(&ip)?;
     let found = state
         .reader
-        .run(move |conn| query::ip_seen(conn, &ip, origin))
+        .run_key_lookup(origin, move |conn| query::ip_seen(conn, &ip, origin))
         .await?;
     Ok(match found {
         Some(record) => json(StatusCode::OK, &json!({ "bad_actor_found": record.key })),

@@ -153,7 +153,7 @@ async fn one_ip(
     let ip = parse_ip(&ip).map_err(|_| super::params::bad("ip", "not an IPv4 or IPv6 address"))?;
     let found = state
         .reader
-        .run(move |conn| query::ip_seen(conn, &ip, origin))
+        .run_key_lookup(origin, move |conn| query::ip_seen(conn, &ip, origin))
         .await?;
     found
         .map(|record| json(StatusCode::OK, &Kind::Ips.item(record)))
@@ -174,7 +174,9 @@ async fn one_number(
     }
     let found = state
         .reader
-        .run(move |conn| query::number_seen(conn, &number, origin))
+        .run_key_lookup(origin, move |conn| {
+            query::number_seen(conn, &number, origin)
+        })
         .await?;
     found
         .map(|record| json(StatusCode::OK, &Kind::Numbers.item(record)))

@@ -36,7 +36,9 @@ async fn lookup(
     let origin = Params::origin_only(query)?;
     let found = state
         .reader
-        .run(move |conn| query::number_seen(conn, &number, origin))
+        .run_key_lookup(origin, move |conn| {
+            query::number_seen(conn, &number, origin)
+        })
         .await?;
     Ok(match found {
         Some(record) => json(StatusCode::OK, &json!({ "phone_number_found": record.key })),

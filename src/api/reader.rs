@@ -23,7 +23,7 @@ use tokio::sync::Semaphore;
 use super::ApiError;
 use super::body::{ChunkSender, ClientGone, streamed};
 use crate::event::format_timestamp;
-use crate::store::query::{self, Cursor, ListFilter, SeenRecord};
+use crate::store::query::{self, Cursor, ListFilter, OriginFilter, SeenRecord};
 use crate::store::{ReadPool, StoreError};
 
 /// Expensive queries running at once (the read pool runs more threads, so lookups still run).
@@ -57,6 +57,27 @@ impl ApiReader {
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         self.pool.run(query).await.map_err(ApiError::from_read)
+    }
+
+    /// Runs `query`, one key's row as seen through `origin` (`query::ip_seen`,
+    /// `query::number_seen`): through its index on the pool's lookup threads, at the process's
+    /// priority (see `store::read_pool`), except for the OpenDHT view, which counts the key's
+    /// raw events and runs with the other reads.
+    ///
+    /// # Errors
+    /// The query's error as an [`ApiError`].
+    pub async fn run_key_lookup<T, F>(&self, origin: OriginFilter, query: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        if origin == OriginFilter::OpenDht {
+            return self.run(query).await;
+        }
+        self.pool
+            .run_lookup(query)
+            .await
+            .map_err(ApiError::from_read)
     }
 
     /// Runs an expensive `query` (a scan) once one of the few places for them is free. Waiting
@@ -200,3 +221,31 @@ pub(crate) const EACH_IP: EachRecord =
 /// A page of called numbers matching the filter, most recently seen first.
 pub(crate) const EACH_NUMBER: EachRecord =
     |conn, filter, after, visit| query::each_number(conn, filter, after, Some(PAGE_RECORDS), visit);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn thread_name(_: &Connection) -> Result<Option<String>, StoreError> {
+        Ok(std::thread::current().name().map(String::from))
+    }
+
+    #[tokio::test]
+    async fn key_lookups_take_the_lookup_threads_but_the_opendht_view_which_scans() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("sentrypeer.db");
+        drop(crate::store::open(&path).expect("created and migrated"));
+        let reader = ApiReader::new(ReadPool::new(path));
+        for (origin, thread) in [
+            (OriginFilter::default(), "store-lookup"),
+            (OriginFilter::Local, "store-lookup"),
+            (OriginFilter::OpenDht, "store-reader"),
+        ] {
+            let ran_on = reader
+                .run_key_lookup(origin, thread_name)
+                .await
+                .expect("lookup");
+            assert_eq!(ran_on.as_deref(), Some(thread), "{origin:?}");
+        }
+    }
+}

@@ -4,10 +4,12 @@
 //! Reads run on a few threads of the pool's own ([`ReadOptions::max_threads`], started when
 //! needed and ended after a minute without work), each [`READER_NICENESS`] nice steps below the
 //! rest of the process: below the store writer too, so however many readers there are, the
-//! writer gets the CPU first and readers never make it drop events. They never touch the
-//! writer's connection (WAL lets both run at once), and each read is one short transaction: a
-//! read never waits on a client while holding its snapshot (the API streams long lists page by
-//! page), so checkpoints can complete and the WAL stays small.
+//! writer gets the CPU first and readers never make it drop events. Point lookups (one key's
+//! row) have two threads of their own at the process's priority ([`ReadPool::run_lookup`]):
+//! someone waits on each, and each costs too little to keep the writer from the CPU. Readers
+//! never touch the writer's connection (WAL lets both run at once), and each read is one short
+//! transaction: a read never waits on a client while holding its snapshot (the API streams long
+//! lists page by page), so checkpoints can complete and the WAL stays small.
 //!
 //! A read stops (SQLite's progress handler interrupts it) as soon as whoever asked for it stops
 //! waiting (the API's client went away, its request timed out), or when it has run for
@@ -25,12 +27,14 @@ use tokio::sync::oneshot;
 
 use super::{StoreError, open_read_only};
 use crate::telemetry::{Readings, Report};
-pub use crate::thread_priority::READER_NICENESS;
+pub use crate::thread_priority::{LOOKUP_NICENESS, READER_NICENESS};
 
 /// Idle connections kept for reuse; more readers at once open more, closed when done.
 pub const MAX_IDLE_CONNECTIONS: usize = 8;
 /// Reads running at once by default (the API keeps some of them for cheap lookups).
 pub const DEFAULT_READ_THREADS: usize = 4;
+/// Point lookups running at once ([`ReadPool::run_lookup`]), on threads of their own.
+pub const LOOKUP_THREADS: usize = 2;
 /// Longest a read may run by default.
 pub const DEFAULT_READ_TIME_LIMIT: Duration = Duration::from_secs(30);
 /// Reads waiting for a thread at most; more are refused ([`StoreError::Busy`]).
@@ -102,6 +106,8 @@ struct Inner {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
     workers: workers::Workers,
+    /// Threads for point lookups, at [`LOOKUP_NICENESS`].
+    lookup_workers: workers::Workers,
     options: ReadOptions,
     stats: Arc<ReadStats>,
 }
@@ -119,7 +125,18 @@ impl ReadPool {
             inner: Arc::new(Inner {
                 path,
                 idle: Mutex::new(Vec::new()),
-                workers: workers::Workers::new(options.max_threads.max(1), MAX_QUEUED_READS),
+                workers: workers::Workers::new(
+                    options.max_threads.max(1),
+                    MAX_QUEUED_READS,
+                    READER_NICENESS,
+                    "store-reader",
+                ),
+                lookup_workers: workers::Workers::new(
+                    LOOKUP_THREADS,
+                    MAX_QUEUED_READS,
+                    LOOKUP_NICENESS,
+                    "store-lookup",
+                ),
                 options,
                 stats: Arc::default(),
             }),
@@ -155,6 +172,28 @@ impl ReadPool {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
+        self.run_on(&self.inner.workers, query).await
+    }
+
+    /// [`ReadPool::run`] for a point lookup (one key's row through its index): on threads of its
+    /// own at [`LOOKUP_NICENESS`], so a lookup waits neither for the writer nor behind scans.
+    /// Only for queries whose cost does not grow with the database.
+    ///
+    /// # Errors
+    /// As [`ReadPool::run`].
+    pub async fn run_lookup<T, F>(&self, query: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.run_on(&self.inner.lookup_workers, query).await
+    }
+
+    async fn run_on<T, F>(&self, workers: &workers::Workers, query: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
         let (sender, receiver) = oneshot::channel();
         let abandoned = Arc::new(AtomicBool::new(false));
         let mut guard = AbandonOnDrop(Some(Arc::clone(&abandoned)));
@@ -165,7 +204,7 @@ impl ReadPool {
                 let _ = sender.send(pool.read_with_limit(query, abandoned));
             }),
         };
-        if self.inner.workers.submit(job).is_err() {
+        if workers.submit(job).is_err() {
             self.inner
                 .stats
                 .reads_refused

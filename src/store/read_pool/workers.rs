@@ -1,7 +1,7 @@
 //! The read pool's threads: a bounded queue of reads, threads started when a read finds none
-//! idle (up to the pool's maximum) and ended after [`IDLE_EXIT`] without work, each at
-//! [`READER_NICENESS`]; and the progress handler that interrupts a read whose caller stopped
-//! waiting or whose time is up.
+//! idle (up to the pool's maximum) and ended after [`IDLE_EXIT`] without work, each at its
+//! workers' niceness (see `store::read_pool`); and the progress handler that interrupts a read
+//! whose caller stopped waiting or whose time is up.
 
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
-use super::READER_NICENESS;
 use crate::store::StoreError;
 
 /// A thread with no read to run for this long ends (the next read starts one again).
@@ -43,6 +42,10 @@ struct Shared {
     ready: Condvar,
     max_threads: usize,
     max_queued: usize,
+    /// Nice steps each thread runs below the rest of the process.
+    niceness: i32,
+    /// Each thread's name.
+    name: &'static str,
 }
 
 #[derive(Default)]
@@ -64,13 +67,20 @@ impl std::fmt::Debug for State {
 
 impl Workers {
     /// At most `max_threads` threads and `max_queued` waiting reads.
-    pub(super) fn new(max_threads: usize, max_queued: usize) -> Self {
+    pub(super) fn new(
+        max_threads: usize,
+        max_queued: usize,
+        niceness: i32,
+        name: &'static str,
+    ) -> Self {
         Self {
             shared: Arc::new(Shared {
                 state: Mutex::new(State::default()),
                 ready: Condvar::new(),
                 max_threads,
                 max_queued,
+                niceness,
+                name,
             }),
         }
     }
@@ -88,7 +98,7 @@ impl Workers {
         if state.idle == 0 && state.threads < self.shared.max_threads {
             let shared = Arc::clone(&self.shared);
             let started = std::thread::Builder::new()
-                .name("store-reader".into())
+                .name(self.shared.name.into())
                 .spawn(move || work(&shared));
             match started {
                 Ok(_) => state.threads += 1,
@@ -141,10 +151,10 @@ impl Shared {
     }
 }
 
-/// A pool thread: below the writer's priority, runs reads until idle too long. A read that
-/// panics loses its connection and its answer (its caller gets an error), not the thread.
+/// A pool thread: at its workers' priority, runs reads until idle too long. A read that panics
+/// loses its connection and its answer (its caller gets an error), not the thread.
 fn work(shared: &Shared) {
-    crate::thread_priority::lower_current_thread(READER_NICENESS);
+    crate::thread_priority::lower_current_thread(shared.niceness);
     while let Some(job) = shared.next_job() {
         let Job { abandoned, run } = job;
         let _ = std::panic::catch_unwind(AssertUnwindSafe(|| run(&abandoned)));

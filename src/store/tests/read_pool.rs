@@ -145,6 +145,33 @@ async fn reads_run_below_the_writers_priority() {
     }
 }
 
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn point_lookups_run_on_threads_of_their_own_at_the_process_priority() {
+    let (_dir, path) = temp_db();
+    drop(store::open(&path).expect("created and migrated"));
+    let pool = ReadPool::new(path);
+    let ours = rustix::process::getpriority_process(None).expect("nice");
+    let (nice, thread) = pool
+        .run_lookup(|_| {
+            let name = std::thread::current().name().map(String::from);
+            Ok((rustix::process::getpriority_process(None).expect("nice"), name))
+        })
+        .await
+        .expect("lookup");
+    assert_eq!(
+        nice,
+        (ours + crate::thread_priority::LOOKUP_NICENESS).min(19)
+    );
+    assert_eq!(thread.as_deref(), Some("store-lookup"));
+    assert_eq!(pool.threads(), 0, "no reader thread started for a lookup");
+    const {
+        assert!(
+            crate::thread_priority::LOOKUP_NICENESS < crate::thread_priority::BACKGROUND_NICENESS
+        );
+    }
+}
+
 /// Awaits every future, in order.
 async fn futures_join<F>(futures: Vec<F>) -> Vec<F::Output>
 where
