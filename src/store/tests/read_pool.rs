@@ -155,7 +155,10 @@ async fn point_lookups_run_on_threads_of_their_own_at_the_process_priority() {
     let (nice, thread) = pool
         .run_lookup(|_| {
             let name = std::thread::current().name().map(String::from);
-            Ok((rustix::process::getpriority_process(None).expect("nice"), name))
+            Ok((
+                rustix::process::getpriority_process(None).expect("nice"),
+                name,
+            ))
         })
         .await
         .expect("lookup");
