@@ -1,9 +1,9 @@
 //! Frees stored batches off the writer's thread: a batch's events are the last references to
 //! their records, and freeing them (a dozen allocations per event) took 7% of the writer's time
 //! under a 50,000/s flood (profile of `bench/run.sh --only persist`), time the writer then did
-//! not spend storing. A thread of the writer's priority takes the batches over a short queue;
-//! when that queue is full, or the thread could not be started, the writer frees the batch
-//! itself, so nothing waits and nothing grows.
+//! not spend storing. A thread below the writer's priority takes the batches over a short
+//! queue; when that queue is full (the thread did not get the CPU), or the thread could not be
+//! started, the writer frees the batch itself, so nothing waits and nothing grows.
 
 use std::sync::Arc;
 use std::sync::mpsc::{self, SyncSender};
@@ -25,8 +25,9 @@ pub(super) struct Reaper {
 }
 
 impl Reaper {
-    /// Starts the thread (at the writer's priority); without it, [`Reaper::free`] frees on the
-    /// caller's thread.
+    /// Starts the thread, [`BACKGROUND_NICENESS`](crate::thread_priority::BACKGROUND_NICENESS)
+    /// nice steps below its caller (the writer, itself that far below capture: so the lowest
+    /// priority there is); without it, [`Reaper::free`] frees on the caller's thread.
     pub(super) fn start() -> Self {
         let (batches, taken) = mpsc::sync_channel::<Vec<Arc<BadActor>>>(QUEUED_BATCHES);
         let thread = thread::Builder::new()
