@@ -30,6 +30,7 @@
 pub mod aggregate;
 mod checkpoint;
 mod error;
+mod helper_thread;
 pub mod node_id;
 mod outage;
 mod ownership;

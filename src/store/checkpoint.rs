@@ -6,12 +6,12 @@
 
 use std::path::Path;
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
-use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 use tracing::{debug, warn};
 
+use super::helper_thread::HelperThread;
 use super::{BUSY_TIMEOUT, WAL_SIZE_LIMIT_BYTES};
 
 /// Time between background checkpoints: short enough that the writer's safety-net checkpoint
@@ -21,8 +21,7 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(250);
 /// The checkpoint thread; stopped (and joined) when dropped.
 #[derive(Debug)]
 pub(super) struct Checkpointer {
-    stop: Option<Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    _thread: HelperThread<Sender<()>>,
 }
 
 impl Checkpointer {
@@ -37,38 +36,18 @@ impl Checkpointer {
             }
         };
         let (stop, stopped) = mpsc::channel::<()>();
-        let thread = thread::Builder::new()
-            .name("store-checkpoint".into())
-            .spawn(move || {
-                crate::thread_priority::lower_current_thread(
-                    crate::thread_priority::BACKGROUND_NICENESS,
-                );
-                let mut last = None;
-                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_INTERVAL)
-                {
-                    last = checkpoint(&conn, last);
-                }
-            });
+        let thread = HelperThread::spawn("store-checkpoint", stop, move || {
+            let mut last = None;
+            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_INTERVAL) {
+                last = checkpoint(&conn, last);
+            }
+        });
         match thread {
-            Ok(thread) => Some(Self {
-                stop: Some(stop),
-                thread: Some(thread),
-            }),
+            Ok(thread) => Some(Self { _thread: thread }),
             Err(err) => {
                 warn!(error = %err, "no background checkpoints: the writer checkpoints alone");
                 None
             }
-        }
-    }
-}
-
-impl Drop for Checkpointer {
-    fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(thread) = self.thread.take()
-            && thread.join().is_err()
-        {
-            warn!("the checkpoint thread panicked");
         }
     }
 }

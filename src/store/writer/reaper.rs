@@ -7,21 +7,21 @@
 
 use std::sync::Arc;
 use std::sync::mpsc::{self, SyncSender};
-use std::thread::{self, JoinHandle};
 
 use tracing::warn;
 
 use crate::event::BadActor;
+use crate::store::helper_thread::HelperThread;
 
 /// Batches waiting to be freed: one (up to 8 MiB of events, see `writer::BATCH_MAX_BYTES`), so
 /// the reaper holds at most two batches' memory.
 const QUEUED_BATCHES: usize = 1;
 
-/// The reaper thread; stopped (after freeing what it was given) and joined when dropped.
+/// The reaper thread (`None`: it could not be started); stopped (after freeing what it was
+/// given) and joined when dropped.
 #[derive(Debug)]
 pub(super) struct Reaper {
-    batches: Option<SyncSender<Vec<Arc<BadActor>>>>,
-    thread: Option<JoinHandle<()>>,
+    thread: Option<HelperThread<SyncSender<Vec<Arc<BadActor>>>>>,
 }
 
 impl Reaper {
@@ -30,47 +30,27 @@ impl Reaper {
     /// priority there is); without it, [`Reaper::free`] frees on the caller's thread.
     pub(super) fn start() -> Self {
         let (batches, taken) = mpsc::sync_channel::<Vec<Arc<BadActor>>>(QUEUED_BATCHES);
-        let thread = thread::Builder::new()
-            .name("store-reaper".into())
-            .spawn(move || {
-                crate::thread_priority::lower_current_thread(
-                    crate::thread_priority::BACKGROUND_NICENESS,
-                );
-                for batch in taken {
-                    drop(batch);
-                }
-            });
+        let thread = HelperThread::spawn("store-reaper", batches, move || {
+            for batch in taken {
+                drop(batch);
+            }
+        });
         match thread {
             Ok(thread) => Self {
-                batches: Some(batches),
                 thread: Some(thread),
             },
             Err(err) => {
                 warn!(error = %err, "no reaper thread: the store writer frees its batches itself");
-                Self {
-                    batches: None,
-                    thread: None,
-                }
+                Self { thread: None }
             }
         }
     }
 
     /// Hands `batch` to the thread, or frees it here when the thread is busy or absent.
     pub(super) fn free(&self, batch: Vec<Arc<BadActor>>) {
-        if let Some(batches) = &self.batches {
+        if let Some(batches) = self.thread.as_ref().and_then(HelperThread::channel) {
             // A full queue or a stopped thread hands the batch back in the error: freed here.
             let _ = batches.try_send(batch);
-        }
-    }
-}
-
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        drop(self.batches.take());
-        if let Some(thread) = self.thread.take()
-            && thread.join().is_err()
-        {
-            warn!("the store reaper thread panicked");
         }
     }
 }
