@@ -59,10 +59,9 @@ impl ApiReader {
         self.pool.run(query).await.map_err(ApiError::from_read)
     }
 
-    /// Runs `query`, one key's row as seen through `origin` (`query::ip_seen`,
-    /// `query::number_seen`): through its index on the pool's lookup threads, at the process's
-    /// priority (see `store::read_pool`), except for the OpenDHT view, which counts the key's
-    /// raw events and runs with the other reads.
+    /// Runs `query`, one key as seen through `origin` (`query::ip_seen`, `query::number_seen`):
+    /// on the pool's lookup threads, at the process's priority (see `store::read_pool`), when it
+    /// reads one row ([`query::seen_reads_one_row`]); with the other reads otherwise.
     ///
     /// # Errors
     /// The query's error as an [`ApiError`].
@@ -71,7 +70,7 @@ impl ApiReader {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        if origin == OriginFilter::OpenDht {
+        if !query::seen_reads_one_row(origin) {
             return self.run(query).await;
         }
         self.pool

@@ -43,7 +43,7 @@ pub use events::{
 pub use matching::{EventMatch, each_ip_matching, each_number_matching};
 pub use seen::{
     count_ips, count_numbers, each_ip, each_ip_by_events, each_number, ip_seen,
-    ips_last_seen_between, number_seen,
+    ips_last_seen_between, number_seen, seen_reads_one_row,
 };
 pub use share::{SharePage, Shareable, contributions_since, shareable_events};
 pub use summary::{

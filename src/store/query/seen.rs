@@ -6,8 +6,8 @@
 //! down the `(last_seen DESC, key)` index, so the first row comes back without a sort; `Local`
 //! and `Peer` listings sort (no index on their columns, to keep inserts cheap). The aggregates
 //! count the OpenDHT bridge's events as peer data, so `OpenDht` groups the raw events instead
-//! (through the `source_ip` / `called_number` indexes for point lookups, `matching` for
-//! listings).
+//! (a scan of `honey` for point lookups, which has no index on those columns since schema 6;
+//! `matching` for listings).
 
 use std::ops::ControlFlow;
 
@@ -22,6 +22,13 @@ use crate::store::StoreError;
 #[cfg(test)]
 pub(in crate::store) use sql::all_statements;
 use sql::{IPS_BY_EVENTS, IPS_LAST_SEEN_BETWEEN, Table};
+
+/// Whether [`ip_seen`] and [`number_seen`] through `origin` read one key's row through its
+/// index, so they cost the same whatever the size of the database: for every origin but
+/// `OpenDht`, whose view counts the key's raw events.
+pub fn seen_reads_one_row(origin: OriginFilter) -> bool {
+    origin != OriginFilter::OpenDht
+}
 
 /// The source IP `ip` (exact text, as stored: IPv4-mapped IPv6 is stored as IPv4) as seen
 /// through `origin`; `None` when it is not there or that side never saw it.
