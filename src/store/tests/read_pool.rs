@@ -123,55 +123,41 @@ async fn a_read_is_interrupted_at_its_time_limit_and_the_pool_stays_small() {
     assert!(pool.threads() <= 2, "{} threads", pool.threads());
 }
 
+/// The calling thread's nice value and name.
 #[cfg(target_os = "linux")]
-#[tokio::test]
-async fn reads_run_below_the_writers_priority() {
-    let (_dir, path) = temp_db();
-    drop(store::open(&path).expect("created and migrated"));
-    let pool = ReadPool::new(path);
-    let ours = rustix::process::getpriority_process(None).expect("nice");
-    let theirs = pool
-        .run(|_| Ok(rustix::process::getpriority_process(None).expect("nice")))
-        .await
-        .expect("read");
-    assert_eq!(
-        theirs,
-        (ours + crate::thread_priority::READER_NICENESS).min(19)
-    );
-    const {
-        assert!(
-            crate::thread_priority::READER_NICENESS > crate::thread_priority::BACKGROUND_NICENESS
-        );
-    }
+fn nice_and_name(_: &rusqlite::Connection) -> Result<(i32, Option<String>), StoreError> {
+    let nice = rustix::process::getpriority_process(None).expect("nice");
+    Ok((nice, std::thread::current().name().map(String::from)))
 }
 
 #[cfg(target_os = "linux")]
 #[tokio::test]
-async fn point_lookups_run_on_threads_of_their_own_at_the_process_priority() {
+async fn reads_run_below_the_writers_priority_and_point_lookups_at_the_process_priority() {
+    use crate::thread_priority::{BACKGROUND_NICENESS, LOOKUP_NICENESS, READER_NICENESS};
     let (_dir, path) = temp_db();
     drop(store::open(&path).expect("created and migrated"));
     let pool = ReadPool::new(path);
     let ours = rustix::process::getpriority_process(None).expect("nice");
-    let (nice, thread) = pool
-        .run_lookup(|_| {
-            let name = std::thread::current().name().map(String::from);
-            Ok((
-                rustix::process::getpriority_process(None).expect("nice"),
-                name,
-            ))
-        })
-        .await
-        .expect("lookup");
+    let lookup = pool.run_lookup(nice_and_name).await.expect("lookup");
     assert_eq!(
-        nice,
-        (ours + crate::thread_priority::LOOKUP_NICENESS).min(19)
+        lookup,
+        (
+            (ours + LOOKUP_NICENESS).min(19),
+            Some("store-lookup".into())
+        )
     );
-    assert_eq!(thread.as_deref(), Some("store-lookup"));
     assert_eq!(pool.threads(), 0, "no reader thread started for a lookup");
+    let read = pool.run(nice_and_name).await.expect("read");
+    assert_eq!(
+        read,
+        (
+            (ours + READER_NICENESS).min(19),
+            Some("store-reader".into())
+        )
+    );
     const {
-        assert!(
-            crate::thread_priority::LOOKUP_NICENESS < crate::thread_priority::BACKGROUND_NICENESS
-        );
+        assert!(READER_NICENESS > BACKGROUND_NICENESS);
+        assert!(LOOKUP_NICENESS < BACKGROUND_NICENESS);
     }
 }
 
